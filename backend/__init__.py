@@ -1,0 +1,1 @@
+"""seedscope API side: settings, database, domain, statistics and the HTTP app. Never imports torch."""

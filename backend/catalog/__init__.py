@@ -1,0 +1,1 @@
+"""What experiments are made of: benchmarks, training sets, judges and base models, by name."""

@@ -1,0 +1,47 @@
+"""One Settings object for the API, the workers and the CLIs; every field reads SEEDSCOPE_<NAME>."""
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SEEDSCOPE_", extra="ignore")
+
+    # Everything the embedded default writes (SQLite files, adapters, the prepared model) lives here.
+    home: Path = Path(".seedscope")
+    # Unset means the embedded default under `home`: SQLite for both, kombu's SQLAlchemy transport as broker.
+    database_url: str | None = None
+    broker_url: str | None = None
+    # Longer than the longest job, so Redis does not hand a running task to a second worker.
+    broker_visibility_timeout_s: int = 6 * 3600
+    # Where `seedscope submit` and the demo find the API.
+    api_url: str = "http://127.0.0.1:8000"
+    # Prompts per forward pass when generating and judging.
+    generation_batch_size: int = 16
+    judge_batch_size: int = 32
+    # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
+    torch_threads: int = 0
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.home / 'seedscope.sqlite').resolve()}"
+
+    @cached_property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{(self.home / 'broker.sqlite').resolve()}"
+
+    @property
+    def artifacts_dir(self) -> Path:
+        """Fine-tuned adapters, one folder per run."""
+        return self.home / "artifacts"
+
+    @property
+    def model_cache_dir(self) -> Path:
+        """Converted and prepared base models (the embedded aligned base)."""
+        return self.home / "models"
+
+    def ensure_dirs(self) -> None:
+        for path in (self.home, self.artifacts_dir, self.model_cache_dir):
+            path.mkdir(parents=True, exist_ok=True)

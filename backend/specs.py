@@ -1,0 +1,95 @@
+"""The experiment definition users submit (form, YAML or JSON), validated once here.
+
+The same models describe a stored condition, so the worker reads back exactly what the user asked for.
+"""
+
+from typing import Annotated, Self
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+
+
+class _Spec(BaseModel):
+    # A misspelt key in a YAML file must be an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoraSpec(_Spec):
+    rank: int = Field(8, ge=1, le=1024)
+    alpha: float = Field(16.0, gt=0)
+    dropout: float = Field(0.05, ge=0, lt=1)
+    target_modules: list[str] = Field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1)
+
+
+class TrainingSpec(_Spec):
+    learning_rate: float = Field(2e-4, gt=0, le=1)
+    epochs: int = Field(1, ge=1, le=100)
+    batch_size: int = Field(8, ge=1, le=1024)
+    max_length: int = Field(128, ge=8, le=32768)
+    # Train on a random subset of this many examples (drawn with the run's data-subset seed); None = all.
+    subset_size: int | None = Field(None, ge=1)
+    warmup_ratio: float = Field(0.0, ge=0, lt=1)
+    weight_decay: float = Field(0.0, ge=0)
+
+
+class GenerationSpec(_Spec):
+    # 0 means greedy decoding; the sampling seed then changes nothing.
+    temperature: float = Field(0.0, ge=0, le=5)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(64, ge=1, le=4096)
+    samples_per_prompt: int = Field(1, ge=1, le=100)
+
+
+class PinnedSeeds(_Spec):
+    """Seeds held fixed across a condition's runs, so only the others vary with the run seed."""
+
+    lora_init: Seed | None = None
+    data_order: Seed | None = None
+    data_subset: Seed | None = None
+    sampling: Seed | None = None
+
+
+class ConditionSpec(_Spec):
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-+= ]*$")
+    # False makes this the untuned baseline: the base model is evaluated as it is.
+    finetune: bool = True
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    # None: the experiment's generation settings.
+    generation: GenerationSpec | None = None
+    # None: the experiment's seeds.
+    seeds: list[Seed] | None = Field(None, min_length=1)
+    pin_seeds: PinnedSeeds = Field(default_factory=PinnedSeeds)
+
+
+class ExperimentSpec(_Spec):
+    name: str = Field(min_length=1, max_length=200)
+    description: str = Field("", max_length=5000)
+    # "embedded:smollm2-135m-aligned", a Hugging Face hub id ("org/name"), or a local directory.
+    base_model: str = Field("embedded:smollm2-135m-aligned", min_length=1, max_length=500)
+    base_model_revision: str | None = None
+    benchmark: str = Field(min_length=1, description="a benchmark name, optionally name@version")
+    training_set: str = Field(min_length=1, description="a training set name, optionally name@version")
+    judges: list[str] = Field(default_factory=lambda: ["refusal-minilm"], min_length=1)
+    seeds: list[Seed] = Field(min_length=1, max_length=1000)
+    generation: GenerationSpec = Field(default_factory=GenerationSpec)
+    conditions: list[ConditionSpec] = Field(min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _names_and_seeds_unique(self) -> Self:
+        names = [c.name for c in self.conditions]
+        if len(set(names)) != len(names):
+            raise ValueError(f"condition names must be unique, got {names}")
+        for owner, seeds in [("experiment", self.seeds)] + [(c.name, c.seeds) for c in self.conditions]:
+            if seeds is not None and len(set(seeds)) != len(seeds):
+                raise ValueError(f"seeds of {owner!r} repeat a value: {seeds}")
+        if len(set(self.judges)) != len(self.judges):
+            raise ValueError(f"judges repeat a name: {self.judges}")
+        return self
+
+    def seeds_of(self, condition: ConditionSpec) -> list[int]:
+        return condition.seeds if condition.seeds is not None else self.seeds
+
+    def generation_of(self, condition: ConditionSpec) -> GenerationSpec:
+        return condition.generation or self.generation

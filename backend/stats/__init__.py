@@ -1,0 +1,1 @@
+"""Statistics on harmfulness verdicts: pure functions on arrays, no database, no torch."""
