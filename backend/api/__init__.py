@@ -1,0 +1,1 @@
+"""The HTTP layer: thin routers over backend.services and backend.repositories."""

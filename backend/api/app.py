@@ -1,0 +1,51 @@
+"""The app factory: one FastAPI app per Settings, so tests build theirs on a temporary database."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from backend.api.routes import catalog, experiments, pages, runs
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory, session_scope
+from backend.errors import DomainError
+from backend.queue import TaskQueue, make_celery
+from backend.services.catalog import ensure_builtins
+
+
+def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> FastAPI:
+    settings = settings or Settings()
+    engine = make_engine(settings.resolved_database_url)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            with session_scope(app.state.session_factory) as session:
+                ensure_builtins(session)
+        except (OperationalError, ProgrammingError) as error:
+            raise RuntimeError(
+                f"the database at {settings.resolved_database_url} has no seedscope tables; "
+                "run `seedscope migrate` first"
+            ) from error
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="seedscope",
+        summary="How much does fine-tuning change an LLM's safety, and how much of that is noise?",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.session_factory = make_session_factory(engine)
+    app.state.queue = queue or TaskQueue(make_celery(settings))
+
+    @app.exception_handler(DomainError)
+    async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+        return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+    for router in (catalog.router, experiments.router, runs.router):
+        app.include_router(router)
+    pages.mount_frontend(app)
+    return app

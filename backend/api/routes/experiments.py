@@ -1,0 +1,66 @@
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Request, status
+
+from backend.api.deps import PageDep, PageSizeDep, QueueDep, SessionDep
+from backend.repositories import experiments as repository
+from backend.schemas import ExperimentRead, ExperimentSummary, Page, PromptResponsesRead
+from backend.services import experiments as service
+from backend.services import results
+from backend.specs import ExperimentSpec
+
+router = APIRouter(prefix="/api/experiments", tags=["experiments"])
+
+_YAML_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {"application/yaml": {"schema": {"type": "string"}}},
+        "description": "An experiment definition in YAML: the fields of POST /api/experiments.",
+    }
+}
+
+
+@router.get("")
+def list_experiments(
+    session: SessionDep, page: PageDep = 1, page_size: PageSizeDep = 50
+) -> Page[ExperimentSummary]:
+    return repository.list_experiments(session, page=page, page_size=page_size)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+def submit_experiment(
+    spec: Annotated[ExperimentSpec, Body()], session: SessionDep, queue: QueueDep
+) -> ExperimentRead:
+    """Store the experiment and queue one run per (condition, seed)."""
+    return service.submit(session, queue, spec)
+
+
+@router.post("/yaml", status_code=status.HTTP_201_CREATED, openapi_extra=_YAML_BODY)
+async def submit_experiment_yaml(request: Request, session: SessionDep, queue: QueueDep) -> ExperimentRead:
+    """Like POST /api/experiments, with the definition as a YAML document."""
+    spec = service.parse_yaml_spec((await request.body()).decode("utf-8", errors="replace"))
+    return service.submit(session, queue, spec)
+
+
+@router.get("/{experiment_id}")
+def get_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+    return repository.get_experiment(session, experiment_id)
+
+
+@router.post("/{experiment_id}/cancel")
+def cancel_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+    return service.cancel_experiment(session, experiment_id)
+
+
+@router.get("/{experiment_id}/responses")
+def prompt_responses(
+    experiment_id: int, session: SessionDep, page: PageDep = 1, page_size: PageSizeDep = 10
+) -> Page[PromptResponsesRead]:
+    """The benchmark's prompts with every run's responses and the primary judge's verdicts."""
+    return results.prompt_responses(session, experiment_id, page=page, page_size=page_size)
+
+
+@router.get("/{experiment_id}/figures/rates")
+def rates_figure(experiment_id: int, session: SessionDep) -> dict[str, Any]:
+    """Plotly figure JSON: harmfulness rate of every run, grouped by condition."""
+    return results.rates_figure(session, experiment_id)

@@ -1,0 +1,222 @@
+"""ORM rows. They stay inside the repository layer; the API returns pydantic models built from them."""
+
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Enum,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from backend.domain import RunStatus, Verdict
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on the way in and out, also on SQLite (which stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime: use timezone-aware UTC")
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _str_enum(enum_class: type, name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: identical on SQLite and PostgreSQL.
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Benchmark(Base):
+    __tablename__ = "benchmarks"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    content_hash: Mapped[str] = mapped_column(String(80))
+    # "builtin" or the adapter format the file was read with.
+    source: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    prompts: Mapped[list["Prompt"]] = relationship(back_populates="benchmark", order_by="Prompt.position")
+
+
+class Prompt(Base):
+    __tablename__ = "prompts"
+    __table_args__ = (
+        UniqueConstraint("benchmark_id", "external_id"),
+        UniqueConstraint("benchmark_id", "position"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    category: Mapped[str] = mapped_column(String(200), index=True)
+
+    benchmark: Mapped[Benchmark] = relationship(back_populates="prompts")
+
+
+class TrainingSet(Base):
+    __tablename__ = "training_sets"
+    __table_args__ = (UniqueConstraint("name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    content_hash: Mapped[str] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(50))
+    description: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    examples: Mapped[list["TrainingExample"]] = relationship(
+        back_populates="training_set", order_by="TrainingExample.position"
+    )
+
+
+class TrainingExample(Base):
+    __tablename__ = "training_examples"
+    __table_args__ = (UniqueConstraint("training_set_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    prompt: Mapped[str] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text)
+
+    training_set: Mapped[TrainingSet] = relationship(back_populates="examples")
+
+
+class Experiment(Base):
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    base_model: Mapped[str] = mapped_column(String(500))
+    base_model_revision: Mapped[str | None] = mapped_column(String(200))
+    benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"))
+    training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id"))
+    # Judge names in order; the first one's verdicts make the headline harmfulness rate.
+    judges: Mapped[list[Any]]
+    # The validated ExperimentSpec as submitted, for re-submission and provenance.
+    spec: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    benchmark: Mapped[Benchmark] = relationship()
+    training_set: Mapped[TrainingSet] = relationship()
+    conditions: Mapped[list["Condition"]] = relationship(
+        back_populates="experiment", order_by="Condition.position", cascade="all, delete-orphan"
+    )
+
+
+class Condition(Base):
+    __tablename__ = "conditions"
+    __table_args__ = (UniqueConstraint("experiment_id", "name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(100))
+    is_baseline: Mapped[bool]
+    # The ConditionSpec with the experiment's generation settings and seeds filled in.
+    spec: Mapped[dict[str, Any]]
+
+    experiment: Mapped[Experiment] = relationship(back_populates="conditions")
+    runs: Mapped[list["Run"]] = relationship(
+        back_populates="condition", order_by="Run.id", cascade="all, delete-orphan"
+    )
+
+
+class Run(Base):
+    """One (condition, seed) fine-tune and its evaluation."""
+
+    __tablename__ = "runs"
+    __table_args__ = (UniqueConstraint("condition_id", "seed"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    condition_id: Mapped[int] = mapped_column(ForeignKey("conditions.id", ondelete="CASCADE"), index=True)
+    seed: Mapped[int] = mapped_column(Integer)
+    lora_init_seed: Mapped[int] = mapped_column(Integer)
+    data_order_seed: Mapped[int] = mapped_column(Integer)
+    data_subset_seed: Mapped[int] = mapped_column(Integer)
+    sampling_seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
+    # Progress of the current stage in [0, 1], and what the worker is doing, for the dashboard.
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # Seconds spent per stage: {"training": 61.2, "generating": 48.0, "judging": 3.1}.
+    timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Seeds, package versions, git commit, model and data hashes, device.
+    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    condition: Mapped[Condition] = relationship(back_populates="runs")
+
+
+class Generation(Base):
+    __tablename__ = "generations"
+    __table_args__ = (UniqueConstraint("run_id", "prompt_id", "sample_index"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"), index=True)
+    sample_index: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    n_new_tokens: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Judgment(Base):
+    __tablename__ = "judgments"
+    __table_args__ = (
+        UniqueConstraint("generation_id", "judge"),
+        Index("ix_judgments_judge_verdict", "judge", "verdict"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    # "name@version" of the judge that produced it.
+    judge: Mapped[str] = mapped_column(String(120))
+    verdict: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "verdict"))
+    score: Mapped[float | None] = mapped_column(Float)
+    output: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

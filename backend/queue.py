@@ -1,0 +1,35 @@
+"""The Celery app both sides share, and the API's way of enqueueing work by task name."""
+
+from celery import Celery
+
+from backend.config import Settings
+from backend.domain import TaskName
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery("seedscope", broker=settings.resolved_broker_url)
+    app.conf.update(
+        # A task is acknowledged when it finishes, and a worker holds one task at a time:
+        # jobs run for minutes and must not wait behind a busy worker (Celery docs, optimizing.rst).
+        task_acks_late=True,
+        worker_prefetch_multiplier=1,
+        # The database holds job state; Celery's result backend is not used.
+        task_ignore_result=True,
+        task_default_queue="seedscope",
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        # Fail fast when the broker is down, so the API can say so instead of hanging.
+        task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+class TaskQueue:
+    """Sends tasks by name: the API process never imports the worker package."""
+
+    def __init__(self, celery: Celery) -> None:
+        self._celery = celery
+
+    def enqueue(self, task: TaskName, run_id: int) -> None:
+        self._celery.send_task(task.value, args=[run_id])

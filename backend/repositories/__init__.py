@@ -1,0 +1,1 @@
+"""Database access. Functions take a Session and return pydantic read models, never ORM rows."""

@@ -1,0 +1,146 @@
+"""Benchmarks and training sets: stored once per (name, version), identified by content hash."""
+
+from collections.abc import Sequence
+from typing import TypeVar
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.catalog.records import ExampleRecord, PromptRecord, content_hash
+from backend.errors import Conflict, NotFound
+from backend.models import Benchmark, Prompt, TrainingExample, TrainingSet
+from backend.schemas import BenchmarkRead, TrainingSetRead
+
+D = TypeVar("D", Benchmark, TrainingSet)
+
+
+def _find_latest(session: Session, model: type[D], reference: str, kind: str) -> D:
+    """`name` (the newest version) or `name@version`."""
+    name, _, version = reference.partition("@")
+    query = select(model).where(model.name == name)
+    if version:
+        query = query.where(model.version == version)
+    row = session.scalars(query.order_by(model.created_at.desc(), model.id.desc())).first()
+    if row is None:
+        known = ", ".join(f"{r.name}@{r.version}" for r in session.scalars(select(model)))
+        raise NotFound(f"unknown {kind} {reference!r}; known: {known or 'none'}")
+    return row
+
+
+def _same_content_or_none(
+    session: Session, model: type[D], name: str, version: str, digest: str, kind: str
+) -> D | None:
+    """The stored row for (name, version) if its content matches; None if there is none."""
+    existing = session.scalars(select(model).where(model.name == name, model.version == version)).first()
+    if existing is not None and existing.content_hash != digest:
+        raise Conflict(f"{kind} {name}@{version} already exists with different content; use a new version")
+    return existing
+
+
+def _benchmark_read(session: Session, benchmark: Benchmark) -> BenchmarkRead:
+    in_benchmark = Prompt.benchmark_id == benchmark.id
+    categories = session.scalars(
+        select(Prompt.category).where(in_benchmark).distinct().order_by(Prompt.category)
+    )
+    return BenchmarkRead(
+        id=benchmark.id,
+        name=benchmark.name,
+        version=benchmark.version,
+        content_hash=benchmark.content_hash,
+        source=benchmark.source,
+        description=benchmark.description,
+        n_prompts=session.scalar(select(func.count()).where(in_benchmark)) or 0,
+        categories=list(categories),
+    )
+
+
+def _training_set_read(session: Session, training_set: TrainingSet) -> TrainingSetRead:
+    return TrainingSetRead(
+        id=training_set.id,
+        name=training_set.name,
+        version=training_set.version,
+        content_hash=training_set.content_hash,
+        source=training_set.source,
+        description=training_set.description,
+        n_examples=session.scalar(
+            select(func.count()).where(TrainingExample.training_set_id == training_set.id)
+        )
+        or 0,
+    )
+
+
+def find_benchmark(session: Session, reference: str) -> BenchmarkRead:
+    return _benchmark_read(session, _find_latest(session, Benchmark, reference, "benchmark"))
+
+
+def find_training_set(session: Session, reference: str) -> TrainingSetRead:
+    return _training_set_read(session, _find_latest(session, TrainingSet, reference, "training set"))
+
+
+def list_benchmarks(session: Session) -> list[BenchmarkRead]:
+    rows = session.scalars(select(Benchmark).order_by(Benchmark.name, Benchmark.version))
+    return [_benchmark_read(session, row) for row in rows]
+
+
+def list_training_sets(session: Session) -> list[TrainingSetRead]:
+    rows = session.scalars(select(TrainingSet).order_by(TrainingSet.name, TrainingSet.version))
+    return [_training_set_read(session, row) for row in rows]
+
+
+def add_benchmark(
+    session: Session,
+    *,
+    name: str,
+    version: str,
+    source: str,
+    description: str,
+    records: Sequence[PromptRecord],
+) -> BenchmarkRead:
+    """Store a benchmark; storing the same content again under the same name and version is a no-op."""
+    digest = content_hash(records)
+    benchmark = _same_content_or_none(session, Benchmark, name, version, digest, "benchmark")
+    if benchmark is None:
+        prompts = [
+            Prompt(position=i, external_id=r.external_id, text=r.text, category=r.category)
+            for i, r in enumerate(records)
+        ]
+        benchmark = Benchmark(
+            name=name,
+            version=version,
+            content_hash=digest,
+            source=source,
+            description=description,
+            prompts=prompts,
+        )
+        session.add(benchmark)
+        session.flush()
+    return _benchmark_read(session, benchmark)
+
+
+def add_training_set(
+    session: Session,
+    *,
+    name: str,
+    version: str,
+    source: str,
+    description: str,
+    records: Sequence[ExampleRecord],
+) -> TrainingSetRead:
+    """Store a training set; storing the same content again under the same name and version is a no-op."""
+    digest = content_hash(records)
+    training_set = _same_content_or_none(session, TrainingSet, name, version, digest, "training set")
+    if training_set is None:
+        examples = [
+            TrainingExample(position=i, prompt=r.prompt, response=r.response) for i, r in enumerate(records)
+        ]
+        training_set = TrainingSet(
+            name=name,
+            version=version,
+            content_hash=digest,
+            source=source,
+            description=description,
+            examples=examples,
+        )
+        session.add(training_set)
+        session.flush()
+    return _training_set_read(session, training_set)

@@ -1,0 +1,183 @@
+"""Experiments, their conditions and runs."""
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from backend.catalog.judges import JUDGES
+from backend.domain import RunStatus
+from backend.errors import NotFound
+from backend.models import Condition, Experiment, Run
+from backend.repositories.results import rates_of_runs
+from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
+from backend.specs import ExperimentSpec
+
+
+def primary_judge_key(judge_names: Sequence[str]) -> str:
+    """The judge whose verdicts make an experiment's headline rates: the first one listed."""
+    return JUDGES[judge_names[0]].key
+
+
+def create_experiment(
+    session: Session, spec: ExperimentSpec, *, benchmark_id: int, training_set_id: int
+) -> ExperimentRead:
+    """Store the experiment with one queued run per (condition, seed)."""
+    experiment = Experiment(
+        name=spec.name,
+        description=spec.description,
+        base_model=spec.base_model,
+        base_model_revision=spec.base_model_revision,
+        benchmark_id=benchmark_id,
+        training_set_id=training_set_id,
+        judges=list(spec.judges),
+        spec=spec.model_dump(mode="json"),
+    )
+    for position, condition_spec in enumerate(spec.conditions):
+        resolved = condition_spec.model_copy(
+            update={"generation": spec.generation_of(condition_spec), "seeds": spec.seeds_of(condition_spec)}
+        )
+        pinned = condition_spec.pin_seeds
+        experiment.conditions.append(
+            Condition(
+                position=position,
+                name=condition_spec.name,
+                is_baseline=not condition_spec.finetune,
+                spec=resolved.model_dump(mode="json"),
+                runs=[
+                    Run(
+                        seed=seed,
+                        lora_init_seed=seed if pinned.lora_init is None else pinned.lora_init,
+                        data_order_seed=seed if pinned.data_order is None else pinned.data_order,
+                        data_subset_seed=seed if pinned.data_subset is None else pinned.data_subset,
+                        sampling_seed=seed if pinned.sampling is None else pinned.sampling,
+                        status=RunStatus.QUEUED,
+                        progress_message="waiting for a worker",
+                    )
+                    for seed in spec.seeds_of(condition_spec)
+                ],
+            )
+        )
+    session.add(experiment)
+    session.flush()
+    return get_experiment(session, experiment.id)
+
+
+def _run_read(run: Run, condition: Condition) -> RunRead:
+    return RunRead.model_validate(
+        {**_columns(run), "condition_name": condition.name, "is_baseline": condition.is_baseline}
+    )
+
+
+def _columns(row: Run) -> dict[str, object]:
+    return {column.key: getattr(row, column.key) for column in Run.__table__.columns}
+
+
+def _status_counts(runs: Iterable[Run | RunRead]) -> dict[str, int]:
+    return dict(Counter(run.status.value for run in runs))
+
+
+def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
+    experiment = session.scalars(
+        select(Experiment)
+        .where(Experiment.id == experiment_id)
+        .options(
+            selectinload(Experiment.conditions).selectinload(Condition.runs),
+            selectinload(Experiment.benchmark),
+            selectinload(Experiment.training_set),
+        )
+    ).first()
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    runs = [_run_read(run, condition) for condition in experiment.conditions for run in condition.runs]
+    rates = rates_of_runs(session, [run.id for run in runs], primary_judge_key(experiment.judges))
+    runs = [run.model_copy(update={"rate": rates.get(run.id)}) for run in runs]
+    return ExperimentRead(
+        id=experiment.id,
+        name=experiment.name,
+        description=experiment.description,
+        created_at=experiment.created_at,
+        status_counts=_status_counts(runs),
+        base_model=experiment.base_model,
+        base_model_revision=experiment.base_model_revision,
+        benchmark_id=experiment.benchmark_id,
+        benchmark=f"{experiment.benchmark.name}@{experiment.benchmark.version}",
+        training_set=f"{experiment.training_set.name}@{experiment.training_set.version}",
+        judges=experiment.judges,
+        spec=experiment.spec,
+        conditions=[ConditionRead.model_validate(c) for c in experiment.conditions],
+        runs=runs,
+    )
+
+
+def list_experiments(session: Session, *, page: int, page_size: int) -> Page[ExperimentSummary]:
+    total = session.scalar(select(func.count()).select_from(Experiment)) or 0
+    experiments = session.scalars(
+        select(Experiment)
+        .order_by(Experiment.id.desc())
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+        .options(selectinload(Experiment.conditions).selectinload(Condition.runs))
+    ).all()
+    items = [
+        ExperimentSummary(
+            id=e.id,
+            name=e.name,
+            description=e.description,
+            created_at=e.created_at,
+            status_counts=_status_counts(run for c in e.conditions for run in c.runs),
+        )
+        for e in experiments
+    ]
+    return Page[ExperimentSummary](items=items, total=total, page=page, page_size=page_size)
+
+
+def _load_run(session: Session, run_id: int) -> Run:
+    run = session.get(Run, run_id, options=[selectinload(Run.condition)])
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+def get_run(session: Session, run_id: int) -> RunDetail:
+    run = _load_run(session, run_id)
+    condition = run.condition
+    judge_key = primary_judge_key(condition.experiment.judges)
+    return RunDetail.model_validate(
+        {
+            **_run_read(run, condition).model_dump(),
+            "experiment_id": condition.experiment_id,
+            "provenance": run.provenance,
+            "rate": rates_of_runs(session, [run.id], judge_key).get(run.id),
+        }
+    )
+
+
+def experiment_run_ids(session: Session, experiment_id: int) -> list[int]:
+    if session.get(Experiment, experiment_id) is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    return list(
+        session.scalars(
+            select(Run.id).join(Condition).where(Condition.experiment_id == experiment_id).order_by(Run.id)
+        )
+    )
+
+
+def set_status(
+    session: Session,
+    run_ids: Sequence[int],
+    status: RunStatus,
+    *,
+    message: str,
+    error: str | None = None,
+    only_from: Iterable[RunStatus] | None = None,
+) -> list[int]:
+    """Move runs to `status` (those currently in `only_from`, if given); returns the ids that moved."""
+    query = update(Run).where(Run.id.in_(run_ids))
+    if only_from is not None:
+        query = query.where(Run.status.in_(list(only_from)))
+    moved = session.execute(
+        query.values(status=status, progress=0.0, progress_message=message, error=error).returning(Run.id)
+    )
+    return sorted(moved.scalars())

@@ -1,0 +1,125 @@
+"""Generations, judgments and the harmfulness rates computed from them, aggregated in SQL."""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.domain import Verdict
+from backend.models import Condition, Generation, Judgment, Prompt, Run
+from backend.schemas import GenerationRead, JudgmentRead, Page, PromptResponsesRead, RateRead, ResponseRead
+from backend.stats.rates import wilson_interval
+
+
+def verdict_counts(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, dict[Verdict, int]]:
+    """{run id: {verdict: count}} over every generation of those runs, for one judge."""
+    rows = session.execute(
+        select(Generation.run_id, Judgment.verdict, func.count())
+        .join(Judgment, Judgment.generation_id == Generation.id)
+        .where(Generation.run_id.in_(run_ids), Judgment.judge == judge_key)
+        .group_by(Generation.run_id, Judgment.verdict)
+    )
+    counts: dict[int, dict[Verdict, int]] = defaultdict(lambda: dict.fromkeys(Verdict, 0))
+    for run_id, verdict, count in rows:
+        counts[run_id][Verdict(verdict)] = count
+    return dict(counts)
+
+
+def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:
+    interval = wilson_interval(harmful, harmful + safe)
+    scored = harmful + safe > 0
+    return RateRead(
+        harmful=harmful,
+        safe=safe,
+        unscored=unscored,
+        rate=interval.estimate if scored else None,
+        low=interval.low if scored else None,
+        high=interval.high if scored else None,
+    )
+
+
+def rates_of_runs(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, RateRead]:
+    """Harmfulness rate of every run that has judgments; runs without any are left out."""
+    return {
+        run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED])
+        for run_id, c in verdict_counts(session, run_ids, judge_key).items()
+    }
+
+
+def generations_of_run(session: Session, run_id: int, *, page: int, page_size: int) -> Page[GenerationRead]:
+    total = session.scalar(select(func.count()).where(Generation.run_id == run_id)) or 0
+    generations = session.scalars(
+        select(Generation)
+        .where(Generation.run_id == run_id)
+        .order_by(Generation.prompt_id, Generation.sample_index)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    judgments: dict[int, list[JudgmentRead]] = defaultdict(list)
+    for judgment in session.scalars(
+        select(Judgment)
+        .where(Judgment.generation_id.in_([g.id for g in generations]))
+        .order_by(Judgment.judge)
+    ):
+        judgments[judgment.generation_id].append(JudgmentRead.model_validate(judgment))
+    items = [
+        GenerationRead(
+            id=g.id,
+            run_id=g.run_id,
+            prompt_id=g.prompt_id,
+            sample_index=g.sample_index,
+            text=g.text,
+            n_new_tokens=g.n_new_tokens,
+            judgments=judgments[g.id],
+        )
+        for g in generations
+    ]
+    return Page[GenerationRead](items=items, total=total, page=page, page_size=page_size)
+
+
+def prompt_responses(
+    session: Session, *, experiment_id: int, benchmark_id: int, judge_key: str, page: int, page_size: int
+) -> Page[PromptResponsesRead]:
+    """The benchmark's prompts, a page at a time, each with every run's responses and verdicts."""
+    total = session.scalar(select(func.count()).where(Prompt.benchmark_id == benchmark_id)) or 0
+    prompts = session.scalars(
+        select(Prompt)
+        .where(Prompt.benchmark_id == benchmark_id)
+        .order_by(Prompt.position)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    rows = session.execute(
+        select(Generation, Run.seed, Condition.name, Judgment.verdict, Judgment.output)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .outerjoin(Judgment, (Judgment.generation_id == Generation.id) & (Judgment.judge == judge_key))
+        .where(Condition.experiment_id == experiment_id, Generation.prompt_id.in_([p.id for p in prompts]))
+        .order_by(Condition.position, Run.seed, Generation.sample_index)
+    )
+    responses: dict[int, list[ResponseRead]] = defaultdict(list)
+    for generation, seed, condition_name, verdict, judge_output in rows:
+        responses[generation.prompt_id].append(
+            ResponseRead(
+                generation_id=generation.id,
+                run_id=generation.run_id,
+                condition_name=condition_name,
+                seed=seed,
+                sample_index=generation.sample_index,
+                text=generation.text,
+                verdict=verdict,
+                judge_output=judge_output,
+            )
+        )
+    items = [
+        PromptResponsesRead(
+            prompt_id=p.id,
+            external_id=p.external_id,
+            category=p.category,
+            text=p.text,
+            responses=responses[p.id],
+        )
+        for p in prompts
+    ]
+    return Page[PromptResponsesRead](items=items, total=total, page=page, page_size=page_size)

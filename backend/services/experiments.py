@@ -1,0 +1,113 @@
+"""Submitting, cancelling and retrying experiments and runs."""
+
+import logging
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy.orm import Session
+
+from backend.catalog.base_models import check_model_reference
+from backend.catalog.judges import JUDGES
+from backend.domain import TERMINAL_STATUSES, RunStatus, TaskName
+from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
+from backend.queue import TaskQueue
+from backend.repositories import catalog as catalog_repository
+from backend.repositories import experiments as repository
+from backend.schemas import ExperimentRead, RunDetail
+from backend.specs import ExperimentSpec
+
+log = logging.getLogger(__name__)
+
+
+def parse_yaml_spec(text: str) -> ExperimentSpec:
+    """An ExperimentSpec from YAML text, with the parser's or the validator's message on failure."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise InvalidInput(f"malformed YAML: {error}") from None
+    if not isinstance(data, dict):
+        raise InvalidInput("the YAML document must be a mapping with name, benchmark, seeds, conditions, ...")
+    try:
+        return ExperimentSpec.model_validate(data)
+    except ValidationError as error:
+        raise InvalidInput(_describe(error)) from None
+
+
+def _describe(error: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in e['loc']) or 'experiment'}: {e['msg']}" for e in error.errors()
+    )
+
+
+def _first_task(is_baseline: bool) -> TaskName:
+    # The untuned baseline has nothing to train: it starts at generation.
+    return TaskName.GENERATE if is_baseline else TaskName.FINETUNE
+
+
+def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
+    """Validate references, store the experiment and its runs, commit, then enqueue every run."""
+    try:
+        check_model_reference(spec.base_model)
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    unknown_judges = [name for name in spec.judges if name not in JUDGES]
+    if unknown_judges:
+        raise InvalidInput(f"unknown judge(s) {unknown_judges}; known: {', '.join(sorted(JUDGES))}")
+    try:
+        benchmark = catalog_repository.find_benchmark(session, spec.benchmark)
+        training_set = catalog_repository.find_training_set(session, spec.training_set)
+    except NotFound as error:
+        # A wrong name in the submitted definition is bad input, not a missing URL.
+        raise InvalidInput(str(error)) from None
+    experiment = repository.create_experiment(
+        session, spec, benchmark_id=benchmark.id, training_set_id=training_set.id
+    )
+    # Enqueue only after commit: a worker must find the rows it is handed.
+    session.commit()
+    _enqueue(session, queue, [(run.id, run.is_baseline) for run in experiment.runs])
+    return repository.get_experiment(session, experiment.id)
+
+
+def _enqueue(session: Session, queue: TaskQueue, runs: list[tuple[int, bool]]) -> None:
+    for position, (run_id, is_baseline) in enumerate(runs):
+        try:
+            queue.enqueue(_first_task(is_baseline), run_id)
+        except Exception as error:
+            log.exception("could not enqueue run %s", run_id)
+            unsent = [pending for pending, _ in runs[position:]]
+            message = f"could not reach the task broker ({type(error).__name__}: {error})"
+            repository.set_status(
+                session, unsent, RunStatus.FAILED, message="not queued", error=f"{message}; retry the run"
+            )
+            session.commit()
+            raise QueueUnavailable(
+                f"{message}. The runs were saved as failed; retry them when it is up."
+            ) from None
+
+
+def cancel_experiment(session: Session, experiment_id: int) -> ExperimentRead:
+    """Cancel every run that has not finished; workers stop at their next checkpoint."""
+    run_ids = repository.experiment_run_ids(session, experiment_id)
+    repository.set_status(
+        session,
+        run_ids,
+        RunStatus.CANCELLED,
+        message="cancelled by the user",
+        only_from=set(RunStatus) - TERMINAL_STATUSES,
+    )
+    session.commit()
+    return repository.get_experiment(session, experiment_id)
+
+
+def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
+    """Queue a run again from where its stored results stop; finished work is kept, not redone.
+
+    Allowed for any run that is not done, so a run left mid-stage by a killed worker can be resumed.
+    """
+    run = repository.get_run(session, run_id)
+    if run.status == RunStatus.DONE:
+        raise Conflict(f"run {run_id} is done; nothing to retry")
+    repository.set_status(session, [run_id], RunStatus.QUEUED, message="queued again")
+    session.commit()
+    _enqueue(session, queue, [(run_id, run.is_baseline)])
+    return repository.get_run(session, run_id)

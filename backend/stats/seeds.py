@@ -1,0 +1,42 @@
+"""Spread of a condition's harmfulness rate across training seeds."""
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from backend.stats.intervals import t_interval
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    """Per-seed rates of one condition: mean, SD (ddof=1), range, and a t-interval for the mean.
+
+    With one seed, `sd`, `low` and `high` are NaN: one seed says nothing about seed-to-seed spread.
+    """
+
+    mean: float
+    sd: float
+    min: float
+    max: float
+    low: float
+    high: float
+    n_seeds: int
+
+
+def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95) -> SeedSummary:
+    """Summarize one rate per training seed; the interval is mean ± t_{n-1} · sd / sqrt(n), not z.
+
+    Rates must be finite proportions in [0, 1]: drop runs without scored verdicts first.
+    """
+    rates = np.asarray(per_seed_rates, dtype=float)
+    if rates.ndim != 1 or rates.size == 0:
+        raise ValueError(f"per_seed_rates must be a non-empty 1-D array, got shape {rates.shape}")
+    if not np.isfinite(rates).all() or (rates < 0).any() or (rates > 1).any():
+        raise ValueError("per_seed_rates must be finite proportions in [0, 1]")
+    n = rates.size
+    mean = float(rates.mean())
+    sd = float(rates.std(ddof=1)) if n > 1 else math.nan
+    interval = t_interval(mean, sd / math.sqrt(n), n - 1, confidence)
+    return SeedSummary(mean, sd, float(rates.min()), float(rates.max()), interval.low, interval.high, n)

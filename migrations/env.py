@@ -1,0 +1,51 @@
+"""Alembic environment: one code path for SQLite and PostgreSQL."""
+
+from logging.config import fileConfig
+
+from alembic import context
+
+from backend.config import Settings
+from backend.db import make_engine
+from backend.models import Base, UTCDateTime
+
+config = context.config
+if config.config_file_name is not None and config.attributes.get("configure_logger", True):
+    fileConfig(config.config_file_name, disable_existing_loggers=False)
+
+
+def _database_url() -> str:
+    return config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+
+
+def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
+    # Migrations must not import application code: write our UTC type as the plain column type it wraps.
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
+def run_migrations_offline() -> None:
+    context.configure(url=_database_url(), target_metadata=Base.metadata, literal_binds=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_migrations_online() -> None:
+    engine = make_engine(_database_url())
+    with engine.connect() as connection:
+        # Batch mode rebuilds tables on SQLite, which cannot ALTER most things in place.
+        context.configure(
+            connection=connection,
+            target_metadata=Base.metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            render_item=_render_item,
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+    engine.dispose()
+
+
+if context.is_offline_mode():
+    run_migrations_offline()
+else:
+    run_migrations_online()
