@@ -14,7 +14,7 @@ class Settings(BaseSettings):
     # Unset means the embedded default under `home`: SQLite for both, kombu's SQLAlchemy transport as broker.
     database_url: str | None = None
     broker_url: str | None = None
-    # Longer than the longest job, so Redis does not hand a running task to a second worker.
+    # Redis only: must exceed the longest job (see backend.queue).
     broker_visibility_timeout_s: int = 6 * 3600
     # Where `seedscope submit` and the demo find the API.
     api_url: str = "http://127.0.0.1:8000"

@@ -7,7 +7,8 @@ from backend.domain import TaskName
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery("seedscope", broker=settings.resolved_broker_url)
+    broker_url = settings.resolved_broker_url
+    app = Celery("seedscope", broker=broker_url)
     app.conf.update(
         # A task is acknowledged when it finishes, and a worker holds one task at a time:
         # jobs run for minutes and must not wait behind a busy worker (Celery docs, optimizing.rst).
@@ -17,12 +18,20 @@ def make_celery(settings: Settings) -> Celery:
         task_ignore_result=True,
         task_default_queue="seedscope",
         broker_connection_retry_on_startup=True,
-        broker_transport_options={"visibility_timeout": settings.broker_visibility_timeout_s},
+        broker_transport_options=_transport_options(broker_url, settings),
         # Fail fast when the broker is down, so the API can say so instead of hanging.
         task_publish_retry_policy={"max_retries": 2, "interval_start": 0.2, "interval_step": 0.5},
         worker_hijack_root_logger=False,
     )
     return app
+
+
+def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]:
+    if broker_url.startswith(("redis://", "rediss://")):
+        # Longer than the longest job, or Redis hands a running task to a second worker (redis.rst caveats).
+        return {"visibility_timeout": settings.broker_visibility_timeout_s}
+    # kombu's SQLAlchemy transport passes its options to create_engine; it has no visibility timeout.
+    return {}
 
 
 class TaskQueue:

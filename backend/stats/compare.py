@@ -105,7 +105,9 @@ def compare_conditions(
     rate_a, rate_b = a.harmful.sum() / n_a, b.harmful.sum() / n_b
     estimate = float(rate_a - rate_b)
 
-    contributions = np.concatenate([(a.harmful - a.scored * rate_a) / n_a, -(b.harmful - b.scored * rate_b) / n_b])
+    contributions = np.concatenate(
+        [(a.harmful - a.scored * rate_a) / n_a, -(b.harmful - b.scored * rate_b) / n_b]
+    )
     prompt = np.concatenate([a.prompt, b.prompt])
     condition = np.repeat([0, 1], [a.seed.size, b.seed.size])
     seed = np.concatenate([a.seed, b.seed])
@@ -118,9 +120,11 @@ def compare_conditions(
     floor = max(v_prompt, v_seed)
     floored = bool(v_two_way < floor)  # False when NaN (fewer than 2 seed clusters)
     v_seed_aware = floor if floored else v_two_way
+    differences = _per_prompt_differences(a, b, prompts)
+    if differences.size == 0:
+        raise ValueError("no prompt has scored verdicts in both conditions")
 
-    se_prompt = math.sqrt(v_prompt) if g_prompt > 1 else math.nan
-    se_seed_aware = math.sqrt(v_seed_aware)
+    se_prompt, se_seed_aware = math.sqrt(v_prompt), math.sqrt(v_seed_aware)  # NaN stays NaN
     df_seed_aware = min(g_prompt, g_seed) - 1
     return Comparison(
         estimate=estimate,
@@ -133,9 +137,7 @@ def compare_conditions(
         df_seed_aware=df_seed_aware,
         seed_aware_interval=t_interval(estimate, se_seed_aware, df_seed_aware, confidence),
         seed_aware_floored=floored,
-        test=sign_flip_test(
-            _per_prompt_differences(a, b, prompts), n_permutations=n_permutations, seed=permutation_seed
-        ),
+        test=sign_flip_test(differences, n_permutations=n_permutations, seed=permutation_seed),
         n_prompts=g_prompt,
         n_seed_clusters=g_seed,
     )

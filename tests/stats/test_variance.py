@@ -1,0 +1,142 @@
+import math
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.formula.api as smf
+from statsmodels.stats.anova import anova_lm
+
+from backend.stats.cells import Cells
+from backend.stats.variance import variance_components
+
+
+def grid_cells(harmful: np.ndarray, scored: np.ndarray | int) -> Cells:
+    """Cells from a (seeds, prompts) table of harmful counts and scored counts."""
+    seeds, prompts = np.indices(harmful.shape)
+    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.broadcast_to(scored, harmful.shape).ravel())
+
+
+def test_hand_computed_balanced_example() -> None:
+    # 2 seeds x 2 prompts x 2 verdicts; cell rates [[1, .5], [.5, 0]], grand mean .5.
+    # MS_seed = MS_prompt = 2 * 2 * 2 * .25^2 = .5; no interaction: MS_sxp = 0;
+    # MS_within = SS (0 + .5 + .5 + 0) / df 4 = .25. seed = (.5 - 0) / (2 * 2) = .125,
+    # seed_x_prompt = (0 - .25) / 2 < 0 -> truncated to 0.
+    result = variance_components(grid_cells(np.array([[2, 1], [1, 0]]), 2))
+    c = result.components
+    assert (c.seed, c.prompt, c.seed_x_prompt, c.sampling) == pytest.approx((0.125, 0.125, 0.0, 0.25))
+    assert (result.shares.seed, result.shares.sampling, result.icc_seed) == pytest.approx((0.25, 0.5, 0.25))
+    assert result.balanced and not result.interaction_confounded
+    assert (result.n_seeds, result.n_prompts, result.cell_size) == (2, 2, 2.0)
+
+
+def test_hand_computed_interaction_example() -> None:
+    # Cell rates [[1, 1/3], [1/3, 1/3]] with 3 verdicts each: interaction residuals ±1/6, so
+    # MS_sxp = 3 * 4 / 36 = 1/3 = MS_seed = MS_prompt; MS_within = (0 + 3 * 2/3) / 8 = .25;
+    # seed_x_prompt = (1/3 - 1/4) / 3 = 1/36, seed = prompt = 0.
+    c = variance_components(grid_cells(np.array([[3, 1], [1, 1]]), 3)).components
+    assert (c.seed, c.prompt, c.seed_x_prompt, c.sampling) == pytest.approx((0.0, 0.0, 1 / 36, 0.25))
+
+
+def ems_estimates(mean_sq: pd.Series, seeds: int, prompts: int, n: int) -> tuple[float, ...]:
+    """Balanced two-way random-effects expected-mean-square solution, truncated at 0."""
+    seed, prompt, interaction, residual = mean_sq
+    return (
+        max(0.0, (seed - interaction) / (prompts * n)),
+        max(0.0, (prompt - interaction) / (seeds * n)),
+        max(0.0, (interaction - residual) / n),
+        residual,
+    )
+
+
+def test_balanced_matches_statsmodels_anova(expand: Callable[[Cells], pd.DataFrame]) -> None:
+    rng = np.random.default_rng(3)
+    effects = rng.normal(0, 0.2, (5, 1)) + rng.normal(0, 0.2, (1, 8)) + rng.normal(0, 0.15, (5, 8))
+    cells = grid_cells(rng.binomial(4, np.clip(0.5 + effects, 0.05, 0.95)), 4)
+    table = anova_lm(smf.ols("y ~ C(seed) * C(prompt)", data=expand(cells)).fit())
+    expected = ems_estimates(table["mean_sq"], seeds=5, prompts=8, n=4)
+    c = variance_components(cells).components
+    assert min(expected) > 0  # no truncation: every expected-mean-square difference is checked
+    assert (c.seed, c.prompt, c.seed_x_prompt, c.sampling) == pytest.approx(expected, rel=1e-9)
+
+
+def test_one_verdict_per_cell_confounds_interaction_and_sampling(
+    expand: Callable[[Cells], pd.DataFrame],
+) -> None:
+    rng = np.random.default_rng(2)
+    cells = grid_cells(rng.binomial(1, 0.4, (5, 8)), 1)
+    # Without replication the additive model's residual mean square is the interaction mean square.
+    ms_seed, _, ms_residual = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=expand(cells)).fit())["mean_sq"]
+    result = variance_components(cells)
+    assert result.interaction_confounded
+    assert math.isnan(result.components.sampling) and math.isnan(result.shares.sampling)
+    assert result.components.seed_x_prompt == pytest.approx(ms_residual)
+    assert result.components.seed == pytest.approx(max(0.0, (ms_seed - ms_residual) / 8))
+    assert result.components.total == pytest.approx(
+        result.components.seed + result.components.prompt + result.components.seed_x_prompt
+    )
+
+
+def test_unbalanced_cells_use_unweighted_means(expand: Callable[[Cells], pd.DataFrame]) -> None:
+    rng = np.random.default_rng(1)
+    scored = rng.integers(1, 6, (5, 8))
+    effects = rng.normal(0, 0.2, (5, 1)) + rng.normal(0, 0.2, (1, 8)) + rng.normal(0, 0.15, (5, 8))
+    cells = grid_cells(rng.binomial(scored, np.clip(0.5 + effects, 0.05, 0.95)), scored)
+    # Reference: the additive ANOVA of the cell-rate table, plus the pooled within-cell mean square.
+    seeds, prompts = np.indices(scored.shape)
+    rates = pd.DataFrame({"seed": seeds.ravel(), "prompt": prompts.ravel(), "y": cells.harmful / cells.scored})
+    ms_seed, ms_prompt, ms_interaction = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=rates).fit())["mean_sq"]
+    raw = expand(cells)
+    raw["cell"] = raw["seed"] * 100 + raw["prompt"]
+    ms_within = smf.ols("y ~ C(cell)", data=raw).fit().mse_resid
+    harmonic = scored.size / (1 / scored).sum()
+    result = variance_components(cells)
+    c = result.components
+    assert not result.balanced and result.cell_size == pytest.approx(harmonic)
+    expected = (
+        (ms_seed - ms_interaction) / 8,
+        (ms_prompt - ms_interaction) / 5,
+        ms_interaction - ms_within / harmonic,
+        ms_within,
+    )
+    assert min(expected) > 0  # no truncation
+    assert (c.seed, c.prompt, c.seed_x_prompt, c.sampling) == pytest.approx(expected, rel=1e-9)
+
+
+def test_prompts_missing_under_some_seed_are_dropped() -> None:
+    harmful = np.array([[2, 1, 1], [1, 0, 0]])
+    scored = np.array([[2, 2, 2], [2, 2, 0]])  # prompt 2 has no scored verdict under seed 1
+    full = grid_cells(harmful, scored)
+    keep = full.scored > 0
+    partial = Cells(full.seed[keep], full.prompt[keep], full.harmful[keep], full.scored[keep])
+    for cells in (full, partial):
+        result = variance_components(cells)
+        assert (result.n_prompts, result.n_prompts_dropped) == (2, 1)
+        assert result.components.seed == pytest.approx(0.125)
+
+
+@pytest.mark.parametrize("unbalanced", [False, True])
+def test_recovers_known_components_on_average(uniform_model: type, unbalanced: bool) -> None:
+    # Components large enough that truncation at 0 rarely bites (its upward bias stays under 3%).
+    model = uniform_model(mean=0.5, seed=0.15, prompt=0.15, interaction=0.15)
+    rng = np.random.default_rng(4)
+    sims, seeds, prompts = 300, 8, 40
+    samples = rng.integers(4, 13, (seeds, prompts)) if unbalanced else 8
+    harmful = model.harmful(rng, model.prompt_effects(rng, sims, prompts), seeds, samples)
+    estimates = np.array(
+        [
+            [getattr(variance_components(grid_cells(h, samples)).components, name) for name in
+             ("seed", "prompt", "seed_x_prompt", "sampling")]
+            for h in harmful
+        ]
+    )
+    np.testing.assert_allclose(estimates.mean(axis=0), model.variances, rtol=0.12)
+
+
+@pytest.mark.parametrize(
+    ("harmful", "scored"),
+    [(np.array([[1, 0, 1]]), 2), (np.array([[1], [0]]), 2), (np.array([[1, 1], [0, 0]]), np.array([[2, 2], [0, 0]]))],
+)
+def test_rejects_designs_without_two_seeds_and_prompts(harmful: np.ndarray, scored: np.ndarray | int) -> None:
+    with pytest.raises(ValueError, match=">= 2 seeds and >= 2 prompts"):
+        variance_components(grid_cells(harmful, scored))

@@ -1,0 +1,222 @@
+"""The worker's reads and writes. Every write is idempotent on a natural key, so a re-run task is safe."""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.catalog.records import ExampleRecord
+from backend.domain import RunStatus
+from backend.models import (
+    Benchmark,
+    Condition,
+    Experiment,
+    Generation,
+    Judgment,
+    Prompt,
+    Run,
+    TrainingExample,
+    TrainingSet,
+    utcnow,
+)
+from backend.specs import ConditionSpec
+from worker.generation import GeneratedText
+from worker.judges.base import JudgeResult
+
+
+class RunCancelled(Exception):
+    """The user cancelled the run; the task stops at the next checkpoint."""
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Everything a task needs about its run, read once at the start."""
+
+    run_id: int
+    experiment_id: int
+    status: RunStatus
+    is_baseline: bool
+    condition: ConditionSpec
+    base_model: str
+    base_model_revision: str | None
+    judges: list[str]
+    lora_init_seed: int
+    data_order_seed: int
+    data_subset_seed: int
+    sampling_seed: int
+    benchmark_id: int
+    benchmark_hash: str
+    training_set_id: int
+    training_set_hash: str
+
+
+class RunStore:
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self._sessions = session_factory
+
+    def context(self, run_id: int) -> RunContext | None:
+        """None if the run no longer exists (its experiment was deleted)."""
+        with self._sessions() as session:
+            row = session.execute(
+                select(Run, Condition, Experiment, Benchmark.content_hash, TrainingSet.content_hash)
+                .join(Condition, Run.condition_id == Condition.id)
+                .join(Experiment, Condition.experiment_id == Experiment.id)
+                .join(Benchmark, Experiment.benchmark_id == Benchmark.id)
+                .join(TrainingSet, Experiment.training_set_id == TrainingSet.id)
+                .where(Run.id == run_id)
+            ).first()
+            if row is None:
+                return None
+            run, condition, experiment, benchmark_hash, training_set_hash = row
+            return RunContext(
+                run_id=run.id,
+                experiment_id=experiment.id,
+                status=run.status,
+                is_baseline=condition.is_baseline,
+                condition=ConditionSpec.model_validate(condition.spec),
+                base_model=experiment.base_model,
+                base_model_revision=experiment.base_model_revision,
+                judges=list(experiment.judges),
+                lora_init_seed=run.lora_init_seed,
+                data_order_seed=run.data_order_seed,
+                data_subset_seed=run.data_subset_seed,
+                sampling_seed=run.sampling_seed,
+                benchmark_id=experiment.benchmark_id,
+                benchmark_hash=benchmark_hash,
+                training_set_id=experiment.training_set_id,
+                training_set_hash=training_set_hash,
+            )
+
+    # --- status and progress ---------------------------------------------------------------------
+
+    def start_stage(self, run_id: int, status: RunStatus, message: str) -> bool:
+        """Enter a stage; False (and nothing changed) if the run was cancelled or is already done."""
+        with self._sessions.begin() as session:
+            run = session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status in (RunStatus.CANCELLED, RunStatus.DONE):
+                return False
+            run.status, run.progress, run.progress_message, run.error = status, 0.0, message, None
+            run.started_at = run.started_at or utcnow()
+            return True
+
+    def progress(self, run_id: int, fraction: float, message: str) -> None:
+        """Record progress; raises RunCancelled if the user cancelled the run meanwhile."""
+        with self._sessions.begin() as session:
+            moved = session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status != RunStatus.CANCELLED)
+                .values(progress=min(max(fraction, 0.0), 1.0), progress_message=message)
+            )
+            if moved.rowcount == 0:
+                raise RunCancelled(run_id)
+
+    def finish_stage(self, run_id: int, stage: RunStatus, seconds: float, *, done: bool = False) -> None:
+        with self._sessions.begin() as session:
+            run = session.get(Run, run_id, with_for_update=True)
+            if run is None or run.status == RunStatus.CANCELLED:
+                return
+            run.timings = {**run.timings, stage.value: round(seconds, 2)}
+            run.progress = 1.0
+            if done:
+                run.status, run.progress_message, run.finished_at = RunStatus.DONE, "done", utcnow()
+
+    def fail(self, run_id: int, error: str) -> None:
+        with self._sessions.begin() as session:
+            session.execute(
+                update(Run)
+                .where(Run.id == run_id, Run.status != RunStatus.CANCELLED)
+                .values(status=RunStatus.FAILED, error=error, progress_message="failed", finished_at=utcnow())
+            )
+
+    def add_provenance(self, run_id: int, **entries: Any) -> None:
+        with self._sessions.begin() as session:
+            run = session.get(Run, run_id, with_for_update=True)
+            if run is not None:
+                run.provenance = {**run.provenance, **entries}
+
+    # --- inputs ----------------------------------------------------------------------------------
+
+    def prompts(self, benchmark_id: int) -> list[tuple[int, str]]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Prompt.id, Prompt.text)
+                .where(Prompt.benchmark_id == benchmark_id)
+                .order_by(Prompt.position)
+            )
+            return [(prompt_id, text) for prompt_id, text in rows]
+
+    def training_examples(self, training_set_id: int) -> list[ExampleRecord]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(TrainingExample.prompt, TrainingExample.response)
+                .where(TrainingExample.training_set_id == training_set_id)
+                .order_by(TrainingExample.position)
+            )
+            return [ExampleRecord(prompt, response) for prompt, response in rows]
+
+    # --- results ---------------------------------------------------------------------------------
+
+    def generated_keys(self, run_id: int) -> set[tuple[int, int]]:
+        """(prompt id, sample index) of every stored generation of the run."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Generation.prompt_id, Generation.sample_index).where(Generation.run_id == run_id)
+            )
+            return {(prompt_id, sample) for prompt_id, sample in rows}
+
+    def add_generations(self, run_id: int, generated: Sequence[GeneratedText]) -> None:
+        """Store one batch in one transaction; rows already there (a re-run) are left as they are."""
+        rows = [
+            {
+                "run_id": run_id,
+                "prompt_id": g.item.prompt_id,
+                "sample_index": g.item.sample_index,
+                "text": g.text,
+                "n_new_tokens": g.n_new_tokens,
+                "created_at": utcnow(),
+            }
+            for g in generated
+        ]
+        with self._sessions.begin() as session:
+            _insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
+
+    def unjudged(self, run_id: int, judge_key: str) -> list[tuple[int, str, str]]:
+        """(generation id, prompt text, response) of the run's generations this judge has not judged."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Generation.id, Prompt.text, Generation.text)
+                .join(Prompt, Prompt.id == Generation.prompt_id)
+                .outerjoin(
+                    Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge == judge_key)
+                )
+                .where(Generation.run_id == run_id, Judgment.id.is_(None))
+                .order_by(Generation.id)
+            )
+            return [(generation_id, prompt, response) for generation_id, prompt, response in rows]
+
+    def add_judgments(self, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
+        rows = [
+            {
+                "generation_id": generation_id,
+                "judge": judge_key,
+                "verdict": result.verdict,
+                "score": result.score,
+                "output": result.output,
+                "created_at": utcnow(),
+            }
+            for generation_id, result in judged
+        ]
+        with self._sessions.begin() as session:
+            _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge"])
+
+
+def _insert_ignoring_duplicates(
+    session: Session, model: type[Generation] | type[Judgment], rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    if not rows:
+        return
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    session.execute(dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=keys))

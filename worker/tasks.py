@@ -1,0 +1,68 @@
+"""Celery tasks: ids in, rows out. Each stage enqueues the next once its results are committed."""
+
+import logging
+import time
+from collections.abc import Callable
+from functools import cache
+
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import RunStatus, TaskName
+from worker import pipeline
+from worker.app import celery, settings
+from worker.models.sources import ModelLoadError
+from worker.store import RunCancelled, RunContext, RunStore
+
+log = logging.getLogger(__name__)
+
+Stage = Callable[[RunContext, RunStore, Settings], None]
+
+
+@cache
+def _store() -> RunStore:
+    return RunStore(make_session_factory(make_engine(settings.resolved_database_url)))
+
+
+def readable(error: Exception) -> str:
+    """The message a user sees on a failed run: what went wrong, without a stack trace."""
+    if isinstance(error, ModelLoadError | ValueError | FileNotFoundError):
+        return str(error)
+    return f"{type(error).__name__}: {error} (traceback in the worker log)"
+
+
+def _run_stage(run_id: int, status: RunStatus, stage: Stage) -> bool:
+    """Run one stage of one run; True when it completed and the next stage may start."""
+    store = _store()
+    context = store.context(run_id)
+    if context is None or not store.start_stage(run_id, status, f"{status.value} started"):
+        log.info("run %s: skipping %s (gone, cancelled or done)", run_id, status.value)
+        return False
+    started = time.perf_counter()
+    try:
+        stage(context, store, settings)
+    except RunCancelled:
+        log.info("run %s cancelled during %s", run_id, status.value)
+        return False
+    except Exception as error:
+        log.exception("run %s failed during %s", run_id, status.value)
+        store.fail(run_id, f"{status.value}: {readable(error)}")
+        return False
+    store.finish_stage(run_id, status, time.perf_counter() - started, done=status == RunStatus.JUDGING)
+    return True
+
+
+@celery.task(name=TaskName.FINETUNE.value)
+def finetune(run_id: int) -> None:
+    if _run_stage(run_id, RunStatus.TRAINING, pipeline.finetune):
+        celery.send_task(TaskName.GENERATE.value, args=[run_id])
+
+
+@celery.task(name=TaskName.GENERATE.value)
+def generate(run_id: int) -> None:
+    if _run_stage(run_id, RunStatus.GENERATING, pipeline.generate):
+        celery.send_task(TaskName.JUDGE.value, args=[run_id])
+
+
+@celery.task(name=TaskName.JUDGE.value)
+def judge(run_id: int) -> None:
+    _run_stage(run_id, RunStatus.JUDGING, pipeline.judge)
