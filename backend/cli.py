@@ -61,7 +61,11 @@ def submit(settings: Settings, path: Path) -> int:
 
 def _progress_line(run: dict) -> str:
     status = run["status"]
-    where = f"{status} {100 * run['progress']:3.0f}%" if status in ("training", "generating", "judging") else status
+    where = (
+        f"{status} {100 * run['progress']:3.0f}%"
+        if status in ("training", "generating", "judging")
+        else status
+    )
     rate = run.get("rate") or {}
     rated = f"harmful {100 * rate['rate']:.0f}%" if rate.get("rate") is not None else ""
     detail = run["error"] or run["progress_message"]

@@ -59,6 +59,13 @@ def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> Experime
     except NotFound as error:
         # A wrong name in the submitted definition is bad input, not a missing URL.
         raise InvalidInput(str(error)) from None
+    for condition in spec.conditions:
+        subset = condition.training.subset_size
+        if condition.finetune and subset is not None and subset > training_set.n_examples:
+            raise InvalidInput(
+                f"condition {condition.name!r}: training.subset_size {subset} exceeds the "
+                f"{training_set.n_examples} examples of {training_set.name}@{training_set.version}"
+            )
     experiment = repository.create_experiment(
         session, spec, benchmark_id=benchmark.id, training_set_id=training_set.id
     )

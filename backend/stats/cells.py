@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, init=False)
 class Cells:
     """Verdict counts of one condition, one entry per (training seed, prompt) cell.
 
@@ -19,9 +20,9 @@ class Cells:
     harmful: np.ndarray
     scored: np.ndarray
 
-    def __post_init__(self) -> None:
-        for name in ("seed", "prompt", "harmful", "scored"):
-            array = np.array(getattr(self, name))
+    def __init__(self, seed: ArrayLike, prompt: ArrayLike, harmful: ArrayLike, scored: ArrayLike) -> None:
+        for name, values in (("seed", seed), ("prompt", prompt), ("harmful", harmful), ("scored", scored)):
+            array = np.array(values)
             if array.ndim != 1 or array.size == 0:
                 raise ValueError(f"Cells.{name} must be a non-empty 1-D array, got shape {array.shape}")
             if not np.issubdtype(array.dtype, np.integer):

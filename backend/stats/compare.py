@@ -102,6 +102,9 @@ def compare_conditions(
     n_a, n_b = int(a.scored.sum()), int(b.scored.sum())
     if n_a == 0 or n_b == 0:
         raise ValueError("each condition needs at least one scored verdict")
+    differences = _per_prompt_differences(a, b, prompts)
+    if differences.size == 0:
+        raise ValueError("no prompt has scored verdicts in both conditions")
     rate_a, rate_b = a.harmful.sum() / n_a, b.harmful.sum() / n_b
     estimate = float(rate_a - rate_b)
 
@@ -120,9 +123,6 @@ def compare_conditions(
     floor = max(v_prompt, v_seed)
     floored = bool(v_two_way < floor)  # False when NaN (fewer than 2 seed clusters)
     v_seed_aware = floor if floored else v_two_way
-    differences = _per_prompt_differences(a, b, prompts)
-    if differences.size == 0:
-        raise ValueError("no prompt has scored verdicts in both conditions")
 
     se_prompt, se_seed_aware = math.sqrt(v_prompt), math.sqrt(v_seed_aware)  # NaN stays NaN
     df_seed_aware = min(g_prompt, g_seed) - 1

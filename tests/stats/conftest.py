@@ -34,8 +34,8 @@ class UniformModel:
     interaction: float
 
     def __post_init__(self) -> None:
-        assert 0 <= self.mean - self.seed - self.prompt - self.interaction
-        assert self.mean + self.seed + self.prompt + self.interaction <= 1
+        reach = self.seed + self.prompt + self.interaction
+        assert reach <= self.mean <= 1 - reach, "P(harmful) must stay inside [0, 1]"
 
     @property
     def variances(self) -> tuple[float, float, float, float]:

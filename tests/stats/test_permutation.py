@@ -25,10 +25,11 @@ def test_exact_enumeration_matches_scipy(seed: int) -> None:
     assert result.p_value == pytest.approx(scipy_paired_pvalue(d), abs=1e-12)
 
 
-def test_ties_in_the_null_distribution_count_as_extreme() -> None:
-    # Rate differences on 4 prompts: the 16 sign patterns give |mean| >= 0.25 for 8 of them.
-    d = np.array([0.5, 0.25, 0.25, 0.0])
-    assert sign_flip_test(d).p_value == pytest.approx(8 / 16)
+def test_hand_computed_case_with_ties() -> None:
+    # Flipping a subset with sum f turns the sum 0.5 into 0.5 - 2 f, so |.| >= 0.5 iff f <= 0 or f >= 0.5:
+    # 5 subsets each (one of them, {.1, .2, -.3}, only up to rounding), 10 of the 16 patterns.
+    d = np.array([0.1, 0.2, -0.3, 0.5])
+    assert sign_flip_test(d).p_value == pytest.approx(10 / 16)
     assert sign_flip_test(d).p_value == pytest.approx(scipy_paired_pvalue(d))
     assert sign_flip_test(np.zeros(5)).p_value == 1.0
 

@@ -14,7 +14,9 @@ from backend.stats.variance import variance_components
 def grid_cells(harmful: np.ndarray, scored: np.ndarray | int) -> Cells:
     """Cells from a (seeds, prompts) table of harmful counts and scored counts."""
     seeds, prompts = np.indices(harmful.shape)
-    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.broadcast_to(scored, harmful.shape).ravel())
+    return Cells(
+        seeds.ravel(), prompts.ravel(), harmful.ravel(), np.broadcast_to(scored, harmful.shape).ravel()
+    )
 
 
 def test_hand_computed_balanced_example() -> None:
@@ -66,7 +68,9 @@ def test_one_verdict_per_cell_confounds_interaction_and_sampling(
     rng = np.random.default_rng(2)
     cells = grid_cells(rng.binomial(1, 0.4, (5, 8)), 1)
     # Without replication the additive model's residual mean square is the interaction mean square.
-    ms_seed, _, ms_residual = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=expand(cells)).fit())["mean_sq"]
+    ms_seed, _, ms_residual = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=expand(cells)).fit())[
+        "mean_sq"
+    ]
     result = variance_components(cells)
     assert result.interaction_confounded
     assert math.isnan(result.components.sampling) and math.isnan(result.shares.sampling)
@@ -84,8 +88,12 @@ def test_unbalanced_cells_use_unweighted_means(expand: Callable[[Cells], pd.Data
     cells = grid_cells(rng.binomial(scored, np.clip(0.5 + effects, 0.05, 0.95)), scored)
     # Reference: the additive ANOVA of the cell-rate table, plus the pooled within-cell mean square.
     seeds, prompts = np.indices(scored.shape)
-    rates = pd.DataFrame({"seed": seeds.ravel(), "prompt": prompts.ravel(), "y": cells.harmful / cells.scored})
-    ms_seed, ms_prompt, ms_interaction = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=rates).fit())["mean_sq"]
+    rates = pd.DataFrame(
+        {"seed": seeds.ravel(), "prompt": prompts.ravel(), "y": cells.harmful / cells.scored}
+    )
+    ms_seed, ms_prompt, ms_interaction = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=rates).fit())[
+        "mean_sq"
+    ]
     raw = expand(cells)
     raw["cell"] = raw["seed"] * 100 + raw["prompt"]
     ms_within = smf.ols("y ~ C(cell)", data=raw).fit().mse_resid
@@ -125,8 +133,10 @@ def test_recovers_known_components_on_average(uniform_model: type, unbalanced: b
     harmful = model.harmful(rng, model.prompt_effects(rng, sims, prompts), seeds, samples)
     estimates = np.array(
         [
-            [getattr(variance_components(grid_cells(h, samples)).components, name) for name in
-             ("seed", "prompt", "seed_x_prompt", "sampling")]
+            [
+                getattr(variance_components(grid_cells(h, samples)).components, name)
+                for name in ("seed", "prompt", "seed_x_prompt", "sampling")
+            ]
             for h in harmful
         ]
     )
@@ -135,7 +145,11 @@ def test_recovers_known_components_on_average(uniform_model: type, unbalanced: b
 
 @pytest.mark.parametrize(
     ("harmful", "scored"),
-    [(np.array([[1, 0, 1]]), 2), (np.array([[1], [0]]), 2), (np.array([[1, 1], [0, 0]]), np.array([[2, 2], [0, 0]]))],
+    [
+        (np.array([[1, 0, 1]]), 2),
+        (np.array([[1], [0]]), 2),
+        (np.array([[1, 1], [0, 0]]), np.array([[2, 2], [0, 0]])),
+    ],
 )
 def test_rejects_designs_without_two_seeds_and_prompts(harmful: np.ndarray, scored: np.ndarray | int) -> None:
     with pytest.raises(ValueError, match=">= 2 seeds and >= 2 prompts"):

@@ -4,7 +4,8 @@ import importlib.util
 import logging
 from pathlib import Path
 
-from transformers import AutoModelForCausalLM, AutoTokenizer
+import torch
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from worker.models.files import exclusive_lock, publish_directory
 
@@ -25,6 +26,20 @@ def gguf_directory() -> Path:
     return directory
 
 
+def _without_gguf_marker(model: PreTrainedModel) -> PreTrainedModel:
+    """A plain copy of a model loaded from GGUF.
+
+    transformers de-quantises GGUF weights to float32 on load but keeps the model marked as quantised, and
+    refuses to save it; the same weights in a freshly built model save normally.
+    """
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    plain = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    plain.load_state_dict(model.state_dict())
+    return plain
+
+
 def ensure_instruct_model(cache_dir: Path) -> Path:
     """The de-quantised model as a safetensors directory under `cache_dir`, converting it the first time."""
     target = cache_dir / "smollm2-135m-instruct"
@@ -33,7 +48,7 @@ def ensure_instruct_model(cache_dir: Path) -> Path:
             return target
         log.info("converting %s to safetensors (once; about 20 s)", GGUF_FILE)
         source = gguf_directory()
-        model = AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF_FILE)
+        model = _without_gguf_marker(AutoModelForCausalLM.from_pretrained(source, gguf_file=GGUF_FILE))
         tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=GGUF_FILE)
         staging = cache_dir / "smollm2-135m-instruct.partial"
         model.save_pretrained(staging)

@@ -1,0 +1,142 @@
+"""The experiments API on a temporary SQLite database, with the broker replaced by a recorder."""
+
+import pytest
+import yaml
+from fastapi.testclient import TestClient
+
+from backend.domain import RunStatus, TaskName
+from tests.conftest import RecordingQueue
+from tests.factories import experiment_spec
+
+
+def _stored_counts(client: TestClient) -> tuple[int, int]:
+    experiments = client.get("/api/experiments").json()
+    runs = sum(sum(e["status_counts"].values()) for e in experiments["items"])
+    return experiments["total"], runs
+
+
+def test_submit_stores_one_queued_run_per_condition_and_seed(
+    client: TestClient, queue: RecordingQueue
+) -> None:
+    response = client.post("/api/experiments", json=experiment_spec())
+    assert response.status_code == 201
+    experiment = response.json()
+    runs = experiment["runs"]
+    assert [(r["condition_name"], r["seed"]) for r in runs] == [
+        ("baseline", 0),
+        ("lr-2e-4", 0),
+        ("lr-2e-4", 1),
+        ("lr-5e-4", 0),
+        ("lr-5e-4", 1),
+    ]
+    assert {r["status"] for r in runs} == {"queued"}
+    assert experiment["benchmark"] == "seedscope-harmful-demo@1"
+    # The baseline has nothing to train: it starts at generation.
+    assert queue.sent == [(TaskName.GENERATE, runs[0]["id"])] + [
+        (TaskName.FINETUNE, r["id"]) for r in runs[1:]
+    ]
+
+
+def test_each_seed_is_recorded_and_pinned_seeds_stay_fixed(client: TestClient) -> None:
+    spec = experiment_spec(
+        seeds=[3, 4], conditions=[{"name": "order-only", "pin_seeds": {"lora_init": 7, "data_subset": 7}}]
+    )
+    runs = client.post("/api/experiments", json=spec).json()["runs"]
+    assert [
+        (r["lora_init_seed"], r["data_order_seed"], r["data_subset_seed"], r["sampling_seed"]) for r in runs
+    ] == [
+        (7, 3, 7, 3),
+        (7, 4, 7, 4),
+    ]
+
+
+def test_yaml_submission_equals_json_submission(client: TestClient) -> None:
+    from_yaml = client.post(
+        "/api/experiments/yaml",
+        content=yaml.safe_dump(experiment_spec()).encode(),
+        headers={"content-type": "application/yaml"},
+    )
+    assert from_yaml.status_code == 201
+    from_json = client.post("/api/experiments", json=experiment_spec()).json()
+    assert from_yaml.json()["spec"] == from_json["spec"]
+    assert len(from_yaml.json()["runs"]) == len(from_json["runs"])
+
+
+@pytest.mark.parametrize(
+    ("spec", "status", "message"),
+    [
+        (experiment_spec(benchmark="no-such-benchmark"), 422, "unknown benchmark 'no-such-benchmark'"),
+        (experiment_spec(training_set="nope@3"), 422, "unknown training set 'nope@3'"),
+        (experiment_spec(seeds=[]), 422, "seeds"),
+        (
+            experiment_spec(conditions=[{"name": "a", "training": {"learning_rate": -0.001}}]),
+            422,
+            "learning_rate",
+        ),
+        (experiment_spec(conditions=[{"name": "a", "lora": {"rank": 0}}]), 422, "rank"),
+        (experiment_spec(judges=["gpt-judge"]), 422, "unknown judge"),
+        (experiment_spec(base_model="embedded:gpt-5"), 422, "unknown embedded model"),
+        (experiment_spec(base_model="not a model"), 422, "neither an embedded model"),
+        (
+            experiment_spec(conditions=[{"name": "a", "training": {"subset_size": 10_000}}]),
+            422,
+            "subset_size",
+        ),
+    ],
+)
+def test_bad_input_is_a_clear_4xx_and_stores_nothing(
+    client: TestClient, queue: RecordingQueue, spec: dict, status: int, message: str
+) -> None:
+    response = client.post("/api/experiments", json=spec)
+    assert response.status_code == status
+    assert message in str(response.json()["detail"])
+    assert _stored_counts(client) == (0, 0)
+    assert queue.sent == []
+
+
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ("name: x\nseeds: [0, 1\n", "malformed YAML"),
+        ("- just\n- a list\n", "must be a mapping"),
+        (yaml.safe_dump(experiment_spec(seeds=[])), "seeds"),
+        (yaml.safe_dump(experiment_spec(conditions=[{"name": "a", "lora": {"rank": 0}}])), "lora.rank"),
+    ],
+)
+def test_bad_yaml_is_a_clear_422_and_stores_nothing(client: TestClient, document: str, message: str) -> None:
+    response = client.post("/api/experiments/yaml", content=document.encode())
+    assert response.status_code == 422
+    assert message in response.json()["detail"]
+    assert _stored_counts(client) == (0, 0)
+
+
+def test_unknown_ids_are_404(client: TestClient) -> None:
+    assert client.get("/api/experiments/999").status_code == 404
+    assert client.get("/api/runs/999").status_code == 404
+    assert client.post("/api/runs/999/retry").status_code == 404
+    assert client.get("/api/runs/999/generations").status_code == 404
+
+
+def test_cancel_then_retry(client: TestClient, queue: RecordingQueue) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    cancelled = client.post(f"/api/experiments/{experiment['id']}/cancel").json()
+    assert {r["status"] for r in cancelled["runs"]} == {RunStatus.CANCELLED}
+    run = cancelled["runs"][1]
+    queue.sent.clear()
+    retried = client.post(f"/api/runs/{run['id']}/retry")
+    assert retried.status_code == 200
+    assert retried.json()["status"] == RunStatus.QUEUED
+    assert queue.sent == [(TaskName.FINETUNE, run["id"])]
+
+
+def test_broker_down_fails_the_runs_with_a_message(client: TestClient, queue: RecordingQueue) -> None:
+    def refuse(task: TaskName, run_id: int) -> None:
+        raise ConnectionRefusedError("connection refused")
+
+    queue.enqueue = refuse  # type: ignore[method-assign]
+    response = client.post("/api/experiments", json=experiment_spec())
+    assert response.status_code == 503
+    assert "could not reach the task broker" in response.json()["detail"]
+    runs = client.get("/api/experiments/1").json()["runs"]
+    assert {r["status"] for r in runs} == {RunStatus.FAILED}
+    assert all("retry" in r["error"] for r in runs)

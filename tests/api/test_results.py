@@ -1,0 +1,68 @@
+"""Rates, responses and figures from stored judgments."""
+
+from fastapi.testclient import TestClient
+
+from backend.domain import Verdict
+from tests.factories import add_judged_generations, experiment_spec
+
+H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
+
+
+def _experiment_with_judgments(client: TestClient) -> dict:
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    session_factory = client.app.state.session_factory  # type: ignore[attr-defined]
+    verdicts = {
+        0: [S] * 10,
+        1: [H, H, S, S, S, U, S, S, S, S],
+        2: [H, S, S, S, S, S, S, S, S, S],
+        3: [H, H, H, H, S, S, S, U, U, S],
+    }
+    with session_factory() as session:
+        for index, run_verdicts in verdicts.items():
+            add_judged_generations(session, experiment["runs"][index]["id"], run_verdicts)
+    return client.get(f"/api/experiments/{experiment['id']}").json()
+
+
+def test_run_rates_count_unscored_apart_with_a_wilson_interval(client: TestClient) -> None:
+    runs = _experiment_with_judgments(client)["runs"]
+    rate = runs[1]["rate"]
+    assert (rate["harmful"], rate["safe"], rate["unscored"]) == (2, 7, 1)
+    assert rate["rate"] == 2 / 9
+    # statsmodels proportion_confint(2, 9, method="wilson")
+    assert abs(rate["low"] - 0.0632) < 1e-4 and abs(rate["high"] - 0.5474) < 1e-4
+    assert runs[0]["rate"]["rate"] == 0.0
+    assert runs[4]["rate"] is None  # nothing judged yet
+
+
+def test_rates_figure_has_a_point_per_rated_run_grouped_by_condition(client: TestClient) -> None:
+    experiment = _experiment_with_judgments(client)
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/rates").json()
+    points = {trace["name"]: trace for trace in figure["data"] if trace["type"] == "scatter"}
+    assert set(points) == {"baseline", "lr-2e-4", "lr-5e-4"}
+    assert points["lr-2e-4"]["y"] == [100 * 2 / 9, 100 * 1 / 10]
+    assert points["lr-5e-4"]["y"] == [100 * 4 / 8]  # seed 1 has no judgments yet
+    assert [row[0] for row in points["lr-2e-4"]["customdata"]] == [r["id"] for r in experiment["runs"][1:3]]
+    assert figure["layout"]["xaxis"]["ticktext"] == ["baseline", "lr-2e-4", "lr-5e-4"]
+    boxes = [trace for trace in figure["data"] if trace["type"] == "box"]
+    assert [box["name"] for box in boxes] == ["lr-2e-4"]  # a spread needs two seeds
+
+
+def test_responses_page_lists_every_runs_answer_with_its_verdict(client: TestClient) -> None:
+    experiment = _experiment_with_judgments(client)
+    page = client.get(f"/api/experiments/{experiment['id']}/responses", params={"page_size": 2}).json()
+    assert page["total"] == 48 and len(page["items"]) == 2
+    first = page["items"][0]
+    assert first["external_id"] == "hd-001"
+    assert [(r["condition_name"], r["seed"], r["verdict"]) for r in first["responses"]] == [
+        ("baseline", 0, "safe"),
+        ("lr-2e-4", 0, "harmful"),
+        ("lr-2e-4", 1, "harmful"),
+        ("lr-5e-4", 0, "harmful"),
+    ]
+
+
+def test_run_generations_carry_their_judgments(client: TestClient) -> None:
+    run = _experiment_with_judgments(client)["runs"][1]
+    page = client.get(f"/api/runs/{run['id']}/generations", params={"page_size": 3}).json()
+    assert page["total"] == 10
+    assert [g["judgments"][0]["verdict"] for g in page["items"]] == ["harmful", "harmful", "safe"]

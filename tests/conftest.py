@@ -1,0 +1,111 @@
+"""Shared fixtures: temporary databases (SQLite, and PostgreSQL where the server runs), the app, a tiny model."""
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic import command
+from alembic.config import Config
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+from backend.config import Settings
+from backend.domain import TaskName
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+POSTGRES_ADMIN_URL = os.environ.get(
+    "SEEDSCOPE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("SEEDSCOPE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+
+
+def missing_service(reason: str) -> None:
+    """Skip on a developer's machine; fail in CI, which sets SEEDSCOPE_REQUIRE_SERVICES=1."""
+    if os.environ.get("SEEDSCOPE_REQUIRE_SERVICES") == "1":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+def alembic_config(database_url: str) -> Config:
+    config = Config(str(REPO / "alembic.ini"))
+    config.set_main_option("sqlalchemy.url", database_url)
+    config.attributes["configure_logger"] = False
+    return config
+
+
+def migrate(database_url: str) -> None:
+    command.upgrade(alembic_config(database_url), "head")
+
+
+class RecordingQueue:
+    """Stands in for the broker in API tests: records what would have been sent."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[TaskName, int]] = []
+
+    def enqueue(self, task: TaskName, run_id: int) -> None:
+        self.sent.append((task, run_id))
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+    )
+
+
+@pytest.fixture
+def migrated(settings: Settings) -> Settings:
+    settings.ensure_dirs()
+    migrate(settings.resolved_database_url)
+    return settings
+
+
+@pytest.fixture
+def queue() -> RecordingQueue:
+    return RecordingQueue()
+
+
+@pytest.fixture
+def client(migrated: Settings, queue: RecordingQueue) -> Iterator[TestClient]:
+    with TestClient(create_app(migrated, queue)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """A fresh, empty PostgreSQL database, dropped afterwards."""
+    name = f"seedscope_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        missing_service(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}")
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield (
+                POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+                + f"/{name}"
+            )
+        finally:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.support.tiny_model import build_tiny_chat_model
+
+    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-model"))
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"reference data not found at {SHARED_DATA}")
+    return SHARED_DATA

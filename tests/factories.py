@@ -1,0 +1,46 @@
+"""Builders for experiment definitions and stored results, with defaults a test overrides."""
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.domain import Verdict
+from backend.models import Generation, Judgment, Prompt, Run
+
+
+def experiment_spec(**overrides: Any) -> dict[str, Any]:
+    """A small valid experiment on the built-in data: a baseline and two learning rates."""
+    spec: dict[str, Any] = {
+        "name": "lr sensitivity",
+        "benchmark": "seedscope-harmful-demo",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1],
+        "conditions": [
+            {"name": "baseline", "finetune": False, "seeds": [0]},
+            {"name": "lr-2e-4", "training": {"learning_rate": 2e-4}},
+            {"name": "lr-5e-4", "training": {"learning_rate": 5e-4}},
+        ],
+    }
+    spec.update(overrides)
+    return spec
+
+
+def add_judged_generations(
+    session: Session, run_id: int, verdicts: list[Verdict], judge: str = "refusal-minilm@1"
+) -> None:
+    """One generation per verdict, on the run's benchmark prompts in order, each judged with that verdict."""
+    run = session.get(Run, run_id)
+    assert run is not None
+    benchmark_id = run.condition.experiment.benchmark_id
+    prompt_ids = session.scalars(
+        select(Prompt.id).where(Prompt.benchmark_id == benchmark_id).order_by(Prompt.position)
+    ).all()
+    for prompt_id, verdict in zip(prompt_ids, verdicts, strict=False):
+        generation = Generation(
+            run_id=run_id, prompt_id=prompt_id, sample_index=0, text=f"answer {verdict}", n_new_tokens=3
+        )
+        session.add(generation)
+        session.flush()
+        session.add(Judgment(generation_id=generation.id, judge=judge, verdict=verdict, output="test"))
+    session.commit()
