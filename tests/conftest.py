@@ -1,4 +1,4 @@
-"""Shared fixtures: temporary databases (SQLite, and PostgreSQL where the server runs), the app, a tiny model."""
+"""Shared fixtures: temporary databases (SQLite; PostgreSQL where its server runs), the app, a tiny model."""
 
 import os
 import uuid

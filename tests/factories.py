@@ -1,10 +1,13 @@
 """Builders for experiment definitions and stored results, with defaults a test overrides."""
 
+import json
 from typing import Any
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt, Run
 
@@ -24,6 +27,16 @@ def experiment_spec(**overrides: Any) -> dict[str, Any]:
     }
     spec.update(overrides)
     return spec
+
+
+def upload_small_benchmark(client: TestClient, name: str, n_prompts: int) -> None:
+    """A benchmark of the first n built-in harmful prompts, so tests that generate stay fast."""
+    records = benchmark_records(HARMFUL_DEMO)[:n_prompts]
+    content = "\n".join(
+        json.dumps({"id": r.external_id, "prompt": r.text, "category": r.category}) for r in records
+    )
+    response = client.post("/api/benchmarks", json={"name": name, "format": "jsonl", "content": content})
+    assert response.status_code == 201, response.text
 
 
 def add_judged_generations(

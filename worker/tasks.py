@@ -30,9 +30,8 @@ def readable(error: Exception) -> str:
     return f"{type(error).__name__}: {error} (traceback in the worker log)"
 
 
-def _run_stage(run_id: int, status: RunStatus, stage: Stage) -> bool:
+def run_stage(run_id: int, status: RunStatus, stage: Stage, store: RunStore, settings: Settings) -> bool:
     """Run one stage of one run; True when it completed and the next stage may start."""
-    store = _store()
     context = store.context(run_id)
     if context is None or not store.start_stage(run_id, status, f"{status.value} started"):
         log.info("run %s: skipping %s (gone, cancelled or done)", run_id, status.value)
@@ -53,16 +52,16 @@ def _run_stage(run_id: int, status: RunStatus, stage: Stage) -> bool:
 
 @celery.task(name=TaskName.FINETUNE.value)
 def finetune(run_id: int) -> None:
-    if _run_stage(run_id, RunStatus.TRAINING, pipeline.finetune):
+    if run_stage(run_id, RunStatus.TRAINING, pipeline.finetune, _store(), settings):
         celery.send_task(TaskName.GENERATE.value, args=[run_id])
 
 
 @celery.task(name=TaskName.GENERATE.value)
 def generate(run_id: int) -> None:
-    if _run_stage(run_id, RunStatus.GENERATING, pipeline.generate):
+    if run_stage(run_id, RunStatus.GENERATING, pipeline.generate, _store(), settings):
         celery.send_task(TaskName.JUDGE.value, args=[run_id])
 
 
 @celery.task(name=TaskName.JUDGE.value)
 def judge(run_id: int) -> None:
-    _run_stage(run_id, RunStatus.JUDGING, pipeline.judge)
+    run_stage(run_id, RunStatus.JUDGING, pipeline.judge, _store(), settings)

@@ -10,7 +10,8 @@ from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO, benchmark_records
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
-    "'<|im_end|>' + '\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+    "'<|im_end|>' + '\n' }}{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
 )
 SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
@@ -18,7 +19,7 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 def _corpus() -> list[str]:
     texts = [r.text for r in benchmark_records(HARMFUL_DEMO)]
     texts += [f"{e.prompt} {e.response}" for e in training_records(BENIGN_DEMO)]
-    return texts + ["I'm sorry, but I can't help with that.", "user", "assistant"]
+    return [*texts, "I'm sorry, but I can't help with that.", "user", "assistant"]
 
 
 def build_tiny_chat_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
