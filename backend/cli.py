@@ -113,3 +113,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
     elif args.command == "watch" and not watch(settings, args.experiment_id):
         sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -32,3 +32,7 @@ def main(argv: list[str] | None = None) -> None:
 
         settings.ensure_dirs()
         print(f"aligned base ready at {ensure_aligned_model(settings, print)}")
+
+
+if __name__ == "__main__":
+    main()

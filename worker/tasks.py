@@ -5,6 +5,8 @@ import time
 from collections.abc import Callable
 from functools import cache
 
+from celery.signals import task_failure
+
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, TaskName
@@ -48,6 +50,16 @@ def run_stage(run_id: int, status: RunStatus, stage: Stage, store: RunStore, set
         return False
     store.finish_stage(run_id, status, time.perf_counter() - started, done=status == RunStatus.JUDGING)
     return True
+
+
+@task_failure.connect
+def _record_unhandled_failure(
+    args: tuple[object, ...] | None = None, exception: BaseException | None = None, **_: object
+) -> None:
+    """Failures run_stage could not catch: the pool process died (killed, out of memory) or the database
+    was unreachable. Fires in the worker's main process, so the run does not stay "running" forever."""
+    if args and isinstance(args[0], int):
+        _store().fail(args[0], f"the worker stopped while running this task ({exception!r}); retry the run")
 
 
 @celery.task(name=TaskName.FINETUNE.value)

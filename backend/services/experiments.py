@@ -106,6 +106,20 @@ def cancel_experiment(session: Session, experiment_id: int) -> ExperimentRead:
     return repository.get_experiment(session, experiment_id)
 
 
+def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) -> ExperimentRead:
+    """Queue again every run that is neither done nor cancelled, e.g. after a worker was killed.
+
+    Runs that are still queued are sent again too: the broker may have lost their message with the worker,
+    and a second delivery of a stage that already ran changes nothing.
+    """
+    experiment = repository.get_experiment(session, experiment_id)
+    unfinished = [run for run in experiment.runs if run.status not in (RunStatus.DONE, RunStatus.CANCELLED)]
+    repository.set_status(session, [run.id for run in unfinished], RunStatus.QUEUED, message="queued again")
+    session.commit()
+    _enqueue(session, queue, [(run.id, run.is_baseline) for run in unfinished])
+    return repository.get_experiment(session, experiment_id)
+
+
 def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
     """Queue a run again from where its stored results stop; finished work is kept, not redone.
 

@@ -52,6 +52,12 @@ def cancel_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead
     return service.cancel_experiment(session, experiment_id)
 
 
+@router.post("/{experiment_id}/resume")
+def resume_experiment(experiment_id: int, session: SessionDep, queue: QueueDep) -> ExperimentRead:
+    """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
+    return service.resume_experiment(session, queue, experiment_id)
+
+
 @router.get("/{experiment_id}/responses")
 def prompt_responses(
     experiment_id: int, session: SessionDep, page: PageDep = 1, page_size: PageSizeDep = 10
