@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> None:
     submit_parser.add_argument("--watch", action="store_true", help="print progress until every run finishes")
     watch_parser = commands.add_parser("watch", help="print an experiment's progress until it finishes")
     watch_parser.add_argument("experiment_id", type=int)
+    resume_parser = commands.add_parser("resume", help="queue an experiment's unfinished runs again")
+    resume_parser.add_argument("experiment_id", type=int)
+    cancel_parser = commands.add_parser("cancel", help="cancel an experiment's unfinished runs")
+    cancel_parser.add_argument("experiment_id", type=int)
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -113,6 +117,11 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(1)
     elif args.command == "watch" and not watch(settings, args.experiment_id):
         sys.exit(1)
+    elif args.command in ("resume", "cancel"):
+        experiment = _check(
+            httpx.post(f"{settings.api_url}/api/experiments/{args.experiment_id}/{args.command}")
+        )
+        print(f"experiment {experiment['id']}: {experiment['status_counts']}")
 
 
 if __name__ == "__main__":

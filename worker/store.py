@@ -119,7 +119,7 @@ class RunStore:
             if run is None or run.status == RunStatus.CANCELLED:
                 return
             run.timings = {**run.timings, stage.value: round(seconds, 2)}
-            run.progress = 1.0
+            run.progress, run.progress_message = 1.0, f"{stage.value} finished"
             if done:
                 run.status, run.progress_message, run.finished_at = RunStatus.DONE, "done", utcnow()
 

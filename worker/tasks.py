@@ -1,4 +1,4 @@
-"""Celery tasks: ids in, rows out. Each stage enqueues the next once its results are committed."""
+"""Celery tasks: ids in, rows out, job state in the database."""
 
 import logging
 import time
@@ -62,18 +62,34 @@ def _record_unhandled_failure(
         _store().fail(args[0], f"the worker stopped while running this task ({exception!r}); retry the run")
 
 
+# A run's stages in order. A task runs its stage and then the later ones in the same process, so a run
+# finishes before the next one starts (results appear one run at a time) and models stay on one host.
+# Each stage is still its own task, so a run can be resumed from any stage.
+STAGES: list[tuple[TaskName, RunStatus, Stage]] = [
+    (TaskName.FINETUNE, RunStatus.TRAINING, pipeline.finetune),
+    (TaskName.GENERATE, RunStatus.GENERATING, pipeline.generate),
+    (TaskName.JUDGE, RunStatus.JUDGING, pipeline.judge),
+]
+
+
+def run_from(first: TaskName, run_id: int, store: RunStore, settings: Settings) -> None:
+    """Run stage `first` and the stages after it, stopping at the first that does not complete."""
+    names = [name for name, _, _ in STAGES]
+    for _, status, stage in STAGES[names.index(first) :]:
+        if not run_stage(run_id, status, stage, store, settings):
+            return
+
+
 @celery.task(name=TaskName.FINETUNE.value)
 def finetune(run_id: int) -> None:
-    if run_stage(run_id, RunStatus.TRAINING, pipeline.finetune, _store(), settings):
-        celery.send_task(TaskName.GENERATE.value, args=[run_id])
+    run_from(TaskName.FINETUNE, run_id, _store(), settings)
 
 
 @celery.task(name=TaskName.GENERATE.value)
 def generate(run_id: int) -> None:
-    if run_stage(run_id, RunStatus.GENERATING, pipeline.generate, _store(), settings):
-        celery.send_task(TaskName.JUDGE.value, args=[run_id])
+    run_from(TaskName.GENERATE, run_id, _store(), settings)
 
 
 @celery.task(name=TaskName.JUDGE.value)
 def judge(run_id: int) -> None:
-    run_stage(run_id, RunStatus.JUDGING, pipeline.judge, _store(), settings)
+    run_from(TaskName.JUDGE, run_id, _store(), settings)

@@ -2,12 +2,14 @@
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 
@@ -27,14 +29,14 @@ def service_env(settings: Settings) -> dict[str, str]:
     }
 
 
-class Worker:
-    """A `seedscope-worker run` process in its own process group, logging to a file."""
+class Service:
+    """A seedscope process (worker or API server) in its own process group, logging to a file."""
 
-    def __init__(self, settings: Settings, log_path: Path) -> None:
+    def __init__(self, command: list[str], settings: Settings, log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("ab")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "worker.cli", "run", "--loglevel", "INFO"],
+            [sys.executable, "-m", *command],
             cwd=REPO,
             env=service_env(settings),
             stdout=self._log,
@@ -43,7 +45,7 @@ class Worker:
         )
 
     def kill(self) -> None:
-        """SIGKILL the whole worker, pool processes included: no chance to clean up."""
+        """SIGKILL the whole process group (a worker's pool processes too): no chance to clean up."""
         if self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=30)
@@ -63,16 +65,47 @@ class Worker:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], Worker]]:
-    workers: list[Worker] = []
+def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], Service]]:
+    workers: list[Service] = []
 
-    def start(settings: Settings) -> Worker:
-        workers.append(Worker(settings, tmp_path / f"worker-{len(workers)}.log"))
+    def start(settings: Settings) -> Service:
+        command = ["worker.cli", "run", "--loglevel", "INFO"]
+        workers.append(Service(command, settings, tmp_path / f"worker-{len(workers)}.log"))
         return workers[-1]
 
     yield start
     for worker in workers:
         worker.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def start_server(tmp_path: Path) -> Iterator[Callable[[Settings], str]]:
+    """Start `seedscope serve` on a free port; returns its base URL once it answers."""
+    servers: list[Service] = []
+
+    def start(settings: Settings) -> str:
+        port = free_port()
+        servers.append(Service(["backend.cli", "serve", "--port", str(port)], settings, tmp_path / "api.log"))
+        url = f"http://127.0.0.1:{port}"
+
+        def answers() -> bool:
+            try:
+                return httpx.get(f"{url}/api/health", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(answers, 60, "the API server", servers[-1].log)
+        return url
+
+    yield start
+    for server in servers:
+        server.stop()
 
 
 @pytest.fixture(params=["sqlite-broker", "redis-broker"])

@@ -13,7 +13,7 @@ from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment
 from tests.conftest import migrate
-from tests.e2e.conftest import Worker, all_finished, wait_for
+from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.factories import experiment_spec, upload_small_benchmark
 
 pytestmark = pytest.mark.slow
@@ -84,7 +84,7 @@ def check_results(client: TestClient, experiment_id: int) -> None:
 
 
 def test_experiment_runs_to_done_through_a_real_worker(
-    e2e_settings: Settings, start_worker: Callable[[Settings], Worker], tiny_model_dir: Path
+    e2e_settings: Settings, start_worker: Callable[[Settings], Service], tiny_model_dir: Path
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:
@@ -102,7 +102,7 @@ def test_experiment_runs_to_done_through_a_real_worker(
 
 @pytest.mark.parametrize("broker_url", ["sqlite-broker"], indirect=True)
 def test_killing_the_worker_and_resuming_neither_duplicates_nor_loses_rows(
-    e2e_settings: Settings, start_worker: Callable[[Settings], Worker], tiny_model_dir: Path
+    e2e_settings: Settings, start_worker: Callable[[Settings], Service], tiny_model_dir: Path
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:

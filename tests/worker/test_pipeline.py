@@ -8,20 +8,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from backend.config import Settings
-from backend.domain import RunStatus, TaskName
+from backend.domain import RunStatus
 from backend.models import Generation, Judgment, Run
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
-from worker import pipeline
 from worker.store import RunStore
-from worker.tasks import run_stage
+from worker.tasks import STAGES, run_from
 
-STAGES = {
-    TaskName.FINETUNE: (RunStatus.TRAINING, pipeline.finetune),
-    TaskName.GENERATE: (RunStatus.GENERATING, pipeline.generate),
-    TaskName.JUDGE: (RunStatus.JUDGING, pipeline.judge),
-}
-NEXT = {TaskName.FINETUNE: TaskName.GENERATE, TaskName.GENERATE: TaskName.JUDGE}
 N_PROMPTS, SAMPLES = 6, 2
 
 
@@ -47,12 +40,10 @@ def store(migrated: Settings, client: TestClient) -> RunStore:
 
 
 def drain(queue: RecordingQueue, store: RunStore, settings: Settings) -> None:
-    """Run queued tasks the way a worker would, each stage enqueueing the next on success."""
+    """Run queued tasks the way a worker would."""
     while queue.sent:
         task, run_id = queue.sent.pop(0)
-        status, stage = STAGES[task]
-        if run_stage(run_id, status, stage, store, settings) and task in NEXT:
-            queue.sent.append((NEXT[task], run_id))
+        run_from(task, run_id, store, settings)
 
 
 def row_counts(client: TestClient) -> tuple[int, int]:
@@ -88,7 +79,7 @@ def test_rerunning_finished_stages_adds_nothing(
     drain(queue, store, migrated)
     before = row_counts(client)
     for run_id in (1, 2):
-        for status, stage in STAGES.values():
+        for _, status, stage in STAGES:
             store.start_stage(run_id, status, "forced re-run")  # a redelivered message after a crash
             stage(store.context(run_id), store, migrated)  # type: ignore[arg-type]
     assert row_counts(client) == before

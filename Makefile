@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Both set up .venv on a fresh machine.
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --quiet
+CONSTRAINTS := -c requirements/constraints.txt
+
+.PHONY: demo test test-fast lint bench-judge
+
+$(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/embedded.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --upgrade pip
+	$(PIP) install $(CONSTRAINTS) -e ".[worker]"
+	$(PIP) install --no-deps -r requirements/embedded.txt
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install $(CONSTRAINTS) -e ".[worker,test]"
+	touch $@
+
+# Prepare the aligned base (first time only), start the API and a worker, run examples/demo.yaml.
+demo: $(VENV)/.installed
+	$(PY) scripts/demo.py
+
+# Everything but GPU tests, the slow ones (real worker, real browser) included.
+test: $(VENV)/.installed-test
+	scripts/ensure-chromium.sh
+	$(PY) -m pytest -m "not gpu"
+
+# The quick loop while developing: no worker processes, no browser.
+test-fast: $(VENV)/.installed-test
+	$(PY) -m pytest
+
+lint: $(VENV)/.installed-test
+	$(VENV)/bin/ruff check backend worker tests bench scripts migrations
+	$(VENV)/bin/ruff format --check backend worker tests bench scripts migrations
+	$(VENV)/bin/mypy
+
+bench-judge: $(VENV)/.installed
+	$(PY) bench/judge_validation.py

@@ -1,0 +1,119 @@
+"""A real browser (Debian's headless Chromium) submits the form and sees the experiment page fill in."""
+
+import json
+import shutil
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from backend.config import Settings
+from tests.conftest import migrate
+from tests.e2e.conftest import Service
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run scripts/ensure-chromium.sh")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path) -> Settings:
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+    )
+    settings.ensure_dirs()
+    migrate(settings.resolved_database_url)
+    return settings
+
+
+def upload_benchmark(url: str, n_prompts: int) -> None:
+    prompts = [
+        {
+            "id": f"p{i}",
+            "category": ["weapons", "fraud"][i % 2],
+            "prompt": f"Explain how to do harmful thing {i}.",
+        }
+        for i in range(n_prompts)
+    ]
+    content = "\n".join(json.dumps(prompt) for prompt in prompts)
+    response = httpx.post(
+        f"{url}/api/benchmarks", json={"name": "four-prompts", "format": "jsonl", "content": content}
+    )
+    assert response.status_code == 201, response.text
+
+
+def test_submit_the_form_and_watch_the_figure_render(
+    page: Page,
+    live_settings: Settings,
+    start_server: Callable[[Settings], str],
+    start_worker: Callable[[Settings], Service],
+    tiny_model_dir: Path,
+) -> None:
+    url = start_server(live_settings)
+    start_worker(live_settings)
+    upload_benchmark(url, 4)
+
+    page.goto(f"{url}/experiments/new")
+    form = page.locator("#experiment-form")
+    form.locator("[name=name]").fill("browser test")
+    form.locator("[name=base_model]").select_option("__custom__")
+    form.locator("[name=custom_model]").fill(str(tiny_model_dir))
+    form.locator("[name=benchmark]").select_option("four-prompts@1")
+    form.locator("[name=seeds]").fill("0, 1")
+    form.locator("[name=max_new_tokens]").fill("8")
+    rows = form.locator("#conditions tr.condition")
+    expect(rows).to_have_count(3)
+    rows.nth(2).get_by_role("button", name="Remove").click()
+    rows.nth(1).locator("[name=subset_size]").fill("16")
+    rows.nth(1).locator("[name=batch_size]").fill("4")
+    form.get_by_role("button", name="Submit experiment").click()
+
+    page.wait_for_url("**/experiments/1")
+    expect(page.locator("#title")).to_have_text("browser test")
+    # baseline runs seed 0 only; the tuned condition runs seeds 0 and 1
+    expect(page.locator("#runs tbody tr")).to_have_count(3)
+    expect(page.locator('#runs tbody tr[data-status="done"]')).to_have_count(3, timeout=180_000)
+    expect(page.locator("#rates-figure .scatterlayer .point")).to_have_count(3, timeout=15_000)
+    expect(page.locator("#responses tbody tr.response")).to_have_count(4 * 3)
+    expect(page.locator("#responses .badge.verdict-harmful, #responses .badge.verdict-safe")).to_have_count(
+        12
+    )
+
+
+def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(f"{url}/experiments/new")
+    form = page.locator("#experiment-form")
+    form.locator("#conditions tr.condition").nth(1).locator("[name=learning_rate]").fill("-0.001")
+    form.get_by_role("button", name="Submit experiment").click()
+    expect(page.locator("#form-error")).to_contain_text("learning_rate")
+    assert httpx.get(f"{url}/api/experiments").json()["total"] == 0
