@@ -11,6 +11,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    MetaData,
+    PrimaryKeyConstraint,
     String,
     Text,
     TypeDecorator,
@@ -57,6 +59,17 @@ def _str_enum(enum_class: type, name: str) -> Enum:
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar = {datetime: UTCDateTime, dict[str, Any]: JSON, list[Any]: JSON}
+    # PostgreSQL's own default names, spelled out so SQLite's copies carry the same names and
+    # migrations can refer to constraints by name on both.
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_N_label)s",
+            "uq": "%(table_name)s_%(column_0_N_name)s_key",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "%(table_name)s_%(column_0_name)s_fkey",
+            "pk": "%(table_name)s_pkey",
+        }
+    )
 
 
 class Benchmark(Base):
@@ -164,10 +177,10 @@ class Condition(Base):
 
 
 class Run(Base):
-    """One (condition, seed) fine-tune and its evaluation."""
+    """One (condition, seed) fine-tune and its evaluation, or a repeated evaluation of such a run."""
 
     __tablename__ = "runs"
-    __table_args__ = (UniqueConstraint("condition_id", "seed"),)
+    __table_args__ = (UniqueConstraint("condition_id", "seed", "evaluation_index"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     condition_id: Mapped[int] = mapped_column(ForeignKey("conditions.id", ondelete="CASCADE"), index=True)
@@ -176,6 +189,12 @@ class Run(Base):
     data_order_seed: Mapped[int] = mapped_column(Integer)
     data_subset_seed: Mapped[int] = mapped_column(Integer)
     sampling_seed: Mapped[int] = mapped_column(Integer)
+    # A repeated measurement re-evaluates the checkpoint of run `evaluation_of_id` with a new sampling seed,
+    # so evaluation noise can be told from training noise. Index 0 is the run that trained the checkpoint.
+    evaluation_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    evaluation_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
     # Progress of the current stage in [0, 1], and what the worker is doing, for the dashboard.
     progress: Mapped[float] = mapped_column(Float, default=0.0)
@@ -194,7 +213,17 @@ class Run(Base):
 
 class Generation(Base):
     __tablename__ = "generations"
-    __table_args__ = (UniqueConstraint("run_id", "prompt_id", "sample_index"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "prompt_id", "sample_index"),
+        # Substring search over responses (ILIKE '%term%') without scanning them all.
+        Index(
+            "ix_generations_text_trigram",
+            "text",
+            postgresql_using="gin",
+            postgresql_ops={"text": "gin_trgm_ops"},
+            info={"only_on": "postgresql"},
+        ).ddl_if(dialect="postgresql"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
@@ -220,3 +249,27 @@ class Judgment(Base):
     score: Mapped[float | None] = mapped_column(Float)
     output: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PromptCell(Base):
+    """One run's verdict counts on one prompt for one judge: what the figures aggregate.
+
+    Derived from judgments and rewritten by the judge stage after every batch, so statistics read one row
+    per (run, prompt) instead of every judgment.
+    """
+
+    __tablename__ = "prompt_cells"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "prompt_id", "judge"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"), index=True)
+    judge: Mapped[str] = mapped_column(String(120))
+    harmful: Mapped[int] = mapped_column(Integer)
+    safe: Mapped[int] = mapped_column(Integer)
+    unscored: Mapped[int] = mapped_column(Integer)
+
+
+def exists_on(schema_object: object, dialect_name: str) -> bool:
+    """False for schema objects created on one database only (see `info["only_on"]`)."""
+    only_on = getattr(schema_object, "info", {}).get("only_on")
+    return only_on is None or only_on == dialect_name

@@ -6,7 +6,7 @@ from alembic import context
 
 from backend.config import Settings
 from backend.db import make_engine
-from backend.models import Base, UTCDateTime
+from backend.models import Base, UTCDateTime, exists_on
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -39,6 +39,7 @@ def run_migrations_online() -> None:
             target_metadata=Base.metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             render_item=_render_item,
+            include_object=lambda obj, *_: exists_on(obj, connection.dialect.name),
         )
         with context.begin_transaction():
             context.run_migrations()

@@ -26,8 +26,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=50), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name", "version"),
+        sa.PrimaryKeyConstraint("id", name=op.f("benchmarks_pkey")),
+        sa.UniqueConstraint("name", "version", name=op.f("benchmarks_name_version_key")),
     )
     op.create_table(
         "training_sets",
@@ -38,8 +38,8 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=50), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("name", "version"),
+        sa.PrimaryKeyConstraint("id", name=op.f("training_sets_pkey")),
+        sa.UniqueConstraint("name", "version", name=op.f("training_sets_name_version_key")),
     )
     op.create_table(
         "experiments",
@@ -54,14 +54,12 @@ def upgrade() -> None:
         sa.Column("spec", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
-            ["benchmark_id"],
-            ["benchmarks.id"],
+            ["benchmark_id"], ["benchmarks.id"], name=op.f("experiments_benchmark_id_fkey")
         ),
         sa.ForeignKeyConstraint(
-            ["training_set_id"],
-            ["training_sets.id"],
+            ["training_set_id"], ["training_sets.id"], name=op.f("experiments_training_set_id_fkey")
         ),
-        sa.PrimaryKeyConstraint("id"),
+        sa.PrimaryKeyConstraint("id", name=op.f("experiments_pkey")),
     )
     op.create_table(
         "prompts",
@@ -71,10 +69,12 @@ def upgrade() -> None:
         sa.Column("external_id", sa.String(length=200), nullable=False),
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("category", sa.String(length=200), nullable=False),
-        sa.ForeignKeyConstraint(["benchmark_id"], ["benchmarks.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("benchmark_id", "external_id"),
-        sa.UniqueConstraint("benchmark_id", "position"),
+        sa.ForeignKeyConstraint(
+            ["benchmark_id"], ["benchmarks.id"], name=op.f("prompts_benchmark_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("prompts_pkey")),
+        sa.UniqueConstraint("benchmark_id", "external_id", name=op.f("prompts_benchmark_id_external_id_key")),
+        sa.UniqueConstraint("benchmark_id", "position", name=op.f("prompts_benchmark_id_position_key")),
     )
     with op.batch_alter_table("prompts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_prompts_category"), ["category"], unique=False)
@@ -86,9 +86,16 @@ def upgrade() -> None:
         sa.Column("position", sa.Integer(), nullable=False),
         sa.Column("prompt", sa.Text(), nullable=False),
         sa.Column("response", sa.Text(), nullable=False),
-        sa.ForeignKeyConstraint(["training_set_id"], ["training_sets.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("training_set_id", "position"),
+        sa.ForeignKeyConstraint(
+            ["training_set_id"],
+            ["training_sets.id"],
+            name=op.f("training_examples_training_set_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("training_examples_pkey")),
+        sa.UniqueConstraint(
+            "training_set_id", "position", name=op.f("training_examples_training_set_id_position_key")
+        ),
     )
     op.create_table(
         "conditions",
@@ -98,9 +105,14 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column("is_baseline", sa.Boolean(), nullable=False),
         sa.Column("spec", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["experiment_id"], ["experiments.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("experiment_id", "name"),
+        sa.ForeignKeyConstraint(
+            ["experiment_id"],
+            ["experiments.id"],
+            name=op.f("conditions_experiment_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("conditions_pkey")),
+        sa.UniqueConstraint("experiment_id", "name", name=op.f("conditions_experiment_id_name_key")),
     )
     op.create_table(
         "runs",
@@ -136,9 +148,11 @@ def upgrade() -> None:
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("timings", sa.JSON(), nullable=False),
         sa.Column("provenance", sa.JSON(), nullable=False),
-        sa.ForeignKeyConstraint(["condition_id"], ["conditions.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("condition_id", "seed"),
+        sa.ForeignKeyConstraint(
+            ["condition_id"], ["conditions.id"], name=op.f("runs_condition_id_fkey"), ondelete="CASCADE"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("runs_pkey")),
+        sa.UniqueConstraint("condition_id", "seed", name=op.f("runs_condition_id_seed_key")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_runs_condition_id"), ["condition_id"], unique=False)
@@ -152,13 +166,14 @@ def upgrade() -> None:
         sa.Column("text", sa.Text(), nullable=False),
         sa.Column("n_new_tokens", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["prompt_id"], ["prompts.id"], name=op.f("generations_prompt_id_fkey")),
         sa.ForeignKeyConstraint(
-            ["prompt_id"],
-            ["prompts.id"],
+            ["run_id"], ["runs.id"], name=op.f("generations_run_id_fkey"), ondelete="CASCADE"
         ),
-        sa.ForeignKeyConstraint(["run_id"], ["runs.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("run_id", "prompt_id", "sample_index"),
+        sa.PrimaryKeyConstraint("id", name=op.f("generations_pkey")),
+        sa.UniqueConstraint(
+            "run_id", "prompt_id", "sample_index", name=op.f("generations_run_id_prompt_id_sample_index_key")
+        ),
     )
     with op.batch_alter_table("generations", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_generations_prompt_id"), ["prompt_id"], unique=False)
@@ -184,9 +199,14 @@ def upgrade() -> None:
         sa.Column("score", sa.Float(), nullable=True),
         sa.Column("output", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["generation_id"], ["generations.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("generation_id", "judge"),
+        sa.ForeignKeyConstraint(
+            ["generation_id"],
+            ["generations.id"],
+            name=op.f("judgments_generation_id_fkey"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("judgments_pkey")),
+        sa.UniqueConstraint("generation_id", "judge", name=op.f("judgments_generation_id_judge_key")),
     )
     with op.batch_alter_table("judgments", schema=None) as batch_op:
         batch_op.create_index("ix_judgments_judge_verdict", ["judge", "verdict"], unique=False)
