@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt, Run
+from backend.repositories.cells import refresh_prompt_cells
 
 
 def experiment_spec(**overrides: Any) -> dict[str, Any]:
@@ -56,4 +57,6 @@ def add_judged_generations(
         session.add(generation)
         session.flush()
         session.add(Judgment(generation_id=generation.id, judge=judge, verdict=verdict, output="test"))
+    session.flush()
+    refresh_prompt_cells(session, run_id, judge)
     session.commit()

@@ -96,7 +96,7 @@ def generate(context: RunContext, store: RunStore, settings: Settings) -> None:
     loaded = _load(context, store, settings)
     model = loaded.model
     if not context.is_baseline:
-        adapter = adapter_directory(settings, context.run_id)
+        adapter = adapter_directory(settings, context.checkpoint_run_id)
         if not (adapter / ADAPTER_CONFIG).is_file():
             raise FileNotFoundError(f"no trained adapter at {adapter}; retry the run to train it again")
         model = PeftModel.from_pretrained(model, adapter).merge_and_unload()

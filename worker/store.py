@@ -5,10 +5,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.records import ExampleRecord
+from backend.db import dialect_insert
 from backend.domain import RunStatus
 from backend.models import (
     Benchmark,
@@ -22,6 +22,7 @@ from backend.models import (
     TrainingSet,
     utcnow,
 )
+from backend.repositories.cells import refresh_prompt_cells
 from backend.specs import ConditionSpec
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
@@ -39,6 +40,8 @@ class RunContext:
     experiment_id: int
     status: RunStatus
     is_baseline: bool
+    # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement.
+    checkpoint_run_id: int
     condition: ConditionSpec
     base_model: str
     base_model_revision: str | None
@@ -76,6 +79,7 @@ class RunStore:
                 experiment_id=experiment.id,
                 status=run.status,
                 is_baseline=condition.is_baseline,
+                checkpoint_run_id=run.evaluation_of_id or run.id,
                 condition=ConditionSpec.model_validate(condition.spec),
                 base_model=experiment.base_model,
                 base_model_revision=experiment.base_model_revision,
@@ -197,7 +201,8 @@ class RunStore:
             )
             return [(generation_id, prompt, response) for generation_id, prompt, response in rows]
 
-    def add_judgments(self, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
+    def add_judgments(self, run_id: int, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
+        """Store judgments (ignoring ones already there) and recount the run's prompt cells, atomically."""
         rows = [
             {
                 "generation_id": generation_id,
@@ -211,12 +216,13 @@ class RunStore:
         ]
         with self._sessions.begin() as session:
             _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge"])
+            refresh_prompt_cells(session, run_id, judge_key)
 
 
 def _insert_ignoring_duplicates(
     session: Session, model: type[Generation] | type[Judgment], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
-    if not rows:
-        return
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    session.execute(dialect.insert(model).values(rows).on_conflict_do_nothing(index_elements=keys))
+    if rows:
+        session.execute(
+            dialect_insert(session)(model).values(rows).on_conflict_do_nothing(index_elements=keys)
+        )

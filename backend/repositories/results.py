@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.domain import Verdict
-from backend.models import Condition, Generation, Judgment, Prompt, Run
+from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
 from backend.schemas import GenerationRead, JudgmentRead, Page, PromptResponsesRead, RateRead, ResponseRead
 from backend.stats.rates import wilson_interval
 
@@ -15,15 +15,19 @@ from backend.stats.rates import wilson_interval
 def verdict_counts(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, dict[Verdict, int]]:
     """{run id: {verdict: count}} over every generation of those runs, for one judge."""
     rows = session.execute(
-        select(Generation.run_id, Judgment.verdict, func.count())
-        .join(Judgment, Judgment.generation_id == Generation.id)
-        .where(Generation.run_id.in_(run_ids), Judgment.judge == judge_key)
-        .group_by(Generation.run_id, Judgment.verdict)
+        select(
+            PromptCell.run_id,
+            func.sum(PromptCell.harmful),
+            func.sum(PromptCell.safe),
+            func.sum(PromptCell.unscored),
+        )
+        .where(PromptCell.run_id.in_(run_ids), PromptCell.judge == judge_key)
+        .group_by(PromptCell.run_id)
     )
-    counts: dict[int, dict[Verdict, int]] = defaultdict(lambda: dict.fromkeys(Verdict, 0))
-    for run_id, verdict, count in rows:
-        counts[run_id][Verdict(verdict)] = count
-    return dict(counts)
+    return {
+        run_id: {Verdict.HARMFUL: harmful, Verdict.SAFE: safe, Verdict.UNSCORED: unscored}
+        for run_id, harmful, safe, unscored in rows
+    }
 
 
 def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:

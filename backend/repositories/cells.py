@@ -1,0 +1,45 @@
+"""prompt_cells: one run's verdict counts per prompt and judge, derived from judgments."""
+
+from typing import Any
+
+from sqlalchemy import case, func, select
+from sqlalchemy.orm import Session
+
+from backend.db import dialect_insert
+from backend.domain import Verdict
+from backend.models import Generation, Judgment, PromptCell
+
+
+def refresh_prompt_cells(session: Session, run_id: int, judge_key: str) -> None:
+    """Recount the run's verdicts per prompt for one judge; call in the transaction that adds judgments."""
+
+    def count(verdict: Verdict) -> Any:
+        return func.sum(case((Judgment.verdict == verdict, 1), else_=0))
+
+    counts = session.execute(
+        select(Generation.prompt_id, count(Verdict.HARMFUL), count(Verdict.SAFE), count(Verdict.UNSCORED))
+        .join(Judgment, Judgment.generation_id == Generation.id)
+        .where(Generation.run_id == run_id, Judgment.judge == judge_key)
+        .group_by(Generation.prompt_id)
+    ).all()
+    if not counts:
+        return
+    statement = dialect_insert(session)(PromptCell).values(
+        [
+            {
+                "run_id": run_id,
+                "prompt_id": prompt_id,
+                "judge": judge_key,
+                "harmful": h,
+                "safe": s,
+                "unscored": u,
+            }
+            for prompt_id, h, s, u in counts
+        ]
+    )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["run_id", "prompt_id", "judge"],
+            set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored")},
+        )
+    )
