@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from backend.domain import RunStatus, Verdict
 
@@ -81,6 +81,9 @@ class RunRead(_Read):
     data_order_seed: int
     data_subset_seed: int
     sampling_seed: int
+    # Repeated measurements: the run whose checkpoint this one re-evaluates, and which re-evaluation it is.
+    evaluation_of_id: int | None
+    evaluation_index: int
     status: RunStatus
     progress: float
     progress_message: str
@@ -162,6 +165,10 @@ class PromptResponsesRead(_Read):
     responses: list[ResponseRead]
 
 
-class RetryRead(_Read):
-    run: RunRead
-    message: str
+class ReevaluateRequest(BaseModel):
+    count: int = Field(3, ge=1, le=50, description="how many new evaluations, each with a new sampling seed")
+
+
+class ReevaluationsRead(_Read):
+    runs: list[RunRead]
+    warning: str | None

@@ -5,9 +5,16 @@ The same models describe a stored condition, so the worker reads back exactly wh
 
 from typing import Annotated, Self
 
+import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-Seed = Annotated[int, Field(ge=0, le=2**31 - 1)]
+SEED_LIMIT = 2**31 - 1
+Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
+
+
+def derive_seed(seed: int, index: int) -> int:
+    """A new seed from a seed and an index (the k-th re-evaluation's sampling seed), in the valid range."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0]) % SEED_LIMIT
 
 
 class _Spec(BaseModel):

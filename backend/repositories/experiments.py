@@ -12,7 +12,7 @@ from backend.errors import NotFound
 from backend.models import Condition, Experiment, Run
 from backend.repositories.results import rates_of_runs
 from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
-from backend.specs import ExperimentSpec
+from backend.specs import ExperimentSpec, derive_seed
 
 
 def primary_judge_key(judge_names: Sequence[str]) -> str:
@@ -162,6 +162,34 @@ def experiment_run_ids(session: Session, experiment_id: int) -> list[int]:
             select(Run.id).join(Condition).where(Condition.experiment_id == experiment_id).order_by(Run.id)
         )
     )
+
+
+def add_reevaluations(session: Session, run_id: int, count: int) -> list[int]:
+    """`count` new runs that re-evaluate run `run_id`'s checkpoint, each with its own sampling seed."""
+    original = _load_run(session, run_id)
+    last_index = session.scalar(
+        select(func.max(Run.evaluation_index)).where(
+            Run.condition_id == original.condition_id, Run.seed == original.seed
+        )
+    )
+    repeats = [
+        Run(
+            condition_id=original.condition_id,
+            seed=original.seed,
+            lora_init_seed=original.lora_init_seed,
+            data_order_seed=original.data_order_seed,
+            data_subset_seed=original.data_subset_seed,
+            sampling_seed=derive_seed(original.sampling_seed, index),
+            evaluation_of_id=original.id,
+            evaluation_index=index,
+            status=RunStatus.QUEUED,
+            progress_message="waiting for a worker",
+        )
+        for index in range((last_index or 0) + 1, (last_index or 0) + 1 + count)
+    ]
+    session.add_all(repeats)
+    session.flush()
+    return [run.id for run in repeats]
 
 
 def set_status(

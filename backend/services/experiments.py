@@ -13,7 +13,7 @@ from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
-from backend.schemas import ExperimentRead, RunDetail
+from backend.schemas import ExperimentRead, ReevaluationsRead, RunDetail, RunRead
 from backend.specs import ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,9 @@ def _describe(error: ValidationError) -> str:
     )
 
 
-def _first_task(is_baseline: bool) -> TaskName:
-    # The untuned baseline has nothing to train: it starts at generation.
-    return TaskName.GENERATE if is_baseline else TaskName.FINETUNE
+def _first_task(needs_no_training: bool) -> TaskName:
+    # The untuned baseline and re-evaluations of a checkpoint have nothing to train.
+    return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
 def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
@@ -71,14 +71,19 @@ def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> Experime
     )
     # Enqueue only after commit: a worker must find the rows it is handed.
     session.commit()
-    _enqueue(session, queue, [(run.id, run.is_baseline) for run in experiment.runs])
+    _enqueue(session, queue, [(run.id, _needs_no_training(run)) for run in experiment.runs])
     return repository.get_experiment(session, experiment.id)
 
 
+def _needs_no_training(run: RunRead) -> bool:
+    return run.is_baseline or run.evaluation_of_id is not None
+
+
 def _enqueue(session: Session, queue: TaskQueue, runs: list[tuple[int, bool]]) -> None:
-    for position, (run_id, is_baseline) in enumerate(runs):
+    """Send each (run id, needs no training) to its first task; on a broker error, fail the unsent runs."""
+    for position, (run_id, needs_no_training) in enumerate(runs):
         try:
-            queue.enqueue(_first_task(is_baseline), run_id)
+            queue.enqueue(_first_task(needs_no_training), run_id)
         except Exception as error:
             log.exception("could not enqueue run %s", run_id)
             unsent = [pending for pending, _ in runs[position:]]
@@ -116,8 +121,34 @@ def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) ->
     unfinished = [run for run in experiment.runs if run.status not in (RunStatus.DONE, RunStatus.CANCELLED)]
     repository.set_status(session, [run.id for run in unfinished], RunStatus.QUEUED, message="queued again")
     session.commit()
-    _enqueue(session, queue, [(run.id, run.is_baseline) for run in unfinished])
+    _enqueue(session, queue, [(run.id, _needs_no_training(run)) for run in unfinished])
     return repository.get_experiment(session, experiment_id)
+
+
+def reevaluate_run(session: Session, queue: TaskQueue, run_id: int, count: int) -> ReevaluationsRead:
+    """Queue `count` repeated evaluations of a finished run's checkpoint, each with a new sampling seed."""
+    run = repository.get_run(session, run_id)
+    if run.evaluation_of_id is not None:
+        raise InvalidInput(f"run {run_id} is itself a re-evaluation; re-evaluate run {run.evaluation_of_id}")
+    if run.status != RunStatus.DONE:
+        raise Conflict(
+            f"run {run_id} is {run.status.value}; only a done run's checkpoint can be re-evaluated"
+        )
+    new_ids = repository.add_reevaluations(session, run_id, count)
+    session.commit()
+    # The checkpoint exists already: re-evaluations start at generation.
+    _enqueue(session, queue, [(new_id, True) for new_id in new_ids])
+    conditions = repository.get_experiment(session, run.experiment_id).conditions
+    generation = next(c.spec["generation"] for c in conditions if c.id == run.condition_id)
+    warning = None
+    if generation["temperature"] == 0:
+        warning = (
+            "this condition decodes greedily (temperature 0): re-evaluations repeat the original answers "
+            "unless the hardware is non-deterministic, so they measure no sampling noise"
+        )
+    return ReevaluationsRead(
+        runs=[repository.get_run(session, new_id) for new_id in new_ids], warning=warning
+    )
 
 
 def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
@@ -130,5 +161,5 @@ def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
         raise Conflict(f"run {run_id} is done; nothing to retry")
     repository.set_status(session, [run_id], RunStatus.QUEUED, message="queued again")
     session.commit()
-    _enqueue(session, queue, [(run_id, run.is_baseline)])
+    _enqueue(session, queue, [(run_id, _needs_no_training(run))])
     return repository.get_run(session, run_id)

@@ -3,7 +3,7 @@ from fastapi import APIRouter
 from backend.api.deps import PageDep, PageSizeDep, QueueDep, SessionDep
 from backend.repositories import experiments as repository
 from backend.repositories import results
-from backend.schemas import GenerationRead, Page, RunDetail
+from backend.schemas import GenerationRead, Page, ReevaluateRequest, ReevaluationsRead, RunDetail
 from backend.services import experiments as service
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -27,3 +27,11 @@ def run_generations(
 def retry_run(run_id: int, session: SessionDep, queue: QueueDep) -> RunDetail:
     """Queue a failed, cancelled or stuck run again; what it already stored is kept."""
     return service.retry_run(session, queue, run_id)
+
+
+@router.post("/{run_id}/reevaluate", status_code=201)
+def reevaluate_run(
+    run_id: int, request: ReevaluateRequest, session: SessionDep, queue: QueueDep
+) -> ReevaluationsRead:
+    """Repeated measurement: evaluate a done run's checkpoint `count` more times, with new sampling seeds."""
+    return service.reevaluate_run(session, queue, run_id, request.count)
