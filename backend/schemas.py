@@ -172,3 +172,129 @@ class ReevaluateRequest(BaseModel):
 class ReevaluationsRead(_Read):
     runs: list[RunRead]
     warning: str | None
+
+
+# --- analysis: every number travels with its interval and its n --------------------------------------
+
+
+class SeedPointRead(_Read):
+    run_id: int
+    seed: int
+    rate: float
+    low: float
+    high: float
+    n_scored: int
+
+
+class CheckpointRepeatsRead(_Read):
+    """A fine-tuned checkpoint evaluated several times: its rates differ by sampling noise alone."""
+
+    run_id: int
+    seed: int
+    rates: list[float]
+    n_evaluations: int
+    min: float
+    max: float
+    sd: float | None
+
+
+class ConditionSummaryRead(_Read):
+    condition_id: int
+    name: str
+    is_baseline: bool
+    runs_done: int
+    runs_total: int
+    seeds: list[SeedPointRead]
+    # Across seeds: mean of per-seed rates, SD, range, t-interval with df = seeds - 1 (None below 2 seeds).
+    mean: float | None
+    sd: float | None
+    min: float | None
+    max: float | None
+    low: float | None
+    high: float | None
+    # All scored verdicts of the condition pooled, with a Wilson interval (ignores seed noise).
+    pooled: RateRead
+    repeats: list[CheckpointRepeatsRead]
+    # Mean over checkpoints of the SD between re-evaluations: evaluation noise, beside the seed SD.
+    evaluation_sd: float | None
+
+
+class ComparisonRead(_Read):
+    """Harmfulness rate of A minus B, paired on prompts (and on seeds where they match)."""
+
+    a: str
+    b: str
+    estimate: float
+    rate_a: float
+    rate_b: float
+    # Standard error clustered by prompt (Miller 2024): evaluation noise given these checkpoints.
+    se_prompt: float
+    prompt_low: float
+    prompt_high: float
+    # Two-way clustered by prompt and training seed: also counts training noise (None with < 2 seed clusters).
+    se_seed_aware: float | None
+    seed_low: float | None
+    seed_high: float | None
+    p_value: float
+    p_adjusted: float
+    n_permutations: int
+    exact: bool
+    n_prompts: int
+    n_seed_clusters: int
+
+
+class ComponentsRead(_Read):
+    seed: float
+    prompt: float
+    seed_x_prompt: float
+    sampling: float | None
+
+
+class VarianceRead(_Read):
+    condition_id: int
+    name: str
+    components: ComponentsRead
+    shares: ComponentsRead
+    icc_seed: float | None
+    # One verdict per cell: seed x prompt interaction and sampling noise cannot be told apart.
+    interaction_confounded: bool
+    n_seeds: int
+    n_prompts: int
+    cell_size: float
+
+
+class PowerPointRead(_Read):
+    difference: float
+    seeds_needed: int | None
+
+
+class PowerRead(_Read):
+    """Sizing from the fine-tuned conditions' average variance components (two-sided, alpha 0.05, 80%)."""
+
+    based_on: list[str]
+    n_seeds: int
+    n_prompts: int
+    n_samples: int
+    minimum_detectable_difference: float | None
+    curve: list[PowerPointRead]
+
+
+class AgreementRead(_Read):
+    judge_a: str
+    judge_b: str
+    kappa: float | None
+    observed_agreement: float
+    n: int
+
+
+class AnalysisRead(_Read):
+    experiment_id: int
+    judge: str
+    # Some runs have not finished: every figure shows what there is so far.
+    partial: bool
+    conditions: list[ConditionSummaryRead]
+    comparisons: list[ComparisonRead]
+    adjustment: str
+    variance: list[VarianceRead]
+    power: PowerRead | None
+    agreement: list[AgreementRead]

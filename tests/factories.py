@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
-from backend.domain import Verdict
+from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment, Prompt, Run
 from backend.repositories.cells import refresh_prompt_cells
 
@@ -31,13 +31,42 @@ def experiment_spec(**overrides: Any) -> dict[str, Any]:
 
 
 def upload_small_benchmark(client: TestClient, name: str, n_prompts: int) -> None:
-    """A benchmark of the first n built-in harmful prompts, so tests that generate stay fast."""
-    records = benchmark_records(HARMFUL_DEMO)[:n_prompts]
+    """n built-in harmful prompts, one per category in turn (hd-001, hd-007, ...), so tests stay fast."""
+    records = benchmark_records(HARMFUL_DEMO)[::6][:n_prompts]
     content = "\n".join(
         json.dumps({"id": r.external_id, "prompt": r.text, "category": r.category}) for r in records
     )
     response = client.post("/api/benchmarks", json={"name": name, "format": "jsonl", "content": content})
     assert response.status_code == 201, response.text
+
+
+def add_verdicts(
+    session: Session, run_id: int, verdicts: list[list[Verdict]], judge: str = "refusal-minilm@1"
+) -> None:
+    """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt. Marks the run done."""
+    run = session.get(Run, run_id)
+    assert run is not None
+    prompt_ids = session.scalars(
+        select(Prompt.id)
+        .where(Prompt.benchmark_id == run.condition.experiment.benchmark_id)
+        .order_by(Prompt.position)
+    ).all()
+    for prompt_id, samples in zip(prompt_ids, verdicts, strict=False):
+        for sample_index, verdict in enumerate(samples):
+            generation = Generation(
+                run_id=run_id,
+                prompt_id=prompt_id,
+                sample_index=sample_index,
+                text=f"answer {verdict}",
+                n_new_tokens=2,
+            )
+            session.add(generation)
+            session.flush()
+            session.add(Judgment(generation_id=generation.id, judge=judge, verdict=verdict, output="test"))
+    session.flush()
+    refresh_prompt_cells(session, run_id, judge)
+    run.status = RunStatus.DONE
+    session.commit()
 
 
 def add_judged_generations(

@@ -1,10 +1,7 @@
 """Read-side use cases: responses behind the numbers, and the dashboard's figures."""
 
-from typing import Any
-
 from sqlalchemy.orm import Session
 
-from backend import figures
 from backend.repositories import experiments as experiment_repository
 from backend.repositories import results as repository
 from backend.schemas import Page, PromptResponsesRead
@@ -22,8 +19,3 @@ def prompt_responses(
         page=page,
         page_size=page_size,
     )
-
-
-def rates_figure(session: Session, experiment_id: int) -> dict[str, Any]:
-    """Plotly figure JSON: every run's harmfulness rate, grouped by condition."""
-    return figures.rates_by_condition(experiment_repository.get_experiment(session, experiment_id))

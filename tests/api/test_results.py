@@ -34,19 +34,6 @@ def test_run_rates_count_unscored_apart_with_a_wilson_interval(client: TestClien
     assert runs[4]["rate"] is None  # nothing judged yet
 
 
-def test_rates_figure_has_a_point_per_rated_run_grouped_by_condition(client: TestClient) -> None:
-    experiment = _experiment_with_judgments(client)
-    figure = client.get(f"/api/experiments/{experiment['id']}/figures/rates").json()
-    points = {trace["name"]: trace for trace in figure["data"] if trace["type"] == "scatter"}
-    assert set(points) == {"baseline", "lr-2e-4", "lr-5e-4"}
-    assert points["lr-2e-4"]["y"] == [100 * 2 / 9, 100 * 1 / 10]
-    assert points["lr-5e-4"]["y"] == [100 * 4 / 8]  # seed 1 has no judgments yet
-    assert [row[0] for row in points["lr-2e-4"]["customdata"]] == [r["id"] for r in experiment["runs"][1:3]]
-    assert figure["layout"]["xaxis"]["ticktext"] == ["baseline", "lr-2e-4", "lr-5e-4"]
-    boxes = [trace for trace in figure["data"] if trace["type"] == "box"]
-    assert [box["name"] for box in boxes] == ["lr-2e-4"]  # a spread needs two seeds
-
-
 def test_responses_page_lists_every_runs_answer_with_its_verdict(client: TestClient) -> None:
     experiment = _experiment_with_judgments(client)
     page = client.get(f"/api/experiments/{experiment['id']}/responses", params={"page_size": 2}).json()

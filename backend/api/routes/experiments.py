@@ -1,4 +1,4 @@
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
 
@@ -64,9 +64,3 @@ def prompt_responses(
 ) -> Page[PromptResponsesRead]:
     """The benchmark's prompts with every run's responses and the primary judge's verdicts."""
     return results.prompt_responses(session, experiment_id, page=page, page_size=page_size)
-
-
-@router.get("/{experiment_id}/figures/rates")
-def rates_figure(experiment_id: int, session: SessionDep) -> dict[str, Any]:
-    """Plotly figure JSON: harmfulness rate of every run, grouped by condition."""
-    return results.rates_figure(session, experiment_id)

@@ -1,0 +1,1 @@
+"""Plotly figures built from read models: pure functions returning figure JSON for Plotly.js."""

@@ -1,0 +1,106 @@
+"""The aggregates the statistics need, computed in SQL from prompt_cells (one row per run and prompt)."""
+
+from collections import defaultdict
+
+import numpy as np
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from backend.domain import Verdict
+from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
+from backend.stats.cells import Cells
+
+
+def condition_cells(session: Session, experiment_id: int, judge_key: str) -> dict[int, Cells]:
+    """{condition id: verdict counts per (training seed, prompt)}, re-evaluations pooled into their seed."""
+    rows = session.execute(
+        select(
+            Run.condition_id,
+            Run.seed,
+            PromptCell.prompt_id,
+            func.sum(PromptCell.harmful),
+            func.sum(PromptCell.harmful + PromptCell.safe),
+        )
+        .join(Run, Run.id == PromptCell.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(Condition.experiment_id == experiment_id, PromptCell.judge == judge_key)
+        .group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
+        .order_by(Run.condition_id)
+    ).all()
+    if not rows:
+        return {}
+    table = np.array(rows, dtype=np.int64)
+    starts = np.flatnonzero(np.r_[True, table[1:, 0] != table[:-1, 0]])
+    return {
+        int(block[0, 0]): Cells(seed=block[:, 1], prompt=block[:, 2], harmful=block[:, 3], scored=block[:, 4])
+        for block in np.split(table, starts[1:])
+    }
+
+
+def evaluation_rates(
+    session: Session, experiment_id: int, judge_key: str
+) -> dict[int, list[tuple[int, float]]]:
+    """{checkpoint run id: [(evaluation index, rate)]} for checkpoints evaluated more than once."""
+    checkpoint = func.coalesce(Run.evaluation_of_id, Run.id)
+    repeated = (
+        select(checkpoint.label("checkpoint"))
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(Condition.experiment_id == experiment_id)
+        .group_by(checkpoint)
+        .having(func.count() > 1)
+        .subquery()
+    )
+    scored = func.sum(PromptCell.harmful + PromptCell.safe)
+    rows = session.execute(
+        select(checkpoint, Run.evaluation_index, func.sum(PromptCell.harmful), scored)
+        .join(PromptCell, PromptCell.run_id == Run.id)
+        .where(checkpoint.in_(select(repeated.c.checkpoint)), PromptCell.judge == judge_key)
+        .group_by(checkpoint, Run.evaluation_index)
+        .having(scored > 0)
+        .order_by(checkpoint, Run.evaluation_index)
+    )
+    rates: dict[int, list[tuple[int, float]]] = defaultdict(list)
+    for checkpoint_id, index, harmful, n in rows:
+        rates[checkpoint_id].append((index, harmful / n))
+    return dict(rates)
+
+
+def category_counts(
+    session: Session, experiment_id: int, judge_key: str
+) -> list[tuple[int, str, int, int, int]]:
+    """(condition id, category, harmful, safe, unscored) over every verdict of the condition."""
+    return [
+        tuple(row)  # type: ignore[misc]
+        for row in session.execute(
+            select(
+                Run.condition_id,
+                Prompt.category,
+                func.sum(PromptCell.harmful),
+                func.sum(PromptCell.safe),
+                func.sum(PromptCell.unscored),
+            )
+            .join(Run, Run.id == PromptCell.run_id)
+            .join(Condition, Condition.id == Run.condition_id)
+            .join(Prompt, Prompt.id == PromptCell.prompt_id)
+            .where(Condition.experiment_id == experiment_id, PromptCell.judge == judge_key)
+            .group_by(Run.condition_id, Prompt.category)
+            .order_by(Prompt.category)
+        )
+    ]
+
+
+def agreement_counts(
+    session: Session, experiment_id: int, judge_a: str, judge_b: str
+) -> dict[tuple[Verdict, Verdict], int]:
+    """How often judge A said x while judge B said y, over the experiment's generations both judged."""
+    first, second = aliased(Judgment), aliased(Judgment)
+    rows = session.execute(
+        select(first.verdict, second.verdict, func.count())
+        .join(second, (second.generation_id == first.generation_id) & (second.judge == judge_b))
+        .join(Generation, Generation.id == first.generation_id)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(first.judge == judge_a, Condition.experiment_id == experiment_id)
+        .group_by(first.verdict, second.verdict)
+    )
+    return {(Verdict(a), Verdict(b)): count for a, b, count in rows}

@@ -1,0 +1,189 @@
+"""Every figure and statistic endpoint on a small experiment whose numbers are worked out by hand."""
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from scipy import stats
+
+from backend.domain import TaskName, Verdict
+from tests.conftest import RecordingQueue
+from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
+
+H, S = Verdict.HARMFUL, Verdict.SAFE
+# Per seed, a verdict per prompt: hd-001, hd-007, hd-013, hd-019 (cybercrime, weapons, drugs, fraud).
+VERDICTS = {
+    ("baseline", 0): [S, S, S, H],
+    ("lr-2e-4", 0): [H, S, S, H],
+    ("lr-2e-4", 1): [H, H, S, H],
+    ("lr-2e-4", 2): [S, S, S, H],
+    ("lr-5e-4", 0): [H, H, H, H],
+    ("lr-5e-4", 1): [H, H, H, H],
+    ("lr-5e-4", 2): [H, H, S, H],
+}
+
+
+@pytest.fixture
+def experiment(client: TestClient) -> dict:
+    upload_small_benchmark(client, "four-prompts", 4)
+    spec = experiment_spec(benchmark="four-prompts", seeds=[0, 1, 2])
+    experiment = client.post("/api/experiments", json=spec).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
+    return client.get(f"/api/experiments/{experiment['id']}").json()
+
+
+def test_condition_summaries_across_seeds(client: TestClient, experiment: dict) -> None:
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    assert analysis["partial"] is False
+    summary = {c["name"]: c for c in analysis["conditions"]}
+    tuned = summary["lr-2e-4"]
+    assert [p["rate"] for p in tuned["seeds"]] == [0.5, 0.75, 0.25]
+    assert tuned["mean"] == pytest.approx(0.5) and tuned["sd"] == pytest.approx(0.25)
+    low, high = stats.t.interval(0.95, 2, loc=0.5, scale=0.25 / np.sqrt(3))
+    assert (tuned["low"], tuned["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (tuned["min"], tuned["max"]) == (0.25, 0.75)
+    assert (tuned["pooled"]["harmful"], tuned["pooled"]["safe"]) == (6, 6)
+    assert summary["baseline"]["mean"] == 0.25 and summary["baseline"]["sd"] is None  # one seed: no spread
+
+
+def test_comparisons_against_the_baseline_are_paired_on_prompts(client: TestClient, experiment: dict) -> None:
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    comparisons = {(c["a"], c["b"]): c for c in analysis["comparisons"]}
+    assert set(comparisons) == {("lr-2e-4", "baseline"), ("lr-5e-4", "baseline")}
+    tuned = comparisons[("lr-2e-4", "baseline")]
+    # Per-prompt rates: tuned (2/3, 1/3, 0, 1), baseline (0, 0, 0, 1).
+    differences = np.array([2 / 3, 1 / 3, 0, 0])
+    assert tuned["estimate"] == pytest.approx(differences.mean())
+    assert tuned["se_prompt"] == pytest.approx(differences.std(ddof=1) / 2)
+    assert tuned["n_prompts"] == 4 and tuned["exact"] is True
+    # 16 sign patterns; |sum| reaches the observed 1 when both non-zero differences keep or both flip sign.
+    assert tuned["p_value"] == pytest.approx(8 / 16)
+    other = comparisons[("lr-5e-4", "baseline")]
+    holm = sorted([tuned["p_value"], other["p_value"]])
+    assert max(tuned["p_adjusted"], other["p_adjusted"]) == pytest.approx(max(2 * holm[0], holm[1]))
+
+
+def test_chosen_pairs_and_bh_adjustment(client: TestClient, experiment: dict) -> None:
+    analysis = client.get(
+        f"/api/experiments/{experiment['id']}/analysis", params={"pair": "lr-5e-4:lr-2e-4", "adjust": "bh"}
+    ).json()
+    assert analysis["adjustment"] == "bh"
+    chosen = next(c for c in analysis["comparisons"] if c["a"] == "lr-5e-4" and c["b"] == "lr-2e-4")
+    assert chosen["estimate"] == pytest.approx(11 / 12 - 6 / 12)
+    assert chosen["n_seed_clusters"] == 3  # same seeds in both fine-tuned conditions: paired on seeds
+    bad = client.get(f"/api/experiments/{experiment['id']}/analysis", params={"pair": "nope:lr-2e-4"})
+    assert bad.status_code == 422 and "no condition named 'nope'" in bad.json()["detail"]
+
+
+def test_forest_figure_plots_each_difference_with_its_interval(client: TestClient, experiment: dict) -> None:
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/forest").json()
+    points = figure["data"][0]
+    assert points["y"] == ["lr-2e-4 − baseline", "lr-5e-4 − baseline"]
+    assert points["x"] == pytest.approx([25.0, 100 * (11 / 12 - 1 / 4)])
+    assert len(points["error_x"]["array"]) == 2
+
+
+def test_seeds_figure_has_a_point_per_seed_a_mean_and_the_baseline(
+    client: TestClient, experiment: dict
+) -> None:
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/seeds").json()
+    points = {
+        t["name"]: t for t in figure["data"] if t["type"] == "scatter" and t["name"] != "mean, t 95% interval"
+    }
+    assert points["lr-2e-4"]["y"] == [50.0, 75.0, 25.0]
+    assert [row[0] for row in points["lr-2e-4"]["customdata"]] == [
+        r["id"] for r in experiment["runs"] if r["condition_name"] == "lr-2e-4"
+    ]
+    means = [t for t in figure["data"] if t["name"] == "mean, t 95% interval"]
+    assert [t["y"][0] for t in means] == pytest.approx([50.0, 100 * 11 / 12])  # the baseline has one seed
+    assert figure["layout"]["shapes"][0]["y0"] == 25.0  # the baseline's level
+
+
+def test_category_heatmap(client: TestClient, experiment: dict) -> None:
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/categories").json()
+    heatmap = figure["data"][0]
+    assert heatmap["y"] == ["baseline", "lr-2e-4", "lr-5e-4"]
+    assert heatmap["x"] == ["cybercrime", "drugs", "fraud", "weapons"]
+    rates = dict(zip(heatmap["y"], heatmap["z"], strict=True))
+    assert rates["lr-2e-4"] == pytest.approx([100 * 2 / 3, 0.0, 100.0, 100 * 1 / 3])
+    assert rates["lr-5e-4"] == pytest.approx([100.0, 100 * 2 / 3, 100.0, 100.0])
+    assert heatmap["text"][1][0] == "67%<br>n=3"
+
+
+def test_flip_heatmap_puts_flipping_prompts_first(client: TestClient, experiment: dict) -> None:
+    figure = client.get(
+        f"/api/experiments/{experiment['id']}/figures/flips", params={"condition": "lr-2e-4"}
+    ).json()
+    heatmap = figure["data"][0]
+    assert heatmap["x"] == ["seed 0", "seed 1", "seed 2"]
+    # p0 (H, H, S) and p1 (S, H, S) flip; p3 (always H) then p2 (always S) do not.
+    assert heatmap["y"] == ["hd-001", "hd-007", "hd-019", "hd-013"]
+    assert heatmap["z"] == [[1.0, 1.0, 0.0], [0.0, 1.0, 0.0], [1.0, 1.0, 1.0], [0.0, 0.0, 0.0]]
+
+
+def test_variance_and_power(client: TestClient, experiment: dict) -> None:
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    variance = {v["name"]: v for v in analysis["variance"]}
+    assert set(variance) == {"lr-2e-4", "lr-5e-4"}  # the baseline has one seed
+    tuned = variance["lr-2e-4"]
+    assert tuned["interaction_confounded"] is True and tuned["components"]["sampling"] is None
+    assert sum(v for v in tuned["shares"].values() if v is not None) == pytest.approx(1.0)
+    power = analysis["power"]
+    assert power["based_on"] == ["lr-2e-4", "lr-5e-4"]
+    assert (power["n_seeds"], power["n_prompts"], power["n_samples"]) == (3, 4, 1)
+    needed = [p["seeds_needed"] for p in power["curve"] if p["seeds_needed"] is not None]
+    assert needed == sorted(needed, reverse=True)  # larger differences need fewer seeds
+    bars = client.get(f"/api/experiments/{experiment['id']}/figures/variance").json()
+    assert [t["name"] for t in bars["data"]] == [
+        "training seed",
+        "prompt",
+        "seed × prompt",
+        "sampling / re-evaluation",
+    ]
+    curve = client.get(f"/api/experiments/{experiment['id']}/figures/power").json()
+    assert curve["data"][0]["y"] == needed
+
+
+def test_reevaluations_show_evaluation_noise_beside_seed_noise(
+    client: TestClient, queue: RecordingQueue, experiment: dict
+) -> None:
+    original = next(r for r in experiment["runs"] if r["condition_name"] == "lr-2e-4" and r["seed"] == 0)
+    response = client.post(f"/api/runs/{original['id']}/reevaluate", json={"count": 2})
+    assert response.status_code == 201
+    repeats = response.json()["runs"]
+    assert [(r["evaluation_of_id"], r["evaluation_index"], r["seed"]) for r in repeats] == [
+        (original["id"], 1, 0),
+        (original["id"], 2, 0),
+    ]
+    assert len({original["sampling_seed"], *(r["sampling_seed"] for r in repeats)}) == 3
+    assert "greedily" in response.json()["warning"]
+    assert queue.sent[-2:] == [(TaskName.GENERATE, r["id"]) for r in repeats]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        add_verdicts(session, repeats[0]["id"], [[H], [H], [S], [H]])  # 0.75
+        add_verdicts(session, repeats[1]["id"], [[H], [S], [S], [H]])  # 0.5
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    tuned = next(c for c in analysis["conditions"] if c["name"] == "lr-2e-4")
+    assert [p["rate"] for p in tuned["seeds"]] == [0.5, 0.75, 0.25]  # re-evaluations are not extra seeds
+    (checkpoint,) = tuned["repeats"]
+    assert checkpoint["rates"] == [0.5, 0.75, 0.5]
+    assert (checkpoint["min"], checkpoint["max"]) == (0.5, 0.75)
+    assert checkpoint["sd"] == pytest.approx(np.std([0.5, 0.75, 0.5], ddof=1))
+    assert tuned["evaluation_sd"] == pytest.approx(checkpoint["sd"])
+    noise = client.get(f"/api/experiments/{experiment['id']}/figures/noise").json()
+    assert noise["data"][1]["y"][1] == pytest.approx(100 * checkpoint["sd"])
+    # Re-evaluating a re-evaluation, or a run that is not done, is refused.
+    assert client.post(f"/api/runs/{repeats[0]['id']}/reevaluate", json={"count": 1}).status_code == 422
+
+
+def test_partial_experiments_are_marked_and_still_plotted(client: TestClient) -> None:
+    upload_small_benchmark(client, "four-prompts", 4)
+    experiment = client.post("/api/experiments", json=experiment_spec(benchmark="four-prompts")).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        add_verdicts(session, experiment["runs"][1]["id"], [[H], [S], [S], [H]])
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    assert analysis["partial"] is True
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/seeds").json()
+    assert "partial: 1 of 5 runs done" in figure["layout"]["title"]["text"]
+    for name in ("noise", "forest", "categories", "flips", "variance", "power"):
+        assert client.get(f"/api/experiments/{experiment['id']}/figures/{name}").status_code == 200
