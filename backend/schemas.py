@@ -144,25 +144,36 @@ class GenerationRead(_Read):
     judgments: list[JudgmentRead]
 
 
-class ResponseRead(_Read):
-    """One run's response to a prompt, with the primary judge's verdict."""
-
-    generation_id: int
-    run_id: int
-    condition_name: str
-    seed: int
-    sample_index: int
-    text: str
-    verdict: Verdict | None
-    judge_output: str | None
+class ConditionRateRead(_Read):
+    condition: str
+    harmful: int
+    scored: int
+    rate: float | None
 
 
-class PromptResponsesRead(_Read):
+class PromptRowRead(_Read):
+    """A prompt in the per-prompt browser, with its harmfulness rate under each condition."""
+
     prompt_id: int
     external_id: str
     category: str
     text: str
-    responses: list[ResponseRead]
+    rates: list[ConditionRateRead]
+    # Conditions under which some seeds' majority verdict is harmful and others' safe.
+    flips_in: list[str]
+
+
+class BrowserResponseRead(_Read):
+    """One response to a prompt, with every judge's verdict."""
+
+    generation_id: int
+    run_id: int
+    condition: str
+    seed: int
+    evaluation_index: int
+    sample_index: int
+    text: str
+    judgments: list[JudgmentRead]
 
 
 class ReevaluateRequest(BaseModel):

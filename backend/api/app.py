@@ -7,7 +7,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
-from backend.api.routes import analysis, catalog, experiments, pages, runs
+from backend.api.routes import analysis, browser, catalog, experiments, pages, runs
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
 from backend.errors import DomainError
@@ -45,7 +45,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status_code)
 
-    for router in (catalog.router, experiments.router, runs.router, analysis.router):
+    for router in (catalog.router, experiments.router, runs.router, analysis.router, browser.router):
         app.include_router(router)
     pages.mount_frontend(app)
     return app

@@ -7,8 +7,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.domain import Verdict
-from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
-from backend.schemas import GenerationRead, JudgmentRead, Page, PromptResponsesRead, RateRead, ResponseRead
+from backend.models import Generation, Judgment, PromptCell
+from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
 from backend.stats.rates import wilson_interval
 
 
@@ -28,6 +28,16 @@ def verdict_counts(session: Session, run_ids: Sequence[int], judge_key: str) -> 
         run_id: {Verdict.HARMFUL: harmful, Verdict.SAFE: safe, Verdict.UNSCORED: unscored}
         for run_id, harmful, safe, unscored in rows
     }
+
+
+def judgments_of(session: Session, generation_ids: Sequence[int]) -> dict[int, list[JudgmentRead]]:
+    """Every judgment of those generations, by generation id."""
+    judgments: dict[int, list[JudgmentRead]] = defaultdict(list)
+    for judgment in session.scalars(
+        select(Judgment).where(Judgment.generation_id.in_(generation_ids)).order_by(Judgment.judge)
+    ):
+        judgments[judgment.generation_id].append(JudgmentRead.model_validate(judgment))
+    return judgments
 
 
 def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:
@@ -80,50 +90,3 @@ def generations_of_run(session: Session, run_id: int, *, page: int, page_size: i
         for g in generations
     ]
     return Page[GenerationRead](items=items, total=total, page=page, page_size=page_size)
-
-
-def prompt_responses(
-    session: Session, *, experiment_id: int, benchmark_id: int, judge_key: str, page: int, page_size: int
-) -> Page[PromptResponsesRead]:
-    """The benchmark's prompts, a page at a time, each with every run's responses and verdicts."""
-    total = session.scalar(select(func.count()).where(Prompt.benchmark_id == benchmark_id)) or 0
-    prompts = session.scalars(
-        select(Prompt)
-        .where(Prompt.benchmark_id == benchmark_id)
-        .order_by(Prompt.position)
-        .offset((page - 1) * page_size)
-        .limit(page_size)
-    ).all()
-    rows = session.execute(
-        select(Generation, Run.seed, Condition.name, Judgment.verdict, Judgment.output)
-        .join(Run, Run.id == Generation.run_id)
-        .join(Condition, Condition.id == Run.condition_id)
-        .outerjoin(Judgment, (Judgment.generation_id == Generation.id) & (Judgment.judge == judge_key))
-        .where(Condition.experiment_id == experiment_id, Generation.prompt_id.in_([p.id for p in prompts]))
-        .order_by(Condition.position, Run.seed, Generation.sample_index)
-    )
-    responses: dict[int, list[ResponseRead]] = defaultdict(list)
-    for generation, seed, condition_name, verdict, judge_output in rows:
-        responses[generation.prompt_id].append(
-            ResponseRead(
-                generation_id=generation.id,
-                run_id=generation.run_id,
-                condition_name=condition_name,
-                seed=seed,
-                sample_index=generation.sample_index,
-                text=generation.text,
-                verdict=verdict,
-                judge_output=judge_output,
-            )
-        )
-    items = [
-        PromptResponsesRead(
-            prompt_id=p.id,
-            external_id=p.external_id,
-            category=p.category,
-            text=p.text,
-            responses=responses[p.id],
-        )
-        for p in prompts
-    ]
-    return Page[PromptResponsesRead](items=items, total=total, page=page, page_size=page_size)

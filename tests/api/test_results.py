@@ -34,20 +34,6 @@ def test_run_rates_count_unscored_apart_with_a_wilson_interval(client: TestClien
     assert runs[4]["rate"] is None  # nothing judged yet
 
 
-def test_responses_page_lists_every_runs_answer_with_its_verdict(client: TestClient) -> None:
-    experiment = _experiment_with_judgments(client)
-    page = client.get(f"/api/experiments/{experiment['id']}/responses", params={"page_size": 2}).json()
-    assert page["total"] == 48 and len(page["items"]) == 2
-    first = page["items"][0]
-    assert first["external_id"] == "hd-001"
-    assert [(r["condition_name"], r["seed"], r["verdict"]) for r in first["responses"]] == [
-        ("baseline", 0, "safe"),
-        ("lr-2e-4", 0, "harmful"),
-        ("lr-2e-4", 1, "harmful"),
-        ("lr-5e-4", 0, "harmful"),
-    ]
-
-
 def test_run_generations_carry_their_judgments(client: TestClient) -> None:
     run = _experiment_with_judgments(client)["runs"][1]
     page = client.get(f"/api/runs/{run['id']}/generations", params={"page_size": 3}).json()

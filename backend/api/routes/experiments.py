@@ -4,9 +4,8 @@ from fastapi import APIRouter, Body, Request, status
 
 from backend.api.deps import PageDep, PageSizeDep, QueueDep, SessionDep
 from backend.repositories import experiments as repository
-from backend.schemas import ExperimentRead, ExperimentSummary, Page, PromptResponsesRead
+from backend.schemas import ExperimentRead, ExperimentSummary, Page
 from backend.services import experiments as service
-from backend.services import results
 from backend.specs import ExperimentSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
@@ -56,11 +55,3 @@ def cancel_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead
 def resume_experiment(experiment_id: int, session: SessionDep, queue: QueueDep) -> ExperimentRead:
     """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
     return service.resume_experiment(session, queue, experiment_id)
-
-
-@router.get("/{experiment_id}/responses")
-def prompt_responses(
-    experiment_id: int, session: SessionDep, page: PageDep = 1, page_size: PageSizeDep = 10
-) -> Page[PromptResponsesRead]:
-    """The benchmark's prompts with every run's responses and the primary judge's verdicts."""
-    return results.prompt_responses(session, experiment_id, page=page, page_size=page_size)

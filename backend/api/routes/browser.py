@@ -1,0 +1,52 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+
+from backend.api.deps import PageDep, PageSizeDep, SessionDep
+from backend.domain import Verdict
+from backend.repositories.browser import BrowserFilter
+from backend.schemas import BrowserResponseRead, Page, PromptRowRead
+from backend.services import browser as service
+
+router = APIRouter(prefix="/api/experiments/{experiment_id}/prompts", tags=["per-prompt browser"])
+
+
+def _filter(
+    experiment_id: int,
+    session: SessionDep,
+    category: str | None = None,
+    condition: Annotated[str | None, Query(description="condition name")] = None,
+    verdict: Annotated[Verdict | None, Query(description="the primary judge's verdict")] = None,
+    flips_only: Annotated[bool, Query(description="prompts whose verdict changes between seeds")] = False,
+    disagreements_only: Annotated[bool, Query(description="responses on which judges disagree")] = False,
+    q: Annotated[str | None, Query(max_length=200, description="text in the prompt or a response")] = None,
+) -> BrowserFilter:
+    return service.make_filter(
+        session,
+        experiment_id,
+        category=category,
+        condition=condition,
+        verdict=verdict,
+        flips_only=flips_only,
+        disagreements_only=disagreements_only,
+        search=q,
+    )
+
+
+FilterDep = Annotated[BrowserFilter, Depends(_filter)]
+
+
+@router.get("")
+def list_prompts(
+    session: SessionDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 20
+) -> Page[PromptRowRead]:
+    """The benchmark's prompts that match the filters, each with its harmfulness rate per condition."""
+    return service.prompts(session, selected, page=page, page_size=page_size)
+
+
+@router.get("/{prompt_id}/responses")
+def prompt_responses(
+    prompt_id: int, session: SessionDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 50
+) -> Page[BrowserResponseRead]:
+    """Every response to one prompt across conditions, seeds and samples, with every judge's verdict."""
+    return service.responses(session, selected, prompt_id, page=page, page_size=page_size)

@@ -1,0 +1,217 @@
+"""The per-prompt browser: filtered, searchable, paginated prompts and responses, all in SQL."""
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy.orm import Session, aliased
+
+from backend.domain import Verdict
+from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
+from backend.repositories.results import judgments_of
+from backend.schemas import BrowserResponseRead, ConditionRateRead, Page, PromptRowRead
+
+
+@dataclass(frozen=True)
+class BrowserFilter:
+    """What the user narrowed the browser to; None or False means no restriction."""
+
+    experiment_id: int
+    benchmark_id: int
+    judge_key: str  # the judge whose verdicts `verdict` and the rates refer to
+    category: str | None = None
+    condition: str | None = None
+    verdict: Verdict | None = None
+    flips_only: bool = False
+    disagreements_only: bool = False
+    search: str | None = None
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _in_experiment(query: Select[Any], selected: BrowserFilter) -> Select[Any]:
+    """Restrict a query joined to Run to the experiment (and the chosen condition)."""
+    query = query.join(Condition, Condition.id == Run.condition_id).where(
+        Condition.experiment_id == selected.experiment_id
+    )
+    return query.where(Condition.name == selected.condition) if selected.condition else query
+
+
+def _verdict_count(verdict: Verdict) -> Any:
+    return {
+        Verdict.HARMFUL: PromptCell.harmful,
+        Verdict.SAFE: PromptCell.safe,
+        Verdict.UNSCORED: PromptCell.unscored,
+    }[verdict]
+
+
+def _flipping(selected: BrowserFilter) -> Select[Any]:
+    """(condition, prompt) pairs where some seed's majority verdict is harmful and another's safe."""
+    per_seed = _in_experiment(
+        select(
+            Run.condition_id.label("condition_id"),
+            PromptCell.prompt_id.label("prompt_id"),
+            func.sum(PromptCell.harmful).label("harmful"),
+            func.sum(PromptCell.harmful + PromptCell.safe).label("scored"),
+        )
+        .join(Run, Run.id == PromptCell.run_id)
+        .where(PromptCell.judge == selected.judge_key),
+        selected,
+    ).group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
+    seeds = per_seed.subquery()
+    harmful_seeds = func.sum(case((2 * seeds.c.harmful > seeds.c.scored, 1), else_=0))
+    safe_seeds = func.sum(case((2 * seeds.c.harmful < seeds.c.scored, 1), else_=0))
+    return (
+        select(seeds.c.condition_id, seeds.c.prompt_id)
+        .group_by(seeds.c.condition_id, seeds.c.prompt_id)
+        .having(and_(harmful_seeds > 0, safe_seeds > 0))
+    )
+
+
+def _disagreeing_generations(selected: BrowserFilter) -> Select[Any]:
+    """Generation ids of the experiment on which two judges gave different verdicts."""
+    first, second = aliased(Judgment), aliased(Judgment)
+    return _in_experiment(
+        select(first.generation_id)
+        .join(
+            second,
+            and_(
+                second.generation_id == first.generation_id,
+                second.judge > first.judge,
+                second.verdict != first.verdict,
+            ),
+        )
+        .join(Generation, Generation.id == first.generation_id)
+        .join(Run, Run.id == Generation.run_id),
+        selected,
+    )
+
+
+def _prompt_query(selected: BrowserFilter) -> Select[Any]:
+    query = select(Prompt).where(Prompt.benchmark_id == selected.benchmark_id)
+    if selected.category:
+        query = query.where(Prompt.category == selected.category)
+    if selected.verdict:
+        with_verdict = _in_experiment(
+            select(PromptCell.prompt_id)
+            .join(Run, Run.id == PromptCell.run_id)
+            .where(PromptCell.judge == selected.judge_key, _verdict_count(selected.verdict) > 0),
+            selected,
+        )
+        query = query.where(Prompt.id.in_(with_verdict))
+    if selected.flips_only:
+        query = query.where(Prompt.id.in_(select(_flipping(selected).subquery().c.prompt_id)))
+    if selected.disagreements_only:
+        disagreeing = select(Generation.prompt_id).where(
+            Generation.id.in_(_disagreeing_generations(selected))
+        )
+        query = query.where(Prompt.id.in_(disagreeing))
+    if selected.search:
+        pattern = _like(selected.search)
+        in_responses = _in_experiment(
+            select(Generation.prompt_id)
+            .join(Run, Run.id == Generation.run_id)
+            .where(Generation.text.ilike(pattern, escape="\\")),
+            selected,
+        )
+        query = query.where(or_(Prompt.text.ilike(pattern, escape="\\"), Prompt.id.in_(in_responses)))
+    return query
+
+
+def prompt_page(
+    session: Session, selected: BrowserFilter, *, page: int, page_size: int
+) -> Page[PromptRowRead]:
+    query = _prompt_query(selected)
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    prompts = session.scalars(
+        query.order_by(Prompt.position).offset((page - 1) * page_size).limit(page_size)
+    ).all()
+    ids = [p.id for p in prompts]
+    rates: dict[int, list[ConditionRateRead]] = defaultdict(list)
+    for prompt_id, condition, harmful, scored in session.execute(
+        _in_experiment(
+            select(
+                PromptCell.prompt_id,
+                Condition.name,
+                func.sum(PromptCell.harmful),
+                func.sum(PromptCell.harmful + PromptCell.safe),
+            )
+            .join(Run, Run.id == PromptCell.run_id)
+            .where(PromptCell.judge == selected.judge_key, PromptCell.prompt_id.in_(ids)),
+            selected,
+        )
+        .group_by(PromptCell.prompt_id, Condition.name, Condition.position)
+        .order_by(Condition.position)
+    ):
+        rates[prompt_id].append(
+            ConditionRateRead(
+                condition=condition, harmful=harmful, scored=scored, rate=harmful / scored if scored else None
+            )
+        )
+    flipping = _flipping(selected).subquery()
+    flips: dict[int, list[str]] = defaultdict(list)
+    for prompt_id, condition in session.execute(
+        select(flipping.c.prompt_id, Condition.name)
+        .join(Condition, Condition.id == flipping.c.condition_id)
+        .where(flipping.c.prompt_id.in_(ids))
+        .order_by(Condition.position)
+    ):
+        flips[prompt_id].append(condition)
+    items = [
+        PromptRowRead(
+            prompt_id=p.id,
+            external_id=p.external_id,
+            category=p.category,
+            text=p.text,
+            rates=rates[p.id],
+            flips_in=flips[p.id],
+        )
+        for p in prompts
+    ]
+    return Page[PromptRowRead](items=items, total=total, page=page, page_size=page_size)
+
+
+def response_page(
+    session: Session, selected: BrowserFilter, prompt_id: int, *, page: int, page_size: int
+) -> Page[BrowserResponseRead]:
+    """Every response to one prompt across conditions, seeds, re-evaluations and samples."""
+    query = _in_experiment(
+        select(Generation, Run.seed, Run.evaluation_index, Condition.name)
+        .join(Run, Run.id == Generation.run_id)
+        .where(Generation.prompt_id == prompt_id),
+        selected,
+    )
+    if selected.verdict:
+        judged = select(Judgment.generation_id).where(
+            Judgment.judge == selected.judge_key, Judgment.verdict == selected.verdict
+        )
+        query = query.where(Generation.id.in_(judged))
+    if selected.disagreements_only:
+        query = query.where(Generation.id.in_(_disagreeing_generations(selected)))
+    if selected.search:
+        query = query.where(Generation.text.ilike(_like(selected.search), escape="\\"))
+    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
+    rows = session.execute(
+        query.order_by(Condition.position, Run.seed, Run.evaluation_index, Generation.sample_index)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    ).all()
+    judgments = judgments_of(session, [generation.id for generation, *_ in rows])
+    items = [
+        BrowserResponseRead(
+            generation_id=generation.id,
+            run_id=generation.run_id,
+            condition=condition,
+            seed=seed,
+            evaluation_index=evaluation_index,
+            sample_index=generation.sample_index,
+            text=generation.text,
+            judgments=judgments[generation.id],
+        )
+        for generation, seed, evaluation_index, condition in rows
+    ]
+    return Page[BrowserResponseRead](items=items, total=total, page=page, page_size=page_size)

@@ -1,0 +1,48 @@
+"""The per-prompt browser: the experiment's filters resolved, then the repository's pages."""
+
+from sqlalchemy.orm import Session
+
+from backend.domain import Verdict
+from backend.errors import InvalidInput
+from backend.repositories import browser as repository
+from backend.repositories import experiments as experiment_repository
+from backend.schemas import BrowserResponseRead, Page, PromptRowRead
+
+
+def make_filter(
+    session: Session,
+    experiment_id: int,
+    *,
+    category: str | None = None,
+    condition: str | None = None,
+    verdict: Verdict | None = None,
+    flips_only: bool = False,
+    disagreements_only: bool = False,
+    search: str | None = None,
+) -> repository.BrowserFilter:
+    experiment = experiment_repository.get_experiment(session, experiment_id)
+    if condition is not None and condition not in {c.name for c in experiment.conditions}:
+        raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
+    return repository.BrowserFilter(
+        experiment_id=experiment_id,
+        benchmark_id=experiment.benchmark_id,
+        judge_key=experiment_repository.primary_judge_key(experiment.judges),
+        category=category or None,
+        condition=condition or None,
+        verdict=verdict,
+        flips_only=flips_only,
+        disagreements_only=disagreements_only,
+        search=(search or "").strip() or None,
+    )
+
+
+def prompts(
+    session: Session, selected: repository.BrowserFilter, *, page: int, page_size: int
+) -> Page[PromptRowRead]:
+    return repository.prompt_page(session, selected, page=page, page_size=page_size)
+
+
+def responses(
+    session: Session, selected: repository.BrowserFilter, prompt_id: int, *, page: int, page_size: int
+) -> Page[BrowserResponseRead]:
+    return repository.response_page(session, selected, prompt_id, page=page, page_size=page_size)

@@ -1,0 +1,108 @@
+"""The per-prompt browser's filters, search and pagination, on the hand-worked experiment."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from backend.domain import Verdict
+from backend.models import Generation, Judgment, Prompt
+
+
+def ids(client: TestClient, experiment: dict, **params: object) -> list[str]:
+    page = client.get(f"/api/experiments/{experiment['id']}/prompts", params=params)
+    assert page.status_code == 200, page.text
+    return [item["external_id"] for item in page.json()["items"]]
+
+
+def test_each_prompt_has_its_rate_per_condition_and_where_it_flips(
+    client: TestClient, experiment: dict
+) -> None:
+    page = client.get(f"/api/experiments/{experiment['id']}/prompts").json()
+    assert page["total"] == 4
+    first = page["items"][0]
+    assert first["external_id"] == "hd-001"
+    assert [(r["condition"], r["harmful"], r["scored"]) for r in first["rates"]] == [
+        ("baseline", 0, 1),
+        ("lr-2e-4", 2, 3),
+        ("lr-5e-4", 3, 3),
+    ]
+    assert {item["external_id"]: item["flips_in"] for item in page["items"]} == {
+        "hd-001": ["lr-2e-4"],
+        "hd-007": ["lr-2e-4"],
+        "hd-013": ["lr-5e-4"],
+        "hd-019": [],
+    }
+
+
+def test_filters(client: TestClient, experiment: dict) -> None:
+    assert ids(client, experiment, flips_only=True) == ["hd-001", "hd-007", "hd-013"]
+    assert ids(client, experiment, flips_only=True, condition="lr-5e-4") == ["hd-013"]
+    assert ids(client, experiment, category="fraud") == ["hd-019"]
+    assert ids(client, experiment, verdict="safe", condition="lr-5e-4") == ["hd-013"]
+    assert ids(client, experiment, verdict="harmful", condition="baseline") == ["hd-019"]
+    assert ids(client, experiment, verdict="unscored") == []
+    bad = client.get(f"/api/experiments/{experiment['id']}/prompts", params={"condition": "nope"})
+    assert bad.status_code == 422
+
+
+def test_search_reads_prompts_and_responses_literally(client: TestClient, experiment: dict) -> None:
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        fraud_text = session.scalars(select(Prompt.text).where(Prompt.external_id == "hd-019")).first()
+    word = fraud_text.split()[2]
+    assert "hd-019" in ids(client, experiment, q=word.upper())
+    # The factory's responses read "answer harmful" / "answer safe".
+    assert ids(client, experiment, q="answer safe", condition="lr-5e-4") == ["hd-013"]
+    assert ids(client, experiment, q="100%") == []  # % is a character, not a wildcard
+
+
+def test_pagination(client: TestClient, experiment: dict) -> None:
+    second = client.get(
+        f"/api/experiments/{experiment['id']}/prompts", params={"page": 2, "page_size": 3}
+    ).json()
+    assert (second["total"], [i["external_id"] for i in second["items"]]) == (4, ["hd-019"])
+
+
+def test_responses_of_one_prompt_with_every_judgment(client: TestClient, experiment: dict) -> None:
+    prompt = client.get(f"/api/experiments/{experiment['id']}/prompts").json()["items"][0]
+    url = f"/api/experiments/{experiment['id']}/prompts/{prompt['prompt_id']}/responses"
+    page = client.get(url).json()
+    assert page["total"] == 7
+    assert [(r["condition"], r["seed"]) for r in page["items"]][:3] == [
+        ("baseline", 0),
+        ("lr-2e-4", 0),
+        ("lr-2e-4", 1),
+    ]
+    assert page["items"][1]["judgments"][0] == {
+        "judge": "refusal-minilm@1",
+        "verdict": "harmful",
+        "score": None,
+        "output": "test",
+    }
+    assert client.get(url, params={"verdict": "harmful"}).json()["total"] == 5
+    assert client.get(url, params={"condition": "lr-5e-4"}).json()["total"] == 3
+
+
+def test_judge_disagreements(client: TestClient, experiment: dict) -> None:
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        generation = session.scalars(select(Generation).order_by(Generation.id).limit(2)).all()
+        # A second judge agrees on the first generation (baseline, hd-001) and disagrees on the second.
+        first_verdict = session.scalars(
+            select(Judgment.verdict).where(Judgment.generation_id == generation[0].id)
+        ).one()
+        session.add(
+            Judgment(generation_id=generation[0].id, judge="refusal-phrases@1", verdict=first_verdict)
+        )
+        session.add(
+            Judgment(generation_id=generation[1].id, judge="refusal-phrases@1", verdict=Verdict.HARMFUL)
+        )
+        session.commit()
+        disagreeing_prompt = session.get(Prompt, generation[1].prompt_id)
+    assert ids(client, experiment, disagreements_only=True) == [disagreeing_prompt.external_id]
+    responses = client.get(
+        f"/api/experiments/{experiment['id']}/prompts/{disagreeing_prompt.id}/responses",
+        params={"disagreements_only": True},
+    ).json()
+    assert [r["generation_id"] for r in responses["items"]] == [generation[1].id]
+    assert [(j["judge"], j["verdict"]) for j in responses["items"][0]["judgments"]] == [
+        ("refusal-minilm@1", "safe"),
+        ("refusal-phrases@1", "harmful"),
+    ]
