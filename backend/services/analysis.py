@@ -116,8 +116,9 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
                 sd=_finite(spread.sd) if spread else None,
                 min=_finite(spread.min) if spread else None,
                 max=_finite(spread.max) if spread else None,
-                low=_finite(spread.low) if spread else None,
-                high=_finite(spread.high) if spread else None,
+                # A t-interval on a proportion can poke out of [0, 1]; the rate cannot.
+                low=_finite(float(np.clip(spread.low, 0, 1))) if spread else None,
+                high=_finite(float(np.clip(spread.high, 0, 1))) if spread else None,
                 pooled=rate_read(harmful, scored - harmful, unscored),
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,

@@ -190,131 +190,322 @@ async function initNew() {
 
 // --- experiment page ------------------------------------------------------------------------------
 
-const PAGE_SIZE = 5;
+const PROMPT_PAGE_SIZE = 10;
+const RESPONSE_PAGE_SIZE = 20;
+const interval = (low, high) => (low === null || low === undefined ? "—" : `[${percent(low)}, ${percent(high)}]`);
+const points = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(1)} pts`);
+const pValue = (p) => (p < 0.001 ? "<0.001" : p.toFixed(3));
 
 function renderMeta(experiment) {
   document.title = `${experiment.name} · seedscope`;
   document.getElementById("title").textContent = experiment.name;
   document.getElementById("description").textContent = experiment.description;
-  const meta = document.getElementById("meta");
-  meta.replaceChildren();
   const revision = experiment.base_model_revision ? ` @ ${experiment.base_model_revision}` : "";
-  for (const [term, value] of [
-    ["Base model", experiment.base_model + revision],
-    ["Benchmark", experiment.benchmark],
-    ["Training set", experiment.training_set],
-    ["Judges", experiment.judges.join(", ")],
-    ["Seeds", experiment.spec.seeds.join(", ")],
-  ]) {
-    meta.append(el("dt", {}, term), el("dd", {}, value));
+  document.getElementById("meta").replaceChildren(
+    ...[
+      ["Base model", experiment.base_model + revision],
+      ["Benchmark", experiment.benchmark],
+      ["Training set", experiment.training_set],
+      ["Judges", `${experiment.judges.join(", ")} (rates use ${experiment.judges[0]})`],
+      ["Seeds", experiment.spec.seeds.join(", ")],
+    ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
+  );
+}
+
+function runActions(run, refresh) {
+  const post = (path, body) => async () => {
+    try {
+      const result = await api(path, { method: "POST", body: body ? JSON.stringify(body) : undefined });
+      if (result.warning) window.alert(result.warning);
+    } catch (failure) {
+      window.alert(failure.message);
+    }
+    refresh();
+  };
+  if (run.status === "failed" || run.status === "cancelled") {
+    return el("button", { type: "button", onclick: post(`/api/runs/${run.id}/retry`) }, "Retry");
   }
+  if (run.status === "done" && run.evaluation_of_id === null) {
+    return el("button", { type: "button", title: "evaluate this checkpoint 3 more times with new sampling seeds",
+      onclick: post(`/api/runs/${run.id}/reevaluate`, { count: 3 }) }, "Re-evaluate ×3");
+  }
+  return null;
 }
 
 function renderRuns(experiment, refresh) {
-  const body = document.querySelector("#runs tbody");
-  body.replaceChildren(
+  document.querySelector("#runs tbody").replaceChildren(
     ...experiment.runs.map((run) => {
-      const retry = run.status === "failed" || run.status === "cancelled"
-        ? el("button", {
-            type: "button",
-            onclick: async () => {
-              await api(`/api/runs/${run.id}/retry`, { method: "POST" });
-              refresh();
-            },
-          }, "Retry")
-        : null;
       const progress = TERMINAL.has(run.status) || run.status === "queued" ? "" : percent(run.progress);
       return el(
         "tr",
         { dataset: { runId: run.id, status: run.status } },
-        el("td", {}, run.id),
+        el("td", {}, el("a", { href: `/runs/${run.id}` }, run.id)),
         el("td", {}, run.condition_name),
         el("td", {}, run.seed),
+        el("td", {}, run.evaluation_index === 0 ? "original" : `re-evaluation ${run.evaluation_index}`),
         el("td", {}, statusBadge(run.status)),
         el("td", {}, progress),
         el("td", {}, rateText(run.rate)),
         el("td", { class: run.error ? "error-text" : "" }, run.error || run.progress_message),
-        el("td", {}, retry),
+        el("td", {}, runActions(run, refresh)),
       );
     }),
   );
   const unfinished = experiment.runs.filter((run) => !TERMINAL.has(run.status)).length;
   const partial = document.getElementById("partial");
   partial.hidden = unfinished === 0;
-  partial.textContent = `${unfinished} of ${experiment.runs.length} runs still running: figures show partial data and update by themselves.`;
+  partial.textContent = `${unfinished} of ${experiment.runs.length} runs still running: every figure and number below shows partial data and updates by itself.`;
   document.getElementById("cancel").hidden = unfinished === 0;
   return unfinished;
 }
 
-async function renderFigure(experimentId) {
-  const figure = await api(`/api/experiments/${experimentId}/figures/rates`);
-  await Plotly.react("rates-figure", figure.data, figure.layout, { responsive: true, displaylogo: false });
+function renderSummary(analysis) {
+  document.querySelector("#summary tbody").replaceChildren(
+    ...analysis.conditions.map((c) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, c.name),
+        el("td", {}, `${c.runs_done} / ${c.runs_total}`),
+        el("td", {}, c.mean === null ? "—" : `${percent(c.mean)} ${interval(c.low, c.high)} (n=${c.seeds.length} seeds)`),
+        el("td", {}, points(c.sd)),
+        el("td", {}, c.min === null ? "—" : `${percent(c.min)}–${percent(c.max)}`),
+        el("td", {}, rateText(c.pooled)),
+        el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`),
+      ),
+    ),
+  );
+  document.querySelector("#comparisons tbody").replaceChildren(
+    ...analysis.comparisons.map((c) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, `${c.a} − ${c.b}`),
+        el("td", {}, points(c.estimate)),
+        el("td", {}, `[${points(c.prompt_low)}, ${points(c.prompt_high)}]`),
+        el("td", {}, c.seed_low === null ? "—" : `[${points(c.seed_low)}, ${points(c.seed_high)}]`),
+        el("td", {}, pValue(c.p_value)),
+        el("td", {}, pValue(c.p_adjusted)),
+        el("td", {}, c.n_prompts),
+        el("td", {}, c.n_seed_clusters),
+      ),
+    ),
+  );
+  const agreement = document.getElementById("agreement");
+  agreement.hidden = analysis.agreement.length === 0;
+  agreement.querySelector("tbody").replaceChildren(
+    ...analysis.agreement.map((a) =>
+      el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.kappa === null ? "—" : a.kappa.toFixed(3)),
+        el("td", {}, percent(a.observed_agreement)), el("td", {}, a.n)),
+    ),
+  );
 }
 
-async function renderResponses(experimentId, page) {
-  const result = await api(`/api/experiments/${experimentId}/responses?page=${page}&page_size=${PAGE_SIZE}`);
-  const rows = [];
-  for (const prompt of result.items) {
-    const span = Math.max(prompt.responses.length, 1);
-    const promptCell = el(
-      "td",
-      { rowspan: String(span), class: "prompt" },
-      el("div", { class: "muted" }, `${prompt.external_id} · ${prompt.category}`),
-      el("div", {}, prompt.text),
-    );
-    if (prompt.responses.length === 0) {
-      rows.push(el("tr", {}, promptCell, el("td", { colspan: "5", class: "muted" }, "no responses yet")));
-      continue;
-    }
-    prompt.responses.forEach((response, index) => {
-      const verdict = response.verdict
-        ? el("span", { class: `badge verdict-${response.verdict}`, title: response.judge_output || "" }, response.verdict)
-        : el("span", { class: "muted" }, "not judged");
-      rows.push(
-        el(
-          "tr",
-          { class: "response" },
-          index === 0 ? promptCell : null,
-          el("td", {}, response.condition_name),
-          el("td", {}, response.seed),
-          el("td", {}, response.sample_index),
-          el("td", {}, verdict),
-          el("td", { class: "response-text" }, response.text),
-        ),
-      );
-    });
-  }
-  document.querySelector("#responses tbody").replaceChildren(...rows);
-  const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
-  document.getElementById("page-info").textContent = `prompts ${(page - 1) * PAGE_SIZE + 1}–${Math.min(page * PAGE_SIZE, result.total)} of ${result.total} (page ${page}/${pages})`;
-  document.getElementById("prev").disabled = page <= 1;
-  document.getElementById("next").disabled = page >= pages;
+function fillOptions(select, values, keepFirst = true) {
+  const kept = keepFirst ? [...select.options].slice(0, 1) : [];
+  const current = select.value;
+  select.replaceChildren(...kept, ...values.map((value) => el("option", { value }, value)));
+  if ([...select.options].some((option) => option.value === current)) select.value = current;
 }
 
 async function initExperiment() {
   const experimentId = Number(window.location.pathname.split("/").pop());
-  let page = 1;
+  const base = `/api/experiments/${experimentId}`;
+  const extraPairs = [];
+  let promptPage = 1;
   let timer = null;
+
+  const comparisonQuery = () => {
+    const params = new URLSearchParams({ adjust: document.getElementById("adjust").value });
+    extraPairs.forEach((pair) => params.append("pair", pair));
+    return params.toString();
+  };
+  const figureQuery = {
+    forest: comparisonQuery,
+    flips: () => {
+      const condition = document.getElementById("flips-condition").value;
+      return condition ? new URLSearchParams({ condition }).toString() : "";
+    },
+  };
+
+  async function renderFigure(container) {
+    const name = container.dataset.figure;
+    const query = figureQuery[name] ? figureQuery[name]() : "";
+    const figure = await api(`${base}/figures/${name}${query ? `?${query}` : ""}`);
+    await Plotly.react(container, figure.data, figure.layout, { responsive: true, displaylogo: false });
+    if (name === "seeds" && !container.dataset.clickable) {
+      container.dataset.clickable = "yes";
+      container.on("plotly_click", (event) => {
+        const runId = event.points[0].customdata && event.points[0].customdata[0];
+        if (Number.isInteger(runId)) window.location.assign(`/runs/${runId}`);
+      });
+    }
+  }
+  const renderFigures = () => Promise.all([...document.querySelectorAll("[data-figure]")].map(renderFigure));
 
   async function refresh() {
     clearTimeout(timer);
-    const experiment = await api(`/api/experiments/${experimentId}`);
+    const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
     renderMeta(experiment);
     const unfinished = renderRuns(experiment, refresh);
-    await Promise.all([renderFigure(experimentId), renderResponses(experimentId, page)]);
+    renderSummary(analysis);
+    const names = experiment.conditions.map((c) => c.name);
+    fillOptions(document.getElementById("pair-a"), names, false);
+    fillOptions(document.getElementById("pair-b"), names, false);
+    fillOptions(document.getElementById("flips-condition"), names);
+    fillOptions(document.querySelector("#browser-filters [name=condition]"), names);
+    if (filters.elements.category.options.length === 1) {
+      const catalog = await api("/api/catalog");
+      const benchmark = catalog.benchmarks.find((b) => b.id === experiment.benchmark_id);
+      if (benchmark) fillOptions(filters.elements.category, benchmark.categories);
+    }
+    await Promise.all([renderFigures(), renderPrompts()]);
     if (unfinished > 0) timer = setTimeout(refresh, REFRESH_MS);
   }
 
-  document.getElementById("prev").addEventListener("click", () => renderResponses(experimentId, --page));
-  document.getElementById("next").addEventListener("click", () => renderResponses(experimentId, ++page));
+  // --- per-prompt browser ---
+  const filters = document.getElementById("browser-filters");
+  const filterQuery = () => {
+    const params = new URLSearchParams();
+    for (const [key, value] of new FormData(filters)) if (value !== "") params.set(key, value === "on" ? "true" : value);
+    return params;
+  };
+
+  async function renderResponses(prompt, cell, page) {
+    const params = filterQuery();
+    params.set("page", page);
+    params.set("page_size", RESPONSE_PAGE_SIZE);
+    const result = await api(`${base}/prompts/${prompt.prompt_id}/responses?${params}`);
+    const rows = result.items.map((response) =>
+      el(
+        "tr",
+        { class: "response" },
+        el("td", {}, response.condition),
+        el("td", {}, `seed ${response.seed}${response.evaluation_index ? `, re-evaluation ${response.evaluation_index}` : ""}`),
+        el("td", {}, `sample ${response.sample_index}`),
+        el("td", {}, ...response.judgments.map((j) =>
+          el("div", {}, el("span", { class: `badge verdict-${j.verdict}`, title: j.output }, j.verdict), ` ${j.judge}: `,
+            el("span", { class: "muted" }, j.output)))),
+        el("td", { class: "response-text" }, response.text),
+      ),
+    );
+    const table = el("table", { class: "responses" },
+      el("thead", {}, el("tr", {}, ...["Condition", "Run", "Sample", "Verdicts", "Response"].map((h) => el("th", {}, h)))),
+      el("tbody", {}, ...rows));
+    const more = page * RESPONSE_PAGE_SIZE < result.total
+      ? el("button", { type: "button", onclick: () => renderResponses(prompt, cell, page + 1) }, "Next responses")
+      : null;
+    const back = page > 1
+      ? el("button", { type: "button", onclick: () => renderResponses(prompt, cell, page - 1) }, "Previous responses")
+      : null;
+    cell.replaceChildren(
+      el("div", { class: "muted" }, `responses ${(page - 1) * RESPONSE_PAGE_SIZE + 1}–${Math.min(page * RESPONSE_PAGE_SIZE, result.total)} of ${result.total}`),
+      table, back, more,
+    );
+  }
+
+  async function renderPrompts() {
+    const params = filterQuery();
+    params.set("page", promptPage);
+    params.set("page_size", PROMPT_PAGE_SIZE);
+    const result = await api(`${base}/prompts?${params}`);
+    const body = document.querySelector("#prompts tbody");
+    body.replaceChildren(
+      ...result.items.flatMap((prompt) => {
+        const detail = el("td", { colspan: "4" });
+        const detailRow = el("tr", { class: "prompt-detail", hidden: "" }, detail);
+        const row = el(
+          "tr",
+          { class: "prompt-row", dataset: { promptId: prompt.prompt_id }, title: "show every response",
+            onclick: () => {
+              detailRow.hidden = !detailRow.hidden;
+              if (!detailRow.hidden) renderResponses(prompt, detail, 1);
+            } },
+          el("td", { class: "prompt" }, el("div", { class: "muted" }, prompt.external_id), el("div", {}, prompt.text)),
+          el("td", {}, prompt.category),
+          el("td", {}, ...prompt.rates.map((r) => el("div", {}, `${r.condition}: ${r.harmful}/${r.scored}`))),
+          el("td", {}, prompt.flips_in.join(", ")),
+        );
+        return [row, detailRow];
+      }),
+    );
+    const pages = Math.max(1, Math.ceil(result.total / PROMPT_PAGE_SIZE));
+    document.getElementById("page-info").textContent = result.total
+      ? `prompts ${(promptPage - 1) * PROMPT_PAGE_SIZE + 1}–${Math.min(promptPage * PROMPT_PAGE_SIZE, result.total)} of ${result.total} (page ${promptPage}/${pages})`
+      : "no prompt matches";
+    document.getElementById("prev").disabled = promptPage <= 1;
+    document.getElementById("next").disabled = promptPage >= pages;
+  }
+
+  let searchTimer = null;
+  filters.addEventListener("input", () => {
+    clearTimeout(searchTimer);
+    searchTimer = setTimeout(() => {
+      promptPage = 1;
+      renderPrompts();
+    }, 250);
+  });
+  filters.addEventListener("submit", (event) => event.preventDefault());
+  document.getElementById("prev").addEventListener("click", () => { promptPage -= 1; renderPrompts(); });
+  document.getElementById("next").addEventListener("click", () => { promptPage += 1; renderPrompts(); });
+  document.getElementById("adjust").addEventListener("change", refresh);
+  document.getElementById("flips-condition").addEventListener("change", () =>
+    renderFigure(document.getElementById("figure-flips")));
+  document.getElementById("add-pair").addEventListener("click", () => {
+    const a = document.getElementById("pair-a").value;
+    const b = document.getElementById("pair-b").value;
+    if (a && b && a !== b) {
+      extraPairs.push(`${a}:${b}`);
+      refresh();
+    }
+  });
   document.getElementById("cancel").addEventListener("click", async () => {
-    await api(`/api/experiments/${experimentId}/cancel`, { method: "POST" });
+    await api(`${base}/cancel`, { method: "POST" });
     refresh();
   });
   await refresh();
 }
 
-const PAGES = { index: initIndex, new: initNew, experiment: initExperiment };
+// --- run page -------------------------------------------------------------------------------------
+
+async function initRun() {
+  const runId = Number(window.location.pathname.split("/").pop());
+  const run = await api(`/api/runs/${runId}`);
+  document.title = `Run ${run.id} · seedscope`;
+  document.getElementById("title").textContent = `Run ${run.id}: ${run.condition_name}, seed ${run.seed}`;
+  document.getElementById("back").setAttribute("href", `/experiments/${run.experiment_id}`);
+  document.getElementById("meta").replaceChildren(
+    ...[
+      ["Status", run.status + (run.error ? `: ${run.error}` : "")],
+      ["Harmful", rateText(run.rate)],
+      ["Evaluation", run.evaluation_index === 0 ? "original" : `re-evaluation ${run.evaluation_index} of run ${run.evaluation_of_id}`],
+      ["Seeds", `LoRA init ${run.lora_init_seed}, data order ${run.data_order_seed}, subset ${run.data_subset_seed}, sampling ${run.sampling_seed}`],
+      ["Timings (s)", Object.entries(run.timings).map(([k, v]) => `${k} ${v}`).join(", ")],
+    ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
+  );
+  document.getElementById("provenance").textContent = JSON.stringify(run.provenance, null, 2);
+  let page = 1;
+  async function renderGenerations() {
+    const result = await api(`/api/runs/${runId}/generations?page=${page}&page_size=25`);
+    document.querySelector("#generations tbody").replaceChildren(
+      ...result.items.map((g) =>
+        el("tr", { class: "response" }, el("td", {}, g.prompt_id), el("td", {}, g.sample_index),
+          el("td", {}, ...g.judgments.map((j) =>
+            el("div", {}, el("span", { class: `badge verdict-${j.verdict}`, title: j.output }, j.verdict), ` ${j.judge}`))),
+          el("td", { class: "response-text" }, g.text)),
+      ),
+    );
+    const pages = Math.max(1, Math.ceil(result.total / 25));
+    document.getElementById("page-info").textContent = `page ${page}/${pages} (${result.total} responses)`;
+    document.getElementById("prev").disabled = page <= 1;
+    document.getElementById("next").disabled = page >= pages;
+  }
+  document.getElementById("prev").addEventListener("click", () => { page -= 1; renderGenerations(); });
+  document.getElementById("next").addEventListener("click", () => { page += 1; renderGenerations(); });
+  await renderGenerations();
+}
+
+const PAGES = { index: initIndex, new: initNew, experiment: initExperiment, run: initRun };
 
 document.addEventListener("DOMContentLoaded", () => {
   PAGES[document.body.dataset.page]().catch((failure) => {

@@ -29,6 +29,11 @@ def experiment_page(experiment_id: int) -> FileResponse:
     return FileResponse(FRONTEND / "experiment.html")
 
 
+@router.get("/runs/{run_id}")
+def run_page(run_id: int) -> FileResponse:
+    return FileResponse(FRONTEND / "run.html")
+
+
 @router.get("/static/vendor/plotly.min.js")
 def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_JS, media_type="application/javascript")
