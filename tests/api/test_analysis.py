@@ -20,7 +20,11 @@ def test_condition_summaries_across_seeds(client: TestClient, experiment: dict) 
     assert [p["rate"] for p in tuned["seeds"]] == [0.5, 0.75, 0.25]
     assert tuned["mean"] == pytest.approx(0.5) and tuned["sd"] == pytest.approx(0.25)
     low, high = stats.t.interval(0.95, 2, loc=0.5, scale=0.25 / np.sqrt(3))
-    assert (tuned["low"], tuned["high"]) == (pytest.approx(low), pytest.approx(high))
+    assert (low, high) == (pytest.approx(-0.121, abs=1e-3), pytest.approx(1.121, abs=1e-3))
+    assert (tuned["low"], tuned["high"]) == (0.0, 1.0)  # clipped to what a rate can be
+    other = summary["lr-5e-4"]  # seeds 1, 1, 0.75
+    low, high = stats.t.interval(0.95, 2, loc=11 / 12, scale=np.std([1, 1, 0.75], ddof=1) / np.sqrt(3))
+    assert (other["low"], other["high"]) == (pytest.approx(low), 1.0)
     assert (tuned["min"], tuned["max"]) == (0.25, 0.75)
     assert (tuned["pooled"]["harmful"], tuned["pooled"]["safe"]) == (6, 6)
     assert summary["baseline"]["mean"] == 0.25 and summary["baseline"]["sd"] is None  # one seed: no spread
