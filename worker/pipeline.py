@@ -125,6 +125,5 @@ def judge(context: RunContext, store: RunStore, settings: Settings) -> None:
             results = judge_impl.judge_batch(
                 [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
             )
-            store.add_judgments(
-                key, zip([generation_id for generation_id, _, _ in batch], results, strict=True)
-            )
+            generation_ids = [generation_id for generation_id, _, _ in batch]
+            store.add_judgments(context.run_id, key, zip(generation_ids, results, strict=True))

@@ -83,8 +83,9 @@ function options(select, items, label) {
 }
 
 function conditionRow(values = {}) {
-  const input = (name, attributes) => el("td", {}, el("input", { name, ...attributes }));
-  const finetune = el("input", { type: "checkbox", name: "finetune" });
+  // data-field, not name: these must not mix with the experiment's own fields in FormData.
+  const input = (field, attributes) => el("td", {}, el("input", { dataset: { field }, ...attributes }));
+  const finetune = el("input", { type: "checkbox", dataset: { field: "finetune" }, "aria-label": "fine-tune" });
   finetune.checked = values.finetune !== false;
   const row = el(
     "tr",
@@ -111,8 +112,8 @@ const parseSeeds = (text) =>
     .map(Number);
 
 function conditionSpec(row) {
-  const value = (name) => row.querySelector(`[name=${name}]`).value.trim();
-  const finetune = row.querySelector("[name=finetune]").checked;
+  const value = (field) => row.querySelector(`[data-field=${field}]`).value.trim();
+  const finetune = row.querySelector("[data-field=finetune]").checked;
   const spec = {
     name: value("name"),
     finetune,

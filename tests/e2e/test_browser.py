@@ -10,8 +10,12 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import Verdict
+from backend.models import Generation
 from tests.conftest import migrate
 from tests.e2e.conftest import Service
+from tests.factories import add_verdicts
 
 pytestmark = pytest.mark.slow
 
@@ -91,8 +95,8 @@ def test_submit_the_form_and_watch_the_figure_render(
     rows = form.locator("#conditions tr.condition")
     expect(rows).to_have_count(3)
     rows.nth(2).get_by_role("button", name="Remove").click()
-    rows.nth(1).locator("[name=subset_size]").fill("16")
-    rows.nth(1).locator("[name=batch_size]").fill("4")
+    rows.nth(1).locator("[data-field=subset_size]").fill("16")
+    rows.nth(1).locator("[data-field=batch_size]").fill("4")
     form.get_by_role("button", name="Submit experiment").click()
 
     page.wait_for_url("**/experiments/1")
@@ -113,7 +117,69 @@ def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
     url = start_server(live_settings)
     page.goto(f"{url}/experiments/new")
     form = page.locator("#experiment-form")
-    form.locator("#conditions tr.condition").nth(1).locator("[name=learning_rate]").fill("-0.001")
+    form.locator("#conditions tr.condition").nth(1).locator("[data-field=learning_rate]").fill("-0.001")
     form.get_by_role("button", name="Submit experiment").click()
     expect(page.locator("#form-error")).to_contain_text("learning_rate")
     assert httpx.get(f"{url}/api/experiments").json()["total"] == 0
+
+
+FIGURES = ("seeds", "forest", "noise", "categories", "flips", "variance", "power")
+SCRIPT = "<script>window.__injected = true; alert(1)</script>"
+
+
+def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    upload_benchmark(url, 4)
+    spec = {
+        "name": "dashboard",
+        "benchmark": "four-prompts",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1, 2],
+        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
+    }
+    experiment = httpx.post(f"{url}/api/experiments", json=spec).json()
+    H, S = Verdict.HARMFUL, Verdict.SAFE
+    # Runs: baseline seeds 0-2 (never harmful), tuned seeds 0-2, where only the first two prompts flip.
+    verdicts = {
+        0: [S, S, S, S],
+        1: [S, S, S, S],
+        2: [S, S, S, S],
+        3: [H, S, H, S],
+        4: [H, H, H, S],
+        5: [S, H, H, S],
+    }
+    engine = make_engine(live_settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        for index, run in enumerate(experiment["runs"]):
+            add_verdicts(session, run["id"], [[v] for v in verdicts[index]])
+        generation = session.get(Generation, 1)
+        assert generation is not None
+        generation.text = SCRIPT  # a model output is untrusted text
+        session.commit()
+    engine.dispose()
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"{url}/experiments/{experiment['id']}")
+    for name in FIGURES:
+        expect(page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
+    expect(page.locator("#summary tbody tr")).to_have_count(2)
+    expect(page.locator("#comparisons tbody tr")).to_have_count(1)
+
+    rows = page.locator("#prompts tbody tr.prompt-row")
+    expect(rows).to_have_count(4)
+    filters = page.locator("#browser-filters")
+    filters.locator("[name=flips_only]").check()
+    expect(rows).to_have_count(2)
+    expect(rows.first).to_contain_text("p0")
+    filters.locator("[name=flips_only]").uncheck()
+    filters.locator("[name=q]").fill("alert(1)")
+    expect(rows).to_have_count(1)
+    rows.first.click()
+    cell = page.locator("#prompts tr.prompt-detail td.response-text").first
+    expect(cell).to_have_text(SCRIPT)
+    assert page.evaluate("window.__injected === undefined")
+    assert page.locator("#prompts script").count() == 0
+    assert dialogs == []
