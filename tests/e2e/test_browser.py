@@ -104,11 +104,14 @@ def test_submit_the_form_and_watch_the_figure_render(
     # baseline runs seed 0 only; the tuned condition runs seeds 0 and 1
     expect(page.locator("#runs tbody tr")).to_have_count(3)
     expect(page.locator('#runs tbody tr[data-status="done"]')).to_have_count(3, timeout=180_000)
-    expect(page.locator("#rates-figure .scatterlayer .point")).to_have_count(3, timeout=15_000)
-    expect(page.locator("#responses tbody tr.response")).to_have_count(4 * 3)
-    expect(page.locator("#responses .badge.verdict-harmful, #responses .badge.verdict-safe")).to_have_count(
-        12
-    )
+    expect(page.locator("#figure-seeds .main-svg").first).to_be_visible(timeout=15_000)
+    # One point per run: the baseline's seed 0, the tuned condition's seeds 0 and 1.
+    plotted = "document.getElementById('figure-seeds').data.filter(t => t.name === '%s')[0].y.length"
+    page.wait_for_function(f"({plotted % 'baseline'}) === 1 && ({plotted % 'lr-2e-4'}) === 2")
+    expect(page.locator("#prompts tbody tr.prompt-row")).to_have_count(4)
+    page.locator("#prompts tbody tr.prompt-row").first.click()
+    expect(page.locator("#prompts tr.prompt-detail tr.response")).to_have_count(3)
+    expect(page.locator("#prompts tr.prompt-detail .badge")).to_have_count(3)
 
 
 def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
