@@ -24,7 +24,7 @@ class _Spec(BaseModel):
 
 class LoraSpec(_Spec):
     rank: int = Field(8, ge=1, le=1024)
-    alpha: float = Field(16.0, gt=0)
+    alpha: int = Field(16, ge=1)
     dropout: float = Field(0.05, ge=0, lt=1)
     target_modules: list[str] = Field(
         default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1

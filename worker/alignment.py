@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 
 ALIGNED_DIRECTORY = "smollm2-135m-aligned"
 REPORT_FILE = "seedscope-alignment.json"
-ALIGNMENT_LORA = LoraSpec(rank=8, alpha=16.0, dropout=0.05)
+ALIGNMENT_LORA = LoraSpec(rank=8, alpha=16, dropout=0.05)
 ALIGNMENT_TRAINING = TrainingSpec(learning_rate=5e-4, epochs=3, batch_size=8, max_length=128)
 ALIGNMENT_SEEDS = TrainingSeeds(lora_init=0, data_order=0, data_subset=0)
 PROBE_GENERATION = GenerationSpec(temperature=0.0, max_new_tokens=48)
@@ -102,7 +102,7 @@ def prepare_aligned_model(settings: Settings, say: Callable[[str], None] = log.i
     started = time.perf_counter()
     device = pick_device()
     source = ensure_instruct_model(settings.model_cache_dir)
-    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device).eval()
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(source))
     say("measuring SmolLM2-135M-Instruct before alignment ...")
     before = probe_safety(model, tokenizer)

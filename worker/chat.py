@@ -18,8 +18,10 @@ def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizer
 
 def chat_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> str:
     """The prompt as the model sees it at generation time: a user turn, then the assistant's header."""
-    return tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+    return str(
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+        )
     )
 
 
@@ -34,8 +36,10 @@ def training_feature(
 ) -> TrainingFeature:
     """Token ids of a whole chat exchange; only the assistant's answer is learned (prompt labels masked)."""
     prompt_ids = tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
-    full_text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}], tokenize=False
+    full_text = str(
+        tokenizer.apply_chat_template(
+            [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}], tokenize=False
+        )
     )
     input_ids = tokenizer(full_text, add_special_tokens=False)["input_ids"][:max_length]
     n_prompt = min(len(prompt_ids), len(input_ids))

@@ -78,12 +78,12 @@ def generate_batch(
     config = _generation_config(model, tokenizer, spec)
     torch.manual_seed(seed)
     with autocast(device):
-        output = model.generate(**encoded, generation_config=config)
+        output = model.generate(**encoded, generation_config=config)  # type: ignore[operator]  # nn.Module typing
     new_tokens = output[:, encoded["input_ids"].shape[1] :].tolist()
     stop_ids = _stop_ids(config)
     results = []
     for item, tokens in zip(items, new_tokens, strict=True):
         length = next((i + 1 for i, token in enumerate(tokens) if token in stop_ids), len(tokens))
-        text = tokenizer.decode(tokens[:length], skip_special_tokens=True).strip()
+        text = str(tokenizer.decode(tokens[:length], skip_special_tokens=True)).strip()
         results.append(GeneratedText(item, text, length))
     return results

@@ -65,7 +65,7 @@ def finetune(context: RunContext, store: RunStore, settings: Settings) -> None:
     )
     # Written aside, then moved into place: a crash never leaves an adapter that looks complete.
     staging = target.with_name("adapter.partial")
-    model.save_pretrained(staging)
+    model.save_pretrained(str(staging))
     publish_directory(staging, target)
     store.add_provenance(
         context.run_id,

@@ -113,8 +113,9 @@ class RunStore:
                 update(Run)
                 .where(Run.id == run_id, Run.status != RunStatus.CANCELLED)
                 .values(progress=min(max(fraction, 0.0), 1.0), progress_message=message)
+                .returning(Run.id)
             )
-            if moved.rowcount == 0:
+            if moved.first() is None:
                 raise RunCancelled(run_id)
 
     def finish_stage(self, run_id: int, stage: RunStatus, seconds: float, *, done: bool = False) -> None:

@@ -2,7 +2,7 @@
 
 from collections import defaultdict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
@@ -33,7 +33,11 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _in_experiment(query: Select[Any], selected: BrowserFilter) -> Select[Any]:
+# Any select statement, whatever its columns (Select is generic over its row's types).
+AnySelect = TypeVar("AnySelect", bound=Select)  # type: ignore[type-arg]
+
+
+def _in_experiment(query: AnySelect, selected: BrowserFilter) -> AnySelect:
     """Restrict a query joined to Run to the experiment (and the chosen condition)."""
     query = query.join(Condition, Condition.id == Run.condition_id).where(
         Condition.experiment_id == selected.experiment_id

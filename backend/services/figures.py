@@ -8,6 +8,7 @@ from backend.figures import design, distribution, heatmaps
 from backend.figures.common import FigureJSON, empty_figure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
+from backend.schemas import ConditionRead
 from backend.services import analysis
 from backend.stats.prompts import prompt_stability
 
@@ -43,6 +44,7 @@ def categories(session: Session, experiment_id: int) -> FigureJSON:
 def flips(session: Session, experiment_id: int, condition_name: str | None, limit: int) -> FigureJSON:
     """The chosen condition, or by default the first fine-tuned one with verdicts."""
     data = analysis.load(session, experiment_id)
+    condition: ConditionRead | None
     if condition_name is not None:
         condition = data.condition(condition_name)
     else:

@@ -95,7 +95,7 @@ function conditionRow(values = {}) {
     input("learning_rate", { value: values.learning_rate || "2e-4", size: "7", "aria-label": "learning rate" }),
     input("epochs", { type: "number", min: "1", value: "1", "aria-label": "epochs" }),
     input("rank", { type: "number", min: "1", value: "8", "aria-label": "LoRA rank" }),
-    input("alpha", { type: "number", min: "0.001", step: "any", value: "16", "aria-label": "LoRA alpha" }),
+    input("alpha", { type: "number", min: "1", value: "16", "aria-label": "LoRA alpha" }),
     input("batch_size", { type: "number", min: "1", value: "8", "aria-label": "batch size" }),
     input("subset_size", { type: "number", min: "1", placeholder: "all", "aria-label": "subset size" }),
     input("seeds", { value: values.seeds || "", placeholder: "experiment's", size: "8", "aria-label": "seeds" }),

@@ -65,4 +65,4 @@ def load_base_model(
         # The hub commit the weights came from, when they came from the hub.
         "commit": getattr(model.config, "_commit_hash", None),
     }
-    return LoadedModel(model.to(device).eval(), prepare_tokenizer(tokenizer), source)
+    return LoadedModel(model.to(device).eval(), prepare_tokenizer(tokenizer), source)  # type: ignore[arg-type]
