@@ -24,6 +24,8 @@ Nothing here asserts on time: it is a benchmark, not a test.
 
 import argparse
 import os
+import signal
+import sys
 import tempfile
 import time
 import uuid
@@ -440,12 +442,15 @@ def get_json(client: TestClient, path: str) -> Any:
 
 
 def time_endpoint(client: TestClient, path: str, n: int) -> Latency:
-    get_json(client, path)  # warm-up
+    """One warm-up request, then n timed ones (the request only: the JSON is not decoded in the timing)."""
+    get_json(client, path)
     samples = []
     for _ in range(n):
         start = time.perf_counter()
-        get_json(client, path)
+        response = client.get(path)
         samples.append((time.perf_counter() - start) * 1000)
+        if response.status_code != 200:
+            raise RuntimeError(f"GET {path}: {response.status_code} {response.text[:500]}")
     return Latency(np.array(samples))
 
 
@@ -721,8 +726,14 @@ def benchmark(url: URL, options: Options) -> None:
     print(summary(rows, fill, n))
 
 
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the finally clause still drops the database."""
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
+
+
 def main() -> None:
     options = parse_options()
+    exit_on_sigterm()
     name = f"seedscope_bench_{uuid.uuid4().hex[:10]}"
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
     create_database(options.postgres_url, name)
