@@ -19,7 +19,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from backend.domain import RunStatus, Verdict
 
@@ -72,18 +72,26 @@ class Base(DeclarativeBase):
     )
 
 
-class Benchmark(Base):
-    __tablename__ = "benchmarks"
-    __table_args__ = (UniqueConstraint("name", "version"),)
+class _Dataset:
+    """Columns of a versioned dataset: a benchmark or a training set, one per (name, version)."""
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[UniqueConstraint]:
+        # A new constraint object per table: one object cannot belong to two tables.
+        return (UniqueConstraint("name", "version"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[str] = mapped_column(String(50))
     content_hash: Mapped[str] = mapped_column(String(80))
-    # "builtin" or the adapter format the file was read with.
+    # "builtin", or the format the file was read with.
     source: Mapped[str] = mapped_column(String(50))
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Benchmark(_Dataset, Base):
+    __tablename__ = "benchmarks"
 
     prompts: Mapped[list["Prompt"]] = relationship(back_populates="benchmark", order_by="Prompt.position")
 
@@ -105,17 +113,8 @@ class Prompt(Base):
     benchmark: Mapped[Benchmark] = relationship(back_populates="prompts")
 
 
-class TrainingSet(Base):
+class TrainingSet(_Dataset, Base):
     __tablename__ = "training_sets"
-    __table_args__ = (UniqueConstraint("name", "version"),)
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(200))
-    version: Mapped[str] = mapped_column(String(50))
-    content_hash: Mapped[str] = mapped_column(String(80))
-    source: Mapped[str] = mapped_column(String(50))
-    description: Mapped[str] = mapped_column(Text, default="")
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     examples: Mapped[list["TrainingExample"]] = relationship(
         back_populates="training_set", order_by="TrainingExample.position"

@@ -21,24 +21,21 @@ class Page(_Read, Generic[Item]):
     page_size: int
 
 
-class BenchmarkRead(_Read):
+class _DatasetRead(_Read):
     id: int
     name: str
     version: str
     content_hash: str
     source: str
     description: str
+
+
+class BenchmarkRead(_DatasetRead):
     n_prompts: int
     categories: list[str]
 
 
-class TrainingSetRead(_Read):
-    id: int
-    name: str
-    version: str
-    content_hash: str
-    source: str
-    description: str
+class TrainingSetRead(_DatasetRead):
     n_examples: int
 
 

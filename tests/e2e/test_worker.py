@@ -83,21 +83,23 @@ def check_results(client: TestClient, experiment_id: int) -> None:
         assert run["rate"]["rate"] == pytest.approx(harmful / (harmful + safe))
 
 
+def submit_tiny_experiment(client: TestClient, model: Path) -> tuple[int, Callable[[], list[dict]]]:
+    """The experiment's id, and a function reading its runs now."""
+    upload_small_benchmark(client, "six-prompts", N_PROMPTS)
+    experiment_id = client.post("/api/experiments", json=tiny_spec(model)).json()["id"]
+    return experiment_id, lambda: client.get(f"/api/experiments/{experiment_id}").json()["runs"]
+
+
 def test_experiment_runs_to_done_through_a_real_worker(
     e2e_settings: Settings, start_worker: Callable[[Settings], Service], tiny_model_dir: Path
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:
-        upload_small_benchmark(client, "six-prompts", N_PROMPTS)
-        experiment = client.post("/api/experiments", json=tiny_spec(tiny_model_dir)).json()
-
-        def runs() -> list[dict]:
-            return client.get(f"/api/experiments/{experiment['id']}").json()["runs"]
-
+        experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir)
         wait_for(
             lambda: all_finished(runs()), 300, "every run to finish", lambda: f"{runs()}\n{worker.log()}"
         )
-        check_results(client, experiment["id"])
+        check_results(client, experiment_id)
 
 
 @pytest.mark.parametrize("broker_url", ["sqlite-broker"], indirect=True)
@@ -106,11 +108,7 @@ def test_killing_the_worker_and_resuming_neither_duplicates_nor_loses_rows(
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:
-        upload_small_benchmark(client, "six-prompts", N_PROMPTS)
-        experiment = client.post("/api/experiments", json=tiny_spec(tiny_model_dir)).json()
-
-        def runs() -> list[dict]:
-            return client.get(f"/api/experiments/{experiment['id']}").json()["runs"]
+        experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir)
 
         def generating_has_begun() -> bool:
             with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
@@ -124,7 +122,7 @@ def test_killing_the_worker_and_resuming_neither_duplicates_nor_loses_rows(
         )
 
         replacement = start_worker(e2e_settings)
-        resumed = client.post(f"/api/experiments/{experiment['id']}/resume")
+        resumed = client.post(f"/api/experiments/{experiment_id}/resume")
         assert resumed.status_code == 200
         wait_for(
             lambda: all_finished(runs()),
@@ -132,4 +130,4 @@ def test_killing_the_worker_and_resuming_neither_duplicates_nor_loses_rows(
             "every resumed run to finish",
             lambda: f"{runs()}\n{replacement.log()}",
         )
-        check_results(client, experiment["id"])
+        check_results(client, experiment_id)
