@@ -291,6 +291,9 @@ class AgreementRead(_Read):
     judge_a: str
     judge_b: str
     kappa: float | None
+    # 95% interval from the large-sample standard error (Fleiss, Cohen & Everitt 1969).
+    low: float | None
+    high: float | None
     observed_agreement: float
     n: int
 

@@ -285,6 +285,8 @@ def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
                 judge_a=key_a,
                 judge_b=key_b,
                 kappa=_finite(kappa.kappa),
+                low=_finite(kappa.low),
+                high=_finite(kappa.high),
                 observed_agreement=kappa.observed_agreement,
                 n=n,
             )

@@ -5,6 +5,7 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import stats
 
 from backend.stats.rates import wilson_interval
 
@@ -17,6 +18,10 @@ class Kappa:
     observed_agreement: float
     expected_agreement: float
     n: int
+    # Large-sample standard error (Fleiss, Cohen & Everitt 1969) and the normal 95% interval; NaN with kappa.
+    se: float
+    low: float
+    high: float
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,23 @@ def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> Kappa:
     table = np.zeros((len(codes), len(codes)))
     np.add.at(table, ([codes[x] for x in a], [codes[y] for y in b]), 1)
     n = len(a)
-    observed = float(np.trace(table)) / n
-    expected = float(table.sum(axis=1) @ table.sum(axis=0)) / n**2
-    kappa = math.nan if expected == 1 else (observed - expected) / (1 - expected)
-    return Kappa(kappa, observed, expected, n)
+    p = table / n
+    rows, columns = p.sum(axis=1), p.sum(axis=0)
+    observed = float(np.trace(p))
+    expected = float(rows @ columns)
+    if expected == 1:
+        return Kappa(math.nan, observed, expected, n, math.nan, math.nan, math.nan)
+    kappa = (observed - expected) / (1 - expected)
+    # Fleiss, Cohen & Everitt (1969), eq. 13: the variance of kappa when it is not 0.
+    diagonal = np.diag(p) * (1 - (rows + columns) * (1 - kappa)) ** 2
+    off_diagonal = p * (columns[:, None] + rows[None, :]) ** 2
+    np.fill_diagonal(off_diagonal, 0)
+    variance = (
+        diagonal.sum() + (1 - kappa) ** 2 * off_diagonal.sum() - (kappa - expected * (1 - kappa)) ** 2
+    ) / (n * (1 - expected) ** 2)
+    se = math.sqrt(max(float(variance), 0.0))
+    z = float(stats.norm.ppf(0.975))
+    return Kappa(kappa, observed, expected, n, se, kappa - z * se, kappa + z * se)
 
 
 def accuracy(pred: Sequence[Hashable], truth: Sequence[Hashable], confidence: float = 0.95) -> Accuracy:

@@ -296,7 +296,7 @@ function renderSummary(analysis) {
   agreement.hidden = analysis.agreement.length === 0;
   agreement.querySelector("tbody").replaceChildren(
     ...analysis.agreement.map((a) =>
-      el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.kappa === null ? "—" : a.kappa.toFixed(3)),
+      el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.kappa === null ? "—" : `${a.kappa.toFixed(3)} [${a.low.toFixed(3)}, ${a.high.toFixed(3)}]`),
         el("td", {}, percent(a.observed_agreement)), el("td", {}, a.n)),
     ),
   );

@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
+from sqlalchemy import select
+from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 
 from backend.domain import TaskName, Verdict
+from backend.models import Judgment
+from tests.api.conftest import VERDICTS
 from tests.conftest import RecordingQueue
 from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 
@@ -170,3 +174,34 @@ def test_partial_experiments_are_marked_and_still_plotted(client: TestClient) ->
     assert "partial: 1 of 5 runs done" in figure["layout"]["title"]["text"]
     for name in ("noise", "forest", "categories", "flips", "variance", "power"):
         assert client.get(f"/api/experiments/{experiment['id']}/figures/{name}").status_code == 200
+
+
+def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -> None:
+    upload_small_benchmark(client, "four-prompts", 4)
+    spec = experiment_spec(
+        benchmark="four-prompts", seeds=[0, 1, 2], judges=["refusal-minilm", "refusal-phrases"]
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
+        first_judge = session.scalars(select(Judgment).order_by(Judgment.id)).all()
+        # The second judge agrees except on every third generation.
+        second = [(j.verdict if i % 3 else (S if j.verdict == H else H)) for i, j in enumerate(first_judge)]
+        for judgment, verdict in zip(first_judge, second, strict=True):
+            session.add(
+                Judgment(generation_id=judgment.generation_id, judge="refusal-phrases@1", verdict=verdict)
+            )
+        session.commit()
+    table = np.zeros((2, 2))
+    for judgment, verdict in zip(first_judge, second, strict=True):
+        table[int(judgment.verdict == H), int(verdict == H)] += 1
+    reference = sm_cohens_kappa(table)
+    (agreement,) = client.get(f"/api/experiments/{experiment['id']}/analysis").json()["agreement"]
+    assert (agreement["judge_a"], agreement["judge_b"], agreement["n"]) == (
+        "refusal-minilm@1",
+        "refusal-phrases@1",
+        28,
+    )
+    assert agreement["kappa"] == pytest.approx(reference.kappa)
+    assert (agreement["low"], agreement["high"]) == pytest.approx((reference.kappa_low, reference.kappa_upp))

@@ -23,7 +23,10 @@ def test_kappa_matches_statsmodels_on_the_contingency_table() -> None:
     table = np.zeros((3, 3))
     np.add.at(table, (a, b), 1)
     result = cohens_kappa([labels[i] for i in a], [labels[i] for i in b])
-    assert result.kappa == pytest.approx(sm_cohens_kappa(table).kappa, rel=1e-12)
+    reference = sm_cohens_kappa(table)
+    assert result.kappa == pytest.approx(reference.kappa, rel=1e-12)
+    assert result.se == pytest.approx(reference.std_kappa, rel=1e-9)
+    assert (result.low, result.high) == pytest.approx((reference.kappa_low, reference.kappa_upp), rel=1e-9)
 
 
 def test_kappa_is_nan_when_both_raters_use_one_identical_label() -> None:
