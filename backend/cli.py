@@ -13,13 +13,10 @@ from backend.domain import RunStatus
 
 def migrate(settings: Settings) -> None:
     """Bring the database to the newest schema (Alembic upgrade head)."""
-    from alembic import command
-    from alembic.config import Config
+    from backend.schema import upgrade_to_head
 
     settings.ensure_dirs()
-    config = Config(str(Path(__file__).resolve().parents[1] / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", settings.resolved_database_url)
-    command.upgrade(config, "head")
+    upgrade_to_head(settings.resolved_database_url)
 
 
 def serve(settings: Settings, host: str, port: int) -> None:

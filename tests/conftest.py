@@ -7,13 +7,12 @@ from pathlib import Path
 
 import psycopg
 import pytest
-from alembic import command
-from alembic.config import Config
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import TaskName
+from backend.schema import upgrade_to_head
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -28,17 +27,6 @@ def missing_service(reason: str) -> None:
     if os.environ.get("SEEDSCOPE_REQUIRE_SERVICES") == "1":
         pytest.fail(reason)
     pytest.skip(reason)
-
-
-def alembic_config(database_url: str) -> Config:
-    config = Config(str(REPO / "alembic.ini"))
-    config.set_main_option("sqlalchemy.url", database_url)
-    config.attributes["configure_logger"] = False
-    return config
-
-
-def migrate(database_url: str) -> None:
-    command.upgrade(alembic_config(database_url), "head")
 
 
 class RecordingQueue:
@@ -63,7 +51,7 @@ def settings(tmp_path: Path) -> Settings:
 @pytest.fixture
 def migrated(settings: Settings) -> Settings:
     settings.ensure_dirs()
-    migrate(settings.resolved_database_url)
+    upgrade_to_head(settings.resolved_database_url)
     return settings
 
 

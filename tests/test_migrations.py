@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from backend.db import make_engine
 from backend.models import Base, exists_on
-from tests.conftest import alembic_config
+from backend.schema import alembic_config
 
 
 def _check_round_trip(database_url: str) -> None:

@@ -12,6 +12,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
 from backend.errors import DomainError
 from backend.queue import TaskQueue, make_celery
+from backend.services.cache import AnalysisCache
 from backend.services.catalog import ensure_builtins
 
 
@@ -40,6 +41,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.state.settings = settings
     app.state.session_factory = make_session_factory(engine)
     app.state.queue = queue or TaskQueue(make_celery(settings))
+    app.state.analysis_cache = AnalysisCache()
 
     @app.exception_handler(DomainError)
     async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:

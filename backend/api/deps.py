@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.queue import TaskQueue
+from backend.services.cache import AnalysisCache
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -19,6 +20,10 @@ def _queue(request: Request) -> TaskQueue:
     return request.app.state.queue
 
 
+def _analysis_cache(request: Request) -> AnalysisCache:
+    return request.app.state.analysis_cache
+
+
 def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
@@ -26,5 +31,6 @@ def _settings(request: Request) -> Settings:
 SessionDep = Annotated[Session, Depends(_session)]
 QueueDep = Annotated[TaskQueue, Depends(_queue)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
+CacheDep = Annotated[AnalysisCache, Depends(_analysis_cache)]
 PageDep = Annotated[int, Query(ge=1, description="1-based page number")]
 PageSizeDep = Annotated[int, Query(ge=1, le=200)]

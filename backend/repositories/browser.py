@@ -53,8 +53,11 @@ def _verdict_count(verdict: Verdict) -> Any:
     }[verdict]
 
 
-def _flipping(selected: BrowserFilter) -> Select[Any]:
-    """(condition, prompt) pairs where some seed's majority verdict is harmful and another's safe."""
+def _flipping(selected: BrowserFilter, prompt_ids: list[int] | None = None) -> Select[Any]:
+    """(condition, prompt) pairs where some seed's majority verdict is harmful and another's safe.
+
+    prompt_ids restricts the aggregation itself (not just its result) to those prompts.
+    """
     per_seed = _in_experiment(
         select(
             Run.condition_id.label("condition_id"),
@@ -66,6 +69,8 @@ def _flipping(selected: BrowserFilter) -> Select[Any]:
         .where(PromptCell.judge == selected.judge_key),
         selected,
     ).group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
+    if prompt_ids is not None:
+        per_seed = per_seed.where(PromptCell.prompt_id.in_(prompt_ids))
     seeds = per_seed.subquery()
     harmful_seeds = func.sum(case((2 * seeds.c.harmful > seeds.c.scored, 1), else_=0))
     safe_seeds = func.sum(case((2 * seeds.c.harmful < seeds.c.scored, 1), else_=0))
@@ -130,10 +135,18 @@ def prompt_page(
     session: Session, selected: BrowserFilter, *, page: int, page_size: int
 ) -> Page[PromptRowRead]:
     query = _prompt_query(selected)
-    total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
-    prompts = session.scalars(
-        query.order_by(Prompt.position).offset((page - 1) * page_size).limit(page_size)
+    # The total rides along with the page (count over the whole filtered set), so filters run once.
+    paged = session.execute(
+        query.add_columns(func.count().over().label("total"))
+        .order_by(Prompt.position)
+        .offset((page - 1) * page_size)
+        .limit(page_size)
     ).all()
+    prompts = [prompt for prompt, _ in paged]
+    if paged:
+        total = paged[0].total
+    else:  # a page past the end: count separately
+        total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ids = [p.id for p in prompts]
     rates: dict[int, list[ConditionRateRead]] = defaultdict(list)
     for prompt_id, condition, harmful, scored in session.execute(
@@ -156,7 +169,7 @@ def prompt_page(
                 condition=condition, harmful=harmful, scored=scored, rate=harmful / scored if scored else None
             )
         )
-    flipping = _flipping(selected).subquery()
+    flipping = _flipping(selected, ids).subquery()
     flips: dict[int, list[str]] = defaultdict(list)
     for prompt_id, condition in session.execute(
         select(flipping.c.prompt_id, Condition.name)

@@ -2,8 +2,9 @@
 
 import itertools
 import math
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -28,6 +29,7 @@ from backend.schemas import (
     SeedPointRead,
     VarianceRead,
 )
+from backend.services.cache import AnalysisCache, experiment_state
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
 from backend.stats.compare import compare_conditions
@@ -37,6 +39,7 @@ from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, variance_components
 
 Adjustment = Literal["holm", "bh"]
+Value = TypeVar("Value")
 POWER_DIFFERENCES = [d / 100 for d in range(2, 41, 2)]
 
 
@@ -48,9 +51,24 @@ def _finite(value: float) -> float | None:
 class ExperimentData:
     """What every part of the analysis reads, loaded once per request."""
 
+    session: Session
     experiment: ExperimentRead
     judge_key: str
-    cells: dict[int, Cells]
+    cache: AnalysisCache
+    state: Hashable
+
+    def cached(self, name: str, parameters: Hashable, compute: Callable[[], Value]) -> Value:
+        """`compute()`, or its result from an earlier request on the same data."""
+        return self.cache.get((self.experiment.id, self.state, name, parameters), compute)
+
+    @property
+    def cells(self) -> dict[int, Cells]:
+        """Verdict counts per condition, seed and prompt: read only by the parts that need them."""
+        return self.cached(
+            "cells",
+            self.judge_key,
+            lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_key),
+        )
 
     @property
     def baseline(self) -> ConditionRead | None:
@@ -67,15 +85,17 @@ class ExperimentData:
         raise InvalidInput(f"no condition named {name!r} in experiment {self.experiment.id}")
 
 
-def load(session: Session, experiment_id: int) -> ExperimentData:
+def load(session: Session, experiment_id: int, cache: AnalysisCache) -> ExperimentData:
     experiment = experiment_repository.get_experiment(session, experiment_id)
     judge_key = experiment_repository.primary_judge_key(experiment.judges)
-    return ExperimentData(
-        experiment, judge_key, repository.condition_cells(session, experiment_id, judge_key)
-    )
+    return ExperimentData(session, experiment, judge_key, cache, experiment_state(experiment))
 
 
 def condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
+    return data.cached("summaries", None, lambda: _condition_summaries(session, data))
+
+
+def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     repeats = repository.evaluation_rates(session, data.experiment.id, data.judge_key)
     summaries = []
     for condition in data.experiment.conditions:
@@ -100,9 +120,9 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
             if run.id in repeats
         ]
         sds = [c.sd for c in checkpoints if c.sd is not None]
-        cells = data.cells.get(condition.id)
-        harmful = int(cells.harmful.sum()) if cells else 0
-        scored = int(cells.scored.sum()) if cells else 0
+        # Pooled over every evaluation of the condition; the same as summing its cells.
+        harmful = sum(r.rate.harmful for r in runs if r.rate)
+        safe = sum(r.rate.safe for r in runs if r.rate)
         unscored = sum(r.rate.unscored for r in runs if r.rate)
         summaries.append(
             ConditionSummaryRead(
@@ -119,7 +139,7 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
                 # A t-interval on a proportion can poke out of [0, 1]; the rate cannot.
                 low=_finite(float(np.clip(spread.low, 0, 1))) if spread else None,
                 high=_finite(float(np.clip(spread.high, 0, 1))) if spread else None,
-                pooled=rate_read(harmful, scored - harmful, unscored),
+                pooled=rate_read(harmful, safe, unscored),
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
             )
@@ -163,6 +183,14 @@ def comparisons(
     data: ExperimentData, pairs: list[tuple[str, str]], adjustment: Adjustment = "holm"
 ) -> list[ComparisonRead]:
     """Paired differences for the given (A, B) pairs, p-values adjusted across all of them."""
+    return data.cached(
+        "comparisons", (tuple(pairs), adjustment), lambda: _comparisons(data, pairs, adjustment)
+    )
+
+
+def _comparisons(
+    data: ExperimentData, pairs: list[tuple[str, str]], adjustment: Adjustment
+) -> list[ComparisonRead]:
     results = []
     for name_a, name_b in pairs:
         a, b = data.condition(name_a), data.condition(name_b)
@@ -214,6 +242,10 @@ def _components_read(components: Components) -> ComponentsRead:
 
 def variance(data: ExperimentData) -> list[VarianceRead]:
     """Variance components of every condition with at least two seeds and two prompts judged."""
+    return data.cached("variance", None, lambda: _variance(data))
+
+
+def _variance(data: ExperimentData) -> list[VarianceRead]:
     results = []
     for condition in data.experiment.conditions:
         cells = data.cells.get(condition.id)
@@ -238,6 +270,10 @@ def variance(data: ExperimentData) -> list[VarianceRead]:
 
 def power(data: ExperimentData, variances: list[VarianceRead]) -> PowerRead | None:
     """Seeds needed per detectable difference, from the fine-tuned conditions' average components."""
+    return data.cached("power", None, lambda: _power(data, variances))
+
+
+def _power(data: ExperimentData, variances: list[VarianceRead]) -> PowerRead | None:
     basis = [v for v in variances if not data.condition(v.name).is_baseline]
     if not basis:
         return None
@@ -270,6 +306,10 @@ def power(data: ExperimentData, variances: list[VarianceRead]) -> PowerRead | No
 
 def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     """Cohen's kappa between every two of the experiment's judges, on the generations both judged."""
+    return data.cached("agreement", None, lambda: _agreement(session, data))
+
+
+def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     results = []
     for name_a, name_b in itertools.combinations(data.experiment.judges, 2):
         key_a, key_b = JUDGES[name_a].key, JUDGES[name_b].key
@@ -297,10 +337,11 @@ def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
 def analyse(
     session: Session,
     experiment_id: int,
+    cache: AnalysisCache,
     pairs: list[tuple[str, str]] | None = None,
     adjustment: Adjustment = "holm",
 ) -> AnalysisRead:
-    data = load(session, experiment_id)
+    data = load(session, experiment_id, cache)
     variances = variance(data)
     return AnalysisRead(
         experiment_id=experiment_id,

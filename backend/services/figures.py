@@ -1,4 +1,6 @@
-"""Each dashboard figure from just the part of the analysis it needs."""
+"""Each dashboard figure from just the part of the analysis it needs, memoised on the experiment's state."""
+
+from collections.abc import Callable, Hashable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -8,70 +10,109 @@ from backend.figures import design, distribution, heatmaps
 from backend.figures.common import FigureJSON, empty_figure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
-from backend.schemas import ConditionRead
 from backend.services import analysis
+from backend.services.analysis import ExperimentData
+from backend.services.cache import AnalysisCache
 from backend.stats.prompts import prompt_stability
 
 
-def seeds(session: Session, experiment_id: int) -> FigureJSON:
-    data = analysis.load(session, experiment_id)
-    return distribution.seed_distribution(analysis.condition_summaries(session, data))
+def _figure(
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    name: str,
+    parameters: Hashable,
+    build: Callable[[ExperimentData], FigureJSON],
+) -> FigureJSON:
+    data = analysis.load(session, experiment_id, cache)
+    return data.cached(f"figure:{name}", parameters, lambda: build(data))
 
 
-def noise(session: Session, experiment_id: int) -> FigureJSON:
-    data = analysis.load(session, experiment_id)
-    return distribution.evaluation_vs_training_noise(analysis.condition_summaries(session, data))
+def seeds(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        return distribution.seed_distribution(analysis.condition_summaries(session, data))
+
+    return _figure(session, cache, experiment_id, "seeds", None, build)
+
+
+def noise(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        return distribution.evaluation_vs_training_noise(analysis.condition_summaries(session, data))
+
+    return _figure(session, cache, experiment_id, "noise", None, build)
 
 
 def forest(
-    session: Session, experiment_id: int, pairs: list[tuple[str, str]], adjustment: analysis.Adjustment
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    pairs: list[tuple[str, str]],
+    adjustment: analysis.Adjustment,
 ) -> FigureJSON:
-    data = analysis.load(session, experiment_id)
-    return comparison_figures.forest(
-        analysis.comparisons(data, analysis.default_pairs(data) + pairs, adjustment), adjustment
-    )
+    def build(data: ExperimentData) -> FigureJSON:
+        chosen = analysis.comparisons(data, analysis.default_pairs(data) + pairs, adjustment)
+        return comparison_figures.forest(chosen, adjustment)
+
+    return _figure(session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build)
 
 
-def categories(session: Session, experiment_id: int) -> FigureJSON:
-    data = analysis.load(session, experiment_id)
-    names = {c.id: c.name for c in data.experiment.conditions}
-    rows = repository.category_counts(session, experiment_id, data.judge_key)
-    counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
-    ordered_categories = sorted({category for _, category, *_ in rows})
-    return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts)
+def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        names = {c.id: c.name for c in data.experiment.conditions}
+        rows = repository.category_counts(session, experiment_id, data.judge_key)
+        counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
+        ordered_categories = sorted({category for _, category, *_ in rows})
+        return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts)
+
+    return _figure(session, cache, experiment_id, "categories", None, build)
 
 
-def flips(session: Session, experiment_id: int, condition_name: str | None, limit: int) -> FigureJSON:
+def flips(
+    session: Session, cache: AnalysisCache, experiment_id: int, condition_name: str | None, limit: int
+) -> FigureJSON:
     """The chosen condition, or by default the first fine-tuned one with verdicts."""
-    data = analysis.load(session, experiment_id)
-    condition: ConditionRead | None
-    if condition_name is not None:
-        condition = data.condition(condition_name)
-    else:
-        judged = [c for c in data.experiment.conditions if c.id in data.cells]
-        condition = next((c for c in judged if not c.is_baseline), judged[0] if judged else None)
-    if condition is None or condition.id not in data.cells:
-        return empty_figure("Verdicts per prompt and seed", "no verdicts yet")
-    cells = data.cells[condition.id]
-    labels = {
-        prompt_id: (external_id, text)
-        for prompt_id, external_id, text in session.execute(
-            select(Prompt.id, Prompt.external_id, Prompt.text).where(Prompt.id.in_(cells.prompt.tolist()))
-        )
-    }
-    return heatmaps.flip_heatmap(condition.name, cells, prompt_stability(cells), labels, limit)
+
+    def build(data: ExperimentData) -> FigureJSON:
+        if condition_name is not None:
+            condition = data.condition(condition_name)
+        else:
+            cells_of = data.cells
+            judged = [c for c in data.experiment.conditions if c.id in cells_of]
+            fine_tuned = [c for c in judged if not c.is_baseline]
+            if not judged:
+                return empty_figure("Verdicts per prompt and seed", "no verdicts yet")
+            condition = (fine_tuned or judged)[0]
+        if condition.id not in data.cells:
+            return empty_figure("Verdicts per prompt and seed", f"no verdicts yet for {condition.name}")
+        cells = data.cells[condition.id]
+        labels = {
+            prompt_id: (external_id, text)
+            for prompt_id, external_id, text in session.execute(
+                select(Prompt.id, Prompt.external_id, Prompt.text).where(Prompt.id.in_(cells.prompt.tolist()))
+            )
+        }
+        return heatmaps.flip_heatmap(condition.name, cells, prompt_stability(cells), labels, limit)
+
+    return _figure(session, cache, experiment_id, "flips", (condition_name, limit), build)
 
 
-def variance(session: Session, experiment_id: int) -> FigureJSON:
-    variances = analysis.variance(analysis.load(session, experiment_id))
-    if not variances:
-        return empty_figure("Variance components", "needs a condition with two seeds and two prompts judged")
-    return design.variance_bars(variances)
+def variance(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        variances = analysis.variance(data)
+        if not variances:
+            return empty_figure(
+                "Variance components", "needs a condition with two seeds and two prompts judged"
+            )
+        return design.variance_bars(variances)
+
+    return _figure(session, cache, experiment_id, "variance", None, build)
 
 
-def power(session: Session, experiment_id: int) -> FigureJSON:
-    data = analysis.load(session, experiment_id)
-    sizing = analysis.power(data, analysis.variance(data))
-    if sizing is None:
-        return empty_figure("Seeds needed", "needs a fine-tuned condition with two seeds judged")
-    return design.power_curve(sizing)
+def power(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        sizing = analysis.power(data, analysis.variance(data))
+        if sizing is None:
+            return empty_figure("Seeds needed", "needs a fine-tuned condition with two seeds judged")
+        return design.power_curve(sizing)
+
+    return _figure(session, cache, experiment_id, "power", None, build)

@@ -44,6 +44,7 @@ def sign_flip_test(differences: ArrayLike, *, n_permutations: int = 10_000, seed
     rng = np.random.default_rng(seed)
     count = 0
     for start in range(0, n_permutations, _CHUNK):
-        signs = 1 - 2 * rng.integers(0, 2, size=(min(_CHUNK, n_permutations - start), n))
+        # int8 draws, float signs: the matrix product then runs in BLAS, several times faster.
+        signs = 1.0 - 2.0 * rng.integers(0, 2, size=(min(_CHUNK, n_permutations - start), n), dtype=np.int8)
         count += int((np.abs(signs @ d / n) >= threshold).sum())
     return SignFlipTest(observed, (1 + count) / (1 + n_permutations), n_permutations, False, n)

@@ -205,3 +205,19 @@ def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -
     )
     assert agreement["kappa"] == pytest.approx(reference.kappa)
     assert (agreement["low"], agreement["high"]) == pytest.approx((reference.kappa_low, reference.kappa_upp))
+
+
+def test_cached_results_follow_new_verdicts(client: TestClient, experiment: dict) -> None:
+    """The analysis is memoised on the runs' state: a new run's verdicts must show at once."""
+    url = f"/api/experiments/{experiment['id']}/analysis"
+    before = client.get(url).json()
+    assert client.get(url).json() == before  # served again from the memo
+    original = next(r for r in experiment["runs"] if r["condition_name"] == "lr-5e-4" and r["seed"] == 0)
+    (repeat,) = client.post(f"/api/runs/{original['id']}/reevaluate", json={"count": 1}).json()["runs"]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        add_verdicts(session, repeat["id"], [[S], [S], [S], [S]])
+    after = client.get(url).json()
+    pooled = {c["name"]: c["pooled"] for c in after["conditions"]}
+    assert (pooled["lr-5e-4"]["harmful"], pooled["lr-5e-4"]["safe"]) == (11, 5)
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/noise").json()
+    assert figure["data"][1]["y"][2] == pytest.approx(100 * np.std([1.0, 0.0], ddof=1))

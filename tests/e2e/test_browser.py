@@ -13,7 +13,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
-from tests.conftest import migrate
+from backend.schema import upgrade_to_head
 from tests.e2e.conftest import Service
 from tests.factories import add_verdicts
 
@@ -53,7 +53,7 @@ def live_settings(tmp_path: Path) -> Settings:
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
     )
     settings.ensure_dirs()
-    migrate(settings.resolved_database_url)
+    upgrade_to_head(settings.resolved_database_url)
     return settings
 
 

@@ -12,7 +12,7 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment
-from tests.conftest import migrate
+from backend.schema import upgrade_to_head
 from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.factories import experiment_spec, upload_small_benchmark
 
@@ -44,7 +44,7 @@ def e2e_settings(tmp_path: Path, broker_url: str) -> Settings:
         broker_url=broker_url,
     )
     settings.ensure_dirs()
-    migrate(settings.resolved_database_url)
+    upgrade_to_head(settings.resolved_database_url)
     return settings
 
 

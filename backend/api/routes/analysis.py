@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import SessionDep
+from backend.api.deps import CacheDep, SessionDep
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.schemas import AnalysisRead
@@ -31,59 +31,62 @@ def _pairs(raw: list[str]) -> list[tuple[str, str]]:
 def get_analysis(
     experiment_id: int,
     session: SessionDep,
+    cache: CacheDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
-    return analysis.analyse(session, experiment_id, _pairs(pair), adjust)
+    return analysis.analyse(session, experiment_id, cache, _pairs(pair), adjust)
 
 
 @router.get("/figures/seeds")
-def seeds_figure(experiment_id: int, session: SessionDep) -> FigureJSON:
+def seeds_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
-    return figure_service.seeds(session, experiment_id)
+    return figure_service.seeds(session, cache, experiment_id)
 
 
 @router.get("/figures/noise")
-def noise_figure(experiment_id: int, session: SessionDep) -> FigureJSON:
+def noise_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
-    return figure_service.noise(session, experiment_id)
+    return figure_service.noise(session, cache, experiment_id)
 
 
 @router.get("/figures/forest")
 def forest_figure(
     experiment_id: int,
     session: SessionDep,
+    cache: CacheDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
-    return figure_service.forest(session, experiment_id, _pairs(pair), adjust)
+    return figure_service.forest(session, cache, experiment_id, _pairs(pair), adjust)
 
 
 @router.get("/figures/categories")
-def categories_figure(experiment_id: int, session: SessionDep) -> FigureJSON:
-    return figure_service.categories(session, experiment_id)
+def categories_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+    return figure_service.categories(session, cache, experiment_id)
 
 
 @router.get("/figures/flips")
 def flips_figure(
     experiment_id: int,
     session: SessionDep,
+    cache: CacheDep,
     condition: Annotated[
         str | None, Query(description="condition name; default: the first fine-tuned")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
 ) -> FigureJSON:
     """Verdicts per prompt and seed for one condition, prompts that flip between seeds first."""
-    return figure_service.flips(session, experiment_id, condition, limit)
+    return figure_service.flips(session, cache, experiment_id, condition, limit)
 
 
 @router.get("/figures/variance")
-def variance_figure(experiment_id: int, session: SessionDep) -> FigureJSON:
-    return figure_service.variance(session, experiment_id)
+def variance_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+    return figure_service.variance(session, cache, experiment_id)
 
 
 @router.get("/figures/power")
-def power_figure(experiment_id: int, session: SessionDep) -> FigureJSON:
-    return figure_service.power(session, experiment_id)
+def power_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+    return figure_service.power(session, cache, experiment_id)

@@ -1,0 +1,48 @@
+"""Memo of analysis results, keyed by what they were computed from.
+
+An experiment's statistics change only when a run's status or verdict counts change, and the API reads
+those on every request anyway (ExperimentRead). Keyed by them, a cached result is never stale: a new
+judgment changes the key. Finished experiments, the common case on a dashboard, hit every time.
+"""
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Any, TypeVar
+
+from backend.schemas import ExperimentRead
+
+Value = TypeVar("Value")
+
+
+def experiment_state(experiment: ExperimentRead) -> Hashable:
+    """Everything about the runs that the statistics depend on."""
+    return tuple(
+        (
+            run.id,
+            run.status.value,
+            *((run.rate.harmful, run.rate.safe, run.rate.unscored) if run.rate else ()),
+        )
+        for run in experiment.runs
+    )
+
+
+class AnalysisCache:
+    """A bounded, thread-safe least-recently-used memo (the API serves requests from a thread pool)."""
+
+    def __init__(self, max_entries: int = 256) -> None:
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._max_entries = max_entries
+        self._lock = threading.Lock()
+
+    def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                return self._entries[key]
+        value = compute()  # outside the lock: two threads may compute the same value once each
+        with self._lock:
+            self._entries[key] = value
+            while len(self._entries) > self._max_entries:
+                self._entries.popitem(last=False)
+        return value
