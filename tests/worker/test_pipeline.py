@@ -146,3 +146,24 @@ def test_failures_are_recorded_on_the_run_as_a_readable_message(
 
 def _break_tokenizer(model: Path) -> None:
     (model / "tokenizer.json").write_text("{ this is not json")
+
+
+def test_reevaluations_sample_the_same_checkpoint_anew(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
+    drain(queue, store, migrated)
+    repeats = client.post("/api/runs/2/reevaluate", json={"count": 2}).json()["runs"]
+    drain(queue, store, migrated)
+    statuses = {r["id"]: r["status"] for r in client.get("/api/experiments/1").json()["runs"]}
+    assert [statuses[r["id"]] for r in repeats] == ["done", "done"]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        texts = {
+            run_id: [g.text for g in session.scalars(select(Generation).where(Generation.run_id == run_id))]
+            for run_id in (2, *(r["id"] for r in repeats))
+        }
+    assert all(len(t) == N_PROMPTS * SAMPLES for t in texts.values())
+    assert len({tuple(t) for t in texts.values()}) == 3  # new sampling seeds, new samples
+    # They evaluated run 2's adapter: nothing was trained for them.
+    assert not any((migrated.artifacts_dir / f"run-{r['id']}").exists() for r in repeats)
+    assert (migrated.artifacts_dir / "run-2" / "adapter" / "adapter_config.json").is_file()
