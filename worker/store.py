@@ -217,7 +217,12 @@ class RunStore:
         ]
         with self._sessions.begin() as session:
             _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge"])
-            refresh_prompt_cells(session, run_id, judge_key)
+            touched = session.scalars(
+                select(Generation.prompt_id)
+                .where(Generation.id.in_([r["generation_id"] for r in rows]))
+                .distinct()
+            ).all()
+            refresh_prompt_cells(session, run_id, judge_key, touched)
 
 
 def _insert_ignoring_duplicates(

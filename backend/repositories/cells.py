@@ -1,5 +1,6 @@
 """prompt_cells: one run's verdict counts per prompt and judge, derived from judgments."""
 
+from collections.abc import Collection
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -10,18 +11,24 @@ from backend.domain import Verdict
 from backend.models import Generation, Judgment, PromptCell
 
 
-def refresh_prompt_cells(session: Session, run_id: int, judge_key: str) -> None:
-    """Recount the run's verdicts per prompt for one judge; call in the transaction that adds judgments."""
+def refresh_prompt_cells(
+    session: Session, run_id: int, judge_key: str, prompt_ids: Collection[int] | None = None
+) -> None:
+    """Recount the run's verdicts per prompt for one judge (only on `prompt_ids`, when given: the prompts a
+    batch of judgments touched); call in the transaction that adds the judgments."""
 
     def count(verdict: Verdict) -> Any:
         return func.sum(case((Judgment.verdict == verdict, 1), else_=0))
 
-    counts = session.execute(
+    query = (
         select(Generation.prompt_id, count(Verdict.HARMFUL), count(Verdict.SAFE), count(Verdict.UNSCORED))
         .join(Judgment, Judgment.generation_id == Generation.id)
         .where(Generation.run_id == run_id, Judgment.judge == judge_key)
         .group_by(Generation.prompt_id)
-    ).all()
+    )
+    if prompt_ids is not None:
+        query = query.where(Generation.prompt_id.in_(list(prompt_ids)))
+    counts = session.execute(query).all()
     if not counts:
         return
     statement = dialect_insert(session)(PromptCell).values(
