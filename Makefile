@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet
 CONSTRAINTS := -c requirements/constraints.txt
 
-.PHONY: demo test test-fast lint bench-judge
+.PHONY: demo test test-fast lint bench-judge bench-dashboard
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/embedded.txt
 	python3 -m venv $(VENV)
@@ -37,3 +37,7 @@ lint: $(VENV)/.installed-test
 
 bench-judge: $(VENV)/.installed
 	$(PY) bench/judge_validation.py
+
+# Needs PostgreSQL on 127.0.0.1:5432 (creates and drops a scratch database).
+bench-dashboard: $(VENV)/.installed
+	$(PY) bench/dashboard_latency.py
