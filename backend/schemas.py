@@ -135,6 +135,8 @@ class GenerationRead(_Read):
     id: int
     run_id: int
     prompt_id: int
+    prompt_external_id: str
+    prompt_text: str
     sample_index: int
     text: str
     n_new_tokens: int

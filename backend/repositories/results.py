@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from backend.domain import Verdict
-from backend.models import Generation, Judgment, PromptCell
+from backend.models import Generation, Judgment, Prompt, PromptCell
 from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
 from backend.stats.rates import wilson_interval
 
@@ -63,30 +63,27 @@ def rates_of_runs(session: Session, run_ids: Sequence[int], judge_key: str) -> d
 
 def generations_of_run(session: Session, run_id: int, *, page: int, page_size: int) -> Page[GenerationRead]:
     total = session.scalar(select(func.count()).where(Generation.run_id == run_id)) or 0
-    generations = session.scalars(
-        select(Generation)
+    rows = session.execute(
+        select(Generation, Prompt.external_id, Prompt.text)
+        .join(Prompt, Prompt.id == Generation.prompt_id)
         .where(Generation.run_id == run_id)
-        .order_by(Generation.prompt_id, Generation.sample_index)
+        .order_by(Prompt.position, Generation.sample_index)
         .offset((page - 1) * page_size)
         .limit(page_size)
     ).all()
-    judgments: dict[int, list[JudgmentRead]] = defaultdict(list)
-    for judgment in session.scalars(
-        select(Judgment)
-        .where(Judgment.generation_id.in_([g.id for g in generations]))
-        .order_by(Judgment.judge)
-    ):
-        judgments[judgment.generation_id].append(JudgmentRead.model_validate(judgment))
+    judgments = judgments_of(session, [g.id for g, _, _ in rows])
     items = [
         GenerationRead(
             id=g.id,
             run_id=g.run_id,
             prompt_id=g.prompt_id,
+            prompt_external_id=external_id,
+            prompt_text=prompt_text,
             sample_index=g.sample_index,
             text=g.text,
             n_new_tokens=g.n_new_tokens,
             judgments=judgments[g.id],
         )
-        for g in generations
+        for g, external_id, prompt_text in rows
     ]
     return Page[GenerationRead](items=items, total=total, page=page, page_size=page_size)

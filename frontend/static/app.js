@@ -490,7 +490,9 @@ async function initRun() {
     const result = await api(`/api/runs/${runId}/generations?page=${page}&page_size=25`);
     document.querySelector("#generations tbody").replaceChildren(
       ...result.items.map((g) =>
-        el("tr", { class: "response" }, el("td", {}, g.prompt_id), el("td", {}, g.sample_index),
+        el("tr", { class: "response" },
+          el("td", { class: "prompt" }, el("div", { class: "muted" }, g.prompt_external_id), el("div", {}, g.prompt_text)),
+          el("td", {}, g.sample_index),
           el("td", {}, ...g.judgments.map((j) =>
             el("div", {}, el("span", { class: `badge verdict-${j.verdict}`, title: j.output }, j.verdict), ` ${j.judge}`))),
           el("td", { class: "response-text" }, g.text)),

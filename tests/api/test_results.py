@@ -39,3 +39,4 @@ def test_run_generations_carry_their_judgments(client: TestClient) -> None:
     page = client.get(f"/api/runs/{run['id']}/generations", params={"page_size": 3}).json()
     assert page["total"] == 10
     assert [g["judgments"][0]["verdict"] for g in page["items"]] == ["harmful", "harmful", "safe"]
+    assert [g["prompt_external_id"] for g in page["items"]] == ["hd-001", "hd-002", "hd-003"]
