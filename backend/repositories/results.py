@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt, PromptCell
 from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
-from backend.stats.rates import wilson_interval
+from backend.stats.rates import run_rate
 
 
 def verdict_counts(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, dict[Verdict, int]]:
@@ -41,15 +41,16 @@ def judgments_of(session: Session, generation_ids: Sequence[int]) -> dict[int, l
 
 
 def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:
-    interval = wilson_interval(harmful, harmful + safe)
-    scored = harmful + safe > 0
+    """The rate, its Wilson interval and the counts; no rate (None) before anything is scored."""
+    rate = run_rate(harmful, safe, unscored)
+    scored = rate.n_scored > 0
     return RateRead(
         harmful=harmful,
         safe=safe,
         unscored=unscored,
-        rate=interval.estimate if scored else None,
-        low=interval.low if scored else None,
-        high=interval.high if scored else None,
+        rate=rate.rate if scored else None,
+        low=rate.low if scored else None,
+        high=rate.high if scored else None,
     )
 
 
