@@ -6,6 +6,7 @@ dashboard then stays up until Ctrl-C, unless --exit-when-done is given.
 
 import argparse
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -31,9 +32,9 @@ def _free_port(preferred: int) -> int:
         return probe.getsockname()[1]
 
 
-def _start(command: list[str], log_path: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
+def _start(command: list[str], log_path: Path) -> subprocess.Popen[bytes]:
     log = log_path.open("ab")
-    return subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    return subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
 
 
 def _wait_for_api(url: str, server: subprocess.Popen[bytes], log_path: Path) -> None:
@@ -62,6 +63,10 @@ def _summary(settings: Settings, experiment_id: int) -> None:
         print(f"  {condition['name']:<10} {', '.join(rates)}")
 
 
+def _interrupt(_signal: int, _frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def _cancel_unfinished(settings: Settings, experiment_id: int | None) -> None:
     """On Ctrl-C: otherwise the queued runs would hold up the next demo's worker."""
     if experiment_id is None:
@@ -84,8 +89,10 @@ def main() -> None:
     args = parser.parse_args()
 
     port = _free_port(args.port)
-    env = {**os.environ, "SEEDSCOPE_API_URL": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
-    os.environ.update(env)
+    # Settings here and in the child processes (which inherit the environment) read these.
+    os.environ.update({"SEEDSCOPE_API_URL": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"})
+    # A plain `kill` stops the demo like Ctrl-C does, so the server and worker are stopped with it.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings()
     settings.ensure_dirs()
     logs = settings.home / "logs"
@@ -95,12 +102,12 @@ def main() -> None:
     print(f"seedscope demo: state in {settings.home.resolve()}, logs in {logs.resolve()}")
     migrate(settings)
     print("preparing the aligned SmolLM2 base (first time only: a few CPU minutes) ...")
-    prepared = subprocess.run([BIN / "seedscope-worker", "prepare-base"], cwd=REPO, env=env)
+    prepared = subprocess.run([BIN / "seedscope-worker", "prepare-base"], cwd=REPO)
     if prepared.returncode != 0:
         sys.exit("preparing the aligned base failed (output above)")
 
-    server = _start([BIN / "seedscope", "serve", "--port", str(port)], logs / "api.log", env)
-    worker = _start([BIN / "seedscope-worker", "run"], logs / "worker.log", env)
+    server = _start([BIN / "seedscope", "serve", "--port", str(port)], logs / "api.log")
+    worker = _start([BIN / "seedscope-worker", "run"], logs / "worker.log")
     experiment_id: int | None = None
     try:
         _wait_for_api(settings.api_url, server, logs / "api.log")

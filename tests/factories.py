@@ -67,25 +67,3 @@ def add_verdicts(
     refresh_prompt_cells(session, run_id, judge)
     run.status = RunStatus.DONE
     session.commit()
-
-
-def add_judged_generations(
-    session: Session, run_id: int, verdicts: list[Verdict], judge: str = "refusal-minilm@1"
-) -> None:
-    """One generation per verdict, on the run's benchmark prompts in order, each judged with that verdict."""
-    run = session.get(Run, run_id)
-    assert run is not None
-    benchmark_id = run.condition.experiment.benchmark_id
-    prompt_ids = session.scalars(
-        select(Prompt.id).where(Prompt.benchmark_id == benchmark_id).order_by(Prompt.position)
-    ).all()
-    for prompt_id, verdict in zip(prompt_ids, verdicts, strict=False):
-        generation = Generation(
-            run_id=run_id, prompt_id=prompt_id, sample_index=0, text=f"answer {verdict}", n_new_tokens=3
-        )
-        session.add(generation)
-        session.flush()
-        session.add(Judgment(generation_id=generation.id, judge=judge, verdict=verdict, output="test"))
-    session.flush()
-    refresh_prompt_cells(session, run_id, judge)
-    session.commit()

@@ -1,9 +1,9 @@
-"""Rates, responses and figures from stored judgments."""
+"""Run rates and a run's responses from stored judgments."""
 
 from fastapi.testclient import TestClient
 
 from backend.domain import Verdict
-from tests.factories import add_judged_generations, experiment_spec
+from tests.factories import add_verdicts, experiment_spec
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
 
@@ -19,7 +19,7 @@ def _experiment_with_judgments(client: TestClient) -> dict:
     }
     with session_factory() as session:
         for index, run_verdicts in verdicts.items():
-            add_judged_generations(session, experiment["runs"][index]["id"], run_verdicts)
+            add_verdicts(session, experiment["runs"][index]["id"], [[v] for v in run_verdicts])
     return client.get(f"/api/experiments/{experiment['id']}").json()
 
 
