@@ -194,6 +194,9 @@ class Run(Base):
         ForeignKey("runs.id", ondelete="CASCADE"), index=True
     )
     evaluation_index: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # 0: submitted with the experiment; k: added by the k-th extension (more seeds or a new condition),
+    # so the dashboard can mark seeds that joined the analysis later.
+    added_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
     # Progress of the current stage in [0, 1], and what the worker is doing, for the dashboard.
     progress: Mapped[float] = mapped_column(Float, default=0.0)

@@ -81,6 +81,8 @@ class RunRead(_Read):
     # Repeated measurements: the run whose checkpoint this one re-evaluates, and which re-evaluation it is.
     evaluation_of_id: int | None
     evaluation_index: int
+    # 0: submitted with the experiment; k: added by the experiment's k-th extension.
+    added_in: int
     status: RunStatus
     progress: float
     progress_message: str
