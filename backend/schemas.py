@@ -58,7 +58,11 @@ class CatalogRead(_Read):
 
 
 class RateRead(_Read):
-    """A harmfulness rate with its Wilson 95% interval; unscored verdicts are counted, not rated."""
+    """A harmfulness rate with its Wilson 95% interval; unscored verdicts are counted, not rated.
+
+    With several verdicts per prompt the interval is clustered by prompt: the Wilson interval at the
+    effective number of verdicts, scored / design_effect (backend.stats.rates).
+    """
 
     harmful: int
     safe: int
@@ -66,6 +70,7 @@ class RateRead(_Read):
     rate: float | None
     low: float | None
     high: float | None
+    design_effect: float = 1.0
 
 
 class RunRead(_Read):
@@ -186,6 +191,13 @@ class ReevaluationsRead(_Read):
     warning: str | None
 
 
+class AddSeedsRequest(BaseModel):
+    """More training seeds for the experiment's fine-tuned conditions (or one of them)."""
+
+    count: int = Field(3, ge=1, le=100, description="how many new seeds; the next unused integers")
+    condition: str | None = Field(None, description="a condition name; default: every fine-tuned condition")
+
+
 # --- analysis: every number travels with its interval and its n --------------------------------------
 
 
@@ -196,6 +208,8 @@ class SeedPointRead(_Read):
     low: float
     high: float
     n_scored: int
+    # 0: submitted with the experiment; k: added by its k-th extension.
+    added_in: int = 0
 
 
 class CheckpointRepeatsRead(_Read):
@@ -224,42 +238,95 @@ class ConditionSummaryRead(_Read):
     max: float | None
     low: float | None
     high: float | None
-    # All scored verdicts of the condition pooled, with a Wilson interval (ignores seed noise).
+    # All scored verdicts of the condition pooled, interval clustered by prompt: given these checkpoints
+    # (evaluation noise only; the t-interval above speaks of new seeds).
     pooled: RateRead
     repeats: list[CheckpointRepeatsRead]
     # Mean over checkpoints of the SD between re-evaluations: evaluation noise, beside the seed SD.
     evaluation_sd: float | None
 
 
-class ComparisonRead(_Read):
-    """Harmfulness rate of A minus B, paired on prompts (and on seeds where they match)."""
+class CheckpointsAnswerRead(_Read):
+    """Given these checkpoints: evaluation noise only (new prompts and samples, same fine-tuned weights).
 
-    a: str
-    b: str
-    estimate: float
-    rate_a: float
-    rate_b: float
-    # Standard error clustered by prompt (Miller 2024): evaluation noise given these checkpoints.
-    se_prompt: float
-    prompt_low: float
-    prompt_high: float
-    # Two-way clustered by prompt and training seed: also counts training noise (None with < 2 seed clusters).
-    se_seed_aware: float | None
-    seed_low: float | None
-    seed_high: float | None
+    Interval clustered by prompt (Miller 2024), t with n_prompts - 1 df; sign-flip permutation p-value.
+    """
+
+    se: float
+    df: int
+    low: float
+    high: float
     p_value: float
     p_adjusted: float
     n_permutations: int
     exact: bool
+
+
+class NewSeedsAnswerRead(_Read):
+    """For new seeds: training noise too (what another draw of seeds would show on average).
+
+    Generalized interval and p-value over the prompt-level and seed-level noise (backend.stats.compare).
+    """
+
+    se: float
+    # The t df that gives the same interval width; None when it is no wider than the normal interval.
+    df: float | None
+    low: float
+    high: float
+    p_value: float
+    p_adjusted: float
+    seed_variance: float
+    paired_seeds: bool
+
+
+class SizingRead(_Read):
+    """Minimum detectable difference (80% power, two-sided 5%) of the for-new-seeds test; 95% range."""
+
+    n_seeds: int
     n_prompts: int
-    n_seed_clusters: int
+    minimum_detectable_difference: float
+    low: float
+    high: float
+
+
+class ComparisonRead(_Read):
+    """Harmfulness rate of A minus B, paired on prompts (and on seeds when both are fine-tuned with them)."""
+
+    a: str
+    b: str
+    a_fine_tuned: bool
+    b_fine_tuned: bool
+    estimate: float
+    rate_a: float
+    rate_b: float
+    n_prompts: int
+    seeds_a: int
+    seeds_b: int
+    given_checkpoints: CheckpointsAnswerRead
+    new_seeds: NewSeedsAnswerRead | None
+    # Why there is no answer for new seeds (a fine-tuned arm with one seed, ...); None when there is one.
+    new_seeds_withheld: str | None
+    # "real" or "could be noise", from the for-new-seeds answer whenever a condition is fine-tuned;
+    # "cannot tell" when that answer is withheld.
+    verdict: str
+    verdict_basis: str
+    sizing: SizingRead | None
+
+
+class IntervalRead(_Read):
+    estimate: float | None
+    low: float | None
+    high: float | None
 
 
 class ComponentsRead(_Read):
-    seed: float
-    prompt: float
-    seed_x_prompt: float
-    sampling: float | None
+    """Variance of one verdict by source (proportion^2), each with its 95% interval."""
+
+    seed: IntervalRead
+    prompt: IntervalRead
+    seed_x_prompt: IntervalRead
+    # None when one verdict per cell confounds it with seed x prompt.
+    sampling: IntervalRead | None
 
 
 class VarianceRead(_Read):
@@ -267,7 +334,7 @@ class VarianceRead(_Read):
     name: str
     components: ComponentsRead
     shares: ComponentsRead
-    icc_seed: float | None
+    icc_seed: IntervalRead
     # One verdict per cell: seed x prompt interaction and sampling noise cannot be told apart.
     interaction_confounded: bool
     n_seeds: int
@@ -281,13 +348,13 @@ class PowerPointRead(_Read):
 
 
 class PowerRead(_Read):
-    """Sizing from the fine-tuned conditions' average variance components (two-sided, alpha 0.05, 80%)."""
+    """Sizing of one comparison's for-new-seeds test: the design as run, with more seeds, and the seeds
+    needed per difference (two-sided 5%, 80% power; ranges from the estimated noise's uncertainty)."""
 
-    based_on: list[str]
-    n_seeds: int
-    n_prompts: int
-    n_samples: int
-    minimum_detectable_difference: float | None
+    a: str
+    b: str
+    now: SizingRead
+    more_seeds: list[SizingRead]
     curve: list[PowerPointRead]
 
 
@@ -311,5 +378,16 @@ class AnalysisRead(_Read):
     comparisons: list[ComparisonRead]
     adjustment: str
     variance: list[VarianceRead]
-    power: PowerRead | None
+    power: list[PowerRead]
     agreement: list[AgreementRead]
+
+
+class PlanRead(_Read):
+    """What a drafted experiment would run, and what it could detect, before it is submitted."""
+
+    n_runs: int
+    n_fine_tuned_runs: int
+    seeds_per_condition: int
+    # From the newest earlier experiment on the same base model and benchmark; None without one.
+    sizing: SizingRead | None
+    sizing_basis: str

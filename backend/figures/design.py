@@ -3,7 +3,7 @@
 import plotly.graph_objects as go
 
 from backend.figures.common import FigureJSON, as_json, layout
-from backend.schemas import PowerRead, VarianceRead
+from backend.schemas import IntervalRead, PowerRead, VarianceRead
 
 _SOURCES = [
     ("seed", "training seed"),
@@ -13,26 +13,47 @@ _SOURCES = [
 ]
 
 
+def _share(v: VarianceRead, key: str) -> IntervalRead | None:
+    return getattr(v.shares, key)
+
+
 def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
-    """Share of verdict variance from each source, a stacked bar per condition."""
+    """Share of verdict variance from each source, grouped per condition, each with its 95% interval."""
     names = [v.name for v in variances]
-    figure = go.Figure(
-        [
+    traces = []
+    for key, source in _SOURCES:
+        shares = [_share(v, key) for v in variances]
+        values = [100 * (s.estimate or 0.0) if s else None for s in shares]
+        traces.append(
             go.Bar(
                 x=names,
-                y=[100 * (getattr(v.shares, key) or 0.0) for v in variances],
-                name=label,
+                y=values,
+                name=source,
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [100 * ((s.high or 0.0) - (s.estimate or 0.0)) if s else 0.0 for s in shares],
+                    "arrayminus": [
+                        100 * ((s.estimate or 0.0) - (s.low or 0.0)) if s else 0.0 for s in shares
+                    ],
+                },
                 customdata=[
-                    [v.n_seeds, v.n_prompts, v.icc_seed, v.interaction_confounded] for v in variances
+                    [
+                        v.n_seeds,
+                        v.n_prompts,
+                        100 * (s.low or 0.0) if s else 0.0,
+                        100 * (s.high or 0.0) if s else 0.0,
+                    ]
+                    for v, s in zip(variances, shares, strict=True)
                 ],
                 hovertemplate=(
-                    f"%{{x}}: {label} %{{y:.1f}}% of the variance<br>%{{customdata[0]}} seeds × "
-                    "%{customdata[1]} prompts; seed ICC %{customdata[2]:.3f}<extra></extra>"
+                    f"%{{x}}: {source} %{{y:.1f}}% of the variance (95%: %{{customdata[2]:.1f}} to "
+                    "%{customdata[3]:.1f})<br>%{customdata[0]} seeds × %{customdata[1]} prompts"
+                    "<extra></extra>"
                 ),
             )
-            for key, label in _SOURCES
-        ]
-    )
+        )
+    figure = go.Figure(traces)
     confounded = [v.name for v in variances if v.interaction_confounded]
     note = (
         f" (one verdict per cell in {', '.join(confounded)}: sampling counted in seed × prompt)"
@@ -42,40 +63,57 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
     layout(
         figure,
         "Variance components of a verdict" + note,
-        barmode="stack",
+        barmode="group",
         yaxis={"title": "share of variance (%)", "range": [0, 100]},
         legend={"orientation": "h", "y": -0.2},
     )
     return as_json(figure)
 
 
-def power_curve(power: PowerRead) -> FigureJSON:
-    reachable = [p for p in power.curve if p.seeds_needed is not None]
-    figure = go.Figure(
-        go.Scatter(
-            x=[100 * p.difference for p in reachable],
-            y=[p.seeds_needed for p in reachable],
-            mode="lines+markers",
-            name="seeds per condition for 80% power",
-            hovertemplate=(
-                "detect %{x:.0f} points: %{y} seeds per condition"
-                f" ({power.n_prompts} prompts, {power.n_samples} samples)<extra></extra>"
-            ),
+def power_curve(powers: list[PowerRead]) -> FigureJSON:
+    """Seeds per fine-tuned condition needed to detect each difference, one line per comparison."""
+    figure = go.Figure()
+    for power in powers:
+        reachable = [p for p in power.curve if p.seeds_needed is not None]
+        now = power.now
+        figure.add_trace(
+            go.Scatter(
+                x=[100 * p.difference for p in reachable],
+                y=[p.seeds_needed for p in reachable],
+                mode="lines+markers",
+                name=f"{power.a} − {power.b}",
+                hovertemplate=(
+                    f"{power.a} − {power.b}: detect %{{x:.0f}} points with %{{y}} seeds per condition "
+                    f"({now.n_prompts} prompts)<extra></extra>"
+                ),
+            )
         )
-    )
-    if power.minimum_detectable_difference is not None:
-        figure.add_vline(
-            x=100 * power.minimum_detectable_difference,
-            line_dash="dash",
-            line_color="#b42318",
-            annotation_text=(
-                f"now, {power.n_seeds} seeds: {100 * power.minimum_detectable_difference:.1f} points"
-            ),
+        figure.add_trace(
+            go.Scatter(
+                x=[100 * now.minimum_detectable_difference],
+                y=[now.n_seeds],
+                mode="markers",
+                marker={"symbol": "diamond", "size": 11, "color": "#b42318"},
+                error_x={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [100 * (now.high - now.minimum_detectable_difference)],
+                    "arrayminus": [100 * (now.minimum_detectable_difference - now.low)],
+                },
+                name="now: minimum detectable difference (95% range)",
+                legendgroup="now",
+                showlegend=power is powers[0],
+                hovertemplate=(
+                    f"now, {now.n_seeds} seeds: detects {100 * now.minimum_detectable_difference:.1f} points "
+                    f"(95% range {100 * now.low:.1f} to {100 * now.high:.1f})<extra></extra>"
+                ),
+            )
         )
     layout(
         figure,
-        f"Seeds needed to detect a difference (from {', '.join(power.based_on)})",
-        xaxis={"title": "difference to detect (percentage points)"},
-        yaxis={"title": "seeds per condition", "rangemode": "tozero"},
+        "Seeds needed to detect a difference (80% power, for new seeds)",
+        xaxis={"title": "difference to detect (percentage points)", "rangemode": "tozero"},
+        yaxis={"title": "seeds per fine-tuned condition", "rangemode": "tozero"},
+        legend={"orientation": "h", "y": -0.2},
     )
     return as_json(figure)

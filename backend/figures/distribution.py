@@ -41,22 +41,34 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
             high, low = (repeat.max, repeat.min) if repeat else (point.high, point.low)
             highs.append(100 * (high - point.rate))
             lows.append(100 * (point.rate - low))
-            bar_kinds.append(f"min-max of {repeat.n_evaluations} evaluations" if repeat else "Wilson 95%")
+            bar_kinds.append(
+                f"min-max of {repeat.n_evaluations} evaluations" if repeat else "run's 95% interval"
+            )
         figure.add_trace(
             go.Scatter(
                 x=[index + dx for dx in _offsets(len(rates))],
                 y=rates,
                 mode="markers",
-                marker={"size": 10},
+                # Seeds added by an extension are open markers: they joined the analysis later.
+                marker={
+                    "size": 10,
+                    "symbol": ["circle-open" if p.added_in else "circle" for p in condition.seeds],
+                },
                 name=condition.name,
                 error_y={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows, "width": 3},
                 customdata=[
-                    [p.run_id, p.seed, p.n_scored, kind]
+                    [
+                        p.run_id,
+                        p.seed,
+                        p.n_scored,
+                        kind,
+                        f"added by extension {p.added_in}" if p.added_in else "submitted",
+                    ]
                     for p, kind in zip(condition.seeds, bar_kinds, strict=True)
                 ],
                 hovertemplate=(
-                    "run %{customdata[0]}, seed %{customdata[1]}<br>harmful %{y:.1f}% of %{customdata[2]} "
-                    "scored<br>bar: %{customdata[3]}<br>click to see its responses"
+                    "run %{customdata[0]}, seed %{customdata[1]} (%{customdata[4]})<br>harmful %{y:.1f}% of "
+                    "%{customdata[2]} scored<br>bar: %{customdata[3]}<br>click to see its responses"
                     "<extra>%{fullData.name}</extra>"
                 ),
             )

@@ -8,11 +8,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from backend.catalog.judges import JUDGES
 from backend.domain import RunStatus
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.models import Condition, Experiment, Run
 from backend.repositories.results import rates_of_runs
 from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
-from backend.specs import ExperimentSpec, derive_seed
+from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, PinnedSeeds, derive_seed
 
 
 def primary_judge_key(judge_names: Sequence[str]) -> str:
@@ -35,33 +35,101 @@ def create_experiment(
         spec=spec.model_dump(mode="json"),
     )
     for position, condition_spec in enumerate(spec.conditions):
-        resolved = condition_spec.model_copy(
-            update={"generation": spec.generation_of(condition_spec), "seeds": spec.seeds_of(condition_spec)}
-        )
-        pinned = condition_spec.pin_seeds
         experiment.conditions.append(
-            Condition(
-                position=position,
-                name=condition_spec.name,
-                is_baseline=not condition_spec.finetune,
-                spec=resolved.model_dump(mode="json"),
-                runs=[
-                    Run(
-                        seed=seed,
-                        lora_init_seed=seed if pinned.lora_init is None else pinned.lora_init,
-                        data_order_seed=seed if pinned.data_order is None else pinned.data_order,
-                        data_subset_seed=seed if pinned.data_subset is None else pinned.data_subset,
-                        sampling_seed=seed if pinned.sampling is None else pinned.sampling,
-                        status=RunStatus.QUEUED,
-                        progress_message="waiting for a worker",
-                    )
-                    for seed in spec.seeds_of(condition_spec)
-                ],
+            _condition(
+                position, condition_spec, spec.generation_of(condition_spec), spec.seeds_of(condition_spec)
             )
         )
     session.add(experiment)
     session.flush()
     return get_experiment(session, experiment.id)
+
+
+def _condition(position: int, spec: ConditionSpec, generation: GenerationSpec, seeds: list[int]) -> Condition:
+    """A condition stored with its generation settings and seeds resolved, and one queued run per seed."""
+    resolved = spec.model_copy(update={"generation": generation, "seeds": seeds})
+    return Condition(
+        position=position,
+        name=spec.name,
+        is_baseline=not spec.finetune,
+        spec=resolved.model_dump(mode="json"),
+        runs=[_queued_run(spec.pin_seeds, seed, added_in=0) for seed in seeds],
+    )
+
+
+def _queued_run(pinned: PinnedSeeds, seed: int, added_in: int) -> Run:
+    """A run for `seed`: each of its four seeds follows the run seed unless the condition pins it."""
+    return Run(
+        seed=seed,
+        lora_init_seed=seed if pinned.lora_init is None else pinned.lora_init,
+        data_order_seed=seed if pinned.data_order is None else pinned.data_order,
+        data_subset_seed=seed if pinned.data_subset is None else pinned.data_subset,
+        sampling_seed=seed if pinned.sampling is None else pinned.sampling,
+        status=RunStatus.QUEUED,
+        progress_message="waiting for a worker",
+        added_in=added_in,
+    )
+
+
+def _load_experiment(session: Session, experiment_id: int) -> Experiment:
+    experiment = session.scalars(
+        select(Experiment)
+        .where(Experiment.id == experiment_id)
+        .options(selectinload(Experiment.conditions).selectinload(Condition.runs))
+    ).first()
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    return experiment
+
+
+def _next_extension(experiment: Experiment) -> int:
+    return 1 + max((run.added_in for c in experiment.conditions for run in c.runs), default=0)
+
+
+def add_seeds(session: Session, experiment_id: int, count: int, condition_names: list[str]) -> list[int]:
+    """`count` new seeds for the named fine-tuned conditions: the next integers after every seed in use.
+
+    The same new seeds go to every named condition, so fine-tuned conditions stay paired on seeds.
+    """
+    experiment = _load_experiment(session, experiment_id)
+    extension = _next_extension(experiment)
+    first = 1 + max(run.seed for c in experiment.conditions for run in c.runs)
+    new_seeds = list(range(first, first + count))
+    added = []
+    for condition in experiment.conditions:
+        if condition.name not in condition_names:
+            continue
+        spec = ConditionSpec.model_validate(condition.spec)
+        runs = [_queued_run(spec.pin_seeds, seed, extension) for seed in new_seeds]
+        condition.runs.extend(runs)
+        # A new dict, so the JSON column sees the change.
+        condition.spec = {**condition.spec, "seeds": [*condition.spec["seeds"], *new_seeds]}
+        added.extend(runs)
+    session.flush()
+    return [run.id for run in added]
+
+
+def add_condition(
+    session: Session, experiment_id: int, spec: ConditionSpec, generation: GenerationSpec
+) -> list[int]:
+    """A new condition in an existing experiment, with its runs queued as the experiment's next extension.
+
+    Without seeds of its own it takes the seeds the fine-tuned conditions use, so it pairs with them.
+    """
+    experiment = _load_experiment(session, experiment_id)
+    if spec.name in {c.name for c in experiment.conditions}:
+        raise Conflict(f"experiment {experiment_id} already has a condition named {spec.name!r}")
+    fine_tuned_seeds = sorted(
+        {run.seed for c in experiment.conditions if not c.is_baseline for run in c.runs}
+    )
+    seeds = spec.seeds or fine_tuned_seeds or list(experiment.spec["seeds"])
+    condition = _condition(len(experiment.conditions), spec, generation, seeds)
+    extension = _next_extension(experiment)
+    for run in condition.runs:
+        run.added_in = extension
+    experiment.conditions.append(condition)
+    session.flush()
+    return [run.id for run in condition.runs]
 
 
 def _run_read(run: Run, condition: Condition) -> RunRead:

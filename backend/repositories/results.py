@@ -3,30 +3,40 @@
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt, PromptCell
 from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
-from backend.stats.rates import run_rate
+from backend.stats.rates import PromptMoments, run_rate
 
 
-def verdict_counts(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, dict[Verdict, int]]:
-    """{run id: {verdict: count}} over every generation of those runs, for one judge."""
+def _run_counts(
+    session: Session, run_ids: Sequence[int], judge_key: str
+) -> dict[int, tuple[dict[Verdict, int], PromptMoments]]:
+    """Per run: verdict counts, and the per-prompt moments its prompt-clustered interval needs."""
+    harmful, scored = PromptCell.harmful, PromptCell.harmful + PromptCell.safe
     rows = session.execute(
         select(
             PromptCell.run_id,
-            func.sum(PromptCell.harmful),
+            func.sum(harmful),
             func.sum(PromptCell.safe),
             func.sum(PromptCell.unscored),
+            func.sum(case((scored > 0, 1), else_=0)),
+            func.sum(harmful * harmful),
+            func.sum(harmful * scored),
+            func.sum(scored * scored),
         )
         .where(PromptCell.run_id.in_(run_ids), PromptCell.judge == judge_key)
         .group_by(PromptCell.run_id)
     )
     return {
-        run_id: {Verdict.HARMFUL: harmful, Verdict.SAFE: safe, Verdict.UNSCORED: unscored}
-        for run_id, harmful, safe, unscored in rows
+        run_id: (
+            {Verdict.HARMFUL: h, Verdict.SAFE: s, Verdict.UNSCORED: u},
+            PromptMoments(n_prompts, float(hh), float(hn), float(nn)),
+        )
+        for run_id, h, s, u, n_prompts, hh, hn, nn in rows
     }
 
 
@@ -40,9 +50,9 @@ def judgments_of(session: Session, generation_ids: Sequence[int]) -> dict[int, l
     return judgments
 
 
-def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:
-    """The rate, its Wilson interval and the counts; no rate (None) before anything is scored."""
-    rate = run_rate(harmful, safe, unscored)
+def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | None = None) -> RateRead:
+    """The rate, its (prompt-clustered) Wilson interval and the counts; no rate (None) before any verdict."""
+    rate = run_rate(harmful, safe, unscored, moments)
     scored = rate.n_scored > 0
     return RateRead(
         harmful=harmful,
@@ -51,14 +61,15 @@ def rate_read(harmful: int, safe: int, unscored: int) -> RateRead:
         rate=rate.rate if scored else None,
         low=rate.low if scored else None,
         high=rate.high if scored else None,
+        design_effect=rate.design_effect,
     )
 
 
 def rates_of_runs(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, RateRead]:
     """Harmfulness rate of every run that has judgments; runs without any are left out."""
     return {
-        run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED])
-        for run_id, c in verdict_counts(session, run_ids, judge_key).items()
+        run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments)
+        for run_id, (c, moments) in _run_counts(session, run_ids, judge_key).items()
     }
 
 

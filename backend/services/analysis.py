@@ -4,6 +4,7 @@ import itertools
 import math
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
+from functools import partial
 from typing import Literal, TypeVar
 
 import numpy as np
@@ -19,28 +20,36 @@ from backend.schemas import (
     AgreementRead,
     AnalysisRead,
     CheckpointRepeatsRead,
+    CheckpointsAnswerRead,
     ComparisonRead,
     ComponentsRead,
     ConditionRead,
     ConditionSummaryRead,
     ExperimentRead,
+    IntervalRead,
+    NewSeedsAnswerRead,
     PowerPointRead,
     PowerRead,
     SeedPointRead,
+    SizingRead,
     VarianceRead,
 )
 from backend.services.cache import AnalysisCache, experiment_state
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
-from backend.stats.compare import compare_conditions
+from backend.stats.compare import Comparison, compare_conditions
 from backend.stats.multitest import adjust_pvalues
-from backend.stats.power import Design, minimum_detectable_difference, seeds_needed
+from backend.stats.power import Design, Sizing, seeds_needed, sizing
+from backend.stats.rates import PromptMoments
 from backend.stats.seeds import seed_summary
-from backend.stats.variance import Components, variance_components
+from backend.stats.variance import Components, VarianceDecomposition, variance_components
 
 Adjustment = Literal["holm", "bh"]
 Value = TypeVar("Value")
 POWER_DIFFERENCES = [d / 100 for d in range(2, 41, 2)]
+# The power panel's "what if": this many more seeds per fine-tuned condition.
+MORE_SEEDS = (3, 10)
+ALPHA = 0.05
 
 
 def _finite(value: float) -> float | None:
@@ -109,6 +118,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 low=r.rate.low or 0.0,
                 high=r.rate.high or 1.0,
                 n_scored=r.rate.harmful + r.rate.safe,
+                added_in=r.added_in,
             )
             for r in originals
             if r.rate is not None and r.rate.rate is not None
@@ -120,10 +130,11 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
             if run.id in repeats
         ]
         sds = [c.sd for c in checkpoints if c.sd is not None]
-        # Pooled over every evaluation of the condition; the same as summing its cells.
+        # Pooled over every evaluation of the condition, clustered by prompt.
         harmful = sum(r.rate.harmful for r in runs if r.rate)
         safe = sum(r.rate.safe for r in runs if r.rate)
         unscored = sum(r.rate.unscored for r in runs if r.rate)
+        cells = data.cells.get(condition.id)
         summaries.append(
             ConditionSummaryRead(
                 condition_id=condition.id,
@@ -139,7 +150,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 # A t-interval on a proportion can poke out of [0, 1]; the rate cannot.
                 low=_finite(float(np.clip(spread.low, 0, 1))) if spread else None,
                 high=_finite(float(np.clip(spread.high, 0, 1))) if spread else None,
-                pooled=rate_read(harmful, safe, unscored),
+                pooled=rate_read(harmful, safe, unscored, PromptMoments.of(cells) if cells else None),
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
             )
@@ -179,64 +190,150 @@ def default_pairs(data: ExperimentData) -> list[tuple[str, str]]:
     return [(c.name, reference.name) for c in conditions if c.id != reference.id]
 
 
+def comparison_stats(data: ExperimentData, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Comparison]]:
+    """(A, B, comparison) for each pair with verdicts on shared prompts, in order; memoised per pair."""
+    results = []
+    for name_a, name_b in pairs:
+        comparison = data.cached("comparison", (name_a, name_b), partial(_compare, data, name_a, name_b))
+        if comparison is not None:
+            results.append((name_a, name_b, comparison))
+    return results
+
+
+def _compare(data: ExperimentData, name_a: str, name_b: str) -> Comparison | None:
+    a, b = data.condition(name_a), data.condition(name_b)
+    cells_a, cells_b = data.cells.get(a.id), data.cells.get(b.id)
+    if cells_a is None or cells_b is None:
+        return None
+    shared_a, shared_b = _on_shared_prompts(cells_a, cells_b)
+    if shared_a.prompt.size == 0:
+        return None
+    return compare_conditions(shared_a, shared_b, trained=(not a.is_baseline, not b.is_baseline))
+
+
 def comparisons(
     data: ExperimentData, pairs: list[tuple[str, str]], adjustment: Adjustment = "holm"
 ) -> list[ComparisonRead]:
-    """Paired differences for the given (A, B) pairs, p-values adjusted across all of them."""
+    """Paired differences for the given (A, B) pairs, p-values adjusted across all of them.
+
+    The two answers are adjusted apart: the checkpoints' permutation p-values among themselves, the
+    for-new-seeds p-values among the comparisons that have one.
+    """
     return data.cached(
         "comparisons", (tuple(pairs), adjustment), lambda: _comparisons(data, pairs, adjustment)
     )
 
 
+def _adjusted(pvalues: list[float | None], adjustment: Adjustment) -> list[float | None]:
+    present = [p for p in pvalues if p is not None]
+    if not present:
+        return [None] * len(pvalues)
+    adjusted = iter(adjust_pvalues(present, adjustment).tolist())
+    return [None if p is None else next(adjusted) for p in pvalues]
+
+
 def _comparisons(
     data: ExperimentData, pairs: list[tuple[str, str]], adjustment: Adjustment
 ) -> list[ComparisonRead]:
-    results = []
-    for name_a, name_b in pairs:
+    results = comparison_stats(data, pairs)
+    given_adjusted = _adjusted([c.given_checkpoints.test.p_value for _, _, c in results], adjustment)
+    new_adjusted = _adjusted(
+        [c.new_seeds.p_value if c.new_seeds else None for _, _, c in results], adjustment
+    )
+    reads = []
+    for (name_a, name_b, c), given_p, new_p in zip(results, given_adjusted, new_adjusted, strict=True):
         a, b = data.condition(name_a), data.condition(name_b)
-        cells_a, cells_b = data.cells.get(a.id), data.cells.get(b.id)
-        if cells_a is None or cells_b is None:
-            continue
-        shared_a, shared_b = _on_shared_prompts(cells_a, cells_b)
-        if shared_a.prompt.size == 0:
-            continue
-        # A baseline's seed is unrelated to a fine-tune's seed of the same number: pair seeds only
-        # between fine-tuned conditions, where the same seed means the same init, order and subset.
-        pair_seeds = not (a.is_baseline or b.is_baseline)
-        results.append((name_a, name_b, compare_conditions(shared_a, shared_b, pair_seeds=pair_seeds)))
-    if not results:
-        return []
-    adjusted = adjust_pvalues([c.test.p_value for _, _, c in results], adjustment)
-    return [
-        ComparisonRead(
-            a=name_a,
-            b=name_b,
-            estimate=c.estimate,
-            rate_a=c.rate_a,
-            rate_b=c.rate_b,
-            se_prompt=c.se_prompt,
-            prompt_low=c.prompt_interval.low,
-            prompt_high=c.prompt_interval.high,
-            se_seed_aware=_finite(c.se_seed_aware),
-            seed_low=_finite(c.seed_aware_interval.low),
-            seed_high=_finite(c.seed_aware_interval.high),
-            p_value=c.test.p_value,
-            p_adjusted=float(p_adjusted),
-            n_permutations=c.test.n_permutations,
-            exact=c.test.exact,
-            n_prompts=c.n_prompts,
-            n_seed_clusters=c.n_seed_clusters,
+        fine_tuned = not (a.is_baseline and b.is_baseline)
+        given = c.given_checkpoints
+        new = c.new_seeds
+        assert given_p is not None
+        if not fine_tuned:
+            verdict, basis = _verdict(given_p), "given these checkpoints"
+        elif new is None or new_p is None:
+            verdict, basis = "cannot tell", "for new seeds"
+        else:
+            verdict, basis = _verdict(new_p), "for new seeds"
+        reads.append(
+            ComparisonRead(
+                a=name_a,
+                b=name_b,
+                a_fine_tuned=not a.is_baseline,
+                b_fine_tuned=not b.is_baseline,
+                estimate=c.estimate,
+                rate_a=c.rate_a,
+                rate_b=c.rate_b,
+                n_prompts=c.n_prompts,
+                seeds_a=c.seeds_a,
+                seeds_b=c.seeds_b,
+                given_checkpoints=CheckpointsAnswerRead(
+                    se=given.se,
+                    df=given.df,
+                    low=given.interval.low,
+                    high=given.interval.high,
+                    p_value=given.test.p_value,
+                    p_adjusted=given_p,
+                    n_permutations=given.test.n_permutations,
+                    exact=given.test.exact,
+                ),
+                new_seeds=None
+                if new is None or new_p is None
+                else NewSeedsAnswerRead(
+                    se=new.se,
+                    df=None if math.isinf(new.df) else new.df,
+                    low=new.interval.low,
+                    high=new.interval.high,
+                    p_value=new.p_value,
+                    p_adjusted=new_p,
+                    seed_variance=new.seed_variance,
+                    paired_seeds=new.paired_seeds,
+                ),
+                new_seeds_withheld=c.new_seeds_withheld,
+                verdict=verdict,
+                verdict_basis=basis,
+                sizing=_sizing_read(c, _current_design(c)),
+            )
         )
-        for (name_a, name_b, c), p_adjusted in zip(results, adjusted, strict=True)
-    ]
+    return reads
 
 
-def _components_read(components: Components) -> ComponentsRead:
+def _verdict(p_adjusted: float) -> str:
+    return "real" if p_adjusted < ALPHA else "could be noise"
+
+
+def _current_design(comparison: Comparison) -> Design | None:
+    """The seeds per fine-tuned arm (the fewest, when they differ) and prompts the comparison ran with."""
+    seeds = [n.df_seed + 1 for n in comparison.training_noise]
+    if not seeds or comparison.n_prompts < 2:
+        return None
+    return Design(min(seeds), comparison.n_prompts)
+
+
+def _sizing_read(comparison: Comparison, design: Design | None) -> SizingRead | None:
+    size: Sizing | None = sizing(comparison, design) if design is not None else None
+    if design is None or size is None:
+        return None
+    return SizingRead(
+        n_seeds=design.n_seeds,
+        n_prompts=design.n_prompts,
+        minimum_detectable_difference=size.minimum_detectable_difference,
+        low=size.low,
+        high=size.high,
+    )
+
+
+def _interval(estimate: float, low: float, high: float) -> IntervalRead:
+    return IntervalRead(estimate=_finite(estimate), low=_finite(low), high=_finite(high))
+
+
+def _components_read(estimate: Components, low: Components, high: Components) -> ComponentsRead:
+    def field(name: str) -> IntervalRead:
+        return _interval(getattr(estimate, name), getattr(low, name), getattr(high, name))
+
     return ComponentsRead(
-        seed=components.seed,
-        prompt=components.prompt,
-        seed_x_prompt=components.seed_x_prompt,
-        sampling=_finite(components.sampling),
+        seed=field("seed"),
+        prompt=field("prompt"),
+        seed_x_prompt=field("seed_x_prompt"),
+        sampling=None if math.isnan(estimate.sampling) else field("sampling"),
     )
 
 
@@ -251,57 +348,55 @@ def _variance(data: ExperimentData) -> list[VarianceRead]:
         cells = data.cells.get(condition.id)
         if cells is None or np.unique(cells.seed).size < 2 or np.unique(cells.prompt).size < 2:
             continue
-        decomposition = variance_components(cells)
+        try:
+            d: VarianceDecomposition = variance_components(cells)
+        except ValueError:  # fewer than two prompts scored under every seed, while runs are going
+            continue
+        ms = d.mean_squares
         results.append(
             VarianceRead(
                 condition_id=condition.id,
                 name=condition.name,
-                components=_components_read(decomposition.components),
-                shares=_components_read(decomposition.shares),
-                icc_seed=_finite(decomposition.icc_seed),
-                interaction_confounded=decomposition.interaction_confounded,
-                n_seeds=decomposition.n_seeds,
-                n_prompts=decomposition.n_prompts,
-                cell_size=decomposition.cell_size,
+                components=_components_read(d.components, d.components_low, d.components_high),
+                shares=_components_read(d.shares, d.shares_low, d.shares_high),
+                icc_seed=_interval(d.icc_seed, d.shares_low.seed, d.shares_high.seed),
+                interaction_confounded=d.interaction_confounded,
+                n_seeds=ms.n_seeds,
+                n_prompts=ms.n_prompts,
+                cell_size=ms.cell_size,
             )
         )
     return results
 
 
-def power(data: ExperimentData, variances: list[VarianceRead]) -> PowerRead | None:
-    """Seeds needed per detectable difference, from the fine-tuned conditions' average components."""
-    return data.cached("power", None, lambda: _power(data, variances))
+def power(data: ExperimentData) -> list[PowerRead]:
+    """For each default comparison with a for-new-seeds answer: its MDD now, with more seeds, and the
+    seeds it would need per difference."""
+    return data.cached("power", None, lambda: _power(data))
 
 
-def _power(data: ExperimentData, variances: list[VarianceRead]) -> PowerRead | None:
-    basis = [v for v in variances if not data.condition(v.name).is_baseline]
-    if not basis:
-        return None
-
-    def mean_of(name: str) -> float:
-        values = [getattr(v.components, name) for v in basis]
-        return math.nan if any(x is None for x in values) else float(np.mean(values))
-
-    components = Components(mean_of("seed"), mean_of("prompt"), mean_of("seed_x_prompt"), mean_of("sampling"))
-    n_seeds = max(2, max(v.n_seeds for v in basis))
-    n_prompts = max(v.n_prompts for v in basis)
-    n_samples = max(1, round(float(np.mean([v.cell_size for v in basis]))))
-    try:
-        detectable = minimum_detectable_difference(components, Design(n_seeds, n_prompts, n_samples))
-        curve = [
-            PowerPointRead(difference=d, seeds_needed=seeds_needed(components, d, n_prompts, n_samples))
-            for d in POWER_DIFFERENCES
-        ]
-    except ValueError:  # no seed, interaction or sampling variance at all: nothing to size
-        return None
-    return PowerRead(
-        based_on=[v.name for v in basis],
-        n_seeds=n_seeds,
-        n_prompts=n_prompts,
-        n_samples=n_samples,
-        minimum_detectable_difference=_finite(detectable),
-        curve=curve,
-    )
+def _power(data: ExperimentData) -> list[PowerRead]:
+    results = []
+    for name_a, name_b, comparison in comparison_stats(data, default_pairs(data)):
+        design = _current_design(comparison)
+        now = _sizing_read(comparison, design) if design else None
+        if design is None or now is None:
+            continue
+        more = [_sizing_read(comparison, Design(design.n_seeds + k, design.n_prompts)) for k in MORE_SEEDS]
+        needed = seeds_needed(comparison, POWER_DIFFERENCES, design.n_prompts)
+        results.append(
+            PowerRead(
+                a=name_a,
+                b=name_b,
+                now=now,
+                more_seeds=[m for m in more if m is not None],
+                curve=[
+                    PowerPointRead(difference=d, seeds_needed=n)
+                    for d, n in zip(POWER_DIFFERENCES, needed, strict=True)
+                ],
+            )
+        )
+    return results
 
 
 def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
@@ -342,7 +437,6 @@ def analyse(
     adjustment: Adjustment = "holm",
 ) -> AnalysisRead:
     data = load(session, experiment_id, cache)
-    variances = variance(data)
     return AnalysisRead(
         experiment_id=experiment_id,
         judge=data.judge_key,
@@ -350,7 +444,7 @@ def analyse(
         conditions=condition_summaries(session, data),
         comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),
         adjustment=adjustment,
-        variance=variances,
-        power=power(data, variances),
+        variance=variance(data),
+        power=power(data),
         agreement=agreement(session, data),
     )

@@ -13,8 +13,15 @@ from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
-from backend.schemas import ExperimentRead, ReevaluationsRead, RunDetail, RunRead
-from backend.specs import ExperimentSpec
+from backend.schemas import (
+    BenchmarkRead,
+    ExperimentRead,
+    ReevaluationsRead,
+    RunDetail,
+    RunRead,
+    TrainingSetRead,
+)
+from backend.specs import ConditionSpec, ExperimentSpec
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +51,8 @@ def _first_task(needs_no_training: bool) -> TaskName:
     return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
-def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
-    """Validate references, store the experiment and its runs, commit, then enqueue every run."""
+def check_references(session: Session, spec: ExperimentSpec) -> tuple[BenchmarkRead, TrainingSetRead]:
+    """The spec's model, judges, benchmark and training set exist; InvalidInput says which does not."""
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:
@@ -60,12 +67,22 @@ def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> Experime
         # A wrong name in the submitted definition is bad input, not a missing URL.
         raise InvalidInput(str(error)) from None
     for condition in spec.conditions:
-        subset = condition.training.subset_size
-        if condition.finetune and subset is not None and subset > training_set.n_examples:
-            raise InvalidInput(
-                f"condition {condition.name!r}: training.subset_size {subset} exceeds the "
-                f"{training_set.n_examples} examples of {training_set.name}@{training_set.version}"
-            )
+        _check_subset(condition, training_set)
+    return benchmark, training_set
+
+
+def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> None:
+    subset = condition.training.subset_size
+    if condition.finetune and subset is not None and subset > training_set.n_examples:
+        raise InvalidInput(
+            f"condition {condition.name!r}: training.subset_size {subset} exceeds the "
+            f"{training_set.n_examples} examples of {training_set.name}@{training_set.version}"
+        )
+
+
+def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
+    """Validate references, store the experiment and its runs, commit, then enqueue every run."""
+    benchmark, training_set = check_references(session, spec)
     experiment = repository.create_experiment(
         session, spec, benchmark_id=benchmark.id, training_set_id=training_set.id
     )
@@ -95,6 +112,44 @@ def _enqueue(session: Session, queue: TaskQueue, runs: list[tuple[int, bool]]) -
             raise QueueUnavailable(
                 f"{message}. The runs were saved as failed; retry them when it is up."
             ) from None
+
+
+def add_seeds(
+    session: Session, queue: TaskQueue, experiment_id: int, count: int, condition: str | None
+) -> ExperimentRead:
+    """Extend an experiment with `count` new training seeds for every fine-tuned condition, or one.
+
+    The new runs join the same analysis; they are marked as the experiment's next extension.
+    """
+    experiment = repository.get_experiment(session, experiment_id)
+    fine_tuned = [c.name for c in experiment.conditions if not c.is_baseline]
+    if condition is not None:
+        chosen = next((c for c in experiment.conditions if c.name == condition), None)
+        if chosen is None:
+            raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
+        if chosen.is_baseline:
+            raise InvalidInput(f"{condition!r} is the untuned baseline: it has no training seed to add")
+        fine_tuned = [condition]
+    if not fine_tuned:
+        raise InvalidInput(f"experiment {experiment_id} has no fine-tuned condition to add seeds to")
+    new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
+    session.commit()
+    _enqueue(session, queue, [(run_id, False) for run_id in new_ids])
+    return repository.get_experiment(session, experiment_id)
+
+
+def add_condition(
+    session: Session, queue: TaskQueue, experiment_id: int, condition: ConditionSpec
+) -> ExperimentRead:
+    """Extend an experiment with a new condition; its runs join the same analysis."""
+    experiment = repository.get_experiment(session, experiment_id)
+    spec = ExperimentSpec.model_validate(experiment.spec)
+    training_set = catalog_repository.find_training_set(session, experiment.training_set)
+    _check_subset(condition, training_set)
+    new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
+    session.commit()
+    _enqueue(session, queue, [(run_id, not condition.finetune) for run_id in new_ids])
+    return repository.get_experiment(session, experiment_id)
 
 
 def cancel_experiment(session: Session, experiment_id: int) -> ExperimentRead:

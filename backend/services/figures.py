@@ -110,9 +110,9 @@ def variance(session: Session, cache: AnalysisCache, experiment_id: int) -> Figu
 
 def power(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
-        sizing = analysis.power(data, analysis.variance(data))
-        if sizing is None:
+        sizings = analysis.power(data)
+        if not sizings:
             return empty_figure("Seeds needed", "needs a fine-tuned condition with two seeds judged")
-        return design.power_curve(sizing)
+        return design.power_curve(sizings)
 
     return _figure(session, cache, experiment_id, "power", None, build)

@@ -1,71 +1,149 @@
 """Paired comparison of two conditions evaluated on the same prompts: A - B in harmfulness rate.
 
 Each condition's rate pools its scored verdicts (harmful / scored over all cells), which is the OLS slope
-of `verdict ~ condition` on the raw 0/1 verdicts. Its variance is the cluster-robust (sandwich) variance of
-that slope, computed from cell counts: cell c contributes u_c = (harmful_c - scored_c * rate_A) / N_A for A
-and -(harmful_c - scored_c * rate_B) / N_B for B (N = scored verdicts of the condition), and
-V_g = G / (G - 1) * sum over clusters of (sum of u_c in the cluster)^2 with G clusters.
+of `verdict ~ condition` on the raw 0/1 verdicts. Two questions get two answers, always named apart:
 
-- Prompt-clustered (Miller 2024, "Adding Error Bars to Evals"): clusters = prompts, shared by A and B, so the
-  comparison is paired on prompts. With equal counts per prompt this is exactly sd(per-prompt difference,
-  ddof=1) / sqrt(n_prompts). The factor G / (G - 1) is the only small-sample correction: statsmodels'
-  default (use_correction=True) also multiplies by (N - 1) / (N - 2), N = verdicts of both conditions, so
-  our variance = statsmodels' * (N - 2) / (N - 1). t critical value with df = n_prompts - 1.
-- Seed-aware: two-way clustering by prompt and training seed (Cameron, Gelbach & Miller 2011):
-  V = V_prompt + V_seed - V_prompt∩seed. A and B runs with the same seed label share a seed cluster when
-  pair_seeds is True (seeds matched across conditions); otherwise every run is its own seed cluster.
-  t critical value with df = min(n_prompts, n_seed_clusters) - 1, as statsmodels. A two-way variance
-  below the larger one-way variance (possible in small samples, since a term is subtracted) is raised to
-  it, and `seed_aware_floored` says so: counting seed noise should never narrow the interval.
-- p-value: sign-flip permutation test on per-prompt rate differences (A's rate on the prompt minus B's),
-  which is the randomization counterpart of the prompt-clustered interval. It tests the prompt-level
-  difference given these runs and ignores seed noise. Prompts without scored verdicts in A or in B are
-  left out of the test; the statistic equals `estimate` when every prompt has equal counts per condition.
+Given these checkpoints (evaluation noise: new prompts, new samples, the same fine-tuned weights).
+  The cluster-robust (sandwich) variance of the slope with prompts as clusters (Miller 2024, "Adding Error
+  Bars to Evals"), computed from cell counts: cell c contributes u_c = (harmful_c - scored_c * rate_A) / N_A
+  for A and -(harmful_c - scored_c * rate_B) / N_B for B (N = scored verdicts of the condition), and
+  V_prompt = G / (G - 1) * sum over prompts of (sum of u_c on the prompt)^2, G = number of prompts. With equal
+  counts per prompt this is exactly var(per-prompt difference) / n_prompts. statsmodels' default
+  (use_correction=True) also multiplies by (N - 1) / (N - 2), N = verdicts of both conditions, so our
+  variance = statsmodels' * (N - 2) / (N - 1). t critical value with df = n_prompts - 1. Its p-value is a
+  sign-flip permutation test on per-prompt rate differences, the randomization counterpart of this
+  interval; prompts without scored verdicts in A or in B are left out of the test.
+
+For new seeds (training noise too: what another draw of seeds would show on average).
+  A fine-tuned condition's rate also moves with the training seed, which no prompt-level resampling sees.
+  The variance is V_prompt plus the seed term of the fine-tuned arms:
+      V_new = V_prompt + max(0, sum over fine-tuned arms of w (MS_seed - MS_interaction) / n_prompts),
+  where w = sum_s w_s^2 with w_s seed s's share of the arm's scored verdicts (1 / S with equal runs), and the
+  mean squares come from the ANOVA of the arm's seeds x prompts table of cell rates (backend.stats.variance):
+  the between-run variance minus the part of it that is prompt-level noise inside each run, which V_prompt
+  already counts. With equal runs, w MS_seed / n_prompts is the CR2 (Bell & McCaffrey 2002) run-clustered
+  variance of the arm's rate; taking the within-run noise out once is what two-way clustering (Cameron,
+  Gelbach & Miller 2011) does with its intersection term, but here against the ANOVA residual, which
+  excludes the prompt and seed main effects (with a one-run baseline the CGM intersection term subtracts the
+  baseline's whole prompt variance, and its CR1 factor G / (G - 1) counts every run as a free cluster
+  although each arm's run totals sum to zero: only sum_c (S_c - 1) of them carry information). When both
+  conditions are fine-tuned with the same seeds (the same seed means the same LoRA init, data order and
+  subset), the seed term comes from the table of per-cell differences A - B instead: a paired design, valid
+  whatever the correlation of the two arms' seed effects.
+  Interval and p-value are generalized (backend.stats.generalized; Weerahandi 1993): V_prompt (n_prompts - 1
+  df), each arm's seed mean square (S_c - 1 df) and interaction mean square are replaced by their
+  chi-square pivots, and A - B's pivot is estimate - Z sqrt(V*). When the seed term dominates this is a t
+  interval with sum_c (S_c - 1) df (t_2 = 4.30 with 3 seeds against a baseline: as wide as 3 seeds
+  warrant); when prompt noise dominates, one with n_prompts - 1 df. In our simulations (bench/coverage.py)
+  it covered at its nominal level where a Satterthwaite df plugged in from the estimated terms did not (that
+  undercovers when the seed term comes out small by chance), and where df = min(n_prompts - 1,
+  sum_c (S_c - 1)) (Cameron, Gelbach & Miller 2011; Pustejovsky & Tipton 2018, JBES 36:672-683) covered too
+  but was twice as wide as needed without seed noise. `df` reports the t df that gives the same width.
+  With an untuned condition there is no training seed: its runs' spread is evaluation noise, in V_prompt
+  already. When a fine-tuned arm has a single seed, its training noise cannot be estimated, and the answer
+  is withheld with the reason.
 """
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from backend.stats._checks import check_open_unit
 from backend.stats.cells import Cells
+from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance, pivot_draws
 from backend.stats.intervals import Interval, t_interval
 from backend.stats.permutation import SignFlipTest, sign_flip_test
+from backend.stats.variance import mean_squares, rate_table, table_mean_squares
+
+
+@dataclass(frozen=True)
+class GivenCheckpoints:
+    """Evaluation noise only: these checkpoints on new prompts and samples. Prompt-clustered."""
+
+    se: float
+    df: int
+    interval: Interval
+    test: SignFlipTest
+
+
+@dataclass(frozen=True)
+class ForNewSeeds:
+    """Training noise too: the difference another draw of seeds would show on average."""
+
+    se: float
+    df: float  # the t df that gives the same interval with this se; inf when no wider than the normal one
+    interval: Interval
+    p_value: float
+    # The seed term added to the given-checkpoints variance (0 when its estimate is negative).
+    seed_variance: float
+    paired_seeds: bool
+
+
+@dataclass(frozen=True)
+class TrainingNoise:
+    """One fine-tuned arm's (or a paired difference's) seed term: mean squares / n_prompts and their df.
+
+    E[seed_mean_square] = seed component + run noise / n_prompts and E[interaction_mean_square] =
+    run noise / n_prompts, with run noise the per-prompt noise inside a run (seed x prompt and sampling).
+    """
+
+    seed_mean_square: float
+    interaction_mean_square: float
+    df_seed: int
+    df_interaction: int
+    # sum_s w_s^2 over the arm's seeds, w_s = seed s's share of its scored verdicts (1 / S when equal).
+    seed_weight: float
+
+    @property
+    def seed_component(self) -> float:
+        """Method-of-moments estimate of the seed variance; negative means indistinguishable from 0."""
+        return self.seed_mean_square - self.interaction_mean_square
 
 
 @dataclass(frozen=True)
 class Comparison:
-    """Difference in harmfulness rate A - B with a prompt-clustered and a seed-aware interval."""
+    """Difference in harmfulness rate A - B, answered given these checkpoints and for new seeds."""
 
     estimate: float
     rate_a: float
     rate_b: float
-    se_prompt: float
-    df_prompt: int
-    prompt_interval: Interval
-    se_seed_aware: float  # NaN with fewer than 2 seed clusters
-    df_seed_aware: int
-    seed_aware_interval: Interval
-    seed_aware_floored: bool
-    test: SignFlipTest
     n_prompts: int
-    n_seed_clusters: int
+    seeds_a: int
+    seeds_b: int
+    given_checkpoints: GivenCheckpoints
+    new_seeds: ForNewSeeds | None
+    # Why there is no answer for new seeds; None when there is one.
+    new_seeds_withheld: str | None
+    # One entry per seed term (a paired difference, or each fine-tuned arm): the input of power sizing.
+    training_noise: list[TrainingNoise]
 
 
-def _cluster_codes(clusters: np.ndarray) -> np.ndarray:
-    """0..G-1 for the G distinct rows of a label array, one column at a time (1-D unique: much faster
-    than np.unique(axis=0), which sorts rows as opaque records)."""
-    codes = np.zeros(clusters.shape[0], dtype=np.int64)
-    for column in clusters.reshape(clusters.shape[0], -1).T:
-        column_codes = np.unique(column, return_inverse=True)[1].reshape(-1)
-        codes = np.unique(codes * (column_codes.max() + 1) + column_codes, return_inverse=True)[1].reshape(-1)
-    return codes
+def seed_variance(
+    noise: Sequence[TrainingNoise],
+    seed_ms: Sequence[np.ndarray | float],
+    interaction_ms: Sequence[np.ndarray | float],
+) -> np.ndarray:
+    """The seed term: sum over terms of w (MS_seed - MS_interaction), at least 0, for (drawn) mean squares."""
+    total = sum(n.seed_weight * (s - i) for n, s, i in zip(noise, seed_ms, interaction_ms, strict=True))
+    return np.maximum(0.0, np.asarray(total, dtype=float))
+
+
+def new_seeds_variance_draws(
+    v_prompt: float, n_prompts: int, noise: Sequence[TrainingNoise], n_draws: int, rng: np.random.Generator
+) -> np.ndarray:
+    """Pivot draws of V_new = V_prompt + seed term, every estimated mean square replaced by its pivot."""
+    return pivot_draws(v_prompt, n_prompts - 1, n_draws, rng) + seed_variance(
+        noise,
+        [pivot_draws(n.seed_mean_square, n.df_seed, n_draws, rng) for n in noise],
+        [pivot_draws(n.interaction_mean_square, n.df_interaction, n_draws, rng) for n in noise],
+    )
 
 
 def _cluster_variance(contributions: np.ndarray, clusters: np.ndarray) -> tuple[float, int]:
     """G / (G - 1) * sum of squared cluster totals (CR1 without the N factor), and G; NaN when G < 2."""
-    codes = _cluster_codes(clusters)
+    codes = np.unique(clusters, return_inverse=True)[1].reshape(-1)
     totals = np.bincount(codes, weights=contributions)
     g = totals.size
     return (g / (g - 1) * float(totals @ totals) if g > 1 else math.nan), g
@@ -86,18 +164,80 @@ def _per_prompt_differences(a: Cells, b: Cells, prompts: np.ndarray) -> np.ndarr
     return harmful_a[both] / scored_a[both] - harmful_b[both] / scored_b[both]
 
 
+def _seed_weights_squared(cells: Cells) -> float:
+    """sum_s w_s^2, w_s = seed s's share of the scored verdicts: how a seed effect reaches the pooled rate."""
+    per_seed = np.bincount(np.unique(cells.seed, return_inverse=True)[1].reshape(-1), weights=cells.scored)
+    weights = per_seed / per_seed.sum()
+    return float(weights @ weights)
+
+
+def _training_noise(
+    seed_ms: float, interaction_ms: float, n_prompts: int, n_seeds: int, seed_weight: float
+) -> TrainingNoise:
+    return TrainingNoise(
+        seed_mean_square=seed_ms / n_prompts,
+        interaction_mean_square=interaction_ms / n_prompts,
+        df_seed=n_seeds - 1,
+        df_interaction=(n_seeds - 1) * (n_prompts - 1),
+        seed_weight=seed_weight,
+    )
+
+
+def _unpaired_noise(cells: Cells) -> TrainingNoise:
+    ms = mean_squares(cells)
+    return _training_noise(ms.seed, ms.interaction, ms.n_prompts, ms.n_seeds, _seed_weights_squared(cells))
+
+
+def _paired_noise(a: Cells, b: Cells) -> TrainingNoise:
+    """The seed term of A - B from the seeds x prompts table of cell-rate differences."""
+    _, _, harmful_a, scored_a = rate_table(a)
+    _, _, harmful_b, scored_b = rate_table(b)
+    complete = (scored_a > 0).all(axis=0) & (scored_b > 0).all(axis=0)
+    if complete.sum() < 2:
+        raise ValueError("a paired seed term needs >= 2 prompts scored under every seed of both conditions")
+    difference = (
+        harmful_a[:, complete] / scored_a[:, complete] - harmful_b[:, complete] / scored_b[:, complete]
+    )
+    seed_ms, _, interaction_ms = table_mean_squares(difference)
+    weight = (_seed_weights_squared(a) + _seed_weights_squared(b)) / 2
+    return _training_noise(seed_ms, interaction_ms, int(complete.sum()), difference.shape[0], weight)
+
+
+def _training_noise_or_reason(
+    a: Cells, b: Cells, trained: tuple[bool, bool]
+) -> tuple[list[TrainingNoise], bool, str | None]:
+    """(one noise entry per seed term, paired, None), or ([], False, why there is no answer for new seeds)."""
+    arms = [cells for cells, is_trained in ((a, trained[0]), (b, trained[1])) if is_trained]
+    if not arms:
+        return [], False, "neither condition is fine-tuned: there is no training noise to add"
+    for name, cells, is_trained in (("A", a, trained[0]), ("B", b, trained[1])):
+        if is_trained and np.unique(cells.seed).size < 2:
+            return (
+                [],
+                False,
+                f"{name} has one training seed: its training noise cannot be estimated; add seeds",
+            )
+    paired = len(arms) == 2 and np.array_equal(np.unique(a.seed), np.unique(b.seed))
+    try:
+        noise = [_paired_noise(a, b)] if paired else [_unpaired_noise(cells) for cells in arms]
+    except ValueError:
+        return [], False, "needs >= 2 prompts scored under every seed of each fine-tuned condition"
+    return noise, paired, None
+
+
 def compare_conditions(
     a: Cells,
     b: Cells,
     *,
+    trained: tuple[bool, bool] = (True, True),
     confidence: float = 0.95,
-    pair_seeds: bool = True,
     n_permutations: int = 10_000,
     permutation_seed: int = 0,
 ) -> Comparison:
     """Compare condition A with condition B (e.g. fine-tuned vs baseline) on the same prompts.
 
-    Set pair_seeds=False when equal seed labels do not mean a shared seed (e.g. an untuned baseline).
+    `trained` says which of A and B are fine-tuned (an untuned baseline has no training seed). The
+    permutations and the pivots are drawn from numpy's default_rng(permutation_seed): reproducible.
     """
     check_open_unit(confidence, "confidence")
     prompts = np.unique(a.prompt)
@@ -121,33 +261,42 @@ def compare_conditions(
     contributions = np.concatenate(
         [(a.harmful - a.scored * rate_a) / n_a, -(b.harmful - b.scored * rate_b) / n_b]
     )
-    prompt = np.concatenate([a.prompt, b.prompt])
-    condition = np.repeat([0, 1], [a.seed.size, b.seed.size])
-    seed = np.concatenate([a.seed, b.seed])
-    seed_cluster = seed[:, None] if pair_seeds else np.column_stack([condition, seed])
-
-    v_prompt, g_prompt = _cluster_variance(contributions, prompt)
-    v_seed, g_seed = _cluster_variance(contributions, seed_cluster)
-    v_both, _ = _cluster_variance(contributions, np.column_stack([prompt, seed_cluster]))
-    v_two_way = v_prompt + v_seed - v_both
-    floor = max(v_prompt, v_seed)
-    floored = bool(v_two_way < floor)  # False when NaN (fewer than 2 seed clusters)
-    v_seed_aware = floor if floored else v_two_way
-
-    se_prompt, se_seed_aware = math.sqrt(v_prompt), math.sqrt(v_seed_aware)  # NaN stays NaN
-    df_seed_aware = min(g_prompt, g_seed) - 1
+    v_prompt, g_prompt = _cluster_variance(contributions, np.concatenate([a.prompt, b.prompt]))
+    se_prompt = math.sqrt(v_prompt)  # NaN with one prompt
+    given = GivenCheckpoints(
+        se=se_prompt,
+        df=g_prompt - 1,
+        interval=t_interval(estimate, se_prompt, g_prompt - 1, confidence),
+        test=sign_flip_test(differences, n_permutations=n_permutations, seed=permutation_seed),
+    )
+    noise, paired, withheld = _training_noise_or_reason(a, b, trained)
+    new_seeds = None
+    if withheld is None:
+        added = float(
+            seed_variance(
+                noise, [n.seed_mean_square for n in noise], [n.interaction_mean_square for n in noise]
+            )
+        )
+        rng = np.random.default_rng(permutation_seed)
+        draws = new_seeds_variance_draws(v_prompt, g_prompt, noise, PIVOT_DRAWS, rng)
+        test = normal_with_pivotal_variance(estimate, v_prompt + added, draws, confidence)
+        new_seeds = ForNewSeeds(
+            se=math.sqrt(v_prompt + added),
+            df=test.df,
+            interval=test.interval,
+            p_value=test.p_value,
+            seed_variance=added,
+            paired_seeds=paired,
+        )
     return Comparison(
         estimate=estimate,
         rate_a=float(rate_a),
         rate_b=float(rate_b),
-        se_prompt=se_prompt,
-        df_prompt=g_prompt - 1,
-        prompt_interval=t_interval(estimate, se_prompt, g_prompt - 1, confidence),
-        se_seed_aware=se_seed_aware,
-        df_seed_aware=df_seed_aware,
-        seed_aware_interval=t_interval(estimate, se_seed_aware, df_seed_aware, confidence),
-        seed_aware_floored=floored,
-        test=sign_flip_test(differences, n_permutations=n_permutations, seed=permutation_seed),
         n_prompts=g_prompt,
-        n_seed_clusters=g_seed,
+        seeds_a=int(np.unique(a.seed).size),
+        seeds_b=int(np.unique(b.seed).size),
+        given_checkpoints=given,
+        new_seeds=new_seeds,
+        new_seeds_withheld=withheld,
+        training_noise=noise,
     )

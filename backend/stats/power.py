@@ -1,95 +1,250 @@
-"""How many seeds / prompts / samples a comparison of two conditions needs.
+"""How many seeds a comparison needs, sized for the test the dashboard shows.
 
-Design: each condition is fine-tuned with its own n_seeds seeds (independent across conditions) and
-evaluated on the same n_prompts prompts with n_samples scored verdicts per (seed, prompt) cell. Under the
-variance-components model (see variance.py) a condition's mean rate over seeds has variance
-    v = var_seed / S + var_seed_x_prompt / (S * P) + var_sampling / (S * P * K)
-plus the prompt term var_prompt / P, which is the same draw of prompts in both conditions and cancels in the
-difference. So SE(A - B) = sqrt(2 v), assuming both conditions share the components and the effect does not
-vary by prompt (a prompt x condition interaction would add to the SE).
+The test is the "for new seeds" comparison of backend.stats.compare. For S seeds per fine-tuned condition
+and P prompts its variance is
+    V = prompt_level / P + sum over seed terms of run_noise / (S P) + max(0, sum of seed) / S
+where
+- prompt_level: the per-prompt variance of the difference that no number of seeds removes (the prompt by
+  condition interaction, and an untuned reference's evaluation noise);
+- run_noise: per seed term, the per-prompt noise inside one fine-tuned run (seed x prompt and sampling);
+- seed: per seed term, the training-seed variance of the arm's rate (of the paired difference when two
+  fine-tuned conditions share their seeds; one term per arm otherwise).
+They are estimated from a comparison that ran, through the mean squares the test itself uses: V_prompt
+(P - 1 df) and every seed term's seed and interaction mean squares. Each is replaced by its chi-square pivot
+(backend.stats.generalized; Weerahandi 1993), V recomputed for the design per draw, and the minimum
+detectable difference reported as the median of the draws with their central 95% as its range. The median
+of a pivot is median-unbiased, where plugging in the estimates is not: with 3 seeds the estimated seed term
+is below the true one more often than not, and a plug-in MDD would promise power the test does not have.
 
-The analysis sized for is the two-sample t-test on per-seed rates (df = 2 * (n_seeds - 1)); power is computed
-exactly from the noncentral t distribution with noncentrality delta / SE, two-sided. When `sampling` is NaN
-(one verdict per cell, interaction and sampling confounded) the lumped `seed_x_prompt` is treated as pure
-interaction, which does not shrink with more samples: conservative.
+The test's critical value for a design is its generalized interval's half-width over its SE when the mean
+squares equal their expectations; `df` is the t df with that critical value. Power at a difference delta is
+the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so the MDD
+is SE times a multiplier of the df alone. bench/coverage.py checks that at the reported MDD the shown test
+rejects about 80% of the time.
 """
 
-import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 from scipy import optimize, stats
 
 from backend.stats._checks import check_count, check_finite, check_open_unit
-from backend.stats.variance import Components
+from backend.stats.compare import Comparison, TrainingNoise, new_seeds_variance_draws, seed_variance
+from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance, pivot_draws
+
+# Past this many df the t is the normal for every purpose here (scipy's nct fails at huge df).
+_NORMAL_DF = 1e4
+SIZING_DRAWS = 1000
 
 
 @dataclass(frozen=True)
 class Design:
-    """Seeds per condition, prompts (shared by both conditions) and scored samples per cell."""
+    """Seeds per fine-tuned condition and prompts (shared by both conditions)."""
 
     n_seeds: int
     n_prompts: int
-    n_samples: int
 
     def __post_init__(self) -> None:
         check_count(self.n_seeds, "n_seeds", minimum=2)
-        check_count(self.n_prompts, "n_prompts", minimum=1)
-        check_count(self.n_samples, "n_samples", minimum=1)
+        check_count(self.n_prompts, "n_prompts", minimum=2)
 
 
-def difference_se(components: Components, design: Design) -> float:
-    """Standard error of the difference between two conditions' mean harmfulness rates."""
-    seed, interaction = components.seed, components.seed_x_prompt
-    sampling = 0.0 if math.isnan(components.sampling) else components.sampling
-    for name, value in (("seed", seed), ("seed_x_prompt", interaction), ("sampling", sampling)):
-        if check_finite(value, f"components.{name}") < 0:
-            raise ValueError(f"components.{name} must be >= 0, got {value}")
-    s, p, k = design.n_seeds, design.n_prompts, design.n_samples
-    se = math.sqrt(2 * (seed / s + interaction / (s * p) + sampling / (s * p * k)))
-    if se == 0:
-        raise ValueError("seed, seed_x_prompt and sampling components are all 0: nothing to size")
-    return se
+@dataclass(frozen=True)
+class Sizing:
+    """The minimum detectable difference of a design (median of its draws) and its 95% range."""
+
+    minimum_detectable_difference: float
+    low: float
+    high: float
+    df: float
 
 
-def detection_power(components: Components, delta: float, design: Design, alpha: float = 0.05) -> float:
-    """Probability that a two-sided level-alpha t-test on per-seed rates detects a true difference delta."""
-    alpha = check_open_unit(alpha, "alpha")
-    noncentrality = abs(check_finite(delta, "delta")) / difference_se(components, design)
-    df = 2 * (design.n_seeds - 1)
-    critical = stats.t.ppf(1 - alpha / 2, df)
-    return float(stats.nct.sf(critical, df, noncentrality) + stats.nct.cdf(-critical, df, noncentrality))
+@dataclass(frozen=True)
+class Noise:
+    """A comparison's noise: prompt_level, and (seed, run_noise) per seed term, as arrays of equal length:
+    one entry for an estimate, many for pivot draws. Proportion^2, per prompt or per seed."""
+
+    prompt_level: np.ndarray
+    terms: list[tuple[np.ndarray, np.ndarray]]
+
+    def variance(self, design: Design) -> np.ndarray:
+        """V of the design per draw; negative (estimated) parts count as 0."""
+        s, p = design.n_seeds, design.n_prompts
+        run_noise = sum(np.maximum(0.0, noise) for _, noise in self.terms)
+        seed = np.maximum(0.0, sum(seed for seed, _ in self.terms))
+        return np.maximum(0.0, self.prompt_level) / p + run_noise / (s * p) + seed / s
+
+    def quantile(self, q: float) -> "Noise":
+        """Each ingredient at its q-quantile over the draws (one entry)."""
+        return Noise(
+            np.quantile(self.prompt_level, q, keepdims=True),
+            [
+                (np.quantile(seed, q, keepdims=True), np.quantile(noise, q, keepdims=True))
+                for seed, noise in self.terms
+            ],
+        )
 
 
-def minimum_detectable_difference(
-    components: Components, design: Design, alpha: float = 0.05, target_power: float = 0.8
-) -> float:
-    """Smallest |A - B| (a proportion) detected with probability target_power at two-sided level alpha."""
-    target_power = check_open_unit(target_power, "target_power")
-    if target_power <= check_open_unit(alpha, "alpha"):
-        raise ValueError(f"target_power ({target_power}) must exceed alpha ({alpha})")
-    se = difference_se(components, design)
-    high = se
-    while detection_power(components, high, design, alpha) < target_power:
-        high *= 2
-    return float(
-        optimize.brentq(lambda d: detection_power(components, d, design, alpha) - target_power, 0.0, high)
+def _noise(
+    comparison: Comparison, v_prompt: np.ndarray, mean_squares: list[tuple[np.ndarray, np.ndarray]]
+) -> Noise:
+    """The noise from V_prompt and each seed term's (seed, interaction) mean squares per prompt.
+
+    V_prompt holds each term's run noise divided by the seeds it ran with; what remains is prompt level.
+    """
+    p = comparison.n_prompts
+    prompt_level = p * v_prompt
+    terms = []
+    for n, (seed_ms, interaction_ms) in zip(comparison.training_noise, mean_squares, strict=True):
+        prompt_level = prompt_level - p * interaction_ms / (n.df_seed + 1)
+        terms.append((seed_ms - interaction_ms, p * interaction_ms))
+    return Noise(prompt_level, terms)
+
+
+def noise_of(comparison: Comparison) -> Noise:
+    """The comparison's estimated noise (method of moments: unbiased, negative parts kept)."""
+    return _noise(
+        comparison,
+        np.array([comparison.given_checkpoints.se**2]),
+        [
+            (np.array([n.seed_mean_square]), np.array([n.interaction_mean_square]))
+            for n in comparison.training_noise
+        ],
     )
 
 
-def seeds_needed(
-    components: Components,
-    delta: float,
-    n_prompts: int,
-    n_samples: int,
+def _noise_draws(comparison: Comparison, n_draws: int, seed: int) -> Noise:
+    """Draws of the noise: every mean square replaced by its chi-square pivot."""
+    rng = np.random.default_rng(seed)
+    v_prompt = pivot_draws(comparison.given_checkpoints.se**2, comparison.n_prompts - 1, n_draws, rng)
+    mean_squares = [
+        (
+            pivot_draws(n.seed_mean_square, n.df_seed, n_draws, rng),
+            pivot_draws(n.interaction_mean_square, n.df_interaction, n_draws, rng),
+        )
+        for n in comparison.training_noise
+    ]
+    return _noise(comparison, v_prompt, mean_squares)
+
+
+def minimum_detectable_difference(
+    noise: Noise, design: Design, alpha: float = 0.05, target_power: float = 0.8
+) -> float:
+    """The MDD of a design whose noise is `noise` (one entry): multiplier(df) * SE."""
+    multiplier = detection_multiplier(_design_df(noise, design), alpha, target_power)
+    return multiplier * float(np.sqrt(noise.variance(design))[0])
+
+
+def _design_df(noise: Noise, design: Design) -> float:
+    """The t df of the shown test's critical value for a design whose estimates equal `noise` (one draw)."""
+    s, p = design.n_seeds, design.n_prompts
+    terms = [
+        TrainingNoise(
+            seed_mean_square=float(np.maximum(0.0, seed[0]) + np.maximum(0.0, run_noise[0]) / p),
+            interaction_mean_square=float(np.maximum(0.0, run_noise[0]) / p),
+            df_seed=s - 1,
+            df_interaction=(s - 1) * (p - 1),
+            seed_weight=1 / s,
+        )
+        for seed, run_noise in noise.terms
+    ]
+    v_prompt = float(
+        np.maximum(0.0, noise.prompt_level[0]) / p + sum(t.interaction_mean_square for t in terms) / s
+    )
+    draws = new_seeds_variance_draws(v_prompt, p, terms, PIVOT_DRAWS, np.random.default_rng(0))
+    added = float(
+        seed_variance(terms, [t.seed_mean_square for t in terms], [t.interaction_mean_square for t in terms])
+    )
+    return normal_with_pivotal_variance(0.0, v_prompt + added, draws).df
+
+
+def detection_multiplier(df: float, alpha: float = 0.05, target_power: float = 0.8) -> float:
+    """delta / SE at which a two-sided level-alpha t-test with df degrees of freedom has target_power."""
+    # df is a continuous function of the design: two decimals are plenty, and they keep the cache small.
+    return _detection_multiplier(round(min(df, _NORMAL_DF), 2), alpha, target_power)
+
+
+@lru_cache(maxsize=4096)
+def _detection_multiplier(df: float, alpha: float, target_power: float) -> float:
+    alpha = check_open_unit(alpha, "alpha")
+    target_power = check_open_unit(target_power, "target_power")
+    if target_power <= alpha:
+        raise ValueError(f"target_power ({target_power}) must exceed alpha ({alpha})")
+    if not df > 0:
+        raise ValueError(f"df must be positive, got {df}")
+
+    def shortfall(ncp: float) -> float:
+        return detection_power(ncp, df, alpha) - target_power
+
+    high = 1.0
+    while shortfall(high) < 0:
+        high *= 2
+    return float(optimize.brentq(shortfall, 0.0, high))
+
+
+def detection_power(noncentrality: float, df: float, alpha: float = 0.05) -> float:
+    """Two-sided level-alpha t-test's rejection probability at noncentrality delta / SE with df df."""
+    alpha = check_open_unit(alpha, "alpha")
+    noncentrality = abs(check_finite(noncentrality, "noncentrality"))
+    if df >= _NORMAL_DF:
+        critical = stats.norm.ppf(1 - alpha / 2)
+        return float(stats.norm.sf(critical - noncentrality) + stats.norm.cdf(-critical - noncentrality))
+    critical = stats.t.ppf(1 - alpha / 2, df)
+    # scipy's nct.cdf can answer NaN deep in the far tail (non-integer df): that tail is 0 for our purpose.
+    far_tail = float(np.nan_to_num(stats.nct.cdf(-critical, df, noncentrality)))
+    return float(stats.nct.sf(critical, df, noncentrality)) + far_tail
+
+
+def sizing(
+    comparison: Comparison,
+    design: Design,
+    confidence: float = 0.95,
     alpha: float = 0.05,
     target_power: float = 0.8,
-    max_seeds: int = 100,
-) -> int | None:
-    """Smallest seeds per condition (>= 2) giving target_power for difference delta; None past max_seeds."""
-    if check_finite(delta, "delta") == 0:
-        raise ValueError("delta must be non-zero")
-    target_power = check_open_unit(target_power, "target_power")
+    n_draws: int = SIZING_DRAWS,
+    seed: int = 0,
+) -> Sizing | None:
+    """MDD of `design` from a comparison with a for-new-seeds answer (None without one).
+
+    Draws come from numpy's default_rng(seed): the same comparison sizes the same way every time.
+    """
+    if comparison.new_seeds is None:
+        return None
+    draws = _noise_draws(comparison, n_draws, seed)
+    tail = (1 - check_open_unit(confidence, "confidence")) / 2
+    low, median, high = (
+        minimum_detectable_difference(draws.quantile(q), design, alpha, target_power)
+        for q in (tail, 0.5, 1 - tail)
+    )
+    return Sizing(median, low, high, _design_df(draws.quantile(0.5), design))
+
+
+def seeds_needed(
+    comparison: Comparison,
+    differences: Sequence[float],
+    n_prompts: int,
+    alpha: float = 0.05,
+    target_power: float = 0.8,
+    max_seeds: int = 50,
+    seed: int = 0,
+) -> list[int | None]:
+    """For each difference, the fewest seeds per fine-tuned condition (>= 2) whose MDD (as sizing) reaches it.
+
+    None past max_seeds (or for every difference when the comparison has no for-new-seeds answer).
+    """
+    if any(check_finite(d, "difference") <= 0 for d in differences):
+        raise ValueError("differences must be positive")
+    if comparison.new_seeds is None:
+        return [None] * len(differences)
+    typical = _noise_draws(comparison, SIZING_DRAWS, seed).quantile(0.5)
+    needed: list[int | None] = [None] * len(differences)
     for n_seeds in range(2, check_count(max_seeds, "max_seeds", minimum=2) + 1):
-        if detection_power(components, delta, Design(n_seeds, n_prompts, n_samples), alpha) >= target_power:
-            return n_seeds
-    return None
+        mdd = minimum_detectable_difference(typical, Design(n_seeds, n_prompts), alpha, target_power)
+        for index, difference in enumerate(differences):
+            if needed[index] is None and mdd <= difference:
+                needed[index] = n_seeds
+        if all(n is not None for n in needed):
+            break
+    return needed

@@ -11,14 +11,34 @@ within-cell variance, and the cell size n in the expected mean squares is the ha
 scored counts. With equal cell sizes this is exactly the balanced ANOVA; with unequal sizes the expectations
 still hold when the sampling variance is the same in every cell. Prompts without a scored verdict under
 every seed are dropped (counted in `n_prompts_dropped`), so the table of cell rates is complete.
+
+Intervals for the components, their shares and the seed ICC are generalized confidence intervals
+(backend.stats.generalized; Weerahandi 1993; for variance components in crossed designs see Burdick, Borror
+& Montgomery 2005, "Design and Analysis of Gauge R&R Studies", ch. 4): every mean square is replaced by a
+chi-square pivot, every component, share and the ICC recomputed per draw, and the interval is the central
+percentile range of the draws. The seed mean square's pivot has its nominal S - 1 df. The prompt-level
+mean squares (prompt, interaction, sampling) are sums over prompts of binary verdicts whose variance
+depends on the prompt, so their nominal df overstate how well they are known; each gets the df that
+matches its jackknife variance over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more
+than the nominal df). The jackknife errs on the wide side (Efron & Stein 1981). On the probability scale
+the prompt-level components move with the seeds drawn, so their intervals describe these seeds'
+evaluation ("given these checkpoints"); the seed component and the ICC speak of new seeds. With few seeds
+the seed component's interval is wide: that is what three seeds can tell. bench/coverage.py measures how
+well each interval covers.
 """
 
 import math
 from dataclasses import dataclass, fields
 
 import numpy as np
+from numpy.typing import ArrayLike
 
+from backend.stats._checks import check_count, check_open_unit
 from backend.stats.cells import Cells
+from backend.stats.generalized import pivot_draws
+
+# Pivot draws per interval: the 2.5% quantile of 4000 draws moves by a few percent of the interval's width.
+INTERVAL_DRAWS = 4000
 
 
 @dataclass(frozen=True)
@@ -41,38 +61,85 @@ class Components:
 
 
 @dataclass(frozen=True)
-class VarianceDecomposition:
-    """Components, their shares of the total, and the design they were estimated from."""
+class MeanSquares:
+    """The ANOVA table of one condition on the cell-rate scale (the usual mean squares divided by n).
 
-    components: Components
-    shares: Components
-    # True when every cell has one scored verdict: interaction and sampling noise are then confounded.
-    interaction_confounded: bool
-    balanced: bool
+    Expected values: E[seed] = seed_x_prompt + sampling / n + n_prompts * seed component;
+    E[prompt] = seed_x_prompt + sampling / n + n_seeds * prompt component;
+    E[interaction] = seed_x_prompt + sampling / n; E[sampling] = sampling component.
+    """
+
+    seed: float
+    prompt: float
+    interaction: float
+    sampling: float  # NaN with one verdict per cell
+    df_seed: int
+    df_prompt: int
+    df_interaction: int
+    df_sampling: int  # 0 with one verdict per cell
     cell_size: float  # harmonic mean of scored verdicts per cell
     n_seeds: int
     n_prompts: int
     n_prompts_dropped: int
+    balanced: bool
+
+    @property
+    def interaction_confounded(self) -> bool:
+        """True when every cell has one scored verdict: interaction and sampling noise are then confounded."""
+        return self.df_sampling == 0
+
+
+@dataclass(frozen=True)
+class VarianceDecomposition:
+    """Components, their shares of the total, generalized 95% intervals, and the design behind them."""
+
+    components: Components
+    shares: Components
+    components_low: Components
+    components_high: Components
+    shares_low: Components
+    shares_high: Components
+    mean_squares: MeanSquares
 
     @property
     def icc_seed(self) -> float:
         """Intraclass correlation for training seed: the share of verdict variance due to the seed."""
         return self.shares.seed
 
+    @property
+    def interaction_confounded(self) -> bool:
+        return self.mean_squares.interaction_confounded
 
-def variance_components(cells: Cells) -> VarianceDecomposition:
-    """Method-of-moments variance components of one condition; negative estimates are truncated to 0.
 
-    Truncation follows common practice for ANOVA estimators (a negative estimate means "indistinguishable
-    from 0"); each component is truncated on its own, so the others keep their unbiased values.
-    Needs at least 2 seeds and 2 prompts with a scored verdict under every seed.
-    """
+def rate_table(cells: Cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(seed labels, prompt labels, harmful, scored): a condition's counts as seeds x prompts tables."""
     seeds, seed_index = np.unique(cells.seed, return_inverse=True)
     prompts, prompt_index = np.unique(cells.prompt, return_inverse=True)
     harmful = np.zeros((len(seeds), len(prompts)))
     scored = np.zeros((len(seeds), len(prompts)))
     harmful[seed_index, prompt_index] = cells.harmful
     scored[seed_index, prompt_index] = cells.scored
+    return seeds, prompts, harmful, scored
+
+
+def table_mean_squares(rate: np.ndarray) -> tuple[float, float, float]:
+    """Seed (row), prompt (column) and interaction mean squares of a complete seeds x prompts table."""
+    a, b = rate.shape
+    seed_means, prompt_means, grand = rate.mean(axis=1), rate.mean(axis=0), rate.mean()
+    residual = rate - seed_means[:, None] - prompt_means[None, :] + grand
+    return (
+        float(b * ((seed_means - grand) ** 2).sum() / (a - 1)),
+        float(a * ((prompt_means - grand) ** 2).sum() / (b - 1)),
+        float((residual**2).sum() / ((a - 1) * (b - 1))),
+    )
+
+
+def mean_squares(cells: Cells) -> MeanSquares:
+    """The unweighted-means ANOVA of a condition's complete table of cell rates.
+
+    Needs at least 2 seeds and 2 prompts with a scored verdict under every seed.
+    """
+    _, prompts, harmful, scored = rate_table(cells)
     complete = (scored > 0).all(axis=0)
     harmful, scored = harmful[:, complete], scored[:, complete]
     a, b = scored.shape
@@ -81,37 +148,141 @@ def variance_components(cells: Cells) -> VarianceDecomposition:
             f"variance components need >= 2 seeds and >= 2 prompts scored under every seed; got {a} seeds "
             f"and {b} such prompts ({len(prompts) - b} prompts lack a scored verdict under some seed)"
         )
-
-    rate = harmful / scored
-    seed_means, prompt_means, grand = rate.mean(axis=1), rate.mean(axis=0), rate.mean()
-    residual = rate - seed_means[:, None] - prompt_means[None, :] + grand
-    # Mean squares on the cell-rate scale, i.e. the usual mean squares divided by the cell size n.
-    ms_seed = b * ((seed_means - grand) ** 2).sum() / (a - 1)
-    ms_prompt = a * ((prompt_means - grand) ** 2).sum() / (b - 1)
-    ms_interaction = (residual**2).sum() / ((a - 1) * (b - 1))
-    cell_size = a * b / (1 / scored).sum()
-    df_within = scored.sum() - a * b
-    confounded = df_within == 0
-    sampling = math.nan if confounded else (harmful - harmful**2 / scored).sum() / df_within
-    # E[ms_interaction] = var_sxp + var_sampling / n; with one verdict per cell the two cannot be split.
-    seed_x_prompt = ms_interaction if confounded else ms_interaction - sampling / cell_size
-    components = Components(
-        seed=max(0.0, float(ms_seed - ms_interaction) / b),
-        prompt=max(0.0, float(ms_prompt - ms_interaction) / a),
-        seed_x_prompt=max(0.0, float(seed_x_prompt)),
-        sampling=float(sampling),
-    )
-    total = components.total
-    shares = Components(
-        *(getattr(components, f.name) / total if total > 0 else math.nan for f in fields(components))
-    )
-    return VarianceDecomposition(
-        components=components,
-        shares=shares,
-        interaction_confounded=bool(confounded),
-        balanced=bool((scored == scored[0, 0]).all()),
-        cell_size=float(cell_size),
+    seed, prompt, interaction = table_mean_squares(harmful / scored)
+    df_sampling = int(scored.sum()) - a * b
+    return MeanSquares(
+        seed=seed,
+        prompt=prompt,
+        interaction=interaction,
+        sampling=float((harmful - harmful**2 / scored).sum() / df_sampling) if df_sampling else math.nan,
+        df_seed=a - 1,
+        df_prompt=b - 1,
+        df_interaction=(a - 1) * (b - 1),
+        df_sampling=df_sampling,
+        cell_size=float(a * b / (1 / scored).sum()),
         n_seeds=a,
         n_prompts=b,
         n_prompts_dropped=len(prompts) - b,
+        balanced=bool((scored == scored[0, 0]).all()),
+    )
+
+
+def _solve(
+    seed: ArrayLike,
+    prompt: ArrayLike,
+    interaction: ArrayLike,
+    sampling: ArrayLike,
+    cell_size: ArrayLike,
+    shape: tuple[int, int],
+) -> tuple[np.ndarray, ...]:
+    """Components from (arrays of) mean squares; negative estimates truncated to 0, each on its own.
+
+    Truncation follows common practice for ANOVA estimators (a negative estimate means "indistinguishable
+    from 0"); each component is truncated on its own, so the others keep their unbiased values. NaN
+    sampling (one verdict per cell) leaves the interaction holding interaction and sampling together.
+    """
+    n_seeds, n_prompts = shape
+    seed, prompt, interaction, sampling = (
+        np.asarray(x, dtype=float) for x in (seed, prompt, interaction, sampling)
+    )
+    # E[interaction] = var_sxp + var_sampling / n; with one verdict per cell the two cannot be split.
+    seed_x_prompt = np.where(np.isnan(sampling), interaction, interaction - sampling / np.asarray(cell_size))
+    return (
+        np.maximum(0.0, (seed - interaction) / n_prompts),
+        np.maximum(0.0, (prompt - interaction) / n_seeds),
+        np.maximum(0.0, seed_x_prompt),
+        sampling,
+    )
+
+
+def _leave_one_prompt_out(
+    harmful: np.ndarray, scored: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(prompt, interaction, sampling) mean squares of the table without prompt q, for every q.
+
+    From running sums, so every prompt's omission costs O(seeds) rather than a new ANOVA.
+    """
+    a, b = scored.shape
+    rate = harmful / scored
+    prompt_means = rate.mean(axis=0)
+    rest = b - 1  # prompts left
+    sum_means, sum_means_sq = prompt_means.sum() - prompt_means, (prompt_means**2).sum() - prompt_means**2
+    grand = sum_means / rest
+    ss_prompt = a * (sum_means_sq - rest * grand**2)
+    row_means = (rate.sum(axis=1)[:, None] - rate) / rest  # seeds x left-out prompt
+    ss_seed = rest * ((row_means - grand[None, :]) ** 2).sum(axis=0)
+    ss_total = (rate**2).sum() - (rate**2).sum(axis=0) - a * rest * grand**2
+    ss_interaction = ss_total - ss_seed - ss_prompt
+    within_ss = (harmful - harmful**2 / scored).sum(axis=0)
+    within_df = (scored - 1).sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sampling = (within_ss.sum() - within_ss) / (within_df.sum() - within_df)
+    return ss_prompt / (rest - 1), ss_interaction / ((a - 1) * (rest - 1)), sampling
+
+
+def _jackknife_variance(values: np.ndarray) -> float:
+    """Tukey's jackknife variance of a statistic from its leave-one-out values."""
+    n = values.size
+    return float((n - 1) / n * ((values - values.mean()) ** 2).sum())
+
+
+def variance_components(
+    cells: Cells, confidence: float = 0.95, n_draws: int = INTERVAL_DRAWS, seed: int = 0
+) -> VarianceDecomposition:
+    """Method-of-moments variance components of one condition, with intervals.
+
+    The draws come from numpy's default_rng(seed), so the same data give the same intervals.
+    """
+    confidence = check_open_unit(confidence, "confidence")
+    n_draws = check_count(n_draws, "n_draws", minimum=100)
+    ms = mean_squares(cells)
+    shape = (ms.n_seeds, ms.n_prompts)
+    estimate = Components(
+        *(float(x) for x in _solve(ms.seed, ms.prompt, ms.interaction, ms.sampling, ms.cell_size, shape))
+    )
+    rng = np.random.default_rng(seed)
+    _, _, harmful, scored = rate_table(cells)
+    complete = (scored > 0).all(axis=0)
+    # With two prompts a leave-one-out table has one: no variance to match, the nominal df stand.
+    left_out = _leave_one_prompt_out(harmful[:, complete], scored[:, complete]) if ms.n_prompts > 2 else None
+
+    def matched_pivot(observed: float, nominal_df: int, leave_one_out: np.ndarray | None) -> np.ndarray:
+        """Chi-square pivot whose df matches the mean square's jackknife variance, at most its nominal df."""
+        if math.isnan(observed):
+            return np.full(n_draws, math.nan)
+        spread = 0.0 if leave_one_out is None else _jackknife_variance(leave_one_out)
+        df = nominal_df if spread == 0 else min(float(nominal_df), 2 * observed**2 / spread)
+        return pivot_draws(observed, df, n_draws, rng) if df > 0 else np.full(n_draws, observed)
+
+    draws = np.array(
+        _solve(
+            pivot_draws(ms.seed, ms.df_seed, n_draws, rng),
+            matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0]),
+            matched_pivot(ms.interaction, ms.df_interaction, None if left_out is None else left_out[1]),
+            matched_pivot(ms.sampling, ms.df_sampling, None if left_out is None else left_out[2]),
+            ms.cell_size,
+            shape,
+        )
+    )
+    totals = np.nansum(draws, axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share_draws = np.where(totals > 0, draws / totals, math.nan)
+    tail = (1 - confidence) / 2
+
+    def quantiles(values: np.ndarray, q: float) -> Components:
+        return Components(
+            *(float(np.nanquantile(row, q)) if not np.isnan(row).all() else math.nan for row in values)
+        )
+
+    total = estimate.total
+    return VarianceDecomposition(
+        components=estimate,
+        shares=Components(
+            *(getattr(estimate, f.name) / total if total > 0 else math.nan for f in fields(estimate))
+        ),
+        components_low=quantiles(draws, tail),
+        components_high=quantiles(draws, 1 - tail),
+        shares_low=quantiles(share_draws, tail),
+        shares_high=quantiles(share_draws, 1 - tail),
+        mean_squares=ms,
     )

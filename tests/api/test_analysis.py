@@ -42,13 +42,53 @@ def test_comparisons_against_the_baseline_are_paired_on_prompts(client: TestClie
     # Per-prompt rates: tuned (2/3, 1/3, 0, 1), baseline (0, 0, 0, 1).
     differences = np.array([2 / 3, 1 / 3, 0, 0])
     assert tuned["estimate"] == pytest.approx(differences.mean())
-    assert tuned["se_prompt"] == pytest.approx(differences.std(ddof=1) / 2)
-    assert tuned["n_prompts"] == 4 and tuned["exact"] is True
+    given = tuned["given_checkpoints"]
+    assert given["se"] == pytest.approx(differences.std(ddof=1) / 2)
+    assert tuned["n_prompts"] == 4 and given["exact"] is True and given["df"] == 3
     # 16 sign patterns; |sum| reaches the observed 1 when both non-zero differences keep or both flip sign.
-    assert tuned["p_value"] == pytest.approx(8 / 16)
+    assert given["p_value"] == pytest.approx(8 / 16)
     other = comparisons[("lr-5e-4", "baseline")]
-    holm = sorted([tuned["p_value"], other["p_value"]])
-    assert max(tuned["p_adjusted"], other["p_adjusted"]) == pytest.approx(max(2 * holm[0], holm[1]))
+    holm = sorted([given["p_value"], other["given_checkpoints"]["p_value"]])
+    adjusted = [given["p_adjusted"], other["given_checkpoints"]["p_adjusted"]]
+    assert max(adjusted) == pytest.approx(max(2 * holm[0], holm[1]))
+
+
+def test_for_new_seeds_adds_the_seed_term_of_the_fine_tuned_arm(client: TestClient, experiment: dict) -> None:
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4")
+    # The fine-tuned arm's seeds x prompts table of cell rates; the baseline has no training seed.
+    table = np.array([[1, 0, 0, 1], [1, 1, 0, 1], [0, 0, 0, 1]], dtype=float)
+    seeds, prompts = table.shape
+    ms_seed = prompts * table.mean(axis=1).var(ddof=1)
+    residual = table - table.mean(axis=1, keepdims=True) - table.mean(axis=0) + table.mean()
+    ms_interaction = (residual**2).sum() / ((seeds - 1) * (prompts - 1))
+    seed_term = max(0.0, (ms_seed - ms_interaction) / prompts / seeds)
+    new = tuned["new_seeds"]
+    assert new["seed_variance"] == pytest.approx(seed_term)
+    assert new["se"] == pytest.approx(np.sqrt(tuned["given_checkpoints"]["se"] ** 2 + seed_term))
+    assert new["low"] < tuned["estimate"] < new["high"] and new["paired_seeds"] is False
+    # Training noise makes the new-seeds interval the wider one.
+    assert new["high"] - new["low"] > tuned["given_checkpoints"]["high"] - tuned["given_checkpoints"]["low"]
+    assert tuned["verdict_basis"] == "for new seeds"
+    assert tuned["verdict"] == ("real" if new["p_adjusted"] < 0.05 else "could be noise")
+    assert tuned["sizing"]["n_seeds"] == 3 and tuned["sizing"]["n_prompts"] == 4
+
+
+def test_a_fine_tuned_arm_with_one_seed_gets_no_answer_for_new_seeds(client: TestClient) -> None:
+    upload_small_benchmark(client, "four-prompts", 4)
+    spec = experiment_spec(benchmark="four-prompts", seeds=[0])
+    experiment = client.post("/api/experiments", json=spec).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4")
+    assert tuned["new_seeds"] is None and tuned["sizing"] is None
+    assert "one training seed" in tuned["new_seeds_withheld"]
+    assert tuned["verdict"] == "cannot tell"
+    # Per-prompt differences (1, 0, 0, 0): every sign pattern reaches the observed |mean|.
+    assert tuned["given_checkpoints"]["p_value"] == 1.0
+    assert analysis["power"] == []
 
 
 def test_chosen_pairs_and_bh_adjustment(client: TestClient, experiment: dict) -> None:
@@ -58,7 +98,12 @@ def test_chosen_pairs_and_bh_adjustment(client: TestClient, experiment: dict) ->
     assert analysis["adjustment"] == "bh"
     chosen = next(c for c in analysis["comparisons"] if c["a"] == "lr-5e-4" and c["b"] == "lr-2e-4")
     assert chosen["estimate"] == pytest.approx(11 / 12 - 6 / 12)
-    assert chosen["n_seed_clusters"] == 3  # same seeds in both fine-tuned conditions: paired on seeds
+    # Same seeds in both fine-tuned conditions: paired on seeds.
+    assert chosen["new_seeds"]["paired_seeds"] is True and chosen["seeds_a"] == chosen["seeds_b"] == 3
+    new_p = [c["new_seeds"]["p_value"] for c in analysis["comparisons"]]
+    expected = np.minimum(1, np.minimum.accumulate((3 * np.sort(new_p) / np.arange(1, 4))[::-1])[::-1])
+    by_p = sorted(c["new_seeds"]["p_adjusted"] for c in analysis["comparisons"])
+    assert by_p == pytest.approx(expected)
     bad = client.get(f"/api/experiments/{experiment['id']}/analysis", params={"pair": "nope:lr-2e-4"})
     assert bad.status_code == 422 and "no condition named 'nope'" in bad.json()["detail"]
 
@@ -115,11 +160,21 @@ def test_variance_and_power(client: TestClient, experiment: dict) -> None:
     assert set(variance) == {"lr-2e-4", "lr-5e-4"}  # the baseline has one seed
     tuned = variance["lr-2e-4"]
     assert tuned["interaction_confounded"] is True and tuned["components"]["sampling"] is None
-    assert sum(v for v in tuned["shares"].values() if v is not None) == pytest.approx(1.0)
-    power = analysis["power"]
-    assert power["based_on"] == ["lr-2e-4", "lr-5e-4"]
-    assert (power["n_seeds"], power["n_prompts"], power["n_samples"]) == (3, 4, 1)
-    needed = [p["seeds_needed"] for p in power["curve"] if p["seeds_needed"] is not None]
+    assert sum(v["estimate"] for v in tuned["shares"].values() if v is not None) == pytest.approx(1.0)
+    for interval in [*tuned["components"].values(), *tuned["shares"].values(), tuned["icc_seed"]]:
+        if interval is not None:
+            assert interval["low"] <= interval["estimate"] <= interval["high"]
+    assert tuned["icc_seed"]["estimate"] == tuned["shares"]["seed"]["estimate"]
+    power = {(p["a"], p["b"]): p for p in analysis["power"]}
+    sizing = power[("lr-2e-4", "baseline")]
+    assert (sizing["now"]["n_seeds"], sizing["now"]["n_prompts"]) == (3, 4)
+    assert sizing["now"]["low"] <= sizing["now"]["minimum_detectable_difference"] <= sizing["now"]["high"]
+    assert [m["n_seeds"] for m in sizing["more_seeds"]] == [6, 13]
+    mdds = [sizing["now"]["minimum_detectable_difference"]] + [
+        m["minimum_detectable_difference"] for m in sizing["more_seeds"]
+    ]
+    assert mdds == sorted(mdds, reverse=True)  # more seeds detect smaller differences
+    needed = [p["seeds_needed"] for p in sizing["curve"] if p["seeds_needed"] is not None]
     assert needed == sorted(needed, reverse=True)  # larger differences need fewer seeds
     bars = client.get(f"/api/experiments/{experiment['id']}/figures/variance").json()
     assert [t["name"] for t in bars["data"]] == [

@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from statsmodels.stats.anova import anova_lm
 
 from backend.stats.cells import Cells
 from backend.stats.compare import compare_conditions
@@ -49,31 +50,81 @@ def test_prompt_clustered_se_matches_statsmodels(expand: Callable[[Cells], pd.Da
     slope, se_default, df = cluster_fit(data, groups)
     _, se_uncorrected, _ = cluster_fit(data, groups, use_correction=False)
     result = compare_conditions(a, b)
+    given = result.given_checkpoints
     n = len(data)
     assert result.estimate == pytest.approx(slope, rel=1e-12)
     # statsmodels' default factor is G/(G-1) * (N-1)/(N-2); ours is G/(G-1) alone.
-    assert result.se_prompt == pytest.approx(se_default * math.sqrt((n - 2) / (n - 1)), rel=1e-10)
-    assert result.se_prompt == pytest.approx(se_uncorrected * math.sqrt(12 / 11), rel=1e-10)
-    assert (result.df_prompt, result.n_prompts) == (df, 12)
-    half = result.prompt_interval.high - result.estimate
-    assert half == pytest.approx(2.200985160082949 * result.se_prompt)  # t_{11, 0.975}
-    assert result.estimate - result.prompt_interval.low == pytest.approx(half)
+    assert given.se == pytest.approx(se_default * math.sqrt((n - 2) / (n - 1)), rel=1e-10)
+    assert given.se == pytest.approx(se_uncorrected * math.sqrt(12 / 11), rel=1e-10)
+    assert (given.df, result.n_prompts) == (df, 12)
+    half = given.interval.high - result.estimate
+    assert half == pytest.approx(2.200985160082949 * given.se)  # t_{11, 0.975}
+    assert result.estimate - given.interval.low == pytest.approx(half)
 
 
-@pytest.mark.parametrize("pair_seeds", [True, False])
-def test_two_way_se_matches_statsmodels(expand: Callable[[Cells], pd.DataFrame], pair_seeds: bool) -> None:
-    rng = np.random.default_rng(5)
-    a, b = random_cells(rng, [0, 1, 2, 3], 10, 0.1), random_cells(rng, [0, 1, 2, 3], 10, 0.0)
-    data = stacked(expand, a, b, pair_seeds)
-    groups = data[["prompt_cluster", "seed_cluster"]].to_numpy()
-    _, se, df = cluster_fit(data, groups)
-    result = compare_conditions(a, b, pair_seeds=pair_seeds)
-    n = len(data)
-    assert not result.seed_aware_floored
-    assert result.n_seed_clusters == (4 if pair_seeds else 8)
-    assert result.se_seed_aware == pytest.approx(se * math.sqrt((n - 2) / (n - 1)), rel=1e-10)
-    assert result.df_seed_aware == df == result.n_seed_clusters - 1
-    assert result.se_seed_aware > result.se_prompt
+def anova_mean_squares(table: np.ndarray) -> tuple[float, float]:
+    """Seed and residual mean squares of a seeds x prompts table from statsmodels' two-way ANOVA."""
+    seeds, prompts = np.indices(table.shape)
+    frame = pd.DataFrame({"seed": seeds.ravel(), "prompt": prompts.ravel(), "y": table.ravel()})
+    mean_sq = anova_lm(smf.ols("y ~ C(seed) + C(prompt)", data=frame).fit())["mean_sq"]
+    return float(mean_sq.iloc[0]), float(mean_sq.iloc[2])
+
+
+def test_new_seeds_adds_the_fine_tuned_arm_seed_term_to_the_prompt_variance() -> None:
+    rng = np.random.default_rng(3)
+    a, b = random_cells(rng, [0, 1, 2, 3], 10, 0.2), random_cells(rng, [0], 10, 0.0)
+    table = (a.harmful / a.scored).reshape(4, 10)
+    ms_seed, ms_residual = anova_mean_squares(table)
+    weights = np.bincount(a.seed, weights=a.scored) / a.scored.sum()
+    expected = max(0.0, (ms_seed - ms_residual) / 10 * float(weights @ weights))
+    result = compare_conditions(a, b, trained=(True, False))
+    new = result.new_seeds
+    assert new is not None and not new.paired_seeds
+    assert new.seed_variance == pytest.approx(expected, rel=1e-10) and expected > 0
+    assert new.se == pytest.approx(math.sqrt(result.given_checkpoints.se**2 + expected))
+    # Training noise makes the interval wider than the checkpoints' one, centred on the same estimate.
+    assert new.interval.high - new.interval.low > (
+        result.given_checkpoints.interval.high - result.given_checkpoints.interval.low
+    )
+    assert new.interval.high - result.estimate == pytest.approx(result.estimate - new.interval.low)
+    (noise,) = result.training_noise
+    assert (noise.df_seed, noise.df_interaction) == (3, 27)
+
+
+def test_fine_tuned_conditions_with_the_same_seeds_are_paired() -> None:
+    rng = np.random.default_rng(4)
+    a, b = random_cells(rng, [0, 1, 2], 8, 0.2), random_cells(rng, [0, 1, 2], 8, 0.0)
+    difference = ((a.harmful / a.scored) - (b.harmful / b.scored)).reshape(3, 8)
+    ms_seed, ms_residual = anova_mean_squares(difference)
+    result = compare_conditions(a, b)
+    assert result.new_seeds is not None and result.new_seeds.paired_seeds
+    (noise,) = result.training_noise
+    assert noise.seed_component == pytest.approx((ms_seed - ms_residual) / 8, rel=1e-10)
+    # Different seeds: one seed term per arm, each with its own seed df.
+    unpaired = compare_conditions(a, random_cells(rng, [5, 6, 7], 8, 0.0))
+    assert unpaired.new_seeds is not None and not unpaired.new_seeds.paired_seeds
+    assert [n.df_seed for n in unpaired.training_noise] == [2, 2]
+
+
+def test_p_value_and_interval_agree() -> None:
+    rng = np.random.default_rng(9)
+    for shift in (0.0, 0.1, 0.3):
+        a, b = random_cells(rng, [0, 1, 2], 20, shift), random_cells(rng, [0], 20, 0.0)
+        new = compare_conditions(a, b, trained=(True, False)).new_seeds
+        assert new is not None
+        excludes_zero = not new.interval.low <= 0 <= new.interval.high
+        assert excludes_zero == (new.p_value < 0.05)
+
+
+def test_untuned_or_single_seed_arms_have_no_answer_for_new_seeds() -> None:
+    a = Cells([0, 0, 0], [0, 1, 2], [1, 2, 0], [2, 2, 2])
+    b = Cells([0, 0, 0], [0, 1, 2], [0, 1, 0], [2, 2, 2])
+    result = compare_conditions(a, b)
+    assert result.new_seeds is None and result.training_noise == []
+    assert result.new_seeds_withheld is not None and "one training seed" in result.new_seeds_withheld
+    assert result.given_checkpoints.se > 0 and result.given_checkpoints.interval.low < result.estimate
+    untuned = compare_conditions(a, b, trained=(False, False))
+    assert untuned.new_seeds is None and "neither condition is fine-tuned" in str(untuned.new_seeds_withheld)
 
 
 def test_balanced_design_reduces_to_paired_per_prompt_differences() -> None:
@@ -85,34 +136,12 @@ def test_balanced_design_reduces_to_paired_per_prompt_differences() -> None:
     d = (harmful_a - harmful_b).reshape(2, 9).sum(axis=0) / 6
     result = compare_conditions(a, b, n_permutations=512)
     assert result.estimate == pytest.approx(d.mean())
-    assert result.se_prompt == pytest.approx(d.std(ddof=1) / 3)
+    assert result.given_checkpoints.se == pytest.approx(d.std(ddof=1) / 3)
     reference = sign_flip_test(d, n_permutations=512)
-    assert result.test.exact and result.test.n_pairs == 9
-    assert result.test.p_value == pytest.approx(reference.p_value)
-    assert result.test.statistic == pytest.approx(result.estimate)
-
-
-def test_seed_aware_variance_is_floored_at_the_larger_one_way_variance() -> None:
-    # Every seed has exactly its condition's rate, so the seed-cluster variance is 0 and
-    # V_prompt + V_seed - V_prompt∩seed falls below V_prompt.
-    seed = np.array([0, 0, 1, 1])
-    prompt = np.array([0, 1, 0, 1])
-    a = Cells(seed, prompt, [2, 0, 0, 2], [2, 2, 2, 2])
-    b = Cells(seed, prompt, [1, 0, 0, 1], [2, 2, 2, 2])
-    result = compare_conditions(a, b)
-    assert result.seed_aware_floored
-    assert result.se_seed_aware == result.se_prompt
-    assert result.df_seed_aware == 1
-
-
-def test_single_seed_cluster_has_no_seed_aware_interval() -> None:
-    a = Cells([0, 0, 0], [0, 1, 2], [1, 2, 0], [2, 2, 2])
-    b = Cells([0, 0, 0], [0, 1, 2], [0, 1, 0], [2, 2, 2])
-    result = compare_conditions(a, b)
-    assert result.n_seed_clusters == 1 and not result.seed_aware_floored
-    assert math.isnan(result.se_seed_aware) and math.isnan(result.seed_aware_interval.low)
-    assert result.se_prompt > 0 and result.prompt_interval.low < result.estimate
-    assert compare_conditions(a, b, pair_seeds=False).n_seed_clusters == 2
+    test = result.given_checkpoints.test
+    assert test.exact and test.n_pairs == 9
+    assert test.p_value == pytest.approx(reference.p_value)
+    assert test.statistic == pytest.approx(result.estimate)
 
 
 def test_rejects_different_prompt_sets() -> None:

@@ -1,94 +1,122 @@
-import dataclasses
 import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from backend.stats.cells import Cells
+from backend.stats.compare import compare_conditions
 from backend.stats.power import (
     Design,
+    Noise,
+    detection_multiplier,
     detection_power,
-    difference_se,
     minimum_detectable_difference,
+    noise_of,
     seeds_needed,
+    sizing,
 )
-from backend.stats.variance import Components
-
-COMPONENTS = Components(seed=0.01, prompt=0.02, seed_x_prompt=0.02, sampling=0.2)
 
 
-def test_hand_computed_se() -> None:
-    # 2 (.01 / 4 + .02 / (4 * 50) + .2 / (4 * 50 * 2)) = 2 (.0025 + .0001 + .0005); prompt cancels.
-    assert difference_se(COMPONENTS, Design(4, 50, 2)) == pytest.approx(math.sqrt(0.0062))
-    assert difference_se(dataclasses.replace(COMPONENTS, prompt=5.0), Design(4, 50, 2)) == pytest.approx(
-        math.sqrt(0.0062)
+def one(prompt_level: float, seed: float, run_noise: float) -> Noise:
+    return Noise(np.array([prompt_level]), [(np.array([seed]), np.array([run_noise]))])
+
+
+def grid(harmful: np.ndarray, samples: int) -> Cells:
+    seeds, prompts = np.indices(harmful.shape)
+    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.full(harmful.size, samples))
+
+
+def comparison_with_seed_noise(seed_sd: float, seeds: int = 4, prompts: int = 40):
+    rng = np.random.default_rng(7)
+    p = np.clip(0.3 + rng.normal(0, 0.15, (1, prompts)) + rng.normal(0, seed_sd, (seeds, 1)), 0.01, 0.99)
+    baseline = np.clip(0.2 + rng.normal(0, 0.15, (1, prompts)), 0.01, 0.99)
+    return compare_conditions(
+        grid(rng.binomial(4, p), 4), grid(rng.binomial(4, baseline), 4), trained=(True, False)
     )
 
 
-def test_power_is_alpha_at_zero_and_target_at_the_minimum_detectable_difference() -> None:
-    design = Design(4, 50, 2)
-    assert detection_power(COMPONENTS, 0.0, design) == pytest.approx(0.05)
-    mdd = minimum_detectable_difference(COMPONENTS, design)
-    assert detection_power(COMPONENTS, mdd, design) == pytest.approx(0.8)
-    assert detection_power(COMPONENTS, -mdd, design) == pytest.approx(0.8)
-    # With 6 df the t-test needs more than the normal approximation's (z_.975 + z_.8) SE.
-    assert mdd > 2.8015 * difference_se(COMPONENTS, design)
+@pytest.mark.parametrize("df", [2, 4.5, 30, 1e5])
+def test_the_multiplier_gives_the_target_power(df: float) -> None:
+    multiplier = detection_multiplier(df)
+    assert detection_power(multiplier, df) == pytest.approx(0.8, abs=1e-6)
+    assert detection_power(0.0, df) == pytest.approx(0.05, abs=1e-9)
 
 
-def test_many_seeds_approach_the_normal_approximation() -> None:
-    design = Design(400, 50, 2)
-    z = stats.norm.ppf(0.975) + stats.norm.ppf(0.8)
-    expected = z * difference_se(COMPONENTS, design)
-    assert minimum_detectable_difference(COMPONENTS, design) == pytest.approx(expected, rel=0.005)
+def test_many_df_approach_the_normal_approximation() -> None:
+    assert detection_multiplier(1e5) == pytest.approx(stats.norm.ppf(0.975) + stats.norm.ppf(0.8), rel=1e-3)
+    # Few df need more: the t's heavier tails and its noncentral spread.
+    assert detection_multiplier(2) > detection_multiplier(5) > detection_multiplier(50)
+
+
+def test_variance_of_a_design_by_hand() -> None:
+    # prompt_level / P + run_noise / (S P) + seed / S = .2/40 + .1/(4*40) + .01/4
+    noise = one(prompt_level=0.2, seed=0.01, run_noise=0.1)
+    assert noise.variance(Design(4, 40))[0] == pytest.approx(0.005 + 0.000625 + 0.0025)
+    # A negative (estimated) seed term counts as 0.
+    assert one(0.2, -0.01, 0.1).variance(Design(4, 40))[0] == pytest.approx(0.005 + 0.000625)
+
+
+def test_without_training_noise_the_mdd_is_the_multiplier_times_the_prompt_se() -> None:
+    noise = one(prompt_level=0.2, seed=0.0, run_noise=0.0)
+    design = Design(5, 200)
+    mdd = minimum_detectable_difference(noise, design)
+    se = math.sqrt(0.2 / 200)
+    # No seed term: the test is a t with n_prompts - 1 df.
+    assert mdd == pytest.approx(detection_multiplier(199) * se, rel=0.02)
+
+
+def test_more_seeds_detect_smaller_differences_with_training_noise() -> None:
+    noise = one(prompt_level=0.2, seed=0.01, run_noise=0.1)
+    mdds = [minimum_detectable_difference(noise, Design(s, 100)) for s in (2, 3, 5, 10, 30)]
+    assert mdds == sorted(mdds, reverse=True)
+    # Training noise does not average out over prompts: with many prompts the seed term is the floor.
+    floor = detection_multiplier(29) * math.sqrt(0.01 / 30)
+    assert minimum_detectable_difference(noise, Design(30, 100_000)) == pytest.approx(floor, rel=0.05)
+
+
+def test_noise_of_a_comparison_rebuilds_its_variance() -> None:
+    comparison = comparison_with_seed_noise(seed_sd=0.08)
+    assert comparison.new_seeds is not None
+    noise = noise_of(comparison)
+    design = Design(comparison.seeds_a, comparison.n_prompts)
+    # The same design as ran: the noise's variance is the for-new-seeds variance.
+    assert math.sqrt(noise.variance(design)[0]) == pytest.approx(comparison.new_seeds.se, rel=1e-9)
+
+
+def test_sizing_has_a_range_and_shrinks_with_more_seeds() -> None:
+    comparison = comparison_with_seed_noise(seed_sd=0.08)
+    now, more = sizing(comparison, Design(4, 40)), sizing(comparison, Design(10, 40))
+    assert now is not None and more is not None
+    assert now.low < now.minimum_detectable_difference < now.high
+    assert more.minimum_detectable_difference < now.minimum_detectable_difference
+    one_seed = compare_conditions(
+        grid(np.array([[1, 0, 2]]), 2), grid(np.array([[0, 0, 1]]), 2), trained=(True, False)
+    )
+    assert sizing(one_seed, Design(4, 3)) is None
 
 
 def test_seeds_needed_is_the_smallest_sufficient_count() -> None:
-    n = seeds_needed(COMPONENTS, 0.1, n_prompts=50, n_samples=2)
-    assert n is not None and n > 2
-    assert detection_power(COMPONENTS, 0.1, Design(n, 50, 2)) >= 0.8
-    assert detection_power(COMPONENTS, 0.1, Design(n - 1, 50, 2)) < 0.8
-    assert seeds_needed(COMPONENTS, 0.01, n_prompts=50, n_samples=2, max_seeds=10) is None
-
-
-def test_confounded_sampling_is_sized_as_interaction() -> None:
-    lumped = Components(seed=0.01, prompt=0.02, seed_x_prompt=0.22, sampling=math.nan)
-    design = Design(4, 50, 2)
-    assert difference_se(lumped, design) == pytest.approx(math.sqrt(2 * (0.01 / 4 + 0.22 / 200)))
-    assert difference_se(lumped, design) > difference_se(COMPONENTS, design)
-
-
-def test_simulated_power_at_the_returned_design_is_near_target(uniform_model: type) -> None:
-    model = uniform_model(mean=0.5, seed=0.1, prompt=0.15, interaction=0.05)
-    seed, prompt, interaction, sampling = model.variances
-    design = Design(5, 30, 2)
-    delta = 0.0
-    for _ in range(3):  # conditions sit at .5 ± delta / 2, where E[p (1 - p)] is lower by delta^2 / 4
-        components = Components(seed, prompt, interaction, sampling - delta**2 / 4)
-        delta = minimum_detectable_difference(components, design)
-    assert seeds_needed(components, delta * (1 + 1e-6), n_prompts=30, n_samples=2) == 5
-
-    rng = np.random.default_rng(11)
-    sims = 4000
-    prompt_effects = model.prompt_effects(rng, sims, 30)  # the same prompts in both conditions
-    per_seed = [
-        dataclasses.replace(model, mean=mean).harmful(rng, prompt_effects, 5, 2).sum(axis=2) / 60
-        for mean in (0.5 + delta / 2, 0.5 - delta / 2)
-    ]
-    power = np.mean(stats.ttest_ind(*per_seed, axis=1).pvalue < 0.05)
-    assert power == pytest.approx(0.8, abs=0.03)
+    comparison = comparison_with_seed_noise(seed_sd=0.08)
+    (needed,) = seeds_needed(comparison, [0.15], comparison.n_prompts)
+    assert needed is not None and needed > 2
+    at = sizing(comparison, Design(needed, comparison.n_prompts))
+    before = sizing(comparison, Design(needed - 1, comparison.n_prompts))
+    assert at is not None and before is not None
+    assert at.minimum_detectable_difference <= 0.15 < before.minimum_detectable_difference
+    assert seeds_needed(comparison, [0.001], comparison.n_prompts, max_seeds=5) == [None]
 
 
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda: Design(1, 10, 1), "n_seeds"),
-        (lambda: Design(2, 0, 1), "n_prompts"),
-        (lambda: difference_se(Components(-0.1, 0, 0, 0.1), Design(2, 1, 1)), "components.seed"),
-        (lambda: difference_se(Components(0, 0.1, 0, 0), Design(2, 1, 1)), "nothing to size"),
-        (lambda: detection_power(COMPONENTS, math.inf, Design(2, 1, 1)), "delta"),
-        (lambda: minimum_detectable_difference(COMPONENTS, Design(2, 1, 1), 0.05, 0.04), "must exceed"),
-        (lambda: seeds_needed(COMPONENTS, 0.0, 10, 1), "non-zero"),
-        (lambda: seeds_needed(COMPONENTS, 0.1, 10, 1, max_seeds=1), "max_seeds"),
+        (lambda: Design(1, 10), "n_seeds"),
+        (lambda: Design(2, 1), "n_prompts"),
+        (lambda: detection_multiplier(5, 0.05, 0.04), "must exceed"),
+        (lambda: detection_multiplier(0), "df must be positive"),
+        (lambda: detection_power(math.inf, 3), "noncentrality"),
+        (lambda: seeds_needed(comparison_with_seed_noise(0.05), [0.0], 10), "positive"),
+        (lambda: seeds_needed(comparison_with_seed_noise(0.05), [0.1], 10, max_seeds=1), "max_seeds"),
     ],
 )
 def test_rejects_invalid_input(call: object, message: str) -> None:

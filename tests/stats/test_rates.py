@@ -1,13 +1,17 @@
 import math
+from collections.abc import Callable
 
 import numpy as np
+import pandas as pd
 import pytest
+import statsmodels.formula.api as smf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
-from backend.stats.rates import run_rate, wilson_interval
+from backend.stats.cells import Cells
+from backend.stats.rates import PromptMoments, effective_sample_size, run_rate, wilson_interval
 
 
 @pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
@@ -70,3 +74,51 @@ def test_run_rate_excludes_unscored_from_the_rate() -> None:
 def test_rejects_invalid_input(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_prompt_moments_sum_each_prompt_over_seeds() -> None:
+    cells = Cells(seed=[0, 0, 1, 1], prompt=[5, 6, 5, 6], harmful=[1, 0, 2, 3], scored=[2, 3, 2, 3])
+    moments = PromptMoments.of(cells)
+    # Prompt 5: h = 3 of n = 4; prompt 6: h = 3 of n = 6.
+    assert moments == PromptMoments(2, 9 + 9, 12 + 18, 16 + 36)
+
+
+def test_prompt_clustered_variance_matches_statsmodels(expand: Callable[[Cells], pd.DataFrame]) -> None:
+    rng = np.random.default_rng(5)
+    p = rng.uniform(0.05, 0.6, 30)
+    cells = Cells(np.zeros(30, int), np.arange(30), rng.binomial(4, p), np.full(30, 4))
+    data = expand(cells)
+    fit = smf.ols("y ~ 1", data=data).fit(
+        cov_type="cluster", cov_kwds={"groups": data["prompt"], "use_correction": False}
+    )
+    harmful, scored = int(cells.harmful.sum()), int(cells.scored.sum())
+    n_eff = effective_sample_size(harmful, scored, PromptMoments.of(cells))
+    rate = harmful / scored
+    # Ours is statsmodels' uncorrected cluster variance times G / (G - 1).
+    assert rate * (1 - rate) / n_eff == pytest.approx(fit.bse["Intercept"] ** 2 * 30 / 29, rel=1e-10)
+
+
+def test_correlated_samples_count_as_one_verdict_per_prompt() -> None:
+    # Every prompt's four samples agree: four verdicts carry the information of one.
+    harmful = np.array([4, 0, 0, 4, 0, 0, 0, 4, 0, 0])
+    cells = Cells(np.zeros(10, int), np.arange(10), harmful, np.full(10, 4))
+    rate = run_rate(int(harmful.sum()), int(40 - harmful.sum()), 0, PromptMoments.of(cells))
+    single = wilson_interval(3, 10)
+    assert (rate.low, rate.high) == pytest.approx((single.low, single.high))
+    assert rate.design_effect == pytest.approx(4.0)
+    # One verdict per prompt: the plain Wilson interval.
+    once = Cells(np.zeros(10, int), np.arange(10), harmful // 4, np.ones(10, int))
+    plain = run_rate(3, 7, 0, PromptMoments.of(once))
+    assert (plain.low, plain.high, plain.design_effect) == pytest.approx((single.low, single.high, 1.0))
+
+
+def test_clustered_interval_is_never_narrower_than_the_independent_one() -> None:
+    # Samples that disagree more than chance would give a design effect below 1: kept at 1.
+    harmful = np.full(10, 2)
+    cells = Cells(np.zeros(10, int), np.arange(10), harmful, np.full(10, 4))
+    rate = run_rate(20, 20, 0, PromptMoments.of(cells))
+    independent = wilson_interval(20, 40)
+    assert (rate.low, rate.high) == pytest.approx((independent.low, independent.high))
+    all_safe = Cells(np.zeros(10, int), np.arange(10), np.zeros(10, int), np.full(10, 4))
+    none = run_rate(0, 40, 0, PromptMoments.of(all_safe))
+    assert none.high == pytest.approx(wilson_interval(0, 10).high)  # n_eff = prompts at a rate of 0

@@ -8,7 +8,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.anova import anova_lm
 
 from backend.stats.cells import Cells
-from backend.stats.variance import variance_components
+from backend.stats.variance import _leave_one_prompt_out, table_mean_squares, variance_components
 
 
 def grid_cells(harmful: np.ndarray, scored: np.ndarray | int) -> Cells:
@@ -28,8 +28,9 @@ def test_hand_computed_balanced_example() -> None:
     c = result.components
     assert (c.seed, c.prompt, c.seed_x_prompt, c.sampling) == pytest.approx((0.125, 0.125, 0.0, 0.25))
     assert (result.shares.seed, result.shares.sampling, result.icc_seed) == pytest.approx((0.25, 0.5, 0.25))
-    assert result.balanced and not result.interaction_confounded
-    assert (result.n_seeds, result.n_prompts, result.cell_size) == (2, 2, 2.0)
+    assert result.mean_squares.balanced and not result.interaction_confounded
+    ms = result.mean_squares
+    assert (ms.n_seeds, ms.n_prompts, ms.cell_size) == (2, 2, 2.0)
 
 
 def test_hand_computed_interaction_example() -> None:
@@ -100,7 +101,7 @@ def test_unbalanced_cells_use_unweighted_means(expand: Callable[[Cells], pd.Data
     harmonic = scored.size / (1 / scored).sum()
     result = variance_components(cells)
     c = result.components
-    assert not result.balanced and result.cell_size == pytest.approx(harmonic)
+    assert not result.mean_squares.balanced and result.mean_squares.cell_size == pytest.approx(harmonic)
     expected = (
         (ms_seed - ms_interaction) / 8,
         (ms_prompt - ms_interaction) / 5,
@@ -119,7 +120,7 @@ def test_prompts_missing_under_some_seed_are_dropped() -> None:
     partial = Cells(full.seed[keep], full.prompt[keep], full.harmful[keep], full.scored[keep])
     for cells in (full, partial):
         result = variance_components(cells)
-        assert (result.n_prompts, result.n_prompts_dropped) == (2, 1)
+        assert (result.mean_squares.n_prompts, result.mean_squares.n_prompts_dropped) == (2, 1)
         assert result.components.seed == pytest.approx(0.125)
 
 
@@ -154,3 +155,33 @@ def test_recovers_known_components_on_average(uniform_model: type, unbalanced: b
 def test_rejects_designs_without_two_seeds_and_prompts(harmful: np.ndarray, scored: np.ndarray | int) -> None:
     with pytest.raises(ValueError, match=">= 2 seeds and >= 2 prompts"):
         variance_components(grid_cells(harmful, scored))
+
+
+def test_leave_one_prompt_out_mean_squares_equal_a_fresh_anova() -> None:
+    rng = np.random.default_rng(6)
+    scored = rng.integers(1, 5, (3, 9)).astype(float)
+    harmful = rng.binomial(scored.astype(int), 0.4).astype(float)
+    prompt, interaction, sampling = _leave_one_prompt_out(harmful, scored)
+    for left in range(9):
+        keep = np.arange(9) != left
+        h, n = harmful[:, keep], scored[:, keep]
+        _, expected_prompt, expected_interaction = table_mean_squares(h / n)
+        assert (prompt[left], interaction[left]) == pytest.approx((expected_prompt, expected_interaction))
+        assert sampling[left] == pytest.approx((h - h**2 / n).sum() / (n - 1).sum())
+
+
+def test_intervals_hold_their_estimates_and_are_reproducible() -> None:
+    rng = np.random.default_rng(8)
+    effects = rng.normal(0, 0.1, (4, 1)) + rng.normal(0, 0.2, (1, 30))
+    cells = grid_cells(rng.binomial(3, np.clip(0.4 + effects, 0.02, 0.98)), 3)
+    result = variance_components(cells)
+    for name in ("seed", "prompt", "seed_x_prompt", "sampling"):
+        low, high = getattr(result.components_low, name), getattr(result.components_high, name)
+        assert 0 <= low <= getattr(result.components, name) <= high
+        assert 0 <= getattr(result.shares_low, name) <= getattr(result.shares_high, name) <= 1
+    assert result.shares_low.seed <= result.icc_seed <= result.shares_high.seed
+    assert variance_components(cells).components_high == result.components_high  # seeded draws
+    # Four seeds pin the seed component down far less than thirty prompts pin the prompt component.
+    seed_width = result.components_high.seed - result.components_low.seed
+    prompt_width = result.components_high.prompt - result.components_low.prompt
+    assert seed_width / max(result.components.seed, 1e-9) > prompt_width / result.components.prompt

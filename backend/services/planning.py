@@ -1,0 +1,65 @@
+"""Before launch: what a drafted experiment would run, and what it could detect.
+
+The minimum detectable difference of a draft comes from the noise an earlier experiment measured on the
+same base model and benchmark (its first comparison with a for-new-seeds answer), sized for the draft's
+seeds per fine-tuned condition with the same test the dashboard will show (backend.stats.power).
+"""
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.models import Experiment
+from backend.schemas import PlanRead, SizingRead
+from backend.services import analysis
+from backend.services.cache import AnalysisCache
+from backend.services.experiments import check_references
+from backend.specs import ExperimentSpec
+from backend.stats.power import Design, sizing
+
+
+def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec) -> PlanRead:
+    benchmark, _ = check_references(session, spec)
+    fine_tuned = [c for c in spec.conditions if c.finetune]
+    n_runs = sum(len(spec.seeds_of(c)) for c in spec.conditions)
+    n_fine_tuned_runs = sum(len(spec.seeds_of(c)) for c in fine_tuned)
+    seeds = min((len(spec.seeds_of(c)) for c in fine_tuned), default=0)
+
+    def answer(size: SizingRead | None, basis: str) -> PlanRead:
+        return PlanRead(
+            n_runs=n_runs,
+            n_fine_tuned_runs=n_fine_tuned_runs,
+            seeds_per_condition=seeds,
+            sizing=size,
+            sizing_basis=basis,
+        )
+
+    if not fine_tuned:
+        return answer(None, "no fine-tuned condition: no training noise to size")
+    if seeds < 2:
+        return answer(None, "a fine-tuned condition has one seed: its training noise cannot be estimated")
+    earlier = session.scalars(
+        select(Experiment.id)
+        .where(Experiment.base_model == spec.base_model, Experiment.benchmark_id == benchmark.id)
+        .order_by(Experiment.id.desc())
+    ).all()
+    for experiment_id in earlier:
+        data = analysis.load(session, experiment_id, cache)
+        for name_a, name_b, comparison in analysis.comparison_stats(data, analysis.default_pairs(data)):
+            design = Design(seeds, comparison.n_prompts)
+            size = sizing(comparison, design)
+            if size is None:
+                continue
+            read = SizingRead(
+                n_seeds=seeds,
+                n_prompts=design.n_prompts,
+                minimum_detectable_difference=size.minimum_detectable_difference,
+                low=size.low,
+                high=size.high,
+            )
+            measured = comparison.training_noise[0].df_seed + 1
+            basis = (
+                f"from the noise of experiment {experiment_id} ({data.experiment.name}): "
+                f"{name_a} − {name_b}, {measured} seeds, as if run with {seeds}"
+            )
+            return answer(read, basis)
+    return answer(None, "no earlier experiment on this base model and benchmark has measured training noise")

@@ -1,0 +1,441 @@
+"""Do the dashboard's intervals and p-values keep their promise? Simulations with a known truth.
+
+Every replication draws a crossed experiment from a logit model, runs the statistics the dashboard runs
+(backend.stats, called as backend/services/analysis.py calls it), and checks each interval against the truth
+it claims to cover and each p-value against a true null. Prints one table row per scenario and quantity:
+coverage (or type-I error) with its Monte-Carlo standard error.
+
+Model, per prompt p, training seed s and verdict k (logit scale):
+    untuned baseline:  logit P(harmful) = mu + a_p                          (one run, K verdicts per prompt)
+    fine-tuned arm:    logit P(harmful) = mu + a_p + effect + d_p + b_s + e_sp
+a_p ~ N(0, prompt_sd) prompt difficulty (shared by all arms), d_p ~ N(0, effect_sd) the fine-tuning effect's
+variation by prompt (drawn per arm), b_s ~ N(0, seed_sd) the training seed's shift, e_sp ~ N(0, sxp_sd) the
+seed x prompt term. Prompts are drawn anew in every replication: the truths are population quantities.
+
+Truths:
+- run rate, "given these checkpoints" pooled rate and comparison: the checkpoints' expected rate over new
+  prompts and samples, with their seed shifts b_s as drawn;
+- "for new seeds" comparison: the population difference, over new seeds too;
+- seed t-interval: the expected per-seed rate on these prompts over new seeds;
+- variance components, shares and seed ICC: computed once per scenario from a 3000 x 3000 grid of seeds and
+  prompts drawn from the model (the same definitions as backend.stats.variance, on the verdict scale);
+- minimum detectable difference range: the MDD that backend.stats.power computes from the true noise (the
+  mean of the replications' unbiased moment estimates of it). "Power at the reported MDD" shifts the
+  replications' estimates by the median reported MDD (a location shift of the estimate's null distribution)
+  and counts rejections of the shown test: about 80% means the MDD is sized for the test that is shown;
+  above 80% means it promises less than the test delivers.
+
+Usage: python bench/coverage.py [--reps 2000] [--fast] [--scenario NAME ...]
+`--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
+interval covers less than 0.92 or any p-value's type-I error exceeds 0.08.
+"""
+
+import argparse
+import math
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize, special
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from backend.stats.cells import Cells
+from backend.stats.compare import compare_conditions
+from backend.stats.multitest import adjust_pvalues
+from backend.stats.power import Design, Noise, minimum_detectable_difference, noise_of, sizing
+from backend.stats.rates import PromptMoments, run_rate
+from backend.stats.seeds import seed_summary
+from backend.stats.variance import Components, variance_components
+
+COVERAGE_FLOOR = 0.92
+TYPE_I_CEILING = 0.08
+_GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)
+_GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
+
+
+def mean_expit(location: np.ndarray | float, sd: float) -> np.ndarray:
+    """E[expit(location + N(0, sd^2))] by Gauss-Hermite quadrature, elementwise in location."""
+    location = np.asarray(location, dtype=float)[..., None]
+    return (special.expit(location + sd * _GH_NODES) * _GH_WEIGHTS).sum(axis=-1)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    n_prompts: int
+    n_seeds: int
+    seed_sd: float
+    samples: int
+    # "baseline": fine-tuned arm A against a one-run untuned baseline; "finetuned": A against fine-tuned B
+    # with the same seeds; "family": three fine-tuned arms against the baseline (multiple testing).
+    reference: str = "baseline"
+    # True: the population difference is 0 (A's effect chosen to match the reference's rate).
+    null: bool = False
+    mu: float = -2.0
+    prompt_sd: float = 1.5
+    effect: float = 1.5
+    effect_sd: float = 0.7
+    sxp_sd: float = 0.5
+
+    @property
+    def fine_tuned_sd(self) -> float:
+        """SD of a fine-tuned verdict's logit around its arm's mean, except the seed shift."""
+        return math.sqrt(self.prompt_sd**2 + self.effect_sd**2 + self.sxp_sd**2)
+
+    def population_rate(self, effect: float) -> float:
+        return float(mean_expit(self.mu + effect, math.hypot(self.fine_tuned_sd, self.seed_sd)))
+
+    @cached_property
+    def baseline_rate(self) -> float:
+        return float(mean_expit(self.mu, self.prompt_sd))
+
+    @cached_property
+    def effect_a(self) -> float:
+        """A's mean effect: the scenario's, or under a null the one that matches the reference's rate."""
+        if not self.null:
+            return self.effect
+        if self.reference == "finetuned":
+            return self.effect_b
+        return float(optimize.brentq(lambda e: self.population_rate(e) - self.baseline_rate, -10, 10))
+
+    @property
+    def effect_b(self) -> float:
+        """A fine-tuned reference's mean effect (a weaker fine-tune)."""
+        return 0.6 * self.effect
+
+    @cached_property
+    def truth_new_seeds(self) -> float:
+        reference = (
+            self.population_rate(self.effect_b) if self.reference == "finetuned" else self.baseline_rate
+        )
+        return self.population_rate(self.effect_a) - reference
+
+    def components_given_seeds(self, shifts: np.ndarray, rng: np.random.Generator) -> Components:
+        """What arm A's prompt, interaction and sampling components estimate with these seeds' shifts.
+
+        With the seeds fixed (the estimator's prompt-level components are "given these seeds": on the
+        probability scale they move with the seeds drawn), over a large sample of prompts: with
+        u_sp = P(harmful) - its seed's mean, interaction = sum_s E_p (u_sp - mean_s u_sp)^2 / (S - 1),
+        prompt = var_p(mean_s u_sp) - interaction / S, sampling = E[p (1 - p)].
+        """
+        size = 20000
+        location = self.mu + self.effect_a + rng.normal(0, math.hypot(self.prompt_sd, self.effect_sd), size)
+        p = special.expit(location + shifts[:, None] + rng.normal(0, self.sxp_sd, (shifts.size, size)))
+        u = p - p.mean(axis=1, keepdims=True)
+        interaction = float(((u - u.mean(axis=0)) ** 2).mean(axis=1).sum() / (shifts.size - 1))
+        prompt = float(u.mean(axis=0).var()) - interaction / shifts.size
+        sampling = float((p * (1 - p)).mean())
+        if self.samples == 1:
+            return Components(math.nan, prompt, interaction + sampling, math.nan)
+        return Components(math.nan, prompt, interaction, sampling)
+
+    @cached_property
+    def true_components(self) -> Components:
+        """Variance components of arm A's verdicts over new seeds and prompts, from a large grid."""
+        rng = np.random.default_rng(12345)
+        size = 3000
+        logit = (
+            self.mu
+            + self.effect_a
+            + rng.normal(0, math.hypot(self.prompt_sd, self.effect_sd), (1, size))
+            + rng.normal(0, self.seed_sd, (size, 1))
+            + rng.normal(0, self.sxp_sd, (size, size))
+        )
+        p = special.expit(logit)
+        seed = float(p.mean(axis=1).var())
+        prompt = float(p.mean(axis=0).var())
+        interaction = float(p.var()) - seed - prompt
+        sampling = float((p * (1 - p)).mean())
+        if self.samples == 1:  # one verdict per cell: the estimator lumps sampling into seed x prompt
+            return Components(seed, prompt, interaction + sampling, math.nan)
+        return Components(seed, prompt, interaction, sampling)
+
+
+@dataclass
+class Tally:
+    """Hits out of trials for each (quantity, kind) of one scenario; kind is coverage or type-I error."""
+
+    hits: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    trials: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+
+    def add(self, quantity: str, kind: str, hit: bool) -> None:
+        self.hits[quantity, kind] += int(hit)
+        self.trials[quantity, kind] += 1
+
+    def rows(self) -> Iterator[tuple[str, str, float, float, int]]:
+        for (quantity, kind), n in self.trials.items():
+            rate = self.hits[quantity, kind] / n
+            yield quantity, kind, rate, math.sqrt(max(rate * (1 - rate), 1e-12) / n), n
+
+
+def _grid_cells(harmful: np.ndarray, samples: int) -> Cells:
+    seeds, prompts = np.indices(harmful.shape)
+    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.full(harmful.size, samples))
+
+
+@dataclass(frozen=True)
+class Replication:
+    arms: list[Cells]  # fine-tuned arms
+    reference: Cells
+    seed_shifts: list[np.ndarray]  # per fine-tuned arm
+    reference_shifts: np.ndarray | None  # a fine-tuned reference's seed shifts
+    prompt_locations: list[np.ndarray]  # per fine-tuned arm: mu + effect + a_p + d_p
+
+
+def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
+    s, p, k = scenario.n_seeds, scenario.n_prompts, scenario.samples
+    difficulty = rng.normal(0, scenario.prompt_sd, p)
+
+    def fine_tuned(effect: float) -> tuple[Cells, np.ndarray, np.ndarray]:
+        location = scenario.mu + effect + difficulty + rng.normal(0, scenario.effect_sd, p)
+        shifts = rng.normal(0, scenario.seed_sd, s)
+        logit = location + shifts[:, None] + rng.normal(0, scenario.sxp_sd, (s, p))
+        return _grid_cells(rng.binomial(k, special.expit(logit)), k), shifts, location
+
+    n_arms = 3 if scenario.reference == "family" else 1
+    arms = [fine_tuned(scenario.effect_a) for _ in range(n_arms)]
+    if scenario.reference == "finetuned":
+        reference, reference_shifts, _ = fine_tuned(scenario.effect_b)
+    else:
+        reference_shifts = None
+        reference = _grid_cells(rng.binomial(k, special.expit(scenario.mu + difficulty))[None, :], k)
+    return Replication(
+        arms=[cells for cells, _, _ in arms],
+        reference=reference,
+        seed_shifts=[shifts for _, shifts, _ in arms],
+        reference_shifts=reference_shifts,
+        prompt_locations=[location for _, _, location in arms],
+    )
+
+
+def _covers(low: float, high: float, truth: float) -> bool:
+    return low <= truth <= high
+
+
+def checkpoint_rates(scenario: Scenario, effect: float, shifts: np.ndarray) -> np.ndarray:
+    """Each checkpoint's expected rate over new prompts (its seed shift as drawn)."""
+    return mean_expit(scenario.mu + effect + shifts, scenario.fine_tuned_sd)
+
+
+def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> Tally:
+    rng = np.random.default_rng(seed)
+    tally = Tally()
+    trained = (True, scenario.reference == "finetuned")
+    errors, ses, criticals, mdds, noises = [], [], [], [], []
+    truth_components = scenario.true_components
+    for _ in range(reps):
+        rep = simulate(scenario, rng)
+        a, shifts = rep.arms[0], rep.seed_shifts[0]
+        checkpoints = checkpoint_rates(scenario, scenario.effect_a, shifts)
+
+        first_run = Cells(
+            a.seed[a.seed == 0], a.prompt[a.seed == 0], a.harmful[a.seed == 0], a.scored[a.seed == 0]
+        )
+        rate = run_rate(
+            int(first_run.harmful.sum()),
+            int((first_run.scored - first_run.harmful).sum()),
+            0,
+            PromptMoments.of(first_run),
+        )
+        tally.add(
+            "run rate (Wilson, prompt-clustered)", "coverage", _covers(rate.low, rate.high, checkpoints[0])
+        )
+        pooled = run_rate(int(a.harmful.sum()), int((a.scored - a.harmful).sum()), 0, PromptMoments.of(a))
+        tally.add(
+            "condition rate given checkpoints",
+            "coverage",
+            _covers(pooled.low, pooled.high, checkpoints.mean()),
+        )
+
+        per_seed = np.bincount(a.seed, weights=a.harmful) / np.bincount(a.seed, weights=a.scored)
+        summary = seed_summary(per_seed)
+        seed_truth = mean_expit(rep.prompt_locations[0], math.hypot(scenario.seed_sd, scenario.sxp_sd)).mean()
+        tally.add(
+            "mean over seeds (t, df = S - 1)", "coverage", _covers(summary.low, summary.high, seed_truth)
+        )
+
+        comparisons = [
+            compare_conditions(arm, rep.reference, trained=trained, n_permutations=n_permutations)
+            for arm in rep.arms
+        ]
+        c = comparisons[0]
+        if scenario.reference == "finetuned":
+            assert rep.reference_shifts is not None
+            reference_truth = checkpoint_rates(scenario, scenario.effect_b, rep.reference_shifts).mean()
+        else:
+            reference_truth = scenario.baseline_rate
+        given_truth = checkpoints.mean() - reference_truth
+        given = c.given_checkpoints
+        tally.add(
+            "difference given checkpoints",
+            "coverage",
+            _covers(given.interval.low, given.interval.high, given_truth),
+        )
+        if scenario.null and scenario.seed_sd == 0:
+            tally.add("permutation p given checkpoints", "type I", given.test.p_value < 0.05)
+        if scenario.null and scenario.seed_sd > 0:
+            # Informative, not a promise: the checkpoints' test asked the population question.
+            tally.add(
+                "permutation p against a new-seeds null (not its question)",
+                "rejects",
+                given.test.p_value < 0.05,
+            )
+        new = c.new_seeds
+        assert new is not None, c.new_seeds_withheld
+        tally.add(
+            "difference for new seeds",
+            "coverage",
+            _covers(new.interval.low, new.interval.high, scenario.truth_new_seeds),
+        )
+        if scenario.null:
+            tally.add("seed-aware p for new seeds", "type I", new.p_value < 0.05)
+        if scenario.reference == "family":
+            pvalues = [x.new_seeds.p_value for x in comparisons if x.new_seeds is not None]
+            tally.add(
+                "Holm over 3 seed-aware p",
+                "type I (family)",
+                bool((adjust_pvalues(pvalues, "holm") < 0.05).any()),
+            )
+            tally.add(
+                "BH over 3 seed-aware p",
+                "type I (family)",
+                bool((adjust_pvalues(pvalues, "bh") < 0.05).any()),
+            )
+        errors.append(c.estimate - scenario.truth_new_seeds)
+        ses.append(new.se)
+        criticals.append((new.interval.high - c.estimate) / new.se)
+        size = sizing(c, Design(scenario.n_seeds, scenario.n_prompts))
+        assert size is not None
+        mdds.append((size.minimum_detectable_difference, size.low, size.high))
+        noises.append(noise_of(c))
+
+        decomposition = variance_components(a)
+        given_seeds = scenario.components_given_seeds(shifts, rng)
+        for f in fields(Components):
+            # The seed component is about new seeds; the others describe these seeds' evaluation.
+            truth = getattr(truth_components if f.name == "seed" else given_seeds, f.name)
+            if math.isnan(truth):
+                continue
+            low, high = (
+                getattr(decomposition.components_low, f.name),
+                getattr(decomposition.components_high, f.name),
+            )
+            tally.add(f"variance component: {f.name}", "coverage", _covers(low, high, truth))
+        icc_truth = truth_components.seed / truth_components.total
+        tally.add(
+            "seed ICC",
+            "coverage",
+            _covers(decomposition.shares_low.seed, decomposition.shares_high.seed, icc_truth),
+        )
+
+    if scenario.null:
+        return tally
+    # "Power at the reported MDD": how often the shown test rejects when the true difference is the median
+    # reported MDD, found by shifting the replications' errors (the estimate's null distribution) by it.
+    errors_array, ses_array, criticals_array = np.array(errors), np.array(ses), np.array(criticals)
+
+    def rejection_rate(delta: float) -> float:
+        return float((np.abs(errors_array + delta) / ses_array > criticals_array).mean())
+
+    reported = np.array(mdds)
+    power = rejection_rate(float(np.median(reported[:, 0])))
+    tally.hits["power at the median reported MDD (target 0.80)", "rejects"] = round(reps * power)
+    tally.trials["power at the median reported MDD (target 0.80)", "rejects"] = reps
+    # The range shows what the estimated noise leaves open: it should cover the MDD computed from the
+    # true noise, whose unbiased estimate is the mean of the replications' moment estimates.
+    true_noise = Noise(
+        np.mean([n.prompt_level for n in noises], axis=0),
+        [
+            (
+                np.mean([n.terms[t][0] for n in noises], axis=0),
+                np.mean([n.terms[t][1] for n in noises], axis=0),
+            )
+            for t in range(len(noises[0].terms))
+        ],
+    )
+    true_mdd = minimum_detectable_difference(true_noise, Design(scenario.n_seeds, scenario.n_prompts))
+    for _, low, high in reported:
+        tally.add("minimum detectable difference range", "coverage", _covers(low, high, true_mdd))
+    return tally
+
+
+GRID = [
+    Scenario(f"{p}p-{s}s-sd{sd}-k{k}", p, s, sd, k)
+    for p in (48, 200)
+    for s in (3, 5)
+    for sd in (0.0, 0.3, 0.8)
+    for k in (1, 4)
+]
+EXTRA = [
+    Scenario("48p-3s-sd0.8-k1-finetuned", 48, 3, 0.8, 1, reference="finetuned"),
+    Scenario("200p-5s-sd0.3-k4-finetuned", 200, 5, 0.3, 4, reference="finetuned"),
+    Scenario("48p-3s-sd0.0-k1-null", 48, 3, 0.0, 1, null=True),
+    Scenario("200p-3s-sd0.0-k4-null", 200, 3, 0.0, 4, null=True),
+    Scenario("48p-3s-sd0.8-k1-null", 48, 3, 0.8, 1, null=True),
+    Scenario("200p-5s-sd0.8-k4-null", 200, 5, 0.8, 4, null=True),
+    Scenario("48p-3s-sd0.8-k1-finetuned-null", 48, 3, 0.8, 1, reference="finetuned", null=True),
+    Scenario("200p-5s-sd0.3-k4-finetuned-null", 200, 5, 0.3, 4, reference="finetuned", null=True),
+    Scenario("48p-3s-sd0.3-k1-family-null", 48, 3, 0.3, 1, reference="family", null=True),
+]
+SCENARIOS = {s.name: s for s in GRID + EXTRA}
+# What `make test` runs: the designs where the issue found undercoverage, a null of each kind, both sizes.
+FAST = [
+    "200p-3s-sd0.8-k4",
+    "48p-3s-sd0.3-k1",
+    "200p-5s-sd0.0-k4",
+    "48p-3s-sd0.8-k1-finetuned",
+    "48p-3s-sd0.8-k1-null",
+    "48p-3s-sd0.0-k1-null",
+    "48p-3s-sd0.8-k1-finetuned-null",
+]
+
+
+def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
+    """The promises broken: a 95% interval below COVERAGE_FLOOR, a p-value above TYPE_I_CEILING."""
+    broken = []
+    for scenario, quantity, kind, rate, _, _ in rows:
+        if kind == "coverage" and rate < COVERAGE_FLOOR:
+            broken.append(f"{scenario}: {quantity} covers {rate:.3f} < {COVERAGE_FLOOR}")
+        if kind.startswith("type I") and rate > TYPE_I_CEILING:
+            broken.append(f"{scenario}: {quantity} type-I error {rate:.3f} > {TYPE_I_CEILING}")
+    return broken
+
+
+def run(
+    names: list[str], reps: int, seed: int, n_permutations: int
+) -> list[tuple[str, str, str, float, float, int]]:
+    rows = []
+    for index, name in enumerate(names):
+        started = time.perf_counter()
+        tally = evaluate(SCENARIOS[name], reps, seed + index, n_permutations)
+        for quantity, kind, rate, se, n in tally.rows():
+            rows.append((name, quantity, kind, rate, se, n))
+            print(f"{name:34s} {quantity:58s} {kind:16s} {rate:6.3f} ± {se:.3f}  (n={n})", flush=True)
+        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--reps", type=int, default=2000, help="replications per scenario")
+    parser.add_argument("--seed", type=int, default=20261128)
+    parser.add_argument("--permutations", type=int, default=2000, help="sign flips per permutation test")
+    parser.add_argument("--fast", action="store_true", help="the slice make test runs")
+    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
+    args = parser.parse_args()
+    names = args.scenario or (FAST if args.fast else list(SCENARIOS))
+    rows = run(names, args.reps, args.seed, args.permutations)
+    broken = failures(rows)
+    for line in broken:
+        print(f"BROKEN: {line}")
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
