@@ -171,9 +171,37 @@ async function initNew() {
   });
   const conditions = document.querySelector("#conditions tbody");
   DEFAULT_CONDITIONS.forEach((values) => conditions.append(conditionRow(values)));
-  document.getElementById("add-condition").addEventListener("click", () =>
-    conditions.append(conditionRow({ name: `condition-${conditions.children.length + 1}` })),
-  );
+  document.getElementById("add-condition").addEventListener("click", () => {
+    conditions.append(conditionRow({ name: `condition-${conditions.children.length + 1}` }));
+    schedulePlan();
+  });
+  conditions.addEventListener("click", schedulePlan);  // a Remove button changes the runs too
+
+  // Before launch: how many runs, and what the design could detect (POST /api/experiments/plan).
+  let planTimer = null;
+  function schedulePlan() {
+    clearTimeout(planTimer);
+    planTimer = setTimeout(renderPlan, 400);
+  }
+  async function renderPlan() {
+    const box = document.getElementById("plan");
+    try {
+      const plan = await api("/api/experiments/plan", { method: "POST", body: JSON.stringify(experimentSpec(form)) });
+      const detect = plan.sizing
+        ? `could detect a difference of ${points(plan.sizing.minimum_detectable_difference)} with 80% power, for new seeds (95% range ${points(plan.sizing.low)} to ${points(plan.sizing.high)}; ${plan.sizing_basis}).`
+        : `minimum detectable difference: not estimated (${plan.sizing_basis}).`;
+      box.replaceChildren(
+        el("strong", {}, `${plan.n_runs} runs`),
+        ` (${plan.n_fine_tuned_runs} fine-tunes, ${plan.seeds_per_condition} seeds per fine-tuned condition); `,
+        detect,
+      );
+    } catch (failure) {
+      box.replaceChildren(`Not ready to plan yet: ${failure.message}`);
+    }
+  }
+  form.addEventListener("input", schedulePlan);
+  form.addEventListener("change", schedulePlan);
+  renderPlan();
 
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -208,9 +236,15 @@ function renderMeta(experiment) {
       ["Benchmark", experiment.benchmark],
       ["Training set", experiment.training_set],
       ["Judges", `${experiment.judges.join(", ")} (rates use ${experiment.judges[0]})`],
-      ["Seeds", experiment.spec.seeds.join(", ")],
+      ["Seeds", seedsText(experiment)],
     ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
   );
+}
+
+function seedsText(experiment) {
+  const submitted = experiment.spec.seeds.join(", ");
+  const added = [...new Set(experiment.runs.filter((run) => run.added_in > 0).map((run) => run.seed))];
+  return added.length ? `${submitted}; added later: ${added.join(", ")}` : submitted;
 }
 
 function runActions(run, refresh) {
@@ -244,6 +278,7 @@ function renderRuns(experiment, refresh) {
         el("td", {}, run.condition_name),
         el("td", {}, run.seed),
         el("td", {}, run.evaluation_index === 0 ? "original" : `re-evaluation ${run.evaluation_index}`),
+        el("td", {}, run.added_in === 0 ? "" : `later (extension ${run.added_in})`),
         el("td", {}, statusBadge(run.status)),
         el("td", {}, progress),
         el("td", {}, rateText(run.rate)),
@@ -277,20 +312,42 @@ function renderSummary(analysis) {
     ),
   );
   document.querySelector("#comparisons tbody").replaceChildren(
-    ...analysis.comparisons.map((c) =>
-      el(
+    ...analysis.comparisons.map((c) => {
+      const given = c.given_checkpoints;
+      const fresh = c.new_seeds;
+      return el(
         "tr",
-        {},
+        { dataset: { verdict: c.verdict } },
         el("td", {}, `${c.a} − ${c.b}`),
         el("td", {}, points(c.estimate)),
-        el("td", {}, `[${points(c.prompt_low)}, ${points(c.prompt_high)}]`),
-        el("td", {}, c.seed_low === null ? "—" : `[${points(c.seed_low)}, ${points(c.seed_high)}]`),
-        el("td", {}, pValue(c.p_value)),
-        el("td", {}, pValue(c.p_adjusted)),
+        el("td", {}, `[${points(given.low)}, ${points(given.high)}]`),
+        el("td", {}, `${pValue(given.p_value)} (${pValue(given.p_adjusted)})`),
+        fresh
+          ? el("td", {}, `[${points(fresh.low)}, ${points(fresh.high)}]`)
+          : el("td", { class: "muted", title: c.new_seeds_withheld || "" }, `— ${c.new_seeds_withheld || ""}`),
+        el("td", {}, fresh ? `${pValue(fresh.p_value)} (${pValue(fresh.p_adjusted)})` : "—"),
+        el("td", {}, el("span", { class: `badge verdict-${c.verdict.replaceAll(" ", "-")}`, title: `from the answer ${c.verdict_basis}` }, c.verdict)),
+        el("td", {}, c.sizing ? sizingText(c.sizing) : "—"),
         el("td", {}, c.n_prompts),
-        el("td", {}, c.n_seed_clusters),
-      ),
-    ),
+        el("td", {}, `${c.seeds_a} / ${c.seeds_b}`),
+      );
+    }),
+  );
+  document.querySelector("#variance tbody").replaceChildren(
+    ...analysis.variance.map((v) => {
+      const sd = (component) => (component ? `${points(Math.sqrt(component.estimate))} [${points(Math.sqrt(component.low))}, ${points(Math.sqrt(component.high))}]` : "— (in seed × prompt)");
+      return el(
+        "tr",
+        {},
+        el("td", {}, v.name),
+        el("td", {}, v.icc_seed.estimate === null ? "—" : `${v.icc_seed.estimate.toFixed(3)} [${v.icc_seed.low.toFixed(3)}, ${v.icc_seed.high.toFixed(3)}]`),
+        el("td", {}, sd(v.components.seed)),
+        el("td", {}, sd(v.components.prompt)),
+        el("td", {}, sd(v.components.seed_x_prompt)),
+        el("td", {}, sd(v.components.sampling)),
+        el("td", {}, `${v.n_seeds} seeds × ${v.n_prompts} prompts × ${v.cell_size.toFixed(1)} verdicts`),
+      );
+    }),
   );
   const agreement = document.getElementById("agreement");
   agreement.hidden = analysis.agreement.length === 0;
@@ -298,6 +355,26 @@ function renderSummary(analysis) {
     ...analysis.agreement.map((a) =>
       el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.kappa === null ? "—" : `${a.kappa.toFixed(3)} [${a.low.toFixed(3)}, ${a.high.toFixed(3)}]`),
         el("td", {}, percent(a.observed_agreement)), el("td", {}, a.n)),
+    ),
+  );
+}
+
+const sizingText = (size) =>
+  `${points(size.minimum_detectable_difference)} (95% range ${points(size.low)} to ${points(size.high)}) with ${size.n_seeds} seeds`;
+
+function renderPower(analysis, addSeeds) {
+  document.querySelector("#power tbody").replaceChildren(
+    ...analysis.power.map((power) =>
+      el(
+        "tr",
+        {},
+        el("td", {}, `${power.a} − ${power.b}`),
+        el("td", {}, sizingText(power.now)),
+        el("td", {}, ...power.more_seeds.map((more) => el("div", {}, sizingText(more)))),
+        el("td", {}, el("button", { type: "button", dataset: { addSeeds: power.a },
+          title: `queue 3 more seeds of ${power.a}; they join this analysis when done`,
+          onclick: () => addSeeds(power.a) }, `Add 3 seeds to ${power.a}`)),
+      ),
     ),
   );
 }
@@ -350,6 +427,7 @@ async function initExperiment() {
     renderMeta(experiment);
     const unfinished = renderRuns(experiment, refresh);
     renderSummary(analysis);
+    renderPower(analysis, addSeeds);
     const names = experiment.conditions.map((c) => c.name);
     fillOptions(document.getElementById("pair-a"), names, false);
     fillOptions(document.getElementById("pair-b"), names, false);
@@ -460,6 +538,14 @@ async function initExperiment() {
       refresh();
     }
   });
+  async function addSeeds(condition) {
+    try {
+      await api(`${base}/seeds`, { method: "POST", body: JSON.stringify({ count: 3, condition }) });
+    } catch (failure) {
+      window.alert(failure.message);
+    }
+    refresh();
+  }
   document.getElementById("cancel").addEventListener("click", async () => {
     await api(`${base}/cancel`, { method: "POST" });
     refresh();

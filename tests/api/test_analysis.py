@@ -276,3 +276,19 @@ def test_cached_results_follow_new_verdicts(client: TestClient, experiment: dict
     assert (pooled["lr-5e-4"]["harmful"], pooled["lr-5e-4"]["safe"]) == (11, 5)
     figure = client.get(f"/api/experiments/{experiment['id']}/figures/noise").json()
     assert figure["data"][1]["y"][2] == pytest.approx(100 * np.std([1.0, 0.0], ddof=1))
+
+
+def test_the_plan_sizes_a_draft_from_an_earlier_experiments_noise(
+    client: TestClient, experiment: dict
+) -> None:
+    draft = experiment_spec(benchmark="four-prompts", seeds=[0, 1, 2, 3, 4, 5])
+    plan = client.post("/api/experiments/plan", json=draft).json()
+    assert (
+        f"experiment {experiment['id']}" in plan["sizing_basis"]
+        and "as if run with 6" in plan["sizing_basis"]
+    )
+    size = plan["sizing"]
+    assert size["n_seeds"] == 6 and size["low"] <= size["minimum_detectable_difference"] <= size["high"]
+    # The earlier experiment's own sizing with 3 seeds: more seeds detect less.
+    power = next(p for p in client.get(f"/api/experiments/{experiment['id']}/analysis").json()["power"])
+    assert size["minimum_detectable_difference"] < power["now"]["minimum_detectable_difference"]

@@ -140,3 +140,75 @@ def test_broker_down_fails_the_runs_with_a_message(client: TestClient, queue: Re
     runs = client.get("/api/experiments/1").json()["runs"]
     assert {r["status"] for r in runs} == {RunStatus.FAILED}
     assert all("retry" in r["error"] for r in runs)
+
+
+def test_more_seeds_join_every_fine_tuned_condition_as_a_marked_extension(
+    client: TestClient, queue: RecordingQueue
+) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec(seeds=[0, 1])).json()
+    queue.sent.clear()
+    response = client.post(f"/api/experiments/{experiment['id']}/seeds", json={"count": 2})
+    assert response.status_code == 201
+    extended = response.json()
+    added = [r for r in extended["runs"] if r["added_in"] == 1]
+    # The next unused seeds, the same for both fine-tuned conditions (so they stay paired); none for
+    # the baseline.
+    assert sorted((r["condition_name"], r["seed"]) for r in added) == [
+        ("lr-2e-4", 2),
+        ("lr-2e-4", 3),
+        ("lr-5e-4", 2),
+        ("lr-5e-4", 3),
+    ]
+    assert queue.sent == [(TaskName.FINETUNE, r["id"]) for r in sorted(added, key=lambda r: r["id"])]
+    specs = {c["name"]: c["spec"] for c in extended["conditions"]}
+    assert specs["lr-2e-4"]["seeds"] == [0, 1, 2, 3] and specs["baseline"]["seeds"] == [0]
+    # A second extension for one condition is the next one.
+    again = client.post(
+        f"/api/experiments/{experiment['id']}/seeds", json={"count": 1, "condition": "lr-5e-4"}
+    )
+    assert [(r["condition_name"], r["seed"]) for r in again.json()["runs"] if r["added_in"] == 2] == [
+        ("lr-5e-4", 4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"count": 3, "condition": "baseline"}, "untuned baseline"),
+        ({"count": 3, "condition": "nope"}, "no condition named 'nope'"),
+        ({"count": 0}, "greater than or equal to 1"),
+    ],
+)
+def test_bad_seed_extensions_are_refused_and_store_nothing(
+    client: TestClient, body: dict, message: str
+) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    response = client.post(f"/api/experiments/{experiment['id']}/seeds", json=body)
+    assert response.status_code == 422 and message in response.text
+    assert len(client.get(f"/api/experiments/{experiment['id']}").json()["runs"]) == len(experiment["runs"])
+
+
+def test_a_new_condition_runs_on_the_fine_tuned_seeds(client: TestClient, queue: RecordingQueue) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec(seeds=[0, 1])).json()
+    queue.sent.clear()
+    condition = {"name": "lr-1e-3", "training": {"learning_rate": 1e-3}}
+    response = client.post(f"/api/experiments/{experiment['id']}/conditions", json=condition)
+    assert response.status_code == 201
+    added = [r for r in response.json()["runs"] if r["condition_name"] == "lr-1e-3"]
+    assert [(r["seed"], r["added_in"], r["status"]) for r in added] == [(0, 1, "queued"), (1, 1, "queued")]
+    assert queue.sent == [(TaskName.FINETUNE, r["id"]) for r in added]
+    duplicate = client.post(f"/api/experiments/{experiment['id']}/conditions", json=condition)
+    assert duplicate.status_code == 409 and "already has a condition named 'lr-1e-3'" in duplicate.text
+    too_big = {"name": "subset", "training": {"subset_size": 100_000}}
+    refused = client.post(f"/api/experiments/{experiment['id']}/conditions", json=too_big)
+    assert refused.status_code == 422 and "subset_size 100000 exceeds" in refused.text
+
+
+def test_the_plan_counts_runs_and_stores_nothing(client: TestClient) -> None:
+    plan = client.post("/api/experiments/plan", json=experiment_spec(seeds=[0, 1, 2])).json()
+    # baseline: seed 0; two fine-tuned conditions x 3 seeds.
+    assert (plan["n_runs"], plan["n_fine_tuned_runs"], plan["seeds_per_condition"]) == (7, 6, 3)
+    assert plan["sizing"] is None and "no earlier experiment" in plan["sizing_basis"]
+    assert client.get("/api/experiments").json()["total"] == 0
+    bad = client.post("/api/experiments/plan", json=experiment_spec(benchmark="nope"))
+    assert bad.status_code == 422 and "nope" in bad.text

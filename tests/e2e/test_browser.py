@@ -97,6 +97,8 @@ def test_submit_the_form_and_watch_the_figure_render(
     rows.nth(2).get_by_role("button", name="Remove").click()
     rows.nth(1).locator("[data-field=subset_size]").fill("16")
     rows.nth(1).locator("[data-field=batch_size]").fill("4")
+    # Before launch the form says what will run: the baseline's seed 0 and the tuned condition's 0 and 1.
+    expect(page.locator("#plan")).to_contain_text("3 runs (2 fine-tunes, 2 seeds per fine-tuned condition)")
     form.get_by_role("button", name="Submit experiment").click()
 
     page.wait_for_url("**/experiments/1")
@@ -170,6 +172,16 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
         expect(page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
     expect(page.locator("#summary tbody tr")).to_have_count(2)
     expect(page.locator("#comparisons tbody tr")).to_have_count(1)
+    verdict = page.locator("#comparisons tbody tr").first.get_attribute("data-verdict")
+    assert verdict in ("real", "could be noise")
+    expect(page.locator("#variance tbody tr")).to_have_count(2)
+    # Acting on the power answer: three more seeds of the tuned condition, marked as added later.
+    power_rows = page.locator("#power tbody tr")
+    expect(power_rows).to_have_count(1)
+    expect(power_rows.first).to_contain_text("with 3 seeds")
+    power_rows.first.get_by_role("button", name="Add 3 seeds to tuned").click()
+    expect(page.locator("#runs tbody tr")).to_have_count(9)
+    expect(page.locator("#runs tbody tr", has_text="later (extension 1)")).to_have_count(3)
 
     rows = page.locator("#prompts tbody tr.prompt-row")
     expect(rows).to_have_count(4)
