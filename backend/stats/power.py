@@ -25,18 +25,20 @@ rejects about 80% of the time.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import optimize, stats
 
 from backend.stats._checks import check_count, check_finite, check_open_unit
 from backend.stats.compare import Comparison, TrainingNoise, new_seeds_variance_draws, seed_variance
-from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance, pivot_draws
+from backend.stats.generalized import normal_with_pivotal_variance, pivot_draws
 
 # Past this many df the t is the normal for every purpose here (scipy's nct fails at huge df).
 _NORMAL_DF = 1e4
 SIZING_DRAWS = 1000
+# Pivot draws behind a design's critical value: it sets the multiplier, where 1% moves the MDD by 1%.
+_DESIGN_DRAWS = 1000
 
 
 @dataclass(frozen=True)
@@ -153,7 +155,7 @@ def _design_df(noise: Noise, design: Design) -> float:
     v_prompt = float(
         np.maximum(0.0, noise.prompt_level[0]) / p + sum(t.interaction_mean_square for t in terms) / s
     )
-    draws = new_seeds_variance_draws(v_prompt, p, terms, PIVOT_DRAWS, np.random.default_rng(0))
+    draws = new_seeds_variance_draws(v_prompt, p, terms, _DESIGN_DRAWS, np.random.default_rng(0))
     added = float(
         seed_variance(terms, [t.seed_mean_square for t in terms], [t.interaction_mean_square for t in terms])
     )
@@ -239,12 +241,20 @@ def seeds_needed(
     if comparison.new_seeds is None:
         return [None] * len(differences)
     typical = _noise_draws(comparison, SIZING_DRAWS, seed).quantile(0.5)
-    needed: list[int | None] = [None] * len(differences)
-    for n_seeds in range(2, check_count(max_seeds, "max_seeds", minimum=2) + 1):
-        mdd = minimum_detectable_difference(typical, Design(n_seeds, n_prompts), alpha, target_power)
-        for index, difference in enumerate(differences):
-            if needed[index] is None and mdd <= difference:
-                needed[index] = n_seeds
-        if all(n is not None for n in needed):
-            break
-    return needed
+    max_seeds = check_count(max_seeds, "max_seeds", minimum=2)
+
+    @cache
+    def mdd(n_seeds: int) -> float:
+        return minimum_detectable_difference(typical, Design(n_seeds, n_prompts), alpha, target_power)
+
+    def fewest(difference: float) -> int | None:
+        """Bisection: the MDD falls as seeds are added, so the fewest sufficient count is a boundary."""
+        if mdd(max_seeds) > difference:
+            return None
+        low, high = 2, max_seeds  # mdd(high) <= difference throughout
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if mdd(middle) <= difference else (middle + 1, high)
+        return high
+
+    return [fewest(d) for d in differences]
