@@ -3,6 +3,7 @@
 import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
@@ -167,13 +168,15 @@ def grant_of_share_token(session: Session, token: str) -> ShareGrantRead | None:
 # --- one-time sign-in links, accounts ---------------------------------------------------------------
 
 
-def create_login_link(session: Session, settings: Settings, user_id: int) -> str:
-    """The path of a single-use sign-in link (like Jupyter's token URL), valid for a few minutes."""
+def create_login_link(session: Session, settings: Settings, user_id: int, next_path: str = "/") -> str:
+    """The path of a single-use sign-in link (like Jupyter's token URL), valid for a few minutes, that
+    opens `next_path` once signed in."""
     token = new_token(TokenKind.LOGIN)
     expires_at = utcnow() + timedelta(minutes=settings.login_link_minutes)
     repository.create_login_token(session, user_id, token_hash(token), expires_at)
     session.commit()
-    return f"/login/once?token={token}"
+    query = {"token": token} if next_path == "/" else {"token": token, "next": next_path}
+    return f"/login/once?{urlencode(query)}"
 
 
 def use_login_link(session: Session, settings: Settings, token: str) -> str | None:

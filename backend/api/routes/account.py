@@ -86,12 +86,15 @@ def login_once(
     settings: SettingsDep,
     _: PublicDep,
     token: Annotated[str, Query(max_length=200)] = "",
+    next: Annotated[str, Query(max_length=2000, description="the page to open once signed in")] = "/",
 ) -> RedirectResponse:
     """A one-time sign-in link (the demo's, `seedscope login-url`): exchanged for a session cookie."""
     session_token = service.use_login_link(session, settings, token) if token else None
     if session_token is None:
         return RedirectResponse("/login?error=link", status_code=status.HTTP_303_SEE_OTHER)
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    # Only a path on this site: an open redirect would lend this link to phishing.
+    target = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
+    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
     _set_session_cookie(response, request, settings, session_token)
     return response
 
