@@ -6,7 +6,14 @@ from tests.factories import experiment_spec
 def test_pages_and_plotly_are_served_locally(client: TestClient) -> None:
     experiment = client.post("/api/experiments", json=experiment_spec()).json()
     run = experiment["runs"][0]["id"]
-    pages = ("/", "/login", "/experiments/new", f"/experiments/{experiment['id']}", f"/runs/{run}", "/projects")
+    pages = (
+        "/",
+        "/login",
+        "/experiments/new",
+        f"/experiments/{experiment['id']}",
+        f"/runs/{run}",
+        "/projects",
+    )
     for path in (*pages, "/account"):
         response = client.get(path)
         assert response.status_code == 200

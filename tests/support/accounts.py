@@ -53,9 +53,7 @@ def build_world(client: TestClient, settings: Settings) -> World:
     """Everything through the services, as the API would store it; `client` may be anonymous."""
     factory = client.app.state.session_factory  # type: ignore[attr-defined]
     with factory() as session:
-        user_ids = {
-            who: accounts.add_user(session, email, PASSWORD).id for who, email in USERS.items()
-        }
+        user_ids = {who: accounts.add_user(session, email, PASSWORD).id for who, email in USERS.items()}
         project_a = project_repository.create_project(session, "alpha", user_ids["owner"]).id
         project_repository.add_member(session, project_a, user_ids["editor"], Role.EDITOR)
         project_repository.add_member(session, project_a, user_ids["viewer"], Role.VIEWER)
