@@ -30,7 +30,9 @@ SIGNED_IN = [Depends(SignedIn(page=True))]
 
 
 def _page(name: str) -> FileResponse:
-    return FileResponse(FRONTEND / name)
+    # Never from the browser's cache: whether a page may be seen is decided anew on each visit (a revoked
+    # share link, a member removed from the project).
+    return FileResponse(FRONTEND / name, headers={"cache-control": "no-store"})
 
 
 @router.get("/login", dependencies=PUBLIC)
