@@ -29,7 +29,7 @@ DEFAULT_PROJECT = "default"
 
 
 @dataclass(frozen=True)
-class SignedIn:
+class NewSession:
     user: UserRead
     # The session cookie's value: the only copy of the secret, never stored.
     session_token: str
@@ -77,7 +77,9 @@ def start_session(session: Session, settings: Settings, user_id: int) -> str:
     return token
 
 
-def sign_in(session: Session, settings: Settings, email: str, password: str, client_address: str) -> SignedIn:
+def sign_in(
+    session: Session, settings: Settings, email: str, password: str, client_address: str
+) -> NewSession:
     """A new session for the account, if the password is right and neither the account nor the
     address has failed too often lately."""
     email = email.strip().lower()
@@ -90,7 +92,7 @@ def sign_in(session: Session, settings: Settings, email: str, password: str, cli
     repository.forget_login_failures(session, email=email)
     token = start_session(session, settings, user.id)
     session.commit()
-    return SignedIn(user=user, session_token=token)
+    return NewSession(user=user, session_token=token)
 
 
 def sign_out(session: Session, session_token: str) -> None:

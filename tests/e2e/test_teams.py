@@ -14,6 +14,7 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
 from backend.services import accounts
+from tests.e2e.conftest import login_link
 from tests.e2e.test_browser import FIGURES, upload_benchmark
 from tests.factories import add_verdicts
 
@@ -151,3 +152,34 @@ def _token_of(factory: sessionmaker[Session], email: str) -> dict[str, str]:
         user = accounts.find_user(session, email, Settings())
         token = accounts.create_api_token(session, user.id, "e2e", can_write=True).token
     return {"authorization": f"Bearer {token}"}
+
+
+def test_the_account_page_sets_a_password_and_makes_and_revokes_a_token(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(url + login_link(live_settings, "/account"))
+    expect(page.locator("#account-email")).to_have_text(f"Signed in as {live_settings.local_owner_email}")
+    # The local owner has no password yet, so none is asked for.
+    expect(page.locator("#current-password-label")).to_be_hidden()
+    page.locator("[name=new_password]").fill("the owner's passphrase")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#password-message")).to_contain_text("Password set")
+
+    page.locator("#token-form [name=name]").fill("laptop")
+    page.locator("#token-form [name=can_write]").check()
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token-value")
+    expect(token).to_contain_text("ssk_")
+    bearer = {"authorization": f"Bearer {token.inner_text()}"}
+    assert httpx.get(f"{url}/api/experiments", headers=bearer).status_code == 200
+    row = page.locator("#tokens tbody tr").first
+    expect(row).to_contain_text("read-write")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator("#tokens tbody tr").first).to_contain_text("revoked")
+    assert httpx.get(f"{url}/api/experiments", headers=bearer).status_code == 401
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{url}/account")
+    page.wait_for_url("**/login?next=%2Faccount")
