@@ -1,14 +1,26 @@
-"""`seedscope`: migrate the database, serve the API, submit experiments and watch them from a terminal."""
+"""`seedscope`: migrate the database, serve the API, submit experiments and watch them from a terminal.
+
+The commands that talk to the API (submit, watch, resume, cancel) send SEEDSCOPE_TOKEN; those that manage
+accounts (user add, token create, login-url) work on the database directly, on the server's machine.
+"""
 
 import argparse
+import getpass
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.domain import RunStatus
+from backend.errors import DomainError
+from backend.schemas import ApiTokenCreated
+
+Result = TypeVar("Result")
 
 
 def migrate(settings: Settings) -> None:
@@ -25,7 +37,66 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from backend.api.app import create_app
 
     migrate(settings)
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    # No proxy_headers: the peer address must stay the proxy's, so that X-Forwarded-* and the single
+    # sign-on header are believed only from the configured trusted proxies (backend.api.proxies).
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def _with_database(settings: Settings, action: Callable[..., Result]) -> Result:
+    """Run `action(session)` on the database, with the first start's local owner in place."""
+    from backend.db import make_engine, make_session_factory
+    from backend.services import accounts
+
+    migrate(settings)
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            accounts.ensure_local_owner(session, settings)
+            return action(session)
+    except DomainError as error:
+        sys.exit(str(error))
+    finally:
+        engine.dispose()
+
+
+def login_url(settings: Settings, email: str | None = None, next_path: str = "/") -> str:
+    """A one-time sign-in link for the account (default: the local owner), like Jupyter's token URL;
+    it opens `next_path` once signed in."""
+    from backend.services import accounts
+
+    def create(session: Session) -> str:
+        user = accounts.find_user(session, email, settings)
+        return settings.api_url + accounts.create_login_link(session, settings, user.id, next_path)
+
+    return _with_database(settings, create)
+
+
+def create_token(
+    settings: Settings, name: str, *, can_write: bool, email: str | None = None
+) -> ApiTokenCreated:
+    """A new API token for the account (default: the local owner); only its hash is stored."""
+    from backend.services import accounts
+
+    def create(session: Session) -> ApiTokenCreated:
+        user = accounts.find_user(session, email, settings)
+        return accounts.create_api_token(session, user.id, name, can_write=can_write)
+
+    return _with_database(settings, create)
+
+
+def add_user(settings: Settings, email: str, password: str | None) -> None:
+    from backend.services import accounts
+
+    _with_database(settings, lambda session: accounts.add_user(session, email, password))
+
+
+def api_headers(settings: Settings) -> dict[str, str]:
+    if not settings.token:
+        sys.exit(
+            "set SEEDSCOPE_TOKEN to an API token: create one on your account page in the browser, or "
+            "with `seedscope token create --write` on the server"
+        )
+    return {"authorization": f"Bearer {settings.token}"}
 
 
 def _check(response: httpx.Response) -> dict:
@@ -47,7 +118,7 @@ def submit(settings: Settings, path: Path) -> int:
     response = httpx.post(
         f"{settings.api_url}/api/experiments/yaml",
         content=text.encode(),
-        headers={"content-type": "application/yaml"},
+        headers={"content-type": "application/yaml", **api_headers(settings)},
         timeout=60,
     )
     experiment = _check(response)
@@ -73,7 +144,8 @@ def watch(settings: Settings, experiment_id: int, interval_s: float = 5.0) -> bo
     """Print every run's status until all have finished; True if all are done."""
     started = time.monotonic()
     while True:
-        experiment = _check(httpx.get(f"{settings.api_url}/api/experiments/{experiment_id}", timeout=30))
+        url = f"{settings.api_url}/api/experiments/{experiment_id}"
+        experiment = _check(httpx.get(url, headers=api_headers(settings), timeout=30))
         runs = experiment["runs"]
         finished = [r for r in runs if RunStatus(r["status"]).is_terminal]
         elapsed = time.monotonic() - started
@@ -101,6 +173,22 @@ def main(argv: list[str] | None = None) -> None:
     resume_parser.add_argument("experiment_id", type=int)
     cancel_parser = commands.add_parser("cancel", help="cancel an experiment's unfinished runs")
     cancel_parser.add_argument("experiment_id", type=int)
+    email_help = "the account (default: the local owner made on the first start)"
+    login_parser = commands.add_parser("login-url", help="print a one-time sign-in link, valid for minutes")
+    login_parser.add_argument("--email", help=email_help)
+    token_parser = commands.add_parser("token", help="API tokens for the CLI and REST clients")
+    token_commands = token_parser.add_subparsers(dest="token_command", required=True)
+    create_parser = token_commands.add_parser("create", help="create a token and print it (shown once)")
+    create_parser.add_argument("--name", default="cli")
+    create_parser.add_argument("--write", action="store_true", help="read-write (default: read-only)")
+    create_parser.add_argument("--email", help=email_help)
+    user_parser = commands.add_parser("user", help="accounts")
+    user_commands = user_parser.add_subparsers(dest="user_command", required=True)
+    add_parser = user_commands.add_parser("add", help="create an account; prints a one-time sign-in link")
+    add_parser.add_argument("email")
+    add_parser.add_argument(
+        "--password", action="store_true", help="ask for a password (else they set one after signing in)"
+    )
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -116,9 +204,21 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(1)
     elif args.command in ("resume", "cancel"):
         experiment = _check(
-            httpx.post(f"{settings.api_url}/api/experiments/{args.experiment_id}/{args.command}")
+            httpx.post(
+                f"{settings.api_url}/api/experiments/{args.experiment_id}/{args.command}",
+                headers=api_headers(settings),
+                timeout=60,
+            )
         )
         print(f"experiment {experiment['id']}: {experiment['status_counts']}")
+    elif args.command == "login-url":
+        print(login_url(settings, args.email))
+    elif args.command == "token":
+        print(create_token(settings, args.name, can_write=args.write, email=args.email).token)
+    elif args.command == "user":
+        password = getpass.getpass(f"password for {args.email}: ") if args.password else None
+        add_user(settings, args.email, password)
+        print(f"account {args.email} created; one-time sign-in link: {login_url(settings, args.email)}")
 
 
 if __name__ == "__main__":

@@ -24,6 +24,24 @@ class Settings(BaseSettings):
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
 
+    # --- signing in (README "Accounts, projects and share links") ---
+    # The CLI's API token (`seedscope token create`), sent as `Authorization: Bearer`.
+    token: str | None = None
+    # The account the first start creates and owns everything with; it signs in by one-time link.
+    local_owner_email: str = "owner@localhost"
+    session_hours: float = 7 * 24
+    login_link_minutes: float = 15
+    # Failed password sign-ins allowed per account and per client address within the window.
+    login_failures_per_account: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window_minutes: float = 15
+    # Single sign-on through a reverse proxy: the header carrying the signed-in user's email (e.g.
+    # X-Forwarded-Email), trusted only on requests whose peer is one of `trusted_proxies`. Off when unset.
+    sso_header: str | None = None
+    # Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies: only from these are the SSO
+    # header and X-Forwarded-For / X-Forwarded-Proto believed.
+    trusted_proxies: str = ""
+
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'seedscope.sqlite').resolve()}"
@@ -36,6 +54,10 @@ class Settings(BaseSettings):
     def artifacts_dir(self) -> Path:
         """Fine-tuned adapters, one folder per run."""
         return self.home / "artifacts"
+
+    def run_artifacts_dir(self, run_id: int) -> Path:
+        """Everything a run writes to disk (its adapter): removed with its experiment."""
+        return self.artifacts_dir / f"run-{run_id}"
 
     @property
     def model_cache_dir(self) -> Path:

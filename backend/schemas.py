@@ -5,7 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain import RunStatus, Verdict
+from backend.domain import Role, RunStatus, ShareScope, Verdict
 
 Item = TypeVar("Item")
 
@@ -23,6 +23,8 @@ class Page(_Read, Generic[Item]):
 
 class _DatasetRead(_Read):
     id: int
+    # None: a built-in dataset, readable by everyone.
+    project_id: int | None
     name: str
     version: str
     content_hash: str
@@ -113,6 +115,8 @@ class ConditionRead(_Read):
 
 class ExperimentSummary(_Read):
     id: int
+    project_id: int
+    project: str
     name: str
     description: str
     created_at: datetime
@@ -124,6 +128,8 @@ class ExperimentRead(ExperimentSummary):
     base_model_revision: str | None
     benchmark_id: int
     benchmark: str
+    # The benchmark's prompt categories, for the per-prompt browser's filter.
+    categories: list[str]
     training_set: str
     judges: list[str]
     spec: dict[str, Any]
@@ -380,6 +386,81 @@ class AnalysisRead(_Read):
     variance: list[VarianceRead]
     power: list[PowerRead]
     agreement: list[AgreementRead]
+
+
+# --- accounts, projects and share links ----------------------------------------------------------------
+
+
+class UserRead(_Read):
+    id: int
+    email: str
+    has_password: bool
+
+
+class ProjectRead(_Read):
+    id: int
+    name: str
+    # The caller's role in it.
+    role: Role
+
+
+class MemberRead(_Read):
+    user_id: int
+    email: str
+    role: Role
+
+
+class ProjectDetail(ProjectRead):
+    members: list[MemberRead]
+
+
+class ShareGrantRead(_Read):
+    """What a share link lets its holder see."""
+
+    link_id: int
+    experiment_id: int
+    scope: ShareScope
+    expires_at: datetime | None
+
+
+class MeRead(_Read):
+    """Who is calling: a signed-in user with their projects, or a share link's holder."""
+
+    user: UserRead | None
+    projects: list[ProjectRead]
+    share: ShareGrantRead | None
+    # False for read-only API tokens and share links.
+    can_write: bool
+
+
+class ApiTokenRead(_Read):
+    id: int
+    name: str
+    can_write: bool
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class ApiTokenCreated(ApiTokenRead):
+    # Shown once: only its SHA-256 is stored.
+    token: str
+
+
+class ShareLinkRead(_Read):
+    id: int
+    experiment_id: int
+    scope: ShareScope
+    created_by: str | None
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ShareLinkCreated(ShareLinkRead):
+    # /share/<token>, shown once: only the token's SHA-256 is stored.
+    path: str
 
 
 class PlanRead(_Read):

@@ -73,6 +73,8 @@ class ConditionSpec(_Spec):
 
 
 class ExperimentSpec(_Spec):
+    # The project it belongs to, by id or name; None: the submitter's first project.
+    project: int | str | None = None
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
     # "embedded:smollm2-135m-aligned", a Hugging Face hub id ("org/name"), or a local directory.

@@ -43,6 +43,7 @@ import psycopg
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, update
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.orm import Session
 
 from backend.api.app import create_app
 from backend.catalog.records import ExampleRecord, PromptRecord
@@ -52,8 +53,10 @@ from backend.domain import RunStatus
 from backend.models import Condition, Prompt, Run
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
+from backend.repositories import projects as project_repository
 from backend.repositories.cells import refresh_prompt_cells
 from backend.schema import upgrade_to_head
+from backend.services import accounts
 from backend.services.cache import AnalysisCache
 from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, TrainingSpec
 
@@ -202,11 +205,27 @@ def experiment_spec(options: Options) -> ExperimentSpec:
     )
 
 
+def session_owner_id(session: Session) -> int:
+    return accounts.find_user(session, None, Settings()).id
+
+
+def sign_in(client: TestClient, settings: Settings) -> None:
+    """Every endpoint is timed as the signed-in local owner, with the session cookie a browser sends."""
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        link = accounts.create_login_link(session, settings, session_owner_id(session))
+    if client.get(link).status_code != 200:
+        raise RuntimeError("could not sign in")
+
+
 def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
     """Benchmark, training set, experiment, conditions and runs through the repositories; runs done."""
     with session_scope(make_session_factory(engine)) as session:
+        # The first start's local owner and project "default" hold the data, as in `make demo`.
+        accounts.ensure_local_owner(session, Settings())
+        project_id = project_repository.projects_of_user(session, session_owner_id(session))[0].id
         benchmark = catalog_repository.add_benchmark(
             session,
+            project_id=project_id,
             name=BENCHMARK_NAME,
             version="1",
             source="jsonl",
@@ -215,6 +234,7 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
         )
         training_set = catalog_repository.add_training_set(
             session,
+            project_id=project_id,
             name=TRAINING_SET_NAME,
             version="1",
             source="jsonl",
@@ -222,7 +242,11 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
             records=training_records(),
         )
         experiment = experiment_repository.create_experiment(
-            session, experiment_spec(options), benchmark_id=benchmark.id, training_set_id=training_set.id
+            session,
+            experiment_spec(options),
+            project_id=project_id,
+            benchmark_id=benchmark.id,
+            training_set_id=training_set.id,
         )
         session.execute(
             update(Run)
@@ -721,6 +745,7 @@ def benchmark(url: URL, options: Options) -> None:
             database_url=url.render_as_string(hide_password=False), broker_url="memory://", home=Path(home)
         )
         with TestClient(create_app(settings)) as client:
+            sign_in(client, settings)
             print(f"\nTiming the API ({options.requests} requests per endpoint):", flush=True)
             measured = measure_api(client, stored, options)
             print(f"\nTiming the naive baseline ({options.naive_repeats} runs per variant):", flush=True)

@@ -33,6 +33,12 @@ def run_migrations_offline() -> None:
 def run_migrations_online() -> None:
     engine = make_engine(_database_url())
     with engine.connect() as connection:
+        if connection.dialect.name == "sqlite":
+            # Batch mode copies a table and drops the original; with foreign keys on, that drop would
+            # cascade into the child tables (deleting every run of a rebuilt experiments table). The
+            # pragma is ignored inside a transaction, hence the commit before the migrations begin.
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
         # Batch mode rebuilds tables on SQLite, which cannot ALTER most things in place.
         context.configure(
             connection=connection,
@@ -43,6 +49,10 @@ def run_migrations_online() -> None:
         )
         with context.begin_transaction():
             context.run_migrations()
+        if connection.dialect.name == "sqlite":
+            violations = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+            if violations:
+                raise RuntimeError(f"the migration left rows whose foreign keys point nowhere: {violations}")
     engine.dispose()
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 
-from backend.cli import migrate, submit, watch
+from backend.cli import api_headers, create_token, login_url, migrate, submit, watch
 from backend.config import Settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -52,7 +52,9 @@ def _wait_for_api(url: str, server: subprocess.Popen[bytes], log_path: Path) -> 
 
 
 def _summary(settings: Settings, experiment_id: int) -> None:
-    experiment = httpx.get(f"{settings.api_url}/api/experiments/{experiment_id}", timeout=30).json()
+    experiment = httpx.get(
+        f"{settings.api_url}/api/experiments/{experiment_id}", headers=api_headers(settings), timeout=30
+    ).json()
     print("\nharmfulness rate (refusal-minilm judge), per seed:")
     for condition in experiment["conditions"]:
         rates = [
@@ -71,12 +73,21 @@ def _cancel_unfinished(settings: Settings, experiment_id: int | None) -> None:
     """On Ctrl-C: otherwise the queued runs would hold up the next demo's worker."""
     if experiment_id is None:
         return
-    experiment = httpx.post(f"{settings.api_url}/api/experiments/{experiment_id}/cancel", timeout=30).json()
+    url = f"{settings.api_url}/api/experiments/{experiment_id}/cancel"
+    experiment = httpx.post(url, headers=api_headers(settings), timeout=30).json()
     if experiment.get("status_counts", {}).get("cancelled"):
         print(
             f"\ncancelled the unfinished runs of experiment {experiment_id}; to finish them later, start a "
             f"worker and the API, then run `seedscope resume {experiment_id}`"
         )
+
+
+def _revoke(settings: Settings, token_id: int) -> None:
+    """The demo's token is for this run only."""
+    try:
+        httpx.delete(f"{settings.api_url}/api/tokens/{token_id}", headers=api_headers(settings), timeout=10)
+    except httpx.TransportError:
+        print(f"could not revoke the demo's API token {token_id}; revoke it on the account page")
 
 
 def main() -> None:
@@ -101,6 +112,10 @@ def main() -> None:
 
     print(f"seedscope demo: state in {settings.home.resolve()}, logs in {logs.resolve()}")
     migrate(settings)
+    # The demo submits through the API like any client: with a token of the local owner, for this run only.
+    token = create_token(settings, "make demo", can_write=True)
+    os.environ["SEEDSCOPE_TOKEN"] = token.token
+    settings = Settings()
     print("preparing the aligned SmolLM2 base (first time only: a few CPU minutes) ...")
     prepared = subprocess.run([BIN / "seedscope-worker", "prepare-base"], cwd=REPO)
     if prepared.returncode != 0:
@@ -113,8 +128,12 @@ def main() -> None:
         _wait_for_api(settings.api_url, server, logs / "api.log")
         experiment_id = submit(settings, args.experiment)
         dashboard = f"{settings.api_url}/experiments/{experiment_id}"
+        # Like Jupyter: a single-use link that signs the browser in as the local owner.
+        sign_in = login_url(settings, next_path=f"/experiments/{experiment_id}")
+        print(f"sign in (one-time link, {settings.login_link_minutes:g} minutes): {sign_in}")
+        print("a new link later: .venv/bin/seedscope login-url")
         if not args.exit_when_done:
-            webbrowser.open(dashboard)
+            webbrowser.open(sign_in)
         all_done = watch(settings, experiment_id, interval_s=15)
         _summary(settings, experiment_id)
         print(f"\nfinished in {(time.monotonic() - started) / 60:.1f} min; dashboard: {dashboard}")
@@ -126,6 +145,7 @@ def main() -> None:
     except KeyboardInterrupt:
         _cancel_unfinished(settings, experiment_id)
     finally:
+        _revoke(settings, token.id)
         for process in (worker, server):
             process.terminate()
         for process in (worker, server):

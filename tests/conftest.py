@@ -10,9 +10,11 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
+from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.domain import TaskName
 from backend.schema import upgrade_to_head
+from backend.services import accounts
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -60,10 +62,27 @@ def queue() -> RecordingQueue:
     return RecordingQueue()
 
 
+def sign_in_as_local_owner(client: TestClient, settings: Settings) -> None:
+    """The way `make demo` signs in: a one-time link for the local owner, exchanged for a session cookie."""
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        owner = accounts.find_user(session, None, settings)
+        link = accounts.create_login_link(session, settings, owner.id)
+    response = client.get(link, follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/", response.text
+    assert client.cookies.get(SESSION_COOKIE)
+
+
 @pytest.fixture
-def client(migrated: Settings, queue: RecordingQueue) -> Iterator[TestClient]:
+def anonymous_client(migrated: Settings, queue: RecordingQueue) -> Iterator[TestClient]:
     with TestClient(create_app(migrated, queue)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client(anonymous_client: TestClient, migrated: Settings) -> TestClient:
+    """Signed in as the local owner, who owns the project "default" made on the first start."""
+    sign_in_as_local_owner(anonymous_client, migrated)
+    return anonymous_client
 
 
 @pytest.fixture

@@ -30,13 +30,21 @@ def experiment_spec(**overrides: Any) -> dict[str, Any]:
     return spec
 
 
-def upload_small_benchmark(client: TestClient, name: str, n_prompts: int) -> None:
-    """n built-in harmful prompts, one per category in turn (hd-001, hd-007, ...), so tests stay fast."""
+def upload_small_benchmark(
+    client: TestClient,
+    name: str,
+    n_prompts: int,
+    project: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> None:
+    """n built-in harmful prompts, one per category in turn (hd-001, hd-007, ...), so tests stay fast;
+    into `project` (default: the caller's first)."""
     records = benchmark_records(HARMFUL_DEMO)[::6][:n_prompts]
     content = "\n".join(
         json.dumps({"id": r.external_id, "prompt": r.text, "category": r.category}) for r in records
     )
-    response = client.post("/api/benchmarks", json={"name": name, "format": "jsonl", "content": content})
+    upload = {"name": name, "format": "jsonl", "content": content, "project": project}
+    response = client.post("/api/benchmarks", json=upload, headers=headers)
     assert response.status_code == 201, response.text
 
 

@@ -15,9 +15,13 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.cli import migrate
 from backend.config import Settings
+from backend.services import accounts
 settings = Settings(home={str(tmp_path)!r}, broker_url="memory://")
 migrate(settings)
 with TestClient(create_app(settings)) as client:
+    with client.app.state.session_factory() as session:
+        owner = accounts.find_user(session, None, settings)
+        assert client.get(accounts.create_login_link(session, settings, owner.id)).status_code == 200
     assert client.get("/api/catalog").status_code == 200
     assert client.get("/").status_code == 200
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r})

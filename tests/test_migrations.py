@@ -1,14 +1,23 @@
 """Migrations build exactly the ORM's schema, on SQLite and on PostgreSQL, and roll back cleanly."""
 
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
-from backend.db import make_engine
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import Role
 from backend.models import Base, exists_on
+from backend.repositories.projects import projects_of_user
 from backend.schema import alembic_config
+from backend.schemas import ProjectRead
+from backend.services import accounts
+from backend.services.accounts import ensure_local_owner
 
 
 def _check_round_trip(database_url: str) -> None:
@@ -34,3 +43,80 @@ def test_migrations_on_sqlite(tmp_path: pytest.TempPathFactory) -> None:
 
 def test_migrations_on_postgresql(postgres_url: str) -> None:
     _check_round_trip(postgres_url)
+
+
+def _check_existing_rows_move_to_a_default_project(database_url: str, tmp_path: Path) -> None:
+    """Data stored before 0004 belongs to a project "default" afterwards; the built-ins to none; the
+    first start makes the local owner its owner, and nothing is lost on the way."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0003")
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for table, source in (("benchmarks", "builtin"), ("benchmarks", "jsonl")):
+            connection.execute(
+                text(
+                    f"INSERT INTO {table} (name, version, content_hash, source, description, created_at) "
+                    "VALUES (:name, '1', 'h', :source, '', :now)"
+                ),
+                {"name": f"bench-{source}", "source": source, "now": now},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO training_sets (name, version, content_hash, source, description, created_at) "
+                "VALUES ('train', '1', 'h', 'jsonl', '', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO experiments (name, description, base_model, benchmark_id, training_set_id, "
+                "judges, spec, created_at) VALUES ('old', '', 'm', 2, 1, '[]', '{}', :now)"
+            ),
+            {"now": now},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO conditions (experiment_id, position, name, is_baseline, spec) "
+                "VALUES (1, 0, 'c', :false, '{}')"
+            ),
+            {"false": False},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO runs (condition_id, seed, lora_init_seed, data_order_seed, data_subset_seed, "
+                "sampling_seed, status, progress, progress_message, created_at, timings, provenance) "
+                "VALUES (1, 0, 0, 0, 0, 0, 'done', 1, '', :now, '{}', '{}')"
+            ),
+            {"now": now},
+        )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        projects = connection.execute(text("SELECT id, name FROM projects")).all()
+        assert [name for _, name in projects] == ["default"]
+        default = projects[0][0]
+        assert connection.execute(text("SELECT project_id FROM experiments")).scalar_one() == default
+        assert dict(connection.execute(text("SELECT source, project_id FROM benchmarks")).all()) == {
+            "builtin": None,
+            "jsonl": default,
+        }
+        assert connection.execute(text("SELECT project_id FROM training_sets")).scalar_one() == default
+        # Rebuilding the experiments table (SQLite's batch mode) must not cascade into its children.
+        assert connection.execute(text("SELECT count(*) FROM runs")).scalar_one() == 1
+    settings = Settings(home=tmp_path / "home", database_url=database_url, broker_url="memory://")
+    factory = make_session_factory(engine)
+    with factory() as session:
+        ensure_local_owner(session, settings)
+        owner = accounts.find_user(session, None, settings)
+        assert projects_of_user(session, owner.id) == [
+            ProjectRead(id=default, name="default", role=Role.OWNER)
+        ]
+    engine.dispose()
+
+
+def test_existing_rows_move_to_a_default_project_on_sqlite(tmp_path: Path) -> None:
+    _check_existing_rows_move_to_a_default_project(f"sqlite:///{tmp_path}/old.sqlite", tmp_path)
+
+
+def test_existing_rows_move_to_a_default_project_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    _check_existing_rows_move_to_a_default_project(postgres_url, tmp_path)

@@ -23,7 +23,7 @@ ADAPTER_CONFIG = "adapter_config.json"
 
 def adapter_directory(settings: Settings, run_id: int) -> Path:
     """Where a run's LoRA adapter lives; shared storage when workers run on several hosts."""
-    return settings.artifacts_dir / f"run-{run_id}" / "adapter"
+    return settings.run_artifacts_dir(run_id) / "adapter"
 
 
 def _load(context: RunContext, store: RunStore, settings: Settings) -> LoadedModel:

@@ -73,10 +73,18 @@ def flip_heatmap(
         if int(prompt) in row_of and scored > 0:
             z[row_of[int(prompt)], column_of[int(seed)]] = harmful / scored
     labels = [prompt_labels.get(int(p), (str(p), ""))[0] for p in prompts]
+    # A prompt without text (for a "figures only" share link) shows only its flip rate.
     hover = [
         [
-            f"{hover_text(prompt_labels.get(int(p), ('', ''))[1])}<br>flip rate "
-            f"{'n/a' if np.isnan(stability.flip_rate[i]) else f'{stability.flip_rate[i]:.2f}'}"
+            "<br>".join(
+                part
+                for part in (
+                    hover_text(prompt_labels.get(int(p), ("", ""))[1]),
+                    "flip rate "
+                    + ("n/a" if np.isnan(stability.flip_rate[i]) else f"{stability.flip_rate[i]:.2f}"),
+                )
+                if part
+            )
             for _ in seeds
         ]
         for p, i in zip(prompts, order, strict=True)

@@ -1,9 +1,9 @@
 """Benchmarks and training sets: stored once per (name, version), identified by content hash."""
 
 from collections.abc import Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.catalog.records import ExampleRecord, PromptRecord, content_hash
@@ -14,24 +14,37 @@ from backend.schemas import BenchmarkRead, TrainingSetRead
 D = TypeVar("D", Benchmark, TrainingSet)
 
 
-def _find_latest(session: Session, model: type[D], reference: str, kind: str) -> D:
-    """`name` (the newest version) or `name@version`."""
+def _visible(model: type[D], project_id: int | None) -> Any:
+    """The built-in datasets, and the project's own."""
+    return or_(model.project_id.is_(None), model.project_id == project_id)
+
+
+def _find_latest(session: Session, model: type[D], reference: str, kind: str, project_id: int) -> D:
+    """`name` (the newest version) or `name@version`, among the built-ins and the project's datasets;
+    the project's own comes first when a built-in has the same name."""
     name, _, version = reference.partition("@")
-    query = select(model).where(model.name == name)
+    query = select(model).where(model.name == name, _visible(model, project_id))
     if version:
         query = query.where(model.version == version)
-    row = session.scalars(query.order_by(model.created_at.desc(), model.id.desc())).first()
+    row = session.scalars(
+        query.order_by(model.project_id.is_(None), model.created_at.desc(), model.id.desc())
+    ).first()
     if row is None:
-        known = ", ".join(f"{r.name}@{r.version}" for r in session.scalars(select(model)))
+        known = ", ".join(
+            f"{r.name}@{r.version}" for r in session.scalars(select(model).where(_visible(model, project_id)))
+        )
         raise NotFound(f"unknown {kind} {reference!r}; known: {known or 'none'}")
     return row
 
 
 def _same_content_or_none(
-    session: Session, model: type[D], name: str, version: str, digest: str, kind: str
+    session: Session, model: type[D], project_id: int | None, name: str, version: str, digest: str, kind: str
 ) -> D | None:
-    """The stored row for (name, version) if its content matches; None if there is none."""
-    existing = session.scalars(select(model).where(model.name == name, model.version == version)).first()
+    """The project's stored row for (name, version) if its content matches; None if there is none."""
+    same_project = model.project_id.is_(None) if project_id is None else model.project_id == project_id
+    existing = session.scalars(
+        select(model).where(same_project, model.name == name, model.version == version)
+    ).first()
     if existing is not None and existing.content_hash != digest:
         raise Conflict(f"{kind} {name}@{version} already exists with different content; use a new version")
     return existing
@@ -44,6 +57,7 @@ def _benchmark_read(session: Session, benchmark: Benchmark) -> BenchmarkRead:
     )
     return BenchmarkRead(
         id=benchmark.id,
+        project_id=benchmark.project_id,
         name=benchmark.name,
         version=benchmark.version,
         content_hash=benchmark.content_hash,
@@ -57,6 +71,7 @@ def _benchmark_read(session: Session, benchmark: Benchmark) -> BenchmarkRead:
 def _training_set_read(session: Session, training_set: TrainingSet) -> TrainingSetRead:
     return TrainingSetRead(
         id=training_set.id,
+        project_id=training_set.project_id,
         name=training_set.name,
         version=training_set.version,
         content_hash=training_set.content_hash,
@@ -69,42 +84,60 @@ def _training_set_read(session: Session, training_set: TrainingSet) -> TrainingS
     )
 
 
-def find_benchmark(session: Session, reference: str) -> BenchmarkRead:
-    return _benchmark_read(session, _find_latest(session, Benchmark, reference, "benchmark"))
+def find_benchmark(session: Session, reference: str, project_id: int) -> BenchmarkRead:
+    return _benchmark_read(session, _find_latest(session, Benchmark, reference, "benchmark", project_id))
 
 
-def find_training_set(session: Session, reference: str) -> TrainingSetRead:
-    return _training_set_read(session, _find_latest(session, TrainingSet, reference, "training set"))
+def find_training_set(session: Session, reference: str, project_id: int) -> TrainingSetRead:
+    return _training_set_read(
+        session, _find_latest(session, TrainingSet, reference, "training set", project_id)
+    )
 
 
-def list_benchmarks(session: Session) -> list[BenchmarkRead]:
-    rows = session.scalars(select(Benchmark).order_by(Benchmark.name, Benchmark.version))
+def _in_projects(model: type[D], project_ids: Sequence[int]) -> Any:
+    return or_(model.project_id.is_(None), model.project_id.in_(project_ids))
+
+
+def list_benchmarks(session: Session, project_ids: Sequence[int]) -> list[BenchmarkRead]:
+    """The built-in benchmarks and those of the given projects."""
+    rows = session.scalars(
+        select(Benchmark)
+        .where(_in_projects(Benchmark, project_ids))
+        .order_by(Benchmark.name, Benchmark.version, Benchmark.id)
+    )
     return [_benchmark_read(session, row) for row in rows]
 
 
-def list_training_sets(session: Session) -> list[TrainingSetRead]:
-    rows = session.scalars(select(TrainingSet).order_by(TrainingSet.name, TrainingSet.version))
+def list_training_sets(session: Session, project_ids: Sequence[int]) -> list[TrainingSetRead]:
+    rows = session.scalars(
+        select(TrainingSet)
+        .where(_in_projects(TrainingSet, project_ids))
+        .order_by(TrainingSet.name, TrainingSet.version, TrainingSet.id)
+    )
     return [_training_set_read(session, row) for row in rows]
 
 
 def add_benchmark(
     session: Session,
     *,
+    project_id: int | None,
     name: str,
     version: str,
     source: str,
     description: str,
     records: Sequence[PromptRecord],
 ) -> BenchmarkRead:
-    """Store a benchmark; storing the same content again under the same name and version is a no-op."""
+    """Store a benchmark in a project (None: a built-in); the same content again under the same name and
+    version is a no-op."""
     digest = content_hash(records)
-    benchmark = _same_content_or_none(session, Benchmark, name, version, digest, "benchmark")
+    benchmark = _same_content_or_none(session, Benchmark, project_id, name, version, digest, "benchmark")
     if benchmark is None:
         prompts = [
             Prompt(position=i, external_id=r.external_id, text=r.text, category=r.category)
             for i, r in enumerate(records)
         ]
         benchmark = Benchmark(
+            project_id=project_id,
             name=name,
             version=version,
             content_hash=digest,
@@ -120,6 +153,7 @@ def add_benchmark(
 def add_training_set(
     session: Session,
     *,
+    project_id: int | None,
     name: str,
     version: str,
     source: str,
@@ -128,12 +162,15 @@ def add_training_set(
 ) -> TrainingSetRead:
     """Store a training set; storing the same content again under the same name and version is a no-op."""
     digest = content_hash(records)
-    training_set = _same_content_or_none(session, TrainingSet, name, version, digest, "training set")
+    training_set = _same_content_or_none(
+        session, TrainingSet, project_id, name, version, digest, "training set"
+    )
     if training_set is None:
         examples = [
             TrainingExample(position=i, prompt=r.prompt, response=r.response) for i, r in enumerate(records)
         ]
         training_set = TrainingSet(
+            project_id=project_id,
             name=name,
             version=version,
             content_hash=digest,

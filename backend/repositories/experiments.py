@@ -3,13 +3,13 @@
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from backend.catalog.judges import JUDGES
 from backend.domain import RunStatus
 from backend.errors import Conflict, NotFound
-from backend.models import Condition, Experiment, Run
+from backend.models import Condition, Experiment, Prompt, Run
 from backend.repositories.results import rates_of_runs
 from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
 from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, PinnedSeeds, derive_seed
@@ -21,10 +21,11 @@ def primary_judge_key(judge_names: Sequence[str]) -> str:
 
 
 def create_experiment(
-    session: Session, spec: ExperimentSpec, *, benchmark_id: int, training_set_id: int
+    session: Session, spec: ExperimentSpec, *, project_id: int, benchmark_id: int, training_set_id: int
 ) -> ExperimentRead:
     """Store the experiment with one queued run per (condition, seed)."""
     experiment = Experiment(
+        project_id=project_id,
         name=spec.name,
         description=spec.description,
         base_model=spec.base_model,
@@ -154,6 +155,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
             selectinload(Experiment.conditions).selectinload(Condition.runs),
             selectinload(Experiment.benchmark),
             selectinload(Experiment.training_set),
+            selectinload(Experiment.project),
         )
     ).first()
     if experiment is None:
@@ -161,8 +163,16 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
     runs = [_run_read(run, condition) for condition in experiment.conditions for run in condition.runs]
     rates = rates_of_runs(session, [run.id for run in runs], primary_judge_key(experiment.judges))
     runs = [run.model_copy(update={"rate": rates.get(run.id)}) for run in runs]
+    categories = session.scalars(
+        select(Prompt.category)
+        .where(Prompt.benchmark_id == experiment.benchmark_id)
+        .distinct()
+        .order_by(Prompt.category)
+    )
     return ExperimentRead(
         id=experiment.id,
+        project_id=experiment.project_id,
+        project=experiment.project.name,
         name=experiment.name,
         description=experiment.description,
         created_at=experiment.created_at,
@@ -171,6 +181,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         base_model_revision=experiment.base_model_revision,
         benchmark_id=experiment.benchmark_id,
         benchmark=f"{experiment.benchmark.name}@{experiment.benchmark.version}",
+        categories=list(categories),
         training_set=f"{experiment.training_set.name}@{experiment.training_set.version}",
         judges=experiment.judges,
         spec=experiment.spec,
@@ -179,18 +190,27 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
     )
 
 
-def list_experiments(session: Session, *, page: int, page_size: int) -> Page[ExperimentSummary]:
-    total = session.scalar(select(func.count()).select_from(Experiment)) or 0
+def list_experiments(
+    session: Session, project_ids: Sequence[int], *, page: int, page_size: int
+) -> Page[ExperimentSummary]:
+    """The experiments of the given projects, newest first."""
+    in_projects = Experiment.project_id.in_(project_ids)
+    total = session.scalar(select(func.count()).select_from(Experiment).where(in_projects)) or 0
     experiments = session.scalars(
         select(Experiment)
+        .where(in_projects)
         .order_by(Experiment.id.desc())
         .offset((page - 1) * page_size)
         .limit(page_size)
-        .options(selectinload(Experiment.conditions).selectinload(Condition.runs))
+        .options(
+            selectinload(Experiment.conditions).selectinload(Condition.runs), selectinload(Experiment.project)
+        )
     ).all()
     items = [
         ExperimentSummary(
             id=e.id,
+            project_id=e.project_id,
+            project=e.project.name,
             name=e.name,
             description=e.description,
             created_at=e.created_at,
@@ -230,6 +250,14 @@ def experiment_run_ids(session: Session, experiment_id: int) -> list[int]:
             select(Run.id).join(Condition).where(Condition.experiment_id == experiment_id).order_by(Run.id)
         )
     )
+
+
+def delete_experiment(session: Session, experiment_id: int) -> list[int]:
+    """Delete the experiment; the database's ON DELETE CASCADE takes its conditions, runs, generations,
+    judgments, prompt cells and share links. Returns the ids of the runs it had."""
+    run_ids = experiment_run_ids(session, experiment_id)
+    session.execute(delete(Experiment).where(Experiment.id == experiment_id))
+    return run_ids
 
 
 def add_reevaluations(session: Session, run_id: int, count: int) -> list[int]:

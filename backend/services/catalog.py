@@ -22,6 +22,7 @@ def ensure_builtins(session: Session) -> None:
     for dataset in BUILTIN_BENCHMARKS:
         repository.add_benchmark(
             session,
+            project_id=None,
             name=dataset.name,
             version=dataset.version,
             source="builtin",
@@ -31,6 +32,7 @@ def ensure_builtins(session: Session) -> None:
     for dataset in BUILTIN_TRAINING_SETS:
         repository.add_training_set(
             session,
+            project_id=None,
             name=dataset.name,
             version=dataset.version,
             source="builtin",
@@ -39,11 +41,12 @@ def ensure_builtins(session: Session) -> None:
         )
 
 
-def catalog(session: Session) -> CatalogRead:
+def catalog(session: Session, project_ids: list[int]) -> CatalogRead:
+    """The built-in datasets and those of the given projects (each says its project)."""
     return CatalogRead(
         models=[ModelOptionRead(name=name, description=text) for name, text in EMBEDDED_MODELS.items()],
-        benchmarks=repository.list_benchmarks(session),
-        training_sets=repository.list_training_sets(session),
+        benchmarks=repository.list_benchmarks(session, project_ids),
+        training_sets=repository.list_training_sets(session, project_ids),
         judges=[
             JudgeRead(name=j.name, version=j.version, description=j.description) for j in JUDGES.values()
         ],
@@ -51,24 +54,43 @@ def catalog(session: Session) -> CatalogRead:
 
 
 def import_benchmark(
-    session: Session, *, name: str, version: str, format: str, text: str, description: str = ""
+    session: Session,
+    *,
+    project_id: int,
+    name: str,
+    version: str,
+    format: str,
+    text: str,
+    description: str = "",
 ) -> BenchmarkRead:
     try:
         records = parse_benchmark(text, format)
     except BenchmarkFormatError as error:
         raise InvalidInput(f"benchmark file not readable as {format}: {error}") from None
     return repository.add_benchmark(
-        session, name=name, version=version, source=format, description=description, records=records
+        session,
+        project_id=project_id,
+        name=name,
+        version=version,
+        source=format,
+        description=description,
+        records=records,
     )
 
 
 def import_training_set(
-    session: Session, *, name: str, version: str, text: str, description: str = ""
+    session: Session, *, project_id: int, name: str, version: str, text: str, description: str = ""
 ) -> TrainingSetRead:
     try:
         records = parse_training_jsonl(text)
     except TrainingSetFormatError as error:
         raise InvalidInput(str(error)) from None
     return repository.add_training_set(
-        session, name=name, version=version, source="jsonl", description=description, records=records
+        session,
+        project_id=project_id,
+        name=name,
+        version=version,
+        source="jsonl",
+        description=description,
+        records=records,
     )

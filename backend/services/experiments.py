@@ -1,6 +1,7 @@
 """Submitting, cancelling and retrying experiments and runs."""
 
 import logging
+import shutil
 
 import yaml
 from pydantic import ValidationError
@@ -8,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from backend.catalog.base_models import check_model_reference
 from backend.catalog.judges import JUDGES
+from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, RunStatus, TaskName
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
 from backend.queue import TaskQueue
@@ -51,8 +53,11 @@ def _first_task(needs_no_training: bool) -> TaskName:
     return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
-def check_references(session: Session, spec: ExperimentSpec) -> tuple[BenchmarkRead, TrainingSetRead]:
-    """The spec's model, judges, benchmark and training set exist; InvalidInput says which does not."""
+def check_references(
+    session: Session, spec: ExperimentSpec, project_id: int
+) -> tuple[BenchmarkRead, TrainingSetRead]:
+    """The spec's model, judges, benchmark and training set exist (datasets among the built-ins and the
+    project's own); InvalidInput says which does not."""
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:
@@ -61,8 +66,8 @@ def check_references(session: Session, spec: ExperimentSpec) -> tuple[BenchmarkR
     if unknown_judges:
         raise InvalidInput(f"unknown judge(s) {unknown_judges}; known: {', '.join(sorted(JUDGES))}")
     try:
-        benchmark = catalog_repository.find_benchmark(session, spec.benchmark)
-        training_set = catalog_repository.find_training_set(session, spec.training_set)
+        benchmark = catalog_repository.find_benchmark(session, spec.benchmark, project_id)
+        training_set = catalog_repository.find_training_set(session, spec.training_set, project_id)
     except NotFound as error:
         # A wrong name in the submitted definition is bad input, not a missing URL.
         raise InvalidInput(str(error)) from None
@@ -80,11 +85,12 @@ def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> No
         )
 
 
-def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
-    """Validate references, store the experiment and its runs, commit, then enqueue every run."""
-    benchmark, training_set = check_references(session, spec)
+def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec, project_id: int) -> ExperimentRead:
+    """Validate references, store the experiment and its runs in the project, commit, then enqueue every
+    run."""
+    benchmark, training_set = check_references(session, spec, project_id)
     experiment = repository.create_experiment(
-        session, spec, benchmark_id=benchmark.id, training_set_id=training_set.id
+        session, spec, project_id=project_id, benchmark_id=benchmark.id, training_set_id=training_set.id
     )
     # Enqueue only after commit: a worker must find the rows it is handed.
     session.commit()
@@ -144,7 +150,9 @@ def add_condition(
     """Extend an experiment with a new condition; its runs join the same analysis."""
     experiment = repository.get_experiment(session, experiment_id)
     spec = ExperimentSpec.model_validate(experiment.spec)
-    training_set = catalog_repository.find_training_set(session, experiment.training_set)
+    training_set = catalog_repository.find_training_set(
+        session, experiment.training_set, experiment.project_id
+    )
     _check_subset(condition, training_set)
     new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
     session.commit()
@@ -164,6 +172,17 @@ def cancel_experiment(session: Session, experiment_id: int) -> ExperimentRead:
     )
     session.commit()
     return repository.get_experiment(session, experiment_id)
+
+
+def delete_experiment(session: Session, settings: Settings, experiment_id: int) -> None:
+    """Delete the experiment with its runs, generations, judgments, prompt cells and share links (the
+    database cascades), and its runs' adapter folders. Unfinished runs are cancelled first, so a worker
+    that is still on one stops at its next checkpoint (it finds the run gone and gives up)."""
+    cancel_experiment(session, experiment_id)
+    run_ids = repository.delete_experiment(session, experiment_id)
+    session.commit()
+    for run_id in run_ids:
+        shutil.rmtree(settings.run_artifacts_dir(run_id), ignore_errors=True)
 
 
 def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) -> ExperimentRead:

@@ -68,9 +68,16 @@ def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> Fi
 
 
 def flips(
-    session: Session, cache: AnalysisCache, experiment_id: int, condition_name: str | None, limit: int
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    condition_name: str | None,
+    limit: int,
+    *,
+    with_text: bool = True,
 ) -> FigureJSON:
-    """The chosen condition, or by default the first fine-tuned one with verdicts."""
+    """The chosen condition, or by default the first fine-tuned one with verdicts. Without `with_text`
+    (a "figures only" share link), prompts are named by their ids alone, and their texts stay out."""
 
     def build(data: ExperimentData) -> FigureJSON:
         if condition_name is not None:
@@ -86,14 +93,14 @@ def flips(
             return empty_figure("Verdicts per prompt and seed", f"no verdicts yet for {condition.name}")
         cells = data.cells[condition.id]
         labels = {
-            prompt_id: (external_id, text)
+            prompt_id: (external_id, text if with_text else "")
             for prompt_id, external_id, text in session.execute(
                 select(Prompt.id, Prompt.external_id, Prompt.text).where(Prompt.id.in_(cells.prompt.tolist()))
             )
         }
         return heatmaps.flip_heatmap(condition.name, cells, prompt_stability(cells), labels, limit)
 
-    return _figure(session, cache, experiment_id, "flips", (condition_name, limit), build)
+    return _figure(session, cache, experiment_id, "flips", (condition_name, limit, with_text), build)
 
 
 def variance(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:

@@ -1,8 +1,9 @@
 """Before launch: what a drafted experiment would run, and what it could detect.
 
-The minimum detectable difference of a draft comes from the noise an earlier experiment measured on the
-same base model and benchmark (its first comparison with a for-new-seeds answer), sized for the draft's
-seeds per fine-tuned condition with the same test the dashboard will show (backend.stats.power).
+The minimum detectable difference of a draft comes from the noise an earlier experiment of the same
+project measured on the same base model and benchmark (its first comparison with a for-new-seeds answer),
+sized for the draft's seeds per fine-tuned condition with the test the dashboard will show
+(backend.stats.power).
 """
 
 from sqlalchemy import select
@@ -17,8 +18,9 @@ from backend.specs import ExperimentSpec
 from backend.stats.power import Design, sizing
 
 
-def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec) -> PlanRead:
-    benchmark, _ = check_references(session, spec)
+def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec, project_id: int) -> PlanRead:
+    """The draft's runs, and its MDD from the newest experiment of the project that measured the noise."""
+    benchmark, _ = check_references(session, spec, project_id)
     fine_tuned = [c for c in spec.conditions if c.finetune]
     n_runs = sum(len(spec.seeds_of(c)) for c in spec.conditions)
     n_fine_tuned_runs = sum(len(spec.seeds_of(c)) for c in fine_tuned)
@@ -39,7 +41,11 @@ def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec) -> PlanRe
         return answer(None, "a fine-tuned condition has one seed: its training noise cannot be estimated")
     earlier = session.scalars(
         select(Experiment.id)
-        .where(Experiment.base_model == spec.base_model, Experiment.benchmark_id == benchmark.id)
+        .where(
+            Experiment.project_id == project_id,
+            Experiment.base_model == spec.base_model,
+            Experiment.benchmark_id == benchmark.id,
+        )
         .order_by(Experiment.id.desc())
     ).all()
     for experiment_id in earlier:
@@ -62,4 +68,4 @@ def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec) -> PlanRe
                 f"{name_a} − {name_b}, {measured} seeds, as if run with {seeds}"
             )
             return answer(read, basis)
-    return answer(None, "no earlier experiment on this base model and benchmark has measured training noise")
+    return answer(None, "no earlier experiment of the project on this base model and benchmark measured it")

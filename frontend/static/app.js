@@ -20,11 +20,23 @@ function el(tag, attributes = {}, ...children) {
   return node;
 }
 
+// A share link's pages (/share/<token>/...) send its token with every API call; the token is the credential.
+const SHARE_TOKEN = window.location.pathname.startsWith("/share/") ? window.location.pathname.split("/")[2] : null;
+let ME = null; // who is calling (GET /api/me): the user and their projects, or a share link's grant
+
+const ROLE_RANK = { viewer: 0, editor: 1, owner: 2 };
+const hasRole = (role, needed) => role !== undefined && role !== null && ROLE_RANK[role] >= ROLE_RANK[needed];
+const roleIn = (projectId) => (ME && ME.projects.find((p) => p.id === projectId) || {}).role;
+
 async function api(path, options = {}) {
-  const response = await fetch(path, {
-    headers: { "content-type": "application/json" },
-    ...options,
-  });
+  const headers = { "content-type": "application/json" };
+  if (SHARE_TOKEN) headers.authorization = `Bearer ${SHARE_TOKEN}`;
+  const response = await fetch(path, { ...options, headers: { ...headers, ...(options.headers || {}) } });
+  if (response.status === 401 && !SHARE_TOKEN && document.body.dataset.page !== "login") {
+    // The session ended (signed out elsewhere, expired): sign in again and come back.
+    window.location.assign(`/login?${new URLSearchParams({ next: window.location.pathname })}`);
+  }
+  if (response.status === 204) return null;
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const detail = Array.isArray(body.detail)
@@ -48,25 +60,219 @@ function statusBadge(status) {
   return el("span", { class: `badge status-${status}` }, status);
 }
 
-// --- experiment list ------------------------------------------------------------------------------
+const when = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
-async function initIndex() {
-  const page = await api("/api/experiments");
-  const body = document.querySelector("#experiments tbody");
-  document.getElementById("empty").hidden = page.items.length > 0;
-  for (const experiment of page.items) {
-    const counts = Object.entries(experiment.status_counts).map(([status, n]) => `${n} ${status}`).join(", ");
-    body.append(
-      el(
-        "tr",
-        {},
-        el("td", {}, experiment.id),
-        el("td", {}, el("a", { href: `/experiments/${experiment.id}` }, experiment.name)),
-        el("td", {}, new Date(experiment.created_at).toLocaleString()),
-        el("td", {}, counts),
+function showError(node, failure) {
+  node.textContent = failure.message;
+  node.hidden = false;
+}
+
+// --- header, sign-in, account, projects -----------------------------------------------------------
+
+function renderNav() {
+  const nav = document.getElementById("user-nav");
+  if (!nav) return;
+  if (ME.share) {
+    nav.replaceChildren(el("span", { class: "muted" }, "shared read-only view"));
+    return;
+  }
+  const signOut = async () => {
+    await api("/api/auth/logout", { method: "POST" });
+    window.location.assign("/login");
+  };
+  nav.replaceChildren(
+    el("a", { href: "/" }, "Experiments"),
+    el("a", { class: "button", href: "/experiments/new" }, "New experiment"),
+    el("a", { href: "/projects" }, "Projects"),
+    el("a", { href: "/account", id: "account-link" }, ME.user.email),
+    el("button", { type: "button", id: "sign-out", onclick: signOut }, "Sign out"),
+  );
+}
+
+function safeNext() {
+  // Only a path on this site: an open redirect would let another site borrow the sign-in page.
+  const next = new URLSearchParams(window.location.search).get("next") || "/";
+  return next.startsWith("/") && !next.startsWith("//") ? next : "/";
+}
+
+async function initLogin() {
+  document.getElementById("link-error").hidden = new URLSearchParams(window.location.search).get("error") !== "link";
+  const form = document.getElementById("login-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const error = document.getElementById("login-error");
+    error.hidden = true;
+    try {
+      const data = new FormData(form);
+      await api("/api/auth/login", { method: "POST", body: JSON.stringify({ email: data.get("email"), password: data.get("password") }) });
+      window.location.assign(safeNext());
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+}
+
+async function initAccount() {
+  document.getElementById("account-email").textContent = `Signed in as ${ME.user.email}`;
+  const current = document.getElementById("current-password-label");
+  current.hidden = !ME.user.has_password;
+  const passwordForm = document.getElementById("password-form");
+  passwordForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const message = document.getElementById("password-message");
+    const data = new FormData(passwordForm);
+    try {
+      await api("/api/auth/password", { method: "POST", body: JSON.stringify({
+        current_password: data.get("current_password") || null, new_password: data.get("new_password") }) });
+      message.className = "notice";
+      message.textContent = "Password set; your other sessions were signed out.";
+      passwordForm.reset();
+      current.hidden = false;
+    } catch (failure) {
+      message.className = "error";
+      message.textContent = failure.message;
+    }
+    message.hidden = false;
+  });
+
+  async function renderTokens() {
+    const tokens = await api("/api/tokens");
+    document.querySelector("#tokens tbody").replaceChildren(
+      ...tokens.map((token) =>
+        el("tr", { dataset: { tokenId: token.id } },
+          el("td", {}, token.name),
+          el("td", {}, token.can_write ? "read-write" : "read-only"),
+          el("td", {}, when(token.created_at)),
+          el("td", {}, when(token.last_used_at)),
+          el("td", {}, token.revoked_at ? `revoked ${when(token.revoked_at)}` : "active"),
+          el("td", {}, token.revoked_at ? null : el("button", { type: "button", onclick: async () => {
+            await api(`/api/tokens/${token.id}`, { method: "DELETE" });
+            renderTokens();
+          } }, "Revoke")),
+        ),
       ),
     );
   }
+  const tokenForm = document.getElementById("token-form");
+  tokenForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(tokenForm);
+    const created = await api("/api/tokens", { method: "POST", body: JSON.stringify({
+      name: data.get("name"), can_write: data.get("can_write") === "on" }) });
+    document.getElementById("new-token-value").textContent = created.token;
+    document.getElementById("new-token").hidden = false;
+    tokenForm.reset();
+    renderTokens();
+  });
+  await renderTokens();
+}
+
+async function initProjects() {
+  const error = document.getElementById("projects-error");
+  let selected = null;
+
+  async function renderProjects() {
+    const projects = await api("/api/projects");
+    document.querySelector("#projects tbody").replaceChildren(
+      ...projects.map((project) =>
+        el("tr", { dataset: { projectId: project.id } },
+          el("td", {}, project.name),
+          el("td", {}, project.role),
+          el("td", {}, el("button", { type: "button", onclick: () => renderMembers(project.id) }, "Members")),
+        ),
+      ),
+    );
+  }
+
+  async function renderMembers(projectId) {
+    selected = projectId;
+    error.hidden = true;
+    const project = await api(`/api/projects/${projectId}`);
+    const isOwner = project.role === "owner";
+    document.getElementById("project-title").textContent = `Members of ${project.name}`;
+    document.getElementById("project-detail").hidden = false;
+    document.getElementById("member-form").hidden = !isOwner;
+    const act = (action) => async () => {
+      try {
+        await action();
+      } catch (failure) {
+        showError(error, failure);
+      }
+      renderMembers(projectId);
+    };
+    document.querySelector("#members tbody").replaceChildren(
+      ...project.members.map((member) => {
+        let role = member.role;
+        if (isOwner) {
+          role = el("select", { "aria-label": `role of ${member.email}` },
+            ...["viewer", "editor", "owner"].map((r) => el("option", { value: r }, r)));
+          role.value = member.role;
+          role.addEventListener("change", act(() => api(`/api/projects/${projectId}/members/${member.user_id}`,
+            { method: "PATCH", body: JSON.stringify({ role: role.value }) })));
+        }
+        return el("tr", { dataset: { email: member.email } },
+          el("td", {}, member.email),
+          el("td", {}, role),
+          el("td", {}, isOwner ? el("button", { type: "button", onclick: act(() =>
+            api(`/api/projects/${projectId}/members/${member.user_id}`, { method: "DELETE" })) }, "Remove") : null),
+        );
+      }),
+    );
+  }
+
+  const projectForm = document.getElementById("project-form");
+  projectForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const project = await api("/api/projects", { method: "POST", body: JSON.stringify({ name: new FormData(projectForm).get("name") }) });
+      projectForm.reset();
+      await renderProjects();
+      await renderMembers(project.id);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+  const memberForm = document.getElementById("member-form");
+  memberForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(memberForm);
+    try {
+      await api(`/api/projects/${selected}/members`, { method: "POST", body: JSON.stringify({ email: data.get("email"), role: data.get("role") }) });
+      memberForm.reset();
+      await renderMembers(selected);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  });
+  await renderProjects();
+}
+
+// --- experiment list ------------------------------------------------------------------------------
+
+async function initIndex() {
+  const filter = document.getElementById("project-filter");
+  ME.projects.forEach((project) => filter.append(el("option", { value: project.id }, project.name)));
+  async function render() {
+    const query = filter.value ? `?${new URLSearchParams({ project: filter.value })}` : "";
+    const page = await api(`/api/experiments${query}`);
+    document.getElementById("empty").hidden = page.items.length > 0;
+    document.querySelector("#experiments tbody").replaceChildren(
+      ...page.items.map((experiment) => {
+        const counts = Object.entries(experiment.status_counts).map(([status, n]) => `${n} ${status}`).join(", ");
+        return el(
+          "tr",
+          {},
+          el("td", {}, experiment.id),
+          el("td", {}, el("a", { href: `/experiments/${experiment.id}` }, experiment.name)),
+          el("td", {}, experiment.project),
+          el("td", {}, new Date(experiment.created_at).toLocaleString()),
+          el("td", {}, counts),
+        );
+      }),
+    );
+  }
+  filter.addEventListener("change", render);
+  await render();
 }
 
 // --- new experiment form --------------------------------------------------------------------------
@@ -133,6 +339,7 @@ function experimentSpec(form) {
   const data = new FormData(form);
   const model = data.get("base_model") === CUSTOM_MODEL ? data.get("custom_model").trim() : data.get("base_model");
   return {
+    project: Number(data.get("project")),
     name: data.get("name").trim(),
     description: data.get("description").trim(),
     base_model: model,
@@ -160,9 +367,23 @@ async function initNew() {
   modelSelect.addEventListener("change", () => {
     document.getElementById("custom-model").hidden = modelSelect.value !== CUSTOM_MODEL;
   });
+  const projectSelect = form.elements.project;
+  const submittable = ME.projects.filter((project) => hasRole(project.role, "editor"));
+  options(projectSelect, submittable.map((p) => ({ value: p.id, ...p })), (p) => p.name);
+  if (submittable.length === 0) {
+    throw new Error("You are a viewer in every project you belong to: ask an owner to make you an editor, or create a project.");
+  }
+  // The built-in datasets, and the chosen project's own.
   const reference = (d) => ({ value: `${d.name}@${d.version}`, ...d });
-  options(form.elements.benchmark, catalog.benchmarks.map(reference), (b) => `${b.name}@${b.version} (${b.n_prompts} prompts)`);
-  options(form.elements.training_set, catalog.training_sets.map(reference), (t) => `${t.name}@${t.version} (${t.n_examples} examples)`);
+  const inProject = (d) => d.project_id === null || d.project_id === Number(projectSelect.value);
+  const fillDatasets = () => {
+    form.elements.benchmark.replaceChildren();
+    form.elements.training_set.replaceChildren();
+    options(form.elements.benchmark, catalog.benchmarks.filter(inProject).map(reference), (b) => `${b.name}@${b.version} (${b.n_prompts} prompts)`);
+    options(form.elements.training_set, catalog.training_sets.filter(inProject).map(reference), (t) => `${t.name}@${t.version} (${t.n_examples} examples)`);
+  };
+  projectSelect.addEventListener("change", fillDatasets);
+  fillDatasets();
   const judges = document.getElementById("judges");
   catalog.judges.forEach((judge, index) => {
     const box = el("input", { type: "checkbox", name: "judge", value: judge.name });
@@ -247,7 +468,14 @@ function seedsText(experiment) {
   return added.length ? `${submitted}; added later: ${added.join(", ")}` : submitted;
 }
 
-function runActions(run, refresh) {
+// Where a run's page is for this visitor: null for a "figures only" share link, which may not open it.
+function runHref(runId) {
+  if (!SHARE_TOKEN) return `/runs/${runId}`;
+  return ME.share.scope === "responses" ? `/share/${SHARE_TOKEN}/runs/${runId}` : null;
+}
+
+function runActions(run, refresh, canEdit) {
+  if (!canEdit) return null;
   const post = (path, body) => async () => {
     try {
       const result = await api(path, { method: "POST", body: body ? JSON.stringify(body) : undefined });
@@ -267,14 +495,14 @@ function runActions(run, refresh) {
   return null;
 }
 
-function renderRuns(experiment, refresh) {
+function renderRuns(experiment, refresh, canEdit) {
   document.querySelector("#runs tbody").replaceChildren(
     ...experiment.runs.map((run) => {
       const progress = TERMINAL.has(run.status) || run.status === "queued" ? "" : percent(run.progress);
       return el(
         "tr",
         { dataset: { runId: run.id, status: run.status } },
-        el("td", {}, el("a", { href: `/runs/${run.id}` }, run.id)),
+        el("td", {}, runHref(run.id) ? el("a", { href: runHref(run.id) }, run.id) : run.id),
         el("td", {}, run.condition_name),
         el("td", {}, run.seed),
         el("td", {}, run.evaluation_index === 0 ? "original" : `re-evaluation ${run.evaluation_index}`),
@@ -283,7 +511,7 @@ function renderRuns(experiment, refresh) {
         el("td", {}, progress),
         el("td", {}, rateText(run.rate)),
         el("td", { class: run.error ? "error-text" : "" }, run.error || run.progress_message),
-        el("td", {}, runActions(run, refresh)),
+        el("td", {}, runActions(run, refresh, canEdit)),
       );
     }),
   );
@@ -291,7 +519,7 @@ function renderRuns(experiment, refresh) {
   const partial = document.getElementById("partial");
   partial.hidden = unfinished === 0;
   partial.textContent = `${unfinished} of ${experiment.runs.length} runs still running: every figure and number below shows partial data and updates by itself.`;
-  document.getElementById("cancel").hidden = unfinished === 0;
+  document.getElementById("cancel").hidden = unfinished === 0 || !canEdit;
   return unfinished;
 }
 
@@ -362,7 +590,7 @@ function renderSummary(analysis) {
 const sizingText = (size) =>
   `${points(size.minimum_detectable_difference)} (95% range ${points(size.low)} to ${points(size.high)}) with ${size.n_seeds} seeds`;
 
-function renderPower(analysis, addSeeds) {
+function renderPower(analysis, addSeeds, canEdit) {
   document.querySelector("#power tbody").replaceChildren(
     ...analysis.power.map((power) =>
       el(
@@ -371,9 +599,9 @@ function renderPower(analysis, addSeeds) {
         el("td", {}, `${power.a} − ${power.b}`),
         el("td", {}, sizingText(power.now)),
         el("td", {}, ...power.more_seeds.map((more) => el("div", {}, sizingText(more)))),
-        el("td", {}, el("button", { type: "button", dataset: { addSeeds: power.a },
+        el("td", {}, canEdit ? el("button", { type: "button", dataset: { addSeeds: power.a },
           title: `queue 3 more seeds of ${power.a}; they join this analysis when done`,
-          onclick: () => addSeeds(power.a) }, `Add 3 seeds to ${power.a}`)),
+          onclick: () => addSeeds(power.a) }, `Add 3 seeds to ${power.a}`) : null),
       ),
     ),
   );
@@ -386,8 +614,58 @@ function fillOptions(select, values, keepFirst = true) {
   if ([...select.options].some((option) => option.value === current)) select.value = current;
 }
 
+function renderOwnerTools(experiment, role) {
+  document.getElementById("delete-experiment").hidden = !hasRole(role, "owner");
+  const sharing = document.getElementById("sharing");
+  const wasHidden = sharing.hidden;
+  sharing.hidden = !hasRole(role, "editor");
+  if (wasHidden && !sharing.hidden) sharing.dispatchEvent(new Event("shown"));
+}
+
+function initShareLinks(base) {
+  const sharing = document.getElementById("sharing");
+  async function renderLinks() {
+    const links = await api(`${base}/share-links`);
+    document.querySelector("#share-links tbody").replaceChildren(
+      ...links.map((link) => {
+        const expired = link.expires_at && new Date(link.expires_at) <= new Date();
+        const status = link.revoked_at ? `revoked ${when(link.revoked_at)}` : expired ? "expired" : "active";
+        return el("tr", { dataset: { linkId: link.id } },
+          el("td", {}, link.scope === "figures" ? "figures and tables only" : "with responses"),
+          el("td", {}, link.created_by || "—"),
+          el("td", {}, when(link.created_at)),
+          el("td", {}, link.expires_at ? when(link.expires_at) : "never"),
+          el("td", {}, when(link.last_used_at)),
+          el("td", {}, status),
+          el("td", {}, link.revoked_at ? null : el("button", { type: "button", onclick: async () => {
+            await api(`${base}/share-links/${link.id}`, { method: "DELETE" });
+            renderLinks();
+          } }, "Revoke")),
+        );
+      }),
+    );
+  }
+  sharing.addEventListener("shown", renderLinks);
+  const form = document.getElementById("share-form");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const data = new FormData(form);
+    // A date picked in the form expires at the end of that day, in the viewer's time zone.
+    const expires = data.get("expires") ? new Date(`${data.get("expires")}T23:59:59`).toISOString() : null;
+    try {
+      const link = await api(`${base}/share-links`, { method: "POST", body: JSON.stringify({ scope: data.get("scope"), expires_at: expires }) });
+      document.getElementById("new-link-value").textContent = `${window.location.origin}${link.path}`;
+      document.getElementById("new-link").hidden = false;
+    } catch (failure) {
+      window.alert(failure.message);
+    }
+    renderLinks();
+  });
+}
+
 async function initExperiment() {
-  const experimentId = Number(window.location.pathname.split("/").pop());
+  const experimentId = ME.share ? ME.share.experiment_id : Number(window.location.pathname.split("/").pop());
+  const showsText = !ME.share || ME.share.scope === "responses";
   const base = `/api/experiments/${experimentId}`;
   const extraPairs = [];
   let promptPage = 1;
@@ -415,7 +693,7 @@ async function initExperiment() {
       container.dataset.clickable = "yes";
       container.on("plotly_click", (event) => {
         const runId = event.points[0].customdata && event.points[0].customdata[0];
-        if (Number.isInteger(runId)) window.location.assign(`/runs/${runId}`);
+        if (Number.isInteger(runId) && runHref(runId)) window.location.assign(runHref(runId));
       });
     }
   }
@@ -425,20 +703,18 @@ async function initExperiment() {
     clearTimeout(timer);
     const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
     renderMeta(experiment);
-    const unfinished = renderRuns(experiment, refresh);
+    const role = roleIn(experiment.project_id);
+    const unfinished = renderRuns(experiment, refresh, hasRole(role, "editor"));
+    renderOwnerTools(experiment, role);
     renderSummary(analysis);
-    renderPower(analysis, addSeeds);
+    renderPower(analysis, addSeeds, hasRole(role, "editor"));
     const names = experiment.conditions.map((c) => c.name);
     fillOptions(document.getElementById("pair-a"), names, false);
     fillOptions(document.getElementById("pair-b"), names, false);
     fillOptions(document.getElementById("flips-condition"), names);
     fillOptions(document.querySelector("#browser-filters [name=condition]"), names);
-    if (filters.elements.category.options.length === 1) {
-      const catalog = await api("/api/catalog");
-      const benchmark = catalog.benchmarks.find((b) => b.id === experiment.benchmark_id);
-      if (benchmark) fillOptions(filters.elements.category, benchmark.categories);
-    }
-    await Promise.all([renderFigures(), renderPrompts()]);
+    if (filters.elements.category.options.length === 1) fillOptions(filters.elements.category, experiment.categories);
+    await Promise.all([renderFigures(), showsText ? renderPrompts() : null]);
     if (unfinished > 0) timer = setTimeout(refresh, REFRESH_MS);
   }
 
@@ -546,6 +822,20 @@ async function initExperiment() {
     }
     refresh();
   }
+  if (ME.share) {
+    const notice = document.getElementById("shared-notice");
+    notice.hidden = false;
+    notice.textContent = showsText
+      ? "A read-only view shared with you: figures, tables and the model's responses."
+      : "A read-only view shared with you: figures and tables only.";
+  }
+  document.getElementById("browser").hidden = !showsText;
+  document.getElementById("delete-experiment").addEventListener("click", async () => {
+    if (!window.confirm("Delete this experiment with every run, response, verdict and adapter? This cannot be undone.")) return;
+    await api(base, { method: "DELETE" });
+    window.location.assign("/");
+  });
+  initShareLinks(base);
   document.getElementById("cancel").addEventListener("click", async () => {
     await api(`${base}/cancel`, { method: "POST" });
     refresh();
@@ -560,7 +850,7 @@ async function initRun() {
   const run = await api(`/api/runs/${runId}`);
   document.title = `Run ${run.id} · seedscope`;
   document.getElementById("title").textContent = `Run ${run.id}: ${run.condition_name}, seed ${run.seed}`;
-  document.getElementById("back").setAttribute("href", `/experiments/${run.experiment_id}`);
+  document.getElementById("back").setAttribute("href", SHARE_TOKEN ? `/share/${SHARE_TOKEN}` : `/experiments/${run.experiment_id}`);
   document.getElementById("meta").replaceChildren(
     ...[
       ["Status", run.status + (run.error ? `: ${run.error}` : "")],
@@ -594,10 +884,27 @@ async function initRun() {
   await renderGenerations();
 }
 
-const PAGES = { index: initIndex, new: initNew, experiment: initExperiment, run: initRun };
+const PAGES = {
+  login: initLogin,
+  index: initIndex,
+  new: initNew,
+  experiment: initExperiment,
+  run: initRun,
+  account: initAccount,
+  projects: initProjects,
+};
+
+async function start() {
+  const page = document.body.dataset.page;
+  if (page !== "login") {
+    ME = await api("/api/me");
+    renderNav();
+  }
+  await PAGES[page]();
+}
 
 document.addEventListener("DOMContentLoaded", () => {
-  PAGES[document.body.dataset.page]().catch((failure) => {
+  start().catch((failure) => {
     document.querySelector("main").prepend(el("div", { class: "error", role: "alert" }, failure.message));
   });
 });

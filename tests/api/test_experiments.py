@@ -104,7 +104,9 @@ def test_bad_input_is_a_clear_4xx_and_stores_nothing(
     ],
 )
 def test_bad_yaml_is_a_clear_422_and_stores_nothing(client: TestClient, document: str, message: str) -> None:
-    response = client.post("/api/experiments/yaml", content=document.encode())
+    response = client.post(
+        "/api/experiments/yaml", content=document.encode(), headers={"content-type": "application/yaml"}
+    )
     assert response.status_code == 422
     assert message in response.json()["detail"]
     assert _stored_counts(client) == (0, 0)

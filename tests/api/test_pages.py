@@ -1,8 +1,20 @@
 from fastapi.testclient import TestClient
 
+from tests.factories import experiment_spec
+
 
 def test_pages_and_plotly_are_served_locally(client: TestClient) -> None:
-    for path in ("/", "/experiments/new", "/experiments/1"):
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    run = experiment["runs"][0]["id"]
+    pages = (
+        "/",
+        "/login",
+        "/experiments/new",
+        f"/experiments/{experiment['id']}",
+        f"/runs/{run}",
+        "/projects",
+    )
+    for path in (*pages, "/account"):
         response = client.get(path)
         assert response.status_code == 200
         assert "text/html" in response.headers["content-type"]

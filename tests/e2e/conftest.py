@@ -1,6 +1,7 @@
 """Real processes for end-to-end tests: a Celery worker (and, for the browser, a uvicorn server)."""
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -12,9 +13,14 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
+from playwright.sync_api import Browser, Page, sync_playwright
+from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus
+from backend.schema import upgrade_to_head
+from backend.services import accounts
 from tests.conftest import REDIS_URL, REPO, missing_service
 
 
@@ -136,3 +142,71 @@ def wait_for(
 
 def all_finished(runs: list[dict]) -> bool:
     return all(RunStatus(run["status"]).is_terminal for run in runs)
+
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: run scripts/ensure-chromium.sh")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    page = browser.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    page.close()
+    assert errors == [], f"JavaScript errors on the page: {errors}"
+
+
+@pytest.fixture
+def live_settings(tmp_path: Path) -> Settings:
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
+        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+    )
+    settings.ensure_dirs()
+    upgrade_to_head(settings.resolved_database_url)
+    return settings
+
+
+def _on_database(settings: Settings, action: Callable[..., str]) -> str:
+    engine = make_engine(settings.resolved_database_url)
+    try:
+        with make_session_factory(engine)() as session:
+            accounts.ensure_local_owner(session, settings)
+            return action(session)
+    finally:
+        engine.dispose()
+
+
+def owner_headers(settings: Settings) -> dict[str, str]:
+    """A read-write API token of the local owner, for the tests' own calls to a live server."""
+
+    def create(session: Session) -> str:
+        owner = accounts.find_user(session, None, settings)
+        return accounts.create_api_token(session, owner.id, "e2e", can_write=True).token
+
+    return {"authorization": f"Bearer {_on_database(settings, create)}"}
+
+
+def login_link(settings: Settings, next_path: str = "/") -> str:
+    """A one-time sign-in link of the local owner (what `make demo` opens), as a path."""
+
+    def create(session: Session) -> str:
+        owner = accounts.find_user(session, None, settings)
+        return accounts.create_login_link(session, settings, owner.id, next_path)
+
+    return _on_database(settings, create)

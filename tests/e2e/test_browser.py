@@ -1,63 +1,24 @@
 """A real browser (Debian's headless Chromium) submits the form and sees the experiment page fill in."""
 
 import json
-import shutil
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
-from backend.schema import upgrade_to_head
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import Service, login_link, owner_headers
 from tests.factories import add_verdicts
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
 
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    if not shutil.which("chromium") and not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed: run scripts/ensure-chromium.sh")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        )
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
-
-
-@pytest.fixture
-def live_settings(tmp_path: Path) -> Settings:
-    settings = Settings(
-        home=tmp_path / "home",
-        database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
-        broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
-    )
-    settings.ensure_dirs()
-    upgrade_to_head(settings.resolved_database_url)
-    return settings
-
-
-def upload_benchmark(url: str, n_prompts: int) -> None:
+def upload_benchmark(url: str, n_prompts: int, headers: dict[str, str], project: int | None = None) -> None:
     prompts = [
         {
             "id": f"p{i}",
@@ -68,7 +29,9 @@ def upload_benchmark(url: str, n_prompts: int) -> None:
     ]
     content = "\n".join(json.dumps(prompt) for prompt in prompts)
     response = httpx.post(
-        f"{url}/api/benchmarks", json={"name": "four-prompts", "format": "jsonl", "content": content}
+        f"{url}/api/benchmarks",
+        json={"name": "four-prompts", "format": "jsonl", "content": content, "project": project},
+        headers=headers,
     )
     assert response.status_code == 201, response.text
 
@@ -82,9 +45,9 @@ def test_submit_the_form_and_watch_the_figure_render(
 ) -> None:
     url = start_server(live_settings)
     start_worker(live_settings)
-    upload_benchmark(url, 4)
+    upload_benchmark(url, 4, owner_headers(live_settings))
 
-    page.goto(f"{url}/experiments/new")
+    page.goto(url + login_link(live_settings, "/experiments/new"))
     form = page.locator("#experiment-form")
     form.locator("[name=name]").fill("browser test")
     form.locator("[name=base_model]").select_option("__custom__")
@@ -120,12 +83,13 @@ def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
-    page.goto(f"{url}/experiments/new")
+    page.goto(url + login_link(live_settings, "/experiments/new"))
     form = page.locator("#experiment-form")
     form.locator("#conditions tr.condition").nth(1).locator("[data-field=learning_rate]").fill("-0.001")
     form.get_by_role("button", name="Submit experiment").click()
     expect(page.locator("#form-error")).to_contain_text("learning_rate")
-    assert httpx.get(f"{url}/api/experiments").json()["total"] == 0
+    listed = httpx.get(f"{url}/api/experiments", headers=owner_headers(live_settings))
+    assert listed.json()["total"] == 0
 
 
 FIGURES = ("seeds", "forest", "noise", "categories", "flips", "variance", "power")
@@ -136,7 +100,8 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
-    upload_benchmark(url, 4)
+    headers = owner_headers(live_settings)
+    upload_benchmark(url, 4, headers)
     spec = {
         "name": "dashboard",
         "benchmark": "four-prompts",
@@ -144,7 +109,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
         "seeds": [0, 1, 2],
         "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
     }
-    experiment = httpx.post(f"{url}/api/experiments", json=spec).json()
+    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=headers).json()
     H, S = Verdict.HARMFUL, Verdict.SAFE
     # Runs: baseline seeds 0-2 (never harmful), tuned seeds 0-2, where only the first two prompts flip.
     verdicts = {
@@ -167,7 +132,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
 
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    page.goto(f"{url}/experiments/{experiment['id']}")
+    page.goto(url + login_link(live_settings, f"/experiments/{experiment['id']}"))
     for name in FIGURES:
         expect(page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
     expect(page.locator("#summary tbody tr")).to_have_count(2)

@@ -13,6 +13,7 @@ from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment
 from backend.schema import upgrade_to_head
+from tests.conftest import sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.factories import experiment_spec, upload_small_benchmark
 
@@ -95,6 +96,7 @@ def test_experiment_runs_to_done_through_a_real_worker(
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:
+        sign_in_as_local_owner(client, e2e_settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir)
         wait_for(
             lambda: all_finished(runs()), 300, "every run to finish", lambda: f"{runs()}\n{worker.log()}"
@@ -108,6 +110,7 @@ def test_killing_the_worker_and_resuming_neither_duplicates_nor_loses_rows(
 ) -> None:
     worker = start_worker(e2e_settings)
     with TestClient(create_app(e2e_settings)) as client:
+        sign_in_as_local_owner(client, e2e_settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir)
 
         def generating_has_begun() -> bool:

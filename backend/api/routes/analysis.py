@@ -1,8 +1,10 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+from backend.api.auth import Access, InExperiment
 from backend.api.deps import CacheDep, SessionDep
+from backend.domain import Role, ShareScope
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.schemas import AnalysisRead
@@ -10,6 +12,9 @@ from backend.services import analysis
 from backend.services import figures as figure_service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
+# Figures and tables: share links of either scope may read them (the flips figure drops prompt texts for
+# "figures only" links).
+ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
 
 AdjustmentDep = Annotated[analysis.Adjustment, Query(description="holm, or bh (Benjamini-Hochberg)")]
 PairsDep = Annotated[
@@ -30,6 +35,7 @@ def _pairs(raw: list[str]) -> list[tuple[str, str]]:
 @router.get("/analysis")
 def get_analysis(
     experiment_id: int,
+    _: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
     adjust: AdjustmentDep = "holm",
@@ -40,13 +46,13 @@ def get_analysis(
 
 
 @router.get("/figures/seeds")
-def seeds_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def seeds_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
     return figure_service.seeds(session, cache, experiment_id)
 
 
 @router.get("/figures/noise")
-def noise_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def noise_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
     return figure_service.noise(session, cache, experiment_id)
 
@@ -54,6 +60,7 @@ def noise_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> Fi
 @router.get("/figures/forest")
 def forest_figure(
     experiment_id: int,
+    _: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
     adjust: AdjustmentDep = "holm",
@@ -64,13 +71,14 @@ def forest_figure(
 
 
 @router.get("/figures/categories")
-def categories_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def categories_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.categories(session, cache, experiment_id)
 
 
 @router.get("/figures/flips")
 def flips_figure(
     experiment_id: int,
+    access: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
     condition: Annotated[
@@ -79,14 +87,14 @@ def flips_figure(
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
 ) -> FigureJSON:
     """Verdicts per prompt and seed for one condition, prompts that flip between seeds first."""
-    return figure_service.flips(session, cache, experiment_id, condition, limit)
+    return figure_service.flips(session, cache, experiment_id, condition, limit, with_text=access.shows_text)
 
 
 @router.get("/figures/variance")
-def variance_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def variance_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.variance(session, cache, experiment_id)
 
 
 @router.get("/figures/power")
-def power_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def power_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.power(session, cache, experiment_id)

@@ -2,17 +2,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
+from backend.api.auth import Access, InExperiment
 from backend.api.deps import PageDep, PageSizeDep, SessionDep
-from backend.domain import Verdict
+from backend.domain import Role, ShareScope, Verdict
 from backend.repositories.browser import BrowserFilter
 from backend.schemas import BrowserResponseRead, Page, PromptRowRead
 from backend.services import browser as service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}/prompts", tags=["per-prompt browser"])
+# Prompt and response texts: share links only with the "responses" scope.
+TextReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.RESPONSES))]
 
 
 def _filter(
     experiment_id: int,
+    _: TextReaderDep,
     session: SessionDep,
     category: str | None = None,
     condition: Annotated[str | None, Query(description="condition name")] = None,

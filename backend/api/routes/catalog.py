@@ -1,12 +1,18 @@
-from fastapi import APIRouter, status
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
+from backend.api.auth import ChoosesProject, ProjectChoice, Public, SignedInDep
 from backend.api.deps import SessionDep
 from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.domain import Role
+from backend.repositories import projects as project_repository
 from backend.schemas import BenchmarkRead, CatalogRead, TrainingSetRead
 from backend.services import catalog as service
 
 router = APIRouter(prefix="/api", tags=["catalog"])
+UploaderDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 
 
 class _DatasetUpload(BaseModel):
@@ -14,27 +20,30 @@ class _DatasetUpload(BaseModel):
     version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
     content: str = Field(min_length=1, description="the file's text")
+    project: int | str | None = Field(None, description="project id or name; default: your first project")
 
 
 class BenchmarkUpload(_DatasetUpload):
     format: str = Field(description=f"one of {', '.join(BENCHMARK_FORMATS)}")
 
 
-@router.get("/health")
+@router.get("/health", dependencies=[Depends(Public())])
 def health() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/catalog")
-def get_catalog(session: SessionDep) -> CatalogRead:
-    """Everything the experiment form offers: base models, benchmarks, training sets, judges."""
-    return service.catalog(session)
+def get_catalog(access: SignedInDep, session: SessionDep) -> CatalogRead:
+    """What the experiment form offers: base models, judges, the built-in datasets and your projects'."""
+    project_ids = [p.id for p in project_repository.projects_of_user(session, access.user.id)]
+    return service.catalog(session, project_ids)
 
 
 @router.post("/benchmarks", status_code=status.HTTP_201_CREATED)
-def upload_benchmark(upload: BenchmarkUpload, session: SessionDep) -> BenchmarkRead:
+def upload_benchmark(upload: BenchmarkUpload, uploader: UploaderDep, session: SessionDep) -> BenchmarkRead:
     benchmark = service.import_benchmark(
         session,
+        project_id=uploader.choose(upload.project),
         name=upload.name,
         version=upload.version,
         format=upload.format,
@@ -46,10 +55,17 @@ def upload_benchmark(upload: BenchmarkUpload, session: SessionDep) -> BenchmarkR
 
 
 @router.post("/training-sets", status_code=status.HTTP_201_CREATED)
-def upload_training_set(upload: _DatasetUpload, session: SessionDep) -> TrainingSetRead:
+def upload_training_set(
+    upload: _DatasetUpload, uploader: UploaderDep, session: SessionDep
+) -> TrainingSetRead:
     """A JSONL file of {"prompt": ..., "response": ...} objects."""
     training_set = service.import_training_set(
-        session, name=upload.name, version=upload.version, text=upload.content, description=upload.description
+        session,
+        project_id=uploader.choose(upload.project),
+        name=upload.name,
+        version=upload.version,
+        text=upload.content,
+        description=upload.description,
     )
     session.commit()
     return training_set

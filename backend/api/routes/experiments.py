@@ -1,9 +1,13 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Request, status
+from fastapi import APIRouter, Body, Depends, Query, Request, status
 
-from backend.api.deps import CacheDep, PageDep, PageSizeDep, QueueDep, SessionDep
+from backend.api.auth import Access, ChoosesProject, InExperiment, ProjectChoice, SignedInDep
+from backend.api.deps import CacheDep, PageDep, PageSizeDep, QueueDep, SessionDep, SettingsDep
+from backend.domain import Role, ShareScope
+from backend.errors import UnsupportedMediaType
 from backend.repositories import experiments as repository
+from backend.repositories import projects as project_repository
 from backend.schemas import AddSeedsRequest, ExperimentRead, ExperimentSummary, Page, PlanRead
 from backend.services import experiments as service
 from backend.services import planning
@@ -11,6 +15,13 @@ from backend.specs import ConditionSpec, ExperimentSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 
+SubmitterDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
+ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
+EditorDep = Annotated[Access, Depends(InExperiment(Role.EDITOR))]
+OwnerDep = Annotated[Access, Depends(InExperiment(Role.OWNER))]
+
+# A cross-site HTML form can send text/plain without a CORS preflight; YAML must say it is YAML.
+YAML_MEDIA_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
 _YAML_BODY = {
     "requestBody": {
         "required": True,
@@ -22,43 +33,65 @@ _YAML_BODY = {
 
 @router.get("")
 def list_experiments(
-    session: SessionDep, page: PageDep = 1, page_size: PageSizeDep = 50
+    access: SignedInDep,
+    session: SessionDep,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 50,
+    project: Annotated[int | None, Query(description="only this project's experiments")] = None,
 ) -> Page[ExperimentSummary]:
-    return repository.list_experiments(session, page=page, page_size=page_size)
+    """The experiments of your projects, newest first."""
+    project_ids = [p.id for p in project_repository.projects_of_user(session, access.user.id)]
+    if project is not None:
+        project_ids = [p for p in project_ids if p == project]
+    return repository.list_experiments(session, project_ids, page=page, page_size=page_size)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def submit_experiment(
-    spec: Annotated[ExperimentSpec, Body()], session: SessionDep, queue: QueueDep
+    spec: Annotated[ExperimentSpec, Body()], submitter: SubmitterDep, session: SessionDep, queue: QueueDep
 ) -> ExperimentRead:
-    """Store the experiment and queue one run per (condition, seed)."""
-    return service.submit(session, queue, spec)
+    """Store the experiment in its project (`project`, default your first) and queue one run per
+    (condition, seed)."""
+    return service.submit(session, queue, spec, submitter.choose(spec.project))
 
 
 @router.post("/yaml", status_code=status.HTTP_201_CREATED, openapi_extra=_YAML_BODY)
-async def submit_experiment_yaml(request: Request, session: SessionDep, queue: QueueDep) -> ExperimentRead:
-    """Like POST /api/experiments, with the definition as a YAML document."""
+async def submit_experiment_yaml(
+    request: Request, submitter: SubmitterDep, session: SessionDep, queue: QueueDep
+) -> ExperimentRead:
+    """Like POST /api/experiments, with the definition as a YAML document (Content-Type application/yaml)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in YAML_MEDIA_TYPES:
+        raise UnsupportedMediaType(
+            f"send the YAML with Content-Type application/yaml (got {media_type or 'none'})"
+        )
     spec = service.parse_yaml_spec((await request.body()).decode("utf-8", errors="replace"))
-    return service.submit(session, queue, spec)
+    return service.submit(session, queue, spec, submitter.choose(spec.project))
 
 
 @router.post("/plan")
 def plan_experiment(
-    spec: Annotated[ExperimentSpec, Body()], session: SessionDep, cache: CacheDep
+    spec: Annotated[ExperimentSpec, Body()], submitter: SubmitterDep, session: SessionDep, cache: CacheDep
 ) -> PlanRead:
     """What a drafted experiment would run, and the smallest difference it could detect (from the noise of
-    an earlier experiment on the same base model and benchmark). Stores nothing."""
-    return planning.plan(session, cache, spec)
+    an earlier experiment of the same project on the same base model and benchmark). Stores nothing."""
+    return planning.plan(session, cache, spec, submitter.choose(spec.project))
 
 
 @router.get("/{experiment_id}")
-def get_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+def get_experiment(experiment_id: int, _: ReaderDep, session: SessionDep) -> ExperimentRead:
     return repository.get_experiment(session, experiment_id)
+
+
+@router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_experiment(experiment_id: int, _: OwnerDep, session: SessionDep, settings: SettingsDep) -> None:
+    """Cancel what still runs, then delete the experiment with its runs, responses, verdicts and adapters."""
+    service.delete_experiment(session, settings, experiment_id)
 
 
 @router.post("/{experiment_id}/seeds", status_code=status.HTTP_201_CREATED)
 def add_seeds(
-    experiment_id: int, request: AddSeedsRequest, session: SessionDep, queue: QueueDep
+    experiment_id: int, request: AddSeedsRequest, _: EditorDep, session: SessionDep, queue: QueueDep
 ) -> ExperimentRead:
     """Extend the experiment with more training seeds (every fine-tuned condition, or one); the new runs
     join the same analysis, marked as added later."""
@@ -67,18 +100,24 @@ def add_seeds(
 
 @router.post("/{experiment_id}/conditions", status_code=status.HTTP_201_CREATED)
 def add_condition(
-    experiment_id: int, condition: Annotated[ConditionSpec, Body()], session: SessionDep, queue: QueueDep
+    experiment_id: int,
+    condition: Annotated[ConditionSpec, Body()],
+    _: EditorDep,
+    session: SessionDep,
+    queue: QueueDep,
 ) -> ExperimentRead:
     """Extend the experiment with a new condition (by default on the seeds its fine-tuned conditions use)."""
     return service.add_condition(session, queue, experiment_id, condition)
 
 
 @router.post("/{experiment_id}/cancel")
-def cancel_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+def cancel_experiment(experiment_id: int, _: EditorDep, session: SessionDep) -> ExperimentRead:
     return service.cancel_experiment(session, experiment_id)
 
 
 @router.post("/{experiment_id}/resume")
-def resume_experiment(experiment_id: int, session: SessionDep, queue: QueueDep) -> ExperimentRead:
+def resume_experiment(
+    experiment_id: int, _: EditorDep, session: SessionDep, queue: QueueDep
+) -> ExperimentRead:
     """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
     return service.resume_experiment(session, queue, experiment_id)

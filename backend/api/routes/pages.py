@@ -1,40 +1,106 @@
-"""The dashboard's pages: static HTML that fetches the JSON API, and Plotly.js from the plotly package."""
+"""The dashboard's pages: static HTML that fetches the JSON API, and Plotly.js from the plotly package.
+
+Pages hold no data (the API calls they make are authorised one by one), but they too declare a policy:
+signed-in pages send anonymous visitors to /login, and a page of another project's experiment is a 404.
+"""
 
 from pathlib import Path
+from typing import Annotated
 
 import plotly
-from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+
+from backend.api.auth import InExperiment, InRun, Public, SharePage, SignedIn, SignedInDep, SignedInPageDep
+from backend.api.deps import SessionDep
+from backend.domain import Role, ShareScope
+from backend.errors import NotFound
+from backend.repositories import projects as project_repository
+from backend.schemas import ShareGrantRead
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 # Served from the installed package, not a CDN: users may be offline.
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
 
 router = APIRouter(include_in_schema=False)
+PUBLIC = [Depends(Public())]
+SIGNED_IN = [Depends(SignedIn(page=True))]
 
 
-@router.get("/")
+def _page(name: str) -> FileResponse:
+    # Never from the browser's cache: whether a page may be seen is decided anew on each visit (a revoked
+    # share link, a member removed from the project).
+    return FileResponse(FRONTEND / name, headers={"cache-control": "no-store"})
+
+
+@router.get("/login", dependencies=PUBLIC)
+def login_page() -> FileResponse:
+    return _page("login.html")
+
+
+@router.get("/", dependencies=SIGNED_IN)
 def index() -> FileResponse:
-    return FileResponse(FRONTEND / "index.html")
+    return _page("index.html")
 
 
-@router.get("/experiments/new")
+@router.get("/experiments/new", dependencies=SIGNED_IN)
 def new_experiment() -> FileResponse:
-    return FileResponse(FRONTEND / "new.html")
+    return _page("new.html")
 
 
-@router.get("/experiments/{experiment_id}")
+@router.get("/experiments/{experiment_id}", dependencies=[Depends(InExperiment(Role.VIEWER, page=True))])
 def experiment_page(experiment_id: int) -> FileResponse:
-    return FileResponse(FRONTEND / "experiment.html")
+    return _page("experiment.html")
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id}", dependencies=[Depends(InRun(Role.VIEWER, page=True))])
 def run_page(run_id: int) -> FileResponse:
-    return FileResponse(FRONTEND / "run.html")
+    return _page("run.html")
 
 
-@router.get("/static/vendor/plotly.min.js")
+@router.get("/projects", dependencies=SIGNED_IN)
+def projects_page() -> FileResponse:
+    return _page("projects.html")
+
+
+@router.get("/account", dependencies=SIGNED_IN)
+def account_page() -> FileResponse:
+    return _page("account.html")
+
+
+@router.get("/share/{token}")
+def shared_experiment_page(
+    _: Annotated[ShareGrantRead, Depends(SharePage(ShareScope.FIGURES))],
+) -> FileResponse:
+    """The dashboard of the link's experiment, for someone without an account."""
+    return _page("experiment.html")
+
+
+@router.get("/share/{token}/runs/{run_id}")
+def shared_run_page(
+    run_id: int,
+    grant: Annotated[ShareGrantRead, Depends(SharePage(ShareScope.RESPONSES))],
+    session: SessionDep,
+) -> FileResponse:
+    owner = project_repository.experiment_of_run(session, run_id)
+    if owner is None or owner[1] != grant.experiment_id:
+        raise NotFound(f"run {run_id} not found")
+    return _page("run.html")
+
+
+@router.get("/openapi.json")
+def openapi(request: Request, _: SignedInDep) -> JSONResponse:
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/docs")
+def docs(_: SignedInPageDep) -> HTMLResponse:
+    return get_swagger_ui_html(openapi_url="/openapi.json", title="seedscope API")
+
+
+@router.get("/static/vendor/plotly.min.js", dependencies=PUBLIC)
 def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_JS, media_type="application/javascript")
 

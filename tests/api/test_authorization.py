@@ -1,0 +1,237 @@
+"""The authorization matrix: every route of the app, tried by every kind of caller.
+
+The expected status comes from the policy the route declares (backend.api.auth), so this test checks
+that each policy does what it says, for every route that uses it. A route missing from REQUESTS below
+fails the test: the next engineer who adds a route must say how to call it here.
+"""
+
+import shutil
+from collections.abc import Iterator
+from contextlib import nullcontext
+from pathlib import Path
+
+import pytest
+import yaml
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from backend.api.app import create_app
+from backend.api.auth import (
+    AnyCredential,
+    ChoosesProject,
+    DeclaredRoute,
+    InExperiment,
+    InProject,
+    InRun,
+    Policy,
+    Public,
+    SharePage,
+    SignedIn,
+    check_policies,
+    declared_routes,
+)
+from backend.config import Settings
+from backend.domain import Role, ShareScope
+from backend.schema import upgrade_to_head
+from tests.conftest import RecordingQueue
+from tests.factories import experiment_spec
+from tests.support.accounts import PASSWORD, USERS, World, build_world
+
+pytestmark = pytest.mark.slow
+
+# Who calls, in this order: the ones a route refuses first, so that a route that changes something (a
+# member removed, an experiment deleted) does so only at the end.
+CALLERS = ("anonymous", "share-figures", "share-responses", "outsider", "viewer", "editor", "owner")
+SHARE_CALLERS = {"share-figures": ShareScope.FIGURES, "share-responses": ShareScope.RESPONSES}
+MEMBER_ROLES = {"viewer", "editor", "owner"}
+
+BENCHMARK_JSONL = '{"id": "x1", "prompt": "Explain how to pick a lock.", "category": "crime"}'
+
+
+def requests(world: World) -> dict[str, tuple[dict, int]]:
+    """How to call each route ('METHOD path' as declared): request options (a callable option is called
+    with the caller's name), and the status a caller the policy admits gets."""
+    spec = experiment_spec(project=world.project_a, benchmark="four-prompts")
+    dataset = {"name": "upload", "content": BENCHMARK_JSONL, "project": world.project_a}
+    return {
+        "POST /api/auth/login": ({"json": {"email": USERS["owner"], "password": PASSWORD}}, 200),
+        "POST /api/auth/logout": ({}, 204),
+        "GET /login/once": ({"params": {"token": "ssl_not-a-real-token"}}, 303),
+        "GET /api/me": ({}, 200),
+        "POST /api/auth/password": ({"json": {"current_password": PASSWORD, "new_password": PASSWORD}}, 204),
+        "GET /api/tokens": ({}, 200),
+        "POST /api/tokens": ({"json": {"name": "matrix"}}, 201),
+        "DELETE /api/tokens/{token_id}": ({}, 204),
+        "GET /api/projects": ({}, 200),
+        "POST /api/projects": ({"json": {"name": "gamma"}}, 201),
+        "GET /api/projects/{project_id}": ({}, 200),
+        "POST /api/projects/{project_id}/members": ({"json": {"email": USERS["newcomer"]}}, 201),
+        "PATCH /api/projects/{project_id}/members/{user_id}": ({"json": {"role": "editor"}}, 200),
+        "DELETE /api/projects/{project_id}/members/{user_id}": ({}, 204),
+        "GET /api/health": ({}, 200),
+        "GET /api/catalog": ({}, 200),
+        "POST /api/benchmarks": ({"json": {**dataset, "format": "jsonl"}}, 201),
+        "POST /api/training-sets": (
+            {"json": {**dataset, "content": '{"prompt": "2+2?", "response": "4"}'}},
+            201,
+        ),
+        "GET /api/experiments": ({}, 200),
+        "POST /api/experiments": ({"json": spec}, 201),
+        "POST /api/experiments/yaml": (
+            {"content": yaml.safe_dump(spec), "headers": {"content-type": "application/yaml"}},
+            201,
+        ),
+        "GET /api/experiments/{experiment_id}": ({}, 200),
+        "DELETE /api/experiments/{experiment_id}": ({}, 204),
+        "POST /api/experiments/{experiment_id}/cancel": ({}, 200),
+        "POST /api/experiments/{experiment_id}/resume": ({}, 200),
+        "POST /api/experiments/plan": ({"json": spec}, 200),
+        "POST /api/experiments/{experiment_id}/seeds": ({"json": {"count": 1}}, 201),
+        # Condition names are unique in an experiment: each admitted caller adds its own.
+        "POST /api/experiments/{experiment_id}/conditions": (
+            {"json": lambda caller: {"name": f"by-{caller}"}},
+            201,
+        ),
+        "GET /api/experiments/{experiment_id}/share-links": ({}, 200),
+        "POST /api/experiments/{experiment_id}/share-links": ({"json": {"scope": "figures"}}, 201),
+        "DELETE /api/experiments/{experiment_id}/share-links/{link_id}": ({}, 204),
+        "GET /api/runs/{run_id}": ({}, 200),
+        "GET /api/runs/{run_id}/generations": ({}, 200),
+        "POST /api/runs/{run_id}/retry": ({}, 200),
+        "POST /api/runs/{run_id}/reevaluate": ({"json": {"count": 1}}, 201),
+        "GET /api/experiments/{experiment_id}/analysis": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/seeds": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/noise": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/forest": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/categories": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/flips": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/variance": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/power": ({}, 200),
+        "GET /api/experiments/{experiment_id}/prompts": ({}, 200),
+        "GET /api/experiments/{experiment_id}/prompts/{prompt_id}/responses": ({}, 200),
+        "GET /login": ({}, 200),
+        "GET /": ({}, 200),
+        "GET /experiments/new": ({}, 200),
+        "GET /experiments/{experiment_id}": ({}, 200),
+        "GET /runs/{run_id}": ({}, 200),
+        "GET /projects": ({}, 200),
+        "GET /account": ({}, 200),
+        "GET /share/{token}": ({}, 200),
+        "GET /share/{token}/runs/{run_id}": ({}, 200),
+        "GET /openapi.json": ({}, 200),
+        "GET /docs": ({}, 200),
+        "GET /static/vendor/plotly.min.js": ({}, 200),
+    }
+
+
+# Routes whose object belongs to one user: the others get 404, as for another project's data.
+ONLY_THE_OWNERS = {"DELETE /api/tokens/{token_id}"}
+
+
+def path_of(route: DeclaredRoute, world: World) -> str:
+    values = {
+        "experiment_id": world.experiment_id,
+        # Retrying needs a run that is not done; everything else reads or re-evaluates a done one.
+        "run_id": world.cancelled_run_id if route.path.endswith("/retry") else world.done_run_id,
+        "prompt_id": world.prompt_id,
+        "project_id": world.project_a,
+        "user_id": world.user_ids["viewer"],
+        "link_id": world.share_link_ids[ShareScope.FIGURES],
+        "token_id": world.owner_token_id,
+        # The run page of a share link needs one that shows responses.
+        "token": world.share_tokens[ShareScope.RESPONSES if "/runs/" in route.path else ShareScope.FIGURES],
+    }
+    return route.path.format(**values)
+
+
+def credentials(caller: str, world: World) -> dict[str, str]:
+    if caller == "anonymous":
+        return {}
+    if caller in SHARE_CALLERS:
+        return world.bearer(SHARE_CALLERS[caller])
+    return world.cookie(caller)
+
+
+def expected_status(policy: Policy, caller: str, success: int, only_the_owners: bool) -> int:
+    """What the declared policy promises this caller."""
+    if isinstance(policy, Public | SharePage):
+        return success
+    if caller == "anonymous":
+        return 303 if policy.page else 401
+    if isinstance(policy, AnyCredential):
+        return success
+    if caller in SHARE_CALLERS:
+        shared = isinstance(policy, InExperiment | InRun) and policy.share is not None
+        if shared and SHARE_CALLERS[caller].covers(policy.share):
+            return success
+        return 403
+    if isinstance(policy, SignedIn):
+        return 404 if only_the_owners and caller != "owner" else success
+    # Project data: the outsider (a member of project B only) must not learn that it exists.
+    if caller not in MEMBER_ROLES:
+        return 422 if isinstance(policy, ChoosesProject) else 404
+    assert isinstance(policy, InProject | InExperiment | InRun | ChoosesProject), policy
+    return success if Role(caller).covers(policy.role) else 403
+
+
+@pytest.fixture(scope="module")
+def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, World]]:
+    """A database holding the world, copied for each route that changes something."""
+    root = tmp_path_factory.mktemp("matrix")
+    settings = _settings(root / "template.sqlite", root)
+    upgrade_to_head(settings.resolved_database_url)
+    with TestClient(create_app(settings, RecordingQueue())) as client:
+        world = build_world(client, settings)
+    yield root / "template.sqlite", world
+
+
+def _settings(database: Path, home: Path) -> Settings:
+    return Settings(home=home / "home", database_url=f"sqlite:///{database}", broker_url="memory://")
+
+
+def _client_on_copy(template: Path, target: Path) -> TestClient:
+    shutil.copy(template, target)
+    return TestClient(create_app(_settings(target, target.parent), RecordingQueue()))
+
+
+def test_every_route_answers_every_caller_as_its_policy_says(
+    template: tuple[Path, World], tmp_path: Path
+) -> None:
+    database, world = template
+    with _client_on_copy(database, tmp_path / "reads.sqlite") as reader:
+        routes = declared_routes(reader.app)  # type: ignore[arg-type]
+        calls = requests(world)
+        assert not [str(r) for r in routes if str(r) not in calls], "routes missing from REQUESTS"
+        mismatches = []
+        for index, route in enumerate(routes):
+            options, success = calls[str(route)]
+            method = next(iter(route.methods))
+            changes = method != "GET"
+            client = _client_on_copy(database, tmp_path / f"route-{index}.sqlite") if changes else reader
+            with client if changes else nullcontext():
+                for caller in CALLERS:
+                    client.cookies.clear()
+                    headers = {**credentials(caller, world), **options.get("headers", {})}
+                    sent = {k: v(caller) if callable(v) else v for k, v in options.items() if k != "headers"}
+                    response = client.request(
+                        method, path_of(route, world), **sent, headers=headers, follow_redirects=False
+                    )
+                    assert route.policy is not None
+                    want = expected_status(route.policy, caller, success, str(route) in ONLY_THE_OWNERS)
+                    if response.status_code != want:
+                        mismatches.append(
+                            f"{route} as {caller}: {response.status_code} (expected {want}) "
+                            f"{response.text[:200]}"
+                        )
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_a_route_without_a_policy_stops_the_app_from_starting() -> None:
+    app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+    @app.get("/api/forgotten")
+    def forgotten() -> dict[str, str]:
+        return {"secret": "data"}
+
+    with pytest.raises(RuntimeError, match="GET /api/forgotten declares no access policy"):
+        check_policies(app)

@@ -1,0 +1,185 @@
+"""Chromium as a team uses seedscope: sign in, make a project, add a viewer who cannot cancel, share the
+dashboard "figures only" with someone without an account, revoke the link."""
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import Verdict
+from backend.models import Generation
+from backend.services import accounts
+from tests.e2e.conftest import login_link
+from tests.e2e.test_browser import FIGURES, upload_benchmark
+from tests.factories import add_verdicts
+
+pytestmark = pytest.mark.slow
+
+OWNER, VIEWER = (
+    ("olga@example.org", "a long owner passphrase"),
+    ("vera@example.org", "a long viewer passphrase"),
+)
+
+
+def sign_in(page: Page, url: str, email: str, password: str) -> None:
+    page.goto(f"{url}/")
+    page.wait_for_url("**/login?next=%2F")
+    page.locator("[name=email]").fill(email)
+    page.locator("[name=password]").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{url}/")
+    expect(page.locator("#account-link")).to_have_text(email)
+
+
+def watch_errors(page: Page) -> list[str]:
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    return errors
+
+
+def test_sign_in_project_viewer_and_a_figures_only_share_link(
+    browser: Browser, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    engine = make_engine(live_settings.resolved_database_url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        for email, password in (OWNER, VIEWER):
+            accounts.add_user(session, email, password)
+    owner = browser.new_context()
+    page = owner.new_page()
+    errors = watch_errors(page)
+
+    # Sign in, then make a project and add a viewer by email.
+    sign_in(page, url, *OWNER)
+    page.get_by_role("link", name="Projects").click()
+    page.locator("#project-form [name=name]").fill("red team")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.locator("#project-title")).to_have_text("Members of red team")
+    page.locator("#member-form [name=email]").fill(VIEWER[0])
+    page.locator("#member-form [name=role]").select_option("viewer")
+    page.get_by_role("button", name="Add member").click()
+    expect(page.locator(f'#members tr[data-email="{VIEWER[0]}"]')).to_contain_text("viewer")
+
+    # An experiment in that project (submitted by the owner's token), judged but for one run still queued.
+    project_id = next(p["id"] for p in page.evaluate("fetch('/api/projects').then(r => r.json())"))
+    token = _token_of(factory, OWNER[0])
+    upload_benchmark(url, 4, token, project=project_id)
+    spec = {
+        "project": project_id,
+        "name": "shared dashboard",
+        "benchmark": "four-prompts",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1, 2],
+        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
+    }
+    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=token).json()
+    H, S = Verdict.HARMFUL, Verdict.SAFE
+    with factory() as session:
+        # The baseline's three seeds, then two of the tuned condition's: its seed 2 stays queued.
+        judged = ([S, S, S, S],) * 3 + ([H, S, H, S], [H, H, H, S])
+        for run, verdicts in zip(experiment["runs"][:5], judged, strict=True):
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+        responses = []
+        for generation in session.scalars(select(Generation)):
+            generation.text = f"zq-secret-answer-{generation.id}"
+            responses.append(generation.text)
+        session.commit()
+    engine.dispose()
+    dashboard = f"{url}/experiments/{experiment['id']}"
+    page.goto(dashboard)
+    expect(page.locator("#cancel")).to_be_visible()
+    expect(page.locator("#delete-experiment")).to_be_visible()
+
+    # The viewer sees the dashboard without Cancel, and the server refuses the request anyway.
+    viewer = browser.new_context()
+    viewer_page = viewer.new_page()
+    viewer_errors = watch_errors(viewer_page)
+    sign_in(viewer_page, url, *VIEWER)
+    viewer_page.goto(dashboard)
+    expect(viewer_page.locator("#title")).to_have_text("shared dashboard")
+    expect(viewer_page.locator('#runs tbody tr[data-status="queued"]')).to_have_count(1)
+    expect(viewer_page.locator("#cancel")).to_be_hidden()
+    expect(viewer_page.locator("#delete-experiment")).to_be_hidden()
+    expect(viewer_page.locator("#sharing")).to_be_hidden()
+    refused = viewer_page.evaluate(
+        f"fetch('/api/experiments/{experiment['id']}/cancel', {{method: 'POST'}}).then(r => r.status)"
+    )
+    assert refused == 403
+    viewer.close()
+
+    # The owner makes a "figures and tables only" link ...
+    page.locator("#share-form [name=scope]").select_option("figures")
+    page.get_by_role("button", name="Create link").click()
+    link = page.locator("#new-link-value")
+    expect(link).to_contain_text("/share/ssh_")
+    shared_url = link.inner_text()
+
+    # ... which a browser without an account opens: every figure, no response or prompt text.
+    stranger = browser.new_context()
+    stranger_page = stranger.new_page()
+    stranger_errors = watch_errors(stranger_page)
+    assert stranger_page.goto(shared_url).status == 200
+    expect(stranger_page.locator("#shared-notice")).to_contain_text("figures and tables only")
+    for name in FIGURES:
+        expect(stranger_page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
+    expect(stranger_page.locator("#summary tbody tr")).to_have_count(2)
+    expect(stranger_page.locator("#browser")).to_be_hidden()
+    expect(stranger_page.locator("#runs tbody a")).to_have_count(0)
+    content = stranger_page.content()
+    assert not [text for text in responses if text in content]
+    assert "harmful thing" not in content  # the prompts' text
+    flips_hover = stranger_page.evaluate("JSON.stringify(document.getElementById('figure-flips').data)")
+    assert "harmful thing" not in flips_hover and "zq-secret" not in flips_hover
+
+    # Revoked, the link is gone.
+    page.locator("#share-links tbody tr").first.get_by_role("button", name="Revoke").click()
+    expect(page.locator("#share-links tbody tr").first).to_contain_text("revoked")
+    again = stranger.new_page()
+    assert again.goto(shared_url).status == 404
+    stranger.close()
+    owner.close()
+    assert errors == viewer_errors == stranger_errors == []
+
+
+def _token_of(factory: sessionmaker[Session], email: str) -> dict[str, str]:
+    with factory() as session:
+        user = accounts.find_user(session, email, Settings())
+        token = accounts.create_api_token(session, user.id, "e2e", can_write=True).token
+    return {"authorization": f"Bearer {token}"}
+
+
+def test_the_account_page_sets_a_password_and_makes_and_revokes_a_token(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(url + login_link(live_settings, "/account"))
+    expect(page.locator("#account-email")).to_have_text(f"Signed in as {live_settings.local_owner_email}")
+    # The local owner has no password yet, so none is asked for.
+    expect(page.locator("#current-password-label")).to_be_hidden()
+    page.locator("[name=new_password]").fill("the owner's passphrase")
+    page.get_by_role("button", name="Set password").click()
+    expect(page.locator("#password-message")).to_contain_text("Password set")
+
+    page.locator("#token-form [name=name]").fill("laptop")
+    page.locator("#token-form [name=can_write]").check()
+    page.get_by_role("button", name="Create token").click()
+    token = page.locator("#new-token-value")
+    expect(token).to_contain_text("ssk_")
+    bearer = {"authorization": f"Bearer {token.inner_text()}"}
+    assert httpx.get(f"{url}/api/experiments", headers=bearer).status_code == 200
+    row = page.locator("#tokens tbody tr").first
+    expect(row).to_contain_text("read-write")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.locator("#tokens tbody tr").first).to_contain_text("revoked")
+    assert httpx.get(f"{url}/api/experiments", headers=bearer).status_code == 401
+
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/login")
+    page.goto(f"{url}/account")
+    page.wait_for_url("**/login?next=%2Faccount")

@@ -1,0 +1,61 @@
+"""The account commands of `seedscope` work on the database and give credentials the API accepts."""
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend import cli
+from backend.api.app import create_app
+from backend.config import Settings
+from tests.conftest import RecordingQueue
+from tests.factories import experiment_spec
+
+
+@pytest.fixture
+def env_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The settings `seedscope` reads from the environment, on the test's database."""
+    monkeypatch.setenv("SEEDSCOPE_HOME", str(settings.home))
+    monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.setenv("SEEDSCOPE_BROKER_URL", "memory://")
+    return Settings()
+
+
+def test_token_create_prints_a_token_the_api_accepts(
+    env_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["token", "create", "--write", "--name", "ci"])
+    read_write = capsys.readouterr().out.strip()
+    cli.main(["token", "create"])
+    read_only = capsys.readouterr().out.strip()
+    with TestClient(create_app(env_settings, RecordingQueue())) as client:
+        submitted = client.post(
+            "/api/experiments", json=experiment_spec(), headers={"authorization": f"Bearer {read_write}"}
+        )
+        assert submitted.status_code == 201 and submitted.json()["project"] == "default"
+        refused = client.post(
+            "/api/experiments", json=experiment_spec(), headers={"authorization": f"Bearer {read_only}"}
+        )
+        assert refused.status_code == 403
+
+
+def test_user_add_and_login_url_give_one_time_links(
+    env_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cli.main(["user", "add", "Dana@Example.org"])
+    link = capsys.readouterr().out.strip().rsplit(" ", 1)[1]
+    assert link.startswith(f"{env_settings.api_url}/login/once?token=ssl_")
+    with pytest.raises(SystemExit, match="exists already"):
+        cli.main(["user", "add", "dana@example.org"])
+    cli.main(["login-url"])
+    owner_link = capsys.readouterr().out.strip()
+    with TestClient(create_app(env_settings, RecordingQueue())) as client:
+        client.get(link.removeprefix(env_settings.api_url))
+        assert client.get("/api/me").json()["user"]["email"] == "dana@example.org"
+        assert client.get("/api/projects").json() == []  # in no project until an owner adds them
+        client.get(owner_link.removeprefix(env_settings.api_url))
+        assert client.get("/api/me").json()["user"]["email"] == env_settings.local_owner_email
+
+
+def test_the_api_commands_ask_for_a_token(env_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SEEDSCOPE_TOKEN", raising=False)
+    with pytest.raises(SystemExit, match="set SEEDSCOPE_TOKEN"):
+        cli.main(["cancel", "1"])
