@@ -388,7 +388,7 @@ SCENARIOS = {s.name: s for s in GRID + EXTRA}
 FAST = [
     "200p-3s-sd0.8-k4",
     "48p-3s-sd0.3-k1",
-    "200p-5s-sd0.0-k4",
+    "48p-5s-sd0.0-k4",
     "48p-3s-sd0.8-k1-finetuned",
     "48p-3s-sd0.8-k1-null",
     "48p-3s-sd0.0-k1-null",

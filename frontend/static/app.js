@@ -668,6 +668,7 @@ async function initExperiment() {
   const showsText = !ME.share || ME.share.scope === "responses";
   const base = `/api/experiments/${experimentId}`;
   const extraPairs = [];
+  const openPrompts = new Set();
   let promptPage = 1;
   let timer = null;
 
@@ -769,12 +770,21 @@ async function initExperiment() {
       ...result.items.flatMap((prompt) => {
         const detail = el("td", { colspan: "4" });
         const detailRow = el("tr", { class: "prompt-detail", hidden: "" }, detail);
+        // The page refreshes itself while runs go on: a prompt the user opened stays open.
+        if (openPrompts.has(prompt.prompt_id)) {
+          detailRow.hidden = false;
+          renderResponses(prompt, detail, 1);
+        }
         const row = el(
           "tr",
           { class: "prompt-row", dataset: { promptId: prompt.prompt_id }, title: "show every response",
             onclick: () => {
               detailRow.hidden = !detailRow.hidden;
-              if (!detailRow.hidden) renderResponses(prompt, detail, 1);
+              if (detailRow.hidden) openPrompts.delete(prompt.prompt_id);
+              else {
+                openPrompts.add(prompt.prompt_id);
+                renderResponses(prompt, detail, 1);
+              }
             } },
           el("td", { class: "prompt" }, el("div", { class: "muted" }, prompt.external_id), el("div", {}, prompt.text)),
           el("td", {}, prompt.category),
