@@ -10,11 +10,12 @@ where
 - seed: per seed term, the training-seed variance of the arm's rate (of the paired difference when two
   fine-tuned conditions share their seeds; one term per arm otherwise).
 They are estimated from a comparison that ran, through the mean squares the test itself uses: V_prompt
-(P - 1 df) and every seed term's seed and interaction mean squares. Each is replaced by its chi-square pivot
-(backend.stats.generalized; Weerahandi 1993), V recomputed for the design per draw, and the minimum
-detectable difference reported as the median of the draws with their central 95% as its range. The median
-of a pivot is median-unbiased, where plugging in the estimates is not: with 3 seeds the estimated seed term
-is below the true one more often than not, and a plug-in MDD would promise power the test does not have.
+(P - 1 df) and every seed term's seed and interaction mean squares, each replaced by its chi-square pivot
+(backend.stats.generalized; Weerahandi 1993). The minimum detectable difference is the MDD at each
+ingredient's median draw, its 95% range the MDDs at their 2.5% and 97.5% quantiles (the MDD grows with
+every ingredient). The median of a pivot is median-unbiased, where plugging in the estimate is not: with 3
+seeds the estimated seed term is below the true one more often than not, and a plug-in MDD would promise
+power the test does not have.
 
 The test's critical value for a design is its generalized interval's half-width over its SE when the mean
 squares equal their expectations; `df` is the t df with that critical value. Power at a difference delta is
@@ -55,12 +56,15 @@ class Design:
 
 @dataclass(frozen=True)
 class Sizing:
-    """The minimum detectable difference of a design (median of its draws) and its 95% range."""
+    """The minimum detectable difference of a design and its 95% range.
+
+    The MDD at each noise ingredient's median pivot draw, the range at their 2.5% and 97.5% quantiles (the
+    MDD grows with each ingredient, so the range is at least as wide as the joint one).
+    """
 
     minimum_detectable_difference: float
     low: float
     high: float
-    df: float
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ def sizing(
         minimum_detectable_difference(draws.quantile(q), design, alpha, target_power)
         for q in (tail, 0.5, 1 - tail)
     )
-    return Sizing(median, low, high, _design_df(draws.quantile(0.5), design))
+    return Sizing(median, low, high)
 
 
 def seeds_needed(
