@@ -20,6 +20,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDSCOPE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("SEEDSCOPE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# The Host header of Starlette's TestClient: the test apps answer to it (see Settings.allowed_hosts).
+TEST_CLIENT_HOST = "testserver"
 
 
 def missing_service(reason: str) -> None:
@@ -45,6 +47,7 @@ def settings(tmp_path: Path) -> Settings:
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        allowed_hosts=[TEST_CLIENT_HOST],
     )
 
 

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.cli import migrate
 from backend.config import Settings
-settings = Settings(home={str(tmp_path)!r}, broker_url="memory://")
+settings = Settings(home={str(tmp_path)!r}, broker_url="memory://", allowed_hosts=["testserver"])
 migrate(settings)
 with TestClient(create_app(settings)) as client:
     assert client.get("/api/catalog").status_code == 200

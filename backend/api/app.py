@@ -1,24 +1,29 @@
 """The app factory: one FastAPI app per Settings, so tests build theirs on a temporary database."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
+from backend.api.middleware import BodySizeLimit, HostAllowlist, SecurityHeaders
 from backend.api.routes import analysis, browser, catalog, experiments, pages, runs
 from backend.config import Settings
-from backend.db import make_engine, make_session_factory, session_scope
-from backend.errors import DomainError
+from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
+from backend.errors import DomainError, database_reason, from_database_error
 from backend.queue import TaskQueue, make_celery
 from backend.services.cache import AnalysisCache
 from backend.services.catalog import ensure_builtins
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
+    database_url = settings.resolved_database_url
+    engine = make_engine(database_url, settings.database_connect_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -26,10 +31,11 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
             with session_scope(app.state.session_factory) as session:
                 ensure_builtins(session)
         except (OperationalError, ProgrammingError) as error:
+            reason = redact(database_reason(error), database_url)
             raise RuntimeError(
-                f"the database at {settings.resolved_database_url} has no seedscope tables; "
-                "run `seedscope migrate` first"
-            ) from error
+                f"cannot use the database at {redacted_url(database_url)} ({reason}): is it running, and "
+                "has `seedscope migrate` created its tables?"
+            ) from None
         yield
         engine.dispose()
 
@@ -37,6 +43,9 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         title="seedscope",
         summary="How much does fine-tuning change an LLM's safety, and how much of that is noise?",
         lifespan=lifespan,
+        # Served by backend.api.routes.pages from a local Swagger UI, not FastAPI's CDN-loaded pages.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.session_factory = make_session_factory(engine)
@@ -47,7 +56,26 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=error.status_code)
 
-    for router in (catalog.router, experiments.router, runs.router, analysis.router, browser.router):
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        translated = from_database_error(error)
+        if translated is None:
+            raise error
+        detail = redact(str(translated), database_url)
+        log.warning("%s %s: %s", request.method, request.url.path, detail)
+        return JSONResponse({"detail": detail}, status_code=translated.status_code)
+
+    for router in (
+        catalog.router,
+        experiments.router,
+        runs.router,
+        analysis.router,
+        browser.router,
+    ):
         app.include_router(router)
     pages.mount_frontend(app)
+    # The last added runs first: every response gets the headers, then the Host is checked.
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     return app

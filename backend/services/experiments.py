@@ -8,8 +8,11 @@ from sqlalchemy.orm import Session
 
 from backend.catalog.base_models import check_model_reference
 from backend.catalog.judges import JUDGES
+from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, RunStatus, TaskName
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
+from backend.limits import enforce
+from backend.parsing import DocumentTooComplex, load_yaml
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
@@ -22,9 +25,11 @@ log = logging.getLogger(__name__)
 def parse_yaml_spec(text: str) -> ExperimentSpec:
     """An ExperimentSpec from YAML text, with the parser's or the validator's message on failure."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         raise InvalidInput(f"malformed YAML: {error}") from None
+    except DocumentTooComplex as error:
+        raise InvalidInput(f"YAML document {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput("the YAML document must be a mapping with name, benchmark, seeds, conditions, ...")
     try:
@@ -44,8 +49,20 @@ def _first_task(needs_no_training: bool) -> TaskName:
     return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
-def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec) -> ExperimentRead:
-    """Validate references, store the experiment and its runs, commit, then enqueue every run."""
+def check_size(spec: ExperimentSpec, settings: Settings) -> None:
+    """The configured limits on seeds per condition and runs per experiment (every run is queued at once)."""
+    for condition in spec.conditions:
+        seeds = len(spec.seeds_of(condition))
+        enforce(
+            settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {condition.name!r}"
+        )
+    runs = sum(len(spec.seeds_of(condition)) for condition in spec.conditions)
+    enforce(settings, "max_runs_per_experiment", runs, "the number of runs (seeds summed over conditions)")
+
+
+def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec, settings: Settings) -> ExperimentRead:
+    """Validate references and size, store the experiment and its runs, commit, then enqueue every run."""
+    check_size(spec, settings)
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:
@@ -125,9 +142,18 @@ def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) ->
     return repository.get_experiment(session, experiment_id)
 
 
-def reevaluate_run(session: Session, queue: TaskQueue, run_id: int, count: int) -> ReevaluationsRead:
+def reevaluate_run(
+    session: Session, queue: TaskQueue, run_id: int, count: int, settings: Settings
+) -> ReevaluationsRead:
     """Queue `count` repeated evaluations of a finished run's checkpoint, each with a new sampling seed."""
     run = repository.get_run(session, run_id)
+    existing = len(repository.experiment_run_ids(session, run.experiment_id))
+    enforce(
+        settings,
+        "max_runs_per_experiment",
+        existing + count,
+        f"the number of runs of experiment {run.experiment_id} with {count} more re-evaluations",
+    )
     if run.evaluation_of_id is not None:
         raise InvalidInput(f"run {run_id} is itself a re-evaluation; re-evaluate run {run.evaluation_of_id}")
     if run.status != RunStatus.DONE:

@@ -2,9 +2,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CacheDep, SessionDep
+from backend.api.deps import CacheDep, ExperimentId, SessionDep, SettingsDep
+from backend.config import Settings
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
+from backend.limits import enforce
 from backend.schemas import AnalysisRead
 from backend.services import analysis
 from backend.services import figures as figure_service
@@ -17,7 +19,8 @@ PairsDep = Annotated[
 ]
 
 
-def _pairs(raw: list[str]) -> list[tuple[str, str]]:
+def _pairs(raw: list[str], settings: Settings) -> list[tuple[str, str]]:
+    enforce(settings, "max_pairs_per_request", len(raw), "the number of 'pair' parameters")
     pairs = []
     for item in raw:
         a, separator, b = item.partition(":")
@@ -29,48 +32,50 @@ def _pairs(raw: list[str]) -> list[tuple[str, str]]:
 
 @router.get("/analysis")
 def get_analysis(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     session: SessionDep,
     cache: CacheDep,
+    settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
-    return analysis.analyse(session, experiment_id, cache, _pairs(pair), adjust)
+    return analysis.analyse(session, experiment_id, cache, _pairs(pair, settings), adjust)
 
 
 @router.get("/figures/seeds")
-def seeds_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def seeds_figure(experiment_id: ExperimentId, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
     return figure_service.seeds(session, cache, experiment_id)
 
 
 @router.get("/figures/noise")
-def noise_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def noise_figure(experiment_id: ExperimentId, session: SessionDep, cache: CacheDep) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
     return figure_service.noise(session, cache, experiment_id)
 
 
 @router.get("/figures/forest")
 def forest_figure(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     session: SessionDep,
     cache: CacheDep,
+    settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
-    return figure_service.forest(session, cache, experiment_id, _pairs(pair), adjust)
+    return figure_service.forest(session, cache, experiment_id, _pairs(pair, settings), adjust)
 
 
 @router.get("/figures/categories")
-def categories_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def categories_figure(experiment_id: ExperimentId, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.categories(session, cache, experiment_id)
 
 
 @router.get("/figures/flips")
 def flips_figure(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     session: SessionDep,
     cache: CacheDep,
     condition: Annotated[
@@ -83,10 +88,10 @@ def flips_figure(
 
 
 @router.get("/figures/variance")
-def variance_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def variance_figure(experiment_id: ExperimentId, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.variance(session, cache, experiment_id)
 
 
 @router.get("/figures/power")
-def power_figure(experiment_id: int, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def power_figure(experiment_id: ExperimentId, session: SessionDep, cache: CacheDep) -> FigureJSON:
     return figure_service.power(session, cache, experiment_id)

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from backend.api.deps import PageDep, PageSizeDep, SessionDep
+from backend.api.deps import ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
 from backend.domain import Verdict
 from backend.repositories.browser import BrowserFilter
 from backend.schemas import BrowserResponseRead, Page, PromptRowRead
@@ -12,7 +12,7 @@ router = APIRouter(prefix="/api/experiments/{experiment_id}/prompts", tags=["per
 
 
 def _filter(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     session: SessionDep,
     category: str | None = None,
     condition: Annotated[str | None, Query(description="condition name")] = None,
@@ -46,7 +46,11 @@ def list_prompts(
 
 @router.get("/{prompt_id}/responses")
 def prompt_responses(
-    prompt_id: int, session: SessionDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 50
+    prompt_id: PromptId,
+    session: SessionDep,
+    selected: FilterDep,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 50,
 ) -> Page[BrowserResponseRead]:
     """Every response to one prompt across conditions, seeds and samples, with every judge's verdict."""
     return service.responses(session, selected, prompt_id, page=page, page_size=page_size)

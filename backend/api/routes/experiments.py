@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
 
-from backend.api.deps import PageDep, PageSizeDep, QueueDep, SessionDep
+from backend.api.deps import ExperimentId, PageDep, PageSizeDep, QueueDep, SessionDep, SettingsDep
 from backend.repositories import experiments as repository
 from backend.schemas import ExperimentRead, ExperimentSummary, Page
 from backend.services import experiments as service
@@ -28,30 +28,32 @@ def list_experiments(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def submit_experiment(
-    spec: Annotated[ExperimentSpec, Body()], session: SessionDep, queue: QueueDep
+    spec: Annotated[ExperimentSpec, Body()], session: SessionDep, queue: QueueDep, settings: SettingsDep
 ) -> ExperimentRead:
     """Store the experiment and queue one run per (condition, seed)."""
-    return service.submit(session, queue, spec)
+    return service.submit(session, queue, spec, settings)
 
 
 @router.post("/yaml", status_code=status.HTTP_201_CREATED, openapi_extra=_YAML_BODY)
-async def submit_experiment_yaml(request: Request, session: SessionDep, queue: QueueDep) -> ExperimentRead:
+async def submit_experiment_yaml(
+    request: Request, session: SessionDep, queue: QueueDep, settings: SettingsDep
+) -> ExperimentRead:
     """Like POST /api/experiments, with the definition as a YAML document."""
     spec = service.parse_yaml_spec((await request.body()).decode("utf-8", errors="replace"))
-    return service.submit(session, queue, spec)
+    return service.submit(session, queue, spec, settings)
 
 
 @router.get("/{experiment_id}")
-def get_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+def get_experiment(experiment_id: ExperimentId, session: SessionDep) -> ExperimentRead:
     return repository.get_experiment(session, experiment_id)
 
 
 @router.post("/{experiment_id}/cancel")
-def cancel_experiment(experiment_id: int, session: SessionDep) -> ExperimentRead:
+def cancel_experiment(experiment_id: ExperimentId, session: SessionDep) -> ExperimentRead:
     return service.cancel_experiment(session, experiment_id)
 
 
 @router.post("/{experiment_id}/resume")
-def resume_experiment(experiment_id: int, session: SessionDep, queue: QueueDep) -> ExperimentRead:
+def resume_experiment(experiment_id: ExperimentId, session: SessionDep, queue: QueueDep) -> ExperimentRead:
     """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
     return service.resume_experiment(session, queue, experiment_id)
