@@ -88,6 +88,30 @@ def postgres_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database seedscope supports, for the cases where they differ (SQLite accepts what PostgreSQL
+    refuses: NUL characters, strings longer than their column)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'seedscope.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db_client(database_url: str, tmp_path: Path, queue: RecordingQueue) -> Iterator[TestClient]:
+    """Like `client`, on SQLite and on PostgreSQL."""
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        broker_url="memory://",
+        allowed_hosts=[TEST_CLIENT_HOST],
+    )
+    settings.ensure_dirs()
+    upgrade_to_head(database_url)
+    with TestClient(create_app(settings, queue)) as test_client:
+        yield test_client
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.support.tiny_model import build_tiny_chat_model

@@ -8,7 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
-from backend.api.middleware import BodySizeLimit, HostAllowlist, SecurityHeaders
+from backend.api.middleware import BodySizeLimit, HostAllowlist, NoNulInUrl, SecurityHeaders
 from backend.api.routes import analysis, browser, catalog, experiments, pages, runs
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     pages.mount_frontend(app)
     # The last added runs first: every response gets the headers, then the Host is checked.
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(NoNulInUrl)
     app.add_middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts)
     app.add_middleware(SecurityHeaders)
     return app

@@ -80,6 +80,23 @@ class HostAllowlist:
         await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
 
 
+class NoNulInUrl:
+    """Answer 400 to a URL holding a NUL character (%00): no field accepts one, and PostgreSQL cannot even
+    compare text with it, so the same query would fail there and match nothing on SQLite."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            raw = scope.get("raw_path", b"") + b"?" + scope.get("query_string", b"")
+            if b"%00" in raw or b"\x00" in raw or "\x00" in scope.get("path", ""):
+                detail = "the URL contains a NUL character (%00), which no parameter accepts"
+                await JSONResponse({"detail": detail}, status_code=400)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
 class BodySizeLimit:
     """Refuse request bodies over `limit` bytes with 413: by Content-Length up front, else while reading."""
 
