@@ -2,12 +2,16 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.schemas import ComparisonRead
 
 
+def _label(comparison: ComparisonRead) -> str:
+    return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
+
+
 def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:
-    labels = [f"{c.a} − {c.b}" for c in comparisons]
+    labels = [_label(c) for c in comparisons]
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
@@ -35,7 +39,7 @@ def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:
     figure.add_trace(
         go.Scatter(
             x=[100 * c.estimate for c in seed_aware],
-            y=[f"{c.a} − {c.b}" for c in seed_aware],
+            y=[_label(c) for c in seed_aware],
             mode="markers",
             marker={"size": 1, "color": "#b42318"},
             name="seed-aware 95% (training + evaluation noise)",

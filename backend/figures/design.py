@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.schemas import PowerRead, VarianceRead
 
 _SOURCES = [
@@ -15,7 +15,7 @@ _SOURCES = [
 
 def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
     """Share of verdict variance from each source, a stacked bar per condition."""
-    names = [v.name for v in variances]
+    names = [plot_text(v.name) for v in variances]
     figure = go.Figure(
         [
             go.Bar(
@@ -33,7 +33,7 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
             for key, label in _SOURCES
         ]
     )
-    confounded = [v.name for v in variances if v.interaction_confounded]
+    confounded = [plot_text(v.name) for v in variances if v.interaction_confounded]
     note = (
         f" (one verdict per cell in {', '.join(confounded)}: sampling counted in seed × prompt)"
         if confounded
@@ -44,7 +44,8 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
         "Variance components of a verdict" + note,
         barmode="stack",
         yaxis={"title": "share of variance (%)", "range": [0, 100]},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
+        margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )
     return as_json(figure)
 
@@ -74,7 +75,7 @@ def power_curve(power: PowerRead) -> FigureJSON:
         )
     layout(
         figure,
-        f"Seeds needed to detect a difference (from {', '.join(power.based_on)})",
+        f"Seeds needed to detect a difference (from {', '.join(map(plot_text, power.based_on))})",
         xaxis={"title": "difference to detect (percentage points)"},
         yaxis={"title": "seeds per condition", "rangemode": "tozero"},
     )
