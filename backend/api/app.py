@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from backend.api.middleware import BodySizeLimit, HostAllowlist, NoNulInUrl, SecurityHeaders
-from backend.api.routes import analysis, browser, catalog, experiments, pages, runs
+from backend.api.routes import analysis, browser, catalog, experiments, exports, pages, runs
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
 from backend.errors import DomainError, database_reason, from_database_error
@@ -71,6 +71,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         runs.router,
         analysis.router,
         browser.router,
+        exports.router,
     ):
         app.include_router(router)
     pages.mount_frontend(app)
