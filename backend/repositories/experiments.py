@@ -209,3 +209,16 @@ def set_status(
         query.values(status=status, progress=0.0, progress_message=message, error=error).returning(Run.id)
     )
     return sorted(moved.scalars())
+
+
+def run_provenance(session: Session, experiment_id: int) -> list[dict[str, object]]:
+    """Every run's provenance (seeds, package versions, model and data hashes, device), in run order;
+    empty for runs no worker has started."""
+    return list(
+        session.scalars(
+            select(Run.provenance)
+            .join(Condition)
+            .where(Condition.experiment_id == experiment_id)
+            .order_by(Run.id)
+        )
+    )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from backend.catalog.adapters import BenchmarkFormatError, guess_format, parse_benchmark
+from backend.catalog.adapters import BENCHMARK_FORMATS, BenchmarkFormatError, guess_format, parse_benchmark
 from backend.catalog.base_models import EMBEDDED_MODELS
 from backend.catalog.builtin import (
     BUILTIN_BENCHMARKS,
@@ -52,6 +52,7 @@ def catalog(session: Session) -> CatalogRead:
         judges=[
             JudgeRead(name=j.name, version=j.version, description=j.description) for j in JUDGES.values()
         ],
+        benchmark_formats=list(BENCHMARK_FORMATS),
     )
 
 

@@ -98,24 +98,23 @@ def _rows(
             yield [(*values, *settings[condition_id]) for condition_id, values in chunk]
 
 
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
 def csv_stream(
-    factory: sessionmaker[Session],
-    experiment_id: int,
-    settings: dict[int, tuple],
-    chunk_size: int = CHUNK_ROWS,
+    factory: sessionmaker[Session], experiment_id: int, settings: dict[int, tuple], chunk_size: int = CHUNK_ROWS
 ) -> Iterator[bytes]:
     """UTF-8 CSV with a header; empty fields are missing values, booleans true/false."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([column.name for column in COLUMNS])
-    booleans = [i for i, column in enumerate(COLUMNS) if column.kind == "bool"]
-    for chunk in _rows(factory, experiment_id, settings, chunk_size):
-        for row in chunk:
-            values = list(row)
-            for i in booleans:
-                if values[i] is not None:
-                    values[i] = "true" if values[i] else "false"
-            writer.writerow(values)
+    # Only the settings hold booleans: formatted once per condition, not once per row.
+    formatted = {key: tuple(_csv_value(value) for value in values) for key, values in settings.items()}
+    for chunk in _rows(factory, experiment_id, formatted, chunk_size):
+        writer.writerows(chunk)
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

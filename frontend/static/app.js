@@ -309,9 +309,53 @@ function fillOptions(select, values, keepFirst = true) {
   if ([...select.options].some((option) => option.value === current)) select.value = current;
 }
 
+// Plain text from the API (the report), with the API's error message on failure.
+async function apiText(path) {
+  const response = await fetch(path);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(`${response.status}: ${body.detail || response.statusText}`);
+  }
+  return response.text();
+}
+
+async function copyText(text, pre) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain http on a host other than localhost: no clipboard API, so copy the selected text.
+  const range = document.createRange();
+  range.selectNodeContents(pre);
+  window.getSelection().removeAllRanges();
+  window.getSelection().addRange(range);
+  if (!document.execCommand("copy")) throw new Error("the browser refused to copy: select the text and copy it");
+}
+
+function initReport(base) {
+  const pre = document.getElementById("report-text");
+  const status = document.getElementById("copy-status");
+  document.getElementById("report-md").setAttribute("href", `${base}/report.md`);
+  document.getElementById("copy-report").addEventListener("click", async () => {
+    try {
+      pre.textContent = await apiText(`${base}/report.md`);
+      await copyText(pre.textContent, pre);
+      status.textContent = "Copied.";
+    } catch (failure) {
+      status.textContent = failure.message;
+    }
+  });
+  return async (adjust) => {
+    pre.textContent = await apiText(`${base}/report.md?${new URLSearchParams({ adjust })}`);
+  };
+}
+
 async function initExperiment() {
   const experimentId = Number(window.location.pathname.split("/").pop());
   const base = `/api/experiments/${experimentId}`;
+  document.getElementById("export-csv").setAttribute("href", `${base}/export.csv`);
+  document.getElementById("export-parquet").setAttribute("href", `${base}/export.parquet`);
+  const renderReport = initReport(base);
   const extraPairs = [];
   let promptPage = 1;
   let timer = null;
@@ -360,7 +404,7 @@ async function initExperiment() {
       const benchmark = catalog.benchmarks.find((b) => b.id === experiment.benchmark_id);
       if (benchmark) fillOptions(filters.elements.category, benchmark.categories);
     }
-    await Promise.all([renderFigures(), renderPrompts()]);
+    await Promise.all([renderFigures(), renderPrompts(), renderReport(document.getElementById("adjust").value)]);
     if (unfinished > 0) timer = setTimeout(refresh, REFRESH_MS);
   }
 
@@ -467,6 +511,72 @@ async function initExperiment() {
   await refresh();
 }
 
+// --- datasets page --------------------------------------------------------------------------------
+
+function renderDatasets(catalog) {
+  document.querySelector("#benchmarks tbody").replaceChildren(
+    ...catalog.benchmarks.map((b) =>
+      el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, b.n_prompts), el("td", {}, b.categories.join(", ")),
+        el("td", {}, b.source), el("td", { class: "muted" }, b.content_hash))),
+  );
+  document.querySelector("#training-sets tbody").replaceChildren(
+    ...catalog.training_sets.map((t) =>
+      el("tr", {}, el("td", {}, `${t.name}@${t.version}`), el("td", {}, t.n_examples), el("td", {}, t.source),
+        el("td", { class: "muted" }, t.content_hash))),
+  );
+}
+
+// A dataset name from a file name: "harmbench_behaviors_text_test.csv" -> "harmbench_behaviors_text_test".
+const datasetName = (fileName) => fileName.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+
+function uploadForm(form, path, describe, refresh) {
+  const error = form.querySelector(".error");
+  const done = form.querySelector(".notice");
+  const file = form.elements.file;
+  file.addEventListener("change", () => {
+    if (file.files.length && !form.elements.name.value) form.elements.name.value = datasetName(file.files[0].name);
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    done.hidden = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const chosen = file.files[0];
+      const body = {
+        name: form.elements.name.value.trim(),
+        version: form.elements.version.value.trim(),
+        description: form.elements.description.value.trim(),
+        content: await chosen.text(),
+      };
+      if (form.elements.format) {
+        if (form.elements.format.value) body.format = form.elements.format.value;
+        else body.filename = chosen.name;
+      }
+      const stored = await api(path, { method: "POST", body: JSON.stringify(body) });
+      done.textContent = `Stored ${stored.name}@${stored.version}: ${describe(stored)}.`;
+      done.hidden = false;
+      await refresh();
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+async function initDatasets() {
+  const refresh = async () => renderDatasets(await api("/api/catalog"));
+  const catalog = await api("/api/catalog");
+  renderDatasets(catalog);
+  const benchmarkForm = document.getElementById("benchmark-form");
+  options(benchmarkForm.elements.format, catalog.benchmark_formats.map((value) => ({ value })), (f) => f.value);
+  uploadForm(benchmarkForm, "/api/benchmarks", (b) => `${b.n_prompts} prompts in ${b.categories.length} categories`, refresh);
+  uploadForm(document.getElementById("training-set-form"), "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
+}
+
 // --- run page -------------------------------------------------------------------------------------
 
 async function initRun() {
@@ -508,7 +618,7 @@ async function initRun() {
   await renderGenerations();
 }
 
-const PAGES = { index: initIndex, new: initNew, experiment: initExperiment, run: initRun };
+const PAGES = { index: initIndex, new: initNew, experiment: initExperiment, run: initRun, datasets: initDatasets };
 
 document.addEventListener("DOMContentLoaded", () => {
   PAGES[document.body.dataset.page]().catch((failure) => {

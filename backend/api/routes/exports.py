@@ -3,11 +3,13 @@
 from collections.abc import Callable, Iterator
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.api.deps import ExperimentId, SessionDep
+from backend.api.deps import CacheDep, ExperimentId, SessionDep
+from backend.api.routes.analysis import AdjustmentDep
 from backend.services import exports as service
+from backend.services.report import experiment_report
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["export"])
 
@@ -49,4 +51,19 @@ def export_parquet(experiment_id: ExperimentId, session: SessionDep, request: Re
     """Every judgment of the experiment as Parquet (typed columns), streamed a row group at a time."""
     return _download(
         request, session, experiment_id, service.parquet_stream, "parquet", "application/vnd.apache.parquet"
+    )
+
+
+@router.get(
+    "/report.md",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}}, "description": "the report"}},
+)
+def report_markdown(
+    experiment_id: ExperimentId, session: SessionDep, cache: CacheDep, adjust: AdjustmentDep = "holm"
+) -> PlainTextResponse:
+    """The experiment's report in Markdown: setup, judges and their validation, every condition's rate,
+    the paired comparisons, seed vs re-evaluation noise, package versions."""
+    return PlainTextResponse(
+        experiment_report(session, experiment_id, cache, adjust), media_type="text/markdown; charset=utf-8"
     )
