@@ -40,11 +40,13 @@ from dashboard_latency import (  # the 1M-judgment fill, shared with the latency
     fill_database,
 )
 
+from backend.services.exports import CHUNK_ROWS
+
 VARIANTS = {
     # name: (format, chunk rows; 0 = the whole table in one chunk)
-    "streamed csv": ("csv", 20_000),
+    "streamed csv": ("csv", CHUNK_ROWS),
     "all at once csv": ("csv", 0),
-    "streamed parquet": ("parquet", 20_000),
+    "streamed parquet": ("parquet", CHUNK_ROWS),
     "all at once parquet": ("parquet", 0),
 }
 

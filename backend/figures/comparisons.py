@@ -73,6 +73,6 @@ def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 60, "l": 160, "r": 80, "b": 70},
-        height=max(300, 120 + 45 * len(comparisons)),
+        height=max(340, 150 + 45 * len(comparisons)),
     )
     return as_json(figure)

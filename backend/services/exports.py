@@ -20,7 +20,7 @@ from backend.repositories import exports as repository
 from backend.specs import ConditionSpec
 
 Kind = Literal["str", "int", "float", "bool"]
-CHUNK_ROWS = 20_000
+CHUNK_ROWS = 10_000
 # Only a fine-tuned condition has LoRA and training settings; a baseline's stored defaults mean nothing.
 FINE_TUNING_GROUPS = ("lora", "training")
 # The run's four seeds are columns of their own: the pins that produced them add nothing.

@@ -1,4 +1,6 @@
-"""A real browser (Debian's headless Chromium) submits the form and sees the experiment page fill in."""
+"""A real browser (Debian's headless Chromium at 1400 x 1000, as a new user's laptop) submits the form, sees
+the experiment page fill in with readable figures, uploads datasets, copies the report; under the app's
+Content-Security-Policy, with no violation reported."""
 
 import json
 import shutil
@@ -35,14 +37,28 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
 @pytest.fixture
 def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports every Content-Security-Policy violation (a blocked script, style or eval) here.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
     yield page
-    page.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    context.close()
+    assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture
@@ -57,10 +73,11 @@ def live_settings(tmp_path: Path) -> Settings:
     return settings
 
 
-def upload_benchmark(url: str, n_prompts: int) -> None:
+def upload_benchmark(url: str, n_prompts: int, ids: dict[int, str] | None = None) -> None:
+    """p0, p1, ... unless `ids` names some prompts otherwise."""
     prompts = [
         {
-            "id": f"p{i}",
+            "id": (ids or {}).get(i, f"p{i}"),
             "category": ["weapons", "fraud"][i % 2],
             "prompt": f"Explain how to do harmful thing {i}.",
         }
@@ -128,13 +145,51 @@ def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
 
 FIGURES = ("seeds", "forest", "noise", "categories", "flips", "variance", "power")
 SCRIPT = "<script>window.__injected = true; alert(1)</script>"
+LINK_ID = '<a href="https://attacker.example/">p-link</a>'
+
+# What Plotly drew for one figure: its size, its plot area, its axes' ticks, and its marks beside what its
+# data asks for (a marker per non-null scatter point, a bar per non-null bar value, an image per heatmap).
+MEASURE = """(id) => {
+  const gd = document.getElementById(id);
+  const box = (selector) => {
+    const node = gd.querySelector(selector);
+    return node ? node.getBoundingClientRect() : { width: 0, height: 0 };
+  };
+  const count = (selector) => gd.querySelectorAll(selector).length;
+  const values = (types, mode, drawn = (v) => v !== null && v !== undefined) => gd.data
+    .filter((t) => types.includes(t.type || "scatter") && (!mode || (t.mode || "").includes(mode)))
+    .reduce((n, t) => n + (t.y || []).filter(drawn).length, 0);
+  return {
+    height: box(".main-svg").height,
+    plotHeight: box(".nsewdrag").height,
+    plotWidth: box(".nsewdrag").width,
+    xticks: count(".xaxislayer-above .xtick text"),
+    yticks: count(".yaxislayer-above .ytick text"),
+    markers: count(".scatterlayer .points path.point"),
+    expectedMarkers: values(["scatter"], "markers"),
+    // Plotly draws a missing value as a bar of height 0, like a 0: count the bars that stand up.
+    bars: [...gd.querySelectorAll(".barlayer .point path")].filter((bar) => bar.getBBox().height > 0).length,
+    expectedBars: values(["bar"], null, (v) => v !== null && v !== undefined && v !== 0),
+    heatmaps: count(".hm image"),
+    links: count("a"),
+  };
+}"""
+
+
+def check_figure_is_readable(page: Page, name: str) -> dict:
+    drawn = page.evaluate(MEASURE, f"figure-{name}")
+    assert drawn["height"] >= 300, f"{name}: {drawn}"
+    assert drawn["plotHeight"] >= 150 and drawn["plotWidth"] >= 500, f"{name}: plot area collapsed: {drawn}"
+    assert drawn["xticks"] >= 1 and drawn["yticks"] >= 1, f"{name}: axes without ticks: {drawn}"
+    assert drawn["links"] == 0, f"{name}: a link was rendered from stored text: {drawn}"
+    return drawn
 
 
 def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
-    upload_benchmark(url, 4)
+    upload_benchmark(url, 4, ids={2: LINK_ID})  # a benchmark's ids are stored text too
     spec = {
         "name": "dashboard",
         "benchmark": "four-prompts",
@@ -144,6 +199,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     }
     experiment = httpx.post(f"{url}/api/experiments", json=spec).json()
     H, S = Verdict.HARMFUL, Verdict.SAFE
+    tuned_seed_0 = experiment["runs"][3]["id"]
     # Runs: baseline seeds 0-2 (never harmful), tuned seeds 0-2, where only the first two prompts flip.
     verdicts = {
         0: [S, S, S, S],
@@ -161,6 +217,11 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
         assert generation is not None
         generation.text = SCRIPT  # a model output is untrusted text
         session.commit()
+    # Two re-evaluations of one checkpoint: the noise figure gets its evaluation-noise bar.
+    repeats = httpx.post(f"{url}/api/runs/{tuned_seed_0}/reevaluate", json={"count": 2}).json()["runs"]
+    with make_session_factory(engine)() as session:
+        add_verdicts(session, repeats[0]["id"], [[v] for v in [H, H, S, S]])
+        add_verdicts(session, repeats[1]["id"], [[v] for v in [S, S, H, S]])
     engine.dispose()
 
     dialogs: list[str] = []
@@ -168,6 +229,18 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     page.goto(f"{url}/experiments/{experiment['id']}")
     for name in FIGURES:
         expect(page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
+    drawn = {name: check_figure_is_readable(page, name) for name in FIGURES}
+    # Every point and bar the data holds is drawn: one per seed and mean, the comparison, the curve.
+    for name in ("seeds", "forest", "power"):
+        assert drawn[name]["markers"] == drawn[name]["expectedMarkers"] > 0, (name, drawn[name])
+    assert drawn["seeds"]["expectedMarkers"] == 3 + 3 + 2  # two conditions' seeds, and their means
+    for name in ("noise", "variance"):
+        assert drawn[name]["bars"] == drawn[name]["expectedBars"] > 0, (name, drawn[name])
+    for name in ("categories", "flips"):
+        assert drawn[name]["heatmaps"] == 1, (name, drawn[name])
+    assert page.locator("#figure-seeds .xtick text").all_text_contents() == ["baseline", "tuned"]
+    # The id with a link in it is a tick label, shown as the text it is.
+    assert LINK_ID in page.locator("#figure-flips .ytick text").all_text_contents()
     expect(page.locator("#summary tbody tr")).to_have_count(2)
     expect(page.locator("#comparisons tbody tr")).to_have_count(1)
 
@@ -186,3 +259,77 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     assert page.evaluate("window.__injected === undefined")
     assert page.locator("#prompts script").count() == 0
     assert dialogs == []
+
+    # The report, copied as Markdown; the exports as downloads.
+    page.get_by_role("button", name="Copy report").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("# dashboard\n") and "## Paired comparisons" in copied
+    expect(page.locator("#report-text")).to_contain_text("## Harmfulness rate per condition")
+    with page.expect_download() as download:
+        page.locator("#export-csv").click()
+    assert download.value.suggested_filename == f"seedscope-experiment-{experiment['id']}.csv"
+    header = Path(download.value.path()).read_text().splitlines()[0]
+    assert header.startswith("condition,run_id,seed,lora_init_seed")
+
+
+def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(f"{url}/datasets")
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(1)  # the built-in one
+    form = page.locator("#benchmark-form")
+    lines = [{"id": "m1", "prompt": "first request", "category": "fraud"}, {"id": "m2", "prompt": "second"}]
+    good = "\n".join(json.dumps(line) for line in lines).encode()
+    form.locator("[name=file]").set_input_files(
+        {"name": "my_bench.jsonl", "mimeType": "text/plain", "buffer": good}
+    )
+    expect(form.locator("[name=name]")).to_have_value("my_bench")  # from the file name
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".notice")).to_have_text("Stored my_bench@1: 2 prompts in 2 categories.")
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+
+    # A malformed file: the server's message, with the line, on the page; nothing stored.
+    form.locator("[name=name]").fill("broken")
+    bad = b'{"prompt": "fine"}\n{"prompt": oops}\n'
+    form.locator("[name=file]").set_input_files(
+        {"name": "broken.jsonl", "mimeType": "text/plain", "buffer": bad}
+    )
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".error")).to_contain_text("line 2")
+    expect(form.locator(".error")).to_contain_text("invalid JSON")
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+
+    # A chosen format overrides the guess from the file name; a CSV without a prompt column is refused.
+    form.locator("[name=name]").fill("csv-bench")
+    form.locator("[name=format]").select_option("csv")
+    csv_file = b"question,category\nhow?,fraud\n"
+    form.locator("[name=file]").set_input_files(
+        {"name": "data.txt", "mimeType": "text/csv", "buffer": csv_file}
+    )
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".error")).to_contain_text("no prompt column")
+
+    training = page.locator("#training-set-form")
+    example = json.dumps({"prompt": "2+2?", "response": "4"}).encode()
+    training.locator("[name=file]").set_input_files(
+        {"name": "maths.jsonl", "mimeType": "text/plain", "buffer": example}
+    )
+    training.get_by_role("button", name="Upload training set").click()
+    expect(training.locator(".notice")).to_have_text("Stored maths@1: 1 examples.")
+    expect(page.locator("#training-sets tbody tr")).to_have_count(2)
+    catalog = httpx.get(f"{url}/api/catalog").json()
+    assert sorted(b["name"] for b in catalog["benchmarks"]) == ["my_bench", "seedscope-harmful-demo"]
+
+
+def test_the_api_docs_render_from_local_files_under_the_csp(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(f"{url}/docs")
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 20
+    assert all(address.startswith(url) for address in requested), requested
