@@ -56,10 +56,11 @@ def from_database_error(error: sql.SQLAlchemyError) -> DomainError | None:
     behind them, so no value the database refuses and no race between two requests becomes a 500.
     """
     if isinstance(error, sql.IntegrityError):
-        # Two requests stored the same natural key at once (two identical uploads, two re-evaluations).
+        # Typically two requests storing the same natural key at once (two identical uploads or
+        # re-evaluations): one wins, the other stores nothing.
         return Conflict(
-            "another request stored the same item at the same moment; nothing was stored by this one. "
-            f"Reload and try again if it is still needed ({database_reason(error)})"
+            "the request conflicts with data another request stored at the same moment; nothing was "
+            f"stored. Reload, and try again if it is still needed ({database_reason(error)})"
         )
     if isinstance(error, sql.DataError):
         return InvalidInput(f"a value cannot be stored or searched for: {database_reason(error)}")

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.queue import TaskQueue
+from backend.services.analysis import Adjustment
 from backend.services.cache import AnalysisCache
 
 # The largest key PostgreSQL's BIGINT and SQLite's INTEGER hold: a larger id is a 422 here, not a database
@@ -40,6 +41,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 CacheDep = Annotated[AnalysisCache, Depends(_analysis_cache)]
 PageDep = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSizeDep = Annotated[int, Query(ge=1, le=200)]
+AdjustmentDep = Annotated[Adjustment, Query(description="holm, or bh (Benjamini-Hochberg)")]
 ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID, description="an experiment's id")]
 RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]
 PromptId = Annotated[int, Path(ge=1, le=MAX_ID, description="a benchmark prompt's id")]

@@ -49,7 +49,7 @@ def _first_task(needs_no_training: bool) -> TaskName:
     return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
-def check_size(spec: ExperimentSpec, settings: Settings) -> None:
+def _check_size(spec: ExperimentSpec, settings: Settings) -> None:
     """The configured limits on seeds per condition and runs per experiment (every run is queued at once)."""
     for condition in spec.conditions:
         seeds = len(spec.seeds_of(condition))
@@ -62,7 +62,7 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 
 def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec, settings: Settings) -> ExperimentRead:
     """Validate references and size, store the experiment and its runs, commit, then enqueue every run."""
-    check_size(spec, settings)
+    _check_size(spec, settings)
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:

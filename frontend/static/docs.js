@@ -4,5 +4,5 @@
 
 document.addEventListener("DOMContentLoaded", () => {
   // validatorUrl null: Swagger UI would otherwise send the schema to an online validator.
-  window.ui = SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null, deepLinking: true });
+  SwaggerUIBundle({ url: "/openapi.json", dom_id: "#swagger-ui", validatorUrl: null, deepLinking: true });
 });

@@ -16,7 +16,7 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
 from backend.schema import upgrade_to_head
-from tests.e2e.conftest import Service
+from tests.e2e.conftest import Service, wait_for
 from tests.factories import add_verdicts
 
 pytestmark = pytest.mark.slow
@@ -123,8 +123,16 @@ def test_submit_the_form_and_watch_the_figure_render(
     expect(page.locator('#runs tbody tr[data-status="done"]')).to_have_count(3, timeout=180_000)
     expect(page.locator("#figure-seeds .main-svg").first).to_be_visible(timeout=15_000)
     # One point per run: the baseline's seed 0, the tuned condition's seeds 0 and 1.
-    plotted = "document.getElementById('figure-seeds').data.filter(t => t.name === '%s')[0].y.length"
-    page.wait_for_function(f"({plotted % 'baseline'}) === 1 && ({plotted % 'lr-2e-4'}) === 2")
+    points = """() => Object.fromEntries(document.getElementById('figure-seeds').data
+        .filter((t) => t.type === 'scatter' && t.name !== 'mean, t 95% interval')
+        .map((t) => [t.name, t.y.length]))"""
+    # Polled from here: page.wait_for_function evaluates a string, which the page's CSP forbids.
+    wait_for(
+        lambda: page.evaluate(points) == {"baseline": 1, "lr-2e-4": 2},
+        30,
+        "a point per run in the seeds figure",
+        lambda: str(page.evaluate(points)),
+    )
     expect(page.locator("#prompts tbody tr.prompt-row")).to_have_count(4)
     page.locator("#prompts tbody tr.prompt-row").first.click()
     expect(page.locator("#prompts tr.prompt-detail tr.response")).to_have_count(3)

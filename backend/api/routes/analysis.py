@@ -2,7 +2,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.api.deps import CacheDep, ExperimentId, SessionDep, SettingsDep
+from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep, SettingsDep
 from backend.config import Settings
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
@@ -13,7 +13,6 @@ from backend.services import figures as figure_service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
 
-AdjustmentDep = Annotated[analysis.Adjustment, Query(description="holm, or bh (Benjamini-Hochberg)")]
 PairsDep = Annotated[
     list[str], Query(alias="pair", description="extra comparisons, each 'A:B' (condition names); repeatable")
 ]

@@ -6,8 +6,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, StreamingResponse
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.api.deps import CacheDep, ExperimentId, SessionDep
-from backend.api.routes.analysis import AdjustmentDep
+from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep
 from backend.services import exports as service
 from backend.services.report import experiment_report
 
