@@ -105,7 +105,10 @@ def _csv_value(value: Any) -> Any:
 
 
 def csv_stream(
-    factory: sessionmaker[Session], experiment_id: int, settings: dict[int, tuple], chunk_size: int = CHUNK_ROWS
+    factory: sessionmaker[Session],
+    experiment_id: int,
+    settings: dict[int, tuple],
+    chunk_size: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
     """UTF-8 CSV with a header; empty fields are missing values, booleans true/false."""
     buffer = io.StringIO()
