@@ -24,7 +24,7 @@ CHUNK_ROWS = 10_000
 # Only a fine-tuned condition has LoRA and training settings; a baseline's stored defaults mean nothing.
 FINE_TUNING_GROUPS = ("lora", "training")
 # The run's four seeds are columns of their own: the pins that produced them add nothing.
-SETTINGS_SKIPPED = ("name", "finetune", "seeds", "pin_seeds")
+SETTINGS_SKIPPED = ("pin_seeds",)
 
 
 @dataclass(frozen=True)
