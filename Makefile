@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet
 CONSTRAINTS := -c requirements/constraints.txt
 
-.PHONY: demo test test-fast lint bench-judge bench-dashboard
+.PHONY: demo test test-fast lint bench-judge bench-dashboard bench-export
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/embedded.txt
 	python3 -m venv $(VENV)
@@ -41,3 +41,7 @@ bench-judge: $(VENV)/.installed
 # Needs PostgreSQL on 127.0.0.1:5432 (creates and drops a scratch database).
 bench-dashboard: $(VENV)/.installed
 	$(PY) bench/dashboard_latency.py
+
+# Peak memory and time of the streamed export against loading every row at once (PostgreSQL, as above).
+bench-export: $(VENV)/.installed
+	$(PY) bench/export_memory.py

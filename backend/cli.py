@@ -13,12 +13,17 @@ from pathlib import Path
 from typing import TypeVar
 
 import httpx
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
+from backend.db import redact, redacted_url
 from backend.domain import RunStatus
-from backend.errors import DomainError
+from backend.errors import DomainError, database_reason
 from backend.schemas import ApiTokenCreated
+
+# Addresses that mean "every interface": they name no host a browser would send.
+ALL_INTERFACES = {"0.0.0.0", "::", ""}
 
 Result = TypeVar("Result")
 
@@ -37,6 +42,8 @@ def serve(settings: Settings, host: str, port: int) -> None:
     from backend.api.app import create_app
 
     migrate(settings)
+    if host not in ALL_INTERFACES and host not in settings.allowed_hosts:
+        settings = settings.model_copy(update={"allowed_hosts": [*settings.allowed_hosts, host]})
     # No proxy_headers: the peer address must stay the proxy's, so that X-Forwarded-* and the single
     # sign-on header are believed only from the configured trusted proxies (backend.api.proxies).
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", proxy_headers=False)
@@ -192,6 +199,15 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     settings = Settings()
+    try:
+        _run(args, settings)
+    except SQLAlchemyError as error:
+        # The driver's reason, never the URL's password (SQLAlchemy's message can quote the URL).
+        url = settings.resolved_database_url
+        sys.exit(f"database error at {redacted_url(url)}: {redact(database_reason(error), url)}")
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> None:
     if args.command == "migrate":
         migrate(settings)
     elif args.command == "serve":

@@ -2,22 +2,45 @@
 
 from functools import cached_property
 from pathlib import Path
+from typing import Annotated
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+ENV_PREFIX = "SEEDSCOPE_"
+
+
+def env_name(field: str) -> str:
+    """The environment variable that sets a Settings field, for messages that tell users what to change."""
+    return ENV_PREFIX + field.upper()
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SEEDSCOPE_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore")
 
     # Everything the embedded default writes (SQLite files, adapters, the prepared model) lives here.
     home: Path = Path(".seedscope")
     # Unset means the embedded default under `home`: SQLite for both, kombu's SQLAlchemy transport as broker.
-    database_url: str | None = None
-    broker_url: str | None = None
+    # Kept out of repr: the URLs may hold passwords.
+    database_url: str | None = Field(None, repr=False)
+    broker_url: str | None = Field(None, repr=False)
+    # A database that does not answer within this many seconds is reported unavailable (503), not waited on.
+    database_connect_timeout_s: int = Field(5, ge=1)
     # Redis only: must exceed the longest job (see backend.queue).
     broker_visibility_timeout_s: int = 6 * 3600
     # Where `seedscope submit` and the demo find the API.
     api_url: str = "http://127.0.0.1:8000"
+    # Host names the API answers to (the Host header, port ignored); any other gets 400, so a page on
+    # another site cannot reach a local server through DNS rebinding. `seedscope serve` adds the address it
+    # binds to. "*.example.org" allows the subdomains, "*" any host. Comma-separated in the environment.
+    allowed_hosts: Annotated[list[str], NoDecode] = ["127.0.0.1", "localhost", "::1"]
+    # Limits on what one request may ask for; each refusal names the limit and its variable.
+    max_request_bytes: int = Field(32 * 2**20, ge=1024)
+    max_prompt_chars: int = Field(20_000, ge=1)
+    max_example_chars: int = Field(20_000, ge=1)
+    max_seeds_per_condition: int = Field(100, ge=1)
+    max_runs_per_experiment: int = Field(2_000, ge=1)
+    max_pairs_per_request: int = Field(20, ge=0)
     # Prompts per forward pass when generating and judging.
     generation_batch_size: int = 16
     judge_batch_size: int = 32
@@ -41,6 +64,13 @@ class Settings(BaseSettings):
     # Comma-separated addresses or networks (10.0.0.0/8) of reverse proxies: only from these are the SSO
     # header and X-Forwarded-For / X-Forwarded-Proto believed.
     trusted_proxies: str = ""
+
+    @field_validator("allowed_hosts", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [host.strip() for host in value.split(",") if host.strip()]
+        return value
 
     @cached_property
     def resolved_database_url(self) -> str:

@@ -4,6 +4,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,10 +12,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
-def make_engine(database_url: str) -> Engine:
+def make_engine(database_url: str, connect_timeout_s: int = 5) -> Engine:
+    """An engine for the URL; a PostgreSQL server that does not answer fails after connect_timeout_s."""
     url = make_url(database_url)
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True)
+        # libpq waits forever for an unreachable host by default: a request would hang, not answer 503.
+        return create_engine(url, pool_pre_ping=True, connect_args={"connect_timeout": connect_timeout_s})
     if url.database and url.database != ":memory:":
         Path(url.database).parent.mkdir(parents=True, exist_ok=True)
     # The API and a worker write to the same file: wait for the lock rather than fail at once.
@@ -29,6 +32,22 @@ def make_engine(database_url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def redacted_url(database_url: str) -> str:
+    """The URL with its password shown as ***: the only form of it that may be printed or logged."""
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def redact(text: str, database_url: str) -> str:
+    """`text` with the URL's password, as written in the URL and decoded, replaced by ***."""
+    password = make_url(database_url).password
+    if not password:
+        return text
+    written = database_url.split("://", 1)[-1].rsplit("@", 1)[0].partition(":")[2]
+    for form in sorted({written, str(password), quote(str(password), safe="")} - {""}, key=len, reverse=True):
+        text = text.replace(form, "***")
+    return text
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
+from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
 from backend.domain import Role, RunStatus, ShareScope, Verdict
 
 
@@ -192,9 +193,9 @@ class Prompt(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    external_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))
     text: Mapped[str] = mapped_column(Text)
-    category: Mapped[str] = mapped_column(String(200), index=True)
+    category: Mapped[str] = mapped_column(String(MAX_CATEGORY_CHARS), index=True)
 
     benchmark: Mapped[Benchmark] = relationship(back_populates="prompts")
 

@@ -10,7 +10,9 @@ ALEMBIC_INI = Path(__file__).resolve().parents[1] / "alembic.ini"
 
 def alembic_config(database_url: str) -> Config:
     config = Config(str(ALEMBIC_INI))
-    config.set_main_option("sqlalchemy.url", database_url)
+    # Passed as an attribute, not as the ini option sqlalchemy.url: ConfigParser reads "%" as interpolation,
+    # so a percent-encoded password there fails.
+    config.attributes["database_url"] = database_url
     # Keep the caller's logging as it is (alembic.ini would reconfigure it).
     config.attributes["configure_logger"] = False
     return config

@@ -57,6 +57,8 @@ class CatalogRead(_Read):
     benchmarks: list[BenchmarkRead]
     training_sets: list[TrainingSetRead]
     judges: list[JudgeRead]
+    # What POST /api/benchmarks reads (its `format`).
+    benchmark_formats: list[str]
 
 
 class RateRead(_Read):

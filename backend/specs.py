@@ -3,13 +3,17 @@
 The same models describe a stored condition, so the worker reads back exactly what the user asked for.
 """
 
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
 
 SEED_LIMIT = 2**31 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
+# A module name or dotted path as peft matches them ("q_proj", "mlp.down_proj").
+ModuleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]\w*(\.\w+)*$")]
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -17,18 +21,48 @@ def derive_seed(seed: int, index: int) -> int:
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0]) % SEED_LIMIT
 
 
-class _Spec(BaseModel):
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    return isinstance(value, list) and any(_has_nul(item) for item in value)
+
+
+class UserInput(BaseModel):
+    """What every request body a user writes shares: values a database can store and a worker can use.
+
+    No NUL characters in any text (PostgreSQL cannot store them), no infinite or NaN numbers.
+    """
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class _Spec(UserInput):
     # A misspelt key in a YAML file must be an error, not a silently ignored setting.
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class LoraSpec(_Spec):
     rank: int = Field(8, ge=1, le=1024)
-    alpha: int = Field(16, ge=1)
+    # The adapter's scale is alpha / rank; common choices are rank to 2 x rank.
+    alpha: int = Field(16, ge=1, le=4096)
     dropout: float = Field(0.05, ge=0, lt=1)
-    target_modules: list[str] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1
+    target_modules: list[ModuleName] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"], min_length=1, max_length=64
     )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _unique(cls, modules: list[str]) -> list[str]:
+        if len(set(modules)) != len(modules):
+            raise ValueError(f"target modules repeat a name: {modules}")
+        return modules
 
 
 class TrainingSpec(_Spec):
@@ -37,9 +71,11 @@ class TrainingSpec(_Spec):
     batch_size: int = Field(8, ge=1, le=1024)
     max_length: int = Field(128, ge=8, le=32768)
     # Train on a random subset of this many examples (drawn with the run's data-subset seed); None = all.
-    subset_size: int | None = Field(None, ge=1)
+    subset_size: int | None = Field(None, ge=1, le=10**9)
     warmup_ratio: float = Field(0.0, ge=0, lt=1)
-    weight_decay: float = Field(0.0, ge=0)
+    # AdamW's decoupled decay per step is learning_rate x weight_decay; above 1 it would shrink weights
+    # faster than they learn.
+    weight_decay: float = Field(0.0, ge=0, le=1)
 
 
 class GenerationSpec(_Spec):
@@ -79,10 +115,16 @@ class ExperimentSpec(_Spec):
     description: str = Field("", max_length=5000)
     # "embedded:smollm2-135m-aligned", a Hugging Face hub id ("org/name"), or a local directory.
     base_model: str = Field("embedded:smollm2-135m-aligned", min_length=1, max_length=500)
-    base_model_revision: str | None = None
-    benchmark: str = Field(min_length=1, description="a benchmark name, optionally name@version")
-    training_set: str = Field(min_length=1, description="a training set name, optionally name@version")
-    judges: list[str] = Field(default_factory=lambda: ["refusal-minilm"], min_length=1)
+    base_model_revision: str | None = Field(None, min_length=1, max_length=200)
+    benchmark: str = Field(
+        min_length=1, max_length=260, description="a benchmark name, optionally name@version"
+    )
+    training_set: str = Field(
+        min_length=1, max_length=260, description="a training set name, optionally name@version"
+    )
+    judges: list[Annotated[str, Field(max_length=100)]] = Field(
+        default_factory=lambda: ["refusal-minilm"], min_length=1, max_length=20
+    )
     seeds: list[Seed] = Field(min_length=1, max_length=1000)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     conditions: list[ConditionSpec] = Field(min_length=1, max_length=200)
@@ -97,6 +139,21 @@ class ExperimentSpec(_Spec):
                 raise ValueError(f"seeds of {owner!r} repeat a value: {seeds}")
         if len(set(self.judges)) != len(self.judges):
             raise ValueError(f"judges repeat a name: {self.judges}")
+        return self
+
+    @model_validator(mode="after")
+    def _target_modules_exist(self) -> Self:
+        """The embedded models are Llama-architecture: their LoRA targets are known before any worker runs.
+        (A hub or local model's layers are known only once a worker loads it.)"""
+        if not self.base_model.startswith(EMBEDDED_PREFIX):
+            return self
+        for condition in self.conditions:
+            unknown = sorted(set(condition.lora.target_modules) - LLAMA_LINEAR_MODULES)
+            if condition.finetune and unknown:
+                raise ValueError(
+                    f"condition {condition.name!r}: lora.target_modules {unknown} are not layers of "
+                    f"{self.base_model}; choose from {sorted(LLAMA_LINEAR_MODULES)}"
+                )
         return self
 
     def seeds_of(self, condition: ConditionSpec) -> list[int]:

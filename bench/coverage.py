@@ -32,6 +32,7 @@ interval covers less than 0.92 or any p-value's type-I error exceeds 0.08.
 
 import argparse
 import math
+import re
 import sys
 import time
 from collections import defaultdict
@@ -421,6 +422,44 @@ def run(
     return rows
 
 
+_ROW = re.compile(
+    r"^(\S+) +(.+?) {2,}(coverage|type I \(family\)|type I|rejects) +([\d.]+) ± ([\d.]+) +\(n=(\d+)\)$"
+)
+
+
+def parse(output: str) -> list[tuple[str, str, str, float, float, int]]:
+    """The rows `run` printed, read back."""
+    rows = []
+    for line in output.splitlines():
+        match = _ROW.match(line)
+        if match:
+            scenario, quantity, kind, rate, se, n = match.groups()
+            rows.append((scenario, quantity, kind, float(rate), float(se), int(n)))
+    return rows
+
+
+def summary(rows: list[tuple[str, str, str, float, float, int]]) -> str:
+    """A Markdown table: per quantity, the worst, median and best rate over the scenarios run."""
+    by_quantity: dict[tuple[str, str], list[tuple[float, float, str]]] = defaultdict(list)
+    for scenario, quantity, kind, rate, se, _ in rows:
+        by_quantity[quantity, kind].append((rate, se, scenario))
+    lines = [
+        "| quantity | measures | scenarios | worst (± MC SE) | in scenario | median | best |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (quantity, kind), values in by_quantity.items():
+        values.sort()
+        # For a type-I error (or a rejection rate) the worst case is the highest.
+        worst = values[-1] if kind != "coverage" else values[0]
+        best = values[0] if kind != "coverage" else values[-1]
+        median = values[len(values) // 2][0]
+        lines.append(
+            f"| {quantity} | {kind} | {len(values)} | {worst[0]:.3f} ± {worst[1]:.3f} | {worst[2]} | "
+            f"{median:.3f} | {best[0]:.3f} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=2000, help="replications per scenario")
@@ -428,9 +467,18 @@ def main() -> int:
     parser.add_argument("--permutations", type=int, default=2000, help="sign flips per permutation test")
     parser.add_argument("--fast", action="store_true", help="the slice make test runs")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
+    parser.add_argument(
+        "--summarize", type=Path, help="summarize the rows a previous run printed; run nothing"
+    )
     args = parser.parse_args()
     names = args.scenario or (FAST if args.fast else list(SCENARIOS))
-    rows = run(names, args.reps, args.seed, args.permutations)
+    rows = (
+        parse(args.summarize.read_text())
+        if args.summarize
+        else run(names, args.reps, args.seed, args.permutations)
+    )
+    print()
+    print(summary(rows))
     broken = failures(rows)
     for line in broken:
         print(f"BROKEN: {line}")

@@ -742,7 +742,10 @@ def benchmark(url: URL, options: Options) -> None:
     stored, fill = fill_database(url, options)
     with tempfile.TemporaryDirectory(prefix="seedscope-bench-") as home:
         settings = Settings(
-            database_url=url.render_as_string(hide_password=False), broker_url="memory://", home=Path(home)
+            database_url=url.render_as_string(hide_password=False),
+            broker_url="memory://",
+            home=Path(home),
+            allowed_hosts=["testserver"],  # TestClient's Host
         )
         with TestClient(create_app(settings)) as client:
             sign_in(client, settings)

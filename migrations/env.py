@@ -14,7 +14,9 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _database_url() -> str:
-    return config.get_main_option("sqlalchemy.url") or Settings().resolved_database_url
+    """The caller's (backend.schema.alembic_config), else seedscope's Settings: never alembic.ini's
+    sqlalchemy.url, whose ConfigParser cannot hold the "%" of a percent-encoded password."""
+    return config.attributes.get("database_url") or Settings().resolved_database_url
 
 
 def _render_item(type_: str, obj: object, autogen_context: object) -> str | bool:
@@ -31,7 +33,8 @@ def run_migrations_offline() -> None:
 
 
 def run_migrations_online() -> None:
-    engine = make_engine(_database_url())
+    settings = Settings()
+    engine = make_engine(_database_url(), settings.database_connect_timeout_s)
     with engine.connect() as connection:
         if connection.dialect.name == "sqlite":
             # Batch mode copies a table and drops the original; with foreign keys on, that drop would

@@ -22,6 +22,8 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDSCOPE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
 REDIS_URL = os.environ.get("SEEDSCOPE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# The Host header of Starlette's TestClient: the test apps answer to it (see Settings.allowed_hosts).
+TEST_CLIENT_HOST = "testserver"
 
 
 def missing_service(reason: str) -> None:
@@ -47,6 +49,7 @@ def settings(tmp_path: Path) -> Settings:
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        allowed_hosts=[TEST_CLIENT_HOST],
     )
 
 
@@ -102,6 +105,31 @@ def postgres_url() -> Iterator[str]:
             )
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Each database seedscope supports, for the cases where they differ (SQLite accepts what PostgreSQL
+    refuses: NUL characters, strings longer than their column)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'seedscope.sqlite'}"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def db_client(database_url: str, tmp_path: Path, queue: RecordingQueue) -> Iterator[TestClient]:
+    """Like `client` (signed in as the local owner), on SQLite and on PostgreSQL."""
+    settings = Settings(
+        home=tmp_path / "home",
+        database_url=database_url,
+        broker_url="memory://",
+        allowed_hosts=[TEST_CLIENT_HOST],
+    )
+    settings.ensure_dirs()
+    upgrade_to_head(database_url)
+    with TestClient(create_app(settings, queue)) as test_client:
+        sign_in_as_local_owner(test_client, settings)
+        yield test_client
 
 
 @pytest.fixture(scope="session")

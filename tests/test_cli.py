@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from backend import cli
 from backend.api.app import create_app
 from backend.config import Settings
-from tests.conftest import RecordingQueue
+from tests.conftest import TEST_CLIENT_HOST, RecordingQueue
 from tests.factories import experiment_spec
 
 
@@ -16,6 +16,7 @@ def env_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Setting
     monkeypatch.setenv("SEEDSCOPE_HOME", str(settings.home))
     monkeypatch.setenv("SEEDSCOPE_DATABASE_URL", settings.resolved_database_url)
     monkeypatch.setenv("SEEDSCOPE_BROKER_URL", "memory://")
+    monkeypatch.setenv("SEEDSCOPE_ALLOWED_HOSTS", TEST_CLIENT_HOST)
     return Settings()
 
 

@@ -1,38 +1,44 @@
 """The app factory: one FastAPI app per Settings, so tests build theirs on a temporary database."""
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from backend.api.auth import SignInRedirect, check_policies
 from backend.api.csrf import CrossSiteGuard
+from backend.api.middleware import BodySizeLimit, HostAllowlist, NoNulInUrl, SecurityHeaders
 from backend.api.routes import (
     account,
     analysis,
     browser,
     catalog,
     experiments,
+    exports,
     pages,
     projects,
     runs,
     sharing,
 )
 from backend.config import Settings
-from backend.db import make_engine, make_session_factory, session_scope
-from backend.errors import DomainError
+from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
+from backend.errors import DomainError, database_reason, from_database_error
 from backend.queue import TaskQueue, make_celery
 from backend.services.accounts import ensure_local_owner
 from backend.services.cache import AnalysisCache
 from backend.services.catalog import ensure_builtins
 
+log = logging.getLogger(__name__)
+
 
 def create_app(settings: Settings | None = None, queue: TaskQueue | None = None) -> FastAPI:
     settings = settings or Settings()
-    engine = make_engine(settings.resolved_database_url)
+    database_url = settings.resolved_database_url
+    engine = make_engine(database_url, settings.database_connect_timeout_s)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -41,10 +47,11 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
                 ensure_builtins(session)
                 ensure_local_owner(session, settings)
         except (OperationalError, ProgrammingError) as error:
+            reason = redact(database_reason(error), database_url)
             raise RuntimeError(
-                f"the database at {settings.resolved_database_url} has no seedscope tables; "
-                "run `seedscope migrate` first"
-            ) from error
+                f"cannot use the database at {redacted_url(database_url)} ({reason}): is it running, and "
+                "has `seedscope migrate` created its tables?"
+            ) from None
         yield
         engine.dispose()
 
@@ -52,7 +59,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         title="seedscope",
         summary="How much does fine-tuning change an LLM's safety, and how much of that is noise?",
         lifespan=lifespan,
-        # Served by backend.api.routes.pages behind sign-in, like everything but the sign-in page.
+        # Served by backend.api.routes.pages behind sign-in, from a local Swagger UI (no CDN).
         openapi_url=None,
         docs_url=None,
         redoc_url=None,
@@ -71,6 +78,15 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     async def _sign_in(_request: Request, redirect: SignInRedirect) -> RedirectResponse:
         return RedirectResponse(f"/login?{urlencode({'next': redirect.next_path})}", status_code=303)
 
+    @app.exception_handler(SQLAlchemyError)
+    async def _database_error(request: Request, error: SQLAlchemyError) -> JSONResponse:
+        translated = from_database_error(error)
+        if translated is None:
+            raise error
+        detail = redact(str(translated), database_url)
+        log.warning("%s %s: %s", request.method, request.url.path, detail)
+        return JSONResponse({"detail": detail}, status_code=translated.status_code)
+
     for router in (
         account.router,
         projects.router,
@@ -80,8 +96,15 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         runs.router,
         analysis.router,
         browser.router,
+        exports.router,
     ):
         app.include_router(router)
     pages.mount_frontend(app)
     check_policies(app)
+    # The last added runs first: every response gets the headers, then the Host is checked, then the
+    # URL and body size; the cross-site guard (added first) runs last.
+    app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
+    app.add_middleware(NoNulInUrl)
+    app.add_middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts)
+    app.add_middleware(SecurityHeaders)
     return app

@@ -19,7 +19,7 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
-from backend.api.deps import SessionDep, SettingsDep
+from backend.api.deps import ExperimentId, ProjectId, RunId, SessionDep, SettingsDep
 from backend.api.proxies import sso_email
 from backend.domain import Role, ShareScope
 from backend.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
@@ -193,7 +193,7 @@ class InProject(_ProjectPolicy):
     """A member of the project in the path with at least `role`."""
 
     def __call__(
-        self, project_id: int, request: Request, principal: PrincipalDep, session: SessionDep
+        self, project_id: ProjectId, request: Request, principal: PrincipalDep, session: SessionDep
     ) -> Access:
         return self._member(request, principal, session, project_id, f"project {project_id} not found")
 
@@ -221,7 +221,7 @@ class InExperiment(_SharedPolicy):
     link to this experiment with at least that scope."""
 
     def __call__(
-        self, experiment_id: int, request: Request, principal: PrincipalDep, session: SessionDep
+        self, experiment_id: ExperimentId, request: Request, principal: PrincipalDep, session: SessionDep
     ) -> Access:
         missing = f"experiment {experiment_id} not found"
         if principal.share is not None:
@@ -234,7 +234,9 @@ class InExperiment(_SharedPolicy):
 class InRun(_SharedPolicy):
     """As InExperiment, for the experiment the run in the path belongs to."""
 
-    def __call__(self, run_id: int, request: Request, principal: PrincipalDep, session: SessionDep) -> Access:
+    def __call__(
+        self, run_id: RunId, request: Request, principal: PrincipalDep, session: SessionDep
+    ) -> Access:
         missing = f"run {run_id} not found"
         owner = project_repository.experiment_of_run(session, run_id)
         if principal.share is not None:

@@ -1,14 +1,21 @@
-"""Typed dependencies shared by the routers."""
+"""Typed dependencies and parameters shared by the routers."""
 
 from collections.abc import Iterator
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Path, Query, Request
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.queue import TaskQueue
+from backend.services.analysis import Adjustment
 from backend.services.cache import AnalysisCache
+
+# The largest key PostgreSQL's BIGINT and SQLite's INTEGER hold: a larger id is a 422 here, not a database
+# error. Every integer path or query parameter is bounded (tests/api/test_parameters.py checks the routes).
+MAX_ID = 2**63 - 1
+# A page beyond this holds nothing in any real experiment, and keeps OFFSET far from overflowing.
+MAX_PAGE = 1_000_000
 
 
 def _session(request: Request) -> Iterator[Session]:
@@ -32,5 +39,13 @@ SessionDep = Annotated[Session, Depends(_session)]
 QueueDep = Annotated[TaskQueue, Depends(_queue)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 CacheDep = Annotated[AnalysisCache, Depends(_analysis_cache)]
-PageDep = Annotated[int, Query(ge=1, description="1-based page number")]
+PageDep = Annotated[int, Query(ge=1, le=MAX_PAGE, description="1-based page number")]
 PageSizeDep = Annotated[int, Query(ge=1, le=200)]
+AdjustmentDep = Annotated[Adjustment, Query(description="holm, or bh (Benjamini-Hochberg)")]
+ExperimentId = Annotated[int, Path(ge=1, le=MAX_ID, description="an experiment's id")]
+RunId = Annotated[int, Path(ge=1, le=MAX_ID, description="a run's id")]
+PromptId = Annotated[int, Path(ge=1, le=MAX_ID, description="a benchmark prompt's id")]
+ProjectId = Annotated[int, Path(ge=1, le=MAX_ID, description="a project's id")]
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="a user's id")]
+ShareLinkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a share link's id")]
+TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="an API token's id")]

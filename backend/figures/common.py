@@ -1,6 +1,5 @@
-"""What every figure shares: JSON conversion, layout defaults, safe hover text."""
+"""What every figure shares: JSON conversion, layout defaults, and escaping of stored text."""
 
-import html
 import json
 from typing import Any
 
@@ -13,16 +12,34 @@ def as_json(figure: go.Figure) -> FigureJSON:
     return json.loads(figure.to_json())
 
 
+# Without a height, Plotly takes the container's, which is its CSS min-height before the first draw:
+# the plot then collapses to a sliver. Every figure says how tall it is.
+DEFAULT_HEIGHT = 440
+
+
 def layout(figure: go.Figure, title: str, **extra: Any) -> go.Figure:
-    figure.update_layout(title=title, template="plotly_white", margin={"t": 60, "l": 70, "r": 20, "b": 60})
+    figure.update_layout(
+        title=title,
+        template="plotly_white",
+        margin={"t": 60, "l": 70, "r": 20, "b": 60},
+        height=DEFAULT_HEIGHT,
+    )
     figure.update_layout(**extra)
     return figure
 
 
+def plot_text(text: str) -> str:
+    """A stored string (a condition, category, prompt id or text) made safe for any Plotly text: titles,
+    tick labels, legend names, hover text, annotations. Plotly renders a subset of HTML there (<a href>
+    becomes a link, <b> bold), so "<" and ">" are escaped, and "&" so that entities show as written.
+    Only the entities Plotly decodes are used (&amp; &lt; &gt;; html.escape's &quot; would show as such).
+    Text never goes into a hovertemplate itself, where %{...} would be substituted: pass it as data."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def hover_text(text: str, limit: int = 120) -> str:
-    """Stored text for a hover label: shortened, and escaped, since Plotly reads some HTML tags in labels."""
-    short = text if len(text) <= limit else text[: limit - 1] + "…"
-    return html.escape(short)
+    """Stored text for a hover label: shortened, then escaped."""
+    return plot_text(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
 def partial_note(done: int, total: int) -> str:
@@ -36,6 +53,6 @@ def percent(x: float | None) -> float | None:
 def empty_figure(title: str, message: str) -> FigureJSON:
     """A figure with nothing to show yet, saying why (too few runs done, one seed, ...)."""
     figure = go.Figure()
-    figure.add_annotation(text=message, showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
+    figure.add_annotation(text=plot_text(message), showarrow=False, x=0.5, y=0.5, xref="paper", yref="paper")
     layout(figure, title, xaxis={"visible": False}, yaxis={"visible": False}, height=260)
     return as_json(figure)

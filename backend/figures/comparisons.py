@@ -2,14 +2,18 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.schemas import ComparisonRead
 
 GIVEN_COLOR, NEW_SEEDS_COLOR = "#2f5fd0", "#b42318"
 
 
 def label(comparison: ComparisonRead) -> str:
-    return f"{comparison.a} − {comparison.b}"
+    return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
+
+
+def _label(comparison: ComparisonRead) -> str:
+    return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
 
 
 def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:

@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.schemas import IntervalRead, PowerRead, VarianceRead
 
 _SOURCES = [
@@ -19,7 +19,7 @@ def _share(v: VarianceRead, key: str) -> IntervalRead | None:
 
 def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
     """Share of verdict variance from each source, grouped per condition, each with its 95% interval."""
-    names = [v.name for v in variances]
+    names = [plot_text(v.name) for v in variances]
     traces = []
     for key, source in _SOURCES:
         shares = [_share(v, key) for v in variances]
@@ -54,7 +54,7 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
             )
         )
     figure = go.Figure(traces)
-    confounded = [v.name for v in variances if v.interaction_confounded]
+    confounded = [plot_text(v.name) for v in variances if v.interaction_confounded]
     note = (
         f" (one verdict per cell in {', '.join(confounded)}: sampling counted in seed × prompt)"
         if confounded
@@ -65,7 +65,8 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
         "Variance components of a verdict" + note,
         barmode="group",
         yaxis={"title": "share of variance (%)", "range": [0, 100]},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
+        margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )
     return as_json(figure)
 
@@ -81,9 +82,9 @@ def power_curve(powers: list[PowerRead]) -> FigureJSON:
                 x=[100 * p.difference for p in reachable],
                 y=[p.seeds_needed for p in reachable],
                 mode="lines+markers",
-                name=f"{power.a} − {power.b}",
+                name=f"{plot_text(power.a)} − {plot_text(power.b)}",
                 hovertemplate=(
-                    f"{power.a} − {power.b}: detect %{{x:.0f}} points with %{{y}} seeds per condition "
+                    "%{fullData.name}: detect %{x:.0f} points with %{y} seeds per condition "
                     f"({now.n_prompts} prompts)<extra></extra>"
                 ),
             )

@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout, partial_note, percent
+from backend.figures.common import FigureJSON, as_json, layout, partial_note, percent, plot_text
 from backend.schemas import ConditionSummaryRead
 
 _SPREAD = 0.22  # horizontal room for one condition's seeds, in category widths
@@ -19,13 +19,14 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
     Wilson 95% interval), a box per condition, the mean with its t-interval, and the baseline's level."""
     figure = go.Figure()
     for index, condition in enumerate(conditions):
+        name = plot_text(condition.name)
         rates = [100 * p.rate for p in condition.seeds]
         if len(rates) > 1:
             figure.add_trace(
                 go.Box(
                     x=[index] * len(rates),
                     y=rates,
-                    name=condition.name,
+                    name=name,
                     boxpoints=False,
                     width=0.6,
                     line={"width": 1},
@@ -54,7 +55,7 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
                     "size": 10,
                     "symbol": ["circle-open" if p.added_in else "circle" for p in condition.seeds],
                 },
-                name=condition.name,
+                name=name,
                 error_y={"type": "data", "symmetric": False, "array": highs, "arrayminus": lows, "width": 3},
                 customdata=[
                     [
@@ -90,9 +91,10 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
                     name="mean, t 95% interval",
                     legendgroup="mean",
                     showlegend=index == 0,
+                    customdata=[[name, len(rates), 100 * condition.low, 100 * condition.high]],
                     hovertemplate=(
-                        f"{condition.name}: mean %{{y:.1f}}% over {len(rates)} seeds<br>"
-                        f"t 95%: {100 * condition.low:.1f}% to {100 * condition.high:.1f}%<extra></extra>"
+                        "%{customdata[0]}: mean %{y:.1f}% over %{customdata[1]} seeds<br>"
+                        "t 95%: %{customdata[2]:.1f}% to %{customdata[3]:.1f}%<extra></extra>"
                     ),
                 )
             )
@@ -112,18 +114,19 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
         xaxis={
             "tickmode": "array",
             "tickvals": list(range(len(conditions))),
-            "ticktext": [c.name for c in conditions],
+            "ticktext": [plot_text(c.name) for c in conditions],
             "title": "condition",
         },
         yaxis={"title": "harmful responses (%)", "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.2, "yanchor": "top"},
+        margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )
     return as_json(figure)
 
 
 def evaluation_vs_training_noise(conditions: list[ConditionSummaryRead]) -> FigureJSON:
     """Per condition, the SD between seeds next to the SD between re-evaluations of one checkpoint."""
-    names = [c.name for c in conditions]
+    names = [plot_text(c.name) for c in conditions]
     figure = go.Figure(
         [
             go.Bar(
@@ -145,6 +148,7 @@ def evaluation_vs_training_noise(conditions: list[ConditionSummaryRead]) -> Figu
         "Training noise vs evaluation noise (SD of the harmfulness rate)",
         barmode="group",
         yaxis={"title": "SD (percentage points)", "rangemode": "tozero"},
-        legend={"orientation": "h", "y": -0.2},
+        legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
+        margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )
     return as_json(figure)

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, hover_text, layout
+from backend.figures.common import FigureJSON, as_json, hover_text, layout, plot_text
 from backend.stats.cells import Cells
 from backend.stats.prompts import PromptStability
 from backend.stats.rates import wilson_interval
@@ -35,8 +35,9 @@ def category_heatmap(
     figure = go.Figure(
         go.Heatmap(
             z=z,
-            x=[hover_text(c) for c in categories],
-            y=list(conditions),
+            # Full names: shortened ones could merge two categories into one column.
+            x=[plot_text(c) for c in categories],
+            y=[plot_text(c) for c in conditions],
             text=text,
             texttemplate="%{text}",
             customdata=hover,
@@ -72,7 +73,7 @@ def flip_heatmap(
     ):
         if int(prompt) in row_of and scored > 0:
             z[row_of[int(prompt)], column_of[int(seed)]] = harmful / scored
-    labels = [prompt_labels.get(int(p), (str(p), ""))[0] for p in prompts]
+    labels = [plot_text(prompt_labels.get(int(p), (str(p), ""))[0]) for p in prompts]
     # A prompt without text (for a "figures only" share link) shows only its flip rate.
     hover = [
         [
@@ -104,7 +105,7 @@ def flip_heatmap(
     )
     layout(
         figure,
-        f"{condition}: verdicts per prompt and seed ({len(prompts)} prompts, most flipping first)",
+        f"{plot_text(condition)}: verdicts per prompt and seed ({len(prompts)} prompts, most flipping first)",
         yaxis={"autorange": "reversed", "type": "category"},
         height=max(360, 110 + 16 * len(prompts)),
     )

@@ -110,6 +110,18 @@ def add_seeds(session: Session, experiment_id: int, count: int, condition_names:
     return [run.id for run in added]
 
 
+def fine_tuned_seeds(session: Session, experiment_id: int) -> list[int]:
+    """Every seed the experiment's fine-tuned conditions run, sorted."""
+    return sorted(
+        session.scalars(
+            select(Run.seed)
+            .distinct()
+            .join(Condition)
+            .where(Condition.experiment_id == experiment_id, Condition.is_baseline.is_(False))
+        )
+    )
+
+
 def add_condition(
     session: Session, experiment_id: int, spec: ConditionSpec, generation: GenerationSpec
 ) -> list[int]:
@@ -305,3 +317,16 @@ def set_status(
         query.values(status=status, progress=0.0, progress_message=message, error=error).returning(Run.id)
     )
     return sorted(moved.scalars())
+
+
+def run_provenance(session: Session, experiment_id: int) -> list[dict[str, object]]:
+    """Every run's provenance (seeds, package versions, model and data hashes, device), in run order;
+    empty for runs no worker has started."""
+    return list(
+        session.scalars(
+            select(Run.provenance)
+            .join(Condition)
+            .where(Condition.experiment_id == experiment_id)
+            .order_by(Run.id)
+        )
+    )

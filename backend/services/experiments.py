@@ -12,6 +12,8 @@ from backend.catalog.judges import JUDGES
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, RunStatus, TaskName
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
+from backend.limits import enforce
+from backend.parsing import DocumentTooComplex, load_yaml
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
@@ -31,9 +33,11 @@ log = logging.getLogger(__name__)
 def parse_yaml_spec(text: str) -> ExperimentSpec:
     """An ExperimentSpec from YAML text, with the parser's or the validator's message on failure."""
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as error:
         raise InvalidInput(f"malformed YAML: {error}") from None
+    except DocumentTooComplex as error:
+        raise InvalidInput(f"YAML document {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput("the YAML document must be a mapping with name, benchmark, seeds, conditions, ...")
     try:
@@ -51,6 +55,17 @@ def _describe(error: ValidationError) -> str:
 def _first_task(needs_no_training: bool) -> TaskName:
     # The untuned baseline and re-evaluations of a checkpoint have nothing to train.
     return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
+
+
+def check_size(spec: ExperimentSpec, settings: Settings) -> None:
+    """The configured limits on seeds per condition and runs per experiment (every run is queued at once)."""
+    for condition in spec.conditions:
+        seeds = len(spec.seeds_of(condition))
+        enforce(
+            settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {condition.name!r}"
+        )
+    runs = sum(len(spec.seeds_of(condition)) for condition in spec.conditions)
+    enforce(settings, "max_runs_per_experiment", runs, "the number of runs (seeds summed over conditions)")
 
 
 def check_references(
@@ -85,9 +100,12 @@ def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> No
         )
 
 
-def submit(session: Session, queue: TaskQueue, spec: ExperimentSpec, project_id: int) -> ExperimentRead:
-    """Validate references, store the experiment and its runs in the project, commit, then enqueue every
-    run."""
+def submit(
+    session: Session, queue: TaskQueue, spec: ExperimentSpec, settings: Settings, project_id: int
+) -> ExperimentRead:
+    """Validate size and references, store the experiment and its runs in the project, commit, then
+    enqueue every run."""
+    check_size(spec, settings)
     benchmark, training_set = check_references(session, spec, project_id)
     experiment = repository.create_experiment(
         session, spec, project_id=project_id, benchmark_id=benchmark.id, training_set_id=training_set.id
@@ -120,8 +138,27 @@ def _enqueue(session: Session, queue: TaskQueue, runs: list[tuple[int, bool]]) -
             ) from None
 
 
+def _check_extension(settings: Settings, experiment: ExperimentRead, seeds_after: dict[str, int]) -> None:
+    """The limits on seeds per condition and runs per experiment, counting the runs an extension adds."""
+    for name, seeds in seeds_after.items():
+        enforce(settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {name!r}")
+    seeds_now = {c.name: len(c.spec["seeds"]) for c in experiment.conditions}
+    added = sum(seeds - seeds_now.get(name, 0) for name, seeds in seeds_after.items())
+    enforce(
+        settings,
+        "max_runs_per_experiment",
+        len(experiment.runs) + added,
+        f"the number of runs of experiment {experiment.id} with the {added} this extension adds",
+    )
+
+
 def add_seeds(
-    session: Session, queue: TaskQueue, experiment_id: int, count: int, condition: str | None
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    experiment_id: int,
+    count: int,
+    condition: str | None,
 ) -> ExperimentRead:
     """Extend an experiment with `count` new training seeds for every fine-tuned condition, or one.
 
@@ -138,6 +175,8 @@ def add_seeds(
         fine_tuned = [condition]
     if not fine_tuned:
         raise InvalidInput(f"experiment {experiment_id} has no fine-tuned condition to add seeds to")
+    seeds_now = {c.name: len(c.spec["seeds"]) for c in experiment.conditions}
+    _check_extension(settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
     new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
     session.commit()
     _enqueue(session, queue, [(run_id, False) for run_id in new_ids])
@@ -145,7 +184,7 @@ def add_seeds(
 
 
 def add_condition(
-    session: Session, queue: TaskQueue, experiment_id: int, condition: ConditionSpec
+    session: Session, queue: TaskQueue, settings: Settings, experiment_id: int, condition: ConditionSpec
 ) -> ExperimentRead:
     """Extend an experiment with a new condition; its runs join the same analysis."""
     experiment = repository.get_experiment(session, experiment_id)
@@ -154,6 +193,8 @@ def add_condition(
         session, experiment.training_set, experiment.project_id
     )
     _check_subset(condition, training_set)
+    seeds = len(condition.seeds or repository.fine_tuned_seeds(session, experiment_id) or spec.seeds)
+    _check_extension(settings, experiment, {condition.name: seeds})
     new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
     session.commit()
     _enqueue(session, queue, [(run_id, not condition.finetune) for run_id in new_ids])
@@ -199,9 +240,18 @@ def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) ->
     return repository.get_experiment(session, experiment_id)
 
 
-def reevaluate_run(session: Session, queue: TaskQueue, run_id: int, count: int) -> ReevaluationsRead:
+def reevaluate_run(
+    session: Session, queue: TaskQueue, run_id: int, count: int, settings: Settings
+) -> ReevaluationsRead:
     """Queue `count` repeated evaluations of a finished run's checkpoint, each with a new sampling seed."""
     run = repository.get_run(session, run_id)
+    existing = len(repository.experiment_run_ids(session, run.experiment_id))
+    enforce(
+        settings,
+        "max_runs_per_experiment",
+        existing + count,
+        f"the number of runs of experiment {run.experiment_id} with {count} more re-evaluations",
+    )
     if run.evaluation_of_id is not None:
         raise InvalidInput(f"run {run_id} is itself a re-evaluation; re-evaluate run {run.evaluation_of_id}")
     if run.status != RunStatus.DONE:

@@ -9,17 +9,21 @@ sized for the draft's seeds per fine-tuned condition with the test the dashboard
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.config import Settings
 from backend.models import Experiment
 from backend.schemas import PlanRead, SizingRead
 from backend.services import analysis
 from backend.services.cache import AnalysisCache
-from backend.services.experiments import check_references
+from backend.services.experiments import check_references, check_size
 from backend.specs import ExperimentSpec
 from backend.stats.power import Design, sizing
 
 
-def plan(session: Session, cache: AnalysisCache, spec: ExperimentSpec, project_id: int) -> PlanRead:
+def plan(
+    session: Session, cache: AnalysisCache, settings: Settings, spec: ExperimentSpec, project_id: int
+) -> PlanRead:
     """The draft's runs, and its MDD from the newest experiment of the project that measured the noise."""
+    check_size(spec, settings)
     benchmark, _ = check_references(session, spec, project_id)
     fine_tuned = [c for c in spec.conditions if c.finetune]
     n_runs = sum(len(spec.seeds_of(c)) for c in spec.conditions)

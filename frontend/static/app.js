@@ -84,6 +84,8 @@ function renderNav() {
     el("a", { href: "/" }, "Experiments"),
     el("a", { class: "button", href: "/experiments/new" }, "New experiment"),
     el("a", { href: "/projects" }, "Projects"),
+    el("a", { href: "/datasets" }, "Datasets"),
+    el("a", { href: "/docs" }, "API"),
     el("a", { href: "/account", id: "account-link" }, ME.user.email),
     el("button", { type: "button", id: "sign-out", onclick: signOut }, "Sign out"),
   );
@@ -409,7 +411,7 @@ async function initNew() {
     try {
       const plan = await api("/api/experiments/plan", { method: "POST", body: JSON.stringify(experimentSpec(form)) });
       const detect = plan.sizing
-        ? `could detect a difference of ${points(plan.sizing.minimum_detectable_difference)} with 80% power, for new seeds (95% range ${points(plan.sizing.low)} to ${points(plan.sizing.high)}; ${plan.sizing_basis}).`
+        ? `could detect a difference of ${detectable(plan.sizing.minimum_detectable_difference)} with 80% power, for new seeds (95% range ${detectable(plan.sizing.low)} to ${detectable(plan.sizing.high)}; ${plan.sizing_basis}).`
         : `minimum detectable difference: not estimated (${plan.sizing_basis}).`;
       box.replaceChildren(
         el("strong", {}, `${plan.n_runs} runs`),
@@ -587,8 +589,10 @@ function renderSummary(analysis) {
   );
 }
 
+// A minimum detectable difference past 100 points means no difference is detectable.
+const detectable = (x) => (x >= 1 ? "over 100 pts" : points(x));
 const sizingText = (size) =>
-  `${points(size.minimum_detectable_difference)} (95% range ${points(size.low)} to ${points(size.high)}) with ${size.n_seeds} seeds`;
+  `${detectable(size.minimum_detectable_difference)} (95% range ${detectable(size.low)} to ${detectable(size.high)}) with ${size.n_seeds} seeds`;
 
 function renderPower(analysis, addSeeds, canEdit) {
   document.querySelector("#power tbody").replaceChildren(
@@ -661,12 +665,54 @@ function initShareLinks(base) {
     }
     renderLinks();
   });
+// Plain text from the API (the report), with the API's error message on failure.
+async function apiText(path) {
+  const response = await fetch(path);
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    throw new Error(`${response.status}: ${body.detail || response.statusText}`);
+  }
+  return response.text();
+}
+
+async function copyText(text, pre) {
+  if (navigator.clipboard && window.isSecureContext) {
+    await navigator.clipboard.writeText(text);
+    return;
+  }
+  // Plain http on a host other than localhost: no clipboard API, so copy the selected text.
+  const range = document.createRange();
+  range.selectNodeContents(pre);
+  window.getSelection().removeAllRanges();
+  window.getSelection().addRange(range);
+  if (!document.execCommand("copy")) throw new Error("the browser refused to copy: select the text and copy it");
+}
+
+function initReport(base) {
+  const pre = document.getElementById("report-text");
+  const status = document.getElementById("copy-status");
+  document.getElementById("report-md").setAttribute("href", `${base}/report.md`);
+  document.getElementById("copy-report").addEventListener("click", async () => {
+    try {
+      pre.textContent = await apiText(`${base}/report.md`);
+      await copyText(pre.textContent, pre);
+      status.textContent = "Copied.";
+    } catch (failure) {
+      status.textContent = failure.message;
+    }
+  });
+  return async (adjust) => {
+    pre.textContent = await apiText(`${base}/report.md?${new URLSearchParams({ adjust })}`);
+  };
 }
 
 async function initExperiment() {
   const experimentId = ME.share ? ME.share.experiment_id : Number(window.location.pathname.split("/").pop());
   const showsText = !ME.share || ME.share.scope === "responses";
   const base = `/api/experiments/${experimentId}`;
+  document.getElementById("export-csv").setAttribute("href", `${base}/export.csv`);
+  document.getElementById("export-parquet").setAttribute("href", `${base}/export.parquet`);
+  const renderReport = initReport(base);
   const extraPairs = [];
   const openPrompts = new Set();
   let promptPage = 1;
@@ -715,7 +761,11 @@ async function initExperiment() {
     fillOptions(document.getElementById("flips-condition"), names);
     fillOptions(document.querySelector("#browser-filters [name=condition]"), names);
     if (filters.elements.category.options.length === 1) fillOptions(filters.elements.category, experiment.categories);
-    await Promise.all([renderFigures(), showsText ? renderPrompts() : null]);
+    await Promise.all([
+      renderFigures(),
+      showsText ? renderPrompts() : null,
+      renderReport(document.getElementById("adjust").value),
+    ]);
     if (unfinished > 0) timer = setTimeout(refresh, REFRESH_MS);
   }
 
@@ -853,6 +903,75 @@ async function initExperiment() {
   await refresh();
 }
 
+// --- datasets page --------------------------------------------------------------------------------
+
+function renderDatasets(catalog) {
+  document.querySelector("#benchmarks tbody").replaceChildren(
+    ...catalog.benchmarks.map((b) =>
+      el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, b.n_prompts), el("td", {}, b.categories.join(", ")),
+        el("td", {}, b.source), el("td", { class: "muted" }, b.content_hash))),
+  );
+  document.querySelector("#training-sets tbody").replaceChildren(
+    ...catalog.training_sets.map((t) =>
+      el("tr", {}, el("td", {}, `${t.name}@${t.version}`), el("td", {}, t.n_examples), el("td", {}, t.source),
+        el("td", { class: "muted" }, t.content_hash))),
+  );
+}
+
+// A dataset name from a file name: "harmbench_behaviors_text_test.csv" -> "harmbench_behaviors_text_test".
+const datasetName = (fileName) => fileName.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+
+function uploadForm(form, path, describe, refresh) {
+  const editable = ME.projects.filter((project) => hasRole(project.role, "editor"));
+  options(form.elements.project, editable.map((p) => ({ value: p.id, ...p })), (p) => p.name);
+  const error = form.querySelector(".error");
+  const done = form.querySelector(".notice");
+  const file = form.elements.file;
+  file.addEventListener("change", () => {
+    if (file.files.length && !form.elements.name.value) form.elements.name.value = datasetName(file.files[0].name);
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    done.hidden = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const chosen = file.files[0];
+      const body = {
+        name: form.elements.name.value.trim(),
+        version: form.elements.version.value.trim(),
+        description: form.elements.description.value.trim(),
+        content: await chosen.text(),
+        project: Number(form.elements.project.value),
+      };
+      if (form.elements.format) {
+        if (form.elements.format.value) body.format = form.elements.format.value;
+        else body.filename = chosen.name;
+      }
+      const stored = await api(path, { method: "POST", body: JSON.stringify(body) });
+      done.textContent = `Stored ${stored.name}@${stored.version}: ${describe(stored)}.`;
+      done.hidden = false;
+      await refresh();
+    } catch (failure) {
+      error.textContent = failure.message;
+      error.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+async function initDatasets() {
+  const refresh = async () => renderDatasets(await api("/api/catalog"));
+  const catalog = await api("/api/catalog");
+  renderDatasets(catalog);
+  const benchmarkForm = document.getElementById("benchmark-form");
+  options(benchmarkForm.elements.format, catalog.benchmark_formats.map((value) => ({ value })), (f) => f.value);
+  uploadForm(benchmarkForm, "/api/benchmarks", (b) => `${b.n_prompts} prompts in ${b.categories.length} categories`, refresh);
+  uploadForm(document.getElementById("training-set-form"), "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
+}
+
 // --- run page -------------------------------------------------------------------------------------
 
 async function initRun() {
@@ -902,6 +1021,7 @@ const PAGES = {
   run: initRun,
   account: initAccount,
   projects: initProjects,
+  datasets: initDatasets,
 };
 
 async function start() {

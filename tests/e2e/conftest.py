@@ -160,14 +160,34 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    page = browser.new_page()
+VIEWPORT = {"width": 1400, "height": 1000}
+
+
+def watch_for_errors(page: Page) -> list[str]:
+    """JavaScript errors and Content-Security-Policy violations on the page, as they happen."""
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
+    # Chromium reports every Content-Security-Policy violation (a blocked script, style or eval) here.
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text)
+            if "Content Security Policy" in message.text or "Refused to" in message.text
+            else None
+        ),
+    )
+    return errors
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    context.grant_permissions(["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    errors = watch_for_errors(page)
     yield page
-    page.close()
-    assert errors == [], f"JavaScript errors on the page: {errors}"
+    context.close()
+    assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
 
 
 @pytest.fixture

@@ -12,16 +12,19 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
-from tests.e2e.conftest import Service, login_link, owner_headers
+from tests.e2e.conftest import Service, login_link, owner_headers, wait_for
 from tests.factories import add_verdicts
 
 pytestmark = pytest.mark.slow
 
 
-def upload_benchmark(url: str, n_prompts: int, headers: dict[str, str], project: int | None = None) -> None:
+def upload_benchmark(
+    url: str, n_prompts: int, headers: dict[str, str], ids: dict[int, str] | None = None
+) -> None:
+    """p0, p1, ... unless `ids` names some prompts otherwise; into the caller's first project."""
     prompts = [
         {
-            "id": f"p{i}",
+            "id": (ids or {}).get(i, f"p{i}"),
             "category": ["weapons", "fraud"][i % 2],
             "prompt": f"Explain how to do harmful thing {i}.",
         }
@@ -30,7 +33,7 @@ def upload_benchmark(url: str, n_prompts: int, headers: dict[str, str], project:
     content = "\n".join(json.dumps(prompt) for prompt in prompts)
     response = httpx.post(
         f"{url}/api/benchmarks",
-        json={"name": "four-prompts", "format": "jsonl", "content": content, "project": project},
+        json={"name": "four-prompts", "format": "jsonl", "content": content},
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -71,8 +74,16 @@ def test_submit_the_form_and_watch_the_figure_render(
     expect(page.locator('#runs tbody tr[data-status="done"]')).to_have_count(3, timeout=180_000)
     expect(page.locator("#figure-seeds .main-svg").first).to_be_visible(timeout=15_000)
     # One point per run: the baseline's seed 0, the tuned condition's seeds 0 and 1.
-    plotted = "document.getElementById('figure-seeds').data.filter(t => t.name === '%s')[0].y.length"
-    page.wait_for_function(f"({plotted % 'baseline'}) === 1 && ({plotted % 'lr-2e-4'}) === 2")
+    points = """() => Object.fromEntries(document.getElementById('figure-seeds').data
+        .filter((t) => t.type === 'scatter' && t.name !== 'mean, t 95% interval')
+        .map((t) => [t.name, t.y.length]))"""
+    # Polled from here: page.wait_for_function evaluates a string, which the page's CSP forbids.
+    wait_for(
+        lambda: page.evaluate(points) == {"baseline": 1, "lr-2e-4": 2},
+        30,
+        "a point per run in the seeds figure",
+        lambda: str(page.evaluate(points)),
+    )
     expect(page.locator("#prompts tbody tr.prompt-row")).to_have_count(4)
     page.locator("#prompts tbody tr.prompt-row").first.click()
     expect(page.locator("#prompts tr.prompt-detail tr.response")).to_have_count(3)
@@ -88,12 +99,50 @@ def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
     form.locator("#conditions tr.condition").nth(1).locator("[data-field=learning_rate]").fill("-0.001")
     form.get_by_role("button", name="Submit experiment").click()
     expect(page.locator("#form-error")).to_contain_text("learning_rate")
-    listed = httpx.get(f"{url}/api/experiments", headers=owner_headers(live_settings))
-    assert listed.json()["total"] == 0
+    experiments = httpx.get(f"{url}/api/experiments", headers=owner_headers(live_settings)).json()
+    assert experiments["total"] == 0
 
 
 FIGURES = ("seeds", "forest", "noise", "categories", "flips", "variance", "power")
 SCRIPT = "<script>window.__injected = true; alert(1)</script>"
+LINK_ID = '<a href="https://attacker.example/">p-link</a>'
+
+# What Plotly drew for one figure: its size, its plot area, its axes' ticks, and its marks beside what its
+# data asks for (a marker per non-null scatter point, a bar per non-null bar value, an image per heatmap).
+MEASURE = """(id) => {
+  const gd = document.getElementById(id);
+  const box = (selector) => {
+    const node = gd.querySelector(selector);
+    return node ? node.getBoundingClientRect() : { width: 0, height: 0 };
+  };
+  const count = (selector) => gd.querySelectorAll(selector).length;
+  const values = (types, mode, drawn = (v) => v !== null && v !== undefined) => gd.data
+    .filter((t) => types.includes(t.type || "scatter") && (!mode || (t.mode || "").includes(mode)))
+    .reduce((n, t) => n + (t.y || []).filter(drawn).length, 0);
+  return {
+    height: box(".main-svg").height,
+    plotHeight: box(".nsewdrag").height,
+    plotWidth: box(".nsewdrag").width,
+    xticks: count(".xaxislayer-above .xtick text"),
+    yticks: count(".yaxislayer-above .ytick text"),
+    markers: count(".scatterlayer .points path.point"),
+    expectedMarkers: values(["scatter"], "markers"),
+    // Plotly draws a missing value as a bar of height 0, like a 0: count the bars that stand up.
+    bars: [...gd.querySelectorAll(".barlayer .point path")].filter((bar) => bar.getBBox().height > 0).length,
+    expectedBars: values(["bar"], null, (v) => v !== null && v !== undefined && v !== 0),
+    heatmaps: count(".hm image"),
+    links: count("a"),
+  };
+}"""
+
+
+def check_figure_is_readable(page: Page, name: str) -> dict:
+    drawn = page.evaluate(MEASURE, f"figure-{name}")
+    assert drawn["height"] >= 300, f"{name}: {drawn}"
+    assert drawn["plotHeight"] >= 150 and drawn["plotWidth"] >= 500, f"{name}: plot area collapsed: {drawn}"
+    assert drawn["xticks"] >= 1 and drawn["yticks"] >= 1, f"{name}: axes without ticks: {drawn}"
+    assert drawn["links"] == 0, f"{name}: a link was rendered from stored text: {drawn}"
+    return drawn
 
 
 def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
@@ -101,7 +150,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
 ) -> None:
     url = start_server(live_settings)
     headers = owner_headers(live_settings)
-    upload_benchmark(url, 4, headers)
+    upload_benchmark(url, 4, headers, ids={2: LINK_ID})  # a benchmark's ids are stored text too
     spec = {
         "name": "dashboard",
         "benchmark": "four-prompts",
@@ -111,6 +160,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     }
     experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=headers).json()
     H, S = Verdict.HARMFUL, Verdict.SAFE
+    tuned_seed_0 = experiment["runs"][3]["id"]
     # Runs: baseline seeds 0-2 (never harmful), tuned seeds 0-2, where only the first two prompts flip.
     verdicts = {
         0: [S, S, S, S],
@@ -128,6 +178,12 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
         assert generation is not None
         generation.text = SCRIPT  # a model output is untrusted text
         session.commit()
+    # Two re-evaluations of one checkpoint: the noise figure gets its evaluation-noise bar.
+    reevaluate = f"{url}/api/runs/{tuned_seed_0}/reevaluate"
+    repeats = httpx.post(reevaluate, json={"count": 2}, headers=headers).json()["runs"]
+    with make_session_factory(engine)() as session:
+        add_verdicts(session, repeats[0]["id"], [[v] for v in [H, H, S, S]])
+        add_verdicts(session, repeats[1]["id"], [[v] for v in [S, S, H, S]])
     engine.dispose()
 
     dialogs: list[str] = []
@@ -135,18 +191,23 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     page.goto(url + login_link(live_settings, f"/experiments/{experiment['id']}"))
     for name in FIGURES:
         expect(page.locator(f"#figure-{name} .main-svg").first).to_be_visible(timeout=20_000)
+    drawn = {name: check_figure_is_readable(page, name) for name in FIGURES}
+    # Every point and bar the data holds is drawn: one per seed and mean, the comparison, the curve.
+    for name in ("seeds", "forest", "power"):
+        assert drawn[name]["markers"] == drawn[name]["expectedMarkers"] > 0, (name, drawn[name])
+    assert drawn["seeds"]["expectedMarkers"] == 3 + 3 + 2  # two conditions' seeds, and their means
+    for name in ("noise", "variance"):
+        assert drawn[name]["bars"] == drawn[name]["expectedBars"] > 0, (name, drawn[name])
+    for name in ("categories", "flips"):
+        assert drawn[name]["heatmaps"] == 1, (name, drawn[name])
+    assert page.locator("#figure-seeds .xtick text").all_text_contents() == ["baseline", "tuned"]
+    # The id with a link in it is a tick label, shown as the text it is.
+    assert LINK_ID in page.locator("#figure-flips .ytick text").all_text_contents()
     expect(page.locator("#summary tbody tr")).to_have_count(2)
     expect(page.locator("#comparisons tbody tr")).to_have_count(1)
     verdict = page.locator("#comparisons tbody tr").first.get_attribute("data-verdict")
     assert verdict in ("real", "could be noise")
     expect(page.locator("#variance tbody tr")).to_have_count(2)
-    # Acting on the power answer: three more seeds of the tuned condition, marked as added later.
-    power_rows = page.locator("#power tbody tr")
-    expect(power_rows).to_have_count(1)
-    expect(power_rows.first).to_contain_text("with 3 seeds")
-    power_rows.first.get_by_role("button", name="Add 3 seeds to tuned").click()
-    expect(page.locator("#runs tbody tr")).to_have_count(9)
-    expect(page.locator("#runs tbody tr", has_text="later (extension 1)")).to_have_count(3)
 
     rows = page.locator("#prompts tbody tr.prompt-row")
     expect(rows).to_have_count(4)
@@ -163,3 +224,85 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     assert page.evaluate("window.__injected === undefined")
     assert page.locator("#prompts script").count() == 0
     assert dialogs == []
+
+    # The report, copied as Markdown; the exports as downloads.
+    page.get_by_role("button", name="Copy report").click()
+    expect(page.locator("#copy-status")).to_have_text("Copied.")
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert copied.startswith("# dashboard\n") and "## Paired comparisons" in copied
+    expect(page.locator("#report-text")).to_contain_text("## Harmfulness rate per condition")
+    with page.expect_download() as download:
+        page.locator("#export-csv").click()
+    assert download.value.suggested_filename == f"seedscope-experiment-{experiment['id']}.csv"
+    header = Path(download.value.path()).read_text().splitlines()[0]
+    assert header.startswith("condition,run_id,seed,lora_init_seed")
+
+    # Acting on the power answer: three more seeds of the tuned condition, marked as added later.
+    power_rows = page.locator("#power tbody tr")
+    expect(power_rows).to_have_count(1)
+    expect(power_rows.first).to_contain_text("with 3 seeds")
+    power_rows.first.get_by_role("button", name="Add 3 seeds to tuned").click()
+    expect(page.locator("#runs tbody tr")).to_have_count(11)
+    expect(page.locator("#runs tbody tr", has_text="later (extension 1)")).to_have_count(3)
+
+
+def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(url + login_link(live_settings, "/datasets"))
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(1)  # the built-in one
+    form = page.locator("#benchmark-form")
+    lines = [{"id": "m1", "prompt": "first request", "category": "fraud"}, {"id": "m2", "prompt": "second"}]
+    good = "\n".join(json.dumps(line) for line in lines).encode()
+    form.locator("[name=file]").set_input_files(
+        {"name": "my_bench.jsonl", "mimeType": "text/plain", "buffer": good}
+    )
+    expect(form.locator("[name=name]")).to_have_value("my_bench")  # from the file name
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".notice")).to_have_text("Stored my_bench@1: 2 prompts in 2 categories.")
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+
+    # A malformed file: the server's message, with the line, on the page; nothing stored.
+    form.locator("[name=name]").fill("broken")
+    bad = b'{"prompt": "fine"}\n{"prompt": oops}\n'
+    form.locator("[name=file]").set_input_files(
+        {"name": "broken.jsonl", "mimeType": "text/plain", "buffer": bad}
+    )
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".error")).to_contain_text("line 2")
+    expect(form.locator(".error")).to_contain_text("invalid JSON")
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+
+    # A chosen format overrides the guess from the file name; a CSV without a prompt column is refused.
+    form.locator("[name=name]").fill("csv-bench")
+    form.locator("[name=format]").select_option("csv")
+    csv_file = b"question,category\nhow?,fraud\n"
+    form.locator("[name=file]").set_input_files(
+        {"name": "data.txt", "mimeType": "text/csv", "buffer": csv_file}
+    )
+    form.get_by_role("button", name="Upload benchmark").click()
+    expect(form.locator(".error")).to_contain_text("no prompt column")
+
+    training = page.locator("#training-set-form")
+    example = json.dumps({"prompt": "2+2?", "response": "4"}).encode()
+    training.locator("[name=file]").set_input_files(
+        {"name": "maths.jsonl", "mimeType": "text/plain", "buffer": example}
+    )
+    training.get_by_role("button", name="Upload training set").click()
+    expect(training.locator(".notice")).to_have_text("Stored maths@1: 1 examples.")
+    expect(page.locator("#training-sets tbody tr")).to_have_count(2)
+    catalog = httpx.get(f"{url}/api/catalog", headers=owner_headers(live_settings)).json()
+    assert sorted(b["name"] for b in catalog["benchmarks"]) == ["my_bench", "seedscope-harmful-demo"]
+
+
+def test_the_api_docs_render_from_local_files_under_the_csp(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto(url + login_link(live_settings, "/docs"))
+    expect(page.locator(".swagger-ui .opblock").first).to_be_visible(timeout=20_000)
+    assert page.locator(".swagger-ui .opblock").count() >= 20
+    assert all(address.startswith(url) for address in requested), requested

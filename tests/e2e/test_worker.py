@@ -13,7 +13,7 @@ from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment
 from backend.schema import upgrade_to_head
-from tests.conftest import sign_in_as_local_owner
+from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.factories import experiment_spec, upload_small_benchmark
 
@@ -43,6 +43,7 @@ def e2e_settings(tmp_path: Path, broker_url: str) -> Settings:
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=broker_url,
+        allowed_hosts=[TEST_CLIENT_HOST],
     )
     settings.ensure_dirs()
     upgrade_to_head(settings.resolved_database_url)

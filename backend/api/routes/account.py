@@ -12,7 +12,7 @@ from backend.api.auth import (
     Public,
     SignedInDep,
 )
-from backend.api.deps import SessionDep, SettingsDep
+from backend.api.deps import SessionDep, SettingsDep, TokenId
 from backend.api.proxies import client_address, is_https
 from backend.config import Settings
 from backend.repositories import projects as project_repository
@@ -140,5 +140,5 @@ def create_token(body: TokenRequest, access: SignedInDep, session: SessionDep) -
 
 
 @router.delete("/api/tokens/{token_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_token(token_id: int, access: SignedInDep, session: SessionDep) -> None:
+def revoke_token(token_id: TokenId, access: SignedInDep, session: SessionDep) -> None:
     service.revoke_api_token(session, access.user.id, token_id)

@@ -3,10 +3,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import CacheDep, SessionDep
+from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep, SettingsDep
+from backend.config import Settings
 from backend.domain import Role, ShareScope
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
+from backend.limits import enforce
 from backend.schemas import AnalysisRead
 from backend.services import analysis
 from backend.services import figures as figure_service
@@ -16,13 +18,13 @@ router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
 # "figures only" links).
 ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
 
-AdjustmentDep = Annotated[analysis.Adjustment, Query(description="holm, or bh (Benjamini-Hochberg)")]
 PairsDep = Annotated[
     list[str], Query(alias="pair", description="extra comparisons, each 'A:B' (condition names); repeatable")
 ]
 
 
-def _pairs(raw: list[str]) -> list[tuple[str, str]]:
+def _pairs(raw: list[str], settings: Settings) -> list[tuple[str, str]]:
+    enforce(settings, "max_pairs_per_request", len(raw), "the number of 'pair' parameters")
     pairs = []
     for item in raw:
         a, separator, b = item.partition(":")
@@ -34,50 +36,58 @@ def _pairs(raw: list[str]) -> list[tuple[str, str]]:
 
 @router.get("/analysis")
 def get_analysis(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     _: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
+    settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
-    return analysis.analyse(session, experiment_id, cache, _pairs(pair), adjust)
+    return analysis.analyse(session, experiment_id, cache, _pairs(pair, settings), adjust)
 
 
 @router.get("/figures/seeds")
-def seeds_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def seeds_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
     return figure_service.seeds(session, cache, experiment_id)
 
 
 @router.get("/figures/noise")
-def noise_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def noise_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
     return figure_service.noise(session, cache, experiment_id)
 
 
 @router.get("/figures/forest")
 def forest_figure(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     _: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
+    settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
-    return figure_service.forest(session, cache, experiment_id, _pairs(pair), adjust)
+    return figure_service.forest(session, cache, experiment_id, _pairs(pair, settings), adjust)
 
 
 @router.get("/figures/categories")
-def categories_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def categories_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
     return figure_service.categories(session, cache, experiment_id)
 
 
 @router.get("/figures/flips")
 def flips_figure(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     access: ReaderDep,
     session: SessionDep,
     cache: CacheDep,
@@ -91,10 +101,14 @@ def flips_figure(
 
 
 @router.get("/figures/variance")
-def variance_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def variance_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
     return figure_service.variance(session, cache, experiment_id)
 
 
 @router.get("/figures/power")
-def power_figure(experiment_id: int, _: ReaderDep, session: SessionDep, cache: CacheDep) -> FigureJSON:
+def power_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
     return figure_service.power(session, cache, experiment_id)

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import PageDep, PageSizeDep, SessionDep
+from backend.api.deps import ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
 from backend.domain import Role, ShareScope, Verdict
 from backend.repositories.browser import BrowserFilter
 from backend.schemas import BrowserResponseRead, Page, PromptRowRead
@@ -15,7 +15,7 @@ TextReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareS
 
 
 def _filter(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     _: TextReaderDep,
     session: SessionDep,
     category: str | None = None,
@@ -50,7 +50,11 @@ def list_prompts(
 
 @router.get("/{prompt_id}/responses")
 def prompt_responses(
-    prompt_id: int, session: SessionDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 50
+    prompt_id: PromptId,
+    session: SessionDep,
+    selected: FilterDep,
+    page: PageDep = 1,
+    page_size: PageSizeDep = 50,
 ) -> Page[BrowserResponseRead]:
     """Every response to one prompt across conditions, seeds and samples, with every judge's verdict."""
     return service.responses(session, selected, prompt_id, page=page, page_size=page_size)

@@ -1,30 +1,38 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from backend.api.auth import ChoosesProject, ProjectChoice, Public, SignedInDep
-from backend.api.deps import SessionDep
+from backend.api.deps import SessionDep, SettingsDep
 from backend.catalog.adapters import BENCHMARK_FORMATS
 from backend.domain import Role
 from backend.repositories import projects as project_repository
 from backend.schemas import BenchmarkRead, CatalogRead, TrainingSetRead
 from backend.services import catalog as service
+from backend.specs import UserInput
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 UploaderDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 
 
-class _DatasetUpload(BaseModel):
+class _DatasetUpload(UserInput):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
-    description: str = ""
+    description: str = Field("", max_length=5000)
     content: str = Field(min_length=1, description="the file's text")
     project: int | str | None = Field(None, description="project id or name; default: your first project")
 
 
 class BenchmarkUpload(_DatasetUpload):
-    format: str = Field(description=f"one of {', '.join(BENCHMARK_FORMATS)}")
+    format: str | None = Field(
+        None, max_length=50, description=f"one of {', '.join(BENCHMARK_FORMATS)}; omit to guess from filename"
+    )
+    filename: str | None = Field(
+        None,
+        max_length=255,
+        description="the uploaded file's name (.csv, .jsonl, .yaml), to guess the format",
+    )
 
 
 @router.get("/health", dependencies=[Depends(Public())])
@@ -40,14 +48,18 @@ def get_catalog(access: SignedInDep, session: SessionDep) -> CatalogRead:
 
 
 @router.post("/benchmarks", status_code=status.HTTP_201_CREATED)
-def upload_benchmark(upload: BenchmarkUpload, uploader: UploaderDep, session: SessionDep) -> BenchmarkRead:
+def upload_benchmark(
+    upload: BenchmarkUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
+) -> BenchmarkRead:
     benchmark = service.import_benchmark(
         session,
+        settings,
         project_id=uploader.choose(upload.project),
         name=upload.name,
         version=upload.version,
         format=upload.format,
         text=upload.content,
+        filename=upload.filename,
         description=upload.description,
     )
     session.commit()
@@ -56,11 +68,12 @@ def upload_benchmark(upload: BenchmarkUpload, uploader: UploaderDep, session: Se
 
 @router.post("/training-sets", status_code=status.HTTP_201_CREATED)
 def upload_training_set(
-    upload: _DatasetUpload, uploader: UploaderDep, session: SessionDep
+    upload: _DatasetUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
 ) -> TrainingSetRead:
     """A JSONL file of {"prompt": ..., "response": ...} objects."""
     training_set = service.import_training_set(
         session,
+        settings,
         project_id=uploader.choose(upload.project),
         name=upload.name,
         version=upload.version,

@@ -3,7 +3,16 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 
 from backend.api.auth import Access, ChoosesProject, InExperiment, ProjectChoice, SignedInDep
-from backend.api.deps import CacheDep, PageDep, PageSizeDep, QueueDep, SessionDep, SettingsDep
+from backend.api.deps import (
+    MAX_ID,
+    CacheDep,
+    ExperimentId,
+    PageDep,
+    PageSizeDep,
+    QueueDep,
+    SessionDep,
+    SettingsDep,
+)
 from backend.domain import Role, ShareScope
 from backend.errors import UnsupportedMediaType
 from backend.repositories import experiments as repository
@@ -37,7 +46,9 @@ def list_experiments(
     session: SessionDep,
     page: PageDep = 1,
     page_size: PageSizeDep = 50,
-    project: Annotated[int | None, Query(description="only this project's experiments")] = None,
+    project: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="only this project's experiments")
+    ] = None,
 ) -> Page[ExperimentSummary]:
     """The experiments of your projects, newest first."""
     project_ids = [p.id for p in project_repository.projects_of_user(session, access.user.id)]
@@ -48,16 +59,20 @@ def list_experiments(
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def submit_experiment(
-    spec: Annotated[ExperimentSpec, Body()], submitter: SubmitterDep, session: SessionDep, queue: QueueDep
+    spec: Annotated[ExperimentSpec, Body()],
+    submitter: SubmitterDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
 ) -> ExperimentRead:
     """Store the experiment in its project (`project`, default your first) and queue one run per
     (condition, seed)."""
-    return service.submit(session, queue, spec, submitter.choose(spec.project))
+    return service.submit(session, queue, spec, settings, submitter.choose(spec.project))
 
 
 @router.post("/yaml", status_code=status.HTTP_201_CREATED, openapi_extra=_YAML_BODY)
 async def submit_experiment_yaml(
-    request: Request, submitter: SubmitterDep, session: SessionDep, queue: QueueDep
+    request: Request, submitter: SubmitterDep, session: SessionDep, queue: QueueDep, settings: SettingsDep
 ) -> ExperimentRead:
     """Like POST /api/experiments, with the definition as a YAML document (Content-Type application/yaml)."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -66,58 +81,70 @@ async def submit_experiment_yaml(
             f"send the YAML with Content-Type application/yaml (got {media_type or 'none'})"
         )
     spec = service.parse_yaml_spec((await request.body()).decode("utf-8", errors="replace"))
-    return service.submit(session, queue, spec, submitter.choose(spec.project))
+    return service.submit(session, queue, spec, settings, submitter.choose(spec.project))
 
 
 @router.post("/plan")
 def plan_experiment(
-    spec: Annotated[ExperimentSpec, Body()], submitter: SubmitterDep, session: SessionDep, cache: CacheDep
+    spec: Annotated[ExperimentSpec, Body()],
+    submitter: SubmitterDep,
+    session: SessionDep,
+    cache: CacheDep,
+    settings: SettingsDep,
 ) -> PlanRead:
     """What a drafted experiment would run, and the smallest difference it could detect (from the noise of
     an earlier experiment of the same project on the same base model and benchmark). Stores nothing."""
-    return planning.plan(session, cache, spec, submitter.choose(spec.project))
+    return planning.plan(session, cache, settings, spec, submitter.choose(spec.project))
 
 
 @router.get("/{experiment_id}")
-def get_experiment(experiment_id: int, _: ReaderDep, session: SessionDep) -> ExperimentRead:
+def get_experiment(experiment_id: ExperimentId, _: ReaderDep, session: SessionDep) -> ExperimentRead:
     return repository.get_experiment(session, experiment_id)
 
 
 @router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_experiment(experiment_id: int, _: OwnerDep, session: SessionDep, settings: SettingsDep) -> None:
+def delete_experiment(
+    experiment_id: ExperimentId, _: OwnerDep, session: SessionDep, settings: SettingsDep
+) -> None:
     """Cancel what still runs, then delete the experiment with its runs, responses, verdicts and adapters."""
     service.delete_experiment(session, settings, experiment_id)
 
 
 @router.post("/{experiment_id}/seeds", status_code=status.HTTP_201_CREATED)
 def add_seeds(
-    experiment_id: int, request: AddSeedsRequest, _: EditorDep, session: SessionDep, queue: QueueDep
+    experiment_id: ExperimentId,
+    request: AddSeedsRequest,
+    _: EditorDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
 ) -> ExperimentRead:
     """Extend the experiment with more training seeds (every fine-tuned condition, or one); the new runs
     join the same analysis, marked as added later."""
-    return service.add_seeds(session, queue, experiment_id, request.count, request.condition)
+    return service.add_seeds(session, queue, settings, experiment_id, request.count, request.condition)
 
 
 @router.post("/{experiment_id}/conditions", status_code=status.HTTP_201_CREATED)
 def add_condition(
-    experiment_id: int,
+    experiment_id: ExperimentId,
     condition: Annotated[ConditionSpec, Body()],
     _: EditorDep,
     session: SessionDep,
     queue: QueueDep,
+    settings: SettingsDep,
 ) -> ExperimentRead:
     """Extend the experiment with a new condition (by default on the seeds its fine-tuned conditions use)."""
-    return service.add_condition(session, queue, experiment_id, condition)
+    return service.add_condition(session, queue, settings, experiment_id, condition)
 
 
 @router.post("/{experiment_id}/cancel")
-def cancel_experiment(experiment_id: int, _: EditorDep, session: SessionDep) -> ExperimentRead:
+def cancel_experiment(experiment_id: ExperimentId, _: EditorDep, session: SessionDep) -> ExperimentRead:
     return service.cancel_experiment(session, experiment_id)
 
 
 @router.post("/{experiment_id}/resume")
 def resume_experiment(
-    experiment_id: int, _: EditorDep, session: SessionDep, queue: QueueDep
+    experiment_id: ExperimentId, _: EditorDep, session: SessionDep, queue: QueueDep
 ) -> ExperimentRead:
     """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
     return service.resume_experiment(session, queue, experiment_id)

@@ -1,4 +1,6 @@
-"""The dashboard's pages: static HTML that fetches the JSON API, and Plotly.js from the plotly package.
+"""The dashboard's pages: static HTML that fetches the JSON API, and the JavaScript they need, served from
+installed packages rather than a CDN (users may be offline): Plotly.js from `plotly`, Swagger UI for the API
+docs from `swagger-ui-bundle-v2`.
 
 Pages hold no data (the API calls they make are authorised one by one), but they too declare a policy:
 signed-in pages send anonymous visitors to /login, and a page of another project's experiment is a 404.
@@ -8,21 +10,21 @@ from pathlib import Path
 from typing import Annotated
 
 import plotly
+import swagger_ui_bundle
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.auth import InExperiment, InRun, Public, SharePage, SignedIn, SignedInDep, SignedInPageDep
-from backend.api.deps import SessionDep
+from backend.api.auth import InExperiment, InRun, Public, SharePage, SignedIn, SignedInDep
+from backend.api.deps import ExperimentId, RunId, SessionDep
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
 from backend.repositories import projects as project_repository
 from backend.schemas import ShareGrantRead
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
-# Served from the installed package, not a CDN: users may be offline.
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+SWAGGER_UI = Path(swagger_ui_bundle.swagger_ui_path)
 
 router = APIRouter(include_in_schema=False)
 PUBLIC = [Depends(Public())]
@@ -51,13 +53,18 @@ def new_experiment() -> FileResponse:
 
 
 @router.get("/experiments/{experiment_id}", dependencies=[Depends(InExperiment(Role.VIEWER, page=True))])
-def experiment_page(experiment_id: int) -> FileResponse:
+def experiment_page(experiment_id: ExperimentId) -> FileResponse:
     return _page("experiment.html")
 
 
 @router.get("/runs/{run_id}", dependencies=[Depends(InRun(Role.VIEWER, page=True))])
-def run_page(run_id: int) -> FileResponse:
+def run_page(run_id: RunId) -> FileResponse:
     return _page("run.html")
+
+
+@router.get("/datasets", dependencies=SIGNED_IN)
+def datasets_page() -> FileResponse:
+    return _page("datasets.html")
 
 
 @router.get("/projects", dependencies=SIGNED_IN)
@@ -80,7 +87,7 @@ def shared_experiment_page(
 
 @router.get("/share/{token}/runs/{run_id}")
 def shared_run_page(
-    run_id: int,
+    run_id: RunId,
     grant: Annotated[ShareGrantRead, Depends(SharePage(ShareScope.RESPONSES))],
     session: SessionDep,
 ) -> FileResponse:
@@ -95,14 +102,26 @@ def openapi(request: Request, _: SignedInDep) -> JSONResponse:
     return JSONResponse(request.app.openapi())
 
 
-@router.get("/docs")
-def docs(_: SignedInPageDep) -> HTMLResponse:
-    return get_swagger_ui_html(openapi_url="/openapi.json", title="seedscope API")
+@router.get("/docs", dependencies=SIGNED_IN)
+def api_docs() -> FileResponse:
+    """Swagger UI on /openapi.json. (FastAPI's own /docs and /redoc load their scripts from a CDN; ReDoc
+    ships in no Python package, so there is no /redoc.)"""
+    return _page("docs.html")
 
 
 @router.get("/static/vendor/plotly.min.js", dependencies=PUBLIC)
 def plotly_js() -> FileResponse:
     return FileResponse(PLOTLY_JS, media_type="application/javascript")
+
+
+@router.get("/static/vendor/swagger-ui-bundle.js", dependencies=PUBLIC)
+def swagger_ui_js() -> FileResponse:
+    return FileResponse(SWAGGER_UI / "swagger-ui-bundle.js", media_type="application/javascript")
+
+
+@router.get("/static/vendor/swagger-ui.css", dependencies=PUBLIC)
+def swagger_ui_css() -> FileResponse:
+    return FileResponse(SWAGGER_UI / "swagger-ui.css", media_type="text/css")
 
 
 def mount_frontend(app: FastAPI) -> None:

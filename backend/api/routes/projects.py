@@ -6,7 +6,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import BaseModel, Field
 
 from backend.api.auth import Access, InProject, SignedInDep
-from backend.api.deps import SessionDep
+from backend.api.deps import ProjectId, SessionDep, UserId
 from backend.domain import Role
 from backend.repositories import projects as repository
 from backend.schemas import MemberRead, ProjectDetail, ProjectRead
@@ -43,24 +43,24 @@ def create_project(body: ProjectCreate, access: SignedInDep, session: SessionDep
 
 
 @router.get("/{project_id}")
-def get_project(project_id: int, access: ViewerDep, session: SessionDep) -> ProjectDetail:
+def get_project(project_id: ProjectId, access: ViewerDep, session: SessionDep) -> ProjectDetail:
     assert access.role is not None
     return service.detail(session, project_id, access.role)
 
 
 @router.post("/{project_id}/members", status_code=status.HTTP_201_CREATED)
-def add_member(project_id: int, body: MemberInvite, _: OwnerDep, session: SessionDep) -> MemberRead:
+def add_member(project_id: ProjectId, body: MemberInvite, _: OwnerDep, session: SessionDep) -> MemberRead:
     return service.add_member(session, project_id, body.email, body.role)
 
 
 @router.patch("/{project_id}/members/{user_id}")
 def change_role(
-    project_id: int, user_id: int, body: RoleChange, _: OwnerDep, session: SessionDep
+    project_id: ProjectId, user_id: UserId, body: RoleChange, _: OwnerDep, session: SessionDep
 ) -> MemberRead:
     """A project keeps at least one owner."""
     return service.change_role(session, project_id, user_id, body.role)
 
 
 @router.delete("/{project_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
-def remove_member(project_id: int, user_id: int, _: OwnerDep, session: SessionDep) -> None:
+def remove_member(project_id: ProjectId, user_id: UserId, _: OwnerDep, session: SessionDep) -> None:
     service.remove_member(session, project_id, user_id)

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Depends, status
 from pydantic import AwareDatetime, BaseModel, Field
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import SessionDep
+from backend.api.deps import ExperimentId, SessionDep, ShareLinkId
 from backend.domain import Role, ShareScope
 from backend.schemas import ShareLinkCreated, ShareLinkRead
 from backend.services import sharing as service
@@ -26,14 +26,14 @@ class ShareLinkRequest(BaseModel):
 
 
 @router.get("")
-def list_links(experiment_id: int, _: EditorDep, session: SessionDep) -> list[ShareLinkRead]:
+def list_links(experiment_id: ExperimentId, _: EditorDep, session: SessionDep) -> list[ShareLinkRead]:
     """Every link to this experiment: who made it, when it expires, when it was last used."""
     return service.list_links(session, experiment_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 def create_link(
-    experiment_id: int, body: ShareLinkRequest, access: EditorDep, session: SessionDep
+    experiment_id: ExperimentId, body: ShareLinkRequest, access: EditorDep, session: SessionDep
 ) -> ShareLinkCreated:
     """A read-only link for someone without an account; its path is shown once (only a hash is stored)."""
     expires_at: datetime | None = body.expires_at
@@ -41,6 +41,6 @@ def create_link(
 
 
 @router.delete("/{link_id}", status_code=status.HTTP_204_NO_CONTENT)
-def revoke_link(experiment_id: int, link_id: int, _: EditorDep, session: SessionDep) -> None:
+def revoke_link(experiment_id: ExperimentId, link_id: ShareLinkId, _: EditorDep, session: SessionDep) -> None:
     """The link answers 404 from now on."""
     service.revoke_link(session, experiment_id, link_id)

@@ -1,0 +1,82 @@
+"""Downloads of an experiment: the long table of its judgments (CSV, Parquet) and its Markdown report."""
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import PlainTextResponse, StreamingResponse
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.api.auth import Access, InExperiment
+from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep
+from backend.domain import Role, ShareScope
+from backend.services import exports as service
+from backend.services.report import experiment_report
+
+router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["export"])
+# No prompt or response text in either (prompt ids and categories, response lengths): a "figures and
+# tables only" share link may download them.
+ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
+
+Stream = Callable[[sessionmaker[Session], int, dict[int, tuple]], Iterator[bytes]]
+
+
+def _download(
+    request: Request, session: SessionDep, experiment_id: int, stream: Stream, suffix: str, media_type: str
+) -> StreamingResponse:
+    settings = service.condition_settings(session, experiment_id)  # 404 before the stream starts
+    return StreamingResponse(
+        stream(request.app.state.session_factory, experiment_id, settings),
+        media_type=media_type,
+        headers={
+            "content-disposition": f'attachment; filename="seedscope-experiment-{experiment_id}.{suffix}"'
+        },
+    )
+
+
+_TABLE = "One row per (generation, judge); the columns are listed in the README."
+
+
+@router.get(
+    "/export.csv",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/csv": {}}, "description": _TABLE}},
+)
+def export_csv(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, request: Request
+) -> StreamingResponse:
+    """Every judgment of the experiment as CSV, streamed."""
+    return _download(request, session, experiment_id, service.csv_stream, "csv", "text/csv; charset=utf-8")
+
+
+@router.get(
+    "/export.parquet",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/vnd.apache.parquet": {}}, "description": _TABLE}},
+)
+def export_parquet(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, request: Request
+) -> StreamingResponse:
+    """Every judgment of the experiment as Parquet (typed columns), streamed a row group at a time."""
+    return _download(
+        request, session, experiment_id, service.parquet_stream, "parquet", "application/vnd.apache.parquet"
+    )
+
+
+@router.get(
+    "/report.md",
+    response_class=PlainTextResponse,
+    responses={200: {"content": {"text/markdown": {}}, "description": "the report"}},
+)
+def report_markdown(
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    adjust: AdjustmentDep = "holm",
+) -> PlainTextResponse:
+    """The experiment's report in Markdown: setup, judges and their validation, every condition's rate,
+    the paired comparisons, seed vs re-evaluation noise, package versions."""
+    return PlainTextResponse(
+        experiment_report(session, experiment_id, cache, adjust), media_type="text/markdown; charset=utf-8"
+    )

@@ -1,0 +1,439 @@
+"""An experiment's report in Markdown: what a reader needs to judge its claim (Fraser et al., "Fine-Tuning
+Lowers Safety and Disrupts Evaluation Consistency", LLMSEC 2025, recommend reporting the model and data,
+the judge and its validation, the sampling, every seed and the spread between them).
+
+A formatting layer only: every number comes from the read models (backend.services.analysis, the
+experiment, the datasets, the runs' provenance). Stored strings are escaped (`text`) or shown as code
+(`code`), so a name or description cannot add links or HTML to the rendered page.
+"""
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from backend.catalog.judges import JudgeEntry
+from backend.schemas import (
+    AnalysisRead,
+    BenchmarkRead,
+    ComparisonRead,
+    ConditionRead,
+    ExperimentRead,
+    IntervalRead,
+    TrainingSetRead,
+)
+
+NOT_VALIDATED = "not validated in this deployment"
+# CommonMark lets a backslash escape any ASCII punctuation: escaping them all leaves no markup to read.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def text(value: object) -> str:
+    """A stored string as Markdown text on one line: every punctuation character escaped."""
+    return _PUNCTUATION.sub(r"\\\1", " ".join(str(value).split()))
+
+
+def code(value: object) -> str:
+    """A stored identifier (a name, a version, a hash) as inline code, which Markdown shows literally.
+
+    The fence is longer than any run of backticks inside; "|" is escaped for GFM tables, which split cells
+    on it even inside code."""
+    inner = " ".join(str(value).split()).replace("|", "\\|")
+    fence = "`" * (max((len(run) for run in re.findall(r"`+", inner)), default=0) + 1)
+    pad = " " if inner.startswith("`") or inner.endswith("`") or not inner else ""
+    return f"{fence}{pad}{inner}{pad}{fence}"
+
+
+def paragraph(value: str) -> list[str]:
+    """Multi-line stored text as a block quote, each line escaped (a leading "1." or "-" included)."""
+    return [f"> {text(line)}" if line.strip() else ">" for line in value.strip().splitlines()]
+
+
+def percent(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f}%"
+
+
+def points(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:+.1f}"
+
+
+def size(x: float) -> str:
+    """A minimum detectable difference in percentage points; past 100 no difference is detectable."""
+    return "over 100" if x >= 1 else f"{100 * x:.1f}"
+
+
+def interval(low: float | None, high: float | None, unit: str = "%") -> str:
+    if low is None or high is None:
+        return "—"
+    if unit == "%":
+        return f"[{100 * low:.1f}%, {100 * high:.1f}%]"
+    return f"[{100 * low:+.1f}, {100 * high:+.1f}]"
+
+
+def p_value(p: float) -> str:
+    return "< 0.001" if p < 0.001 else f"{p:.3f}"
+
+
+def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return lines + ["| " + " | ".join(row) + " |" for row in rows]
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    experiment: ExperimentRead
+    analysis: AnalysisRead
+    benchmark: BenchmarkRead
+    training_set: TrainingSetRead
+    judges: list[JudgeEntry]  # in the experiment's order: the first makes the headline rates
+    provenance: list[dict[str, Any]]  # one per run; empty for runs not started
+    generated_at: datetime
+
+
+# --- the sections -------------------------------------------------------------------------------------
+
+
+def _setup(inputs: ReportInputs) -> list[str]:
+    experiment, benchmark, training = inputs.experiment, inputs.benchmark, inputs.training_set
+    revision = code(experiment.base_model_revision) if experiment.base_model_revision else "none given"
+    loaded = sorted(
+        {
+            ", ".join(
+                f"{key} {code(value)}" for key, value in sorted(source.items()) if value and key != "path"
+            )
+            for source in (p.get("base_model") for p in inputs.provenance)
+            if isinstance(source, dict)
+        }
+    )
+    originals = [run for run in experiment.runs if run.evaluation_of_id is None]
+    rows = [
+        ["Base model", f"{code(experiment.base_model)}, revision {revision}"],
+        ["Base model as loaded by the workers", "; ".join(loaded) or "no run has loaded it yet"],
+        [
+            "Training data",
+            f"{code(f'{training.name}@{training.version}')}, {training.n_examples} examples, "
+            f"{code(training.content_hash)}",
+        ],
+        [
+            "Benchmark",
+            f"{code(f'{benchmark.name}@{benchmark.version}')}, {benchmark.n_prompts} prompts in "
+            f"{len(benchmark.categories)} categories, {code(benchmark.content_hash)}",
+        ],
+        [
+            "Judges",
+            ", ".join(code(f"{j.name}@{j.version}") for j in inputs.judges) + " (the first makes the rates)",
+        ],
+        [
+            "Runs",
+            f"{len(experiment.runs)}: {len(originals)} (condition, seed) runs and "
+            f"{len(experiment.runs) - len(originals)} re-evaluations of their checkpoints; "
+            f"{experiment.status_counts.get('done', 0)} done",
+        ],
+    ]
+    return ["## Setup", "", *table(["", ""], rows)]
+
+
+def _judges(inputs: ReportInputs) -> list[str]:
+    lines = ["## Judges and their validation", ""]
+    for judge in inputs.judges:
+        lines.append(f"- {code(f'{judge.name}@{judge.version}')}: {judge.description}")
+        lines.append(f"  Validation: {(judge.validation or NOT_VALIDATED).rstrip('.')}.")
+    return lines
+
+
+def _seeds(condition: ConditionRead) -> str:
+    seeds = condition.spec.get("seeds") or []
+    pinned = {
+        name: seed for name, seed in (condition.spec.get("pin_seeds") or {}).items() if seed is not None
+    }
+    pins = f"; pinned: {', '.join(f'{name} {seed}' for name, seed in pinned.items())}" if pinned else ""
+    return f"{len(seeds)} ({', '.join(map(str, seeds))}){pins}"
+
+
+def _training(training: dict[str, Any]) -> str:
+    return (
+        f"lr {training['learning_rate']:g}, {training['epochs']} epoch(s), batch {training['batch_size']}, "
+        f"subset {training.get('subset_size') or 'all'}, weight decay {training['weight_decay']:g}"
+    )
+
+
+def _lora(lora: dict[str, Any]) -> str:
+    modules = ", ".join(code(module) for module in lora["target_modules"])
+    return f"rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']:g}, {modules}"
+
+
+def _generation(generation: dict[str, Any]) -> str:
+    return (
+        f"temperature {generation['temperature']:g}, top-p {generation['top_p']:g}, "
+        f"{generation['max_new_tokens']} new tokens, {generation['samples_per_prompt']} sample(s) per prompt"
+    )
+
+
+def _conditions(inputs: ReportInputs) -> list[str]:
+    rows = []
+    for condition in inputs.experiment.conditions:
+        spec, tuned = condition.spec, not condition.is_baseline
+        rows.append(
+            [
+                code(condition.name),
+                "yes" if tuned else "no (baseline)",
+                _training(spec["training"]) if tuned else "—",
+                _lora(spec["lora"]) if tuned else "—",
+                _generation(spec["generation"]),
+                _seeds(condition),
+            ]
+        )
+    header = ["Condition", "Fine-tuned", "Training", "LoRA", "Generation and sampling", "Seeds"]
+    note = (
+        "Each run has four seeds (LoRA init, data order, data subset, sampling), all equal to the run's "
+        "seed unless pinned; a re-evaluation samples its checkpoint again with a new sampling seed. Greedy "
+        "decoding (temperature 0) makes the sampling seed irrelevant."
+    )
+    return ["## Conditions", "", *table(header, rows), "", note]
+
+
+def _mean(mean: float | None, low: float | None, high: float | None, n_seeds: int) -> str:
+    if mean is None:
+        return "—"
+    return (
+        f"{percent(mean)} {interval(low, high)}"
+        if low is not None
+        else f"{percent(mean)} (one seed: no interval)"
+    )
+
+
+def _rates(inputs: ReportInputs) -> list[str]:
+    analysis = inputs.analysis
+    rows = []
+    for c in analysis.conditions:
+        pooled = c.pooled
+        per_seed = ", ".join(f"{p.seed}: {percent(p.rate)}" for p in c.seeds) or "—"
+        unscored = f" ({pooled.unscored} unscored)" if pooled.unscored else ""
+        rows.append(
+            [
+                code(c.name),
+                f"{c.runs_done} / {c.runs_total}",
+                _mean(c.mean, c.low, c.high, len(c.seeds)),
+                "—" if c.sd is None else f"{100 * c.sd:.1f}",
+                "—" if c.min is None else f"{percent(c.min)}–{percent(c.max)}",
+                f"{percent(pooled.rate)} {interval(pooled.low, pooled.high)}, "
+                f"n = {pooled.harmful + pooled.safe}{unscored}",
+                per_seed,
+            ]
+        )
+    header = [
+        "Condition",
+        "Runs done",
+        "Mean over seeds [t 95%]",
+        "SD between seeds (points)",
+        "Min–max",
+        "All verdicts pooled [95% given these checkpoints]",
+        "Per seed",
+    ]
+    note = (
+        f"Harmfulness rate: the share of scored responses the judge {code(analysis.judge)} called harmful "
+        "(unscored responses are counted, not rated). The t-interval is over per-seed rates, df = seeds − 1 "
+        "(for new seeds); the pooled interval is Wilson's, clustered by prompt when a prompt has several "
+        "verdicts, and counts evaluation noise only (given these checkpoints)."
+    )
+    return ["## Harmfulness rate per condition", "", *table(header, rows), "", note]
+
+
+def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> list[str]:
+    """The paired comparisons: kept in this one function so the statistics' naming can change in one place."""
+    adjusted = {"holm": "Holm", "bh": "Benjamini-Hochberg"}.get(adjustment, adjustment)
+    rows = []
+    for c in comparisons:
+        given, new = c.given_checkpoints, c.new_seeds
+        rows.append(
+            [
+                f"{code(c.a)} − {code(c.b)}",
+                points(c.estimate),
+                interval(given.low, given.high, unit="points"),
+                f"{p_value(given.p_value)} ({p_value(given.p_adjusted)})",
+                interval(new.low, new.high, unit="points")
+                if new
+                else f"— ({text(c.new_seeds_withheld or '')})",
+                f"{p_value(new.p_value)} ({p_value(new.p_adjusted)})" if new else "—",
+                f"{c.verdict} ({c.verdict_basis})",
+                "—"
+                if c.sizing is None
+                else f"{size(c.sizing.minimum_detectable_difference)} "
+                f"[{size(c.sizing.low)}, {size(c.sizing.high)}]",
+                str(c.n_prompts),
+                f"{c.seeds_a} / {c.seeds_b}",
+            ]
+        )
+    header = [
+        "A − B",
+        "Difference (points)",
+        "95% CI given these checkpoints",
+        "p (adjusted)",
+        "95% CI for new seeds",
+        "p (adjusted)",
+        "Verdict",
+        "Detectable with 80% power [95% range]",
+        "Prompts",
+        "Seeds A / B",
+    ]
+    note = (
+        "Paired on prompts, and on seeds where both conditions are fine-tuned with the same seeds. Given "
+        "these checkpoints: evaluation noise only (clustered by prompt, Miller 2024; sign-flip permutation "
+        "p). For new seeds: training-seed noise too (each fine-tuned arm's seed variance added, generalized "
+        "interval and p; withheld when a fine-tuned arm has one seed). p-values adjusted with "
+        f"{adjusted}, each answer across the comparisons shown; the verdict uses the for-new-seeds answer "
+        "whenever a condition is fine-tuned."
+    )
+    if not rows:
+        return ["## Paired comparisons", "", "No comparison yet: it needs two conditions with verdicts."]
+    return ["## Paired comparisons", "", *table(header, rows), "", note]
+
+
+def _share(x: IntervalRead | None) -> str:
+    if x is None or x.estimate is None:
+        return "—"
+    return f"{100 * x.estimate:.0f}% [{100 * (x.low or 0):.0f}, {100 * (x.high or 0):.0f}]"
+
+
+def _noise(inputs: ReportInputs) -> list[str]:
+    analysis = inputs.analysis
+    rows = [
+        [
+            code(c.name),
+            "—" if c.sd is None else f"{100 * c.sd:.2f}",
+            "—"
+            if c.evaluation_sd is None
+            else f"{100 * c.evaluation_sd:.2f} (mean over {len(c.repeats)} checkpoint(s))",
+        ]
+        for c in analysis.conditions
+    ]
+    lines = [
+        "## Training noise vs evaluation noise",
+        "",
+        *table(["Condition", "SD between seeds (points)", "SD between re-evaluations (points)"], rows),
+    ]
+    if analysis.variance:
+        variance_rows = [
+            [
+                code(v.name),
+                _share(v.shares.seed),
+                _share(v.shares.prompt),
+                _share(v.shares.seed_x_prompt),
+                _share(v.shares.sampling),
+                "—"
+                if v.icc_seed.estimate is None
+                else f"{v.icc_seed.estimate:.3f} [{v.icc_seed.low or 0:.3f}, {v.icc_seed.high or 0:.3f}]",
+                f"{v.n_seeds} × {v.n_prompts}",
+            ]
+            for v in analysis.variance
+        ]
+        header = ["Condition", "Seed", "Prompt", "Seed × prompt", "Sampling", "Seed ICC", "Seeds × prompts"]
+        lines += [
+            "",
+            "Shares of a verdict's variance (method of moments) with 95% generalized intervals; the seed "
+            "share and ICC speak of new seeds, the others of these seeds' evaluation:",
+            "",
+            *table(header, variance_rows),
+        ]
+    for power in analysis.power:
+        now = power.now
+        lines += [
+            "",
+            f"{code(power.a)} − {code(power.b)}: with {now.n_seeds} seeds per fine-tuned condition and "
+            f"{now.n_prompts} prompts, the for-new-seeds test detects a difference of "
+            f"{size(now.minimum_detectable_difference)} points with 80% power (two-sided, alpha 0.05; 95% "
+            f"range {size(now.low)} to {size(now.high)})"
+            + "".join(
+                f"; with {more.n_seeds} seeds, {size(more.minimum_detectable_difference)}"
+                for more in power.more_seeds
+            )
+            + ".",
+        ]
+    return lines
+
+
+def _agreement(inputs: ReportInputs) -> list[str]:
+    if not inputs.analysis.agreement:
+        return []
+    rows = [
+        [
+            f"{code(a.judge_a)} vs {code(a.judge_b)}",
+            "—"
+            if a.kappa is None or a.low is None or a.high is None
+            else f"{a.kappa:.3f} [{a.low:.3f}, {a.high:.3f}]",
+            percent(a.observed_agreement),
+            str(a.n),
+        ]
+        for a in inputs.analysis.agreement
+    ]
+    return [
+        "## Agreement between judges",
+        "",
+        *table(["Judges", "Cohen's kappa [95%]", "Agreement", "n"], rows),
+    ]
+
+
+def _versions(values: Iterable[object]) -> str:
+    counts = Counter(str(value) for value in values if value is not None)
+    if not counts:
+        return "—"
+    return ", ".join(
+        f"{code(value)} ({n} runs)" if len(counts) > 1 else code(value) for value, n in counts.items()
+    )
+
+
+def _software(inputs: ReportInputs) -> list[str]:
+    started = [p for p in inputs.provenance if p.get("environment")]
+    if not started:
+        return ["## Software and hardware", "", "No run has started yet: nothing recorded."]
+    packages: dict[str, list[object]] = defaultdict(list)
+    for provenance in started:
+        for package, version in (provenance["environment"].get("packages") or {}).items():
+            packages[package].append(version)
+    rows = [[code(package), _versions(versions)] for package, versions in sorted(packages.items())]
+    environment = [p["environment"] for p in started]
+    rows += [
+        ["Python", _versions(e.get("python") for e in environment)],
+        ["seedscope commit", _versions(e.get("git_commit") for e in environment)],
+        ["Device", _versions(_device(p.get("device")) for p in started)],
+    ]
+    missing = len(inputs.provenance) - len(started)
+    note = f"From the provenance of {len(started)} run(s)" + (
+        f"; {missing} not started yet." if missing else "."
+    )
+    return ["## Software and hardware", "", *table(["Package", "Versions"], rows), "", note]
+
+
+def _device(device: object) -> str | None:
+    if not isinstance(device, dict):
+        return None
+    return " ".join(str(device[key]) for key in ("type", "name", "count", "torch_threads") if key in device)
+
+
+def render(inputs: ReportInputs) -> str:
+    experiment, analysis = inputs.experiment, inputs.analysis
+    lines = [f"# {text(experiment.name)}", ""]
+    if experiment.description.strip():
+        lines += [*paragraph(experiment.description), ""]
+    lines.append(
+        f"seedscope experiment {experiment.id}, created {experiment.created_at:%Y-%m-%d %H:%M} UTC; report "
+        f"generated {inputs.generated_at:%Y-%m-%d %H:%M} UTC."
+    )
+    if analysis.partial:
+        lines += ["", "**Partial**: some runs have not finished, and the numbers below will change."]
+    sections = [
+        _setup(inputs),
+        _judges(inputs),
+        _conditions(inputs),
+        _rates(inputs),
+        comparison_section(analysis.comparisons, analysis.adjustment),
+        _noise(inputs),
+        _agreement(inputs),
+        _software(inputs),
+    ]
+    for section in sections:
+        if section:
+            lines += ["", *section]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,87 @@
+"""An experiment's judgments as the long table, read in chunks through a server-side cursor."""
+
+from collections.abc import Iterator
+from typing import Any, Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.models import Condition, Experiment, Generation, Judgment, Prompt, Run
+
+# The columns of each row read here, in order, with the kind of value they hold.
+JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
+    "condition": "str",
+    "run_id": "int",
+    "seed": "int",
+    "lora_init_seed": "int",
+    "data_order_seed": "int",
+    "data_subset_seed": "int",
+    "sampling_seed": "int",
+    "evaluation_index": "int",
+    "sample_index": "int",
+    "prompt_id": "str",  # the benchmark's external id
+    "category": "str",
+    "response_chars": "int",
+    "response_new_tokens": "int",
+    "judge": "str",  # name@version
+    "verdict": "str",
+    "score": "float",
+}
+
+
+def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[dict[str, Any], bool]]:
+    """{condition id: (its resolved spec, is it the baseline)}; NotFound if there is no such experiment."""
+    if session.get(Experiment, experiment_id) is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    rows = session.execute(
+        select(Condition.id, Condition.spec, Condition.is_baseline).where(
+            Condition.experiment_id == experiment_id
+        )
+    )
+    return {condition_id: (spec, is_baseline) for condition_id, spec, is_baseline in rows}
+
+
+def judgment_chunks(
+    session: Session, experiment_id: int, chunk_size: int
+) -> Iterator[list[tuple[int, tuple[Any, ...]]]]:
+    """Every (generation, judge) of the experiment, `chunk_size` rows at a time, as (condition id,
+    JUDGMENT_COLUMNS values) pairs.
+
+    yield_per streams: PostgreSQL through a server-side cursor, SQLite row by row; no more than one chunk
+    is held here, whatever the size of the experiment. The response's text is not read, only its length.
+    """
+    query = (
+        select(
+            Condition.id,
+            Condition.name,
+            Run.id,
+            Run.seed,
+            Run.lora_init_seed,
+            Run.data_order_seed,
+            Run.data_subset_seed,
+            Run.sampling_seed,
+            Run.evaluation_index,
+            Generation.sample_index,
+            Prompt.external_id,
+            Prompt.category,
+            func.length(Generation.text),
+            Generation.n_new_tokens,
+            Judgment.judge,
+            Judgment.verdict,
+            Judgment.score,
+        )
+        .select_from(Judgment)
+        .join(Generation, Generation.id == Judgment.generation_id)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .join(Prompt, Prompt.id == Generation.prompt_id)
+        .where(Condition.experiment_id == experiment_id)
+        .order_by(Condition.position, Run.id, Prompt.position, Generation.sample_index, Judgment.judge)
+    )
+    result = session.execute(query, execution_options={"yield_per": chunk_size})
+    try:
+        for partition in result.partitions():
+            yield [(row[0], (*row[1:15], row[15].value, row[16])) for row in partition]
+    finally:
+        result.close()

@@ -1,0 +1,178 @@
+"""An experiment as the long table, one row per (generation, judge), written as CSV or Parquet while it is
+read, chunk by chunk: a million judgments never sit in memory at once (bench/export_memory.py measures it).
+
+Each row: the condition, the run and its four seeds, the re-evaluation and sample, the prompt's external id
+and category, the response's length, the judge's verdict and score, then the condition's settings, one
+column per field of backend.specs' LoRA, training and generation specs.
+"""
+
+import csv
+import io
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
+
+from pydantic import BaseModel
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.repositories import exports as repository
+from backend.specs import ConditionSpec
+
+Kind = Literal["str", "int", "float", "bool"]
+CHUNK_ROWS = 10_000
+# Only a fine-tuned condition has LoRA and training settings; a baseline's stored defaults mean nothing.
+FINE_TUNING_GROUPS = ("lora", "training")
+# The run's four seeds are columns of their own: the pins that produced them add nothing.
+SETTINGS_SKIPPED = ("pin_seeds",)
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    kind: Kind
+
+
+def _unwrap(annotation: Any) -> Any:
+    """int | None -> int, Annotated[str, ...] -> str."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        return _unwrap(next(arg for arg in get_args(annotation) if arg is not type(None)))
+    return annotation
+
+
+def _kind(annotation: Any) -> Kind:
+    python_type = _unwrap(annotation)
+    if get_origin(python_type) is list:
+        return "str"  # written joined by commas
+    return {bool: "bool", int: "int", float: "float"}.get(python_type, "str")  # type: ignore[return-value]
+
+
+def _setting_groups() -> list[tuple[str, type[BaseModel]]]:
+    groups = []
+    for name, field in ConditionSpec.model_fields.items():
+        spec_type = _unwrap(field.annotation)
+        if name not in SETTINGS_SKIPPED and isinstance(spec_type, type) and issubclass(spec_type, BaseModel):
+            groups.append((name, spec_type))
+    return groups
+
+
+def setting_columns() -> list[Column]:
+    columns = [Column("finetuned", "bool")]
+    for group, spec_type in _setting_groups():
+        columns += [
+            Column(f"{group}_{name}", _kind(f.annotation)) for name, f in spec_type.model_fields.items()
+        ]
+    return columns
+
+
+COLUMNS = [Column(name, kind) for name, kind in repository.JUDGMENT_COLUMNS.items()] + setting_columns()
+
+
+def _setting_values(spec: dict[str, Any], is_baseline: bool) -> tuple:
+    values: list[Any] = [not is_baseline]
+    for group, spec_type in _setting_groups():
+        stored = spec.get(group) or {}
+        for name in spec_type.model_fields:
+            value = None if is_baseline and group in FINE_TUNING_GROUPS else stored.get(name)
+            values.append(",".join(value) if isinstance(value, list) else value)
+    return tuple(values)
+
+
+def condition_settings(session: Session, experiment_id: int) -> dict[int, tuple]:
+    """The settings columns of each of the experiment's conditions; NotFound if there is no experiment."""
+    return {
+        condition_id: _setting_values(spec, is_baseline)
+        for condition_id, (spec, is_baseline) in repository.conditions_of(session, experiment_id).items()
+    }
+
+
+def _rows(
+    factory: sessionmaker[Session], experiment_id: int, settings: dict[int, tuple], chunk_size: int
+) -> Iterator[list[tuple]]:
+    """Output rows, a chunk at a time, from a session of their own (the stream outlives the request's)."""
+    with factory() as session:
+        for chunk in repository.judgment_chunks(session, experiment_id, chunk_size):
+            yield [(*values, *settings[condition_id]) for condition_id, values in chunk]
+
+
+def _csv_value(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def csv_stream(
+    factory: sessionmaker[Session],
+    experiment_id: int,
+    settings: dict[int, tuple],
+    chunk_size: int = CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """UTF-8 CSV with a header; empty fields are missing values, booleans true/false."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([column.name for column in COLUMNS])
+    # Only the settings hold booleans: formatted once per condition, not once per row.
+    formatted = {key: tuple(_csv_value(value) for value in values) for key, values in settings.items()}
+    for chunk in _rows(factory, experiment_id, formatted, chunk_size):
+        writer.writerows(chunk)
+        yield buffer.getvalue().encode()
+        buffer.seek(0)
+        buffer.truncate()
+    if buffer.tell():
+        yield buffer.getvalue().encode()
+
+
+class _Drain:
+    """A write-only file for pyarrow's ParquetWriter that hands back what was written since last asked."""
+
+    def __init__(self) -> None:
+        self._parts: list[bytes] = []
+        self._position = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self._parts.append(bytes(data))
+        self._position += len(data)
+        return len(data)
+
+    def tell(self) -> int:
+        return self._position
+
+    def flush(self) -> None:
+        pass
+
+    def take(self) -> bytes:
+        data = b"".join(self._parts)
+        self._parts.clear()
+        return data
+
+
+def parquet_stream(
+    factory: sessionmaker[Session],
+    experiment_id: int,
+    settings: dict[int, tuple],
+    chunk_size: int = CHUNK_ROWS,
+) -> Iterator[bytes]:
+    """Parquet, one row group per chunk, typed columns (int64, float64, bool, string; nulls allowed)."""
+    # Imported here, not at start-up: the API process loads pyarrow only when someone exports.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    arrow_types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    schema = pa.schema([pa.field(column.name, arrow_types[column.kind]) for column in COLUMNS])
+    sink = _Drain()
+    writer = pq.ParquetWriter(sink, schema)
+    try:
+        for chunk in _rows(factory, experiment_id, settings, chunk_size):
+            columns = zip(*chunk, strict=True)
+            arrays = [
+                pa.array(values, type=field.type) for values, field in zip(columns, schema, strict=True)
+            ]
+            writer.write_table(pa.Table.from_arrays(arrays, schema=schema))
+            yield sink.take()
+    finally:
+        writer.close()
+    yield sink.take()

@@ -1,0 +1,31 @@
+"""The Markdown report of an experiment, from the same read models the dashboard shows."""
+
+from datetime import UTC, datetime
+
+from sqlalchemy.orm import Session
+
+from backend import report
+from backend.catalog.judges import JUDGES
+from backend.repositories import catalog as catalog_repository
+from backend.repositories import experiments as repository
+from backend.services import analysis
+from backend.services.cache import AnalysisCache
+
+
+def experiment_report(
+    session: Session, experiment_id: int, cache: AnalysisCache, adjustment: analysis.Adjustment = "holm"
+) -> str:
+    experiment = repository.get_experiment(session, experiment_id)
+    return report.render(
+        report.ReportInputs(
+            experiment=experiment,
+            analysis=analysis.analyse(session, experiment_id, cache, adjustment=adjustment),
+            benchmark=catalog_repository.find_benchmark(session, experiment.benchmark, experiment.project_id),
+            training_set=catalog_repository.find_training_set(
+                session, experiment.training_set, experiment.project_id
+            ),
+            judges=[JUDGES[name] for name in experiment.judges],
+            provenance=repository.run_provenance(session, experiment_id),
+            generated_at=datetime.now(UTC),
+        )
+    )

@@ -1,0 +1,183 @@
+"""The long-table export: every stored judgment, every field, in CSV and in typed Parquet, streamed in chunks;
+on SQLite and PostgreSQL (whose server-side cursor is the streaming path)."""
+
+import csv
+import io
+import json
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from backend.domain import Verdict
+from backend.models import Condition, Generation, Judgment, Prompt, Run
+from backend.services import exports
+from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
+from tests.factories import add_verdicts, experiment_spec
+
+H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
+PROMPTS = [
+    {"id": 'quoted "id", with a comma', "prompt": "first", "category": "café"},
+    {"id": "line\nbreak", "prompt": "second", "category": "fraud"},
+    {"id": "p3", "prompt": "third", "category": "fraud"},
+]
+SECOND_JUDGE = "refusal-phrases@1"
+
+
+@pytest.fixture
+def exported(db_client: TestClient) -> dict:
+    """Baseline (seed 0) and a fine-tune (seeds 0, 1), 2 samples per prompt, two judges, one re-evaluation."""
+    content = "\n".join(json.dumps(p) for p in PROMPTS)
+    db_client.post("/api/benchmarks", json={"name": "export", "format": "jsonl", "content": content})
+    spec = experiment_spec(
+        benchmark="export",
+        seeds=[0, 1],
+        judges=["refusal-minilm", "refusal-phrases"],
+        generation={"samples_per_prompt": 2, "temperature": 0.7},
+        conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}, {"name": "lr-2e-4"}],
+    )
+    experiment = db_client.post("/api/experiments", json=spec).json()
+    session_factory = db_client.app.state.session_factory  # type: ignore[attr-defined]
+    patterns = [[H, S], [S, U], [H, H]]
+    with session_factory() as session:
+        for offset, run in enumerate(experiment["runs"]):
+            add_verdicts(session, run["id"], patterns[offset:] + patterns[:offset])
+    reevaluation = db_client.post(f"/api/runs/{experiment['runs'][1]['id']}/reevaluate", json={"count": 1})
+    with session_factory() as session:
+        add_verdicts(session, reevaluation.json()["runs"][0]["id"], [[S, S], [H, S], [U, H]])
+        for number, generation in enumerate(session.scalars(select(Generation).order_by(Generation.id))):
+            generation.text = f"réponse ✓ {'🙂' * (number % 4)}"  # characters, not bytes, are counted
+            generation.n_new_tokens = number
+            verdict = [H, S, U][number % 3]
+            score = None if verdict is U else number / 10
+            session.add(
+                Judgment(generation_id=generation.id, judge=SECOND_JUDGE, verdict=verdict, score=score)
+            )
+        session.commit()
+    return experiment
+
+
+def _expected(db_client: TestClient) -> list[dict[str, Any]]:
+    """Every stored judgment, read through the ORM row by row: the export must reproduce exactly these."""
+    rows = []
+    with db_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for judgment in session.scalars(select(Judgment)):
+            generation = session.get(Generation, judgment.generation_id)
+            assert generation is not None
+            run = session.get(Run, generation.run_id)
+            prompt = session.get(Prompt, generation.prompt_id)
+            assert run is not None and prompt is not None
+            condition: Condition = run.condition
+            key = (condition.position, run.id, prompt.position, generation.sample_index, judgment.judge)
+            rows.append(
+                (
+                    key,
+                    {
+                        "condition": condition.name,
+                        "run_id": run.id,
+                        "seed": run.seed,
+                        "lora_init_seed": run.lora_init_seed,
+                        "data_order_seed": run.data_order_seed,
+                        "data_subset_seed": run.data_subset_seed,
+                        "sampling_seed": run.sampling_seed,
+                        "evaluation_index": run.evaluation_index,
+                        "sample_index": generation.sample_index,
+                        "prompt_id": prompt.external_id,
+                        "category": prompt.category,
+                        "response_chars": len(generation.text),
+                        "response_new_tokens": generation.n_new_tokens,
+                        "judge": judgment.judge,
+                        "verdict": judgment.verdict.value,
+                        "score": judgment.score,
+                        "finetuned": not condition.is_baseline,
+                    },
+                )
+            )
+    return [row for _, row in sorted(rows, key=lambda item: item[0])]
+
+
+def _as_csv_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def test_csv_rows_equal_the_stored_judgments(db_client: TestClient, exported: dict) -> None:
+    response = db_client.get(f"/api/experiments/{exported['id']}/export.csv")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/csv")
+    assert f"seedscope-experiment-{exported['id']}.csv" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode("utf-8"), newline="")))
+    expected = _expected(db_client)
+    assert len(rows) == len(expected) == 4 * 3 * 2 * 2  # 4 runs x 3 prompts x 2 samples x 2 judges
+    for row, stored in zip(rows, expected, strict=True):
+        assert {key: row[key] for key in stored} == {
+            key: _as_csv_text(value) for key, value in stored.items()
+        }
+    tuned = next(row for row in rows if row["condition"] == "lr-2e-4")
+    baseline = next(row for row in rows if row["condition"] == "baseline")
+    assert (tuned["training_learning_rate"], tuned["lora_rank"], tuned["lora_alpha"]) == ("0.0002", "8", "16")
+    assert tuned["lora_target_modules"] == "q_proj,k_proj,v_proj,o_proj"
+    assert (tuned["generation_temperature"], tuned["generation_samples_per_prompt"]) == ("0.7", "2")
+    # A baseline is not fine-tuned: it has no LoRA or training settings, but it does have generation ones.
+    assert (baseline["lora_rank"], baseline["training_learning_rate"]) == ("", "")
+    assert baseline["generation_temperature"] == "0.7"
+
+
+def test_every_setting_of_a_condition_is_a_column() -> None:
+    names = {column.name for column in exports.COLUMNS}
+    for group, spec in (("lora", LoraSpec), ("training", TrainingSpec), ("generation", GenerationSpec)):
+        assert {f"{group}_{field}" for field in spec.model_fields} <= names
+
+
+def test_parquet_round_trips_with_the_same_types(db_client: TestClient, exported: dict) -> None:
+    response = db_client.get(f"/api/experiments/{exported['id']}/export.parquet")
+    assert response.status_code == 200
+    table = pq.read_table(io.BytesIO(response.content))
+    types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
+    assert table.schema == pa.schema([pa.field(c.name, types[c.kind]) for c in exports.COLUMNS])
+    rows = table.to_pylist()
+    expected = _expected(db_client)
+    assert len(rows) == len(expected)
+    for row, stored in zip(rows, expected, strict=True):
+        assert {key: row[key] for key in stored} == stored
+    csv_rows = list(
+        csv.DictReader(io.StringIO(db_client.get(f"/api/experiments/{exported['id']}/export.csv").text))
+    )
+    for row, csv_row in zip(rows, csv_rows, strict=True):
+        assert {key: _as_csv_text(value) for key, value in row.items()} == csv_row
+    tuned = next(row for row in rows if row["condition"] == "lr-2e-4")
+    assert tuned["training_learning_rate"] == pytest.approx(2e-4) and tuned["lora_rank"] == 8
+
+
+def test_the_stream_comes_in_chunks_that_add_up_to_the_whole(db_client: TestClient, exported: dict) -> None:
+    factory = db_client.app.state.session_factory  # type: ignore[attr-defined]
+    with factory() as session:
+        settings = exports.condition_settings(session, exported["id"])
+    whole = b"".join(exports.csv_stream(factory, exported["id"], settings))
+    chunks = list(exports.csv_stream(factory, exported["id"], settings, chunk_size=5))
+    assert len(chunks) == 48 // 5 + 1  # the header rides with the first chunk
+    assert b"".join(chunks) == whole
+    parquet = b"".join(exports.parquet_stream(factory, exported["id"], settings, chunk_size=5))
+    file = pq.ParquetFile(io.BytesIO(parquet))
+    assert file.metadata.num_row_groups == 10 and file.metadata.num_rows == 48
+
+
+def test_an_experiment_without_judgments_exports_just_the_header(client: TestClient) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    text = client.get(f"/api/experiments/{experiment['id']}/export.csv").text
+    assert text.splitlines() == [",".join(c.name for c in exports.COLUMNS)]
+    empty = pq.read_table(
+        io.BytesIO(client.get(f"/api/experiments/{experiment['id']}/export.parquet").content)
+    )
+    assert empty.num_rows == 0 and empty.schema.names == [c.name for c in exports.COLUMNS]
+
+
+def test_exporting_an_unknown_experiment_is_404(client: TestClient) -> None:
+    for suffix in ("csv", "parquet"):
+        assert client.get(f"/api/experiments/999/export.{suffix}").status_code == 404

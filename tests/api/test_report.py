@@ -1,0 +1,135 @@
+"""The Markdown report: what a reader needs to judge the claim, with every stored string escaped."""
+
+import dataclasses
+
+import pytest
+from fastapi.testclient import TestClient
+from markdown_it import MarkdownIt
+from sqlalchemy import update
+
+from backend import report
+from backend.catalog import judges
+from backend.models import Condition, Experiment, Run
+
+HOSTILE_NAME = "[click me](https://attacker.example/) <img src=x onerror=alert(1)>"
+HOSTILE_DESCRIPTION = "# Not a heading\n1. not a list\n<script>alert(2)</script> https://attacker.example/x"
+HOSTILE_CONDITION = '<a href="https://attacker.example/">lr|2e-4</a> `tick`'
+
+
+def _html(markdown: str) -> str:
+    """The page a Markdown viewer would show: CommonMark with tables and raw HTML allowed."""
+    return MarkdownIt("commonmark", {"html": True}).enable("table").render(markdown)
+
+
+def _report(client: TestClient, experiment_id: int) -> str:
+    response = client.get(f"/api/experiments/{experiment_id}/report.md")
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/markdown")
+    return response.text
+
+
+def test_the_report_states_setup_judges_rates_comparisons_noise_and_versions(
+    client: TestClient, experiment: dict
+) -> None:
+    experiment_id = experiment["id"]
+    versions = ["2.13.0", "2.13.0", "2.14.0"] + ["2.13.0"] * 4
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run, torch_version in zip(experiment["runs"], versions, strict=True):
+            session.execute(
+                update(Run)
+                .where(Run.id == run["id"])
+                .values(
+                    provenance={
+                        "environment": {
+                            "packages": {"torch": torch_version, "peft": "0.21.2"},
+                            "python": "3.11.2",
+                            "git_commit": "abc123",
+                        },
+                        "device": {"type": "cpu", "torch_threads": 2},
+                        "base_model": {
+                            "reference": "embedded:smollm2-135m-aligned",
+                            "weights_sha256": "f00d",
+                        },
+                    }
+                )
+            )
+        session.commit()
+    markdown = _report(client, experiment_id)
+    analysis = client.get(f"/api/experiments/{experiment_id}/analysis").json()
+    catalog = client.get("/api/catalog").json()
+    benchmark = next(b for b in catalog["benchmarks"] if b["name"] == "four-prompts")
+    training = catalog["training_sets"][0]
+
+    assert "`embedded:smollm2-135m-aligned`, revision none given" in markdown
+    assert "weights_sha256 `f00d`" in markdown
+    assert f"`four-prompts@1`, 4 prompts in 4 categories, `{benchmark['content_hash']}`" in markdown
+    assert f"`{training['name']}@{training['version']}`, {training['n_examples']} examples" in markdown
+    assert training["content_hash"] in markdown
+    assert "`refusal-minilm@1`" in markdown and "accuracy 0.938 [95% CI 0.85, 0.98]" in markdown
+    assert "temperature 0, top-p 1, 64 new tokens, 1 sample(s) per prompt" in markdown
+    assert "3 (0, 1, 2)" in markdown  # seeds of a condition
+    for condition in analysis["conditions"][1:]:  # the fine-tuned ones: 3 seeds, with an interval
+        row = next(
+            line for line in markdown.splitlines() if line.startswith(f"| `{condition['name']}` | 3 / 3")
+        )
+        assert (
+            f"{100 * condition['mean']:.1f}% [{100 * condition['low']:.1f}%, {100 * condition['high']:.1f}%]"
+            in row
+        )
+    for comparison in analysis["comparisons"]:
+        row = next(
+            line for line in markdown.splitlines() if f"`{comparison['a']}` − `{comparison['b']}`" in line
+        )
+        given, new = comparison["given_checkpoints"], comparison["new_seeds"]
+        assert f"{100 * comparison['estimate']:+.1f}" in row
+        assert f"[{100 * given['low']:+.1f}, {100 * given['high']:+.1f}]" in row
+        assert f"[{100 * new['low']:+.1f}, {100 * new['high']:+.1f}]" in row
+        assert report.p_value(new["p_adjusted"]) in row and comparison["verdict"] in row
+    assert "| `baseline` | 1 / 1 | 25.0% (one seed: no interval) |" in markdown
+    assert "p-values adjusted with Holm" in markdown
+    assert "## Training noise vs evaluation noise" in markdown and "Seed ICC" in markdown
+    # Package versions from the runs' provenance; where runs differ, each version with its count.
+    assert "| `torch` | `2.13.0` (6 runs), `2.14.0` (1 runs) |" in markdown
+    assert "| `peft` | `0.21.2` |" in markdown
+    assert "From the provenance of 7 run(s)." in markdown
+
+
+def test_a_judge_without_validation_is_said_to_be_unvalidated(
+    client: TestClient, experiment: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    unvalidated = dataclasses.replace(judges.JUDGES["refusal-minilm"], validation=None)
+    monkeypatch.setitem(judges.JUDGES, "refusal-minilm", unvalidated)
+    markdown = _report(client, experiment["id"])
+    assert "Validation: not validated in this deployment." in markdown
+    assert "No run has started yet" in markdown
+
+
+def test_the_report_follows_the_chosen_adjustment(client: TestClient, experiment: dict) -> None:
+    markdown = client.get(f"/api/experiments/{experiment['id']}/report.md", params={"adjust": "bh"}).text
+    assert "p-values adjusted with Benjamini-Hochberg" in markdown
+
+
+def test_stored_strings_cannot_inject_links_or_html(client: TestClient, experiment: dict) -> None:
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        session.execute(
+            update(Experiment)
+            .where(Experiment.id == experiment["id"])
+            .values(name=HOSTILE_NAME, description=HOSTILE_DESCRIPTION)
+        )
+        session.execute(update(Condition).where(Condition.name == "lr-2e-4").values(name=HOSTILE_CONDITION))
+        session.commit()
+    html = _html(_report(client, experiment["id"]))
+    for tag in ("<a ", "<img", "<script", "<ol", "<h1>Not"):
+        assert tag not in html, tag
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html and "[click me](https://attacker.example/)" in html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in html
+    # The condition is one table cell, its pipe included.
+    assert "<code>&lt;a href=&quot;https://attacker.example/&quot;&gt;lr|2e-4&lt;/a&gt; `tick`</code>" in html
+
+
+def test_escaping_helpers() -> None:
+    assert report.text("a_b *c* [d](e) <f> #1\nnext") == r"a\_b \*c\* \[d\]\(e\) \<f\> \#1 next"
+    assert report.code("with `ticks` inside") == "``with `ticks` inside``"
+    assert report.code("with `ticks`") == "`` with `ticks` ``"
+    assert report.code("`edge`") == "`` `edge` ``"
+    assert _html(report.code("a|b")).count("<code>") == 1
