@@ -665,6 +665,8 @@ function initShareLinks(base) {
     }
     renderLinks();
   });
+}
+
 // Plain text from the API (the report), with the API's error message on failure.
 async function apiText(path) {
   const response = await fetch(path);

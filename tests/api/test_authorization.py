@@ -33,7 +33,7 @@ from backend.api.auth import (
 from backend.config import Settings
 from backend.domain import Role, ShareScope
 from backend.schema import upgrade_to_head
-from tests.conftest import RecordingQueue
+from tests.conftest import TEST_CLIENT_HOST, RecordingQueue
 from tests.factories import experiment_spec
 from tests.support.accounts import PASSWORD, USERS, World, build_world
 
@@ -121,6 +121,12 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /openapi.json": ({}, 200),
         "GET /docs": ({}, 200),
         "GET /static/vendor/plotly.min.js": ({}, 200),
+        "GET /static/vendor/swagger-ui-bundle.js": ({}, 200),
+        "GET /static/vendor/swagger-ui.css": ({}, 200),
+        "GET /datasets": ({}, 200),
+        "GET /api/experiments/{experiment_id}/export.csv": ({}, 200),
+        "GET /api/experiments/{experiment_id}/export.parquet": ({}, 200),
+        "GET /api/experiments/{experiment_id}/report.md": ({}, 200),
     }
 
 
@@ -186,7 +192,12 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, W
 
 
 def _settings(database: Path, home: Path) -> Settings:
-    return Settings(home=home / "home", database_url=f"sqlite:///{database}", broker_url="memory://")
+    return Settings(
+        home=home / "home",
+        database_url=f"sqlite:///{database}",
+        broker_url="memory://",
+        allowed_hosts=[TEST_CLIENT_HOST],
+    )
 
 
 def _client_on_copy(template: Path, target: Path) -> TestClient:

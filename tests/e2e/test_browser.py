@@ -19,9 +19,13 @@ pytestmark = pytest.mark.slow
 
 
 def upload_benchmark(
-    url: str, n_prompts: int, headers: dict[str, str], ids: dict[int, str] | None = None
+    url: str,
+    n_prompts: int,
+    headers: dict[str, str],
+    project: int | None = None,
+    ids: dict[int, str] | None = None,
 ) -> None:
-    """p0, p1, ... unless `ids` names some prompts otherwise; into the caller's first project."""
+    """p0, p1, ... unless `ids` names some prompts otherwise; into `project` (default the caller's first)."""
     prompts = [
         {
             "id": (ids or {}).get(i, f"p{i}"),
@@ -33,7 +37,7 @@ def upload_benchmark(
     content = "\n".join(json.dumps(prompt) for prompt in prompts)
     response = httpx.post(
         f"{url}/api/benchmarks",
-        json={"name": "four-prompts", "format": "jsonl", "content": content},
+        json={"name": "four-prompts", "format": "jsonl", "content": content, "project": project},
         headers=headers,
     )
     assert response.status_code == 201, response.text
@@ -244,6 +248,10 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     power_rows.first.get_by_role("button", name="Add 3 seeds to tuned").click()
     expect(page.locator("#runs tbody tr")).to_have_count(11)
     expect(page.locator("#runs tbody tr", has_text="later (extension 1)")).to_have_count(3)
+    # No worker here: cancel them, and the page stops refreshing itself.
+    page.get_by_role("button", name="Cancel unfinished runs").click()
+    expect(page.locator('#runs tbody tr[data-status="cancelled"]')).to_have_count(3)
+    expect(page.locator("#partial")).to_be_hidden()
 
 
 def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
