@@ -1,4 +1,4 @@
-"""The three stages on a tiny model, called directly (no broker): results, resumption, failures."""
+"""The run task on a tiny model, called directly (no broker): results, resumption, failures."""
 
 from collections.abc import Callable
 from pathlib import Path
@@ -12,8 +12,9 @@ from backend.domain import RunStatus
 from backend.models import Generation, Judgment, Run
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
+from worker.models.cache import ModelCache
 from worker.store import RunStore
-from worker.tasks import STAGES, run_from
+from worker.tasks import execute
 
 N_PROMPTS, SAMPLES = 6, 2
 
@@ -40,10 +41,10 @@ def store(migrated: Settings, client: TestClient) -> RunStore:
 
 
 def drain(queue: RecordingQueue, store: RunStore, settings: Settings) -> None:
-    """Run queued tasks the way a worker would."""
+    """Run queued tasks the way a worker process would, one model cache for all of them."""
+    models = ModelCache()
     while queue.sent:
-        task, run_id = queue.sent.pop(0)
-        run_from(task, run_id, store, settings)
+        execute(queue.sent.pop(0), store, settings, models)
 
 
 def row_counts(client: TestClient) -> tuple[int, int]:
@@ -72,25 +73,36 @@ def test_every_run_finishes_with_one_generation_per_prompt_and_sample(
     assert set(tuned["timings"]) == {"training", "generating", "judging"}
 
 
-def test_rerunning_finished_stages_adds_nothing(
+def test_a_second_delivery_and_a_crash_after_the_last_write_add_nothing(
     client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
 ) -> None:
     client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
     drain(queue, store, migrated)
     before = row_counts(client)
-    for run_id in (1, 2):
-        for _, status, stage in STAGES:
-            store.start_stage(run_id, status, "forced re-run")  # a redelivered message after a crash
-            stage(store.context(run_id), store, migrated)  # type: ignore[arg-type]
+    # The broker hands out a finished run's task again: the worker does not claim it.
+    assert not execute(2, store, migrated, ModelCache())
+    # A worker killed after storing the last judgment, before marking the run done: the next worker finds
+    # every stage's work stored and only finishes the run.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        session.get(Run, 2).status = RunStatus.JUDGING  # type: ignore[union-attr]
+        session.commit()
+    assert client.post("/api/runs/2/retry").status_code == 200
+    drain(queue, store, migrated)
+    assert client.get("/api/runs/2").json()["status"] == "done"
     assert row_counts(client) == before
 
 
 def test_a_run_interrupted_mid_generation_resumes_to_the_same_result(
     client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
 ) -> None:
-    """Batches are fixed and seeded by index: what a crash loses is regenerated identically."""
+    """The batch plan depends on the prompts and the run's recorded token budget only, and batches are
+    seeded by index: what a crash loses is regenerated identically, even by a worker whose own budget
+    would differ."""
+    several_batches = migrated.model_copy(update={"generation_token_budget": 200})
     client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
-    drain(queue, store, migrated)
+    drain(queue, store, several_batches)
+    recorded = client.get("/api/runs/2").json()["provenance"]["generation"]
+    assert recorded["token_budget"] == 200 and recorded["batches"] >= 3
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         complete = {
             (g.run_id, g.prompt_id, g.sample_index): g.text for g in session.scalars(select(Generation))
@@ -104,7 +116,7 @@ def test_a_run_interrupted_mid_generation_resumes_to_the_same_result(
         session.commit()
     assert row_counts(client)[0] == len(complete) - len(lost)
     assert client.post("/api/runs/2/retry").status_code == 200
-    drain(queue, store, migrated)
+    drain(queue, store, migrated)  # no budget set: the one the run recorded applies
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         resumed = {
             (g.run_id, g.prompt_id, g.sample_index): g.text for g in session.scalars(select(Generation))
