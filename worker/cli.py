@@ -48,18 +48,18 @@ def supervise(commands: Sequence[tuple[list[str], dict[str, str]]], launch: Laun
             if process.poll() is None:
                 process.send_signal(signum)
 
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    while True:
-        exited = next((p for p in processes if p.poll() is not None), None)
-        if exited is not None:
-            break
-        time.sleep(0.5)
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        process.wait()
+    previous = {signum: signal.signal(signum, forward) for signum in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while (exited := next((p for p in processes if p.poll() is not None), None)) is None:
+            time.sleep(0.5)
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     log.info("worker process %s exited with %s; stopped the others", exited.pid, exited.returncode)
     return exited.returncode
 

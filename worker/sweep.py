@@ -12,6 +12,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable
+from datetime import datetime
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -24,10 +25,16 @@ from backend.repositories.leases import requeue_stranded
 log = logging.getLogger(__name__)
 
 
-def sweep(sessions: sessionmaker[Session], send: Callable[[int], None], settings: Settings) -> list[int]:
-    """Queue the stranded runs again and send their tasks; the ids sent."""
+def sweep(
+    sessions: sessionmaker[Session],
+    send: Callable[[int], None],
+    settings: Settings,
+    consuming_since: datetime,
+) -> list[int]:
+    """Queue the stranded runs again and send their tasks; the ids sent. `consuming_since`: when the
+    sweeping worker started taking tasks."""
     with sessions.begin() as session:
-        run_ids = requeue_stranded(session, utcnow(), settings.queued_stranded_after_s)
+        run_ids = requeue_stranded(session, utcnow(), settings.queued_stranded_after_s, consuming_since)
     sent = []
     for run_id in run_ids:
         try:
@@ -49,6 +56,7 @@ class Sweeper:
         self._settings, self._send = settings, send
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="seedscope-sweep", daemon=True)
+        self._started = utcnow()  # the worker is ready, taking tasks
 
     def start(self) -> None:
         self._thread.start()
@@ -62,7 +70,7 @@ class Sweeper:
         interval = self._settings.sweep_interval_s
         while True:
             try:
-                sweep(self._sessions, self._send, self._settings)
+                sweep(self._sessions, self._send, self._settings, self._started)
             except Exception as error:  # the database is unreachable: try again next time
                 log.warning("sweep failed (%s); retrying in %.0f s", error, interval)
             # Jitter, so the workers of a deployment started together do not all sweep at the same instant.

@@ -12,7 +12,7 @@ Times come from the clock of the process that writes them: hosts of a deployment
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, false, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from backend.domain import ACTIVE_STATUSES, STAGE_STATUSES, RunStatus
@@ -64,17 +64,20 @@ def requeue_for_resume(session: Session, run_ids: Sequence[int], now: datetime) 
     return requeue(session, criteria, message="queued again", now=now, reset_attempts=True)
 
 
-def requeue_stranded(session: Session, now: datetime, queued_stranded_after_s: float) -> list[int]:
+def requeue_stranded(
+    session: Session, now: datetime, queued_stranded_after_s: float, consuming_since: datetime
+) -> list[int]:
     """Queue again the runs no worker would otherwise finish; the ids moved (the caller sends them).
 
     Abandoned: in a stage, or claimed since its task was last sent, with its lease lapsed: its worker
     stopped (killed, or the database went away under it).
 
     Lost: queued and not claimed since its task was sent more than `queued_stranded_after_s` ago, while
-    either no worker holds any run (an idle worker would have taken it), or a run sent after it was claimed
-    before that cutoff (the broker hands messages out in order, so this one's is gone). A run waiting its
-    turn behind busy workers is neither and is left alone; if the guess is wrong, the extra message finds
-    the run leased or finished and is dropped.
+    either a run sent after it was claimed before that cutoff (the broker hands messages out in order, so
+    this one's is gone), or no worker holds any run although the sweeping worker has been taking tasks
+    (since `consuming_since`) for that long: it would have got the message. A run waiting its turn behind
+    busy workers, or for workers to start, is neither and is left alone; if the guess is wrong, the extra
+    message finds the run leased or finished and is dropped.
 
     The conditions are part of the UPDATE, so of several workers sweeping at once one re-queues each run.
     """
@@ -94,13 +97,14 @@ def requeue_stranded(session: Session, now: datetime, queued_stranded_after_s: f
         later.claimed_at < cutoff,
     )
     workers_busy = exists().where(holder.lease_owner.is_not(None), holder.lease_expires_at > now)
+    idle_long_enough = ~workers_busy if consuming_since <= cutoff else false()
     lost = requeue(
         session,
         and_(
             Run.status == RunStatus.QUEUED,
             or_(Run.claimed_at.is_(None), ~claimed_since_sent),
             Run.enqueued_at < cutoff,
-            or_(overtaken, ~workers_busy),
+            or_(overtaken, idle_long_enough),
         ),
         message="queued again: its task was lost",
         now=now,

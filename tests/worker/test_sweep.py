@@ -15,9 +15,13 @@ from worker.sweep import sweep
 Submitted = tuple[TestClient, RunStore, list[int]]
 
 
-def run_sweep(client: TestClient, settings: Settings) -> list[int]:
+def run_sweep(
+    client: TestClient, settings: Settings, worker_up_for: timedelta = timedelta(hours=2)
+) -> list[int]:
+    """The ids sent by a sweep of a worker that has been taking tasks for `worker_up_for`."""
     sent: list[int] = []
-    sweep(client.app.state.session_factory, sent.append, settings)  # type: ignore[attr-defined]
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    sweep(sessions, sent.append, settings, utcnow() - worker_up_for)
     return sent
 
 
@@ -73,6 +77,8 @@ def test_queued_runs_are_lost_when_the_workers_are_idle(
     client, _, run_ids = submitted
     for run_id in run_ids:
         set_columns(client, run_id, enqueued_at=utcnow() - timedelta(hours=1))
+    # A worker that has just started has not had the time to take their messages yet.
+    assert run_sweep(client, both_databases, worker_up_for=timedelta(seconds=1)) == []
     assert run_sweep(client, both_databases) == run_ids
     assert {r["progress_message"] for r in client.get("/api/experiments/1").json()["runs"]} == {
         "queued again: its task was lost"
