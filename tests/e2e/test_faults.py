@@ -48,18 +48,17 @@ def shared_redis() -> Iterator[str]:
 
 
 def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrides: object) -> Settings:
+    fast = {
+        "lease_s": 6,
+        "sweep_interval_s": 1,
+        "queued_stranded_after_s": 3,
+        "run_max_attempts": 5,
+        "generation_token_budget": 150,  # several batches per run
+        "judge_batch_size": 2,  # several judge transactions per run
+    }
     settings = Settings(
-        home=tmp_path / "home",
-        database_url=database_url,
-        broker_url=broker_url,
-        lease_s=6,
-        sweep_interval_s=1,
-        queued_stranded_after_s=3,
-        run_max_attempts=5,
-        generation_token_budget=150,  # several batches per run
-        judge_batch_size=2,  # several judge transactions per run
-        **overrides,  # type: ignore[arg-type]
-    )
+        home=tmp_path / "home", database_url=database_url, broker_url=broker_url, **fast | overrides
+    )  # type: ignore[arg-type]
     settings.ensure_dirs()
     upgrade_to_head(settings.resolved_database_url)
     return settings

@@ -1,0 +1,33 @@
+"""The generation-speed bench runs end to end in its CPU mode (a smoke test: no figure is asserted)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+
+
+def test_the_cpu_mode_measures_every_case_and_summarises(tmp_path: Path) -> None:
+    out = tmp_path / "speed.json"
+    result = subprocess.run(
+        [sys.executable, "bench/generation_speed.py", "--cpu", "--repeats", "1", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["environment"]["mode"] == "cpu"
+    assert {(row["kind"], row["who"]) for row in report["rows"]} == {
+        (kind, who) for kind in ("generation", "training") for who in ("project", "anchor")
+    }
+    assert all(row["tokens"] > 0 and row["seconds"] > 0 for row in report["rows"])
+    (summary,) = report["summary"]
+    assert summary.startswith("tiny: generation ") and "vs plain HF" in summary and "LoRA training" in summary
+    assert summary in result.stdout
