@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from tests.conftest import REPO
 
@@ -31,3 +32,22 @@ def test_the_cpu_mode_measures_every_case_and_summarises(tmp_path: Path) -> None
     (summary,) = report["summary"]
     assert summary.startswith("tiny: generation ") and "vs plain HF" in summary and "LoRA training" in summary
     assert summary in result.stdout
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_the_gpu_mode_measures_the_1_5b_shape(tmp_path: Path) -> None:
+    """On the GPU machine; the figures it prints go to the README, not into an assertion."""
+    out = tmp_path / "speed.json"
+    result = subprocess.run(
+        [sys.executable, "bench/generation_speed.py", "--shapes", "1.5B", "--json", str(out)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["environment"]["mode"] == "gpu"
+    assert all(row["peak_gib"] > 0 for row in report["rows"])
+    assert "H200 target" in report["summary"][0]

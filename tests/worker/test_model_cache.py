@@ -31,8 +31,15 @@ def weights_hash(model: torch.nn.Module) -> str:
     return digest.hexdigest()
 
 
+ON_CUDA = pytest.param(
+    "cuda",
+    marks=[pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")],
+)
+
+
+@pytest.mark.parametrize("device_type", ["cpu", ON_CUDA])
 def test_training_and_generating_with_adapters_leave_the_cached_base_unchanged(
-    client: TestClient, queue: RecordingQueue, migrated: Settings, tiny_model_dir: Path
+    client: TestClient, queue: RecordingQueue, migrated: Settings, tiny_model_dir: Path, device_type: str
 ) -> None:
     upload_small_benchmark(client, "three-prompts", 3)
     spec = experiment_spec(
@@ -44,22 +51,23 @@ def test_training_and_generating_with_adapters_leave_the_cached_base_unchanged(
         conditions=[{"name": "tuned", "training": {"subset_size": 8, "batch_size": 4, "max_length": 48}}],
     )
     client.post("/api/experiments", json=spec)
+    settings, device = migrated.model_copy(update={"device": device_type}), torch.device(device_type)
     models = ModelCache()
-    with models.borrow(str(tiny_model_dir), None, migrated, CPU) as loaded:
+    with models.borrow(str(tiny_model_dir), None, settings, device) as loaded:
         base, before = loaded.model, weights_hash(loaded.model)
     store = RunStore(client.app.state.session_factory)  # type: ignore[attr-defined]
     while queue.sent:  # two runs, each training an adapter and generating with it
-        execute(queue.sent.pop(0), store, migrated, models)
+        execute(queue.sent.pop(0), store, settings, models)
     assert [r["status"] for r in client.get("/api/experiments/1").json()["runs"]] == ["done", "done"]
 
-    with models.borrow(str(tiny_model_dir), None, migrated, CPU) as loaded:
+    with models.borrow(str(tiny_model_dir), None, settings, device) as loaded:
         assert loaded.model is base  # loaded once for both runs and all their stages
         assert weights_hash(loaded.model) == before
         assert not any("lora_" in name for name, _ in loaded.model.named_modules())
         items = [GenerationItem(1, "How do I bake bread?", 0), GenerationItem(2, "Name a colour.", 0)]
         spec_ = GenerationSpec(temperature=0.7, max_new_tokens=6)
         reused = generate_batch(loaded.model, loaded.tokenizer, items, spec_, seed=3)
-    fresh = load_base_model(str(tiny_model_dir), None, migrated, CPU)
+    fresh = load_base_model(str(tiny_model_dir), None, settings, device)
     assert generate_batch(fresh.model, fresh.tokenizer, items, spec_, seed=3) == reused
 
 
