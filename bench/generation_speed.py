@@ -8,8 +8,10 @@ What "the project's path" is: an experiment's evaluation as the worker runs it (
 without the database writes): the batch plan (prompt_lengths, plan_batches, default_token_budget), the
 LoRA adapter attached unmerged (adapter_attached), generate_batch per batch with its seed, for each seed.
 The anchor is plain HF `generate` on the same weights, the same prompts in their given order, a fixed
-batch of 64, no adapter, measured in the same process right after. Training: worker.training.train_lora
-against a plain peft loop on the same base weights, batch and sequence length.
+batch of 64, no adapter, measured in the same process right after. A third case generates the same runs
+together in mixed-adapter batches (peft `adapter_names`), a design the worker does not use, measured to
+decide whether it should. Training: worker.training.train_lora against a plain peft loop on the same base
+weights, batch and sequence length.
 
 GPU mode builds random-init Llama shapes in memory (bf16, as the worker loads them on a GPU), 1.5B
 (5 seeds x 320 prompts x 256 new tokens) and 8B (1 seed), with end-of-sequence never produced so every
@@ -29,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import (
     AutoTokenizer,
     LlamaConfig,
@@ -163,9 +165,9 @@ def random_llama(shape: str, tokenizer: PreTrainedTokenizerBase, device: torch.d
     return model.eval()
 
 
-def save_adapter(model: PreTrainedModel, directory: Path) -> Path:
+def save_adapter(model: PreTrainedModel, directory: Path, seed: int) -> Path:
     """A LoRA adapter for `model` saved to disk, as a fine-tuning run leaves one; the model is unchanged."""
-    torch.manual_seed(1)
+    torch.manual_seed(seed)
     peft_model = get_peft_model(model, build_lora_config(ADAPTER))
     peft_model.save_pretrained(str(directory))
     peft_model.unload()
@@ -188,24 +190,75 @@ def timed(device: torch.device, work: Callable[[], int]) -> tuple[float, int, fl
 def project_evaluation(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
-    adapter: Path,
+    adapters: Sequence[Path],
     texts: Sequence[str],
     spec: GenerationSpec,
-    seeds: int,
 ) -> int:
-    """The worker's generation stage for `seeds` fine-tuned runs: tokens generated."""
+    """The worker's generation stage for one fine-tuned run per adapter (seed): tokens generated."""
     device = next(model.parameters()).device
     prompts = list(enumerate(texts))
     plan = plan_batches(
         prompts, prompt_lengths(tokenizer, texts), 1, spec.max_new_tokens, default_token_budget(model, device)
     )
     tokens = 0
-    for seed in range(seeds):
+    for seed, adapter in enumerate(adapters):
         with adapter_attached(model, adapter) as attached:
             for index, batch in enumerate(plan):
                 generated = generate_batch(attached, tokenizer, batch, spec, batch_seed(seed, index))  # type: ignore[arg-type]
                 tokens += sum(g.n_new_tokens for g in generated)
     return tokens
+
+
+@torch.inference_mode()
+def mixed_adapter_evaluation(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    adapters: Sequence[Path],
+    texts: Sequence[str],
+    spec: GenerationSpec,
+) -> int:
+    """NOT the worker's path, measured to decide whether it should be: the same runs generated together,
+    each row with its own run's adapter (peft mixed-adapter batches, `adapter_names`), so every decode
+    step carries all runs' sequences. Tokens generated."""
+    device = next(model.parameters()).device
+    peft_model = PeftModel.from_pretrained(model, adapters[0], adapter_name="run0")
+    try:
+        for index, adapter in enumerate(adapters[1:], start=1):
+            peft_model.load_adapter(adapter, adapter_name=f"run{index}")
+        for name, parameter in peft_model.named_parameters():
+            if "lora_" in name:
+                parameter.data = parameter.data.to(model.dtype)
+        # A prompt's "samples" are the runs: all runs' sequences of a prompt share a batch.
+        plan = plan_batches(
+            list(enumerate(texts)),
+            prompt_lengths(tokenizer, texts),
+            len(adapters),
+            spec.max_new_tokens,
+            default_token_budget(model, device),
+        )
+        tokens = 0
+        for batch in plan:
+            chunk = [chat_prompt(tokenizer, item.prompt) for item in batch]
+            encoded = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
+            output = peft_model.generate(
+                **encoded,
+                adapter_names=[f"run{item.sample_index}" for item in batch],
+                **_sampling(tokenizer, spec),
+            )
+            tokens += int((output[:, encoded["input_ids"].shape[1] :] != tokenizer.pad_token_id).sum())
+        return tokens
+    finally:
+        peft_model.unload()
+
+
+def _sampling(tokenizer: PreTrainedTokenizerBase, spec: GenerationSpec) -> dict[str, object]:
+    return {
+        "max_new_tokens": spec.max_new_tokens,
+        "do_sample": True,
+        "temperature": spec.temperature,
+        "top_p": spec.top_p,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
 
 
 @torch.inference_mode()
@@ -218,14 +271,7 @@ def plain_generate(
     for start in range(0, len(texts), ANCHOR_BATCH):
         chunk = [chat_prompt(tokenizer, text) for text in texts[start : start + ANCHOR_BATCH]]
         encoded = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False).to(device)
-        output = model.generate(  # type: ignore[operator]
-            **encoded,
-            max_new_tokens=spec.max_new_tokens,
-            do_sample=True,
-            temperature=spec.temperature,
-            top_p=spec.top_p,
-            pad_token_id=tokenizer.pad_token_id,
-        )
+        output = model.generate(**encoded, **_sampling(tokenizer, spec))  # type: ignore[operator]
         tokens += int((output[:, encoded["input_ids"].shape[1] :] != tokenizer.pad_token_id).sum())
     return tokens
 
@@ -297,7 +343,9 @@ def measure(
     device = next(model.parameters()).device
     texts = prompt_texts(workload.prompts)
     spec = GenerationSpec(temperature=0.7, top_p=0.95, max_new_tokens=workload.new_tokens)
-    adapter = save_adapter(model, work_dir / f"adapter-{workload.shape}")
+    adapters = [
+        save_adapter(model, work_dir / f"adapter-{workload.shape}-{s}", s) for s in range(workload.seeds)
+    ]
     budget = default_token_budget(model, device)
     anchor_texts = texts[: workload.anchor_sequences]
     training = f"r{ADAPTER.rank}, batch {workload.train_batch} x {workload.train_length} tokens"
@@ -306,7 +354,13 @@ def measure(
             "generation",
             "project",
             f"{workload.seeds} seeds x {workload.prompts} prompts, LoRA attached, token budget {budget}",
-            lambda: project_evaluation(model, tokenizer, adapter, texts, spec, workload.seeds),
+            lambda: project_evaluation(model, tokenizer, adapters, texts, spec),
+        ),
+        Case(
+            "generation",
+            "mixed-adapter batches",
+            f"{workload.seeds} runs' adapters in every batch (not used by the worker)",
+            lambda: mixed_adapter_evaluation(model, tokenizer, adapters, texts, spec),
         ),
         Case(
             "generation",
@@ -360,10 +414,11 @@ def summarise(rows: list[dict[str, object]], gpu: bool) -> list[str]:
         peak = next(r["peak_gib"] for r in rows if r["shape"] == shape and r["who"] == "project")
         ours, anchor = speed["generation", "project"], speed["generation", "anchor"]
         train_ours, train_anchor = speed["training", "project"], speed["training", "anchor"]
+        mixed = speed["generation", "mixed-adapter batches"]
         line = (
             f"{shape}: generation {ours:,.0f} tok/s vs plain HF {anchor:,.0f} tok/s = {ours / anchor:.2f}x "
-            f"(peak {peak} GiB); LoRA training {train_ours:,.0f} vs {train_anchor:,.0f} tok/s "
-            f"= {train_ours / train_anchor:.2f}x"
+            f"(peak {peak} GiB); mixed-adapter batches {mixed:,.0f} tok/s = {mixed / ours:.2f}x ours; "
+            f"LoRA training {train_ours:,.0f} vs {train_anchor:,.0f} tok/s = {train_ours / train_anchor:.2f}x"
         )
         if gpu and shape == "1.5B":
             met = ours >= TARGET_TOKENS_PER_S and ours / anchor >= TARGET_RATIO

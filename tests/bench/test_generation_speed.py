@@ -26,11 +26,13 @@ def test_the_cpu_mode_measures_every_case_and_summarises(tmp_path: Path) -> None
     report = json.loads(out.read_text())
     assert report["environment"]["mode"] == "cpu"
     assert {(row["kind"], row["who"]) for row in report["rows"]} == {
-        (kind, who) for kind in ("generation", "training") for who in ("project", "anchor")
+        *((kind, who) for kind in ("generation", "training") for who in ("project", "anchor")),
+        ("generation", "mixed-adapter batches"),
     }
     assert all(row["tokens"] > 0 and row["seconds"] > 0 for row in report["rows"])
     (summary,) = report["summary"]
-    assert summary.startswith("tiny: generation ") and "vs plain HF" in summary and "LoRA training" in summary
+    assert summary.startswith("tiny: generation ") and "vs plain HF" in summary
+    assert "mixed-adapter batches" in summary and "LoRA training" in summary
     assert summary in result.stdout
 
 
