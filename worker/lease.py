@@ -31,7 +31,8 @@ class Heartbeat:
         self, _type: type[BaseException] | None, _error: BaseException | None, _tb: TracebackType | None
     ) -> None:
         self._stopped.set()
-        self._thread.join()
+        # Not waiting long for a renewal stuck on an unreachable database: after the release it is a no-op.
+        self._thread.join(timeout=self._lease.seconds / 4)
 
     def _beat(self) -> None:
         while not self._stopped.wait(self._lease.seconds / 4):

@@ -66,6 +66,9 @@ def execute(
         except DATABASE_UNREACHABLE:
             log.exception("run %s: database unreachable; queued again once its lease expires", run_id)
             return True
+        except Exception as error:  # outside any stage: choosing the next one, finishing the run
+            log.exception("run %s failed", run_id)
+            store.fail(lease, readable(error))
         finally:
             try:
                 store.release(lease)
