@@ -381,8 +381,11 @@ def measure(
             lambda: plain_training(model, tokenizer, workload),
         ),
     ]
-    warm_up = spec.model_copy(update={"max_new_tokens": 4})
-    generate_batch(model, tokenizer, [GenerationItem(0, texts[0], 0)] * 4, warm_up, 0)
+    # Warm-up (kernels, allocator, caches), with and without an adapter, before anything is timed.
+    warm_up, few = spec.model_copy(update={"max_new_tokens": 4}), [GenerationItem(0, texts[0], 0)] * 4
+    generate_batch(model, tokenizer, few, warm_up, 0)
+    with adapter_attached(model, adapters[0]) as attached:
+        generate_batch(attached, tokenizer, few, warm_up, 0)  # type: ignore[arg-type]
     runs: dict[str, list[tuple[float, int, float]]] = {case.label: [] for case in cases}
     for _ in range(repeats):
         for case in cases:
