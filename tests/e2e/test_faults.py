@@ -31,8 +31,8 @@ pytestmark = pytest.mark.slow
 
 StartWorker = Callable[..., Service]
 GENERATIONS = N_PROMPTS * SAMPLES
-# Training long enough (16 steps) to be caught in the middle.
-LONGER_TRAINING = {"subset_size": 32, "batch_size": 2, "max_length": 64}
+# Training long enough (32 steps) to be caught in the middle.
+LONGER_TRAINING = {"subset_size": 32, "batch_size": 2, "epochs": 2, "max_length": 64}
 
 
 @pytest.fixture
@@ -54,7 +54,7 @@ def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrid
         "queued_stranded_after_s": 3,
         "run_max_attempts": 5,
         "generation_token_budget": 150,  # several batches per run
-        "judge_batch_size": 2,  # several judge transactions per run
+        "judge_batch_size": 1,  # a judge transaction per generation
     }
     settings = Settings(
         home=tmp_path / "home", database_url=database_url, broker_url=broker_url, **fast | overrides
