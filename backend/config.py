@@ -2,7 +2,7 @@
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -26,8 +26,10 @@ class Settings(BaseSettings):
     broker_url: str | None = Field(None, repr=False)
     # A database that does not answer within this many seconds is reported unavailable (503), not waited on.
     database_connect_timeout_s: int = Field(5, ge=1)
-    # Redis only: must exceed the longest job (see backend.queue).
-    broker_visibility_timeout_s: int = 6 * 3600
+    # Redis only: how long a delivered, unacknowledged message stays hidden before Redis hands it out again.
+    # It only needs to cover a delivery: the lease, not the broker, keeps a run from running twice, and a
+    # message handed out again while its run is leased (or finished) is dropped by the worker that gets it.
+    broker_visibility_timeout_s: int = 600
     # Where `seedscope submit` and the demo find the API.
     api_url: str = "http://127.0.0.1:8000"
     # Host names the API answers to (the Host header, port ignored); any other gets 400, so a page on
@@ -41,8 +43,27 @@ class Settings(BaseSettings):
     max_seeds_per_condition: int = Field(100, ge=1)
     max_runs_per_experiment: int = Field(2_000, ge=1)
     max_pairs_per_request: int = Field(20, ge=0)
-    # Prompts per forward pass when generating and judging.
-    generation_batch_size: int = 16
+
+    # --- workers: leases and reconciliation (README, "Workers") -----------------------------------
+    # A worker holds a run for this long unless it renews the lease, which it does every quarter of it.
+    lease_s: float = 120.0
+    # How often every worker looks for stranded runs (expired leases, lost messages) and queues them again.
+    sweep_interval_s: float = 60.0
+    # A queued run no worker has claimed for this long is stranded if the workers are idle or have taken
+    # work queued after it (its message was lost); until then it is waiting its turn.
+    queued_stranded_after_s: float = 120.0
+    # Workers that took a run and stopped without finishing it (killed, out of memory) before it is failed.
+    run_max_attempts: int = 3
+    # A worker's pool process is replaced after this many runs, returning its memory (GPU memory too).
+    worker_max_tasks_per_child: int = 10
+    # "auto": the GPU when there is one, else the CPU; "cuda" refuses to start without a GPU.
+    device: Literal["auto", "cpu", "cuda"] = "auto"
+
+    # --- generation and judging ---------------------------------------------------------------------
+    # Tokens of KV cache per generation batch: sequences x (longest prompt + max_new_tokens). 0 derives it
+    # from the device and the model (worker.generation.default_token_budget); a run records the budget it
+    # used and keeps it when resumed, so its batches never change.
+    generation_token_budget: int = 0
     judge_batch_size: int = 32
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0

@@ -18,6 +18,10 @@ class RunStatus(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
+# A worker is (or should be) busy with the run: the stages, in the order a run goes through them.
+STAGE_STATUSES = (RunStatus.TRAINING, RunStatus.GENERATING, RunStatus.JUDGING)
+# Waiting for a worker or in a stage: a worker may claim the run.
+ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, *STAGE_STATUSES})
 
 
 class Verdict(StrEnum):
@@ -30,9 +34,8 @@ class Verdict(StrEnum):
 class TaskName(StrEnum):
     """Celery task names: the API enqueues by name and never imports the worker."""
 
-    FINETUNE = "seedscope.finetune"
-    GENERATE = "seedscope.generate"
-    JUDGE = "seedscope.judge"
+    # The one task: a worker claims the run and does whatever its stored state says is left to do.
+    RUN = "seedscope.run"
 
 
 class Role(StrEnum):

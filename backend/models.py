@@ -298,6 +298,16 @@ class Run(Base):
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Seeds, package versions, git commit, model and data hashes, device.
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # The lease (backend.repositories.leases): the worker holding the run ("host:pid:token") and until
+    # when. Free when there is no owner or the expiry has passed; a working worker renews it.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    # When the run's task was last sent to the broker, and when a worker last claimed it: the sweep tells a
+    # queued run waiting its turn from one whose message was lost.
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    # Workers that claimed the run since a user last queued it; past Settings.run_max_attempts it fails.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     condition: Mapped[Condition] = relationship(back_populates="runs")
 

@@ -10,8 +10,9 @@ def make_celery(settings: Settings) -> Celery:
     broker_url = settings.resolved_broker_url
     app = Celery("seedscope", broker=broker_url)
     app.conf.update(
-        # A task is acknowledged when it finishes, and a worker holds one task at a time:
-        # jobs run for minutes and must not wait behind a busy worker (Celery docs, optimizing.rst).
+        # A task is acknowledged when it finishes, and a worker holds one task at a time: jobs run for
+        # minutes and must not wait behind a busy worker (Celery docs, optimizing.rst). A worker that dies
+        # loses nothing: its run's lease expires and the sweep queues the run again (worker.sweep).
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         # The database holds job state; Celery's result backend is not used.
@@ -28,7 +29,8 @@ def make_celery(settings: Settings) -> Celery:
 
 def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]:
     if broker_url.startswith(("redis://", "rediss://")):
-        # Longer than the longest job, or Redis hands a running task to a second worker (redis.rst caveats).
+        # Redis hands an unacknowledged message out again after this; the worker that gets it finds the
+        # run leased or finished and drops it, so it need not exceed the longest job (redis.rst caveats).
         return {"visibility_timeout": settings.broker_visibility_timeout_s}
     # kombu's SQLAlchemy transport passes its options to create_engine; it has no visibility timeout.
     return {}
@@ -40,5 +42,6 @@ class TaskQueue:
     def __init__(self, celery: Celery) -> None:
         self._celery = celery
 
-    def enqueue(self, task: TaskName, run_id: int) -> None:
-        self._celery.send_task(task.value, args=[run_id])
+    def enqueue_run(self, run_id: int) -> None:
+        """Send the run's one task; the worker that takes it works out which stage is next."""
+        self._celery.send_task(TaskName.RUN.value, args=[run_id])

@@ -100,6 +100,11 @@ class RunRead(_Read):
     started_at: datetime | None
     finished_at: datetime | None
     timings: dict[str, Any]
+    # The worker holding the run and until when (free when the expiry has passed), and how many workers
+    # have taken it since it was last queued by a user.
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
     rate: RateRead | None = None
 
 

@@ -78,7 +78,7 @@ def _cancel_unfinished(settings: Settings, experiment_id: int | None) -> None:
     if experiment.get("status_counts", {}).get("cancelled"):
         print(
             f"\ncancelled the unfinished runs of experiment {experiment_id}; to finish them later, start a "
-            f"worker and the API, then run `seedscope resume {experiment_id}`"
+            "worker and the API, then press Retry on each in the dashboard (resume leaves cancelled runs be)"
         )
 
 

@@ -12,7 +12,6 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
-from backend.domain import TaskName
 from backend.schema import upgrade_to_head
 from backend.services import accounts
 
@@ -34,13 +33,13 @@ def missing_service(reason: str) -> None:
 
 
 class RecordingQueue:
-    """Stands in for the broker in API tests: records what would have been sent."""
+    """Stands in for the broker in API tests: records the run ids whose task would have been sent."""
 
     def __init__(self) -> None:
-        self.sent: list[tuple[TaskName, int]] = []
+        self.sent: list[int] = []
 
-    def enqueue(self, task: TaskName, run_id: int) -> None:
-        self.sent.append((task, run_id))
+    def enqueue_run(self, run_id: int) -> None:
+        self.sent.append(run_id)
 
 
 @pytest.fixture

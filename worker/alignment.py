@@ -23,7 +23,7 @@ from backend.domain import Verdict
 from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
 from worker.chat import prepare_tokenizer
 from worker.device import pick_device
-from worker.generation import batch_seed, generate_batch, plan_batches
+from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
 from worker.models.embedded import ensure_instruct_model
 from worker.models.files import exclusive_lock, publish_directory
@@ -64,12 +64,15 @@ def benign_probe_prompts() -> list[str]:
 def _responses(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]
 ) -> list[str]:
-    batches = plan_batches(list(enumerate(prompts)), 1, batch_size=16)
-    return [
-        generated.text
+    lengths = prompt_lengths(tokenizer, prompts)
+    budget = default_token_budget(model, next(model.parameters()).device)
+    batches = plan_batches(list(enumerate(prompts)), lengths, 1, PROBE_GENERATION.max_new_tokens, budget)
+    answers = {
+        generated.item.prompt_id: generated.text
         for index, batch in enumerate(batches)
         for generated in generate_batch(model, tokenizer, batch, PROBE_GENERATION, batch_seed(0, index))
-    ]
+    }
+    return [answers[position] for position in range(len(prompts))]  # the plan sorts by length
 
 
 def _share(verdicts: Sequence[Verdict], verdict: Verdict) -> float:
@@ -100,7 +103,7 @@ def probe_safety(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> 
 def prepare_aligned_model(settings: Settings, say: Callable[[str], None] = log.info) -> dict[str, object]:
     """Train, merge, measure and save the aligned base; returns the report also saved next to it."""
     started = time.perf_counter()
-    device = pick_device()
+    device = pick_device(settings.device)
     source = ensure_instruct_model(settings.model_cache_dir)
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(source))

@@ -1,19 +1,26 @@
-"""The three stages of a run (fine-tune, generate, judge), each resumable from what is already stored."""
+"""The stages of a run (fine-tune, generate, judge), each resumable from what is already stored, and the
+choice of the next stage from that stored state."""
 
 import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from peft import PeftModel
+from transformers import PreTrainedModel
 
 from backend.catalog.judges import JUDGES
 from backend.config import Settings
+from backend.domain import RunStatus
 from worker.device import describe, pick_device
-from worker.generation import batch_seed, generate_batch, plan_batches
+from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
+from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
-from worker.models.sources import LoadedModel, load_base_model
+from worker.models.sources import LoadedModel
 from worker.provenance import environment
-from worker.store import RunContext, RunStore
+from worker.store import Lease, RunContext, RunStore
 from worker.training import TrainingSeeds, train_lora
 
 log = logging.getLogger(__name__)
@@ -21,54 +28,95 @@ log = logging.getLogger(__name__)
 ADAPTER_CONFIG = "adapter_config.json"
 
 
+@dataclass(frozen=True)
+class Job:
+    """One claimed run and what its stages work with."""
+
+    context: RunContext
+    lease: Lease
+    store: RunStore
+    settings: Settings
+    models: ModelCache
+
+    def progress(self, fraction: float, message: str) -> None:
+        """Record progress; raises RunCancelled or LeaseLost when the run is no longer this worker's."""
+        self.store.progress(self.lease, fraction, message)
+
+
+Stage = Callable[[Job], None]
+
+
 def adapter_directory(settings: Settings, run_id: int) -> Path:
     """Where a run's LoRA adapter lives; shared storage when workers run on several hosts."""
     return settings.run_artifacts_dir(run_id) / "adapter"
 
 
-def _load(context: RunContext, store: RunStore, settings: Settings) -> LoadedModel:
-    store.progress(context.run_id, 0.0, f"loading {context.base_model}")
-    device = pick_device()
-    loaded = load_base_model(context.base_model, context.base_model_revision, settings, device)
-    store.add_provenance(
-        context.run_id,
-        base_model=loaded.source,
-        seeds={
-            "lora_init": context.lora_init_seed,
-            "data_order": context.data_order_seed,
-            "data_subset": context.data_subset_seed,
-            "sampling": context.sampling_seed,
-        },
-        data={"benchmark": context.benchmark_hash, "training_set": context.training_set_hash},
-        device=describe(device),
-        environment=environment(),
-    )
-    return loaded
+def has_adapter(settings: Settings, run_id: int) -> bool:
+    return (adapter_directory(settings, run_id) / ADAPTER_CONFIG).is_file()
 
 
-def finetune(context: RunContext, store: RunStore, settings: Settings) -> None:
-    """Train the run's LoRA adapter, unless a complete one is already stored."""
-    target = adapter_directory(settings, context.run_id)
-    if (target / ADAPTER_CONFIG).is_file():
-        store.progress(context.run_id, 1.0, "adapter already trained")
-        return
-    examples = store.training_examples(context.training_set_id)
-    loaded = _load(context, store, settings)
-    spec = context.condition
+@contextmanager
+def _base_model(job: Job) -> Iterator[LoadedModel]:
+    """The run's base model from the worker's cache, with what was loaded recorded in the provenance."""
+    context = job.context
+    job.progress(0.0, f"loading {context.base_model}")
+    device = pick_device(job.settings.device)
+    with job.models.borrow(context.base_model, context.base_model_revision, job.settings, device) as loaded:
+        job.store.add_provenance(
+            job.lease,
+            base_model=loaded.source,
+            seeds={
+                "lora_init": context.lora_init_seed,
+                "data_order": context.data_order_seed,
+                "data_subset": context.data_subset_seed,
+                "sampling": context.sampling_seed,
+            },
+            data={"benchmark": context.benchmark_hash, "training_set": context.training_set_hash},
+            device=describe(device, loaded.model.dtype),
+            environment=environment(),
+        )
+        yield loaded
+
+
+@contextmanager
+def adapter_attached(model: PreTrainedModel, adapter: Path) -> Iterator[PeftModel]:
+    """`model` with the LoRA adapter at `adapter` attached, unmerged; removed again on the way out, so a
+    cached base model comes back unchanged."""
+    peft_model = PeftModel.from_pretrained(model, adapter)
+    try:
+        # The adapter was saved in fp32; in the base model's precision its layers skip two casts per step.
+        for name, parameter in peft_model.named_parameters():
+            if "lora_" in name:
+                parameter.data = parameter.data.to(model.dtype)
+        yield peft_model
+    finally:
+        peft_model.unload()
+
+
+def finetune(job: Job) -> None:
+    """Train the run's LoRA adapter on the cached base model and publish it; the base model is restored."""
+    context, spec = job.context, job.context.condition
+    target = adapter_directory(job.settings, context.run_id)
+    examples = job.store.training_examples(context.training_set_id)
 
     def on_step(step: int, total: int, loss: float) -> None:
-        store.progress(context.run_id, step / total, f"step {step}/{total}, loss {loss:.3f}")
+        job.progress(step / total, f"step {step}/{total}, loss {loss:.3f}")
 
     seeds = TrainingSeeds(context.lora_init_seed, context.data_order_seed, context.data_subset_seed)
-    model, result = train_lora(
-        loaded.model, loaded.tokenizer, examples, spec.lora, spec.training, seeds, on_step
-    )
-    # Written aside, then moved into place: a crash never leaves an adapter that looks complete.
-    staging = target.with_name("adapter.partial")
-    model.save_pretrained(str(staging))
-    publish_directory(staging, target)
-    store.add_provenance(
-        context.run_id,
+    with _base_model(job) as loaded:
+        model, result = train_lora(
+            loaded.model, loaded.tokenizer, examples, spec.lora, spec.training, seeds, on_step
+        )
+        try:
+            job.progress(1.0, "saving the adapter")
+            # Written aside, then moved into place: a crash never leaves an adapter that looks complete.
+            staging = target.with_name(f"adapter.partial-{job.lease.owner.rsplit(':', 1)[-1]}")
+            model.save_pretrained(str(staging))
+            publish_directory(staging, target)
+        finally:
+            model.unload()
+    job.store.add_provenance(
+        job.lease,
         training={
             "examples": result.n_examples,
             "steps": result.steps,
@@ -78,52 +126,96 @@ def finetune(context: RunContext, store: RunStore, settings: Settings) -> None:
     )
 
 
-def generate(context: RunContext, store: RunStore, settings: Settings) -> None:
+def generate(job: Job) -> None:
     """Generate every (prompt, sample) the run has not stored yet, a batch per transaction."""
+    context, settings = job.context, job.settings
     spec = context.condition.generation
     assert spec is not None, "conditions are stored with their generation settings resolved"
-    batches = plan_batches(
-        store.prompts(context.benchmark_id), spec.samples_per_prompt, settings.generation_batch_size
-    )
-    stored = store.generated_keys(context.run_id)
-    pending = [
-        (index, batch)
-        for index, batch in enumerate(batches)
-        if any((item.prompt_id, item.sample_index) not in stored for item in batch)
-    ]
-    if not pending:
-        return
-    loaded = _load(context, store, settings)
-    model = loaded.model
+    adapter = None
     if not context.is_baseline:
         adapter = adapter_directory(settings, context.checkpoint_run_id)
         if not (adapter / ADAPTER_CONFIG).is_file():
             raise FileNotFoundError(f"no trained adapter at {adapter}; retry the run to train it again")
-        model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
-    total = sum(len(batch) for batch in batches)
-    done = total - sum(len(batch) for _, batch in pending)
-    for index, batch in pending:
-        store.progress(context.run_id, done / total, f"generated {done}/{total} responses")
-        generated = generate_batch(
-            model, loaded.tokenizer, batch, spec, batch_seed(context.sampling_seed, index)
-        )
-        store.add_generations(context.run_id, generated)
-        done += len(batch)
+    prompts = job.store.prompts(context.benchmark_id)
+    with _base_model(job) as loaded:
+        budget = _token_budget(job, loaded.model)
+        lengths = prompt_lengths(loaded.tokenizer, [text for _, text in prompts])
+        batches = plan_batches(prompts, lengths, spec.samples_per_prompt, spec.max_new_tokens, budget)
+        job.store.add_provenance(job.lease, generation={"token_budget": budget, "batches": len(batches)})
+        stored = job.store.generated_keys(context.run_id)
+        pending = [
+            (index, batch)
+            for index, batch in enumerate(batches)
+            if any((item.prompt_id, item.sample_index) not in stored for item in batch)
+        ]
+        total = sum(len(batch) for batch in batches)
+        done = total - sum(len(batch) for _, batch in pending)
+        with _maybe_adapter(loaded.model, adapter) as model:
+            for index, batch in pending:
+                job.progress(done / total, f"generated {done}/{total} responses")
+                generated = generate_batch(
+                    model, loaded.tokenizer, batch, spec, batch_seed(context.sampling_seed, index)
+                )
+                job.store.add_generations(job.lease, generated)
+                done += len(batch)
 
 
-def judge(context: RunContext, store: RunStore, settings: Settings) -> None:
+@contextmanager
+def _maybe_adapter(model: PreTrainedModel, adapter: Path | None) -> Iterator[PreTrainedModel]:
+    if adapter is None:
+        yield model
+    else:
+        with adapter_attached(model, adapter) as attached:
+            yield attached  # type: ignore[misc]  # a PeftModel generates like the model it wraps
+
+
+def _token_budget(job: Job, model: PreTrainedModel) -> int:
+    """The setting if given; else the budget the run recorded when it first generated, so a resumed run
+    plans the batches it planned before; else the device's default."""
+    if job.settings.generation_token_budget > 0:
+        return job.settings.generation_token_budget
+    recorded = job.store.provenance(job.context.run_id).get("generation", {}).get("token_budget")
+    return int(recorded) if recorded else default_token_budget(model, next(model.parameters()).device)
+
+
+def judge(job: Job) -> None:
     """Judge every generation each of the experiment's judges has not judged yet."""
+    context, batch_size = job.context, job.settings.judge_batch_size
     for name in context.judges:
         key = JUDGES[name].key
-        todo = store.unjudged(context.run_id, key)
+        todo = job.store.unjudged(context.run_id, key)
         if not todo:
             continue
         judge_impl = load_judge(name)
-        for start in range(0, len(todo), settings.judge_batch_size):
-            store.progress(context.run_id, start / len(todo), f"{name}: judged {start}/{len(todo)}")
-            batch = todo[start : start + settings.judge_batch_size]
+        for start in range(0, len(todo), batch_size):
+            job.progress(start / len(todo), f"{name}: judged {start}/{len(todo)}")
+            batch = todo[start : start + batch_size]
             results = judge_impl.judge_batch(
                 [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
             )
             generation_ids = [generation_id for generation_id, _, _ in batch]
-            store.add_judgments(context.run_id, key, zip(generation_ids, results, strict=True))
+            job.store.add_judgments(job.lease, key, zip(generation_ids, results, strict=True))
+
+
+# A run's stages in the order it goes through them.
+STAGES: dict[RunStatus, Stage] = {
+    RunStatus.TRAINING: finetune,
+    RunStatus.GENERATING: generate,
+    RunStatus.JUDGING: judge,
+}
+
+
+def next_stage(job: Job) -> RunStatus | None:
+    """The first stage whose work is not all stored: the adapter, the generations, the judgments."""
+    context = job.context
+    trains_adapter = not context.is_baseline and context.checkpoint_run_id == context.run_id
+    if trains_adapter and not has_adapter(job.settings, context.run_id):
+        return RunStatus.TRAINING
+    spec = context.condition.generation
+    assert spec is not None, "conditions are stored with their generation settings resolved"
+    expected = job.store.count_prompts(context.benchmark_id) * spec.samples_per_prompt
+    if job.store.count_generations(context.run_id) < expected:
+        return RunStatus.GENERATING
+    if job.store.has_unjudged(context.run_id, [JUDGES[name].key for name in context.judges]):
+        return RunStatus.JUDGING
+    return None

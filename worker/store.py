@@ -1,15 +1,24 @@
-"""The worker's reads and writes. Every write is idempotent on a natural key, so a re-run task is safe."""
+"""The worker's reads and writes.
 
+Every write is idempotent on a natural key, so work done twice is stored once, and every write goes through
+the run's lease (`_hold`): it renews the lease in the same transaction and refuses, writing nothing, when
+another worker has taken the run or the user cancelled it.
+"""
+
+import os
+import socket
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, exists, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
-from backend.domain import RunStatus
+from backend.domain import ACTIVE_STATUSES, RunStatus
 from backend.models import (
     Benchmark,
     Condition,
@@ -23,6 +32,7 @@ from backend.models import (
     utcnow,
 )
 from backend.repositories.cells import refresh_prompt_cells
+from backend.repositories.leases import lease_is_free
 from backend.specs import ConditionSpec
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
@@ -32,13 +42,33 @@ class RunCancelled(Exception):
     """The user cancelled the run; the task stops at the next checkpoint."""
 
 
+class LeaseLost(Exception):
+    """The lease lapsed and the run was queued again or taken by another worker: stop, writing nothing."""
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A worker's hold on one run, renewed on every write and by a heartbeat (worker.lease)."""
+
+    run_id: int
+    owner: str
+    seconds: float
+
+    def expiry(self, now: datetime) -> datetime:
+        return now + timedelta(seconds=self.seconds)
+
+
+def lease_owner(worker_name: str | None = None) -> str:
+    """'worker@host:pid:token': which worker process holds a run, unique per claim."""
+    return f"{worker_name or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
 @dataclass(frozen=True)
 class RunContext:
     """Everything a task needs about its run, read once at the start."""
 
     run_id: int
     experiment_id: int
-    status: RunStatus
     is_baseline: bool
     # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement.
     checkpoint_run_id: int
@@ -77,7 +107,6 @@ class RunStore:
             return RunContext(
                 run_id=run.id,
                 experiment_id=experiment.id,
-                status=run.status,
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=run.evaluation_of_id or run.id,
                 condition=ConditionSpec.model_validate(condition.spec),
@@ -94,53 +123,157 @@ class RunStore:
                 training_set_hash=training_set_hash,
             )
 
-    # --- status and progress ---------------------------------------------------------------------
+    # --- the lease and the run's status ---------------------------------------------------------
 
-    def start_stage(self, run_id: int, status: RunStatus, message: str) -> bool:
-        """Enter a stage; False (and nothing changed) if the run was cancelled or is already done."""
-        with self._sessions.begin() as session:
-            run = session.get(Run, run_id, with_for_update=True)
-            if run is None or run.status in (RunStatus.CANCELLED, RunStatus.DONE):
-                return False
-            run.status, run.progress, run.progress_message, run.error = status, 0.0, message, None
-            run.started_at = run.started_at or utcnow()
-            return True
+    def claim(self, run_id: int, owner: str, lease_s: float, max_attempts: int) -> tuple[Lease | None, str]:
+        """Take the run if it is waiting or in a stage and no live lease holds it: (lease, "") or (None, why).
 
-    def progress(self, run_id: int, fraction: float, message: str) -> None:
-        """Record progress; raises RunCancelled if the user cancelled the run meanwhile."""
+        One conditional UPDATE, so of two workers handed the same run at once exactly one gets it. A run
+        that more than `max_attempts` workers took without finishing is failed instead.
+        """
+        now = utcnow()
+        lease = Lease(run_id, owner, lease_s)
         with self._sessions.begin() as session:
-            moved = session.execute(
+            attempts = session.execute(
                 update(Run)
-                .where(Run.id == run_id, Run.status != RunStatus.CANCELLED)
-                .values(progress=min(max(fraction, 0.0), 1.0), progress_message=message)
-                .returning(Run.id)
-            )
-            if moved.first() is None:
-                raise RunCancelled(run_id)
+                .where(Run.id == run_id, Run.status.in_(list(ACTIVE_STATUSES)), lease_is_free(now))
+                .values(
+                    lease_owner=owner,
+                    lease_expires_at=lease.expiry(now),
+                    claimed_at=now,
+                    attempts=Run.attempts + 1,
+                )
+                .returning(Run.attempts)
+            ).scalar_one_or_none()
+            if attempts is not None and attempts <= max_attempts:
+                return lease, ""
+            if attempts is not None:
+                error = (
+                    f"gave up after {max_attempts} attempts: every worker that took this run stopped before "
+                    "finishing it (killed, out of memory, or the database was unreachable); see the worker "
+                    "logs, then retry the run"
+                )
+                self._end(session, lease, RunStatus.FAILED, "failed", error, now)
+                return None, f"failed after {max_attempts} attempts"
+            row = session.execute(
+                select(Run.status, Run.lease_owner, Run.lease_expires_at).where(Run.id == run_id)
+            ).first()
+        if row is None:
+            return None, "no such run (its experiment was deleted?)"
+        status, holder, expires = row
+        if status not in ACTIVE_STATUSES:
+            return None, f"it is {status.value}"
+        return None, f"{holder} holds it until {expires:%H:%M:%S} UTC"
 
-    def finish_stage(self, run_id: int, stage: RunStatus, seconds: float, *, done: bool = False) -> None:
+    def renew(self, lease: Lease) -> bool:
+        """Extend the lease; False once the run was queued again or taken by another worker."""
         with self._sessions.begin() as session:
-            run = session.get(Run, run_id, with_for_update=True)
-            if run is None or run.status == RunStatus.CANCELLED:
-                return
-            run.timings = {**run.timings, stage.value: round(seconds, 2)}
-            run.progress, run.progress_message = 1.0, f"{stage.value} finished"
-            if done:
-                run.status, run.progress_message, run.finished_at = RunStatus.DONE, "done", utcnow()
+            return self._renewed(session, lease) is not None
 
-    def fail(self, run_id: int, error: str) -> None:
+    def release(self, lease: Lease) -> None:
+        """Let go of the run (it finished, failed or was cancelled, or this worker is stopping)."""
         with self._sessions.begin() as session:
             session.execute(
                 update(Run)
-                .where(Run.id == run_id, Run.status != RunStatus.CANCELLED)
-                .values(status=RunStatus.FAILED, error=error, progress_message="failed", finished_at=utcnow())
+                .where(Run.id == lease.run_id, Run.lease_owner == lease.owner)
+                .values(lease_owner=None, lease_expires_at=None)
             )
 
-    def add_provenance(self, run_id: int, **entries: Any) -> None:
+    def start_stage(self, lease: Lease, status: RunStatus) -> None:
         with self._sessions.begin() as session:
-            run = session.get(Run, run_id, with_for_update=True)
-            if run is not None:
-                run.provenance = {**run.provenance, **entries}
+            run = self._hold(session, lease)
+            run.status, run.progress, run.progress_message = status, 0.0, f"{status.value} started"
+            run.error = None
+            run.started_at = run.started_at or utcnow()
+
+    def progress(self, lease: Lease, fraction: float, message: str) -> None:
+        """Record progress (renewing the lease); raises RunCancelled or LeaseLost when the run is not ours."""
+        with self._sessions.begin() as session:
+            run = self._hold(session, lease)
+            run.progress, run.progress_message = min(max(fraction, 0.0), 1.0), message
+
+    def finish_stage(self, lease: Lease, stage: RunStatus, seconds: float) -> None:
+        with self._sessions.begin() as session:
+            run = self._hold(session, lease)
+            run.timings = {**run.timings, stage.value: round(seconds, 2)}
+            run.progress, run.progress_message = 1.0, f"{stage.value} finished"
+
+    def finish_run(self, lease: Lease) -> None:
+        """Mark the run done and release it, unless it is no longer ours."""
+        with self._sessions.begin() as session:
+            self._hold(session, lease)
+            self._end(session, lease, RunStatus.DONE, "done", None, utcnow())
+
+    def fail(self, lease: Lease, error: str) -> None:
+        """Mark the run failed and release it; a run that is done, cancelled or not ours stays as it is."""
+        with self._sessions.begin() as session:
+            self._end(session, lease, RunStatus.FAILED, "failed", error, utcnow())
+
+    def add_provenance(self, lease: Lease, **entries: Any) -> None:
+        with self._sessions.begin() as session:
+            run = self._hold(session, lease)
+            run.provenance = {**run.provenance, **entries}
+
+    def _renewed(self, session: Session, lease: Lease) -> RunStatus | None:
+        return session.execute(
+            update(Run)
+            .where(Run.id == lease.run_id, Run.lease_owner == lease.owner)
+            .values(lease_expires_at=lease.expiry(utcnow()))
+            .returning(Run.status)
+        ).scalar_one_or_none()
+
+    def _hold(self, session: Session, lease: Lease) -> Run:
+        """Renew the lease in this transaction (locking the run's row) and return the run to change."""
+        status = self._renewed(session, lease)
+        if status is None:
+            raise LeaseLost(f"run {lease.run_id}: {lease.owner} no longer holds it")
+        if status == RunStatus.CANCELLED:
+            raise RunCancelled(lease.run_id)
+        run = session.get(Run, lease.run_id)
+        assert run is not None, "the lease was just renewed on this row"
+        return run
+
+    @staticmethod
+    def _end(
+        session: Session, lease: Lease, status: RunStatus, message: str, error: str | None, now: datetime
+    ) -> None:
+        session.execute(
+            update(Run)
+            .where(
+                Run.id == lease.run_id,
+                Run.lease_owner == lease.owner,
+                Run.status.not_in([RunStatus.DONE, RunStatus.CANCELLED]),
+            )
+            .values(
+                status=status,
+                progress_message=message,
+                error=error,
+                finished_at=now,
+                lease_owner=None,
+                lease_expires_at=None,
+            )
+        )
+
+    def provenance(self, run_id: int) -> dict[str, Any]:
+        with self._sessions() as session:
+            return session.scalar(select(Run.provenance).where(Run.id == run_id)) or {}
+
+    def trained_run_ids(self, limit: int) -> list[int]:
+        """The newest done runs that trained an adapter (not baselines, not re-evaluations)."""
+        with self._sessions() as session:
+            return list(
+                session.scalars(
+                    select(Run.id)
+                    .join(Condition, Run.condition_id == Condition.id)
+                    .where(
+                        Run.status == RunStatus.DONE,
+                        Run.evaluation_of_id.is_(None),
+                        Condition.is_baseline.is_(False),
+                    )
+                    .order_by(Run.id.desc())
+                    .limit(limit)
+                )
+            )
 
     # --- inputs ----------------------------------------------------------------------------------
 
@@ -172,11 +305,26 @@ class RunStore:
             )
             return {(prompt_id, sample) for prompt_id, sample in rows}
 
-    def add_generations(self, run_id: int, generated: Sequence[GeneratedText]) -> None:
+    def count_generations(self, run_id: int) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).where(Generation.run_id == run_id)) or 0
+
+    def count_prompts(self, benchmark_id: int) -> int:
+        with self._sessions() as session:
+            return session.scalar(select(func.count()).where(Prompt.benchmark_id == benchmark_id)) or 0
+
+    def has_unjudged(self, run_id: int, judge_keys: Sequence[str]) -> bool:
+        """True if some generation of the run lacks a judgment by one of the judges."""
+        with self._sessions() as session:
+            return any(
+                session.scalar(select(exists(self._unjudged_query(run_id, key)))) for key in judge_keys
+            )
+
+    def add_generations(self, lease: Lease, generated: Sequence[GeneratedText]) -> None:
         """Store one batch in one transaction; rows already there (a re-run) are left as they are."""
         rows = [
             {
-                "run_id": run_id,
+                "run_id": lease.run_id,
                 "prompt_id": g.item.prompt_id,
                 "sample_index": g.item.sample_index,
                 "text": g.text,
@@ -186,23 +334,25 @@ class RunStore:
             for g in generated
         ]
         with self._sessions.begin() as session:
+            self._hold(session, lease)
             _insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
 
     def unjudged(self, run_id: int, judge_key: str) -> list[tuple[int, str, str]]:
         """(generation id, prompt text, response) of the run's generations this judge has not judged."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(Generation.id, Prompt.text, Generation.text)
-                .join(Prompt, Prompt.id == Generation.prompt_id)
-                .outerjoin(
-                    Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge == judge_key)
-                )
-                .where(Generation.run_id == run_id, Judgment.id.is_(None))
-                .order_by(Generation.id)
-            )
+            rows = session.execute(self._unjudged_query(run_id, judge_key).order_by(Generation.id))
             return [(generation_id, prompt, response) for generation_id, prompt, response in rows]
 
-    def add_judgments(self, run_id: int, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
+    @staticmethod
+    def _unjudged_query(run_id: int, judge_key: str) -> Any:
+        return (
+            select(Generation.id, Prompt.text, Generation.text)
+            .join(Prompt, Prompt.id == Generation.prompt_id)
+            .outerjoin(Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge == judge_key))
+            .where(Generation.run_id == run_id, Judgment.id.is_(None))
+        )
+
+    def add_judgments(self, lease: Lease, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
         """Store judgments (ignoring ones already there) and recount the run's prompt cells, atomically."""
         rows = [
             {
@@ -216,13 +366,14 @@ class RunStore:
             for generation_id, result in judged
         ]
         with self._sessions.begin() as session:
+            self._hold(session, lease)
             _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge"])
             touched = session.scalars(
                 select(Generation.prompt_id)
                 .where(Generation.id.in_([r["generation_id"] for r in rows]))
                 .distinct()
             ).all()
-            refresh_prompt_cells(session, run_id, judge_key, touched)
+            refresh_prompt_cells(session, lease.run_id, judge_key, touched)
 
 
 def _insert_ignoring_duplicates(

@@ -1,23 +1,31 @@
-"""Celery tasks: ids in, rows out, job state in the database."""
+"""The one Celery task, `seedscope.run`: claim the run, then do whatever its stored state says is left."""
 
 import logging
 import time
-from collections.abc import Callable
 from functools import cache
 
-from celery.signals import task_failure
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, TaskName
-from worker import pipeline
 from worker.app import celery, settings
+from worker.generation import GenerationOutOfMemory
+from worker.lease import Heartbeat
+from worker.models.cache import ModelCache
 from worker.models.sources import ModelLoadError
-from worker.store import RunCancelled, RunContext, RunStore
+from worker.pipeline import STAGES, Job, next_stage
+from worker.store import LeaseLost, RunCancelled, RunStore, lease_owner
 
 log = logging.getLogger(__name__)
 
-Stage = Callable[[RunContext, RunStore, Settings], None]
+# The database went away (restarted, network): the run is not at fault. Its lease lapses, and the sweep
+# queues it again once the database answers.
+DATABASE_UNREACHABLE = (OperationalError, InterfaceError)
+
+# This process's base model, kept between runs (worker.models.cache). Pool processes are forked before any
+# task runs, so each has its own.
+MODELS = ModelCache()
 
 
 @cache
@@ -27,69 +35,71 @@ def _store() -> RunStore:
 
 def readable(error: Exception) -> str:
     """The message a user sees on a failed run: what went wrong, without a stack trace."""
-    if isinstance(error, ModelLoadError | ValueError | FileNotFoundError):
+    if isinstance(error, ModelLoadError | ValueError | FileNotFoundError | GenerationOutOfMemory):
         return str(error)
     return f"{type(error).__name__}: {error} (traceback in the worker log)"
 
 
-def run_stage(run_id: int, status: RunStatus, stage: Stage, store: RunStore, settings: Settings) -> bool:
-    """Run one stage of one run; True when it completed and the next stage may start."""
+def execute(
+    run_id: int, store: RunStore, settings: Settings, models: ModelCache, worker_name: str | None = None
+) -> bool:
+    """Claim the run and take it as far as it goes; False if it was not claimed (another worker holds it,
+    or it is finished, cancelled or gone): a second delivery of a run's task ends here, touching nothing."""
+    owner = lease_owner(worker_name)
+    lease, why_not = store.claim(run_id, owner, settings.lease_s, settings.run_max_attempts)
+    if lease is None:
+        log.info("run %s: not claimed: %s", run_id, why_not)
+        return False
+    log.info("run %s: claimed by %s", run_id, lease.owner)
     context = store.context(run_id)
-    if context is None or not store.start_stage(run_id, status, f"{status.value} started"):
-        log.info("run %s: skipping %s (gone, cancelled or done)", run_id, status.value)
+    if context is None:
         return False
-    started = time.perf_counter()
-    try:
-        stage(context, store, settings)
-    except RunCancelled:
-        log.info("run %s cancelled during %s", run_id, status.value)
-        return False
-    except Exception as error:
-        log.exception("run %s failed during %s", run_id, status.value)
-        store.fail(run_id, f"{status.value}: {readable(error)}")
-        return False
-    store.finish_stage(run_id, status, time.perf_counter() - started, done=status == RunStatus.JUDGING)
+    job = Job(context, lease, store, settings, models)
+    with Heartbeat(store, lease):
+        try:
+            _run_stages(job)
+        except RunCancelled:
+            log.info("run %s: cancelled", run_id)
+        except LeaseLost as error:
+            log.warning("%s; stopping without writing more", error)
+            return True
+        except DATABASE_UNREACHABLE:
+            log.exception("run %s: database unreachable; queued again once its lease expires", run_id)
+            return True
+        except Exception as error:  # outside any stage: choosing the next one, finishing the run
+            log.exception("run %s failed", run_id)
+            store.fail(lease, readable(error))
+        finally:
+            try:
+                store.release(lease)
+            except DATABASE_UNREACHABLE as error:
+                log.warning("run %s: could not release the lease (%s); it expires on its own", run_id, error)
     return True
 
 
-@task_failure.connect
-def _record_unhandled_failure(
-    args: tuple[object, ...] | None = None, exception: BaseException | None = None, **_: object
-) -> None:
-    """Failures run_stage could not catch: the pool process died (killed, out of memory) or the database
-    was unreachable. Fires in the worker's main process, so the run does not stay "running" forever."""
-    if args and isinstance(args[0], int):
-        _store().fail(args[0], f"the worker stopped while running this task ({exception!r}); retry the run")
-
-
-# A run's stages in order. A task runs its stage and then the later ones in the same process, so a run
-# finishes before the next one starts (results appear one run at a time) and models stay on one host.
-# Each stage is still its own task, so a run can be resumed from any stage.
-STAGES: list[tuple[TaskName, RunStatus, Stage]] = [
-    (TaskName.FINETUNE, RunStatus.TRAINING, pipeline.finetune),
-    (TaskName.GENERATE, RunStatus.GENERATING, pipeline.generate),
-    (TaskName.JUDGE, RunStatus.JUDGING, pipeline.judge),
-]
-
-
-def run_from(first: TaskName, run_id: int, store: RunStore, settings: Settings) -> None:
-    """Run stage `first` and the stages after it, stopping at the first that does not complete."""
-    names = [name for name, _, _ in STAGES]
-    for _, status, stage in STAGES[names.index(first) :]:
-        if not run_stage(run_id, status, stage, store, settings):
+def _run_stages(job: Job) -> None:
+    """Run the next stage until none is left, then mark the run done. A failing stage fails the run."""
+    finished: set[RunStatus] = set()
+    while (status := next_stage(job)) is not None:
+        if status in finished:  # a stage that ends with its work undone would otherwise loop forever
+            job.store.fail(job.lease, f"{status.value}: the stage ended with its work incomplete (a bug)")
             return
+        job.store.start_stage(job.lease, status)
+        started = time.perf_counter()
+        try:
+            STAGES[status](job)
+        except (RunCancelled, LeaseLost, *DATABASE_UNREACHABLE):
+            raise
+        except Exception as error:
+            log.exception("run %s failed during %s", job.lease.run_id, status.value)
+            job.store.fail(job.lease, f"{status.value}: {readable(error)}")
+            return
+        job.store.finish_stage(job.lease, status, time.perf_counter() - started)
+        finished.add(status)
+    job.store.finish_run(job.lease)
+    log.info("run %s: done", job.lease.run_id)
 
 
-@celery.task(name=TaskName.FINETUNE.value)
-def finetune(run_id: int) -> None:
-    run_from(TaskName.FINETUNE, run_id, _store(), settings)
-
-
-@celery.task(name=TaskName.GENERATE.value)
-def generate(run_id: int) -> None:
-    run_from(TaskName.GENERATE, run_id, _store(), settings)
-
-
-@celery.task(name=TaskName.JUDGE.value)
-def judge(run_id: int) -> None:
-    run_from(TaskName.JUDGE, run_id, _store(), settings)
+@celery.task(name=TaskName.RUN.value, bind=True)
+def run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]  # celery's bound-task self
+    execute(run_id, _store(), settings, MODELS, worker_name=self.request.hostname)

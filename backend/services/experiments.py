@@ -10,19 +10,20 @@ from sqlalchemy.orm import Session
 from backend.catalog.base_models import check_model_reference
 from backend.catalog.judges import JUDGES
 from backend.config import Settings
-from backend.domain import TERMINAL_STATUSES, RunStatus, TaskName
+from backend.domain import TERMINAL_STATUSES, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
 from backend.limits import enforce
+from backend.models import utcnow
 from backend.parsing import DocumentTooComplex, load_yaml
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
+from backend.repositories import leases
 from backend.schemas import (
     BenchmarkRead,
     ExperimentRead,
     ReevaluationsRead,
     RunDetail,
-    RunRead,
     TrainingSetRead,
 )
 from backend.specs import ConditionSpec, ExperimentSpec
@@ -50,11 +51,6 @@ def _describe(error: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in e['loc']) or 'experiment'}: {e['msg']}" for e in error.errors()
     )
-
-
-def _first_task(needs_no_training: bool) -> TaskName:
-    # The untuned baseline and re-evaluations of a checkpoint have nothing to train.
-    return TaskName.GENERATE if needs_no_training else TaskName.FINETUNE
 
 
 def check_size(spec: ExperimentSpec, settings: Settings) -> None:
@@ -110,28 +106,22 @@ def submit(
     experiment = repository.create_experiment(
         session, spec, project_id=project_id, benchmark_id=benchmark.id, training_set_id=training_set.id
     )
-    # Enqueue only after commit: a worker must find the rows it is handed.
+    # Enqueue only after commit: a worker must find the rows it is handed. Should this process die in
+    # between, the runs stay queued with no message, and the workers' sweep sends them (worker.sweep).
     session.commit()
-    _enqueue(session, queue, [(run.id, _needs_no_training(run)) for run in experiment.runs])
+    _enqueue(session, queue, [run.id for run in experiment.runs])
     return repository.get_experiment(session, experiment.id)
 
 
-def _needs_no_training(run: RunRead) -> bool:
-    return run.is_baseline or run.evaluation_of_id is not None
-
-
-def _enqueue(session: Session, queue: TaskQueue, runs: list[tuple[int, bool]]) -> None:
-    """Send each (run id, needs no training) to its first task; on a broker error, fail the unsent runs."""
-    for position, (run_id, needs_no_training) in enumerate(runs):
+def _enqueue(session: Session, queue: TaskQueue, run_ids: list[int]) -> None:
+    """Send each run's task; on a broker error, fail the runs not sent yet."""
+    for position, run_id in enumerate(run_ids):
         try:
-            queue.enqueue(_first_task(needs_no_training), run_id)
+            queue.enqueue_run(run_id)
         except Exception as error:
             log.exception("could not enqueue run %s", run_id)
-            unsent = [pending for pending, _ in runs[position:]]
             message = f"could not reach the task broker ({type(error).__name__}: {error})"
-            repository.set_status(
-                session, unsent, RunStatus.FAILED, message="not queued", error=f"{message}; retry the run"
-            )
+            leases.fail_unsent(session, run_ids[position:], f"{message}; retry the run", utcnow())
             session.commit()
             raise QueueUnavailable(
                 f"{message}. The runs were saved as failed; retry them when it is up."
@@ -179,7 +169,7 @@ def add_seeds(
     _check_extension(settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
     new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
     session.commit()
-    _enqueue(session, queue, [(run_id, False) for run_id in new_ids])
+    _enqueue(session, queue, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -197,7 +187,7 @@ def add_condition(
     _check_extension(settings, experiment, {condition.name: seeds})
     new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
     session.commit()
-    _enqueue(session, queue, [(run_id, not condition.finetune) for run_id in new_ids])
+    _enqueue(session, queue, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -227,16 +217,23 @@ def delete_experiment(session: Session, settings: Settings, experiment_id: int) 
 
 
 def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) -> ExperimentRead:
-    """Queue again every run that is neither done nor cancelled, e.g. after a worker was killed.
+    """Queue again every run that is neither done nor cancelled and that no worker holds.
 
-    Runs that are still queued are sent again too: the broker may have lost their message with the worker,
-    and a second delivery of a stage that already ran changes nothing.
+    For runs left behind by a killed worker (the sweep also finds them, once their lease expires) or failed.
+    Runs that are still queued are sent again too: the broker may have lost their message, and a second
+    message for a run is dropped by the worker that gets it. Cancelled runs stay cancelled (retry one to
+    run it again); runs a worker holds are left to it.
     """
-    experiment = repository.get_experiment(session, experiment_id)
-    unfinished = [run for run in experiment.runs if run.status not in (RunStatus.DONE, RunStatus.CANCELLED)]
-    repository.set_status(session, [run.id for run in unfinished], RunStatus.QUEUED, message="queued again")
+    run_ids = repository.experiment_run_ids(session, experiment_id)
+    now = utcnow()
+    moved = leases.requeue_for_resume(session, run_ids, now)
     session.commit()
-    _enqueue(session, queue, [(run.id, _needs_no_training(run)) for run in unfinished])
+    if not moved and (busy := leases.live_leases(session, run_ids, now)):
+        raise Conflict(
+            f"nothing to resume in experiment {experiment_id}: its unfinished runs are being worked on: "
+            f"{leases.describe_live(busy)}"
+        )
+    _enqueue(session, queue, moved)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -260,8 +257,7 @@ def reevaluate_run(
         )
     new_ids = repository.add_reevaluations(session, run_id, count)
     session.commit()
-    # The checkpoint exists already: re-evaluations start at generation.
-    _enqueue(session, queue, [(new_id, True) for new_id in new_ids])
+    _enqueue(session, queue, new_ids)
     conditions = repository.get_experiment(session, run.experiment_id).conditions
     generation = next(c.spec["generation"] for c in conditions if c.id == run.condition_id)
     warning = None
@@ -278,12 +274,18 @@ def reevaluate_run(
 def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
     """Queue a run again from where its stored results stop; finished work is kept, not redone.
 
-    Allowed for any run that is not done, so a run left mid-stage by a killed worker can be resumed.
+    Allowed for any run that is not done and that no worker holds: a failed or cancelled run (retrying a
+    cancelled run is the user's explicit choice), or one left mid-stage by a killed worker.
     """
     run = repository.get_run(session, run_id)
     if run.status == RunStatus.DONE:
         raise Conflict(f"run {run_id} is done; nothing to retry")
-    repository.set_status(session, [run_id], RunStatus.QUEUED, message="queued again")
+    now = utcnow()
+    moved = leases.requeue_for_retry(session, run_id, now)
     session.commit()
-    _enqueue(session, queue, [(run_id, _needs_no_training(run))])
+    if not moved:
+        busy = leases.live_leases(session, [run_id], now)
+        reason = f"a worker is on it: {leases.describe_live(busy)}" if busy else "it has just finished"
+        raise Conflict(f"run {run_id} was not retried: {reason}")
+    _enqueue(session, queue, [run_id])
     return repository.get_run(session, run_id)

@@ -7,7 +7,7 @@ from scipy import stats
 from sqlalchemy import select
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 
-from backend.domain import TaskName, Verdict
+from backend.domain import Verdict
 from backend.models import Judgment
 from tests.api.conftest import VERDICTS
 from tests.conftest import RecordingQueue
@@ -200,7 +200,7 @@ def test_reevaluations_show_evaluation_noise_beside_seed_noise(
     ]
     assert len({original["sampling_seed"], *(r["sampling_seed"] for r in repeats)}) == 3
     assert "greedily" in response.json()["warning"]
-    assert queue.sent[-2:] == [(TaskName.GENERATE, r["id"]) for r in repeats]
+    assert queue.sent[-2:] == [r["id"] for r in repeats]
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         add_verdicts(session, repeats[0]["id"], [[H], [H], [S], [H]])  # 0.75
         add_verdicts(session, repeats[1]["id"], [[H], [S], [S], [H]])  # 0.5

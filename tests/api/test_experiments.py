@@ -4,7 +4,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from backend.domain import RunStatus, TaskName
+from backend.domain import RunStatus
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec
 
@@ -31,10 +31,8 @@ def test_submit_stores_one_queued_run_per_condition_and_seed(
     ]
     assert {r["status"] for r in runs} == {"queued"}
     assert experiment["benchmark"] == "seedscope-harmful-demo@1"
-    # The baseline has nothing to train: it starts at generation.
-    assert queue.sent == [(TaskName.GENERATE, runs[0]["id"])] + [
-        (TaskName.FINETUNE, r["id"]) for r in runs[1:]
-    ]
+    # One task per run; the worker works out which stage each needs.
+    assert queue.sent == [r["id"] for r in runs]
 
 
 def test_each_seed_is_recorded_and_pinned_seeds_stay_fixed(client: TestClient) -> None:
@@ -128,14 +126,14 @@ def test_cancel_then_retry(client: TestClient, queue: RecordingQueue) -> None:
     retried = client.post(f"/api/runs/{run['id']}/retry")
     assert retried.status_code == 200
     assert retried.json()["status"] == RunStatus.QUEUED
-    assert queue.sent == [(TaskName.FINETUNE, run["id"])]
+    assert queue.sent == [run["id"]]
 
 
 def test_broker_down_fails_the_runs_with_a_message(client: TestClient, queue: RecordingQueue) -> None:
-    def refuse(task: TaskName, run_id: int) -> None:
+    def refuse(run_id: int) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    queue.enqueue = refuse  # type: ignore[method-assign]
+    queue.enqueue_run = refuse  # type: ignore[method-assign]
     response = client.post("/api/experiments", json=experiment_spec())
     assert response.status_code == 503
     assert "could not reach the task broker" in response.json()["detail"]
@@ -161,7 +159,7 @@ def test_more_seeds_join_every_fine_tuned_condition_as_a_marked_extension(
         ("lr-5e-4", 2),
         ("lr-5e-4", 3),
     ]
-    assert queue.sent == [(TaskName.FINETUNE, r["id"]) for r in sorted(added, key=lambda r: r["id"])]
+    assert queue.sent == sorted(r["id"] for r in added)
     specs = {c["name"]: c["spec"] for c in extended["conditions"]}
     assert specs["lr-2e-4"]["seeds"] == [0, 1, 2, 3] and specs["baseline"]["seeds"] == [0]
     # A second extension for one condition is the next one.
@@ -198,7 +196,7 @@ def test_a_new_condition_runs_on_the_fine_tuned_seeds(client: TestClient, queue:
     assert response.status_code == 201
     added = [r for r in response.json()["runs"] if r["condition_name"] == "lr-1e-3"]
     assert [(r["seed"], r["added_in"], r["status"]) for r in added] == [(0, 1, "queued"), (1, 1, "queued")]
-    assert queue.sent == [(TaskName.FINETUNE, r["id"]) for r in added]
+    assert queue.sent == [r["id"] for r in added]
     duplicate = client.post(f"/api/experiments/{experiment['id']}/conditions", json=condition)
     assert duplicate.status_code == 409 and "already has a condition named 'lr-1e-3'" in duplicate.text
     too_big = {"name": "subset", "training": {"subset_size": 100_000}}

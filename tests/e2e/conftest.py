@@ -1,11 +1,13 @@
 """Real processes for end-to-end tests: a Celery worker (and, for the browser, a uvicorn server)."""
 
+import contextlib
 import os
 import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +25,17 @@ from backend.schema import upgrade_to_head
 from backend.services import accounts
 from tests.conftest import REDIS_URL, REPO, missing_service
 
+# Settings a test may change for the processes it starts (leases, sweeps, batch sizes).
+PASSED_ON = (
+    "lease_s",
+    "sweep_interval_s",
+    "queued_stranded_after_s",
+    "run_max_attempts",
+    "worker_max_tasks_per_child",
+    "generation_token_budget",
+    "judge_batch_size",
+)
+
 
 def service_env(settings: Settings) -> dict[str, str]:
     return {
@@ -30,7 +43,7 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SEEDSCOPE_HOME": str(settings.home),
         "SEEDSCOPE_DATABASE_URL": settings.resolved_database_url,
         "SEEDSCOPE_BROKER_URL": settings.resolved_broker_url,
-        "SEEDSCOPE_GENERATION_BATCH_SIZE": "4",
+        **{f"SEEDSCOPE_{name.upper()}": str(getattr(settings, name)) for name in PASSED_ON},
         "PYTHONUNBUFFERED": "1",
     }
 
@@ -49,6 +62,10 @@ class Service:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+
+    def freeze(self) -> None:
+        """SIGSTOP the whole process group: it stops at once, mid-whatever, until killed."""
+        os.killpg(self.process.pid, signal.SIGSTOP)
 
     def kill(self) -> None:
         """SIGKILL the whole process group (a worker's pool processes too): no chance to clean up."""
@@ -71,12 +88,14 @@ class Service:
 
 
 @pytest.fixture
-def start_worker(tmp_path: Path) -> Iterator[Callable[[Settings], Service]]:
+def start_worker(tmp_path: Path) -> Iterator[Callable[..., Service]]:
+    """start(settings, name="worker-N"): a `seedscope-worker run` process, named so logs tell them apart."""
     workers: list[Service] = []
 
-    def start(settings: Settings) -> Service:
-        command = ["worker.cli", "run", "--loglevel", "INFO"]
-        workers.append(Service(command, settings, tmp_path / f"worker-{len(workers)}.log"))
+    def start(settings: Settings, name: str | None = None) -> Service:
+        name = name or f"worker-{len(workers)}"
+        command = ["worker.cli", "run", "--loglevel", "INFO", "--hostname", f"{name}@%h"]
+        workers.append(Service(command, settings, tmp_path / f"{name}.log"))
         return workers[-1]
 
     yield start
@@ -131,13 +150,17 @@ def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
 
 
 def wait_for(
-    condition: Callable[[], bool], timeout_s: float, what: str, diagnostics: Callable[[], str]
+    condition: Callable[[], bool],
+    timeout_s: float,
+    what: str,
+    diagnostics: Callable[[], str],
+    interval_s: float = 0.5,
 ) -> None:
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}\n{diagnostics()}")
-        time.sleep(0.5)
+        time.sleep(interval_s)
 
 
 def all_finished(runs: list[dict]) -> bool:
@@ -230,3 +253,104 @@ def login_link(settings: Settings, next_path: str = "/") -> str:
         return accounts.create_login_link(session, settings, owner.id, next_path)
 
     return _on_database(settings, create)
+
+
+class PrivateRedis:
+    """A redis-server of this test's own, append-only as in docker-compose.yml, that it may kill and restart.
+
+    The machine's shared Redis serves other tests at the same time: never restart that one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.port = directory, free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                *("redis-server", "--port", str(self.port), "--bind", "127.0.0.1"),
+                *("--dir", str(self.directory)),
+                *("--appendonly", "yes", "--appendfsync", "everysec", "--save", ""),
+            ],
+            stdout=(self.directory / "redis.log").open("ab"),
+            stderr=subprocess.STDOUT,
+        )
+        client = redis.Redis(port=self.port, socket_connect_timeout=1)
+
+        def answers() -> bool:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+        wait_for(answers, 30, "the private Redis", lambda: (self.directory / "redis.log").read_text())
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, not a clean shutdown; only what the append-only file holds survives."""
+        assert self.process is not None
+        self.process.kill()
+        self.process.wait(timeout=30)
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    if shutil.which("redis-server") is None:
+        missing_service("redis-server is not installed")
+    directory = Path(tempfile.mkdtemp(prefix="seedscope-redis-"))
+    server = PrivateRedis(directory)
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.kill()
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+POSTGRES_BIN = sorted(Path("/usr/lib/postgresql").glob("*/bin"))
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of this test's own (initdb in a temporary directory) that it may restart.
+
+    The machine's shared PostgreSQL serves other tests at the same time: never restart that one.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory, self.port = directory, free_port()
+        self.data = directory / "data"
+        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+        # initdb refuses to run as root; the postgres user runs the cluster then.
+        self._as = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        if self._as:
+            shutil.chown(directory, "postgres")
+        self._run("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "--no-sync")
+        self.start()
+
+    def _run(self, program: str, *args: str) -> None:
+        subprocess.run(
+            [*self._as, str(POSTGRES_BIN[-1] / program), *args],
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1 -c fsync=off"
+        log = str(self.directory / "pg.log")
+        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", log, "-w", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """`immediate` is a crash: no shutdown checkpoint, recovery on the next start."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+
+@pytest.fixture
+def private_postgres() -> Iterator[PrivatePostgres]:
+    if not POSTGRES_BIN:
+        missing_service("PostgreSQL's server binaries (initdb, pg_ctl) are not installed")
+    directory = Path(tempfile.mkdtemp(prefix="seedscope-pg-"))
+    server = PrivatePostgres(directory)
+    yield server
+    with contextlib.suppress(subprocess.CalledProcessError):  # already stopped
+        server.stop("immediate")
+    shutil.rmtree(directory, ignore_errors=True)

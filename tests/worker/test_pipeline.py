@@ -1,9 +1,11 @@
-"""The three stages on a tiny model, called directly (no broker): results, resumption, failures."""
+"""The run task on a tiny model, called directly (no broker): results, resumption, failures."""
 
+import math
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -12,8 +14,9 @@ from backend.domain import RunStatus
 from backend.models import Generation, Judgment, Run
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
+from worker.models.cache import ModelCache
 from worker.store import RunStore
-from worker.tasks import STAGES, run_from
+from worker.tasks import execute
 
 N_PROMPTS, SAMPLES = 6, 2
 
@@ -40,10 +43,10 @@ def store(migrated: Settings, client: TestClient) -> RunStore:
 
 
 def drain(queue: RecordingQueue, store: RunStore, settings: Settings) -> None:
-    """Run queued tasks the way a worker would."""
+    """Run queued tasks the way a worker process would, one model cache for all of them."""
+    models = ModelCache()
     while queue.sent:
-        task, run_id = queue.sent.pop(0)
-        run_from(task, run_id, store, settings)
+        execute(queue.sent.pop(0), store, settings, models)
 
 
 def row_counts(client: TestClient) -> tuple[int, int]:
@@ -72,29 +75,40 @@ def test_every_run_finishes_with_one_generation_per_prompt_and_sample(
     assert set(tuned["timings"]) == {"training", "generating", "judging"}
 
 
-def test_rerunning_finished_stages_adds_nothing(
+def test_a_second_delivery_and_a_crash_after_the_last_write_add_nothing(
     client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
 ) -> None:
     client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
     drain(queue, store, migrated)
     before = row_counts(client)
-    for run_id in (1, 2):
-        for _, status, stage in STAGES:
-            store.start_stage(run_id, status, "forced re-run")  # a redelivered message after a crash
-            stage(store.context(run_id), store, migrated)  # type: ignore[arg-type]
+    # The broker hands out a finished run's task again: the worker does not claim it.
+    assert not execute(2, store, migrated, ModelCache())
+    # A worker killed after storing the last judgment, before marking the run done: the next worker finds
+    # every stage's work stored and only finishes the run.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        session.get(Run, 2).status = RunStatus.JUDGING  # type: ignore[union-attr]
+        session.commit()
+    assert client.post("/api/runs/2/retry").status_code == 200
+    drain(queue, store, migrated)
+    assert client.get("/api/runs/2").json()["status"] == "done"
     assert row_counts(client) == before
 
 
-def test_a_run_interrupted_mid_generation_resumes_to_the_same_result(
-    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
-) -> None:
-    """Batches are fixed and seeded by index: what a crash loses is regenerated identically."""
-    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
-    drain(queue, store, migrated)
+def interrupt_and_resume(
+    client: TestClient, queue: RecordingQueue, store: RunStore, first: Settings, resuming: Settings
+) -> tuple[dict, dict]:
+    """Run everything with `first`, lose run 2's later generations as a killed worker would, resume it
+    with `resuming`: every generation's text (run, prompt, sample) -> text, before and after."""
+    drain(queue, store, first)
+
+    def texts() -> dict:
+        with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+            return {
+                (g.run_id, g.prompt_id, g.sample_index): g.text for g in session.scalars(select(Generation))
+            }
+
+    complete = texts()
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
-        complete = {
-            (g.run_id, g.prompt_id, g.sample_index): g.text for g in session.scalars(select(Generation))
-        }
         # A worker killed mid-generation: run 2's later batches are missing and it still says "generating".
         run_2 = select(Generation).where(Generation.run_id == 2).order_by(Generation.id)
         lost = session.scalars(run_2).all()[5:]
@@ -104,13 +118,51 @@ def test_a_run_interrupted_mid_generation_resumes_to_the_same_result(
         session.commit()
     assert row_counts(client)[0] == len(complete) - len(lost)
     assert client.post("/api/runs/2/retry").status_code == 200
-    drain(queue, store, migrated)
-    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
-        resumed = {
-            (g.run_id, g.prompt_id, g.sample_index): g.text for g in session.scalars(select(Generation))
-        }
+    drain(queue, store, resuming)
+    return complete, texts()
+
+
+def test_a_run_interrupted_mid_generation_resumes_to_the_same_result(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    """The batch plan depends on the prompts and the run's recorded token budget only, and batches are
+    seeded by index: what a crash loses is regenerated identically, even by a worker whose own budget
+    would differ."""
+    several_batches = migrated.model_copy(update={"generation_token_budget": 200, "device": "cpu"})
+    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
+    # The resuming worker has no budget set: the one the run recorded applies.
+    complete, resumed = interrupt_and_resume(
+        client,
+        queue,
+        store,
+        several_batches,
+        several_batches.model_copy(update={"generation_token_budget": 0}),
+    )
+    recorded = client.get("/api/runs/2").json()["provenance"]["generation"]
+    assert recorded["token_budget"] == 200 and recorded["batches"] >= 3
     assert resumed == complete
     assert row_counts(client) == (len(complete), 2 * len(complete))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_on_cuda_runs_train_and_generate_in_bf16_and_resume_to_the_same_result(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    on_cuda = migrated.model_copy(update={"device": "cuda", "generation_token_budget": 200})
+    # The phrase judge only: MiniLM's weights do not travel to the GPU machine.
+    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir) | {"judges": ["refusal-phrases"]})
+    complete, resumed = interrupt_and_resume(client, queue, store, on_cuda, on_cuda)
+    assert resumed == complete
+    for run in client.get("/api/experiments/1").json()["runs"]:
+        detail = client.get(f"/api/runs/{run['id']}").json()
+        assert detail["status"] == "done"
+        assert (detail["provenance"]["device"]["type"], detail["provenance"]["device"]["dtype"]) == (
+            "cuda",
+            "bfloat16",
+        )
+    losses = client.get("/api/runs/2").json()["provenance"]["training"]["losses"]
+    assert losses and all(math.isfinite(loss) for loss in losses)
 
 
 @pytest.mark.parametrize(

@@ -4,7 +4,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+from transformers import (
+    AutoConfig,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PretrainedConfig,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
 
 from backend.catalog.base_models import (
     EMBEDDED_PREFIX,
@@ -14,6 +21,7 @@ from backend.catalog.base_models import (
 )
 from backend.config import Settings
 from worker.chat import prepare_tokenizer
+from worker.device import weights_dtype
 from worker.models.embedded import ensure_instruct_model
 from worker.models.files import weights_sha256
 
@@ -52,7 +60,14 @@ def load_base_model(
         if directory is not None and not (directory / "config.json").is_file():
             raise FileNotFoundError(f"no config.json in {directory}")
         location = str(directory) if directory is not None else reference
-        model = AutoModelForCausalLM.from_pretrained(location, revision=revision, dtype=torch.float32)
+        own_dtype = _dtype_of(AutoConfig.from_pretrained(location, revision=revision))
+        model = AutoModelForCausalLM.from_pretrained(
+            location,
+            revision=revision,
+            dtype=weights_dtype(device, own_dtype),
+            # Straight onto the GPU, without a copy of the weights in host memory first.
+            device_map=str(device) if device.type == "cuda" else None,
+        )
         tokenizer = AutoTokenizer.from_pretrained(location, revision=revision)
     except Exception as error:  # every loader failure becomes one readable message on the run
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
@@ -65,4 +80,12 @@ def load_base_model(
         # The hub commit the weights came from, when they came from the hub.
         "commit": getattr(model.config, "_commit_hash", None),
     }
-    return LoadedModel(model.to(device).eval(), prepare_tokenizer(tokenizer), source)  # type: ignore[arg-type]
+    return LoadedModel(model.eval(), prepare_tokenizer(tokenizer), source)
+
+
+def _dtype_of(config: PretrainedConfig) -> torch.dtype | None:
+    """The dtype a model's config declares (`dtype`, formerly `torch_dtype`), if any."""
+    declared = getattr(config, "dtype", None) or getattr(config, "torch_dtype", None)
+    if isinstance(declared, str):
+        declared = getattr(torch, declared, None)
+    return declared if isinstance(declared, torch.dtype) else None
