@@ -23,7 +23,7 @@ from backend.domain import RunStatus
 from backend.models import Generation, Judgment, Run
 from backend.queue import TaskQueue, make_celery
 from backend.schema import upgrade_to_head
-from tests.conftest import REDIS_URL, missing_service
+from tests.conftest import REDIS_URL, TEST_CLIENT_HOST, missing_service, sign_in_as_local_owner
 from tests.e2e.conftest import PrivatePostgres, PrivateRedis, Service, all_finished, wait_for
 from tests.e2e.experiment import JUDGE_KEYS, N_PROMPTS, SAMPLES, check_results, submit_tiny_experiment
 
@@ -55,6 +55,7 @@ def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrid
         "run_max_attempts": 5,
         "generation_token_budget": 150,  # several batches per run
         "judge_batch_size": 1,  # a judge transaction per generation
+        "allowed_hosts": [TEST_CLIENT_HOST],
     }
     settings = Settings(
         home=tmp_path / "home", database_url=database_url, broker_url=broker_url, **fast | overrides
@@ -136,6 +137,7 @@ def test_a_worker_killed_in_any_stage_leaves_nothing_lost_or_twice(
     engine = make_engine(postgres_url)
     first = start_worker(settings)
     with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir, **spec_overrides())
         killed = kill_mid_stage(first, engine, stage)
         second = start_worker(settings)
@@ -158,6 +160,7 @@ def test_the_embedded_default_recovers_a_message_lost_with_a_killed_worker(
     engine = make_engine(settings.resolved_database_url)
     first = start_worker(settings)
     with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir, **spec_overrides())
         killed = kill_mid_stage(first, engine, RunStatus.GENERATING)
         second = start_worker(settings)
@@ -177,6 +180,7 @@ def test_two_workers_racing_for_one_run_only_one_does_the_work(
     for racer in racers:
         wait_until_ready(racer)
     with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
         baseline_only = {"conditions": [{"name": "baseline", "finetune": False}], "seeds": [0]}
         _, runs = submit_tiny_experiment(client, tiny_model_dir, **baseline_only)
         (run_id,) = [run["id"] for run in runs()]
@@ -214,6 +218,7 @@ def test_restarting_redis_mid_experiment_loses_no_task(
     worker = start_worker(settings)
     wait_until_ready(worker)
     with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir)
         probe = mid_stage(engine, RunStatus.GENERATING)
         wait_for(lambda: probe() is not None, 300, "the first run generating", worker.log, 0.1)
@@ -240,6 +245,7 @@ def test_restarting_postgresql_mid_run_resumes_it_without_partial_rows(
     engine = make_engine(private_postgres.url)
     worker = start_worker(settings)
     with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
         experiment_id, _ = submit_tiny_experiment(client, tiny_model_dir, **spec_overrides())
         probe = mid_stage(engine, RunStatus.GENERATING)
         wait_for(lambda: probe() is not None, 300, "a run part-way through generating", worker.log, 0.05)
