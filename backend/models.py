@@ -386,6 +386,21 @@ class PromptCell(Base):
     unscored: Mapped[int] = mapped_column(Integer)
 
 
+class AnalysisSnapshot(Base):
+    """One of an experiment's default dashboard views (the analysis, a figure) as served, for one state of
+    its runs: computed by the worker when a run finishes, so the first view of new data reads a row."""
+
+    __tablename__ = "analysis_snapshots"
+    __table_args__ = (PrimaryKeyConstraint("experiment_id", "view"),)
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    view: Mapped[str] = mapped_column(String(100))
+    # A hash of every run's status and verdict counts: what the view was computed from.
+    state_key: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 def exists_on(schema_object: object, dialect_name: str) -> bool:
     """False for schema objects created on one database only (see `info["only_on"]`)."""
     only_on = getattr(schema_object, "info", {}).get("only_on")

@@ -387,6 +387,9 @@ class AnalysisRead(_Read):
     judge: str
     # Some runs have not finished: every figure shows what there is so far.
     partial: bool
+    # Computed before the verdicts of a run being judged now (backend.services.snapshots): the numbers
+    # move when it finishes.
+    stale: bool = False
     conditions: list[ConditionSummaryRead]
     comparisons: list[ComparisonRead]
     adjustment: str

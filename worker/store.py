@@ -90,6 +90,10 @@ class RunStore:
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self._sessions = session_factory
 
+    def session(self) -> Session:
+        """A session on the store's database for work beside a run's (the dashboard's snapshots)."""
+        return self._sessions()
+
     def context(self, run_id: int) -> RunContext | None:
         """None if the run no longer exists (its experiment was deleted)."""
         with self._sessions() as session:

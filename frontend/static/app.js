@@ -756,6 +756,10 @@ async function initExperiment() {
     const unfinished = renderRuns(experiment, refresh, hasRole(role, "editor"));
     renderOwnerTools(experiment, role);
     renderSummary(analysis);
+    if (analysis.stale) {
+      document.getElementById("partial").textContent +=
+        " A run is being judged: the statistics and figures are those of the runs' state before it, and move when it finishes.";
+    }
     renderPower(analysis, addSeeds, hasRole(role, "editor"));
     const names = experiment.conditions.map((c) => c.name);
     fillOptions(document.getElementById("pair-a"), names, false);

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 
 from backend.config import Settings
 from backend.domain import RunStatus
-from backend.models import Generation, Judgment, Run
+from backend.models import AnalysisSnapshot, Generation, Judgment, Run
+from backend.services import snapshots
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
 from worker.models.cache import ModelCache
@@ -73,6 +74,17 @@ def test_every_run_finishes_with_one_generation_per_prompt_and_sample(
     assert provenance["data"]["benchmark"].startswith("sha256:")
     assert provenance["environment"]["packages"]["torch"].startswith("2.")
     assert set(tuned["timings"]) == {"training", "generating", "judging"}
+    # The last run to finish left the dashboard's default views for the experiment's final state.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        stored = session.execute(
+            select(AnalysisSnapshot.view, AnalysisSnapshot.payload).where(
+                AnalysisSnapshot.experiment_id == experiment["id"]
+            )
+        )
+        views = {view: payload for view, payload in stored}
+    assert set(views) == set(snapshots.VIEWS)
+    assert views["analysis"] == client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    assert views["analysis"]["partial"] is False
 
 
 def test_a_second_delivery_and_a_crash_after_the_last_write_add_nothing(

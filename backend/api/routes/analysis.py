@@ -10,7 +10,7 @@ from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.limits import enforce
 from backend.schemas import AnalysisRead
-from backend.services import analysis
+from backend.services import analysis, snapshots
 from backend.services import figures as figure_service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
@@ -45,7 +45,10 @@ def get_analysis(
     pair: PairsDep = [],  # noqa: B006
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
-    return analysis.analyse(session, experiment_id, cache, _pairs(pair, settings), adjust)
+    pairs = _pairs(pair, settings)
+    if not pairs and adjust == "holm":
+        return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
+    return analysis.analyse(session, experiment_id, cache, pairs, adjust)
 
 
 @router.get("/figures/seeds")
@@ -53,7 +56,7 @@ def seeds_figure(
     experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
-    return figure_service.seeds(session, cache, experiment_id)
+    return snapshots.serve(session, cache, experiment_id, "figure:seeds")
 
 
 @router.get("/figures/noise")
@@ -61,7 +64,7 @@ def noise_figure(
     experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
-    return figure_service.noise(session, cache, experiment_id)
+    return snapshots.serve(session, cache, experiment_id, "figure:noise")
 
 
 @router.get("/figures/forest")
@@ -75,14 +78,17 @@ def forest_figure(
     pair: PairsDep = [],  # noqa: B006
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
-    return figure_service.forest(session, cache, experiment_id, _pairs(pair, settings), adjust)
+    pairs = _pairs(pair, settings)
+    if not pairs and adjust == "holm":
+        return snapshots.serve(session, cache, experiment_id, "figure:forest")
+    return figure_service.forest(session, cache, experiment_id, pairs, adjust)
 
 
 @router.get("/figures/categories")
 def categories_figure(
     experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> FigureJSON:
-    return figure_service.categories(session, cache, experiment_id)
+    return snapshots.serve(session, cache, experiment_id, "figure:categories")
 
 
 @router.get("/figures/flips")
@@ -97,6 +103,9 @@ def flips_figure(
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
 ) -> FigureJSON:
     """Verdicts per prompt and seed for one condition, prompts that flip between seeds first."""
+    if condition is None and limit == 60:
+        view = "figure:flips" if access.shows_text else "figure:flips:no-text"
+        return snapshots.serve(session, cache, experiment_id, view)
     return figure_service.flips(session, cache, experiment_id, condition, limit, with_text=access.shows_text)
 
 
@@ -104,11 +113,11 @@ def flips_figure(
 def variance_figure(
     experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> FigureJSON:
-    return figure_service.variance(session, cache, experiment_id)
+    return snapshots.serve(session, cache, experiment_id, "figure:variance")
 
 
 @router.get("/figures/power")
 def power_figure(
     experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> FigureJSON:
-    return figure_service.power(session, cache, experiment_id)
+    return snapshots.serve(session, cache, experiment_id, "figure:power")
