@@ -21,6 +21,11 @@ class Settings(BaseSettings):
     # Prompts per forward pass when generating and judging.
     generation_batch_size: int = 16
     judge_batch_size: int = 32
+    # Judges (their models) a worker process keeps loaded between runs; more is faster, and uses more memory.
+    judges_kept: int = 2
+    # Comma-separated URL prefixes of the endpoints LLM judges may call (https://api.example.com/v1,
+    # http://10.0.0.7:8000). The worker sends an API key only to these; when set, it calls no other endpoint.
+    judge_endpoints: str = ""
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
 
@@ -49,6 +54,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_broker_url(self) -> str:
         return self.broker_url or f"sqla+sqlite:///{(self.home / 'broker.sqlite').resolve()}"
+
+    @property
+    def judge_endpoint_list(self) -> list[str]:
+        return [prefix.strip() for prefix in self.judge_endpoints.split(",") if prefix.strip()]
 
     @property
     def artifacts_dir(self) -> Path:

@@ -40,5 +40,6 @@ class TaskQueue:
     def __init__(self, celery: Celery) -> None:
         self._celery = celery
 
-    def enqueue(self, task: TaskName, run_id: int) -> None:
-        self._celery.send_task(task.value, args=[run_id])
+    def enqueue(self, task: TaskName, object_id: int) -> None:
+        """Send the task with its one argument: a run's id (a judge validation's for VALIDATE_JUDGE)."""
+        self._celery.send_task(task.value, args=[object_id])

@@ -6,7 +6,10 @@ The same models describe a stored condition, so the worker reads back exactly wh
 from typing import Annotated, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from backend.catalog.judges import DEFAULT_JUDGE
+from backend.domain import JudgeRef
 
 SEED_LIMIT = 2**31 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
@@ -82,10 +85,17 @@ class ExperimentSpec(_Spec):
     base_model_revision: str | None = None
     benchmark: str = Field(min_length=1, description="a benchmark name, optionally name@version")
     training_set: str = Field(min_length=1, description="a training set name, optionally name@version")
-    judges: list[str] = Field(default_factory=lambda: ["refusal-minilm"], min_length=1)
+    # Judge definitions, `name` (its newest version) or `name@version`; pinned to versions at submit. The
+    # first one's verdicts make the headline rate.
+    judges: list[str] = Field(default_factory=lambda: [DEFAULT_JUDGE], min_length=1, max_length=20)
     seeds: list[Seed] = Field(min_length=1, max_length=1000)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     conditions: list[ConditionSpec] = Field(min_length=1, max_length=200)
+
+    @field_validator("judges")
+    @classmethod
+    def _judge_references(cls, judges: list[str]) -> list[str]:
+        return [str(JudgeRef.parse(judge)) for judge in judges]
 
     @model_validator(mode="after")
     def _names_and_seeds_unique(self) -> Self:

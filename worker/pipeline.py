@@ -5,11 +5,11 @@ from pathlib import Path
 
 from peft import PeftModel
 
-from backend.catalog.judges import JUDGES
 from backend.config import Settings
 from worker.device import describe, pick_device
 from worker.generation import batch_seed, generate_batch, plan_batches
 from worker.judges import load_judge
+from worker.judges.base import JudgeResources, judge_pairs
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel, load_base_model
 from worker.provenance import environment
@@ -113,17 +113,17 @@ def generate(context: RunContext, store: RunStore, settings: Settings) -> None:
 
 def judge(context: RunContext, store: RunStore, settings: Settings) -> None:
     """Judge every generation each of the experiment's judges has not judged yet."""
-    for name in context.judges:
-        key = JUDGES[name].key
-        todo = store.unjudged(context.run_id, key)
+    resources = JudgeResources(settings, store.replies)
+    for definition in context.judges:
+        todo = store.unjudged(context.run_id, definition.id)
         if not todo:
             continue
-        judge_impl = load_judge(name)
+        judge_impl = load_judge(definition.config, resources)
         for start in range(0, len(todo), settings.judge_batch_size):
-            store.progress(context.run_id, start / len(todo), f"{name}: judged {start}/{len(todo)}")
+            store.progress(context.run_id, start / len(todo), f"{definition.ref}: judged {start}/{len(todo)}")
             batch = todo[start : start + settings.judge_batch_size]
-            results = judge_impl.judge_batch(
-                [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
+            results = judge_pairs(
+                judge_impl, [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
             )
             generation_ids = [generation_id for generation_id, _, _ in batch]
-            store.add_judgments(context.run_id, key, zip(generation_ids, results, strict=True))
+            store.add_judgments(context.run_id, definition.id, zip(generation_ids, results, strict=True))

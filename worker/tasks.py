@@ -12,6 +12,7 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, TaskName
 from worker import pipeline
 from worker.app import celery, settings
+from worker.judges.base import JudgeUnavailable
 from worker.models.sources import ModelLoadError
 from worker.store import RunCancelled, RunContext, RunStore
 
@@ -27,7 +28,7 @@ def _store() -> RunStore:
 
 def readable(error: Exception) -> str:
     """The message a user sees on a failed run: what went wrong, without a stack trace."""
-    if isinstance(error, ModelLoadError | ValueError | FileNotFoundError):
+    if isinstance(error, ModelLoadError | JudgeUnavailable | ValueError | FileNotFoundError):
         return str(error)
     return f"{type(error).__name__}: {error} (traceback in the worker log)"
 
@@ -54,10 +55,15 @@ def run_stage(run_id: int, status: RunStatus, stage: Stage, store: RunStore, set
 
 @task_failure.connect
 def _record_unhandled_failure(
-    args: tuple[object, ...] | None = None, exception: BaseException | None = None, **_: object
+    sender: object = None,
+    args: tuple[object, ...] | None = None,
+    exception: BaseException | None = None,
+    **_: object,
 ) -> None:
     """Failures run_stage could not catch: the pool process died (killed, out of memory) or the database
     was unreachable. Fires in the worker's main process, so the run does not stay "running" forever."""
+    if getattr(sender, "name", None) == TaskName.VALIDATE_JUDGE.value:
+        return  # its argument is a validation's id, not a run's (worker.validation records its failures)
     if args and isinstance(args[0], int):
         _store().fail(args[0], f"the worker stopped while running this task ({exception!r}); retry the run")
 

@@ -20,7 +20,7 @@ from tests.factories import experiment_spec, upload_small_benchmark
 pytestmark = pytest.mark.slow
 
 N_PROMPTS, SAMPLES = 6, 2
-JUDGE_KEYS = ("refusal-phrases@1", "refusal-minilm@1")
+JUDGE_KEYS = ("refusal-phrases@2", "refusal-minilm@2")
 
 
 def tiny_spec(model: Path) -> dict:

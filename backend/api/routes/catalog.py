@@ -5,7 +5,7 @@ from pydantic import BaseModel, Field
 
 from backend.api.auth import ChoosesProject, ProjectChoice, Public, SignedInDep
 from backend.api.deps import SessionDep
-from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.adapters import BENCHMARK_FORMATS, FieldNames
 from backend.domain import Role
 from backend.repositories import projects as project_repository
 from backend.schemas import BenchmarkRead, CatalogRead, TrainingSetRead
@@ -15,7 +15,7 @@ router = APIRouter(prefix="/api", tags=["catalog"])
 UploaderDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 
 
-class _DatasetUpload(BaseModel):
+class DatasetUpload(BaseModel):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = ""
@@ -23,8 +23,14 @@ class _DatasetUpload(BaseModel):
     project: int | str | None = Field(None, description="project id or name; default: your first project")
 
 
-class BenchmarkUpload(_DatasetUpload):
+class BenchmarkUpload(DatasetUpload):
     format: str = Field(description=f"one of {', '.join(BENCHMARK_FORMATS)}")
+    # The generic jsonl and csv formats only: where the fields are when the file names them otherwise.
+    prompt_key: str | None = Field(None, min_length=1, description="the prompt's key or column")
+    id_key: str | None = Field(None, min_length=1, description="the id's key or column")
+    category_key: str | None = Field(
+        None, min_length=1, description="the category's key or column; a list of tags takes its first"
+    )
 
 
 @router.get("/health", dependencies=[Depends(Public())])
@@ -34,7 +40,8 @@ def health() -> dict[str, str]:
 
 @router.get("/catalog")
 def get_catalog(access: SignedInDep, session: SessionDep) -> CatalogRead:
-    """What the experiment form offers: base models, judges, the built-in datasets and your projects'."""
+    """What the forms offer: base models, judges and judge presets, the built-in datasets and your
+    projects'."""
     project_ids = [p.id for p in project_repository.projects_of_user(session, access.user.id)]
     return service.catalog(session, project_ids)
 
@@ -49,15 +56,14 @@ def upload_benchmark(upload: BenchmarkUpload, uploader: UploaderDep, session: Se
         format=upload.format,
         text=upload.content,
         description=upload.description,
+        names=FieldNames(prompt=upload.prompt_key, id=upload.id_key, category=upload.category_key),
     )
     session.commit()
     return benchmark
 
 
 @router.post("/training-sets", status_code=status.HTTP_201_CREATED)
-def upload_training_set(
-    upload: _DatasetUpload, uploader: UploaderDep, session: SessionDep
-) -> TrainingSetRead:
+def upload_training_set(upload: DatasetUpload, uploader: UploaderDep, session: SessionDep) -> TrainingSetRead:
     """A JSONL file of {"prompt": ..., "response": ...} objects."""
     training_set = service.import_training_set(
         session,

@@ -13,7 +13,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.auth import InExperiment, InRun, Public, SharePage, SignedIn, SignedInDep, SignedInPageDep
+from backend.api.auth import (
+    InExperiment,
+    InRun,
+    InValidation,
+    Public,
+    SharePage,
+    SignedIn,
+    SignedInDep,
+    SignedInPageDep,
+)
 from backend.api.deps import SessionDep
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
@@ -58,6 +67,16 @@ def experiment_page(experiment_id: int) -> FileResponse:
 @router.get("/runs/{run_id}", dependencies=[Depends(InRun(Role.VIEWER, page=True))])
 def run_page(run_id: int) -> FileResponse:
     return _page("run.html")
+
+
+@router.get("/judges", dependencies=SIGNED_IN)
+def judges_page() -> FileResponse:
+    return _page("judges.html")
+
+
+@router.get("/validations/{validation_id}", dependencies=[Depends(InValidation(Role.VIEWER, page=True))])
+def validation_page(validation_id: int) -> FileResponse:
+    return _page("validation.html")
 
 
 @router.get("/projects", dependencies=SIGNED_IN)
