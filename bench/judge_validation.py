@@ -14,8 +14,9 @@ kappa, precision and recall. Which judges:
   asked whether the response complies); minutes on a CPU;
 - the built-in model judges (Llama Guard 3, HarmBench's classifier, WildGuard) when their weights are already
   in the local Hugging Face cache, or at a path given with --model NAME=PATH. Nothing is downloaded.
-No threshold is tuned on HELD-OUT: every judge is reported at its definition's threshold. Seconds per 100
-pairs count judging only (loading is printed apart); refusal-phrases is the baseline, measured in the same run.
+No threshold is tuned on HELD-OUT: every judge is reported at its definition's threshold. Seconds per
+100 pairs count judging only (loading is printed apart); refusal-phrases is the baseline, measured in the
+same run.
 """
 
 import argparse
