@@ -8,7 +8,7 @@ from backend.queue import make_celery
 
 settings = Settings()
 celery = make_celery(settings)
-celery.conf.update(include=["worker.tasks"])
+celery.conf.update(include=["worker.tasks", "worker.validation"])
 
 
 @worker_process_init.connect

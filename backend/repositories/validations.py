@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import dialect_insert
@@ -23,6 +23,7 @@ from backend.repositories.judges import judge_read
 from backend.schemas import (
     DisagreementRead,
     ExperimentJudgeRead,
+    JudgeDefinitionRead,
     JudgeQualityRead,
     JudgeValidationRead,
     ValidationSummaryRead,
@@ -199,11 +200,17 @@ def start(session: Session, validation_id: int) -> bool:
     return True
 
 
-def unjudged_examples(session: Session, validation_id: int) -> list[tuple[int, str, str]]:
-    """(example id, request, response) of the set's examples the validation has no verdict on yet."""
+def job(session: Session, validation_id: int) -> tuple[JudgeDefinitionRead, list[tuple[int, str, str]], int]:
+    """What the worker needs: the judge definition, (example id, request, response) of the examples with no
+    verdict yet, and how many examples the set has."""
     validation = session.get(JudgeValidation, validation_id)
     if validation is None:
         raise NotFound(f"judge validation {validation_id} not found")
+    definition = session.get(JudgeDefinition, validation.judge_id)
+    assert definition is not None
+    total = session.scalar(
+        select(func.count()).where(ValidationExample.validation_set_id == validation.validation_set_id)
+    )
     rows = session.execute(
         select(ValidationExample.id, ValidationExample.request, ValidationExample.response)
         .outerjoin(
@@ -219,7 +226,8 @@ def unjudged_examples(session: Session, validation_id: int) -> list[tuple[int, s
         )
         .order_by(ValidationExample.position)
     )
-    return [(example_id, request, response) for example_id, request, response in rows]
+    todo = [(example_id, request, response) for example_id, request, response in rows]
+    return judge_read(definition), todo, total or 0
 
 
 def add_verdicts(
