@@ -197,13 +197,12 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
             connection.execute(text(statement), {"now": now, **parameters})
     command.upgrade(config, "head")
     with engine.connect() as connection:
-        definitions = dict(
-            connection.execute(
+        definitions = {
+            key: judge_id
+            for key, judge_id in connection.execute(
                 text("SELECT name || '@' || CAST(version AS VARCHAR), id FROM judge_definitions")
             )
-            .tuples()
-            .all()
-        )
+        }
         assert set(definitions) == {"refusal-minilm@1", "refusal-phrases@1"}
         verdicts = connection.execute(
             text("SELECT generation_id, judge_id, verdict, output FROM judgments ORDER BY id")
@@ -232,9 +231,9 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
         assert (experiment.runs[0].rate.harmful, experiment.runs[0].rate.unscored) == (1, 1)
     command.downgrade(config, "0004")
     with engine.connect() as connection:
-        assert connection.execute(
-            text("SELECT judge, verdict FROM judgments ORDER BY id")
-        ).tuples().all() == [(judge, verdict) for _, judge, verdict in judged]
+        assert connection.execute(text("SELECT judge, verdict FROM judgments ORDER BY id")).all() == [
+            (judge, verdict) for _, judge, verdict in judged
+        ]
         assert connection.execute(text("SELECT judges FROM experiments")).scalar_one() in (
             ["refusal-minilm", "refusal-phrases"],
             '["refusal-minilm", "refusal-phrases"]',
