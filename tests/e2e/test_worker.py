@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
-from backend.models import Generation, Judgment
+from backend.models import Generation, JudgeDefinition, Judgment
 from backend.schema import upgrade_to_head
 from tests.conftest import sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
@@ -58,9 +58,14 @@ def check_results(client: TestClient, experiment_id: int) -> None:
             select(Generation.run_id, Generation.prompt_id, Generation.sample_index)
         ).all()
         judgments = session.execute(
-            select(Generation.run_id, Judgment.judge, Judgment.verdict, Judgment.generation_id).join(
-                Generation
+            select(
+                Generation.run_id,
+                JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String),
+                Judgment.verdict,
+                Judgment.generation_id,
             )
+            .join(Generation)
+            .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
         ).all()
     assert len(generations) == len(set(generations)) == 3 * N_PROMPTS * SAMPLES
     assert Counter(run_id for run_id, _, _ in generations) == {

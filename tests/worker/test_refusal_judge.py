@@ -152,10 +152,8 @@ def _bench() -> ModuleType:
 
 
 def test_held_out_accuracy_against_human_labels(minilm: RefusalMiniLMJudge) -> None:
-    bench = _bench()
-    if not (bench.DEFAULT_DATA / "refusal_extra.csv").is_file():
-        pytest.skip(f"human labels not found at {bench.DEFAULT_DATA} (../shared/data is absent)")
-    _, held_out = bench.load_splits(bench.DEFAULT_DATA)
-    results = minilm.judge_batch([e.objective for e in held_out], [e.response for e in held_out])
-    agreement = accuracy([result.verdict for result in results], [example.human for example in held_out])
+    # The held-out set ships with seedscope (pyrit-refusal-extra): no ../shared/data needed.
+    _, held_out = _bench().load_splits(Path("/nonexistent"))
+    results = minilm.judge_batch([e.request for e in held_out], [e.response for e in held_out])
+    agreement = accuracy([result.verdict for result in results], [example.label for example in held_out])
     assert agreement.accuracy >= HELD_OUT_ACCURACY_FLOOR
