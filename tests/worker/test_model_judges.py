@@ -163,3 +163,18 @@ def test_sequence_classifier_truncation_is_recorded(classifier_dir: Path) -> Non
 def test_every_label_of_the_model_must_be_mapped(classifier_dir: Path) -> None:
     with pytest.raises(JudgeUnavailable, match=r"has labels \['safe'\] the definition does not map"):
         classifier(classifier_dir, labels={"unsafe": "harmful"})
+
+
+@pytest.mark.gpu
+def test_model_judges_run_on_the_gpu_in_bf16(tiny_model_dir: Path, classifier_dir: Path) -> None:
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA device")
+    judge = causal(tiny_model_dir, template=TEMPLATE)
+    assert next(judge.model.parameters()).dtype == torch.bfloat16
+    assert len(judge.judge_batch(REQUESTS, RESPONSES)) == len(REQUESTS)
+    sequence = classifier(classifier_dir)
+    assert next(sequence.model.parameters()).device.type == "cuda"
+    for result in sequence.judge_batch(REQUESTS, RESPONSES):
+        assert sum(result.details["probabilities"].values()) == pytest.approx(1.0, abs=1e-3)
