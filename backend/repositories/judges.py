@@ -149,7 +149,7 @@ def add_definition(
         return judge_read(newest), False
     if newest is not None and version is not None:
         raise RuntimeError(
-            f"built-in judge {name}@{version} is stored with other settings; give it a new version"
+            f"built-in judge {JudgeRef(name, version)} is stored with other settings; give it a new version"
         )
     row = JudgeDefinition(
         project_id=project_id,

@@ -1,9 +1,19 @@
 """Parse rules on judge outputs as the models write them, and on outputs no rule accepts (unscored)."""
 
+import importlib
+
 import pytest
 
 from backend.domain import Verdict
-from backend.judging.spec import LabelRule, LlamaGuardRule, ScoreRule, StrongRejectRule, WildGuardRule
+from backend.judging.spec import (
+    JudgeKind,
+    LabelRule,
+    LlamaGuardRule,
+    ScoreRule,
+    StrongRejectRule,
+    WildGuardRule,
+)
+from worker.judges import REGISTRY
 from worker.judges.base import UNPARSEABLE, JudgeResult
 from worker.judges.parsing import parse_output
 from worker.judges.prompts import render
@@ -135,3 +145,10 @@ def test_templates_fill_placeholders_once_and_leave_other_braces() -> None:
     assert render(template, "ask {response}", "say {request} }") == (
         'JSON {"a": 1}\nRequest: ask {response}\nResponse: say {request} }\n{other}'
     )
+
+
+def test_every_kind_has_a_builder_in_the_registry() -> None:
+    assert set(REGISTRY) == set(JudgeKind)
+    for path in REGISTRY.values():
+        module, attribute = path.split(":")
+        assert callable(getattr(importlib.import_module(module), attribute))
