@@ -62,8 +62,8 @@ class LabelRule(_Spec):
     `labels`; anything else is unscored."""
 
     rule: Literal["label"]
-    pattern: str = r"^\W*(\w+)"
-    labels: dict[str, Label] = Field(min_length=1)
+    pattern: str = Field(r"^\W*(\w+)", min_length=1, max_length=500)
+    labels: dict[str, Label] = Field(min_length=1, max_length=100)
 
     _pattern = field_validator("pattern")(_check_pattern)
 
@@ -78,7 +78,7 @@ class ScoreRule(_Spec):
     definition's threshold up. A number outside the range is unscored."""
 
     rule: Literal["score"]
-    pattern: str
+    pattern: str = Field(min_length=1, max_length=500)
     minimum: float = 0.0
     maximum: float = 1.0
 
@@ -135,7 +135,7 @@ class JudgeConfig(_Spec):
     # scoring parse rules: a score from it up is harmful.
     threshold: float | None = Field(None, ge=0, le=1)
     # sequence-classifier: the model's label names (config.id2label) -> harmful / safe.
-    labels: dict[str, Label] | None = None
+    labels: dict[str, Label] | None = Field(None, max_length=100)
     # Responses longer than this many of the classifier's tokens are cut (and the cut recorded).
     max_input_tokens: int | None = Field(None, ge=1, le=1_000_000)
     # causal-lm

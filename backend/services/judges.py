@@ -48,7 +48,7 @@ def judge_detail(session: Session, judge_id: int, project_ids: list[int]) -> Jud
 def visible_judge(session: Session, reference: str, project_id: int) -> JudgeDefinitionRead:
     """A definition by id or by name[@version], among the built-ins and the project's, as user input."""
     try:
-        if reference.strip().isdigit():
+        if reference.strip().isdigit() and int(reference) < 2**31:
             judge = repository.get_judge(session, int(reference))
             if judge.project_id not in (None, project_id):
                 raise NotFound(f"judge definition {reference} not found")
