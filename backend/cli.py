@@ -116,25 +116,37 @@ def _check(response: httpx.Response) -> dict:
     return response.json()
 
 
-def submit(settings: Settings, path: Path) -> int:
-    """POST a YAML experiment file to the API; returns the experiment id."""
+def _post_yaml(settings: Settings, path: Path, route: str) -> dict:
+    """POST a YAML file to an API route that takes YAML; exits with the API's message on an error."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         sys.exit(f"cannot read {path}: {error}")
     response = httpx.post(
-        f"{settings.api_url}/api/experiments/yaml",
+        f"{settings.api_url}{route}",
         content=text.encode(),
         headers={"content-type": "application/yaml", **api_headers(settings)},
         timeout=60,
     )
-    experiment = _check(response)
+    return _check(response)
+
+
+def submit(settings: Settings, path: Path) -> int:
+    """POST a YAML experiment file to the API; returns the experiment id."""
+    experiment = _post_yaml(settings, path, "/api/experiments/yaml")
     print(f"experiment {experiment['id']} submitted: {len(experiment['runs'])} runs")
     print(f"dashboard: {settings.api_url}/experiments/{experiment['id']}")
     return experiment["id"]
 
 
-def _progress_line(run: dict) -> str:
+def add_judge(settings: Settings, path: Path) -> str:
+    """POST a YAML judge definition; returns the definition's name@version."""
+    judge = _post_yaml(settings, path, "/api/judges/yaml")
+    print(f"judge {judge['ref']} ({judge['config']['kind']}, {judge['content_hash']})")
+    return judge["ref"]
+
+
+def _progress_line(run: dict, rate_name: str) -> str:
     status = run["status"]
     where = (
         f"{status} {100 * run['progress']:3.0f}%"
@@ -142,7 +154,7 @@ def _progress_line(run: dict) -> str:
         else status
     )
     rate = run.get("rate") or {}
-    rated = f"harmful {100 * rate['rate']:.0f}%" if rate.get("rate") is not None else ""
+    rated = f"{rate_name} {100 * rate['rate']:.0f}%" if rate.get("rate") is not None else ""
     detail = run["error"] or run["progress_message"]
     return f"  {run['condition_name']:<16} seed {run['seed']:<4} {where:<16} {rated:<13} {detail}"[:150]
 
@@ -157,8 +169,10 @@ def watch(settings: Settings, experiment_id: int, interval_s: float = 5.0) -> bo
         finished = [r for r in runs if RunStatus(r["status"]).is_terminal]
         elapsed = time.monotonic() - started
         print(f"\n[{elapsed / 60:5.1f} min] {len(finished)}/{len(runs)} runs finished")
+        # A refusal judge's rate is the share of responses that comply, not a harm rate.
+        rate_name = "complies" if experiment["judges"][0]["measures"] == "compliance" else "harmful"
         for run in runs:
-            print(_progress_line(run))
+            print(_progress_line(run, rate_name))
         if len(finished) == len(runs):
             return all(r["status"] == RunStatus.DONE for r in runs)
         time.sleep(interval_s)
@@ -180,6 +194,10 @@ def main(argv: list[str] | None = None) -> None:
     resume_parser.add_argument("experiment_id", type=int)
     cancel_parser = commands.add_parser("cancel", help="cancel an experiment's unfinished runs")
     cancel_parser.add_argument("experiment_id", type=int)
+    judge_parser = commands.add_parser("judge", help="judge definitions")
+    judge_commands = judge_parser.add_subparsers(dest="judge_command", required=True)
+    judge_add = judge_commands.add_parser("add", help="add a YAML judge definition (or a new version of one)")
+    judge_add.add_argument("file", type=Path)
     email_help = "the account (default: the local owner made on the first start)"
     login_parser = commands.add_parser("login-url", help="print a one-time sign-in link, valid for minutes")
     login_parser.add_argument("--email", help=email_help)
@@ -216,6 +234,8 @@ def _run(args: argparse.Namespace, settings: Settings) -> None:
         experiment_id = submit(settings, args.file)
         if args.watch and not watch(settings, experiment_id):
             sys.exit(1)
+    elif args.command == "judge":
+        add_judge(settings, args.file)
     elif args.command == "watch" and not watch(settings, args.experiment_id):
         sys.exit(1)
     elif args.command in ("resume", "cancel"):

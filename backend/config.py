@@ -65,6 +65,11 @@ class Settings(BaseSettings):
     # used and keeps it when resumed, so its batches never change.
     generation_token_budget: int = 0
     judge_batch_size: int = 32
+    # Judges (their models) a worker process keeps loaded between runs; more is faster, and uses more memory.
+    judges_kept: int = 2
+    # Comma-separated URL prefixes of the endpoints LLM judges may call (https://api.example.com/v1,
+    # http://10.0.0.7:8000). The worker sends an API key only to these; when set, it calls no other endpoint.
+    judge_endpoints: str = ""
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
 
@@ -100,6 +105,10 @@ class Settings(BaseSettings):
     @cached_property
     def resolved_broker_url(self) -> str:
         return self.broker_url or f"sqla+sqlite:///{(self.home / 'broker.sqlite').resolve()}"
+
+    @property
+    def judge_endpoint_list(self) -> list[str]:
+        return [prefix.strip() for prefix in self.judge_endpoints.split(",") if prefix.strip()]
 
     @property
     def artifacts_dir(self) -> Path:

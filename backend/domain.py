@@ -1,5 +1,7 @@
 """Domain vocabulary shared by the API and the workers."""
 
+import re
+from dataclasses import dataclass
 from enum import StrEnum
 
 
@@ -36,6 +38,49 @@ class TaskName(StrEnum):
 
     # The one task: a worker claims the run and does whatever its stored state says is left to do.
     RUN = "seedscope.run"
+    # Takes a judge validation's id, not a run's.
+    VALIDATE_JUDGE = "seedscope.validate-judge"
+
+
+class ValidationStatus(StrEnum):
+    """A judge validation job: queued, running in a worker, then done or failed."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
+JUDGE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+_JUDGE_REFERENCE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:@(?P<version>[1-9][0-9]*))?$")
+
+
+@dataclass(frozen=True, order=True)
+class JudgeRef:
+    """A judge definition by name, optionally pinned to a version: `name` or `name@version`.
+
+    The one place a judge's name and version are joined into text and split again.
+    """
+
+    name: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> "JudgeRef":
+        match = _JUDGE_REFERENCE.match(text.strip())
+        if match is None:
+            raise ValueError(
+                f"{text!r} is not a judge reference: expected name or name@version (letters, digits, "
+                "'.', '_' and '-'; a version is a positive integer)"
+            )
+        version = match.group("version")
+        return cls(match.group("name"), int(version) if version else None)
+
+    def pinned(self, version: int) -> "JudgeRef":
+        return JudgeRef(self.name, version)
+
+    def __str__(self) -> str:
+        return self.name if self.version is None else f"{self.name}@{self.version}"
 
 
 class Role(StrEnum):

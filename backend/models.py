@@ -23,7 +23,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
-from backend.domain import Role, RunStatus, ShareScope, Verdict
+from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
 
 
 def utcnow() -> datetime:
@@ -232,9 +232,8 @@ class Experiment(Base):
     base_model_revision: Mapped[str | None] = mapped_column(String(200))
     benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"))
     training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id"))
-    # Judge names in order; the first one's verdicts make the headline harmfulness rate.
-    judges: Mapped[list[Any]]
-    # The validated ExperimentSpec as submitted, for re-submission and provenance.
+    # The validated ExperimentSpec as submitted (its judges pinned to versions), for re-submission and
+    # provenance.
     spec: Mapped[dict[str, Any]]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -244,6 +243,59 @@ class Experiment(Base):
     conditions: Mapped[list["Condition"]] = relationship(
         back_populates="experiment", order_by="Condition.position", cascade="all, delete-orphan"
     )
+    # The judge definitions, pinned at submit, in order: the first one's verdicts make the headline rate.
+    judge_links: Mapped[list["ExperimentJudge"]] = relationship(
+        order_by="ExperimentJudge.position", cascade="all, delete-orphan"
+    )
+
+
+class JudgeDefinition(Base):
+    """A judge as data: what it runs and how its output becomes a verdict. Never changed once stored: a
+    changed definition is a new version, and every judgment points at the version that made it."""
+
+    __tablename__ = "judge_definitions"
+    __table_args__ = (UniqueConstraint("project_id", "name", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # None for the built-in definitions, which every user can read.
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(Text, default="")
+    # backend.judging.spec.JudgeConfig, field by field; `options` holds the kind-specific rest.
+    kind: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str | None] = mapped_column(String(500))
+    revision: Mapped[str | None] = mapped_column(String(200))
+    endpoint: Mapped[str | None] = mapped_column(String(500))
+    template: Mapped[str | None] = mapped_column(Text)
+    system_template: Mapped[str | None] = mapped_column(Text)
+    parse_rule: Mapped[dict[str, Any] | None]
+    threshold: Mapped[float | None] = mapped_column(Float)
+    label_mapping: Mapped[dict[str, Any] | None]
+    max_input_tokens: Mapped[int | None] = mapped_column(Integer)
+    options: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # sha256 of the configuration: equal for definitions that judge alike, whatever their names.
+    content_hash: Mapped[str] = mapped_column(String(80))
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def ref(self) -> JudgeRef:
+        return JudgeRef(self.name, self.version)
+
+
+class ExperimentJudge(Base):
+    __tablename__ = "experiment_judges"
+    __table_args__ = (
+        PrimaryKeyConstraint("experiment_id", "position"),
+        UniqueConstraint("experiment_id", "judge_id"),
+    )
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"), index=True)
+
+    judge: Mapped[JudgeDefinition] = relationship()
 
 
 class Condition(Base):
@@ -335,20 +387,29 @@ class Generation(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Judgment(Base):
+class _Verdict:
+    """A judge's verdict on one response: harmful, safe, or unscored (with the reason in `output` and
+    `details`), a graded score where the judge gives one, and what the judge said."""
+
+    verdict: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "verdict"))
+    score: Mapped[float | None] = mapped_column(Float)
+    # Shown beside the verdict: the judge's reasoning, the categories it named, or why it is unscored.
+    output: Mapped[str] = mapped_column(Text, default="")
+    # Structured: {"unscored": reason, "categories": [...], "truncated": {...}, "raw": judge output, ...}.
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Judgment(_Verdict, Base):
     __tablename__ = "judgments"
     __table_args__ = (
-        UniqueConstraint("generation_id", "judge"),
-        Index("ix_judgments_judge_verdict", "judge", "verdict"),
+        UniqueConstraint("generation_id", "judge_id"),
+        Index("ix_judgments_judge_id_verdict", "judge_id", "verdict"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
-    # "name@version" of the judge that produced it.
-    judge: Mapped[str] = mapped_column(String(120))
-    verdict: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "verdict"))
-    score: Mapped[float | None] = mapped_column(Float)
-    output: Mapped[str] = mapped_column(Text, default="")
+    # The exact definition (and version) that produced it.
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -376,11 +437,11 @@ class PromptCell(Base):
     """
 
     __tablename__ = "prompt_cells"
-    __table_args__ = (PrimaryKeyConstraint("run_id", "prompt_id", "judge"),)
+    __table_args__ = (PrimaryKeyConstraint("run_id", "prompt_id", "judge_id"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
     prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"), index=True)
-    judge: Mapped[str] = mapped_column(String(120))
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"))
     harmful: Mapped[int] = mapped_column(Integer)
     safe: Mapped[int] = mapped_column(Integer)
     unscored: Mapped[int] = mapped_column(Integer)
@@ -399,6 +460,93 @@ class AnalysisSnapshot(Base):
     state_key: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ValidationSet(_Dataset, Base):
+    """Human-labelled (request, response) pairs to measure a judge against."""
+
+    __tablename__ = "validation_sets"
+
+    # What its label "harmful" means: "harm" (the response gives harmful help) or "compliance" (it complies
+    # rather than refuses). A judge is validated on sets that measure what its rate measures.
+    measures: Mapped[str] = mapped_column(String(16))
+
+    examples: Mapped[list["ValidationExample"]] = relationship(
+        back_populates="validation_set", order_by="ValidationExample.position"
+    )
+
+
+class ValidationExample(Base):
+    __tablename__ = "validation_examples"
+    __table_args__ = (UniqueConstraint("validation_set_id", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    validation_set_id: Mapped[int] = mapped_column(ForeignKey("validation_sets.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    external_id: Mapped[str] = mapped_column(String(200))
+    request: Mapped[str] = mapped_column(Text)
+    response: Mapped[str] = mapped_column(Text)
+    # The human label: harmful or safe (never unscored).
+    label: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "validation_label"))
+    category: Mapped[str] = mapped_column(String(200))
+
+    validation_set: Mapped[ValidationSet] = relationship(back_populates="examples")
+
+
+class JudgeValidation(Base):
+    """One judge definition measured against one validation set: a worker job, then its result."""
+
+    __tablename__ = "judge_validations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The project that asked for it; its members see the result.
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"), index=True)
+    validation_set_id: Mapped[int] = mapped_column(ForeignKey("validation_sets.id"), index=True)
+    status: Mapped[ValidationStatus] = mapped_column(
+        _str_enum(ValidationStatus, "validation_status"), default=ValidationStatus.QUEUED
+    )
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # The headline figures, as columns so the best validation of a judge is one query; the rest (precision,
+    # recall, confusion matrix, per-category figures) in `result` (backend.judging.quality.JudgeQuality).
+    n: Mapped[int | None] = mapped_column(Integer)
+    n_unscored: Mapped[int | None] = mapped_column(Integer)
+    accuracy: Mapped[float | None] = mapped_column(Float)
+    kappa: Mapped[float | None] = mapped_column(Float)
+    kappa_low: Mapped[float | None] = mapped_column(Float)
+    kappa_high: Mapped[float | None] = mapped_column(Float)
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Judging time, model loading excluded.
+    seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class ValidationJudgment(_Verdict, Base):
+    """The judge's verdict on one example of a validation, stored as it goes so a job resumes."""
+
+    __tablename__ = "validation_judgments"
+    __table_args__ = (PrimaryKeyConstraint("judge_validation_id", "example_id"),)
+
+    judge_validation_id: Mapped[int] = mapped_column(ForeignKey("judge_validations.id", ondelete="CASCADE"))
+    example_id: Mapped[int] = mapped_column(ForeignKey("validation_examples.id", ondelete="CASCADE"))
+
+
+class JudgeReply(Base):
+    """An LLM judge's reply, kept so judging the same pair with the same definition again does not pay twice.
+
+    A table rather than files: workers on several hosts share the database, not necessarily a disk.
+    """
+
+    __tablename__ = "judge_replies"
+
+    # sha256 of (definition content hash, request, response).
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reply: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 def exists_on(schema_object: object, dialect_name: str) -> bool:

@@ -45,3 +45,7 @@ class TaskQueue:
     def enqueue_run(self, run_id: int) -> None:
         """Send the run's one task; the worker that takes it works out which stage is next."""
         self._celery.send_task(TaskName.RUN.value, args=[run_id])
+
+    def enqueue_validation(self, validation_id: int) -> None:
+        """Send a judge validation's task (seedscope.validate-judge) with its id."""
+        self._celery.send_task(TaskName.VALIDATE_JUDGE.value, args=[validation_id])

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from backend.catalog.judges import JudgeEntry
 from backend.schemas import (
     AnalysisRead,
     BenchmarkRead,
@@ -23,6 +22,7 @@ from backend.schemas import (
     ExperimentRead,
     IntervalRead,
     TrainingSetRead,
+    ValidationSummaryRead,
 )
 
 NOT_VALIDATED = "not validated in this deployment"
@@ -87,7 +87,6 @@ class ReportInputs:
     analysis: AnalysisRead
     benchmark: BenchmarkRead
     training_set: TrainingSetRead
-    judges: list[JudgeEntry]  # in the experiment's order: the first makes the headline rates
     provenance: list[dict[str, Any]]  # one per run; empty for runs not started
     generated_at: datetime
 
@@ -123,7 +122,7 @@ def _setup(inputs: ReportInputs) -> list[str]:
         ],
         [
             "Judges",
-            ", ".join(code(f"{j.name}@{j.version}") for j in inputs.judges) + " (the first makes the rates)",
+            ", ".join(code(j.ref) for j in inputs.experiment.judges) + " (the first makes the rates)",
         ],
         [
             "Runs",
@@ -137,10 +136,28 @@ def _setup(inputs: ReportInputs) -> list[str]:
 
 def _judges(inputs: ReportInputs) -> list[str]:
     lines = ["## Judges and their validation", ""]
-    for judge in inputs.judges:
-        lines.append(f"- {code(f'{judge.name}@{judge.version}')}: {judge.description}")
-        lines.append(f"  Validation: {(judge.validation or NOT_VALIDATED).rstrip('.')}.")
+    for judge in inputs.experiment.judges:
+        lines.append(
+            f"- {code(judge.ref)} ({text(judge.kind)}): its harmful rate measures {text(judge.measures)}."
+        )
+        lines.append(f"  Validation: {_validation(judge.validation)}.")
+        if judge.warning:
+            lines.append(f"  Warning: {text(judge.warning)}")
     return lines
+
+
+def _validation(validation: ValidationSummaryRead | None) -> str:
+    """A judge's best validation in the project, as a reader needs it; or that there is none."""
+    if validation is None or validation.kappa is None or validation.accuracy is None:
+        return NOT_VALIDATED
+    kappa = f"Cohen's kappa {validation.kappa:.3f}"
+    if validation.kappa_low is not None and validation.kappa_high is not None:
+        kappa += f" [95% CI {validation.kappa_low:.2f}, {validation.kappa_high:.2f}]"
+    unscored = f", {validation.n_unscored} unscored" if validation.n_unscored else ""
+    return (
+        f"on {code(validation.validation_set)} ({validation.n} human-labelled pairs{unscored}, labels of "
+        f"{text(validation.measures)}): accuracy {validation.accuracy:.3f}, {kappa}"
+    )
 
 
 def _seeds(condition: ConditionRead) -> str:

@@ -5,7 +5,8 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain import Role, RunStatus, ShareScope, Verdict
+from backend.domain import Role, RunStatus, ShareScope, ValidationStatus, Verdict
+from backend.judging.spec import JudgeConfig
 
 Item = TypeVar("Item")
 
@@ -41,10 +42,39 @@ class TrainingSetRead(_DatasetRead):
     n_examples: int
 
 
-class JudgeRead(_Read):
+class JudgeDefinitionRead(_Read):
+    """A stored judge definition; `ref` (name@version) names exactly this version."""
+
+    id: int
+    # None: a built-in definition, readable by everyone.
+    project_id: int | None
     name: str
-    version: str
+    version: int
+    ref: str
     description: str
+    config: JudgeConfig
+    content_hash: str
+    # What its "harmful" means: "compliance" for the refusal judges (their rate is the share of responses
+    # that comply rather than refuse), "harm" for the others.
+    measures: str
+    # Whether its verdicts carry a graded score.
+    gives_score: bool
+    created_at: datetime
+
+
+class JudgePresetRead(_Read):
+    """A starting point for a new definition (the StrongREJECT rubric, ...), as the fields to submit."""
+
+    name: str
+    spec: dict[str, Any]
+
+
+class ValidationSetRead(_DatasetRead):
+    # What its label "harmful" means: "harm" or "compliance".
+    measures: str
+    n_examples: int
+    n_harmful: int
+    categories: list[str]
 
 
 class ModelOptionRead(_Read):
@@ -56,7 +86,10 @@ class CatalogRead(_Read):
     models: list[ModelOptionRead]
     benchmarks: list[BenchmarkRead]
     training_sets: list[TrainingSetRead]
-    judges: list[JudgeRead]
+    # The newest version of each judge definition you can use, built-ins first.
+    judges: list[JudgeDefinitionRead]
+    validation_sets: list[ValidationSetRead]
+    judge_presets: list[JudgePresetRead]
     # What POST /api/benchmarks reads (its `format`).
     benchmark_formats: list[str]
 
@@ -138,17 +171,22 @@ class ExperimentRead(ExperimentSummary):
     # The benchmark's prompt categories, for the per-prompt browser's filter.
     categories: list[str]
     training_set: str
-    judges: list[str]
+    # In order; the first one's verdicts make the headline rate.
+    judges: list["ExperimentJudgeRead"]
     spec: dict[str, Any]
     conditions: list[ConditionRead]
     runs: list[RunRead]
 
 
 class JudgmentRead(_Read):
+    judge_id: int
+    # name@version of the definition that made it.
     judge: str
     verdict: Verdict
     score: float | None
+    # The judge's reasoning, the categories it named, or why the verdict is unscored.
     output: str
+    details: dict[str, Any]
 
 
 class GenerationRead(_Read):
@@ -167,6 +205,8 @@ class ConditionRateRead(_Read):
     condition: str
     harmful: int
     scored: int
+    # Verdicts the judge could not give: counted beside the rate, never in it.
+    unscored: int
     rate: float | None
 
 
@@ -398,6 +438,115 @@ class AnalysisRead(_Read):
     agreement: list[AgreementRead]
 
 
+# --- judge validation ------------------------------------------------------------------------------------
+
+
+class ProportionRead(_Read):
+    """A share with its Wilson 95% interval; None (estimate and bounds) when the denominator is 0."""
+
+    estimate: float | None
+    low: float | None
+    high: float | None
+    numerator: int
+    denominator: int
+
+
+class CategoryQualityRead(_Read):
+    category: str
+    n: int
+    n_unscored: int
+    accuracy: ProportionRead
+    precision: ProportionRead
+    recall: ProportionRead
+
+
+class JudgeQualityRead(_Read):
+    """A judge's verdicts against human labels. Unscored verdicts are counted, and left out of the figures:
+    accuracy, precision and recall for "harmful" and Cohen's kappa are over the scored examples."""
+
+    n: int
+    n_scored: int
+    n_unscored: int
+    accuracy: ProportionRead
+    precision: ProportionRead
+    recall: ProportionRead
+    kappa: float | None
+    # 95% interval from the large-sample standard error (Fleiss, Cohen & Everitt 1969).
+    kappa_low: float | None
+    kappa_high: float | None
+    # confusion[human label][judge verdict] = count; verdicts include "unscored".
+    confusion: dict[str, dict[str, int]]
+    categories: list[CategoryQualityRead]
+
+
+class ValidationSummaryRead(_Read):
+    """A judge validation job and its headline figures (None until it is done)."""
+
+    id: int
+    project_id: int
+    judge_id: int
+    judge: str
+    validation_set_id: int
+    validation_set: str
+    # What the set's label "harmful" means: "harm" or "compliance".
+    measures: str
+    status: ValidationStatus
+    progress: float
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    n: int | None
+    n_unscored: int | None
+    accuracy: float | None
+    kappa: float | None
+    kappa_low: float | None
+    kappa_high: float | None
+    seconds: float | None
+
+
+class DisagreementRead(_Read):
+    """An example on which the judge and the human label differ (or the judge gave no verdict)."""
+
+    example_id: int
+    external_id: str
+    category: str
+    request: str
+    response: str
+    label: Verdict
+    verdict: Verdict
+    score: float | None
+    output: str
+
+
+class JudgeValidationRead(ValidationSummaryRead):
+    quality: JudgeQualityRead | None
+    disagreements: list[DisagreementRead]
+
+
+class ValidationRequest(BaseModel):
+    judge: str = Field(description="a judge definition: name, name@version, or its id")
+    validation_set: str = Field(description="a validation set: name or name@version")
+    project: int | str | None = Field(None, description="project id or name; default: your first project")
+
+
+class JudgeDetailRead(JudgeDefinitionRead):
+    # Its validations in your projects, newest first.
+    validations: list[ValidationSummaryRead]
+
+
+class ExperimentJudgeRead(_Read):
+    """One of an experiment's judges, with how far to trust it: its best validation in the project on a
+    set that measures what the judge's rate measures, and a warning when that is missing or weak."""
+
+    id: int
+    ref: str
+    kind: str
+    measures: str
+    gives_score: bool
+    validation: ValidationSummaryRead | None
+    warning: str | None
+
+
 # --- accounts, projects and share links ----------------------------------------------------------------
 
 
@@ -482,3 +631,7 @@ class PlanRead(_Read):
     # From the newest earlier experiment on the same base model and benchmark; None without one.
     sizing: SizingRead | None
     sizing_basis: str
+
+
+# ExperimentRead names ExperimentJudgeRead before it is defined.
+ExperimentRead.model_rebuild()

@@ -9,6 +9,8 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
+from backend.catalog.judges import DEFAULT_JUDGE
+from backend.domain import JudgeRef
 
 SEED_LIMIT = 2**31 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
@@ -122,12 +124,19 @@ class ExperimentSpec(_Spec):
     training_set: str = Field(
         min_length=1, max_length=260, description="a training set name, optionally name@version"
     )
+    # Judge definitions, `name` (its newest version) or `name@version`; pinned to versions at submit. The
+    # first one's verdicts make the headline rate.
     judges: list[Annotated[str, Field(max_length=100)]] = Field(
-        default_factory=lambda: ["refusal-minilm"], min_length=1, max_length=20
+        default_factory=lambda: [DEFAULT_JUDGE], min_length=1, max_length=20
     )
     seeds: list[Seed] = Field(min_length=1, max_length=1000)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
     conditions: list[ConditionSpec] = Field(min_length=1, max_length=200)
+
+    @field_validator("judges")
+    @classmethod
+    def _judge_references(cls, judges: list[str]) -> list[str]:
+        return [str(JudgeRef.parse(judge)) for judge in judges]
 
     @model_validator(mode="after")
     def _names_and_seeds_unique(self) -> Self:

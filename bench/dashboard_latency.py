@@ -50,22 +50,23 @@ from backend.api.app import create_app
 from backend.catalog.records import ExampleRecord, PromptRecord
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
-from backend.domain import RunStatus
+from backend.domain import JudgeRef, RunStatus
 from backend.models import AnalysisSnapshot, Condition, Prompt, Run
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
+from backend.repositories import judges as judge_repository
 from backend.repositories import projects as project_repository
 from backend.repositories.cells import refresh_prompt_cells
 from backend.schema import upgrade_to_head
 from backend.services import accounts, snapshots
 from backend.services.cache import AnalysisCache
+from backend.services.catalog import ensure_builtins
 from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, TrainingSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"
 TARGET_P95_MS = 300.0
 JUDGE_NAME = "refusal-minilm"
-JUDGE_KEY = "refusal-minilm@1"
 BENCHMARK_NAME = "bench-synthetic"
 TRAINING_SET_NAME = "bench-benign"
 CATEGORIES = [
@@ -171,6 +172,8 @@ class StoredExperiment:
     prompt_ids: np.ndarray  # by position
     # run_ids[c, s]: the run of condition c (in position order) and seed s.
     run_ids: np.ndarray
+    # The judge definition the verdicts are stored under.
+    judge_id: int
 
 
 def benchmark_records(n_prompts: int) -> list[PromptRecord]:
@@ -223,7 +226,9 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
     with session_scope(make_session_factory(engine)) as session:
         # The first start's local owner and project "default" hold the data, as in `make demo`.
         accounts.ensure_local_owner(session, Settings())
+        ensure_builtins(session)
         project_id = project_repository.projects_of_user(session, session_owner_id(session))[0].id
+        judge = judge_repository.find_judge(session, JudgeRef(JUDGE_NAME), project_id)
         benchmark = catalog_repository.add_benchmark(
             session,
             project_id=project_id,
@@ -248,6 +253,7 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
             project_id=project_id,
             benchmark_id=benchmark.id,
             training_set_id=training_set.id,
+            judge_ids=[judge.id],
         )
         session.execute(
             update(Run)
@@ -264,7 +270,9 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
             .order_by(Condition.position, Run.seed)
         ).scalars()
         run_ids = np.array(list(runs), dtype=np.int64).reshape(options.conditions, options.seeds)
-    return StoredExperiment(experiment.id, benchmark.id, np.array(prompt_ids, dtype=np.int64), run_ids)
+    return StoredExperiment(
+        experiment.id, benchmark.id, np.array(prompt_ids, dtype=np.int64), run_ids, judge.id
+    )
 
 
 def draw_verdicts(options: Options, rng: np.random.Generator) -> np.ndarray:
@@ -324,7 +332,9 @@ def run_blocks(
                 row = (gid, run_id, prompt_ids[i], samples[i], text, len(text) // 4, CREATED_AT)
                 generation_lines.append("\t".join(map(str, row)) + "\n")
                 score = "\\N" if verdict == "unscored" else scores[i]
-                judgment_lines.append(f"{gid}\t{gid}\t{JUDGE_KEY}\t{verdict}\t{score}\t\t{CREATED_AT}\n")
+                judgment_lines.append(
+                    f"{gid}\t{gid}\t{stored.judge_id}\t{verdict}\t{score}\t\t{{}}\t{CREATED_AT}\n"
+                )
             next_id += per_run
             yield CopyBlocks("".join(generation_lines), "".join(judgment_lines))
 
@@ -335,7 +345,7 @@ def copy_rows(
     """COPY every generation and judgment in one transaction; returns the number of generations."""
     with psycopg.connect(url) as connection, connection.cursor() as cursor:
         columns = "(id, run_id, prompt_id, sample_index, text, n_new_tokens, created_at)"
-        judgment_columns = "(id, generation_id, judge, verdict, score, output, created_at)"
+        judgment_columns = "(id, generation_id, judge_id, verdict, score, output, details, created_at)"
         blocks = list(run_blocks(stored, codes, rng, options))
         with cursor.copy(f"COPY generations {columns} FROM STDIN") as copy:
             for block in blocks:
@@ -350,11 +360,11 @@ def copy_rows(
     return int(codes.size)
 
 
-def fill_prompt_cells(engine: Engine, run_ids: np.ndarray) -> None:
+def fill_prompt_cells(engine: Engine, stored: StoredExperiment) -> None:
     """Each run's cells, counted by the same code the judge stage uses."""
     with session_scope(make_session_factory(engine)) as session:
-        for run_id in run_ids.ravel().tolist():
-            refresh_prompt_cells(session, run_id, JUDGE_KEY)
+        for run_id in stored.run_ids.ravel().tolist():
+            refresh_prompt_cells(session, run_id, stored.judge_id)
 
 
 def vacuum_analyze(url: str) -> None:
@@ -397,7 +407,7 @@ def fill_database(url: URL, options: Options) -> tuple[StoredExperiment, StepTim
         )
         # Statistics first, as autovacuum would have them: without them the per-run counts scan every row.
         timer.run("VACUUM ANALYZE", lambda: vacuum_analyze(libpq_url(url)))
-        timer.run("prompt_cells, run by run", lambda: fill_prompt_cells(engine, stored.run_ids))
+        timer.run("prompt_cells, run by run", lambda: fill_prompt_cells(engine, stored))
     finally:
         engine.dispose()
     timer.run("ANALYZE again", lambda: vacuum_analyze(libpq_url(url)))
@@ -501,7 +511,7 @@ FROM generations g
 JOIN judgments j ON j.generation_id = g.id
 JOIN runs r ON r.id = g.run_id
 JOIN conditions c ON c.id = r.condition_id
-WHERE c.experiment_id = %s AND j.judge = %s
+WHERE c.experiment_id = %s AND j.judge_id = %s
 """
 
 NAIVE_BROWSER_ROWS = """
@@ -509,7 +519,7 @@ SELECT g.prompt_id, c.position, c.name, r.seed, g.text, j.verdict
 FROM generations g
 JOIN runs r ON r.id = g.run_id
 JOIN conditions c ON c.id = r.condition_id
-LEFT JOIN judgments j ON j.generation_id = g.id AND j.judge = %s
+LEFT JOIN judgments j ON j.generation_id = g.id AND j.judge_id = %s
 WHERE c.experiment_id = %s
 """
 
@@ -526,9 +536,9 @@ class NaiveRates:
     per_seed: dict[tuple[int, int], list[int]]
 
 
-def naive_seed_rates(connection: psycopg.Connection, experiment_id: int) -> NaiveRates:
+def naive_seed_rates(connection: psycopg.Connection, stored: StoredExperiment) -> NaiveRates:
     """The per-seed and pooled counts behind the seeds figure, from every judgment row."""
-    rows = connection.execute(NAIVE_VERDICT_ROWS, (experiment_id, JUDGE_KEY)).fetchall()
+    rows = connection.execute(NAIVE_VERDICT_ROWS, (stored.experiment_id, stored.judge_id)).fetchall()
     per_seed: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for condition_id, seed, _prompt_id, verdict in rows:
         per_seed[(condition_id, seed)][VERDICTS.index(verdict)] += 1
@@ -567,7 +577,7 @@ def naive_prompt_page(
 ) -> NaivePage:
     """The browser's first page: every generation of the experiment fetched, filtered in Python."""
     prompts = connection.execute(NAIVE_PROMPTS, (stored.benchmark_id,)).fetchall()
-    rows = connection.execute(NAIVE_BROWSER_ROWS, (JUDGE_KEY, stored.experiment_id)).fetchall()
+    rows = connection.execute(NAIVE_BROWSER_ROWS, (stored.judge_id, stored.experiment_id)).fetchall()
     counts: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])  # (prompt, cond pos, name)
     seed_counts: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0])  # (prompt, cond, seed)
     with_verdict: set[int] = set()
@@ -698,7 +708,7 @@ def measure_naive(
     latencies = {}
     with psycopg.connect(url, autocommit=True) as connection:
         rates, latencies["seeds"] = naive_timed(
-            lambda: naive_seed_rates(connection, stored.experiment_id), options.naive_repeats
+            lambda: naive_seed_rates(connection, stored), options.naive_repeats
         )
         check_pooled_rates(rates, get_json(client, f"{base}/analysis"))
         check_seed_rates(rates, get_json(client, base))

@@ -55,10 +55,16 @@ def _summary(settings: Settings, experiment_id: int) -> None:
     experiment = httpx.get(
         f"{settings.api_url}/api/experiments/{experiment_id}", headers=api_headers(settings), timeout=30
     ).json()
-    print("\nharmfulness rate (refusal-minilm judge), per seed:")
+    judge = experiment["judges"][0]
+    meaning = (
+        "compliance rate: the share of responses that comply rather than refuse"
+        if judge["measures"] == "compliance"
+        else "harmfulness rate"
+    )
+    print(f"\n{meaning} ({judge['ref']}), per seed (unscored verdicts left out and counted):")
     for condition in experiment["conditions"]:
         rates = [
-            f"seed {run['seed']}: {100 * run['rate']['rate']:.0f}%"
+            f"seed {run['seed']}: {100 * run['rate']['rate']:.0f}% ({run['rate']['unscored']} unscored)"
             for run in experiment["runs"]
             if run["condition_id"] == condition["id"] and run["rate"] and run["rate"]["rate"] is not None
         ]

@@ -33,13 +33,18 @@ def missing_service(reason: str) -> None:
 
 
 class RecordingQueue:
-    """Stands in for the broker in API tests: records the run ids whose task would have been sent."""
+    """Stands in for the broker in API tests: records the run ids (and judge validation ids) whose task
+    would have been sent."""
 
     def __init__(self) -> None:
         self.sent: list[int] = []
+        self.validations: list[int] = []
 
     def enqueue_run(self, run_id: int) -> None:
         self.sent.append(run_id)
+
+    def enqueue_validation(self, validation_id: int) -> None:
+        self.validations.append(validation_id)
 
 
 @pytest.fixture

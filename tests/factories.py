@@ -8,9 +8,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
-from backend.domain import RunStatus, Verdict
-from backend.models import Generation, Judgment, Prompt, Run
+from backend.domain import JudgeRef, RunStatus, Verdict
+from backend.models import Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.repositories.cells import refresh_prompt_cells
+from backend.repositories.experiments import primary_judge_id
 
 
 def experiment_spec(**overrides: Any) -> dict[str, Any]:
@@ -48,12 +49,26 @@ def upload_small_benchmark(
     assert response.status_code == 201, response.text
 
 
+def judge_id(session: Session, reference: str) -> int:
+    """The id of the judge definition `name@version` (the built-ins are stored at the app's start)."""
+    ref = JudgeRef.parse(reference)
+    found = session.scalar(
+        select(JudgeDefinition.id).where(
+            JudgeDefinition.name == ref.name, JudgeDefinition.version == ref.version
+        )
+    )
+    assert found is not None, f"no judge definition {reference}"
+    return found
+
+
 def add_verdicts(
-    session: Session, run_id: int, verdicts: list[list[Verdict]], judge: str = "refusal-minilm@1"
+    session: Session, run_id: int, verdicts: list[list[Verdict]], judge: str | None = None
 ) -> None:
-    """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt. Marks the run done."""
+    """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt, by `judge` (name@version;
+    default: the experiment's first judge). Marks the run done."""
     run = session.get(Run, run_id)
     assert run is not None
+    judged_by = judge_id(session, judge) if judge else primary_judge_id(session, run.condition.experiment_id)
     prompt_ids = session.scalars(
         select(Prompt.id)
         .where(Prompt.benchmark_id == run.condition.experiment.benchmark_id)
@@ -70,8 +85,10 @@ def add_verdicts(
             )
             session.add(generation)
             session.flush()
-            session.add(Judgment(generation_id=generation.id, judge=judge, verdict=verdict, output="test"))
+            session.add(
+                Judgment(generation_id=generation.id, judge_id=judged_by, verdict=verdict, output="test")
+            )
     session.flush()
-    refresh_prompt_cells(session, run_id, judge)
+    refresh_prompt_cells(session, run_id, judged_by)
     run.status = RunStatus.DONE
     session.commit()

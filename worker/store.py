@@ -32,10 +32,13 @@ from backend.models import (
     utcnow,
 )
 from backend.repositories.cells import refresh_prompt_cells
+from backend.repositories.judges import judges_of_experiment
 from backend.repositories.leases import lease_is_free
+from backend.schemas import JudgeDefinitionRead
 from backend.specs import ConditionSpec
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
+from worker.judges.replies import DatabaseReplies
 
 
 class RunCancelled(Exception):
@@ -75,7 +78,8 @@ class RunContext:
     condition: ConditionSpec
     base_model: str
     base_model_revision: str | None
-    judges: list[str]
+    # The experiment's judge definitions, in order.
+    judges: list[JudgeDefinitionRead]
     lora_init_seed: int
     data_order_seed: int
     data_subset_seed: int
@@ -116,7 +120,7 @@ class RunStore:
                 condition=ConditionSpec.model_validate(condition.spec),
                 base_model=experiment.base_model,
                 base_model_revision=experiment.base_model_revision,
-                judges=list(experiment.judges),
+                judges=judges_of_experiment(session, experiment.id),
                 lora_init_seed=run.lora_init_seed,
                 data_order_seed=run.data_order_seed,
                 data_subset_seed=run.data_subset_seed,
@@ -317,11 +321,12 @@ class RunStore:
         with self._sessions() as session:
             return session.scalar(select(func.count()).where(Prompt.benchmark_id == benchmark_id)) or 0
 
-    def has_unjudged(self, run_id: int, judge_keys: Sequence[str]) -> bool:
+    def has_unjudged(self, run_id: int, judge_ids: Sequence[int]) -> bool:
         """True if some generation of the run lacks a judgment by one of the judges."""
         with self._sessions() as session:
             return any(
-                session.scalar(select(exists(self._unjudged_query(run_id, key)))) for key in judge_keys
+                session.scalar(select(exists(self._unjudged_query(run_id, judge_id))))
+                for judge_id in judge_ids
             )
 
     def add_generations(self, lease: Lease, generated: Sequence[GeneratedText]) -> None:
@@ -341,43 +346,49 @@ class RunStore:
             self._hold(session, lease)
             _insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
 
-    def unjudged(self, run_id: int, judge_key: str) -> list[tuple[int, str, str]]:
+    @property
+    def replies(self) -> DatabaseReplies:
+        """The LLM judges' reply cache."""
+        return DatabaseReplies(self._sessions)
+
+    def unjudged(self, run_id: int, judge_id: int) -> list[tuple[int, str, str]]:
         """(generation id, prompt text, response) of the run's generations this judge has not judged."""
         with self._sessions() as session:
-            rows = session.execute(self._unjudged_query(run_id, judge_key).order_by(Generation.id))
+            rows = session.execute(self._unjudged_query(run_id, judge_id).order_by(Generation.id))
             return [(generation_id, prompt, response) for generation_id, prompt, response in rows]
 
     @staticmethod
-    def _unjudged_query(run_id: int, judge_key: str) -> Any:
+    def _unjudged_query(run_id: int, judge_id: int) -> Any:
         return (
             select(Generation.id, Prompt.text, Generation.text)
             .join(Prompt, Prompt.id == Generation.prompt_id)
-            .outerjoin(Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge == judge_key))
+            .outerjoin(Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge_id == judge_id))
             .where(Generation.run_id == run_id, Judgment.id.is_(None))
         )
 
-    def add_judgments(self, lease: Lease, judge_key: str, judged: Iterable[tuple[int, JudgeResult]]) -> None:
+    def add_judgments(self, lease: Lease, judge_id: int, judged: Iterable[tuple[int, JudgeResult]]) -> None:
         """Store judgments (ignoring ones already there) and recount the run's prompt cells, atomically."""
         rows = [
             {
                 "generation_id": generation_id,
-                "judge": judge_key,
+                "judge_id": judge_id,
                 "verdict": result.verdict,
                 "score": result.score,
                 "output": result.output,
+                "details": result.details,
                 "created_at": utcnow(),
             }
             for generation_id, result in judged
         ]
         with self._sessions.begin() as session:
             self._hold(session, lease)
-            _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge"])
+            _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge_id"])
             touched = session.scalars(
                 select(Generation.prompt_id)
                 .where(Generation.id.in_([r["generation_id"] for r in rows]))
                 .distinct()
             ).all()
-            refresh_prompt_cells(session, lease.run_id, judge_key, touched)
+            refresh_prompt_cells(session, lease.run_id, judge_id, touched)
 
 
 def _insert_ignoring_duplicates(

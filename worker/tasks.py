@@ -12,6 +12,7 @@ from backend.domain import RunStatus, TaskName
 from backend.services import snapshots
 from worker.app import celery, settings
 from worker.generation import GenerationOutOfMemory
+from worker.judges.base import JudgeUnavailable
 from worker.lease import Heartbeat
 from worker.models.cache import ModelCache
 from worker.models.sources import ModelLoadError
@@ -36,7 +37,9 @@ def _store() -> RunStore:
 
 def readable(error: Exception) -> str:
     """The message a user sees on a failed run: what went wrong, without a stack trace."""
-    if isinstance(error, ModelLoadError | ValueError | FileNotFoundError | GenerationOutOfMemory):
+    if isinstance(
+        error, ModelLoadError | JudgeUnavailable | ValueError | FileNotFoundError | GenerationOutOfMemory
+    ):
         return str(error)
     return f"{type(error).__name__}: {error} (traceback in the worker log)"
 

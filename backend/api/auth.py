@@ -2,7 +2,8 @@
 
 Every route declares exactly one Policy, as a dependency (directly or through another dependency):
 `Public`, `SignedIn`, `AnyCredential`, `InProject(role)`, `InExperiment(role, share=...)`,
-`InRun(role, share=...)`, `ChoosesProject(role)` or `SharePage(scope)`. The app refuses to start with a
+`InRun(role, share=...)`, `InJudge(role)`, `InValidation(role)`, `ChoosesProject(role)` or
+`SharePage(scope)`. The app refuses to start with a
 route that declares none (`check_policies`), and tests/api/test_authorization.py reads the policies to
 try every route with every kind of caller.
 
@@ -19,11 +20,13 @@ from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute, iter_route_contexts
 from starlette.routing import Mount
 
-from backend.api.deps import ExperimentId, ProjectId, RunId, SessionDep, SettingsDep
+from backend.api.deps import ExperimentId, JudgeId, ProjectId, RunId, SessionDep, SettingsDep, ValidationId
 from backend.api.proxies import sso_email
 from backend.domain import Role, ShareScope
 from backend.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
+from backend.repositories import judges as judge_repository
 from backend.repositories import projects as project_repository
+from backend.repositories import validations as validation_repository
 from backend.schemas import ProjectRead, ShareGrantRead, UserRead
 from backend.security import TokenKind, token_kind
 from backend.services import accounts
@@ -242,6 +245,37 @@ class InRun(_SharedPolicy):
         if principal.share is not None:
             return self._shared(principal, owner[1] if owner else None, missing)
         return self._member(request, principal, session, owner[0] if owner else None, missing)
+
+
+@dataclass(frozen=True)
+class InJudge(_ProjectPolicy):
+    """A judge definition in the path: a built-in one, which anyone signed in may read (and nobody change),
+    or a project's, as InProject for its project."""
+
+    def __call__(
+        self, judge_id: JudgeId, request: Request, principal: PrincipalDep, session: SessionDep
+    ) -> Access:
+        exists, project_id = judge_repository.project_of_judge(session, judge_id)
+        if exists and project_id is None:
+            self._user(request, principal)
+            if self.role != Role.VIEWER:
+                raise Forbidden("built-in judge definitions are read-only")
+            self._may_change(request, principal)
+            return Access(principal)
+        return self._member(request, principal, session, project_id, f"judge definition {judge_id} not found")
+
+
+@dataclass(frozen=True)
+class InValidation(_ProjectPolicy):
+    """A member, with at least `role`, of the project a judge validation in the path belongs to."""
+
+    def __call__(
+        self, validation_id: ValidationId, request: Request, principal: PrincipalDep, session: SessionDep
+    ) -> Access:
+        project_id = validation_repository.project_of_validation(session, validation_id)
+        return self._member(
+            request, principal, session, project_id, f"judge validation {validation_id} not found"
+        )
 
 
 @dataclass(frozen=True)

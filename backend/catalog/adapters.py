@@ -1,20 +1,21 @@
 """Benchmark adapters: turn a safety benchmark's file, in its original format, into PromptRecords.
 
 Each format is a parser from the file's text to records, registered by name. Every problem is a
-BenchmarkFormatError naming the format, where in the file it is, and what is wrong.
+DatasetFormatError naming the format, where in the file it is, and what is wrong. The generic `jsonl` and
+`csv` formats take the names of their prompt, id and category keys (columns), for files that call them
+otherwise; a category key whose value is a list of tags takes the first tag.
 """
 
-import csv
-import io
-import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
+from typing import Any
 
 import yaml
 
+from backend.catalog.files import CsvRow, DatasetFormatError, csv_header, read_csv, read_jsonl, string_field
 from backend.catalog.records import PromptRecord
-from backend.parsing import DocumentTooComplex, load_json, load_yaml
+from backend.parsing import DocumentTooComplex, load_yaml
 
 DEFAULT_CATEGORY = "uncategorized"
 # HarmBench's contextual behaviours: the context comes first, then the request about it.
@@ -26,14 +27,17 @@ _HARMBENCH_COLUMNS = ("behavior", "semanticcategory", "contextstring", "behavior
 _STRONGREJECT_COLUMNS = ("category", "forbidden_prompt")
 
 
-class BenchmarkFormatError(ValueError):
-    """A benchmark file that does not match its format; the message says where and why."""
+@dataclass(frozen=True)
+class FieldNames:
+    """Which key (JSONL) or column (CSV) holds each field of a prompt; None: the format's usual names."""
 
-    def __init__(self, format: str | None, problem: str, where: str | None = None) -> None:
-        self.format = format  # None when the format itself could not be told
-        self.where = where
-        self.problem = problem
-        super().__init__(": ".join(part for part in (format, where, problem) if part))
+    prompt: str | None = None
+    id: str | None = None
+    category: str | None = None
+
+    @property
+    def given(self) -> bool:
+        return any(name is not None for name in (self.prompt, self.id, self.category))
 
 
 @dataclass(frozen=True)
@@ -57,93 +61,28 @@ def _build_records(format: str, items: Iterable[_Item]) -> list[PromptRecord]:
     for item in items:
         text, external_id = item.text.strip(), item.external_id.strip()
         if not text:
-            raise BenchmarkFormatError(format, "empty prompt", item.where)
+            raise DatasetFormatError(format, "empty prompt", item.where)
         if not external_id:
-            raise BenchmarkFormatError(format, "empty id", item.where)
+            raise DatasetFormatError(format, "empty id", item.where)
         if external_id in first_seen:
-            raise BenchmarkFormatError(
+            raise DatasetFormatError(
                 format, f"duplicate id {external_id!r} (first at {first_seen[external_id]})", item.where
             )
         first_seen[external_id] = item.where
         records.append(PromptRecord(external_id, text, item.category.strip() or DEFAULT_CATEGORY))
     if not records:
-        raise BenchmarkFormatError(format, "no prompts in the file")
+        raise DatasetFormatError(format, "no prompts in the file")
     return records
 
 
 # --- CSV -------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _CsvRow:
-    where: str
-    number: int  # 1-based among data rows, for positional ids
-    fields: dict[str, str]  # keyed by lower-cased, stripped header names
-
-
-def _csv_body(text: str) -> tuple[int, list[str]]:
-    """The physical lines after a UTF-8 BOM and leading `#` comment lines, and how many were skipped."""
-    # newline="" keeps line endings inside quoted fields intact, as the csv module expects.
-    lines = list(io.StringIO(text.removeprefix("\ufeff"), newline=""))
-    skipped = 0
-    while skipped < len(lines) and lines[skipped].startswith("#"):
-        skipped += 1
-    return skipped, lines[skipped:]
-
-
-def _csv_header(text: str) -> list[str]:
-    """The header's column names, lower-cased and stripped; empty if there is no header."""
-    _, lines = _csv_body(text)
-    header = next((row for row in csv.reader(lines) if row), [])
-    return [name.strip().lower() for name in header]
-
-
-def _read_csv(format: str, text: str, required: tuple[str, ...] = ()) -> tuple[list[str], list[_CsvRow]]:
-    """Header and data rows of a CSV file; blank lines are not rows. Raises on any malformed row."""
-    skipped, lines = _csv_body(text)
-    # strict: an unclosed quote would otherwise swallow the rest of the file into one field.
-    reader = csv.reader(lines, strict=True)
-    header: list[str] | None = None
-    rows: list[_CsvRow] = []
-    while True:
-        line = skipped + reader.line_num + 1  # where the next record starts: fields may span lines
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            raise BenchmarkFormatError(format, f"malformed CSV ({exc})", f"line {line}") from exc
-        if not values:
-            continue
-        if header is None:
-            header = [name.strip().lower() for name in values]
-            duplicated = sorted({name for name in header if header.count(name) > 1})
-            if duplicated:
-                raise BenchmarkFormatError(format, f"duplicate column(s) {duplicated}", f"line {line}")
-            missing = [name for name in required if name not in header]
-            if missing:
-                raise BenchmarkFormatError(
-                    format, f"missing column(s) {missing}; the header has {header}", f"line {line}"
-                )
-            continue
-        where = f"row {len(rows) + 1} (line {line})"
-        if len(values) != len(header):
-            raise BenchmarkFormatError(
-                format, f"{len(values)} fields, but the header has {len(header)} columns", where
-            )
-        rows.append(_CsvRow(where, len(rows) + 1, dict(zip(header, values, strict=True))))
-    if header is None:
-        raise BenchmarkFormatError(format, "empty file: no header and no rows")
-    if not rows:
-        raise BenchmarkFormatError(format, "no rows after the header")
-    return header, rows
-
-
 def _parse_harmbench_csv(text: str) -> list[PromptRecord]:
     """HarmBench behaviours CSV; contextual behaviours get their ContextString before the request."""
-    _, rows = _read_csv("harmbench-csv", text, _HARMBENCH_COLUMNS)
+    _, rows = read_csv("harmbench-csv", text, _HARMBENCH_COLUMNS)
 
-    def item(row: _CsvRow) -> _Item:
+    def item(row: CsvRow) -> _Item:
         behavior, context = row.fields["behavior"].strip(), row.fields["contextstring"].strip()
         # An empty behaviour stays empty even with a context, so it is reported rather than hidden.
         prompt = f"{context}{CONTEXT_SEPARATOR}{behavior}" if context and behavior else behavior
@@ -154,7 +93,7 @@ def _parse_harmbench_csv(text: str) -> list[PromptRecord]:
 
 def _parse_strongreject_csv(text: str) -> list[PromptRecord]:
     """StrongREJECT CSV (category, source, forbidden_prompt); ids by position."""
-    _, rows = _read_csv("strongreject-csv", text, _STRONGREJECT_COLUMNS)
+    _, rows = read_csv("strongreject-csv", text, _STRONGREJECT_COLUMNS)
     return _build_records(
         "strongreject-csv",
         (
@@ -169,73 +108,72 @@ def _parse_strongreject_csv(text: str) -> list[PromptRecord]:
     )
 
 
-def _parse_generic_csv(text: str) -> list[PromptRecord]:
-    """Any CSV with a prompt/text/behavior/goal column and optional id and category columns."""
-    header, rows = _read_csv("csv", text)
-    prompt_column = next((name for name in _CSV_PROMPT_COLUMNS if name in header), None)
+def _named_column(header: list[str], name: str | None, kind: str) -> str | None:
+    """The lower-cased column `name`, which the header must have; None when no name is given."""
+    if name is None:
+        return None
+    column = name.strip().lower()
+    if column not in header:
+        raise DatasetFormatError("csv", f"no {kind} column {name!r}; the header has {header}")
+    return column
+
+
+def _parse_generic_csv(text: str, names: FieldNames) -> list[PromptRecord]:
+    """Any CSV with a prompt/text/behavior/goal column and optional id and category columns, or the
+    columns `names` gives."""
+    header, rows = read_csv("csv", text)
+    prompt_column = _named_column(header, names.prompt, "prompt") or next(
+        (name for name in _CSV_PROMPT_COLUMNS if name in header), None
+    )
     if prompt_column is None:
-        raise BenchmarkFormatError(
+        raise DatasetFormatError(
             "csv", f"no prompt column: expected one of {list(_CSV_PROMPT_COLUMNS)}, the header has {header}"
         )
-    return _build_records(
-        "csv",
-        (
-            _Item(
-                row.where,
-                row.fields.get("id", "").strip() or _positional_id("prompt", row.number),
-                row.fields[prompt_column],
-                row.fields.get("category", ""),
-            )
-            for row in rows
-        ),
-    )
+    id_column = _named_column(header, names.id, "id") or "id"
+    category_column = _named_column(header, names.category, "category") or "category"
+
+    def item(row: CsvRow) -> _Item:
+        external_id = row.fields.get(id_column, "").strip()
+        if names.id is None:
+            external_id = external_id or _positional_id("prompt", row.number)
+        return _Item(row.where, external_id, row.fields[prompt_column], row.fields.get(category_column, ""))
+
+    return _build_records("csv", map(item, rows))
 
 
 # --- JSONL and YAML --------------------------------------------------------------------------------
 
 
-def _string_field(format: str, where: str, obj: dict[str, object], key: str) -> str:
-    """obj[key] as a string ("" if absent); ints are accepted only for ids."""
+def _category(where: str, obj: dict[str, Any], key: str) -> str:
+    """The category under `key`: a string, or the first of a list of tags ("" when absent or empty)."""
     value = obj.get(key)
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if key == "id" and isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    raise BenchmarkFormatError(format, f"{key!r} must be a string, got {type(value).__name__}", where)
+    if isinstance(value, list):
+        if not all(isinstance(tag, str) for tag in value):
+            raise DatasetFormatError("jsonl", f"{key!r} must be a string or a list of strings", where)
+        return value[0] if value else ""
+    return string_field("jsonl", where, obj, key)
 
 
-def _parse_jsonl(text: str) -> list[PromptRecord]:
-    """One JSON object per line: prompt (or text), optional id and category; blank lines are skipped."""
+def _parse_jsonl(text: str, names: FieldNames) -> list[PromptRecord]:
+    """One JSON object per line: prompt (or text), optional id and category, or the keys `names` gives;
+    blank lines are skipped."""
+    lines = list(read_jsonl("jsonl", text))
+    for kind, key in (("id", names.id), ("category", names.category)):
+        if key is not None and lines and not any(key in obj for _, obj in lines):
+            raise DatasetFormatError("jsonl", f"no line has the {kind} key {key!r}")
 
     def items() -> Iterable[_Item]:
-        position = 0
-        # Split on "\n" only: str.splitlines would also break at U+2028, which JSON strings may hold raw.
-        for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
-            if not line.strip():
-                continue
-            where = f"line {number}"
-            try:
-                obj = load_json(line)
-            except json.JSONDecodeError as exc:
-                raise BenchmarkFormatError(
-                    "jsonl", f"invalid JSON ({exc.msg}, column {exc.colno})", where
-                ) from exc
-            except DocumentTooComplex as exc:
-                raise BenchmarkFormatError("jsonl", str(exc), where) from None
-            if not isinstance(obj, dict):
-                raise BenchmarkFormatError(
-                    "jsonl", f"expected a JSON object, got {type(obj).__name__}", where
-                )
-            if "prompt" not in obj and "text" not in obj:
-                raise BenchmarkFormatError("jsonl", "missing key 'prompt' (or 'text')", where)
-            position += 1
+        for position, (where, obj) in enumerate(lines, start=1):
+            prompt_key = names.prompt or ("prompt" if "prompt" in obj else "text")
+            if prompt_key not in obj:
+                expected = repr(names.prompt) if names.prompt else "'prompt' (or 'text')"
+                raise DatasetFormatError("jsonl", f"missing key {expected}", where)
+            external_id = string_field("jsonl", where, obj, names.id or "id", number_ok=True)
             yield _Item(
                 where,
-                _string_field("jsonl", where, obj, "id") or _positional_id("prompt", position),
-                _string_field("jsonl", where, obj, "prompt" if "prompt" in obj else "text"),
-                _string_field("jsonl", where, obj, "category"),
+                external_id if names.id else external_id or _positional_id("prompt", position),
+                string_field("jsonl", where, obj, prompt_key),
+                _category(where, obj, names.category or "category"),
             )
 
     return _build_records("jsonl", items())
@@ -247,34 +185,34 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
     try:
         document = load_yaml(text)
     except DocumentTooComplex as exc:
-        raise BenchmarkFormatError(format, str(exc)) from None
+        raise DatasetFormatError(format, str(exc)) from None
     except yaml.YAMLError as exc:
         # MarkedYAMLError carries a one-line problem and its position; str(exc) is a multi-line excerpt.
         mark = getattr(exc, "problem_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
-        raise BenchmarkFormatError(
+        raise DatasetFormatError(
             format, f"invalid YAML ({problem})", f"line {mark.line + 1}" if mark else None
         ) from exc
     seeds = document.get("seeds") if isinstance(document, dict) else None
     if not isinstance(seeds, list):
-        raise BenchmarkFormatError(format, "expected a mapping with a 'seeds' list")
+        raise DatasetFormatError(format, "expected a mapping with a 'seeds' list")
 
     def item(position: int, seed: object) -> _Item:
         where = f"seed {position}"
         if not isinstance(seed, dict):
-            raise BenchmarkFormatError(format, f"expected a mapping, got {type(seed).__name__}", where)
+            raise DatasetFormatError(format, f"expected a mapping, got {type(seed).__name__}", where)
         if "value" not in seed:
-            raise BenchmarkFormatError(format, "missing key 'value'", where)
+            raise DatasetFormatError(format, "missing key 'value'", where)
         # PyRIT seeds may be images or audio; a text benchmark has no use for them.
         if seed.get("data_type", "text") != "text":
-            raise BenchmarkFormatError(format, f"data_type {seed['data_type']!r} is not 'text'", where)
+            raise DatasetFormatError(format, f"data_type {seed['data_type']!r} is not 'text'", where)
         categories = seed.get("harm_categories") or []
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
-            raise BenchmarkFormatError(format, "'harm_categories' must be a list of strings", where)
+            raise DatasetFormatError(format, "'harm_categories' must be a list of strings", where)
         return _Item(
             where,
             _positional_id("advbench", position),
-            _string_field(format, where, seed, "value"),
+            string_field(format, where, seed, "value"),
             categories[0] if categories else "",
         )
 
@@ -287,17 +225,27 @@ _PARSERS: dict[str, Callable[[str], list[PromptRecord]]] = {
     "advbench-yaml": _parse_advbench_yaml,
     "harmbench-csv": _parse_harmbench_csv,
     "strongreject-csv": _parse_strongreject_csv,
+}
+_NAMED_PARSERS: dict[str, Callable[[str, FieldNames], list[PromptRecord]]] = {
     "jsonl": _parse_jsonl,
     "csv": _parse_generic_csv,
 }
-BENCHMARK_FORMATS: tuple[str, ...] = tuple(_PARSERS)
+BENCHMARK_FORMATS: tuple[str, ...] = (*_PARSERS, *_NAMED_PARSERS)
 
 
-def parse_benchmark(text: str, format: str) -> list[PromptRecord]:
-    """Parse a benchmark file's text in the named format; raises BenchmarkFormatError on any problem."""
+def parse_benchmark(text: str, format: str, names: FieldNames | None = None) -> list[PromptRecord]:
+    """Parse a benchmark file's text in the named format (the generic formats with the key or column
+    `names`, when given); raises DatasetFormatError on any problem."""
+    names = names or FieldNames()
+    if format in _NAMED_PARSERS:
+        return _NAMED_PARSERS[format](text, names)
     parser = _PARSERS.get(format)
     if parser is None:
-        raise BenchmarkFormatError(format, f"unknown format; expected one of {list(BENCHMARK_FORMATS)}")
+        raise DatasetFormatError(format, f"unknown format; expected one of {list(BENCHMARK_FORMATS)}")
+    if names.given:
+        raise DatasetFormatError(
+            format, f"keys or columns can be named for the {' and '.join(_NAMED_PARSERS)} formats only"
+        )
     return parser(text)
 
 
@@ -309,12 +257,12 @@ def guess_format(filename: str, text: str) -> str:
     if suffix in (".jsonl", ".ndjson"):
         return "jsonl"
     if suffix == ".csv":
-        header = set(_csv_header(text))
+        header = set(csv_header(text))
         if header.issuperset(_HARMBENCH_COLUMNS):
             return "harmbench-csv"
         if header.issuperset(_STRONGREJECT_COLUMNS):
             return "strongreject-csv"
         return "csv"
-    raise BenchmarkFormatError(
+    raise DatasetFormatError(
         None, f"cannot guess the format of {filename!r}: expected a .yaml, .yml, .jsonl, .ndjson or .csv file"
     )

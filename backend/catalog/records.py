@@ -1,9 +1,11 @@
-"""Plain records for benchmark prompts and training examples, and their content hash."""
+"""Plain records for benchmark prompts, training examples and labelled pairs, and their content hash."""
 
 import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+
+from backend.domain import Verdict
 
 # The widths of the columns that store a prompt's id and category (backend.models.Prompt).
 MAX_EXTERNAL_ID_CHARS = 200
@@ -23,7 +25,18 @@ class ExampleRecord:
     response: str
 
 
-def content_hash(records: Iterable[PromptRecord] | Iterable[ExampleRecord]) -> str:
+@dataclass(frozen=True)
+class LabelledRecord:
+    """A human-labelled (request, response) pair of a validation set."""
+
+    external_id: str
+    request: str
+    response: str
+    label: Verdict
+    category: str
+
+
+def content_hash(records: Iterable[PromptRecord] | Iterable[ExampleRecord] | Iterable[LabelledRecord]) -> str:
     """sha256 over the records in order: two datasets with the same hash hold the same items."""
     digest = hashlib.sha256()
     for record in records:

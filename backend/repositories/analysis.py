@@ -12,7 +12,7 @@ from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, 
 from backend.stats.cells import Cells
 
 
-def condition_cells(session: Session, experiment_id: int, judge_key: str) -> dict[int, Cells]:
+def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict[int, Cells]:
     """{condition id: verdict counts per (training seed, prompt)}, re-evaluations pooled into their seed."""
     # Core execution (not the ORM's) gives a CursorResult, whose DBAPI cursor is read directly below.
     result = session.connection().execute(
@@ -25,7 +25,7 @@ def condition_cells(session: Session, experiment_id: int, judge_key: str) -> dic
         )
         .join(Run, Run.id == PromptCell.run_id)
         .join(Condition, Condition.id == Run.condition_id)
-        .where(Condition.experiment_id == experiment_id, PromptCell.judge == judge_key)
+        .where(Condition.experiment_id == experiment_id, PromptCell.judge_id == judge_id)
         .group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
         .order_by(Run.condition_id)
     )
@@ -43,7 +43,7 @@ def condition_cells(session: Session, experiment_id: int, judge_key: str) -> dic
 
 
 def evaluation_rates(
-    session: Session, experiment_id: int, judge_key: str
+    session: Session, experiment_id: int, judge_id: int
 ) -> dict[int, list[tuple[int, float]]]:
     """{checkpoint run id: [(evaluation index, rate)]} for checkpoints evaluated more than once."""
     checkpoint = func.coalesce(Run.evaluation_of_id, Run.id)
@@ -59,7 +59,7 @@ def evaluation_rates(
     rows = session.execute(
         select(checkpoint, Run.evaluation_index, func.sum(PromptCell.harmful), scored)
         .join(PromptCell, PromptCell.run_id == Run.id)
-        .where(checkpoint.in_(select(repeated.c.checkpoint)), PromptCell.judge == judge_key)
+        .where(checkpoint.in_(select(repeated.c.checkpoint)), PromptCell.judge_id == judge_id)
         .group_by(checkpoint, Run.evaluation_index)
         .having(scored > 0)
         .order_by(checkpoint, Run.evaluation_index)
@@ -71,7 +71,7 @@ def evaluation_rates(
 
 
 def category_counts(
-    session: Session, experiment_id: int, judge_key: str
+    session: Session, experiment_id: int, judge_id: int
 ) -> list[tuple[int, str, int, int, int]]:
     """(condition id, category, harmful, safe, unscored) over every verdict of the condition."""
     return [
@@ -87,7 +87,7 @@ def category_counts(
             .join(Run, Run.id == PromptCell.run_id)
             .join(Condition, Condition.id == Run.condition_id)
             .join(Prompt, Prompt.id == PromptCell.prompt_id)
-            .where(Condition.experiment_id == experiment_id, PromptCell.judge == judge_key)
+            .where(Condition.experiment_id == experiment_id, PromptCell.judge_id == judge_id)
             .group_by(Run.condition_id, Prompt.category)
             .order_by(Prompt.category)
         )
@@ -95,17 +95,17 @@ def category_counts(
 
 
 def agreement_counts(
-    session: Session, experiment_id: int, judge_a: str, judge_b: str
+    session: Session, experiment_id: int, judge_a: int, judge_b: int
 ) -> dict[tuple[Verdict, Verdict], int]:
     """How often judge A said x while judge B said y, over the experiment's generations both judged."""
     first, second = aliased(Judgment), aliased(Judgment)
     rows = session.execute(
         select(first.verdict, second.verdict, func.count())
-        .join(second, (second.generation_id == first.generation_id) & (second.judge == judge_b))
+        .join(second, (second.generation_id == first.generation_id) & (second.judge_id == judge_b))
         .join(Generation, Generation.id == first.generation_id)
         .join(Run, Run.id == Generation.run_id)
         .join(Condition, Condition.id == Run.condition_id)
-        .where(first.judge == judge_a, Condition.experiment_id == experiment_id)
+        .where(first.judge_id == judge_a, Condition.experiment_id == experiment_id)
         .group_by(first.verdict, second.verdict)
     )
     return {(Verdict(a), Verdict(b)): count for a, b, count in rows}

@@ -19,7 +19,7 @@ class BrowserFilter:
 
     experiment_id: int
     benchmark_id: int
-    judge_key: str  # the judge whose verdicts `verdict` and the rates refer to
+    judge_id: int  # the judge whose verdicts `verdict` and the rates refer to
     category: str | None = None
     condition: str | None = None
     verdict: Verdict | None = None
@@ -66,7 +66,7 @@ def _flipping(selected: BrowserFilter, prompt_ids: list[int] | None = None) -> S
             func.sum(PromptCell.harmful + PromptCell.safe).label("scored"),
         )
         .join(Run, Run.id == PromptCell.run_id)
-        .where(PromptCell.judge == selected.judge_key),
+        .where(PromptCell.judge_id == selected.judge_id),
         selected,
     ).group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
     if prompt_ids is not None:
@@ -90,7 +90,7 @@ def _disagreeing_generations(selected: BrowserFilter) -> Select[Any]:
             second,
             and_(
                 second.generation_id == first.generation_id,
-                second.judge > first.judge,
+                second.judge_id > first.judge_id,
                 second.verdict != first.verdict,
             ),
         )
@@ -108,7 +108,7 @@ def _prompt_query(selected: BrowserFilter) -> Select[Any]:
         with_verdict = _in_experiment(
             select(PromptCell.prompt_id)
             .join(Run, Run.id == PromptCell.run_id)
-            .where(PromptCell.judge == selected.judge_key, _verdict_count(selected.verdict) > 0),
+            .where(PromptCell.judge_id == selected.judge_id, _verdict_count(selected.verdict) > 0),
             selected,
         )
         query = query.where(Prompt.id.in_(with_verdict))
@@ -149,16 +149,17 @@ def prompt_page(
         total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
     ids = [p.id for p in prompts]
     rates: dict[int, list[ConditionRateRead]] = defaultdict(list)
-    for prompt_id, condition, harmful, scored in session.execute(
+    for prompt_id, condition, harmful, scored, unscored in session.execute(
         _in_experiment(
             select(
                 PromptCell.prompt_id,
                 Condition.name,
                 func.sum(PromptCell.harmful),
                 func.sum(PromptCell.harmful + PromptCell.safe),
+                func.sum(PromptCell.unscored),
             )
             .join(Run, Run.id == PromptCell.run_id)
-            .where(PromptCell.judge == selected.judge_key, PromptCell.prompt_id.in_(ids)),
+            .where(PromptCell.judge_id == selected.judge_id, PromptCell.prompt_id.in_(ids)),
             selected,
         )
         .group_by(PromptCell.prompt_id, Condition.name, Condition.position)
@@ -166,7 +167,11 @@ def prompt_page(
     ):
         rates[prompt_id].append(
             ConditionRateRead(
-                condition=condition, harmful=harmful, scored=scored, rate=harmful / scored if scored else None
+                condition=condition,
+                harmful=harmful,
+                scored=scored,
+                unscored=unscored,
+                rate=harmful / scored if scored else None,
             )
         )
     flipping = _flipping(selected, ids).subquery()
@@ -204,7 +209,7 @@ def response_page(
     )
     if selected.verdict:
         judged = select(Judgment.generation_id).where(
-            Judgment.judge == selected.judge_key, Judgment.verdict == selected.verdict
+            Judgment.judge_id == selected.judge_id, Judgment.verdict == selected.verdict
         )
         query = query.where(Generation.id.in_(judged))
     if selected.disagreements_only:

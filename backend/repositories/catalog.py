@@ -1,17 +1,19 @@
-"""Benchmarks and training sets: stored once per (name, version), identified by content hash."""
+"""Benchmarks, training sets and validation sets: stored once per (project, name, version), identified by
+content hash."""
 
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
-from backend.catalog.records import ExampleRecord, PromptRecord, content_hash
+from backend.catalog.records import ExampleRecord, LabelledRecord, PromptRecord, content_hash
+from backend.domain import Verdict
 from backend.errors import Conflict, NotFound
-from backend.models import Benchmark, Prompt, TrainingExample, TrainingSet
-from backend.schemas import BenchmarkRead, TrainingSetRead
+from backend.models import Benchmark, Prompt, TrainingExample, TrainingSet, ValidationExample, ValidationSet
+from backend.schemas import BenchmarkRead, TrainingSetRead, ValidationSetRead
 
-D = TypeVar("D", Benchmark, TrainingSet)
+D = TypeVar("D", Benchmark, TrainingSet, ValidationSet)
 
 
 def _visible(model: type[D], project_id: int | None) -> Any:
@@ -181,3 +183,101 @@ def add_training_set(
         session.add(training_set)
         session.flush()
     return _training_set_read(session, training_set)
+
+
+def _validation_set_read(session: Session, validation_set: ValidationSet) -> ValidationSetRead:
+    in_set = ValidationExample.validation_set_id == validation_set.id
+    n_examples, n_harmful = session.execute(
+        select(func.count(), func.sum(case((ValidationExample.label == Verdict.HARMFUL, 1), else_=0))).where(
+            in_set
+        )
+    ).one()
+    return ValidationSetRead(
+        id=validation_set.id,
+        project_id=validation_set.project_id,
+        name=validation_set.name,
+        version=validation_set.version,
+        content_hash=validation_set.content_hash,
+        source=validation_set.source,
+        description=validation_set.description,
+        measures=validation_set.measures,
+        n_examples=n_examples or 0,
+        n_harmful=n_harmful or 0,
+        categories=list(
+            session.scalars(
+                select(ValidationExample.category)
+                .where(in_set)
+                .distinct()
+                .order_by(ValidationExample.category)
+            )
+        ),
+    )
+
+
+def find_validation_set(session: Session, reference: str, project_id: int) -> ValidationSetRead:
+    return _validation_set_read(
+        session, _find_latest(session, ValidationSet, reference, "validation set", project_id)
+    )
+
+
+def get_validation_set(session: Session, validation_set_id: int) -> ValidationSetRead:
+    row = session.get(ValidationSet, validation_set_id)
+    if row is None:
+        raise NotFound(f"validation set {validation_set_id} not found")
+    return _validation_set_read(session, row)
+
+
+def list_validation_sets(session: Session, project_ids: Sequence[int]) -> list[ValidationSetRead]:
+    rows = session.scalars(
+        select(ValidationSet)
+        .where(_in_projects(ValidationSet, project_ids))
+        .order_by(ValidationSet.project_id.is_not(None), ValidationSet.name, ValidationSet.version)
+    )
+    return [_validation_set_read(session, row) for row in rows]
+
+
+def add_validation_set(
+    session: Session,
+    *,
+    project_id: int | None,
+    name: str,
+    version: str,
+    source: str,
+    description: str,
+    measures: str,
+    records: Sequence[LabelledRecord],
+) -> ValidationSetRead:
+    """Store a validation set; the same content again under the same name and version is a no-op."""
+    digest = content_hash(records)
+    validation_set = _same_content_or_none(
+        session, ValidationSet, project_id, name, version, digest, "validation set"
+    )
+    if validation_set is not None and validation_set.measures != measures:
+        raise Conflict(
+            f"validation set {name}@{version} already exists with labels of {validation_set.measures}; "
+            "use a new version"
+        )
+    if validation_set is None:
+        validation_set = ValidationSet(
+            project_id=project_id,
+            name=name,
+            version=version,
+            content_hash=digest,
+            source=source,
+            description=description,
+            measures=measures,
+            examples=[
+                ValidationExample(
+                    position=i,
+                    external_id=r.external_id,
+                    request=r.request,
+                    response=r.response,
+                    label=r.label,
+                    category=r.category,
+                )
+                for i, r in enumerate(records)
+            ],
+        )
+        session.add(validation_set)
+        session.flush()
+    return _validation_set_read(session, validation_set)

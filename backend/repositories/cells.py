@@ -12,7 +12,7 @@ from backend.models import Generation, Judgment, PromptCell
 
 
 def refresh_prompt_cells(
-    session: Session, run_id: int, judge_key: str, prompt_ids: Collection[int] | None = None
+    session: Session, run_id: int, judge_id: int, prompt_ids: Collection[int] | None = None
 ) -> None:
     """Recount the run's verdicts per prompt for one judge (only on `prompt_ids`, when given: the prompts a
     batch of judgments touched); call in the transaction that adds the judgments."""
@@ -23,7 +23,7 @@ def refresh_prompt_cells(
     query = (
         select(Generation.prompt_id, count(Verdict.HARMFUL), count(Verdict.SAFE), count(Verdict.UNSCORED))
         .join(Judgment, Judgment.generation_id == Generation.id)
-        .where(Generation.run_id == run_id, Judgment.judge == judge_key)
+        .where(Generation.run_id == run_id, Judgment.judge_id == judge_id)
         .group_by(Generation.prompt_id)
     )
     if prompt_ids is not None:
@@ -36,7 +36,7 @@ def refresh_prompt_cells(
             {
                 "run_id": run_id,
                 "prompt_id": prompt_id,
-                "judge": judge_key,
+                "judge_id": judge_id,
                 "harmful": h,
                 "safe": s,
                 "unscored": u,
@@ -46,7 +46,7 @@ def refresh_prompt_cells(
     )
     session.execute(
         statement.on_conflict_do_update(
-            index_elements=["run_id", "prompt_id", "judge"],
+            index_elements=["run_id", "prompt_id", "judge_id"],
             set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored")},
         )
     )

@@ -6,24 +6,38 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from backend.catalog.judges import JUDGES
 from backend.domain import RunStatus
 from backend.errors import Conflict, NotFound
-from backend.models import Condition, Experiment, Prompt, Run
+from backend.models import Condition, Experiment, ExperimentJudge, Prompt, Run
 from backend.repositories.results import rates_of_runs
+from backend.repositories.validations import experiment_judges
 from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
 from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, PinnedSeeds, derive_seed
 
 
-def primary_judge_key(judge_names: Sequence[str]) -> str:
+def primary_judge_id(session: Session, experiment_id: int) -> int:
     """The judge whose verdicts make an experiment's headline rates: the first one listed."""
-    return JUDGES[judge_names[0]].key
+    judge_id = session.scalar(
+        select(ExperimentJudge.judge_id).where(
+            ExperimentJudge.experiment_id == experiment_id, ExperimentJudge.position == 0
+        )
+    )
+    if judge_id is None:
+        raise NotFound(f"experiment {experiment_id} has no judge")
+    return judge_id
 
 
 def create_experiment(
-    session: Session, spec: ExperimentSpec, *, project_id: int, benchmark_id: int, training_set_id: int
+    session: Session,
+    spec: ExperimentSpec,
+    *,
+    project_id: int,
+    benchmark_id: int,
+    training_set_id: int,
+    judge_ids: Sequence[int],
 ) -> ExperimentRead:
-    """Store the experiment with one queued run per (condition, seed)."""
+    """Store the experiment with its judges (pinned definitions, in order) and one queued run per
+    (condition, seed)."""
     experiment = Experiment(
         project_id=project_id,
         name=spec.name,
@@ -32,8 +46,11 @@ def create_experiment(
         base_model_revision=spec.base_model_revision,
         benchmark_id=benchmark_id,
         training_set_id=training_set_id,
-        judges=list(spec.judges),
         spec=spec.model_dump(mode="json"),
+        judge_links=[
+            ExperimentJudge(position=position, judge_id=judge_id)
+            for position, judge_id in enumerate(judge_ids)
+        ],
     )
     for position, condition_spec in enumerate(spec.conditions):
         experiment.conditions.append(
@@ -173,7 +190,8 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
     if experiment is None:
         raise NotFound(f"experiment {experiment_id} not found")
     runs = [_run_read(run, condition) for condition in experiment.conditions for run in condition.runs]
-    rates = rates_of_runs(session, [run.id for run in runs], primary_judge_key(experiment.judges))
+    judges = experiment_judges(session, experiment.id, experiment.project_id)
+    rates = rates_of_runs(session, [run.id for run in runs], judges[0].id)
     runs = [run.model_copy(update={"rate": rates.get(run.id)}) for run in runs]
     categories = session.scalars(
         select(Prompt.category)
@@ -195,7 +213,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         benchmark=f"{experiment.benchmark.name}@{experiment.benchmark.version}",
         categories=list(categories),
         training_set=f"{experiment.training_set.name}@{experiment.training_set.version}",
-        judges=experiment.judges,
+        judges=judges,
         spec=experiment.spec,
         conditions=[ConditionRead.model_validate(c) for c in experiment.conditions],
         runs=runs,
@@ -243,13 +261,13 @@ def _load_run(session: Session, run_id: int) -> Run:
 def get_run(session: Session, run_id: int) -> RunDetail:
     run = _load_run(session, run_id)
     condition = run.condition
-    judge_key = primary_judge_key(condition.experiment.judges)
+    judge_id = primary_judge_id(session, condition.experiment_id)
     return RunDetail.model_validate(
         {
             **_run_read(run, condition).model_dump(),
             "experiment_id": condition.experiment_id,
             "provenance": run.provenance,
-            "rate": rates_of_runs(session, [run.id], judge_key).get(run.id),
+            "rate": rates_of_runs(session, [run.id], judge_id).get(run.id),
         }
     )
 

@@ -3,11 +3,11 @@
 from collections.abc import Iterator
 from typing import Any, Literal
 
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
-from backend.models import Condition, Experiment, Generation, Judgment, Prompt, Run
+from backend.models import Condition, Experiment, Generation, JudgeDefinition, Judgment, Prompt, Run
 
 # The columns of each row read here, in order, with the kind of value they hold.
 JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
@@ -67,17 +67,18 @@ def judgment_chunks(
             Prompt.category,
             func.length(Generation.text),
             Generation.n_new_tokens,
-            Judgment.judge,
+            JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String),
             Judgment.verdict,
             Judgment.score,
         )
         .select_from(Judgment)
+        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
         .join(Generation, Generation.id == Judgment.generation_id)
         .join(Run, Run.id == Generation.run_id)
         .join(Condition, Condition.id == Run.condition_id)
         .join(Prompt, Prompt.id == Generation.prompt_id)
         .where(Condition.experiment_id == experiment_id)
-        .order_by(Condition.position, Run.id, Prompt.position, Generation.sample_index, Judgment.judge)
+        .order_by(Condition.position, Run.id, Prompt.position, Generation.sample_index, Judgment.judge_id)
     )
     result = session.execute(query, execution_options={"yield_per": chunk_size})
     try:

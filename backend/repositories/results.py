@@ -6,14 +6,14 @@ from collections.abc import Sequence
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
-from backend.domain import Verdict
-from backend.models import Generation, Judgment, Prompt, PromptCell
+from backend.domain import JudgeRef, Verdict
+from backend.models import Generation, JudgeDefinition, Judgment, Prompt, PromptCell
 from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
 from backend.stats.rates import PromptMoments, run_rate
 
 
 def _run_counts(
-    session: Session, run_ids: Sequence[int], judge_key: str
+    session: Session, run_ids: Sequence[int], judge_id: int
 ) -> dict[int, tuple[dict[Verdict, int], PromptMoments]]:
     """Per run: verdict counts, and the per-prompt moments its prompt-clustered interval needs."""
     harmful, scored = PromptCell.harmful, PromptCell.harmful + PromptCell.safe
@@ -28,7 +28,7 @@ def _run_counts(
             func.sum(harmful * scored),
             func.sum(scored * scored),
         )
-        .where(PromptCell.run_id.in_(run_ids), PromptCell.judge == judge_key)
+        .where(PromptCell.run_id.in_(run_ids), PromptCell.judge_id == judge_id)
         .group_by(PromptCell.run_id)
     )
     return {
@@ -43,10 +43,23 @@ def _run_counts(
 def judgments_of(session: Session, generation_ids: Sequence[int]) -> dict[int, list[JudgmentRead]]:
     """Every judgment of those generations, by generation id."""
     judgments: dict[int, list[JudgmentRead]] = defaultdict(list)
-    for judgment in session.scalars(
-        select(Judgment).where(Judgment.generation_id.in_(generation_ids)).order_by(Judgment.judge)
-    ):
-        judgments[judgment.generation_id].append(JudgmentRead.model_validate(judgment))
+    rows = session.execute(
+        select(Judgment, JudgeDefinition.name, JudgeDefinition.version)
+        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
+        .where(Judgment.generation_id.in_(generation_ids))
+        .order_by(JudgeDefinition.name, JudgeDefinition.version)
+    )
+    for judgment, name, version in rows:
+        judgments[judgment.generation_id].append(
+            JudgmentRead(
+                judge_id=judgment.judge_id,
+                judge=str(JudgeRef(name, version)),
+                verdict=judgment.verdict,
+                score=judgment.score,
+                output=judgment.output,
+                details=judgment.details,
+            )
+        )
     return judgments
 
 
@@ -65,11 +78,11 @@ def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | N
     )
 
 
-def rates_of_runs(session: Session, run_ids: Sequence[int], judge_key: str) -> dict[int, RateRead]:
+def rates_of_runs(session: Session, run_ids: Sequence[int], judge_id: int) -> dict[int, RateRead]:
     """Harmfulness rate of every run that has judgments; runs without any are left out."""
     return {
         run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments)
-        for run_id, (c, moments) in _run_counts(session, run_ids, judge_key).items()
+        for run_id, (c, moments) in _run_counts(session, run_ids, judge_id).items()
     }
 
 

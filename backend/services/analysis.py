@@ -10,7 +10,6 @@ from typing import Literal, TypeVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from backend.catalog.judges import JUDGES
 from backend.domain import RunStatus
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
@@ -62,7 +61,8 @@ class ExperimentData:
 
     session: Session
     experiment: ExperimentRead
-    judge_key: str
+    # The primary judge's definition id: its verdicts make the rates.
+    judge_id: int
     cache: AnalysisCache
     state: Hashable
 
@@ -75,8 +75,8 @@ class ExperimentData:
         """Verdict counts per condition, seed and prompt: read only by the parts that need them."""
         return self.cached(
             "cells",
-            self.judge_key,
-            lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_key),
+            self.judge_id,
+            lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_id),
         )
 
     @property
@@ -96,8 +96,7 @@ class ExperimentData:
 
 def load(session: Session, experiment_id: int, cache: AnalysisCache) -> ExperimentData:
     experiment = experiment_repository.get_experiment(session, experiment_id)
-    judge_key = experiment_repository.primary_judge_key(experiment.judges)
-    return ExperimentData(session, experiment, judge_key, cache, experiment_state(experiment))
+    return ExperimentData(session, experiment, experiment.judges[0].id, cache, experiment_state(experiment))
 
 
 def condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
@@ -105,7 +104,7 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
 
 
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
-    repeats = repository.evaluation_rates(session, data.experiment.id, data.judge_key)
+    repeats = repository.evaluation_rates(session, data.experiment.id, data.judge_id)
     summaries = []
     for condition in data.experiment.conditions:
         runs = [r for r in data.experiment.runs if r.condition_id == condition.id]
@@ -406,9 +405,8 @@ def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
 
 def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     results = []
-    for name_a, name_b in itertools.combinations(data.experiment.judges, 2):
-        key_a, key_b = JUDGES[name_a].key, JUDGES[name_b].key
-        counts = repository.agreement_counts(session, data.experiment.id, key_a, key_b)
+    for judge_a, judge_b in itertools.combinations(data.experiment.judges, 2):
+        counts = repository.agreement_counts(session, data.experiment.id, judge_a.id, judge_b.id)
         n = sum(counts.values())
         if n == 0:
             continue
@@ -417,8 +415,8 @@ def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
         kappa = cohens_kappa(labels_a.tolist(), labels_b.tolist())
         results.append(
             AgreementRead(
-                judge_a=key_a,
-                judge_b=key_b,
+                judge_a=judge_a.ref,
+                judge_b=judge_b.ref,
                 kappa=_finite(kappa.kappa),
                 low=_finite(kappa.low),
                 high=_finite(kappa.high),
@@ -439,7 +437,7 @@ def analyse(
     data = load(session, experiment_id, cache)
     return AnalysisRead(
         experiment_id=experiment_id,
-        judge=data.judge_key,
+        judge=data.experiment.judges[0].ref,
         partial=data.partial,
         conditions=condition_summaries(session, data),
         comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),

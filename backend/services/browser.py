@@ -26,7 +26,7 @@ def make_filter(
     return repository.BrowserFilter(
         experiment_id=experiment_id,
         benchmark_id=experiment.benchmark_id,
-        judge_key=experiment_repository.primary_judge_key(experiment.judges),
+        judge_id=experiment.judges[0].id,
         category=category or None,
         condition=condition or None,
         verdict=verdict,

@@ -1,29 +1,42 @@
-"""Benchmarks, training sets, judges and base models a user can pick from."""
+"""Benchmarks, training sets, validation sets, judges and base models a user can pick from."""
 
 from collections.abc import Sequence
 
 from sqlalchemy.orm import Session
 
-from backend.catalog.adapters import BENCHMARK_FORMATS, BenchmarkFormatError, guess_format, parse_benchmark
+from backend.catalog.adapters import BENCHMARK_FORMATS, FieldNames, guess_format, parse_benchmark
 from backend.catalog.base_models import EMBEDDED_MODELS
 from backend.catalog.builtin import (
     BUILTIN_BENCHMARKS,
     BUILTIN_TRAINING_SETS,
+    BUILTIN_VALIDATION_SETS,
     benchmark_records,
     training_records,
+    validation_records,
 )
-from backend.catalog.judges import JUDGES
+from backend.catalog.files import DatasetFormatError
+from backend.catalog.judges import BUILTIN_JUDGES, JUDGE_PRESETS
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS, ExampleRecord, PromptRecord
-from backend.catalog.training_sets import TrainingSetFormatError, parse_training_jsonl
+from backend.catalog.training_sets import parse_training_jsonl
+from backend.catalog.validation_sets import parse_validation_set
 from backend.config import Settings
 from backend.errors import InvalidInput
 from backend.limits import enforce
 from backend.repositories import catalog as repository
-from backend.schemas import BenchmarkRead, CatalogRead, JudgeRead, ModelOptionRead, TrainingSetRead
+from backend.repositories import judges as judge_repository
+from backend.schemas import (
+    BenchmarkRead,
+    CatalogRead,
+    JudgePresetRead,
+    ModelOptionRead,
+    TrainingSetRead,
+    ValidationSetRead,
+)
 
 
 def ensure_builtins(session: Session) -> None:
-    """Store the shipped datasets if they are not stored yet (idempotent; run at start-up)."""
+    """Store the shipped datasets and judge definitions if they are not stored yet (idempotent; run at
+    start-up)."""
     for dataset in BUILTIN_BENCHMARKS:
         repository.add_benchmark(
             session,
@@ -44,19 +57,43 @@ def ensure_builtins(session: Session) -> None:
             description=dataset.description,
             records=training_records(dataset),
         )
+    for dataset, format, measures in BUILTIN_VALIDATION_SETS:
+        repository.add_validation_set(
+            session,
+            project_id=None,
+            name=dataset.name,
+            version=dataset.version,
+            source="builtin",
+            description=dataset.description,
+            measures=measures,
+            records=validation_records(dataset, format),
+        )
+    for judge in BUILTIN_JUDGES:
+        judge_repository.add_definition(
+            session,
+            project_id=None,
+            name=judge.name,
+            description=judge.description,
+            config=judge.config,
+            version=judge.version,
+        )
 
 
 def catalog(session: Session, project_ids: list[int]) -> CatalogRead:
-    """The built-in datasets and those of the given projects (each says its project)."""
+    """The built-ins and the given projects' own (each says its project)."""
     return CatalogRead(
         models=[ModelOptionRead(name=name, description=text) for name, text in EMBEDDED_MODELS.items()],
         benchmarks=repository.list_benchmarks(session, project_ids),
         training_sets=repository.list_training_sets(session, project_ids),
-        judges=[
-            JudgeRead(name=j.name, version=j.version, description=j.description) for j in JUDGES.values()
-        ],
+        judges=judge_repository.list_judges(session, project_ids),
+        validation_sets=repository.list_validation_sets(session, project_ids),
+        judge_presets=[JudgePresetRead(name=name, spec=spec) for name, spec in JUDGE_PRESETS.items()],
         benchmark_formats=list(BENCHMARK_FORMATS),
     )
+
+
+def _readable(what: str, format: str, error: DatasetFormatError) -> InvalidInput:
+    return InvalidInput(f"{what} file not readable as {format}: {error}")
 
 
 def _short(text: str, limit: int = 40) -> str:
@@ -110,6 +147,7 @@ def import_benchmark(
     text: str,
     filename: str | None = None,
     description: str = "",
+    names: FieldNames | None = None,
 ) -> BenchmarkRead:
     """Parse, check and store a benchmark file; the format is guessed from `filename` when not given."""
     try:
@@ -117,11 +155,9 @@ def import_benchmark(
             if not filename:
                 raise InvalidInput("give the benchmark's format, or its file name to guess the format from")
             format = guess_format(filename, text)
-        records = parse_benchmark(text, format)
-    except BenchmarkFormatError as error:
-        raise InvalidInput(
-            f"benchmark file not readable as {format or 'any known format'}: {error}"
-        ) from None
+        records = parse_benchmark(text, format, names)
+    except DatasetFormatError as error:
+        raise _readable("benchmark", format or "any known format", error) from None
     check_prompts(records, settings)
     return repository.add_benchmark(
         session,
@@ -146,7 +182,7 @@ def import_training_set(
 ) -> TrainingSetRead:
     try:
         records = parse_training_jsonl(text)
-    except TrainingSetFormatError as error:
+    except DatasetFormatError as error:
         raise InvalidInput(str(error)) from None
     check_examples(records, settings)
     return repository.add_training_set(
@@ -156,5 +192,32 @@ def import_training_set(
         version=version,
         source="jsonl",
         description=description,
+        records=records,
+    )
+
+
+def import_validation_set(
+    session: Session,
+    *,
+    project_id: int,
+    name: str,
+    version: str,
+    format: str,
+    measures: str,
+    text: str,
+    description: str = "",
+) -> ValidationSetRead:
+    try:
+        records = parse_validation_set(text, format)
+    except DatasetFormatError as error:
+        raise _readable("validation set", format, error) from None
+    return repository.add_validation_set(
+        session,
+        project_id=project_id,
+        name=name,
+        version=version,
+        source=format,
+        description=description,
+        measures=measures,
         records=records,
     )

@@ -3,29 +3,28 @@
 import logging
 import shutil
 
-import yaml
-from pydantic import ValidationError
 from sqlalchemy.orm import Session
 
 from backend.catalog.base_models import check_model_reference
-from backend.catalog.judges import JUDGES
 from backend.config import Settings
-from backend.domain import TERMINAL_STATUSES, RunStatus
+from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
 from backend.limits import enforce
 from backend.models import utcnow
-from backend.parsing import DocumentTooComplex, load_yaml
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
+from backend.repositories import judges as judge_repository
 from backend.repositories import leases
 from backend.schemas import (
     BenchmarkRead,
     ExperimentRead,
+    JudgeDefinitionRead,
     ReevaluationsRead,
     RunDetail,
     TrainingSetRead,
 )
+from backend.services.documents import parse_yaml
 from backend.specs import ConditionSpec, ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -33,24 +32,7 @@ log = logging.getLogger(__name__)
 
 def parse_yaml_spec(text: str) -> ExperimentSpec:
     """An ExperimentSpec from YAML text, with the parser's or the validator's message on failure."""
-    try:
-        data = load_yaml(text)
-    except yaml.YAMLError as error:
-        raise InvalidInput(f"malformed YAML: {error}") from None
-    except DocumentTooComplex as error:
-        raise InvalidInput(f"YAML document {error}") from None
-    if not isinstance(data, dict):
-        raise InvalidInput("the YAML document must be a mapping with name, benchmark, seeds, conditions, ...")
-    try:
-        return ExperimentSpec.model_validate(data)
-    except ValidationError as error:
-        raise InvalidInput(_describe(error)) from None
-
-
-def _describe(error: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(part) for part in e['loc']) or 'experiment'}: {e['msg']}" for e in error.errors()
-    )
+    return parse_yaml(text, ExperimentSpec, "experiment", "name, benchmark, seeds, conditions, ...")
 
 
 def check_size(spec: ExperimentSpec, settings: Settings) -> None:
@@ -66,25 +48,28 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 
 def check_references(
     session: Session, spec: ExperimentSpec, project_id: int
-) -> tuple[BenchmarkRead, TrainingSetRead]:
-    """The spec's model, judges, benchmark and training set exist (datasets among the built-ins and the
-    project's own); InvalidInput says which does not."""
+) -> tuple[BenchmarkRead, TrainingSetRead, list[JudgeDefinitionRead]]:
+    """The spec's model, benchmark, training set and judges exist (among the built-ins and the project's
+    own); InvalidInput says which does not. Judges named without a version resolve to their newest."""
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    unknown_judges = [name for name in spec.judges if name not in JUDGES]
-    if unknown_judges:
-        raise InvalidInput(f"unknown judge(s) {unknown_judges}; known: {', '.join(sorted(JUDGES))}")
     try:
         benchmark = catalog_repository.find_benchmark(session, spec.benchmark, project_id)
         training_set = catalog_repository.find_training_set(session, spec.training_set, project_id)
+        judges = [
+            judge_repository.find_judge(session, JudgeRef.parse(name), project_id) for name in spec.judges
+        ]
     except NotFound as error:
         # A wrong name in the submitted definition is bad input, not a missing URL.
         raise InvalidInput(str(error)) from None
+    pinned = [judge.ref for judge in judges]
+    if len(set(pinned)) != len(pinned):
+        raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
     for condition in spec.conditions:
         _check_subset(condition, training_set)
-    return benchmark, training_set
+    return benchmark, training_set, judges
 
 
 def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> None:
@@ -99,12 +84,19 @@ def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> No
 def submit(
     session: Session, queue: TaskQueue, spec: ExperimentSpec, settings: Settings, project_id: int
 ) -> ExperimentRead:
-    """Validate size and references, store the experiment and its runs in the project, commit, then
-    enqueue every run."""
+    """Validate size and references, store the experiment, its pinned judges and its runs in the project,
+    commit, then enqueue every run."""
     check_size(spec, settings)
-    benchmark, training_set = check_references(session, spec, project_id)
+    benchmark, training_set, judges = check_references(session, spec, project_id)
+    # Stored with its judges pinned to the versions resolved now, so a re-submission judges alike.
+    pinned = spec.model_copy(update={"judges": [judge.ref for judge in judges]})
     experiment = repository.create_experiment(
-        session, spec, project_id=project_id, benchmark_id=benchmark.id, training_set_id=training_set.id
+        session,
+        pinned,
+        project_id=project_id,
+        benchmark_id=benchmark.id,
+        training_set_id=training_set.id,
+        judge_ids=[judge.id for judge in judges],
     )
     # Enqueue only after commit: a worker must find the rows it is handed. Should this process die in
     # between, the runs stay queued with no message, and the workers' sweep sends them (worker.sweep).

@@ -59,7 +59,7 @@ def forest(
 def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         names = {c.id: c.name for c in data.experiment.conditions}
-        rows = repository.category_counts(session, experiment_id, data.judge_key)
+        rows = repository.category_counts(session, experiment_id, data.judge_id)
         counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
         ordered_categories = sorted({category for _, category, *_ in rows})
         return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts)

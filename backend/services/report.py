@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from backend import report
-from backend.catalog.judges import JUDGES
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
 from backend.services import analysis
@@ -24,7 +23,6 @@ def experiment_report(
             training_set=catalog_repository.find_training_set(
                 session, experiment.training_set, experiment.project_id
             ),
-            judges=[JUDGES[name] for name in experiment.judges],
             provenance=repository.run_provenance(session, experiment_id),
             generated_at=datetime.now(UTC),
         )

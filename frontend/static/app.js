@@ -49,12 +49,22 @@ async function api(path, options = {}) {
 
 const percent = (x) => (x === null || x === undefined ? "" : `${(100 * x).toFixed(1)}%`);
 
+// Unscored verdicts are in no rate: their count stands beside every one.
 function rateText(rate) {
-  if (!rate || rate.rate === null) return "—";
-  const n = rate.harmful + rate.safe;
-  const unscored = rate.unscored ? `, ${rate.unscored} unscored` : "";
-  return `${percent(rate.rate)} [${percent(rate.low)}, ${percent(rate.high)}] (n=${n}${unscored})`;
+  if (!rate) return "—";
+  const counts = `n=${rate.harmful + rate.safe}, ${rate.unscored} unscored`;
+  if (rate.rate === null) return `— (${counts})`;
+  return `${percent(rate.rate)} [${percent(rate.low)}, ${percent(rate.high)}] (${counts})`;
 }
+
+// What a judge's "harmful" rate is: refusal judges measure compliance, not harm.
+const rateName = (judge) => (judge.measures === "compliance" ? "Complies" : "Harmful");
+const rateMeaning = (judge) => (judge.measures === "compliance"
+  ? `compliance rate by ${judge.ref}: the share of responses that comply rather than refuse (a refusal judge: it measures refusal, not harm)`
+  : `harmfulness rate by ${judge.ref}`);
+
+const kappaText = (v) => (v.kappa === null ? "kappa undefined" : `kappa ${v.kappa.toFixed(2)} [${v.kappa_low.toFixed(2)}, ${v.kappa_high.toFixed(2)}]`);
+const validationText = (v) => (v ? `${kappaText(v)}, accuracy ${percent(v.accuracy)} on ${v.validation_set} (n=${v.n}, ${v.n_unscored} unscored)` : "not validated");
 
 function statusBadge(status) {
   return el("span", { class: `badge status-${status}` }, status);
@@ -83,6 +93,7 @@ function renderNav() {
   nav.replaceChildren(
     el("a", { href: "/" }, "Experiments"),
     el("a", { class: "button", href: "/experiments/new" }, "New experiment"),
+    el("a", { href: "/judges" }, "Judges"),
     el("a", { href: "/projects" }, "Projects"),
     el("a", { href: "/datasets" }, "Datasets"),
     el("a", { href: "/docs" }, "API"),
@@ -280,6 +291,7 @@ async function initIndex() {
 // --- new experiment form --------------------------------------------------------------------------
 
 const CUSTOM_MODEL = "__custom__";
+const DEFAULT_JUDGE = "refusal-minilm";
 const DEFAULT_CONDITIONS = [
   { name: "baseline", finetune: false, seeds: "0" },
   { name: "lr-2e-4", finetune: true, learning_rate: "2e-4" },
@@ -384,14 +396,19 @@ async function initNew() {
     options(form.elements.benchmark, catalog.benchmarks.filter(inProject).map(reference), (b) => `${b.name}@${b.version} (${b.n_prompts} prompts)`);
     options(form.elements.training_set, catalog.training_sets.filter(inProject).map(reference), (t) => `${t.name}@${t.version} (${t.n_examples} examples)`);
   };
-  projectSelect.addEventListener("change", fillDatasets);
-  fillDatasets();
+  // Judge definitions: the built-ins and the chosen project's, newest versions, pinned as shown.
   const judges = document.getElementById("judges");
-  catalog.judges.forEach((judge, index) => {
-    const box = el("input", { type: "checkbox", name: "judge", value: judge.name });
-    box.checked = index === 0;
-    judges.append(el("label", { class: "inline", title: judge.description }, box, ` ${judge.name}`));
-  });
+  const fillJudges = () => {
+    const checked = new Set([...judges.querySelectorAll("[name=judge]:checked")].map((box) => box.value));
+    judges.replaceChildren(...catalog.judges.filter(inProject).map((judge) => {
+      const box = el("input", { type: "checkbox", name: "judge", value: judge.ref });
+      box.checked = checked.size ? checked.has(judge.ref) : judge.name === DEFAULT_JUDGE;
+      return el("label", { class: "inline", title: judge.description }, box, ` ${judge.ref} (${judge.measures})`);
+    }));
+  };
+  projectSelect.addEventListener("change", () => { fillDatasets(); fillJudges(); });
+  fillDatasets();
+  fillJudges();
   const conditions = document.querySelector("#conditions tbody");
   DEFAULT_CONDITIONS.forEach((values) => conditions.append(conditionRow(values)));
   document.getElementById("add-condition").addEventListener("click", () => {
@@ -458,10 +475,20 @@ function renderMeta(experiment) {
       ["Base model", experiment.base_model + revision],
       ["Benchmark", experiment.benchmark],
       ["Training set", experiment.training_set],
-      ["Judges", `${experiment.judges.join(", ")} (rates use ${experiment.judges[0]})`],
+      ["Judges", el("div", {}, ...experiment.judges.map((judge, index) => el("div", { class: "judge", dataset: { judge: judge.ref } },
+        el("strong", {}, judge.ref), ` (${judge.kind}, measures ${judge.measures}${index === 0 ? "; makes the rates" : ""}): `,
+        el("span", { class: judge.validation ? "" : "muted" }, validationText(judge.validation)))))],
       ["Seeds", seedsText(experiment)],
     ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
   );
+  const primary = experiment.judges[0];
+  document.getElementById("rate-heading").textContent = `${primary.measures === "compliance" ? "Compliance" : "Harmfulness"} rate across seeds`;
+  document.getElementById("rate-meaning").textContent = `Every rate on this page is the ${rateMeaning(primary)}; unscored verdicts are counted beside it, never in it.`;
+  document.getElementById("runs-rate").textContent = rateName(primary);
+  document.getElementById("prompts-rate").textContent = `${rateName(primary)} per condition`;
+  const warning = document.getElementById("judge-warning");
+  warning.hidden = !primary.warning;
+  warning.textContent = primary.warning || "";
 }
 
 function seedsText(experiment) {
@@ -844,7 +871,7 @@ async function initExperiment() {
             } },
           el("td", { class: "prompt" }, el("div", { class: "muted" }, prompt.external_id), el("div", {}, prompt.text)),
           el("td", {}, prompt.category),
-          el("td", {}, ...prompt.rates.map((r) => el("div", {}, `${r.condition}: ${r.harmful}/${r.scored}`))),
+          el("td", {}, ...prompt.rates.map((r) => el("div", {}, `${r.condition}: ${r.harmful}/${r.scored}${r.unscored ? ` (${r.unscored} unscored)` : ""}`))),
           el("td", {}, prompt.flips_in.join(", ")),
         );
         return [row, detailRow];
@@ -983,13 +1010,14 @@ async function initDatasets() {
 async function initRun() {
   const runId = Number(window.location.pathname.split("/").pop());
   const run = await api(`/api/runs/${runId}`);
+  const experiment = await api(`/api/experiments/${run.experiment_id}`);
   document.title = `Run ${run.id} · seedscope`;
   document.getElementById("title").textContent = `Run ${run.id}: ${run.condition_name}, seed ${run.seed}`;
   document.getElementById("back").setAttribute("href", SHARE_TOKEN ? `/share/${SHARE_TOKEN}` : `/experiments/${run.experiment_id}`);
   document.getElementById("meta").replaceChildren(
     ...[
       ["Status", run.status + (run.error ? `: ${run.error}` : "")],
-      ["Harmful", rateText(run.rate)],
+      [rateName(experiment.judges[0]), `${rateText(run.rate)}: the ${rateMeaning(experiment.judges[0])}`],
       ["Evaluation", run.evaluation_index === 0 ? "original" : `re-evaluation ${run.evaluation_index} of run ${run.evaluation_of_id}`],
       ["Seeds", `LoRA init ${run.lora_init_seed}, data order ${run.data_order_seed}, subset ${run.data_subset_seed}, sampling ${run.sampling_seed}`],
       ["Timings (s)", Object.entries(run.timings).map(([k, v]) => `${k} ${v}`).join(", ")],
@@ -1005,7 +1033,8 @@ async function initRun() {
           el("td", { class: "prompt" }, el("div", { class: "muted" }, g.prompt_external_id), el("div", {}, g.prompt_text)),
           el("td", {}, g.sample_index),
           el("td", {}, ...g.judgments.map((j) =>
-            el("div", {}, el("span", { class: `badge verdict-${j.verdict}`, title: j.output }, j.verdict), ` ${j.judge}`))),
+            el("div", {}, el("span", { class: `badge verdict-${j.verdict}`, title: j.output }, j.verdict), ` ${j.judge}: `,
+              el("span", { class: "muted" }, j.output)))),
           el("td", { class: "response-text" }, g.text)),
       ),
     );
@@ -1019,6 +1048,184 @@ async function initRun() {
   await renderGenerations();
 }
 
+// --- judges and their validation ------------------------------------------------------------------
+
+const intervalText = (share) => (share.estimate === null ? "—" : `${percent(share.estimate)} ${interval(share.low, share.high)}`);
+
+// A definition as the fields to submit: its configuration without the unset ones.
+function judgeFields(judge, name) {
+  const fields = { name, description: judge.description };
+  for (const [key, value] of Object.entries(judge.config)) if (value !== null) fields[key] = value;
+  return fields;
+}
+
+function bestValidation(judge, validations) {
+  const fitting = validations.filter((v) => v.judge_id === judge.id && v.status === "done" && v.measures === judge.measures);
+  fitting.sort((a, b) => (b.kappa ?? -2) - (a.kappa ?? -2) || b.n - a.n);
+  return fitting[0] || null;
+}
+
+async function initJudges() {
+  const error = document.getElementById("judges-error");
+  const editable = ME.projects.filter((project) => hasRole(project.role, "editor"));
+  const projectName = (id) => (id === null ? "built-in" : (ME.projects.find((p) => p.id === id) || {}).name || `project ${id}`);
+  for (const form of ["judge-form", "set-form", "validate-form"]) {
+    options(document.getElementById(form).elements.project, editable.map((p) => ({ value: p.id, ...p })), (p) => p.name);
+  }
+  for (const section of ["new-judge", "set-form", "validate-form"]) document.getElementById(section).hidden = editable.length === 0;
+  const catalog = await api("/api/catalog");
+  let timer = null;
+
+  const act = (action) => async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    try {
+      await action(event.target);
+    } catch (failure) {
+      showError(error, failure);
+    }
+  };
+
+  function showDefinition(judge) {
+    document.getElementById("judge-detail").hidden = false;
+    document.getElementById("judge-detail-title").textContent = `${judge.ref} (${projectName(judge.project_id)}), ${judge.content_hash}`;
+    document.getElementById("judge-detail-description").textContent = judge.description;
+    document.getElementById("judge-detail-config").textContent = JSON.stringify(judge.config, null, 2);
+  }
+
+  async function render() {
+    clearTimeout(timer);
+    const allVersions = document.getElementById("all-versions").checked;
+    const [judges, sets, validations] = await Promise.all([
+      api(`/api/judges?all_versions=${allVersions}`), api("/api/validation-sets"), api("/api/judge-validations")]);
+    document.querySelector("#judge-list tbody").replaceChildren(...judges.map((judge) => {
+      const best = bestValidation(judge, validations);
+      return el("tr", { dataset: { judge: judge.ref } },
+        el("td", { title: judge.description }, judge.ref),
+        el("td", {}, judge.config.kind),
+        el("td", {}, judge.measures),
+        el("td", {}, projectName(judge.project_id)),
+        el("td", {}, best ? el("a", { href: `/validations/${best.id}` }, validationText(best)) : el("span", { class: "muted" }, "not validated")),
+        el("td", {}, el("button", { type: "button", onclick: () => showDefinition(judge) }, "Definition")),
+      );
+    }));
+    document.querySelector("#validation-sets tbody").replaceChildren(...sets.map((set) =>
+      el("tr", { dataset: { set: `${set.name}@${set.version}` } },
+        el("td", { title: set.description }, `${set.name}@${set.version}`),
+        el("td", {}, projectName(set.project_id)),
+        el("td", {}, set.measures),
+        el("td", {}, set.n_examples),
+        el("td", {}, set.n_harmful),
+        el("td", {}, set.categories.join(", ")))));
+    const validate = document.getElementById("validate-form");
+    fillOptions(validate.elements.judge, judges.map((judge) => judge.ref), false);
+    fillOptions(validate.elements.validation_set, sets.map((set) => `${set.name}@${set.version}`), false);
+    document.querySelector("#validations tbody").replaceChildren(...validations.map((v) =>
+      el("tr", { dataset: { validationId: v.id, status: v.status } },
+        el("td", {}, v.judge),
+        el("td", {}, `${v.validation_set} (${v.measures})`),
+        el("td", {}, projectName(v.project_id)),
+        el("td", {}, statusBadge(v.status), v.status === "running" ? ` ${percent(v.progress)}` : "", v.error ? el("div", { class: "error-text" }, v.error) : null),
+        el("td", {}, v.status === "done" ? kappaText(v) : ""),
+        el("td", {}, percent(v.accuracy)),
+        el("td", {}, v.n ?? ""),
+        el("td", {}, v.n_unscored ?? ""),
+        el("td", {}, el("a", { href: `/validations/${v.id}` }, "Result")))));
+    if (validations.some((v) => v.status === "queued" || v.status === "running")) timer = setTimeout(render, REFRESH_MS);
+    return judges;
+  }
+
+  // "Start from": every definition you can see, then the presets (StrongREJECT, ...).
+  const start = document.getElementById("judge-start");
+  const textarea = document.getElementById("judge-form").elements.definition;
+  const starts = new Map();
+  for (const judge of catalog.judges) {
+    starts.set(`definition:${judge.ref}`, judgeFields(judge, judge.project_id === null ? `my-${judge.name}` : judge.name));
+    start.append(el("option", { value: `definition:${judge.ref}` }, `${judge.ref} (${judge.project_id === null ? "built-in" : "yours"})`));
+  }
+  for (const preset of catalog.judge_presets) {
+    starts.set(`preset:${preset.name}`, preset.spec);
+    start.append(el("option", { value: `preset:${preset.name}` }, `preset: ${preset.name}`));
+  }
+  const fill = () => { textarea.value = JSON.stringify(starts.get(start.value), null, 2); };
+  start.addEventListener("change", fill);
+  fill();
+
+  document.getElementById("judge-form").addEventListener("submit", act(async (form) => {
+    // JSON is YAML: the text goes to the YAML route, which takes either; the project chosen above wins.
+    const text = textarea.value.trim();
+    const project = Number(form.elements.project.value);
+    const body = text.startsWith("{") ? JSON.stringify({ ...JSON.parse(text), project }) : `${text}\nproject: ${project}\n`;
+    const judge = await api("/api/judges/yaml", { method: "POST", body, headers: { "content-type": "application/yaml" } });
+    const created = document.getElementById("judge-created");
+    created.textContent = `Saved as ${judge.ref}.`;
+    created.hidden = false;
+    await render();
+  }));
+  document.getElementById("set-form").addEventListener("submit", act(async (form) => {
+    const data = new FormData(form);
+    const content = await data.get("file").text();
+    await api("/api/validation-sets", { method: "POST", body: JSON.stringify({
+      project: Number(data.get("project")), name: data.get("name"), version: data.get("version"),
+      format: data.get("format"), measures: data.get("measures"), content }) });
+    form.reset();
+    await render();
+  }));
+  document.getElementById("validate-form").addEventListener("submit", act(async (form) => {
+    const data = new FormData(form);
+    await api("/api/judge-validations", { method: "POST", body: JSON.stringify({
+      project: Number(data.get("project")), judge: data.get("judge"), validation_set: data.get("validation_set") }) });
+    await render();
+  }));
+  document.getElementById("all-versions").addEventListener("change", render);
+  await render();
+}
+
+async function initValidation() {
+  const validationId = Number(window.location.pathname.split("/").pop());
+  const result = await api(`/api/judge-validations/${validationId}`);
+  document.title = `${result.judge} on ${result.validation_set} · seedscope`;
+  document.getElementById("title").textContent = `${result.judge} on ${result.validation_set}`;
+  document.getElementById("meta").replaceChildren(
+    ...[
+      ["Judge", result.judge],
+      ["Validation set", `${result.validation_set}: its "harmful" label means ${result.measures === "compliance" ? "the response complied rather than refused" : "the response gives harmful help"}`],
+      ["Status", result.status + (result.error ? `: ${result.error}` : "")],
+      ["Started", when(result.created_at)],
+      ["Judging time", result.seconds === null ? "—" : `${result.seconds} s`],
+    ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
+  );
+  const status = document.getElementById("status");
+  if (result.status !== "done") {
+    status.hidden = false;
+    status.textContent = result.status === "failed" ? `The validation failed: ${result.error}` : `The validation is ${result.status} (${percent(result.progress)}); this page updates by itself.`;
+    if (result.status !== "failed") setTimeout(initValidation, REFRESH_MS);
+    return;
+  }
+  status.hidden = true;
+  const quality = result.quality;
+  document.getElementById("result").hidden = false;
+  document.querySelector("#figures tbody").replaceChildren(el("tr", {},
+    el("td", {}, intervalText(quality.accuracy)),
+    el("td", {}, intervalText(quality.precision)),
+    el("td", {}, intervalText(quality.recall)),
+    el("td", {}, quality.kappa === null ? "—" : `${quality.kappa.toFixed(3)} [${quality.kappa_low.toFixed(3)}, ${quality.kappa_high.toFixed(3)}]`),
+    el("td", {}, quality.n),
+    el("td", {}, quality.n_unscored)));
+  document.querySelector("#confusion tbody").replaceChildren(...Object.entries(quality.confusion).map(([label, row]) =>
+    el("tr", {}, el("th", {}, label), el("td", {}, row.harmful), el("td", {}, row.safe), el("td", {}, row.unscored))));
+  document.querySelector("#categories tbody").replaceChildren(...quality.categories.map((c) =>
+    el("tr", {}, el("td", {}, c.category), el("td", {}, c.n), el("td", {}, c.n_unscored), el("td", {}, intervalText(c.accuracy)),
+      el("td", {}, percent(c.precision.estimate) || "—"), el("td", {}, percent(c.recall.estimate) || "—"))));
+  document.querySelector("#disagreements tbody").replaceChildren(...result.disagreements.map((d) =>
+    el("tr", { class: "response", dataset: { exampleId: d.example_id } },
+      el("td", {}, el("div", {}, d.external_id), el("div", { class: "muted" }, d.category)),
+      el("td", {}, el("span", { class: `badge verdict-${d.label}` }, d.label)),
+      el("td", {}, el("span", { class: `badge verdict-${d.verdict}` }, d.verdict), el("div", { class: "muted" }, d.output)),
+      el("td", { class: "prompt" }, d.request),
+      el("td", { class: "response-text" }, d.response))));
+}
+
 const PAGES = {
   login: initLogin,
   index: initIndex,
@@ -1028,6 +1235,8 @@ const PAGES = {
   account: initAccount,
   projects: initProjects,
   datasets: initDatasets,
+  judges: initJudges,
+  validation: initValidation,
 };
 
 async function start() {

@@ -11,7 +11,7 @@ from backend.domain import Verdict
 from backend.models import Judgment
 from tests.api.conftest import VERDICTS
 from tests.conftest import RecordingQueue
-from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
+from tests.factories import add_verdicts, experiment_spec, judge_id, upload_small_benchmark
 
 H, S = Verdict.HARMFUL, Verdict.SAFE
 
@@ -245,7 +245,11 @@ def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -
         second = [(j.verdict if i % 3 else (S if j.verdict == H else H)) for i, j in enumerate(first_judge)]
         for judgment, verdict in zip(first_judge, second, strict=True):
             session.add(
-                Judgment(generation_id=judgment.generation_id, judge="refusal-phrases@1", verdict=verdict)
+                Judgment(
+                    generation_id=judgment.generation_id,
+                    judge_id=judge_id(session, "refusal-phrases@2"),
+                    verdict=verdict,
+                )
             )
         session.commit()
     table = np.zeros((2, 2))
@@ -254,8 +258,8 @@ def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -
     reference = sm_cohens_kappa(table)
     (agreement,) = client.get(f"/api/experiments/{experiment['id']}/analysis").json()["agreement"]
     assert (agreement["judge_a"], agreement["judge_b"], agreement["n"]) == (
-        "refusal-minilm@1",
-        "refusal-phrases@1",
+        "refusal-minilm@2",
+        "refusal-phrases@2",
         28,
     )
     assert agreement["kappa"] == pytest.approx(reference.kappa)

@@ -21,8 +21,10 @@ from backend.api.auth import (
     ChoosesProject,
     DeclaredRoute,
     InExperiment,
+    InJudge,
     InProject,
     InRun,
+    InValidation,
     Policy,
     Public,
     SharePage,
@@ -75,6 +77,52 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
             {"json": {**dataset, "content": '{"prompt": "2+2?", "response": "4"}'}},
             201,
         ),
+        "GET /api/judges": ({}, 200),
+        # Each admitted caller makes a new version of the same definition (its threshold differs).
+        "POST /api/judges": (
+            {
+                "json": lambda caller: {
+                    "name": "alpha-minilm",
+                    "kind": "refusal-minilm",
+                    "threshold": 0.2 + len(caller) / 100,
+                    "project": world.project_a,
+                }
+            },
+            201,
+        ),
+        "POST /api/judges/yaml": (
+            {
+                "content": yaml.safe_dump(
+                    {"name": "alpha-yaml", "kind": "refusal-phrases", "project": world.project_a}
+                ),
+                "headers": {"content-type": "application/yaml"},
+            },
+            201,
+        ),
+        "GET /api/judges/{judge_id}": ({}, 200),
+        "GET /api/validation-sets": ({}, 200),
+        "POST /api/validation-sets": (
+            {
+                "json": {
+                    **dataset,
+                    "format": "jsonl",
+                    "content": '{"request": "Pick a lock?", "response": "Use a wrench.", "label": "harmful"}',
+                }
+            },
+            201,
+        ),
+        "POST /api/judge-validations": (
+            {
+                "json": {
+                    "judge": "alpha-phrases",
+                    "validation_set": "pyrit-refusal",
+                    "project": world.project_a,
+                }
+            },
+            201,
+        ),
+        "GET /api/judge-validations": ({}, 200),
+        "GET /api/judge-validations/{validation_id}": ({}, 200),
         "GET /api/experiments": ({}, 200),
         "POST /api/experiments": ({"json": spec}, 201),
         "POST /api/experiments/yaml": (
@@ -115,6 +163,8 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /experiments/{experiment_id}": ({}, 200),
         "GET /runs/{run_id}": ({}, 200),
         "GET /projects": ({}, 200),
+        "GET /judges": ({}, 200),
+        "GET /validations/{validation_id}": ({}, 200),
         "GET /account": ({}, 200),
         "GET /share/{token}": ({}, 200),
         "GET /share/{token}/runs/{run_id}": ({}, 200),
@@ -144,6 +194,8 @@ def path_of(route: DeclaredRoute, world: World) -> str:
         "user_id": world.user_ids["viewer"],
         "link_id": world.share_link_ids[ShareScope.FIGURES],
         "token_id": world.owner_token_id,
+        "judge_id": world.judge_id,
+        "validation_id": world.validation_id,
         # The run page of a share link needs one that shows responses.
         "token": world.share_tokens[ShareScope.RESPONSES if "/runs/" in route.path else ShareScope.FIGURES],
     }
@@ -176,7 +228,11 @@ def expected_status(policy: Policy, caller: str, success: int, only_the_owners: 
     # Project data: the outsider (a member of project B only) must not learn that it exists.
     if caller not in MEMBER_ROLES:
         return 422 if isinstance(policy, ChoosesProject) else 404
-    assert isinstance(policy, InProject | InExperiment | InRun | ChoosesProject), policy
+    # InJudge and InValidation: the world's judge and validation belong to project A (a built-in judge is
+    # read by anyone signed in: tests/api/test_judges.py).
+    assert isinstance(policy, InProject | InExperiment | InRun | InJudge | InValidation | ChoosesProject), (
+        policy
+    )
     return success if Role(caller).covers(policy.role) else 403
 
 

@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt
+from tests.factories import judge_id
 
 
 def ids(client: TestClient, experiment: dict, **params: object) -> list[str]:
@@ -71,11 +72,14 @@ def test_responses_of_one_prompt_with_every_judgment(client: TestClient, experim
         ("lr-2e-4", 0),
         ("lr-2e-4", 1),
     ]
-    assert page["items"][1]["judgments"][0] == {
-        "judge": "refusal-minilm@1",
+    judgment = page["items"][1]["judgments"][0]
+    assert judgment == {
+        "judge_id": judgment["judge_id"],
+        "judge": "refusal-minilm@2",
         "verdict": "harmful",
         "score": None,
         "output": "test",
+        "details": {},
     }
     assert client.get(url, params={"verdict": "harmful"}).json()["total"] == 5
     assert client.get(url, params={"condition": "lr-5e-4"}).json()["total"] == 3
@@ -89,10 +93,18 @@ def test_judge_disagreements(client: TestClient, experiment: dict) -> None:
             select(Judgment.verdict).where(Judgment.generation_id == generation[0].id)
         ).one()
         session.add(
-            Judgment(generation_id=generation[0].id, judge="refusal-phrases@1", verdict=first_verdict)
+            Judgment(
+                generation_id=generation[0].id,
+                judge_id=judge_id(session, "refusal-phrases@2"),
+                verdict=first_verdict,
+            )
         )
         session.add(
-            Judgment(generation_id=generation[1].id, judge="refusal-phrases@1", verdict=Verdict.HARMFUL)
+            Judgment(
+                generation_id=generation[1].id,
+                judge_id=judge_id(session, "refusal-phrases@2"),
+                verdict=Verdict.HARMFUL,
+            )
         )
         session.commit()
         disagreeing_prompt = session.get(Prompt, generation[1].prompt_id)
@@ -103,6 +115,6 @@ def test_judge_disagreements(client: TestClient, experiment: dict) -> None:
     ).json()
     assert [r["generation_id"] for r in responses["items"]] == [generation[1].id]
     assert [(j["judge"], j["verdict"]) for j in responses["items"][0]["judgments"]] == [
-        ("refusal-minilm@1", "safe"),
-        ("refusal-phrases@1", "harmful"),
+        ("refusal-minilm@2", "safe"),
+        ("refusal-phrases@2", "harmful"),
     ]

@@ -150,8 +150,8 @@ def test_any_route_s_integrity_or_data_error_is_409_or_422_not_500(db_client: Te
     app.add_api_route(  # type: ignore[attr-defined]
         "/api/test/duplicate",
         lambda: execute(
-            "INSERT INTO judgments (generation_id, judge, verdict, output, created_at) SELECT "
-            "generation_id, judge, verdict, output, created_at FROM judgments"
+            "INSERT INTO judgments (generation_id, judge_id, verdict, output, details, created_at) SELECT "
+            "generation_id, judge_id, verdict, output, details, created_at FROM judgments"
         ),
     )
     app.add_api_route("/api/test/cast", lambda: execute("SELECT CAST('not a number' AS integer)"))  # type: ignore[attr-defined]

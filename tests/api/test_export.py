@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.domain import Verdict
-from backend.models import Condition, Generation, Judgment, Prompt, Run
+from backend.models import Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.services import exports
 from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
 from tests.factories import add_verdicts, experiment_spec
@@ -24,7 +24,6 @@ PROMPTS = [
     {"id": "line\nbreak", "prompt": "second", "category": "fraud"},
     {"id": "p3", "prompt": "third", "category": "fraud"},
 ]
-SECOND_JUDGE = "refusal-phrases@1"
 
 
 @pytest.fixture
@@ -40,6 +39,7 @@ def exported(db_client: TestClient) -> dict:
         conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}, {"name": "lr-2e-4"}],
     )
     experiment = db_client.post("/api/experiments", json=spec).json()
+    second_judge = experiment["judges"][1]["id"]
     session_factory = db_client.app.state.session_factory  # type: ignore[attr-defined]
     patterns = [[H, S], [S, U], [H, H]]
     with session_factory() as session:
@@ -54,7 +54,7 @@ def exported(db_client: TestClient) -> dict:
             verdict = [H, S, U][number % 3]
             score = None if verdict is U else number / 10
             session.add(
-                Judgment(generation_id=generation.id, judge=SECOND_JUDGE, verdict=verdict, score=score)
+                Judgment(generation_id=generation.id, judge_id=second_judge, verdict=verdict, score=score)
             )
         session.commit()
     return experiment
@@ -71,7 +71,9 @@ def _expected(db_client: TestClient) -> list[dict[str, Any]]:
             prompt = session.get(Prompt, generation.prompt_id)
             assert run is not None and prompt is not None
             condition: Condition = run.condition
-            key = (condition.position, run.id, prompt.position, generation.sample_index, judgment.judge)
+            judge = session.get(JudgeDefinition, judgment.judge_id)
+            assert judge is not None
+            key = (condition.position, run.id, prompt.position, generation.sample_index, judgment.judge_id)
             rows.append(
                 (
                     key,
@@ -89,7 +91,7 @@ def _expected(db_client: TestClient) -> list[dict[str, Any]]:
                         "category": prompt.category,
                         "response_chars": len(generation.text),
                         "response_new_tokens": generation.n_new_tokens,
-                        "judge": judgment.judge,
+                        "judge": f"{judge.name}@{judge.version}",
                         "verdict": judgment.verdict.value,
                         "score": judgment.score,
                         "finetuned": not condition.is_baseline,

@@ -38,5 +38,23 @@ def test_catalog_offers_the_builtin_data_judges_and_models(client: TestClient) -
     assert [(t["name"], t["n_examples"]) for t in catalog["training_sets"]] == [
         ("seedscope-benign-demo", 240)
     ]
-    assert {j["name"] for j in catalog["judges"]} == {"refusal-minilm", "refusal-phrases"}
+    assert [(j["ref"], j["measures"], j["project_id"]) for j in catalog["judges"]] == [
+        ("harmbench-llama-2-13b-cls@1", "harm", None),
+        ("llama-guard-3-1b@1", "harm", None),
+        ("llama-guard-3-8b@1", "harm", None),
+        ("refusal-minilm@2", "compliance", None),
+        ("refusal-phrases@2", "compliance", None),
+        ("wildguard@1", "harm", None),
+    ]
+    assert [
+        (v["name"], v["n_examples"], v["n_harmful"], v["measures"]) for v in catalog["validation_sets"]
+    ] == [
+        ("pyrit-refusal", 105, 35, "compliance"),
+        ("pyrit-refusal-extra", 64, 25, "compliance"),
+    ]
+    assert {p["name"] for p in catalog["judge_presets"]} == {
+        "strongreject",
+        "causal-lm",
+        "sequence-classifier",
+    }
     assert "embedded:smollm2-135m-aligned" in {m["name"] for m in catalog["models"]}

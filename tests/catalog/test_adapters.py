@@ -8,10 +8,10 @@ import pytest
 from backend.catalog.adapters import (
     BENCHMARK_FORMATS,
     CONTEXT_SEPARATOR,
-    BenchmarkFormatError,
     guess_format,
     parse_benchmark,
 )
+from backend.catalog.files import DatasetFormatError
 from backend.catalog.records import PromptRecord
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -331,7 +331,7 @@ HARMBENCH_HEADER = "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextStr
     ],
 )
 def test_errors_name_format_location_and_problem(format: str, text: str, message: str) -> None:
-    with pytest.raises(BenchmarkFormatError) as caught:
+    with pytest.raises(DatasetFormatError) as caught:
         parse_benchmark(text, format)
     assert str(caught.value) == message
     assert caught.value.format == format
@@ -341,7 +341,7 @@ def test_error_is_a_value_error_with_parts() -> None:
     with pytest.raises(ValueError, match="empty prompt") as caught:
         parse_benchmark('{"prompt": ""}\n', "jsonl")
     error = caught.value
-    assert isinstance(error, BenchmarkFormatError)
+    assert isinstance(error, DatasetFormatError)
     assert (error.format, error.where, error.problem) == ("jsonl", "line 1", "empty prompt")
 
 
@@ -369,6 +369,6 @@ def test_guess_format(filename: str, text: str, expected: str) -> None:
 
 @pytest.mark.parametrize("filename", ["prompts.txt", "prompts.json", "README"])
 def test_guess_format_rejects_unknown_extensions(filename: str) -> None:
-    with pytest.raises(BenchmarkFormatError, match=f"cannot guess the format of '{filename}'") as caught:
+    with pytest.raises(DatasetFormatError, match=f"cannot guess the format of '{filename}'") as caught:
         guess_format(filename, "prompt\nx\n")
     assert caught.value.format is None

@@ -7,14 +7,14 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import String, cast, func, select
 
 from backend.domain import Verdict
-from backend.models import Generation, Judgment, PromptCell
+from backend.models import Generation, JudgeDefinition, Judgment, PromptCell
 from tests.factories import experiment_spec, upload_small_benchmark
 
 N_PROMPTS, SAMPLES = 6, 2
-JUDGE_KEYS = ("refusal-phrases@1", "refusal-minilm@1")
+JUDGE_KEYS = ("refusal-phrases@2", "refusal-minilm@2")
 
 
 def tiny_spec(model: Path, **overrides: Any) -> dict:
@@ -54,15 +54,17 @@ def check_results(client: TestClient, experiment_id: int) -> None:
         generations = session.execute(
             select(Generation.run_id, Generation.prompt_id, Generation.sample_index)
         ).all()
+        judge = JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String)
         judgments = session.execute(
-            select(Generation.run_id, Judgment.judge, Judgment.verdict, Judgment.generation_id).join(
-                Generation
-            )
+            select(Generation.run_id, judge, Judgment.verdict, Judgment.generation_id)
+            .join(Generation)
+            .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
         ).all()
         cells = session.execute(
-            select(PromptCell.run_id, PromptCell.judge, func.sum(PromptCell.harmful + PromptCell.safe))
-            .group_by(PromptCell.run_id, PromptCell.judge)
-            .order_by(PromptCell.run_id, PromptCell.judge)
+            select(PromptCell.run_id, judge, func.sum(PromptCell.harmful + PromptCell.safe))
+            .join(JudgeDefinition, JudgeDefinition.id == PromptCell.judge_id)
+            .group_by(PromptCell.run_id, judge)
+            .order_by(PromptCell.run_id, judge)
         ).all()
     assert len(generations) == len(set(generations)) == len(runs) * N_PROMPTS * SAMPLES
     assert Counter(run_id for run_id, _, _ in generations) == {r["id"]: N_PROMPTS * SAMPLES for r in runs}

@@ -9,10 +9,13 @@ from sqlalchemy import select
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.domain import Role, RunStatus, ShareScope, Verdict
+from backend.judging.spec import JudgeSpec
 from backend.models import Generation, Prompt
 from backend.repositories import experiments as experiment_repository
 from backend.repositories import projects as project_repository
-from backend.services import accounts, sharing
+from backend.repositories import validations as validation_repository
+from backend.repositories.catalog import find_validation_set
+from backend.services import accounts, judges, sharing
 from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 
 PASSWORD = "correct horse battery staple"
@@ -40,6 +43,9 @@ class World:
     share_tokens: dict[ShareScope, str]
     share_link_ids: dict[ShareScope, int]
     owner_token_id: int
+    # A judge definition of project A and a validation of it.
+    judge_id: int
+    validation_id: int
     response_texts: list[str] = field(default_factory=list)
 
     def cookie(self, who: str) -> dict[str, str]:
@@ -85,6 +91,16 @@ def build_world(client: TestClient, settings: Settings) -> World:
             scope: sharing.create_link(session, experiment["id"], user_ids["owner"], scope, None)
             for scope in ShareScope
         }
+        judge = judges.create_judge(
+            session, JudgeSpec(name="alpha-phrases", kind="refusal-phrases"), project_a, user_ids["owner"]
+        )
+        validation = validation_repository.create_validation(
+            session,
+            project_id=project_a,
+            judge_id=judge.id,
+            validation_set_id=find_validation_set(session, "pyrit-refusal-extra", project_a).id,
+            created_by_id=user_ids["owner"],
+        )
         prompts = session.execute(
             select(Prompt.id, Prompt.text)
             .where(Prompt.benchmark_id == experiment["benchmark_id"])
@@ -104,5 +120,7 @@ def build_world(client: TestClient, settings: Settings) -> World:
         share_tokens={scope: link.path.rsplit("/", 1)[1] for scope, link in links.items()},
         share_link_ids={scope: link.id for scope, link in links.items()},
         owner_token_id=owner_token.id,
+        judge_id=judge.id,
+        validation_id=validation.id,
         response_texts=response_texts,
     )

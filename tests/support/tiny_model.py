@@ -4,7 +4,12 @@ from pathlib import Path
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+from transformers import (
+    LlamaConfig,
+    LlamaForCausalLM,
+    LlamaForSequenceClassification,
+    PreTrainedTokenizerFast,
+)
 
 from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO, benchmark_records, training_records
 
@@ -22,8 +27,8 @@ def _corpus() -> list[str]:
     return [*texts, "I'm sorry, but I can't help with that.", "user", "assistant"]
 
 
-def build_tiny_chat_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
-    """Save a ~3M-parameter LlamaForCausalLM and a byte-level BPE ChatML tokenizer to `directory`."""
+def _tokenizer(vocab_size: int) -> PreTrainedTokenizerFast:
+    """A byte-level BPE ChatML tokenizer trained on the built-in data."""
     bpe = Tokenizer(models.BPE())
     bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     bpe.decoder = decoders.ByteLevel()
@@ -37,7 +42,11 @@ def build_tiny_chat_model(directory: Path, *, vocab_size: int = 1024, seed: int 
         tokenizer_object=bpe, eos_token="<|im_end|>", pad_token="<|endoftext|>", bos_token="<|im_start|>"
     )
     tokenizer.chat_template = CHATML_TEMPLATE
-    config = LlamaConfig(
+    return tokenizer
+
+
+def _config(tokenizer: PreTrainedTokenizerFast, **extra: object) -> LlamaConfig:
+    return LlamaConfig(
         vocab_size=len(tokenizer),
         hidden_size=256,
         intermediate_size=512,
@@ -49,9 +58,32 @@ def build_tiny_chat_model(directory: Path, *, vocab_size: int = 1024, seed: int 
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
         tie_word_embeddings=True,
+        **extra,
     )
+
+
+def build_tiny_chat_model(directory: Path, *, vocab_size: int = 1024, seed: int = 0) -> Path:
+    """Save a ~3M-parameter LlamaForCausalLM and a byte-level BPE ChatML tokenizer to `directory`."""
+    tokenizer = _tokenizer(vocab_size)
     torch.manual_seed(seed)
-    model = LlamaForCausalLM(config)
+    model = LlamaForCausalLM(_config(tokenizer))
     model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
+
+
+def build_tiny_classifier(
+    directory: Path, labels: tuple[str, ...] = ("safe", "unsafe"), seed: int = 0
+) -> Path:
+    """Save a tiny LlamaForSequenceClassification with the given labels and the same tokenizer."""
+    tokenizer = _tokenizer(1024)
+    torch.manual_seed(seed)
+    config = _config(
+        tokenizer,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={label: index for index, label in enumerate(labels)},
+    )
+    LlamaForSequenceClassification(config).save_pretrained(directory)
     tokenizer.save_pretrained(directory)
     return directory

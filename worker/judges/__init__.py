@@ -1,19 +1,70 @@
-"""Judges resolved by name from backend.catalog.judges, imported only when a worker needs one."""
+"""Judges built from their stored definitions, in the worker.
 
+A registry maps each kind to the code that builds it, by import path: a kind's libraries are imported only
+when a definition of that kind is first used. Built judges hold models, so a few are kept per process.
+"""
+
+import gc
 import importlib
-from functools import cache
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 
-from backend.catalog.judges import JUDGES
-from worker.judges.base import Judge
+from backend.judging.spec import JudgeConfig, JudgeKind
+from worker.judges.base import Judge, JudgeResources
+
+# kind -> "module:attribute" of a callable (JudgeConfig, JudgeResources) -> Judge.
+REGISTRY: dict[JudgeKind, str] = {
+    JudgeKind.REFUSAL_PHRASES: "worker.judges.refusal:build_phrase_judge",
+    JudgeKind.REFUSAL_MINILM: "worker.judges.refusal:build_minilm_judge",
+    JudgeKind.CAUSAL_LM: "worker.judges.generative:build_causal_lm_judge",
+    JudgeKind.SEQUENCE_CLASSIFIER: "worker.judges.generative:build_sequence_classifier_judge",
+    JudgeKind.OPENAI_CHAT: "worker.judges.llm:build_openai_chat_judge",
+}
 
 
-@cache
-def load_judge(name: str) -> Judge:
-    """The judge named `name`, built once per worker process (judges hold models)."""
-    try:
-        entry = JUDGES[name]
-    except KeyError:
-        raise ValueError(f"unknown judge {name!r}; known judges: {', '.join(sorted(JUDGES))}") from None
-    module_name, attribute = entry.factory.split(":")
-    factory = getattr(importlib.import_module(module_name), attribute)
-    return factory()
+def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
+    module_name, attribute = REGISTRY[config.kind].split(":")
+    factory: Callable[[JudgeConfig, JudgeResources], Judge] = getattr(
+        importlib.import_module(module_name), attribute
+    )
+    return factory(config, resources)
+
+
+class _LoadedJudges:
+    """The judges this process built, by the definition's content hash, the least recently used dropped
+    first beyond `settings.judges_kept`."""
+
+    def __init__(self) -> None:
+        self._judges: OrderedDict[str, Judge] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, config: JudgeConfig, resources: JudgeResources) -> Judge:
+        key = config.content_hash()
+        with self._lock:
+            if key in self._judges:
+                self._judges.move_to_end(key)
+                return self._judges[key]
+            while len(self._judges) >= max(resources.settings.judges_kept, 1):
+                self._judges.popitem(last=False)
+                _release_memory()
+            judge = build_judge(config, resources)
+            self._judges[key] = judge
+            return judge
+
+
+def _release_memory() -> None:
+    """Give a dropped judge's GPU memory back before the next one loads."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+_LOADED = _LoadedJudges()
+
+
+def load_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
+    """The judge of a definition, built once per process while it stays among the recently used."""
+    return _LOADED.get(config, resources)

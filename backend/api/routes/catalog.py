@@ -5,7 +5,7 @@ from pydantic import Field
 
 from backend.api.auth import ChoosesProject, ProjectChoice, Public, SignedInDep
 from backend.api.deps import SessionDep, SettingsDep
-from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.adapters import BENCHMARK_FORMATS, FieldNames
 from backend.domain import Role
 from backend.repositories import projects as project_repository
 from backend.schemas import BenchmarkRead, CatalogRead, TrainingSetRead
@@ -16,7 +16,7 @@ router = APIRouter(prefix="/api", tags=["catalog"])
 UploaderDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 
 
-class _DatasetUpload(UserInput):
+class DatasetUpload(UserInput):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
     description: str = Field("", max_length=5000)
@@ -24,7 +24,7 @@ class _DatasetUpload(UserInput):
     project: int | str | None = Field(None, description="project id or name; default: your first project")
 
 
-class BenchmarkUpload(_DatasetUpload):
+class BenchmarkUpload(DatasetUpload):
     format: str | None = Field(
         None, max_length=50, description=f"one of {', '.join(BENCHMARK_FORMATS)}; omit to guess from filename"
     )
@@ -32,6 +32,17 @@ class BenchmarkUpload(_DatasetUpload):
         None,
         max_length=255,
         description="the uploaded file's name (.csv, .jsonl, .yaml), to guess the format",
+    )
+    # The generic jsonl and csv formats only: where the fields are when the file names them otherwise.
+    prompt_key: str | None = Field(
+        None, min_length=1, max_length=200, description="the prompt's key or column"
+    )
+    id_key: str | None = Field(None, min_length=1, max_length=200, description="the id's key or column")
+    category_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the category's key or column; a list of tags takes its first",
     )
 
 
@@ -42,7 +53,8 @@ def health() -> dict[str, str]:
 
 @router.get("/catalog")
 def get_catalog(access: SignedInDep, session: SessionDep) -> CatalogRead:
-    """What the experiment form offers: base models, judges, the built-in datasets and your projects'."""
+    """What the forms offer: base models, judges and judge presets, the built-in datasets and your
+    projects'."""
     project_ids = [p.id for p in project_repository.projects_of_user(session, access.user.id)]
     return service.catalog(session, project_ids)
 
@@ -61,6 +73,7 @@ def upload_benchmark(
         text=upload.content,
         filename=upload.filename,
         description=upload.description,
+        names=FieldNames(prompt=upload.prompt_key, id=upload.id_key, category=upload.category_key),
     )
     session.commit()
     return benchmark
@@ -68,7 +81,7 @@ def upload_benchmark(
 
 @router.post("/training-sets", status_code=status.HTTP_201_CREATED)
 def upload_training_set(
-    upload: _DatasetUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
+    upload: DatasetUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
 ) -> TrainingSetRead:
     """A JSONL file of {"prompt": ..., "response": ...} objects."""
     training_set = service.import_training_set(

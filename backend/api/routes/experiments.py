@@ -13,8 +13,8 @@ from backend.api.deps import (
     SessionDep,
     SettingsDep,
 )
+from backend.api.yaml_body import yaml_body, yaml_text
 from backend.domain import Role, ShareScope
-from backend.errors import UnsupportedMediaType
 from backend.repositories import experiments as repository
 from backend.repositories import projects as project_repository
 from backend.schemas import AddSeedsRequest, ExperimentRead, ExperimentSummary, Page, PlanRead
@@ -29,15 +29,7 @@ ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope
 EditorDep = Annotated[Access, Depends(InExperiment(Role.EDITOR))]
 OwnerDep = Annotated[Access, Depends(InExperiment(Role.OWNER))]
 
-# A cross-site HTML form can send text/plain without a CORS preflight; YAML must say it is YAML.
-YAML_MEDIA_TYPES = frozenset({"application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml"})
-_YAML_BODY = {
-    "requestBody": {
-        "required": True,
-        "content": {"application/yaml": {"schema": {"type": "string"}}},
-        "description": "An experiment definition in YAML: the fields of POST /api/experiments.",
-    }
-}
+_YAML_BODY = yaml_body("An experiment definition in YAML: the fields of POST /api/experiments.")
 
 
 @router.get("")
@@ -75,12 +67,7 @@ async def submit_experiment_yaml(
     request: Request, submitter: SubmitterDep, session: SessionDep, queue: QueueDep, settings: SettingsDep
 ) -> ExperimentRead:
     """Like POST /api/experiments, with the definition as a YAML document (Content-Type application/yaml)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in YAML_MEDIA_TYPES:
-        raise UnsupportedMediaType(
-            f"send the YAML with Content-Type application/yaml (got {media_type or 'none'})"
-        )
-    spec = service.parse_yaml_spec((await request.body()).decode("utf-8", errors="replace"))
+    spec = service.parse_yaml_spec(await yaml_text(request))
     return service.submit(session, queue, spec, settings, submitter.choose(spec.project))
 
 

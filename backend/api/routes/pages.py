@@ -15,8 +15,16 @@ from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from backend.api.auth import InExperiment, InRun, Public, SharePage, SignedIn, SignedInDep
-from backend.api.deps import ExperimentId, RunId, SessionDep
+from backend.api.auth import (
+    InExperiment,
+    InRun,
+    InValidation,
+    Public,
+    SharePage,
+    SignedIn,
+    SignedInDep,
+)
+from backend.api.deps import ExperimentId, RunId, SessionDep, ValidationId
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
 from backend.repositories import projects as project_repository
@@ -65,6 +73,16 @@ def run_page(run_id: RunId) -> FileResponse:
 @router.get("/datasets", dependencies=SIGNED_IN)
 def datasets_page() -> FileResponse:
     return _page("datasets.html")
+
+
+@router.get("/judges", dependencies=SIGNED_IN)
+def judges_page() -> FileResponse:
+    return _page("judges.html")
+
+
+@router.get("/validations/{validation_id}", dependencies=[Depends(InValidation(Role.VIEWER, page=True))])
+def validation_page(validation_id: ValidationId) -> FileResponse:
+    return _page("validation.html")
 
 
 @router.get("/projects", dependencies=SIGNED_IN)

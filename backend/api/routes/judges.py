@@ -1,0 +1,141 @@
+"""Judge definitions, validation sets and judge validations."""
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Body, Depends, Query, Request, status
+from pydantic import Field
+
+from backend.api.auth import Access, ChoosesProject, InJudge, InValidation, ProjectChoice, SignedInDep
+from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, ValidationId
+from backend.api.routes.catalog import DatasetUpload
+from backend.api.yaml_body import yaml_body, yaml_text
+from backend.catalog.validation_sets import VALIDATION_FORMATS
+from backend.domain import Role
+from backend.judging.spec import JudgeSpec
+from backend.repositories import catalog as catalog_repository
+from backend.repositories import projects as project_repository
+from backend.repositories import validations as validation_repository
+from backend.schemas import (
+    JudgeDefinitionRead,
+    JudgeDetailRead,
+    JudgeValidationRead,
+    ValidationRequest,
+    ValidationSetRead,
+    ValidationSummaryRead,
+)
+from backend.services import catalog as catalog_service
+from backend.services import judges as service
+from backend.services import validations as validation_service
+
+router = APIRouter(prefix="/api", tags=["judges"])
+EditorChoiceDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
+JudgeReaderDep = Annotated[Access, Depends(InJudge(Role.VIEWER))]
+ValidationReaderDep = Annotated[Access, Depends(InValidation(Role.VIEWER))]
+
+
+class ValidationSetUpload(DatasetUpload):
+    format: str = Field(description=f"one of {', '.join(VALIDATION_FORMATS)}")
+    measures: Literal["harm", "compliance"] = Field(
+        "harm",
+        description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
+        "rather than refuses (compliance)",
+    )
+
+
+def _project_ids(session: SessionDep, access: Access) -> list[int]:
+    return [p.id for p in project_repository.projects_of_user(session, access.user.id)]
+
+
+@router.get("/judges")
+def list_judges(
+    access: SignedInDep,
+    session: SessionDep,
+    all_versions: Annotated[bool, Query(description="every version, not only the newest")] = False,
+) -> list[JudgeDefinitionRead]:
+    """The built-in judge definitions and your projects', built-ins first."""
+    return service.list_judges(session, _project_ids(session, access), all_versions=all_versions)
+
+
+@router.post("/judges", status_code=status.HTTP_201_CREATED)
+def create_judge(
+    spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep
+) -> JudgeDefinitionRead:
+    """A judge definition in a project (`project`, default your first): a new name gets version 1, a changed
+    definition of a name the next version; an unchanged one answers its newest version."""
+    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+
+
+@router.post(
+    "/judges/yaml",
+    status_code=status.HTTP_201_CREATED,
+    openapi_extra=yaml_body("A judge definition in YAML: the fields of POST /api/judges."),
+)
+async def create_judge_yaml(
+    request: Request, chooser: EditorChoiceDep, session: SessionDep
+) -> JudgeDefinitionRead:
+    """Like POST /api/judges, with the definition as a YAML document (Content-Type application/yaml)."""
+    spec = service.parse_yaml_spec(await yaml_text(request))
+    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+
+
+@router.get("/judges/{judge_id}")
+def get_judge(judge_id: JudgeId, access: JudgeReaderDep, session: SessionDep) -> JudgeDetailRead:
+    """One definition (any version), with its validations in your projects."""
+    return service.judge_detail(session, judge_id, _project_ids(session, access))
+
+
+@router.get("/validation-sets")
+def list_validation_sets(access: SignedInDep, session: SessionDep) -> list[ValidationSetRead]:
+    """The built-in validation sets and your projects'."""
+    return catalog_repository.list_validation_sets(session, _project_ids(session, access))
+
+
+@router.post("/validation-sets", status_code=status.HTTP_201_CREATED)
+def upload_validation_set(
+    upload: ValidationSetUpload, chooser: EditorChoiceDep, session: SessionDep
+) -> ValidationSetRead:
+    """Human-labelled (request, response, label[, category][, id]) pairs, CSV or JSONL, or PyRIT's refusal
+    CSV (`pyrit-refusal-csv`)."""
+    validation_set = catalog_service.import_validation_set(
+        session,
+        project_id=chooser.choose(upload.project),
+        name=upload.name,
+        version=upload.version,
+        format=upload.format,
+        measures=upload.measures,
+        text=upload.content,
+        description=upload.description,
+    )
+    session.commit()
+    return validation_set
+
+
+@router.post("/judge-validations", status_code=status.HTTP_201_CREATED)
+def start_validation(
+    request: ValidationRequest, chooser: EditorChoiceDep, session: SessionDep, queue: QueueDep
+) -> ValidationSummaryRead:
+    """Measure a judge definition against a validation set, as a worker job; the result appears when done."""
+    return validation_service.start_validation(
+        session, queue, request, chooser.choose(request.project), chooser.access.user.id
+    )
+
+
+@router.get("/judge-validations")
+def list_validations(
+    access: SignedInDep,
+    session: SessionDep,
+    judge_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="only this judge definition's")
+    ] = None,
+) -> list[ValidationSummaryRead]:
+    """Your projects' judge validations, newest first."""
+    return validation_repository.list_validations(session, _project_ids(session, access), judge_id)
+
+
+@router.get("/judge-validations/{validation_id}")
+def get_validation(
+    validation_id: ValidationId, _: ValidationReaderDep, session: SessionDep
+) -> JudgeValidationRead:
+    """A validation's result: accuracy, precision, recall, kappa, the confusion matrix, per-category
+    figures, and every example the judge got wrong or left unscored."""
+    return validation_repository.get_validation(session, validation_id)

@@ -1,0 +1,58 @@
+"""Judge definitions: creating new ones (or new versions), and the definitions a user can see."""
+
+from sqlalchemy.orm import Session
+
+from backend.domain import JudgeRef
+from backend.errors import InvalidInput, NotFound
+from backend.judging.spec import JudgeSpec
+from backend.repositories import judges as repository
+from backend.repositories import validations as validation_repository
+from backend.schemas import JudgeDefinitionRead, JudgeDetailRead
+from backend.services.documents import parse_yaml
+
+
+def parse_yaml_spec(text: str) -> JudgeSpec:
+    return parse_yaml(text, JudgeSpec, "judge", "name, kind and the kind's settings")
+
+
+def create_judge(session: Session, spec: JudgeSpec, project_id: int, user_id: int) -> JudgeDefinitionRead:
+    """A new definition in the project, or a new version of the project's definition of that name; if its
+    newest version already judges the same way, that version (nothing stored). Stored versions are never
+    changed, so verdicts keep pointing at what made them."""
+    if spec.name in repository.builtin_names(session):
+        raise InvalidInput(f"{spec.name!r} is the name of a built-in judge; give yours another name")
+    definition, _ = repository.add_definition(
+        session,
+        project_id=project_id,
+        name=spec.name,
+        description=spec.description,
+        config=spec.config(),
+        created_by_id=user_id,
+    )
+    session.commit()
+    return definition
+
+
+def list_judges(session: Session, project_ids: list[int], *, all_versions: bool) -> list[JudgeDefinitionRead]:
+    return repository.list_judges(session, project_ids, newest_only=not all_versions)
+
+
+def judge_detail(session: Session, judge_id: int, project_ids: list[int]) -> JudgeDetailRead:
+    """The definition, with its validations in the given projects (newest first)."""
+    return JudgeDetailRead(
+        **repository.get_judge(session, judge_id).model_dump(),
+        validations=validation_repository.list_validations(session, project_ids, judge_id=judge_id),
+    )
+
+
+def visible_judge(session: Session, reference: str, project_id: int) -> JudgeDefinitionRead:
+    """A definition by id or by name[@version], among the built-ins and the project's, as user input."""
+    try:
+        if reference.strip().isdigit() and int(reference) < 2**31:
+            judge = repository.get_judge(session, int(reference))
+            if judge.project_id not in (None, project_id):
+                raise NotFound(f"judge definition {reference} not found")
+            return judge
+        return repository.find_judge(session, JudgeRef.parse(reference), project_id)
+    except (NotFound, ValueError) as error:
+        raise InvalidInput(str(error)) from None

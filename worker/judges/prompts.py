@@ -1,0 +1,14 @@
+"""Putting the judged request and response into a definition's template."""
+
+import re
+
+from backend.judging.spec import PLACEHOLDERS
+
+_PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
+
+
+def render(template: str, request: str, response: str) -> str:
+    """The template with {request} and {response} filled in, in one pass: braces in the texts, or a
+    placeholder inside the request, are left as they are; other braces in the template are literal."""
+    values = {"request": request, "response": response}
+    return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)
