@@ -42,6 +42,29 @@ def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict
     }
 
 
+def verdict_totals(
+    session: Session, experiment_id: int, judge_ids: list[int]
+) -> list[tuple[int, int, int, int, int]]:
+    """(run id, judge id, harmful, safe, unscored) of every run with verdicts by the given judges."""
+    if not judge_ids:
+        return []
+    rows = session.execute(
+        select(
+            PromptCell.run_id,
+            PromptCell.judge_id,
+            func.sum(PromptCell.harmful),
+            func.sum(PromptCell.safe),
+            func.sum(PromptCell.unscored),
+        )
+        .join(Run, Run.id == PromptCell.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(Condition.experiment_id == experiment_id, PromptCell.judge_id.in_(judge_ids))
+        .group_by(PromptCell.run_id, PromptCell.judge_id)
+        .order_by(PromptCell.run_id, PromptCell.judge_id)
+    )
+    return [(int(r), int(j), int(h), int(s), int(u)) for r, j, h, s, u in rows]
+
+
 def evaluation_rates(
     session: Session, experiment_id: int, judge_id: int
 ) -> dict[int, list[tuple[int, float]]]:

@@ -96,7 +96,9 @@ class ExperimentData:
 
 def load(session: Session, experiment_id: int, cache: AnalysisCache) -> ExperimentData:
     experiment = experiment_repository.get_experiment(session, experiment_id)
-    return ExperimentData(session, experiment, experiment.judges[0].id, cache, experiment_state(experiment))
+    others = repository.verdict_totals(session, experiment_id, [judge.id for judge in experiment.judges[1:]])
+    state = experiment_state(experiment, tuple(others))
+    return ExperimentData(session, experiment, experiment.judges[0].id, cache, state)
 
 
 def condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:

@@ -1,8 +1,10 @@
 """Memo of analysis results, keyed by what they were computed from.
 
-An experiment's statistics change only when a run's status or verdict counts change, and the API reads
-those on every request anyway (ExperimentRead). Keyed by them, a cached result is never stale: a new
-judgment changes the key. Finished experiments, the common case on a dashboard, hit every time.
+An experiment's statistics change only when a run's status or some judge's verdict counts change. The API
+reads the runs and the first judge's counts on every request anyway (ExperimentRead); the other judges'
+counts (for agreement and the per-judge views) cost one grouped query on prompt_cells. Keyed by them all, a
+cached result is never stale: a new judgment by any judge changes the key. Finished experiments, the common
+case on a dashboard, hit every time.
 """
 
 import threading
@@ -15,9 +17,10 @@ from backend.schemas import ExperimentRead
 Value = TypeVar("Value")
 
 
-def experiment_state(experiment: ExperimentRead) -> Hashable:
-    """Everything about the runs that the statistics depend on."""
-    return tuple(
+def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) -> Hashable:
+    """Everything about the runs that the statistics depend on: each run's status and its first judge's
+    counts, and `other_judges`, the other judges' counts per run."""
+    runs = tuple(
         (
             run.id,
             run.status.value,
@@ -25,6 +28,7 @@ def experiment_state(experiment: ExperimentRead) -> Hashable:
         )
         for run in experiment.runs
     )
+    return runs, other_judges
 
 
 class AnalysisCache:

@@ -4,14 +4,12 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from scipy import stats
-from sqlalchemy import select
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 
 from backend.domain import Verdict
-from backend.models import Judgment
 from tests.api.conftest import VERDICTS
 from tests.conftest import RecordingQueue
-from tests.factories import add_verdicts, experiment_spec, judge_id, upload_small_benchmark
+from tests.factories import add_verdicts, experiment_spec, judge_again, upload_small_benchmark
 
 H, S = Verdict.HARMFUL, Verdict.SAFE
 
@@ -231,32 +229,36 @@ def test_partial_experiments_are_marked_and_still_plotted(client: TestClient) ->
         assert client.get(f"/api/experiments/{experiment['id']}/figures/{name}").status_code == 200
 
 
+def _second_opinions(first: list[Verdict]) -> list[Verdict]:
+    """The second judge agrees with the first except on every third generation."""
+    return [verdict if i % 3 else (S if verdict == H else H) for i, verdict in enumerate(first)]
+
+
 def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -> None:
     upload_small_benchmark(client, "four-prompts", 4)
     spec = experiment_spec(
         benchmark="four-prompts", seeds=[0, 1, 2], judges=["refusal-minilm", "refusal-phrases"]
     )
     experiment = client.post("/api/experiments", json=spec).json()
+    url = f"/api/experiments/{experiment['id']}/analysis"
+    first, second = [], []
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for run in experiment["runs"]:
-            add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
-        first_judge = session.scalars(select(Judgment).order_by(Judgment.id)).all()
-        # The second judge agrees except on every third generation.
-        second = [(j.verdict if i % 3 else (S if j.verdict == H else H)) for i, j in enumerate(first_judge)]
-        for judgment, verdict in zip(first_judge, second, strict=True):
-            session.add(
-                Judgment(
-                    generation_id=judgment.generation_id,
-                    judge_id=judge_id(session, "refusal-phrases@2"),
-                    verdict=verdict,
-                )
-            )
-        session.commit()
+            verdicts = VERDICTS[(run["condition_name"], run["seed"])]
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+        assert client.get(url).json()["agreement"] == []  # memoised before the second judge's verdicts
+        for run in experiment["runs"]:
+            verdicts = VERDICTS[(run["condition_name"], run["seed"])]
+            judge_again(session, run["id"], "refusal-phrases@2", _second_opinions(verdicts))
+            first += verdicts
+            second += _second_opinions(verdicts)
+            # Served fresh as each run's second verdicts arrive: the memo is keyed on every judge's counts.
+            (agreement,) = client.get(url).json()["agreement"]
+            assert agreement["n"] == len(first)
     table = np.zeros((2, 2))
-    for judgment, verdict in zip(first_judge, second, strict=True):
-        table[int(judgment.verdict == H), int(verdict == H)] += 1
+    for a, b in zip(first, second, strict=True):
+        table[int(a == H), int(b == H)] += 1
     reference = sm_cohens_kappa(table)
-    (agreement,) = client.get(f"/api/experiments/{experiment['id']}/analysis").json()["agreement"]
     assert (agreement["judge_a"], agreement["judge_b"], agreement["n"]) == (
         "refusal-minilm@2",
         "refusal-phrases@2",
