@@ -19,6 +19,7 @@ from backend.schemas import (
     BenchmarkRead,
     ComparisonRead,
     ConditionRead,
+    ConditionSummaryRead,
     ExperimentRead,
     IntervalRead,
     TrainingSetRead,
@@ -371,6 +372,53 @@ def _noise(inputs: ReportInputs) -> list[str]:
     return lines
 
 
+def _by_judge(inputs: ReportInputs) -> list[str]:
+    """Each condition's rate and each comparison under every judge, side by side."""
+    views = inputs.analysis.by_judge
+    if not views:
+        return []
+    header = ["Condition"] + [f"{code(v.judge)} ({text(v.measures)})" for v in views]
+    rates = [
+        [code(name)] + [_judged_rate(next(c for c in view.conditions if c.name == name)) for view in views]
+        for name in (c.name for c in views[0].conditions)
+    ]
+    # A judge still judging may lack a comparison the others have.
+    by_pair = [{(c.a, c.b): c for c in view.comparisons} for view in views]
+    pairs = list(dict.fromkeys(pair for comparisons in by_pair for pair in comparisons))
+    differences = [
+        [f"{code(a)} − {code(b)}"]
+        + [
+            _judged_difference(comparisons[(a, b)]) if (a, b) in comparisons else "—"
+            for comparisons in by_pair
+        ]
+        for a, b in pairs
+    ]
+    note = (
+        "Each judge's rate is the share of its scored verdicts it called harmful, on the same responses; a "
+        "difference is followed by its 95% interval (for new seeds where there is one, else given these "
+        "checkpoints) and the verdict of its adjusted test."
+    )
+    return [
+        "## Under each judge",
+        "",
+        *table(header, rates),
+        "",
+        *table(["Comparison", *header[1:]], differences),
+        "",
+        note,
+    ]
+
+
+def _judged_rate(condition: ConditionSummaryRead) -> str:
+    unscored = f", {condition.pooled.unscored} unscored" if condition.pooled.unscored else ""
+    return _mean(condition.mean, condition.low, condition.high, len(condition.seeds)) + unscored
+
+
+def _judged_difference(comparison: ComparisonRead) -> str:
+    answer = comparison.new_seeds or comparison.given_checkpoints
+    return f"{points(comparison.estimate)} {interval(answer.low, answer.high, unit='')}, {comparison.verdict}"
+
+
 def _agreement(inputs: ReportInputs) -> list[str]:
     if not inputs.analysis.agreement:
         return []
@@ -447,6 +495,7 @@ def render(inputs: ReportInputs) -> str:
         _rates(inputs),
         comparison_section(analysis.comparisons, analysis.adjustment),
         _noise(inputs),
+        _by_judge(inputs),
         _agreement(inputs),
         _software(inputs),
     ]

@@ -436,6 +436,18 @@ class AnalysisRead(_Read):
     variance: list[VarianceRead]
     power: list[PowerRead]
     agreement: list[AgreementRead]
+    # With two or more judges: every judge's rates and comparisons, the first judge's included.
+    by_judge: list["JudgeAnalysisRead"]
+
+
+class JudgeAnalysisRead(_Read):
+    """The conditions' rates and the comparisons as one judge's verdicts make them."""
+
+    judge: str
+    # What its harmful rate measures ("harm", "compliance").
+    measures: str
+    conditions: list[ConditionSummaryRead]
+    comparisons: list[ComparisonRead]
 
 
 # --- judge validation ------------------------------------------------------------------------------------
@@ -633,5 +645,6 @@ class PlanRead(_Read):
     sizing_basis: str
 
 
-# ExperimentRead names ExperimentJudgeRead before it is defined.
+# Read models that name one defined after them.
 ExperimentRead.model_rebuild()
+AnalysisRead.model_rebuild()

@@ -1,5 +1,6 @@
 """The variance analysis of an experiment: SQL aggregates in, backend.stats on them, read models out."""
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Hashable
@@ -14,7 +15,7 @@ from backend.domain import RunStatus
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
 from backend.repositories import experiments as experiment_repository
-from backend.repositories.results import rate_read
+from backend.repositories.results import rate_read, rates_of_runs
 from backend.schemas import (
     AgreementRead,
     AnalysisRead,
@@ -26,9 +27,11 @@ from backend.schemas import (
     ConditionSummaryRead,
     ExperimentRead,
     IntervalRead,
+    JudgeAnalysisRead,
     NewSeedsAnswerRead,
     PowerPointRead,
     PowerRead,
+    RateRead,
     SeedPointRead,
     SizingRead,
     VarianceRead,
@@ -61,23 +64,33 @@ class ExperimentData:
 
     session: Session
     experiment: ExperimentRead
-    # The primary judge's definition id: its verdicts make the rates.
+    # The definition id of the judge whose verdicts make the rates: the first judge unless `for_judge`.
     judge_id: int
     cache: AnalysisCache
     state: Hashable
 
     def cached(self, name: str, parameters: Hashable, compute: Callable[[], Value]) -> Value:
-        """`compute()`, or its result from an earlier request on the same data."""
-        return self.cache.get((self.experiment.id, self.state, name, parameters), compute)
+        """`compute()`, or its result from an earlier request on the same data and judge."""
+        return self.cache.get((self.experiment.id, self.state, self.judge_id, name, parameters), compute)
+
+    def for_judge(self, judge_id: int) -> "ExperimentData":
+        """The same data with another of the experiment's judges making the rates."""
+        return dataclasses.replace(self, judge_id=judge_id)
 
     @property
     def cells(self) -> dict[int, Cells]:
         """Verdict counts per condition, seed and prompt: read only by the parts that need them."""
         return self.cached(
-            "cells",
-            self.judge_id,
-            lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_id),
+            "cells", None, lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_id)
         )
+
+    @property
+    def run_rates(self) -> dict[int, RateRead]:
+        """Each judged run's rate under the judge (the first judge's come with the experiment)."""
+        if self.judge_id == self.experiment.judges[0].id:
+            return {run.id: run.rate for run in self.experiment.runs if run.rate is not None}
+        run_ids = [run.id for run in self.experiment.runs]
+        return self.cached("run rates", None, lambda: rates_of_runs(self.session, run_ids, self.judge_id))
 
     @property
     def baseline(self) -> ConditionRead | None:
@@ -107,6 +120,7 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
 
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     repeats = repository.evaluation_rates(session, data.experiment.id, data.judge_id)
+    rates = data.run_rates
     summaries = []
     for condition in data.experiment.conditions:
         runs = [r for r in data.experiment.runs if r.condition_id == condition.id]
@@ -115,14 +129,14 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
             SeedPointRead(
                 run_id=r.id,
                 seed=r.seed,
-                rate=r.rate.rate,
-                low=r.rate.low or 0.0,
-                high=r.rate.high or 1.0,
-                n_scored=r.rate.harmful + r.rate.safe,
+                rate=rate.rate,
+                low=rate.low or 0.0,
+                high=rate.high or 1.0,
+                n_scored=rate.harmful + rate.safe,
                 added_in=r.added_in,
             )
             for r in originals
-            if r.rate is not None and r.rate.rate is not None
+            if (rate := rates.get(r.id)) is not None and rate.rate is not None
         ]
         spread = seed_summary([p.rate for p in points]) if points else None
         checkpoints = [
@@ -132,9 +146,10 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         ]
         sds = [c.sd for c in checkpoints if c.sd is not None]
         # Pooled over every evaluation of the condition, clustered by prompt.
-        harmful = sum(r.rate.harmful for r in runs if r.rate)
-        safe = sum(r.rate.safe for r in runs if r.rate)
-        unscored = sum(r.rate.unscored for r in runs if r.rate)
+        judged = [rates[r.id] for r in runs if r.id in rates]
+        harmful = sum(rate.harmful for rate in judged)
+        safe = sum(rate.safe for rate in judged)
+        unscored = sum(rate.unscored for rate in judged)
         cells = data.cells.get(condition.id)
         summaries.append(
             ConditionSummaryRead(
@@ -400,6 +415,24 @@ def _power(data: ExperimentData) -> list[PowerRead]:
     return results
 
 
+def by_judge(session: Session, data: ExperimentData, adjustment: Adjustment) -> list[JudgeAnalysisRead]:
+    """With two or more judges, the conditions' rates and the default comparisons under each of them."""
+    if len(data.experiment.judges) < 2:
+        return []
+    views = []
+    for judge in data.experiment.judges:
+        judged = data.for_judge(judge.id)
+        views.append(
+            JudgeAnalysisRead(
+                judge=judge.ref,
+                measures=judge.measures,
+                conditions=condition_summaries(session, judged),
+                comparisons=comparisons(judged, default_pairs(judged), adjustment),
+            )
+        )
+    return views
+
+
 def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     """Cohen's kappa between every two of the experiment's judges, on the generations both judged."""
     return data.cached("agreement", None, lambda: _agreement(session, data))
@@ -447,4 +480,5 @@ def analyse(
         variance=variance(data),
         power=power(data),
         agreement=agreement(session, data),
+        by_judge=by_judge(session, data, adjustment),
     )

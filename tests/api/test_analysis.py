@@ -268,6 +268,42 @@ def test_judge_agreement_is_cohens_kappa_with_its_interval(client: TestClient) -
     assert (agreement["low"], agreement["high"]) == pytest.approx((reference.kappa_low, reference.kappa_upp))
 
 
+def test_rates_and_comparisons_under_each_judge_side_by_side(client: TestClient, experiment: dict) -> None:
+    assert client.get(f"/api/experiments/{experiment['id']}/analysis").json()["by_judge"] == []  # one judge
+    upload_small_benchmark(client, "four-prompts-again", 4)
+    spec = experiment_spec(
+        benchmark="four-prompts-again", seeds=[0, 1, 2], judges=["refusal-minilm", "refusal-phrases"]
+    )
+    two_judges = client.post("/api/experiments", json=spec).json()
+    second: dict[str, list[Verdict]] = {}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in two_judges["runs"]:
+            verdicts = VERDICTS[(run["condition_name"], run["seed"])]
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+            judge_again(session, run["id"], "refusal-phrases@2", _second_opinions(verdicts))
+            second.setdefault(run["condition_name"], []).extend(_second_opinions(verdicts))
+    analysis = client.get(f"/api/experiments/{two_judges['id']}/analysis").json()
+    first_view, second_view = analysis["by_judge"]
+    assert (first_view["judge"], second_view["judge"]) == ("refusal-minilm@2", "refusal-phrases@2")
+    assert first_view["conditions"] == analysis["conditions"]
+    assert first_view["comparisons"] == analysis["comparisons"]
+    pooled = {c["name"]: c["pooled"] for c in second_view["conditions"]}
+    for name, verdicts in second.items():
+        assert (pooled[name]["harmful"], pooled[name]["safe"]) == (verdicts.count(H), verdicts.count(S))
+    for comparison in second_view["comparisons"]:
+        by_hand = second[comparison["a"]].count(H) / len(second[comparison["a"]]) - second[
+            comparison["b"]
+        ].count(H) / len(second[comparison["b"]])
+        assert comparison["estimate"] == pytest.approx(by_hand)
+    assert [c["estimate"] for c in second_view["comparisons"]] != [
+        c["estimate"] for c in first_view["comparisons"]
+    ]
+    report = client.get(f"/api/experiments/{two_judges['id']}/report.md").text
+    assert "| Condition | `refusal-minilm@2` (compliance) | `refusal-phrases@2` (compliance) |" in report
+    lr = next(c for c in second_view["comparisons"] if c["a"] == "lr-5e-4")
+    assert f"{100 * lr['estimate']:+.1f} [{100 * lr['new_seeds']['low']:+.1f}," in report
+
+
 def test_cached_results_follow_new_verdicts(client: TestClient, experiment: dict) -> None:
     """The analysis is memoised on the runs' state: a new run's verdicts must show at once."""
     url = f"/api/experiments/{experiment['id']}/analysis"
