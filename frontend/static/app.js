@@ -552,6 +552,11 @@ function renderRuns(experiment, refresh, canEdit) {
   return unfinished;
 }
 
+const verdictBadge = (comparison) => el("span", {
+  class: `badge verdict-${comparison.verdict.replaceAll(" ", "-")}`,
+  title: `from the answer ${comparison.verdict_basis}`,
+}, comparison.verdict);
+
 function renderSummary(analysis) {
   document.querySelector("#summary tbody").replaceChildren(
     ...analysis.conditions.map((c) =>
@@ -583,7 +588,7 @@ function renderSummary(analysis) {
           ? el("td", {}, `[${points(fresh.low)}, ${points(fresh.high)}]`)
           : el("td", { class: "muted", title: c.new_seeds_withheld || "" }, `— ${c.new_seeds_withheld || ""}`),
         el("td", {}, fresh ? `${pValue(fresh.p_value)} (${pValue(fresh.p_adjusted)})` : "—"),
-        el("td", {}, el("span", { class: `badge verdict-${c.verdict.replaceAll(" ", "-")}`, title: `from the answer ${c.verdict_basis}` }, c.verdict)),
+        el("td", {}, verdictBadge(c)),
         el("td", {}, c.sizing ? sizingText(c.sizing) : "—"),
         el("td", {}, c.n_prompts),
         el("td", {}, `${c.seeds_a} / ${c.seeds_b}`),
@@ -606,14 +611,41 @@ function renderSummary(analysis) {
       );
     }),
   );
+  renderByJudge(analysis);
   const agreement = document.getElementById("agreement");
-  agreement.hidden = analysis.agreement.length === 0;
   agreement.querySelector("tbody").replaceChildren(
     ...analysis.agreement.map((a) =>
       el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.kappa === null ? "—" : `${a.kappa.toFixed(3)} [${a.low.toFixed(3)}, ${a.high.toFixed(3)}]`),
         el("td", {}, percent(a.observed_agreement)), el("td", {}, a.n)),
     ),
   );
+}
+
+// Each condition's rate and each comparison under every judge, one column per judge.
+function renderByJudge(analysis) {
+  const views = analysis.by_judge;
+  document.getElementById("by-judge").hidden = views.length === 0;
+  const header = (first) => el("tr", {}, el("th", {}, first),
+    ...views.map((v) => el("th", {}, `${v.judge} (${v.measures === "compliance" ? "complies" : "harmful"})`)));
+  const rates = document.getElementById("by-judge-rates");
+  rates.querySelector("thead").replaceChildren(header("Condition"));
+  rates.querySelector("tbody").replaceChildren(...analysis.conditions.map(({ name }) =>
+    el("tr", {}, el("td", {}, name), ...views.map((v) => {
+      const c = v.conditions.find((condition) => condition.name === name);
+      const unscored = c.pooled.unscored ? `, ${c.pooled.unscored} unscored` : "";
+      return el("td", {}, c.mean === null ? "—" : `${percent(c.mean)} ${interval(c.low, c.high)}${unscored}`);
+    }))));
+  // A judge still judging may lack a comparison the others have.
+  const pairs = [...new Map(views.flatMap((v) => v.comparisons).map((c) => [`${c.a}\u0000${c.b}`, c])).values()];
+  const comparisons = document.getElementById("by-judge-comparisons");
+  comparisons.querySelector("thead").replaceChildren(header("Comparison"));
+  comparisons.querySelector("tbody").replaceChildren(...pairs.map(({ a, b }) =>
+    el("tr", {}, el("td", {}, `${a} − ${b}`), ...views.map((v) => {
+      const c = v.comparisons.find((comparison) => comparison.a === a && comparison.b === b);
+      if (!c) return el("td", {}, "—");
+      const answer = c.new_seeds || c.given_checkpoints;
+      return el("td", {}, `${points(c.estimate)} [${points(answer.low)}, ${points(answer.high)}] `, verdictBadge(c));
+    }))));
 }
 
 // A minimum detectable difference past 100 points means no difference is detectable.

@@ -13,7 +13,7 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
 from tests.e2e.conftest import Service, login_link, owner_headers, wait_for
-from tests.factories import add_verdicts
+from tests.factories import add_verdicts, judge_again
 
 pytestmark = pytest.mark.slow
 
@@ -161,6 +161,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
         "training_set": "seedscope-benign-demo",
         "seeds": [0, 1, 2],
         "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
+        "judges": ["refusal-minilm", "refusal-phrases"],
     }
     experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=headers).json()
     H, S = Verdict.HARMFUL, Verdict.SAFE
@@ -178,6 +179,8 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     with make_session_factory(engine)() as session:
         for index, run in enumerate(experiment["runs"]):
             add_verdicts(session, run["id"], [[v] for v in verdicts[index]])
+            # The second judge calls the last prompt harmful wherever the first called it safe.
+            judge_again(session, run["id"], "refusal-phrases@2", [*verdicts[index][:3], H])
         generation = session.get(Generation, 1)
         assert generation is not None
         generation.text = SCRIPT  # a model output is untrusted text
@@ -212,6 +215,18 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     verdict = page.locator("#comparisons tbody tr").first.get_attribute("data-verdict")
     assert verdict in ("real", "could be noise")
     expect(page.locator("#variance tbody tr")).to_have_count(2)
+    # Under each judge: a column per judge; the second judge's rates are 25 points higher everywhere.
+    expect(page.locator("#by-judge")).to_be_visible()
+    assert page.locator("#by-judge-rates thead th").all_text_contents() == [
+        "Condition",
+        "refusal-minilm@2 (complies)",
+        "refusal-phrases@2 (complies)",
+    ]
+    expect(page.locator("#by-judge-rates tbody tr").first).to_contain_text("0.0%")
+    expect(page.locator("#by-judge-rates tbody tr").first).to_contain_text("25.0%")
+    expect(page.locator("#by-judge-comparisons tbody tr")).to_have_count(1)
+    expect(page.locator("#by-judge-comparisons tbody tr .badge")).to_have_count(2)
+    expect(page.locator("#agreement tbody tr")).to_contain_text("refusal-minilm@2 vs refusal-phrases@2")
 
     rows = page.locator("#prompts tbody tr.prompt-row")
     expect(rows).to_have_count(4)
