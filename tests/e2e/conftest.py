@@ -139,6 +139,11 @@ def broker_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite-broker":
         yield f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
         return
+    yield from emptied_test_redis()
+
+
+def emptied_test_redis() -> Iterator[str]:
+    """The test Redis database's URL, for a fixture: emptied before the test and after."""
     client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
     try:
         client.ping()

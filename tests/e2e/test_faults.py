@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-import redis
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import OperationalError
@@ -23,8 +22,15 @@ from backend.domain import RunStatus
 from backend.models import Generation, Judgment, Run
 from backend.queue import TaskQueue, make_celery
 from backend.schema import upgrade_to_head
-from tests.conftest import REDIS_URL, TEST_CLIENT_HOST, missing_service, sign_in_as_local_owner
-from tests.e2e.conftest import PrivatePostgres, PrivateRedis, Service, all_finished, wait_for
+from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
+from tests.e2e.conftest import (
+    PrivatePostgres,
+    PrivateRedis,
+    Service,
+    all_finished,
+    emptied_test_redis,
+    wait_for,
+)
 from tests.e2e.experiment import JUDGE_KEYS, N_PROMPTS, SAMPLES, check_results, submit_tiny_experiment
 
 pytestmark = pytest.mark.slow
@@ -37,14 +43,7 @@ LONGER_TRAINING = {"subset_size": 32, "batch_size": 2, "epochs": 2, "max_length"
 
 @pytest.fixture
 def shared_redis() -> Iterator[str]:
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        missing_service(f"Redis not reachable at {REDIS_URL}: {error}")
-    client.flushdb()
-    yield REDIS_URL
-    client.flushdb()
+    yield from emptied_test_redis()
 
 
 def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrides: object) -> Settings:

@@ -46,6 +46,10 @@ def _load(auto_class: Any, config: JudgeConfig) -> tuple[PreTrainedModel, PreTra
     return model.to(device).eval(), tokenizer
 
 
+def _request_too_long(context: int | None) -> JudgeResult:
+    return JudgeResult.unscored(INPUT_TOO_LONG, f"the request alone fills the model's {context} tokens")
+
+
 def _context_limit(model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase) -> int | None:
     """Tokens the model reads at most: the smaller of the tokenizer's and the model's limits, if known."""
     limits = [getattr(model.config, "max_position_embeddings", None), tokenizer.model_max_length]
@@ -170,11 +174,7 @@ class CausalLMJudge:
         results = []
         for item in fitted:
             if item is None:
-                results.append(
-                    JudgeResult.unscored(
-                        INPUT_TOO_LONG, f"the request alone fills the model's {self._context} tokens"
-                    )
-                )
+                results.append(_request_too_long(self._context))
                 continue
             result = parse_output(self.config.parse, next(outputs), self.config.threshold)
             cut = item[1].truncation
@@ -247,11 +247,7 @@ class SequenceClassifierJudge:
         results = []
         for item in fitted:
             if item is None:
-                results.append(
-                    JudgeResult.unscored(
-                        INPUT_TOO_LONG, f"the request alone fills the model's {self._context} tokens"
-                    )
-                )
+                results.append(_request_too_long(self._context))
                 continue
             row = next(rows)
             harmful = sum((row[index] for index in self._harmful), 0.0)
