@@ -406,6 +406,41 @@ def _by_judge(inputs: ReportInputs) -> list[str]:
         *table(["Comparison", *header[1:]], differences),
         "",
         note,
+        *_judge_variance(inputs),
+    ]
+
+
+def _judge_variance(inputs: ReportInputs) -> list[str]:
+    """The judges' share of each condition's variance, where there are the seeds and prompts for it."""
+    if not inputs.analysis.judge_variance:
+        return []
+    rows = [
+        [
+            code(v.name),
+            _share(v.judge_share),
+            _share(v.shares.judge),
+            _share(v.shares.judge_x_seed),
+            _share(v.shares.judge_x_prompt),
+            _share(v.shares.residual),
+            f"{v.n_judges} judges × {v.n_seeds} seeds × {v.n_prompts} prompts",
+        ]
+        for v in inputs.analysis.judge_variance
+    ]
+    header = [
+        "Condition",
+        "Judges' share [95%]",
+        "Judge",
+        "Judge × seed",
+        "Judge × prompt",
+        "Judge × response",
+    ]
+    return [
+        "",
+        *table([*header, "Design"], rows),
+        "",
+        "Shares of the variance of a cell rate (one seed's rate on one prompt under one judge), method of "
+        "moments with 95% generalized intervals: the judges' share is the part that is the judges "
+        "disagreeing, overall, per checkpoint, per prompt and per response.",
     ]
 
 

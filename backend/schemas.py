@@ -395,6 +395,37 @@ class VarianceRead(_Read):
     cell_size: float
 
 
+class JudgeComponentsRead(_Read):
+    """Shares of one condition's cell-rate variance (a seed's rate on a prompt under a judge), by source."""
+
+    seed: IntervalRead
+    prompt: IntervalRead
+    # Includes sampling: the judges read the same responses.
+    seed_x_prompt: IntervalRead
+    # One judge calls more responses harmful than another, across the board.
+    judge: IntervalRead
+    # The judges rank the checkpoints differently.
+    judge_x_seed: IntervalRead
+    # The judges disagree about particular prompts.
+    judge_x_prompt: IntervalRead
+    # The judges disagree about particular responses (judge x seed x prompt).
+    residual: IntervalRead
+
+
+class JudgeVarianceRead(_Read):
+    """How much of a condition's variance is the judges disagreeing (backend.stats.judge_variance)."""
+
+    condition_id: int
+    name: str
+    judge_share: IntervalRead
+    shares: JudgeComponentsRead
+    n_judges: int
+    n_seeds: int
+    n_prompts: int
+    # Prompts left out because some judge scored nothing on them under some seed.
+    n_prompts_dropped: int
+
+
 class PowerPointRead(_Read):
     difference: float
     seeds_needed: int | None
@@ -436,8 +467,10 @@ class AnalysisRead(_Read):
     variance: list[VarianceRead]
     power: list[PowerRead]
     agreement: list[AgreementRead]
-    # With two or more judges: every judge's rates and comparisons, the first judge's included.
+    # With two or more judges: every judge's rates and comparisons, the first judge's included, and the
+    # judges' share of each condition's variance.
     by_judge: list["JudgeAnalysisRead"]
+    judge_variance: list[JudgeVarianceRead]
 
 
 class JudgeAnalysisRead(_Read):

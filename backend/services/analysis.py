@@ -28,6 +28,8 @@ from backend.schemas import (
     ExperimentRead,
     IntervalRead,
     JudgeAnalysisRead,
+    JudgeComponentsRead,
+    JudgeVarianceRead,
     NewSeedsAnswerRead,
     PowerPointRead,
     PowerRead,
@@ -40,6 +42,7 @@ from backend.services.cache import AnalysisCache, experiment_state
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
 from backend.stats.compare import Comparison, compare_conditions
+from backend.stats.judge_variance import judge_table, judge_variance_components
 from backend.stats.multitest import adjust_pvalues
 from backend.stats.power import Design, Sizing, seeds_needed, sizing
 from backend.stats.rates import PromptMoments
@@ -433,6 +436,48 @@ def by_judge(session: Session, data: ExperimentData, adjustment: Adjustment) -> 
     return views
 
 
+def judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:
+    """With two or more judges, the judges' share of every condition's variance where the judges have
+    scored at least two prompts under every one of two or more seeds."""
+    if len(data.experiment.judges) < 2:
+        return []
+    return data.cached("judge variance", None, lambda: _judge_variance(data))
+
+
+def _judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:
+    cells_by_judge = [data.for_judge(judge.id).cells for judge in data.experiment.judges]
+    results = []
+    for condition in data.experiment.conditions:
+        judged = [cells[condition.id] for cells in cells_by_judge if condition.id in cells]
+        if len(judged) < len(cells_by_judge):  # a judge has not judged it yet
+            continue
+        try:
+            table = judge_table(judged)
+        except ValueError:  # too few seeds or prompts scored under every judge
+            continue
+        d = judge_variance_components(table)
+        results.append(
+            JudgeVarianceRead(
+                condition_id=condition.id,
+                name=condition.name,
+                judge_share=_interval(d.judge_share.estimate, d.judge_share.low, d.judge_share.high),
+                shares=JudgeComponentsRead(
+                    **{
+                        name: _interval(
+                            getattr(d.shares, name), getattr(d.shares_low, name), getattr(d.shares_high, name)
+                        )
+                        for name in JudgeComponentsRead.model_fields
+                    }
+                ),
+                n_judges=d.n_judges,
+                n_seeds=d.n_seeds,
+                n_prompts=d.n_prompts,
+                n_prompts_dropped=table.n_prompts_dropped,
+            )
+        )
+    return results
+
+
 def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     """Cohen's kappa between every two of the experiment's judges, on the generations both judged."""
     return data.cached("agreement", None, lambda: _agreement(session, data))
@@ -481,4 +526,5 @@ def analyse(
         power=power(data),
         agreement=agreement(session, data),
         by_judge=by_judge(session, data, adjustment),
+        judge_variance=judge_variance(data),
     )

@@ -646,6 +646,11 @@ function renderByJudge(analysis) {
       const answer = c.new_seeds || c.given_checkpoints;
       return el("td", {}, `${points(c.estimate)} [${points(answer.low)}, ${points(answer.high)}] `, verdictBadge(c));
     }))));
+  const share = (x) => (x.estimate === null ? "—" : `${percent(x.estimate)} [${percent(x.low)}, ${percent(x.high)}]`);
+  document.querySelector("#judge-variance tbody").replaceChildren(...analysis.judge_variance.map((v) =>
+    el("tr", {}, el("td", {}, v.name), el("td", {}, share(v.judge_share)), el("td", {}, share(v.shares.judge)),
+      el("td", {}, share(v.shares.judge_x_seed)), el("td", {}, share(v.shares.judge_x_prompt)),
+      el("td", {}, share(v.shares.residual)), el("td", {}, `${v.n_judges} judges × ${v.n_seeds} seeds × ${v.n_prompts} prompts`))));
 }
 
 // A minimum detectable difference past 100 points means no difference is detectable.

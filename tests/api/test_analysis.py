@@ -7,6 +7,8 @@ from scipy import stats
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 
 from backend.domain import Verdict
+from backend.stats.cells import Cells
+from backend.stats.judge_variance import judge_table, judge_variance_components
 from tests.api.conftest import VERDICTS
 from tests.conftest import RecordingQueue
 from tests.factories import add_verdicts, experiment_spec, judge_again, upload_small_benchmark
@@ -298,10 +300,36 @@ def test_rates_and_comparisons_under_each_judge_side_by_side(client: TestClient,
     assert [c["estimate"] for c in second_view["comparisons"]] != [
         c["estimate"] for c in first_view["comparisons"]
     ]
+    # The judges' share of each fine-tuned condition's variance (the one-seed baseline has none).
+    assert [v["name"] for v in analysis["judge_variance"]] == ["lr-2e-4", "lr-5e-4"]
+    for variance in analysis["judge_variance"]:
+        seeds = [0, 1, 2]
+        by_judge = [
+            [VERDICTS[(variance["name"], seed)] for seed in seeds],
+            [_second_opinions(VERDICTS[(variance["name"], seed)]) for seed in seeds],
+        ]
+        expected = judge_variance_components(
+            judge_table(
+                [
+                    Cells(
+                        seed=np.repeat(seeds, 4),
+                        prompt=np.tile(range(4), 3),
+                        harmful=[int(v == H) for per_seed in verdicts for v in per_seed],
+                        scored=[1] * 12,
+                    )
+                    for verdicts in by_judge
+                ]
+            )
+        )
+        assert (variance["n_judges"], variance["n_seeds"], variance["n_prompts"]) == (2, 3, 4)
+        assert variance["judge_share"]["estimate"] == pytest.approx(expected.judge_share.estimate)
+        assert variance["shares"]["residual"]["high"] == pytest.approx(expected.shares_high.residual)
     report = client.get(f"/api/experiments/{two_judges['id']}/report.md").text
     assert "| Condition | `refusal-minilm@2` (compliance) | `refusal-phrases@2` (compliance) |" in report
     lr = next(c for c in second_view["comparisons"] if c["a"] == "lr-5e-4")
     assert f"{100 * lr['estimate']:+.1f} [{100 * lr['new_seeds']['low']:+.1f}," in report
+    share = analysis["judge_variance"][0]["judge_share"]
+    assert f"| `lr-2e-4` | {100 * share['estimate']:.0f}% [{100 * share['low']:.0f}, " in report
 
 
 def test_cached_results_follow_new_verdicts(client: TestClient, experiment: dict) -> None:

@@ -226,6 +226,9 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     expect(page.locator("#by-judge-rates tbody tr").first).to_contain_text("25.0%")
     expect(page.locator("#by-judge-comparisons tbody tr")).to_have_count(1)
     expect(page.locator("#by-judge-comparisons tbody tr .badge")).to_have_count(2)
+    # The judges' share of each condition's variance, both conditions having three seeds.
+    expect(page.locator("#judge-variance tbody tr")).to_have_count(2)
+    expect(page.locator("#judge-variance tbody tr").first).to_contain_text("2 judges × 3 seeds × 4 prompts")
     expect(page.locator("#agreement tbody tr")).to_contain_text("refusal-minilm@2 vs refusal-phrases@2")
 
     rows = page.locator("#prompts tbody tr.prompt-row")
