@@ -4,7 +4,7 @@ Each condition's rate pools its values (harmful / scored over all cells: the sha
 the mean score), which is the OLS slope of `value ~ condition` on the raw values. Nothing below assumes the
 values are 0/1: the sandwich variance, the sign-flip test and the ANOVA of cell means hold for any values
 with finite variance (scores in [0, 1] included); only their small-sample accuracy depends on the values'
-distribution, which tests/stats/test_compare_scores.py checks by simulation for Beta-distributed scores.
+distribution, which tests/stats/test_score_coverage.py checks by simulation for Beta-distributed scores.
 "rate" below means the condition's mean value. Two questions get two answers, always named apart:
 
 Given these checkpoints (evaluation noise: new prompts, new samples, the same fine-tuned weights).
