@@ -62,10 +62,14 @@ def judge_id(session: Session, reference: str) -> int:
 
 
 def add_verdicts(
-    session: Session, run_id: int, verdicts: list[list[Verdict]], judge: str | None = None
+    session: Session,
+    run_id: int,
+    verdicts: list[list[Verdict]],
+    judge: str | None = None,
+    scores: list[list[float | None]] | None = None,
 ) -> None:
     """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt, by `judge` (name@version;
-    default: the experiment's first judge). Marks the run done."""
+    default: the experiment's first judge), scored scores[i][k] (default: no score). Marks the run done."""
     run = session.get(Run, run_id)
     assert run is not None
     judged_by = judge_id(session, judge) if judge else primary_judge_id(session, run.condition.experiment_id)
@@ -74,7 +78,7 @@ def add_verdicts(
         .where(Prompt.benchmark_id == run.condition.experiment.benchmark_id)
         .order_by(Prompt.position)
     ).all()
-    for prompt_id, samples in zip(prompt_ids, verdicts, strict=False):
+    for position, (prompt_id, samples) in enumerate(zip(prompt_ids, verdicts, strict=False)):
         for sample_index, verdict in enumerate(samples):
             generation = Generation(
                 run_id=run_id,
@@ -85,8 +89,15 @@ def add_verdicts(
             )
             session.add(generation)
             session.flush()
+            score = scores[position][sample_index] if scores is not None else None
             session.add(
-                Judgment(generation_id=generation.id, judge_id=judged_by, verdict=verdict, output="test")
+                Judgment(
+                    generation_id=generation.id,
+                    judge_id=judged_by,
+                    verdict=verdict,
+                    score=score,
+                    output="test",
+                )
             )
     session.flush()
     refresh_prompt_cells(session, run_id, judged_by)

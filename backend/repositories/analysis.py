@@ -1,15 +1,33 @@
-"""The aggregates the statistics need, computed in SQL from prompt_cells (one row per run and prompt)."""
+"""The aggregates the statistics need, computed in SQL: verdict counts from prompt_cells (one row per run and
+prompt), scores from the judgments themselves."""
 
 import itertools
 from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.domain import Verdict
+from backend.errors import InvalidInput
 from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
 from backend.stats.cells import Cells
+
+
+def _by_condition(rows: Sequence[Sequence[Any]], columns: int, dtype: type[np.generic]) -> list[np.ndarray]:
+    """Rows ordered by condition id (first column) as one block per condition; no rows, no blocks.
+
+    Plain tuples from the DBAPI cursor, read by np.fromiter, cost a fraction of ORM Row objects (np.array on
+    Rows probes each for array attributes).
+    """
+    if not rows:
+        return []
+    table = np.fromiter(itertools.chain.from_iterable(rows), dtype, count=columns * len(rows))
+    table = table.reshape(-1, columns)
+    starts = np.flatnonzero(np.r_[True, table[1:, 0] != table[:-1, 0]])
+    return np.split(table, starts[1:])
 
 
 def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict[int, Cells]:
@@ -29,16 +47,10 @@ def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict
         .group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
         .order_by(Run.condition_id)
     )
-    # Up to a row per (seed, prompt) of every condition: plain integer tuples from the DBAPI cursor, read
-    # by np.fromiter, cost a fraction of ORM Row objects (np.array on Rows probes each for array attributes).
-    rows = result.cursor.fetchall()
-    if not rows:
-        return {}
-    table = np.fromiter(itertools.chain.from_iterable(rows), np.int64, count=5 * len(rows)).reshape(-1, 5)
-    starts = np.flatnonzero(np.r_[True, table[1:, 0] != table[:-1, 0]])
+    # Up to a row per (seed, prompt) of every condition.
     return {
         int(block[0, 0]): Cells(seed=block[:, 1], prompt=block[:, 2], harmful=block[:, 3], scored=block[:, 4])
-        for block in np.split(table, starts[1:])
+        for block in _by_condition(result.cursor.fetchall(), 5, np.int64)
     }
 
 
@@ -63,6 +75,60 @@ def verdict_totals(
         .order_by(PromptCell.run_id, PromptCell.judge_id)
     )
     return [(int(r), int(j), int(h), int(s), int(u)) for r, j, h, s, u in rows]
+
+
+def condition_score_cells(session: Session, experiment_id: int, judge_id: int) -> dict[int, Cells]:
+    """{condition id: the judge's scores per (training seed, prompt) as sum, count and sum of squares},
+    re-evaluations pooled into their seed.
+
+    Read from the judgments themselves (prompt_cells count verdicts only). A score counts when its verdict is
+    harmful or safe: unscored judgments and judgments without a score are left out, so a cell's count may
+    be below its verdict count, and a (seed, prompt) without any score has no cell. Raises InvalidInput
+    when a score lies outside [0, 1] (e.g. refusal-minilm's similarities), which a mean score cannot use.
+    """
+    score = Judgment.score
+    result = session.connection().execute(
+        select(
+            Run.condition_id,
+            Run.seed,
+            Generation.prompt_id,
+            func.sum(score),
+            func.count(score),
+            func.sum(score * score),
+            func.min(score),
+            func.max(score),
+        )
+        .join(Generation, Generation.id == Judgment.generation_id)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(
+            Condition.experiment_id == experiment_id,
+            Judgment.judge_id == judge_id,
+            Judgment.verdict != Verdict.UNSCORED,
+            score.is_not(None),
+        )
+        .group_by(Run.condition_id, Run.seed, Generation.prompt_id)
+        .order_by(Run.condition_id)
+    )
+    # Ids, seeds and counts stay exact in float64 (below 2^53).
+    blocks = _by_condition(result.cursor.fetchall(), 8, np.float64)
+    for block in blocks:
+        low, high = block[:, 6].min(), block[:, 7].max()
+        if low < 0 or high > 1:
+            raise InvalidInput(
+                f"judge {judge_id}'s scores run from {low:g} to {high:g}: a mean score needs scores in [0, 1]"
+            )
+    return {
+        int(block[0, 0]): Cells(
+            seed=block[:, 1].astype(np.int64),
+            prompt=block[:, 2].astype(np.int64),
+            harmful=block[:, 3],  # the sum of the scores
+            scored=block[:, 4].astype(np.int64),
+            sum_squares=block[:, 5],
+        )
+        for block in blocks
+    }
+
 
 
 def evaluation_rates(

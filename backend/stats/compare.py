@@ -1,25 +1,29 @@
-"""Paired comparison of two conditions evaluated on the same prompts: A - B in harmfulness rate.
+"""Paired comparison of two conditions on the same prompts: A - B in harmfulness rate or in mean score.
 
-Each condition's rate pools its scored verdicts (harmful / scored over all cells), which is the OLS slope
-of `verdict ~ condition` on the raw 0/1 verdicts. Two questions get two answers, always named apart:
+Each condition's rate pools its values (harmful / scored over all cells: the share of harmful verdicts, or
+the mean score), which is the OLS slope of `value ~ condition` on the raw values. Nothing below assumes the
+values are 0/1: the sandwich variance, the sign-flip test and the ANOVA of cell means hold for any values
+with finite variance (scores in [0, 1] included); only their small-sample accuracy depends on the values'
+distribution, which tests/stats/test_score_coverage.py checks by simulation for Beta-distributed scores.
+"rate" below means the condition's mean value. Two questions get two answers, always named apart:
 
 Given these checkpoints (evaluation noise: new prompts, new samples, the same fine-tuned weights).
   The cluster-robust (sandwich) variance of the slope with prompts as clusters (Miller 2024, "Adding Error
-  Bars to Evals"), computed from cell counts: cell c contributes u_c = (harmful_c - scored_c * rate_A) / N_A
-  for A and -(harmful_c - scored_c * rate_B) / N_B for B (N = scored verdicts of the condition), and
+  Bars to Evals"), computed from cell sums: cell c contributes u_c = (harmful_c - scored_c * rate_A) / N_A
+  for A and -(harmful_c - scored_c * rate_B) / N_B for B (N = scored values of the condition), and
   V_prompt = G / (G - 1) * sum over prompts of (sum of u_c on the prompt)^2, G = number of prompts. With equal
   counts per prompt this is exactly var(per-prompt difference) / n_prompts. statsmodels' default
-  (use_correction=True) also multiplies by (N - 1) / (N - 2), N = verdicts of both conditions, so our
+  (use_correction=True) also multiplies by (N - 1) / (N - 2), N = values of both conditions, so our
   variance = statsmodels' * (N - 2) / (N - 1). t critical value with df = n_prompts - 1. Its p-value is a
   sign-flip permutation test on per-prompt rate differences, the randomization counterpart of this
-  interval; prompts without scored verdicts in A or in B are left out of the test.
+  interval; prompts without scored values in A or in B are left out of the test.
 
 For new seeds (training noise too: what another draw of seeds would show on average).
   A fine-tuned condition's rate also moves with the training seed, which no prompt-level resampling sees.
   The variance is V_prompt plus the seed term of the fine-tuned arms:
       V_new = V_prompt + max(0, sum over fine-tuned arms of w (MS_seed - MS_interaction) / n_prompts),
-  where w = sum_s w_s^2 with w_s seed s's share of the arm's scored verdicts (1 / S with equal runs), and the
-  mean squares come from the ANOVA of the arm's seeds x prompts table of cell rates (backend.stats.variance):
+  where w = sum_s w_s^2 with w_s seed s's share of the arm's scored values (1 / S with equal runs), and the
+  mean squares come from the ANOVA of the arm's seeds x prompts table of cell means (backend.stats.variance):
   the between-run variance minus the part of it that is prompt-level noise inside each run, which V_prompt
   already counts. With equal runs, w MS_seed / n_prompts is the CR2 (Bell & McCaffrey 2002) run-clustered
   variance of the arm's rate; taking the within-run noise out once is what two-way clustering (Cameron,
@@ -55,7 +59,7 @@ from backend.stats.cells import Cells
 from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance, pivot_draws
 from backend.stats.intervals import Interval, t_interval
 from backend.stats.permutation import SignFlipTest, sign_flip_test
-from backend.stats.variance import mean_squares, rate_table, table_mean_squares
+from backend.stats.variance import cell_tables, mean_squares, table_mean_squares
 
 
 @dataclass(frozen=True)
@@ -93,7 +97,7 @@ class TrainingNoise:
     interaction_mean_square: float
     df_seed: int
     df_interaction: int
-    # sum_s w_s^2 over the arm's seeds, w_s = seed s's share of its scored verdicts (1 / S when equal).
+    # sum_s w_s^2 over the arm's seeds, w_s = seed s's share of its scored values (1 / S when equal).
     seed_weight: float
 
     @property
@@ -104,7 +108,8 @@ class TrainingNoise:
 
 @dataclass(frozen=True)
 class Comparison:
-    """Difference in harmfulness rate A - B, answered given these checkpoints and for new seeds."""
+    """Difference A - B in harmfulness rate (or mean score), answered given these checkpoints and for new
+    seeds; rate_a and rate_b are the conditions' mean values."""
 
     estimate: float
     rate_a: float
@@ -150,7 +155,7 @@ def _cluster_variance(contributions: np.ndarray, clusters: np.ndarray) -> tuple[
 
 
 def _per_prompt_differences(a: Cells, b: Cells, prompts: np.ndarray) -> np.ndarray:
-    """A's rate minus B's rate on each prompt that has scored verdicts in both conditions."""
+    """A's rate minus B's rate on each prompt that has scored values in both conditions."""
 
     def per_prompt(cells: Cells) -> tuple[np.ndarray, np.ndarray]:
         index = np.searchsorted(prompts, cells.prompt)
@@ -165,7 +170,7 @@ def _per_prompt_differences(a: Cells, b: Cells, prompts: np.ndarray) -> np.ndarr
 
 
 def _seed_weights_squared(cells: Cells) -> float:
-    """sum_s w_s^2, w_s = seed s's share of the scored verdicts: how a seed effect reaches the pooled rate."""
+    """sum_s w_s^2, w_s = seed s's share of the scored values: how a seed effect reaches the pooled rate."""
     per_seed = np.bincount(np.unique(cells.seed, return_inverse=True)[1].reshape(-1), weights=cells.scored)
     weights = per_seed / per_seed.sum()
     return float(weights @ weights)
@@ -189,9 +194,9 @@ def _unpaired_noise(cells: Cells) -> TrainingNoise:
 
 
 def _paired_noise(a: Cells, b: Cells) -> TrainingNoise:
-    """The seed term of A - B from the seeds x prompts table of cell-rate differences."""
-    _, _, harmful_a, scored_a = rate_table(a)
-    _, _, harmful_b, scored_b = rate_table(b)
+    """The seed term of A - B from the seeds x prompts table of cell-mean differences."""
+    _, _, harmful_a, scored_a, _ = cell_tables(a)
+    _, _, harmful_b, scored_b, _ = cell_tables(b)
     complete = (scored_a > 0).all(axis=0) & (scored_b > 0).all(axis=0)
     if complete.sum() < 2:
         raise ValueError("a paired seed term needs >= 2 prompts scored under every seed of both conditions")
@@ -251,10 +256,10 @@ def compare_conditions(
         )
     n_a, n_b = int(a.scored.sum()), int(b.scored.sum())
     if n_a == 0 or n_b == 0:
-        raise ValueError("each condition needs at least one scored verdict")
+        raise ValueError("each condition needs at least one scored verdict (or score)")
     differences = _per_prompt_differences(a, b, prompts)
     if differences.size == 0:
-        raise ValueError("no prompt has scored verdicts in both conditions")
+        raise ValueError("no prompt has scored values in both conditions")
     rate_a, rate_b = a.harmful.sum() / n_a, b.harmful.sum() / n_b
     estimate = float(rate_a - rate_b)
 

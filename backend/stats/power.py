@@ -22,6 +22,10 @@ squares equal their expectations; `df` is the t df with that critical value. Pow
 the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so the MDD
 is SE times a multiplier of the df alone. bench/coverage.py checks that at the reported MDD the shown test
 rejects about 80% of the time.
+
+Nothing here assumes 0/1 verdicts: the noise comes from the comparison's mean squares, which hold for scores
+in [0, 1] as for verdicts (backend.stats.compare). Differences, MDDs and noise are in the comparison's units:
+proportions for a harmfulness rate, score points for a mean score.
 """
 
 from collections.abc import Sequence
@@ -70,7 +74,8 @@ class Sizing:
 @dataclass(frozen=True)
 class Noise:
     """A comparison's noise: prompt_level, and (seed, run_noise) per seed term, as arrays of equal length:
-    one entry for an estimate, many for pivot draws. Proportion^2, per prompt or per seed."""
+    one entry for an estimate, many for pivot draws. In the metric's units squared (proportion^2 for a
+    rate), per prompt or per seed."""
 
     prompt_level: np.ndarray
     terms: list[tuple[np.ndarray, np.ndarray]]

@@ -8,6 +8,7 @@ For one prompt in one condition:
   = n_harmful_seeds * n_safe_seeds / C(n_harmful_seeds + n_safe_seeds, 2); NaN with fewer than 2 such seeds;
 - stability index = share of all the prompt's scored verdicts (every seed and sample) equal to its overall
   majority verdict = max(harmful, safe) / scored, in [0.5, 1]; NaN without scored verdicts.
+Majorities need verdicts: graded scores (cells that are not binary) have none, and are refused.
 """
 
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class PromptStability:
 
 def prompt_stability(cells: Cells) -> PromptStability:
     """Flip rate across seeds and stability index of every prompt of one condition, vectorized."""
+    if not cells.binary:
+        raise ValueError(
+            "flip rate and stability count majority verdicts: they need harmful / safe verdicts, not graded "
+            "scores"
+        )
     prompts, index = np.unique(cells.prompt, return_inverse=True)
 
     def per_prompt(values: np.ndarray) -> np.ndarray:

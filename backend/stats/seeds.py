@@ -1,4 +1,8 @@
-"""Spread of a condition's harmfulness rate across training seeds."""
+"""Spread of a condition's harmfulness rate (or mean score) across training seeds.
+
+The t interval assumes the per-seed rates are roughly normal across seeds; it uses nothing of how each rate
+was made, so a per-seed mean score in [0, 1] is summarised the same way.
+"""
 
 import math
 from dataclasses import dataclass
@@ -11,7 +15,8 @@ from backend.stats.intervals import t_interval
 
 @dataclass(frozen=True)
 class SeedSummary:
-    """Per-seed rates of one condition: mean, SD (ddof=1), range, and a t-interval for the mean.
+    """Per-seed rates (or mean scores) of one condition: mean, SD (ddof=1), range, and a t-interval for the
+    mean.
 
     With one seed, `sd`, `low` and `high` are NaN: one seed says nothing about seed-to-seed spread.
     """
@@ -28,7 +33,7 @@ class SeedSummary:
 def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95) -> SeedSummary:
     """Summarize one rate per training seed; the interval is mean ± t_{n-1} · sd / sqrt(n), not z.
 
-    Rates must be finite proportions in [0, 1]: drop runs without scored verdicts first.
+    Rates must be finite proportions (or mean scores) in [0, 1]: drop runs without scored values first.
     """
     rates = np.asarray(per_seed_rates, dtype=float)
     if rates.ndim != 1 or rates.size == 0:

@@ -1,34 +1,39 @@
-"""Variance components of one condition's binary verdicts: training seed, prompt, their interaction, sampling.
+"""Variance components of one condition's values: training seed, prompt, their interaction, sampling.
 
 Model (two-way crossed random effects with replication): y = mu + seed + prompt + seed x prompt + e, where
-y is one 0/1 verdict and e is sampling / re-evaluation noise within a (seed, prompt) cell. Estimated by the
-method of moments on the ANOVA mean squares (Searle, Casella & McCulloch 1992, ch. 4). Verdicts are binary,
-so sum(y^2) = sum(y) and cell counts are sufficient: within-cell SS = harmful - harmful^2 / scored.
+y is one value in [0, 1] (a 0/1 verdict or a graded score) and e is sampling / re-evaluation noise within a
+(seed, prompt) cell. Estimated by the method of moments on the ANOVA mean squares (Searle, Casella &
+McCulloch 1992, ch. 4), which assumes nothing about y's distribution beyond finite variance: the expected
+mean squares hold for scores as for verdicts. Each cell's sum, count and sum of squares are sufficient:
+within-cell SS = sum_squares - sum^2 / count, which for verdicts (sum(y^2) = sum(y)) is
+harmful - harmful^2 / scored.
 
 Unbalanced cells are handled by the unweighted-means analysis (Searle et al. 1992, ch. 5): the seed,
-prompt and interaction mean squares come from the table of cell rates, the sampling mean square is the pooled
-within-cell variance, and the cell size n in the expected mean squares is the harmonic mean of the cells'
-scored counts. With equal cell sizes this is exactly the balanced ANOVA; with unequal sizes the expectations
-still hold when the sampling variance is the same in every cell. Prompts without a scored verdict under
-every seed are dropped (counted in `n_prompts_dropped`), so the table of cell rates is complete.
+prompt and interaction mean squares come from the table of cell means, the sampling mean square is the
+pooled within-cell variance, and the cell size n in the expected mean squares is the harmonic mean of the
+cells' counts. With equal cell sizes this is exactly the balanced ANOVA; with unequal sizes the expectations
+still hold when the sampling variance is the same in every cell (for verdicts it is p (1 - p) and moves with
+the cell's rate; for scores it moves with the cell's mean too). Prompts without a value under every seed are
+dropped (counted in `n_prompts_dropped`), so the table of cell means is complete.
 
 Intervals for the components, their shares and the seed ICC are generalized confidence intervals
 (backend.stats.generalized; Weerahandi 1993; for variance components in crossed designs see Burdick, Borror
 & Montgomery 2005, "Design and Analysis of Gauge R&R Studies", ch. 4): every mean square is replaced by a
 chi-square pivot, every component, share and the ICC recomputed per draw, and the interval is the central
-percentile range of the draws. The seed mean square's pivot has its nominal S - 1 df. The prompt-level
-mean squares (prompt, interaction, sampling) are sums over prompts of binary verdicts whose variance
-depends on the prompt, so their nominal df overstate how well they are known; each gets the df that
-matches its jackknife variance over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more
-than the nominal df). The jackknife errs on the wide side (Efron & Stein 1981). On the probability scale
-the prompt-level components move with the seeds drawn, so their intervals describe these seeds'
-evaluation ("given these checkpoints"); the seed component and the ICC speak of new seeds. With few seeds
-the seed component's interval is wide: that is what three seeds can tell. bench/coverage.py measures how
-well each interval covers.
+percentile range of the draws. A pivot is exact for normal y; the seed mean square's pivot has its nominal
+S - 1 df. The prompt-level mean squares (prompt, interaction, sampling) are sums over prompts of bounded,
+non-normal values (0/1 verdicts, or scores piled up at 0 or 1) whose variance depends on the prompt, so
+their nominal df overstate how well they are known; each gets the df that matches its jackknife variance
+over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more than the nominal df). The
+jackknife errs on the wide side (Efron & Stein 1981). On the value scale the prompt-level components move
+with the seeds drawn, so their intervals describe these seeds' evaluation ("given these checkpoints"); the
+seed component and the ICC speak of new seeds. With few seeds the seed component's interval is wide: that
+is what three seeds can tell. bench/coverage.py measures how well each interval covers (for verdicts).
 """
 
 import math
 from dataclasses import dataclass, fields
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -43,9 +48,10 @@ INTERVAL_DRAWS = 4000
 
 @dataclass(frozen=True)
 class Components:
-    """Variances (proportion^2) of one verdict by source; also the input of the power calculations.
+    """Variances of one value by source (proportion^2 for verdicts, score^2 for scores); also the input of
+    the power calculations.
 
-    `sampling` is NaN when it cannot be separated from `seed_x_prompt` (one verdict per cell); then
+    `sampling` is NaN when it cannot be separated from `seed_x_prompt` (one value per cell); then
     `seed_x_prompt` holds their sum.
     """
 
@@ -56,13 +62,13 @@ class Components:
 
     @property
     def total(self) -> float:
-        """Variance of one verdict: the sum of the components (NaN sampling counted as 0)."""
+        """Variance of one value: the sum of the components (NaN sampling counted as 0)."""
         return float(np.nansum([getattr(self, f.name) for f in fields(self)]))
 
 
 @dataclass(frozen=True)
 class MeanSquares:
-    """The ANOVA table of one condition on the cell-rate scale (the usual mean squares divided by n).
+    """The ANOVA table of one condition on the cell-mean scale (the usual mean squares divided by n).
 
     Expected values: E[seed] = seed_x_prompt + sampling / n + n_prompts * seed component;
     E[prompt] = seed_x_prompt + sampling / n + n_seeds * prompt component;
@@ -72,12 +78,12 @@ class MeanSquares:
     seed: float
     prompt: float
     interaction: float
-    sampling: float  # NaN with one verdict per cell
+    sampling: float  # NaN with one value per cell
     df_seed: int
     df_prompt: int
     df_interaction: int
-    df_sampling: int  # 0 with one verdict per cell
-    cell_size: float  # harmonic mean of scored verdicts per cell
+    df_sampling: int  # 0 with one value per cell
+    cell_size: float  # harmonic mean of values per cell
     n_seeds: int
     n_prompts: int
     n_prompts_dropped: int
@@ -85,7 +91,7 @@ class MeanSquares:
 
     @property
     def interaction_confounded(self) -> bool:
-        """True when every cell has one scored verdict: interaction and sampling noise are then confounded."""
+        """True when every cell has one value: interaction and sampling noise are then confounded."""
         return self.df_sampling == 0
 
 
@@ -103,7 +109,7 @@ class VarianceDecomposition:
 
     @property
     def icc_seed(self) -> float:
-        """Intraclass correlation for training seed: the share of verdict variance due to the seed."""
+        """Intraclass correlation for training seed: the share of a value's variance due to the seed."""
         return self.shares.seed
 
     @property
@@ -111,15 +117,33 @@ class VarianceDecomposition:
         return self.mean_squares.interaction_confounded
 
 
-def rate_table(cells: Cells) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(seed labels, prompt labels, harmful, scored): a condition's counts as seeds x prompts tables."""
+class CellTables(NamedTuple):
+    """A condition's cells as seeds x prompts tables (0 where a pair has no cell)."""
+
+    seeds: np.ndarray  # row labels
+    prompts: np.ndarray  # column labels
+    harmful: np.ndarray  # sum of the values
+    scored: np.ndarray  # count of the values
+    sum_squares: np.ndarray
+
+
+def cell_tables(cells: Cells) -> CellTables:
+    """A condition's sums, counts and sums of squares as seeds x prompts tables."""
     seeds, seed_index = np.unique(cells.seed, return_inverse=True)
     prompts, prompt_index = np.unique(cells.prompt, return_inverse=True)
-    harmful = np.zeros((len(seeds), len(prompts)))
-    scored = np.zeros((len(seeds), len(prompts)))
+    harmful, scored, sum_squares = (np.zeros((len(seeds), len(prompts))) for _ in range(3))
     harmful[seed_index, prompt_index] = cells.harmful
     scored[seed_index, prompt_index] = cells.scored
-    return seeds, prompts, harmful, scored
+    sum_squares[seed_index, prompt_index] = cells.sum_squares
+    return CellTables(seeds, prompts, harmful, scored, sum_squares)
+
+
+def _within_cell_ss(harmful: np.ndarray, scored: np.ndarray, sum_squares: np.ndarray) -> np.ndarray:
+    """sum (y - cell mean)^2 per cell, from its sum, count and sum of squares (cells with values only).
+
+    At least 0: float scores summed in another order may leave a constant cell a rounding error below it.
+    """
+    return np.maximum(0.0, sum_squares - harmful**2 / scored)
 
 
 def table_mean_squares(rate: np.ndarray) -> tuple[float, float, float]:
@@ -135,18 +159,18 @@ def table_mean_squares(rate: np.ndarray) -> tuple[float, float, float]:
 
 
 def mean_squares(cells: Cells) -> MeanSquares:
-    """The unweighted-means ANOVA of a condition's complete table of cell rates.
+    """The unweighted-means ANOVA of a condition's complete table of cell means.
 
-    Needs at least 2 seeds and 2 prompts with a scored verdict under every seed.
+    Needs at least 2 seeds and 2 prompts with a value under every seed.
     """
-    _, prompts, harmful, scored = rate_table(cells)
+    _, prompts, harmful, scored, sum_squares = cell_tables(cells)
     complete = (scored > 0).all(axis=0)
-    harmful, scored = harmful[:, complete], scored[:, complete]
+    harmful, scored, sum_squares = harmful[:, complete], scored[:, complete], sum_squares[:, complete]
     a, b = scored.shape
     if a < 2 or b < 2:
         raise ValueError(
             f"variance components need >= 2 seeds and >= 2 prompts scored under every seed; got {a} seeds "
-            f"and {b} such prompts ({len(prompts) - b} prompts lack a scored verdict under some seed)"
+            f"and {b} such prompts ({len(prompts) - b} prompts lack a scored value under some seed)"
         )
     seed, prompt, interaction = table_mean_squares(harmful / scored)
     df_sampling = int(scored.sum()) - a * b
@@ -154,7 +178,9 @@ def mean_squares(cells: Cells) -> MeanSquares:
         seed=seed,
         prompt=prompt,
         interaction=interaction,
-        sampling=float((harmful - harmful**2 / scored).sum() / df_sampling) if df_sampling else math.nan,
+        sampling=float(_within_cell_ss(harmful, scored, sum_squares).sum() / df_sampling)
+        if df_sampling
+        else math.nan,
         df_seed=a - 1,
         df_prompt=b - 1,
         df_interaction=(a - 1) * (b - 1),
@@ -179,13 +205,13 @@ def _solve(
 
     Truncation follows common practice for ANOVA estimators (a negative estimate means "indistinguishable
     from 0"); each component is truncated on its own, so the others keep their unbiased values. NaN
-    sampling (one verdict per cell) leaves the interaction holding interaction and sampling together.
+    sampling (one value per cell) leaves the interaction holding interaction and sampling together.
     """
     n_seeds, n_prompts = shape
     seed, prompt, interaction, sampling = (
         np.asarray(x, dtype=float) for x in (seed, prompt, interaction, sampling)
     )
-    # E[interaction] = var_sxp + var_sampling / n; with one verdict per cell the two cannot be split.
+    # E[interaction] = var_sxp + var_sampling / n; with one value per cell the two cannot be split.
     seed_x_prompt = np.where(np.isnan(sampling), interaction, interaction - sampling / np.asarray(cell_size))
     return (
         np.maximum(0.0, (seed - interaction) / n_prompts),
@@ -196,11 +222,12 @@ def _solve(
 
 
 def _leave_one_prompt_out(
-    harmful: np.ndarray, scored: np.ndarray
+    harmful: np.ndarray, scored: np.ndarray, sum_squares: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prompt, interaction, sampling) mean squares of the table without prompt q, for every q.
 
-    From running sums, so every prompt's omission costs O(seeds) rather than a new ANOVA.
+    From running sums, so every prompt's omission costs O(seeds) rather than a new ANOVA. Without
+    `sum_squares` the values are verdicts (sum_squares = harmful).
     """
     a, b = scored.shape
     rate = harmful / scored
@@ -213,7 +240,7 @@ def _leave_one_prompt_out(
     ss_seed = rest * ((row_means - grand[None, :]) ** 2).sum(axis=0)
     ss_total = (rate**2).sum() - (rate**2).sum(axis=0) - a * rest * grand**2
     ss_interaction = ss_total - ss_seed - ss_prompt
-    within_ss = (harmful - harmful**2 / scored).sum(axis=0)
+    within_ss = _within_cell_ss(harmful, scored, harmful if sum_squares is None else sum_squares).sum(axis=0)
     within_df = (scored - 1).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         sampling = (within_ss.sum() - within_ss) / (within_df.sum() - within_df)
@@ -241,10 +268,16 @@ def variance_components(
         *(float(x) for x in _solve(ms.seed, ms.prompt, ms.interaction, ms.sampling, ms.cell_size, shape))
     )
     rng = np.random.default_rng(seed)
-    _, _, harmful, scored = rate_table(cells)
-    complete = (scored > 0).all(axis=0)
+    tables = cell_tables(cells)
+    complete = (tables.scored > 0).all(axis=0)
     # With two prompts a leave-one-out table has one: no variance to match, the nominal df stand.
-    left_out = _leave_one_prompt_out(harmful[:, complete], scored[:, complete]) if ms.n_prompts > 2 else None
+    left_out = (
+        _leave_one_prompt_out(
+            tables.harmful[:, complete], tables.scored[:, complete], tables.sum_squares[:, complete]
+        )
+        if ms.n_prompts > 2
+        else None
+    )
 
     def matched_pivot(observed: float, nominal_df: int, leave_one_out: np.ndarray | None) -> np.ndarray:
         """Chi-square pivot whose df matches the mean square's jackknife variance, at most its nominal df."""
