@@ -57,8 +57,10 @@ class JudgeDefinitionRead(_Read):
     # What its "harmful" means: "compliance" for the refusal judges (their rate is the share of responses
     # that comply rather than refuse), "harm" for the others.
     measures: str
-    # Whether its verdicts carry a graded score.
+    # Whether its verdicts carry a score, and whether that score is a grade in [0, 1] of how harmful the
+    # response is, which the dashboard can use as its metric (metric=score).
     gives_score: bool
+    graded: bool
     created_at: datetime
 
 
@@ -455,7 +457,9 @@ class AgreementRead(_Read):
 
 class AnalysisRead(_Read):
     experiment_id: int
+    # The judge whose verdicts (metric "rate") or graded scores (metric "score") every figure measures.
     judge: str
+    metric: str = "rate"
     # Some runs have not finished: every figure shows what there is so far.
     partial: bool
     # Computed before the verdicts of a run being judged now (backend.services.snapshots): the numbers
@@ -588,6 +592,7 @@ class ExperimentJudgeRead(_Read):
     kind: str
     measures: str
     gives_score: bool
+    graded: bool
     validation: ValidationSummaryRead | None
     warning: str | None
 

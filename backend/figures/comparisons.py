@@ -1,8 +1,8 @@
-"""Forest plot of paired differences in harmfulness rate: both answers, the verdict, adjusted p-values."""
+"""Forest plot of paired differences in rate (or mean score): both answers, the verdict, adjusted p-values."""
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout, plot_text
+from backend.figures.common import RATE, FigureJSON, Measure, as_json, layout, plot_text
 from backend.schemas import ComparisonRead
 
 GIVEN_COLOR, NEW_SEEDS_COLOR = "#2f5fd0", "#b42318"
@@ -12,11 +12,7 @@ def label(comparison: ComparisonRead) -> str:
     return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
 
 
-def _label(comparison: ComparisonRead) -> str:
-    return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
-
-
-def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:
+def forest(comparisons: list[ComparisonRead], adjustment: str, measure: Measure = RATE) -> FigureJSON:
     labels = [label(c) for c in comparisons]
     figure = go.Figure()
     figure.add_trace(
@@ -80,8 +76,8 @@ def forest(comparisons: list[ComparisonRead], adjustment: str) -> FigureJSON:
     figure.add_vline(x=0, line_dash="dot", line_color="#6b7280")
     layout(
         figure,
-        f"Paired differences in harmfulness rate (p-values adjusted: {adjustment})",
-        xaxis={"title": "difference (percentage points)", "zeroline": False},
+        f"Paired differences: {measure.in_a_sentence} (p-values adjusted: {adjustment})",
+        xaxis={"title": f"difference ({measure.points})", "zeroline": False},
         yaxis={"autorange": "reversed"},
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 60, "l": 160, "r": 190, "b": 90},

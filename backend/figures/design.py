@@ -2,7 +2,7 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout, plot_text
+from backend.figures.common import RATE, FigureJSON, Measure, as_json, layout, plot_text
 from backend.schemas import IntervalRead, PowerRead, VarianceRead
 
 _SOURCES = [
@@ -17,8 +17,8 @@ def _share(v: VarianceRead, key: str) -> IntervalRead | None:
     return getattr(v.shares, key)
 
 
-def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
-    """Share of verdict variance from each source, grouped per condition, each with its 95% interval."""
+def variance_bars(variances: list[VarianceRead], measure: Measure = RATE) -> FigureJSON:
+    """Share of a verdict's (or score's) variance from each source, grouped per condition, with 95%."""
     names = [plot_text(v.name) for v in variances]
     traces = []
     for key, source in _SOURCES:
@@ -56,13 +56,13 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
     figure = go.Figure(traces)
     confounded = [plot_text(v.name) for v in variances if v.interaction_confounded]
     note = (
-        f" (one verdict per cell in {', '.join(confounded)}: sampling counted in seed × prompt)"
+        f" (one {measure.unit} per cell in {', '.join(confounded)}: sampling counted in seed × prompt)"
         if confounded
         else ""
     )
     layout(
         figure,
-        "Variance components of a verdict" + note,
+        f"Variance components of a {measure.unit}" + note,
         barmode="group",
         yaxis={"title": "share of variance (%)", "range": [0, 100]},
         legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
@@ -71,7 +71,7 @@ def variance_bars(variances: list[VarianceRead]) -> FigureJSON:
     return as_json(figure)
 
 
-def power_curve(powers: list[PowerRead]) -> FigureJSON:
+def power_curve(powers: list[PowerRead], measure: Measure = RATE) -> FigureJSON:
     """Seeds per fine-tuned condition needed to detect each difference, one line per comparison."""
     figure = go.Figure()
     for power in powers:
@@ -113,7 +113,7 @@ def power_curve(powers: list[PowerRead]) -> FigureJSON:
     layout(
         figure,
         "Seeds needed to detect a difference (80% power, for new seeds)",
-        xaxis={"title": "difference to detect (percentage points)", "rangemode": "tozero"},
+        xaxis={"title": f"difference to detect ({measure.points})", "rangemode": "tozero"},
         yaxis={"title": "seeds per fine-tuned condition", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2},
     )

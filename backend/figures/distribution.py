@@ -2,7 +2,16 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import FigureJSON, as_json, layout, partial_note, percent, plot_text
+from backend.figures.common import (
+    RATE,
+    FigureJSON,
+    Measure,
+    as_json,
+    layout,
+    partial_note,
+    percent,
+    plot_text,
+)
 from backend.schemas import ConditionSummaryRead
 
 _SPREAD = 0.22  # horizontal room for one condition's seeds, in category widths
@@ -14,10 +23,11 @@ def _offsets(n: int) -> list[float]:
     return [0.0] if n == 1 else [-_SPREAD + 2 * _SPREAD * i / (n - 1) for i in range(n)]
 
 
-def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
+def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure = RATE) -> FigureJSON:
     """A point per seed (bars: min-max over re-evaluations of that checkpoint when there are some, else the
     Wilson 95% interval), a box per condition, the mean with its t-interval, and the baseline's level."""
     figure = go.Figure()
+    unit = measure.suffix
     for index, condition in enumerate(conditions):
         name = plot_text(condition.name)
         rates = [100 * p.rate for p in condition.seeds]
@@ -68,9 +78,9 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
                     for p, kind in zip(condition.seeds, bar_kinds, strict=True)
                 ],
                 hovertemplate=(
-                    "run %{customdata[0]}, seed %{customdata[1]} (%{customdata[4]})<br>harmful %{y:.1f}% of "
-                    "%{customdata[2]} scored<br>bar: %{customdata[3]}<br>click to see its responses"
-                    "<extra>%{fullData.name}</extra>"
+                    "run %{customdata[0]}, seed %{customdata[1]} (%{customdata[4]})<br>"
+                    f"{measure.value} %{{y:.1f}}{measure.suffix} of %{{customdata[2]}} scored<br>"
+                    "bar: %{customdata[3]}<br>click to see its responses<extra>%{fullData.name}</extra>"
                 ),
             )
         )
@@ -93,8 +103,8 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
                     showlegend=index == 0,
                     customdata=[[name, len(rates), 100 * condition.low, 100 * condition.high]],
                     hovertemplate=(
-                        "%{customdata[0]}: mean %{y:.1f}% over %{customdata[1]} seeds<br>"
-                        "t 95%: %{customdata[2]:.1f}% to %{customdata[3]:.1f}%<extra></extra>"
+                        f"%{{customdata[0]}}: mean %{{y:.1f}}{unit} over %{{customdata[1]}} seeds<br>"
+                        f"t 95%: %{{customdata[2]:.1f}}{unit} to %{{customdata[3]:.1f}}{unit}<extra></extra>"
                     ),
                 )
             )
@@ -104,27 +114,29 @@ def seed_distribution(conditions: list[ConditionSummaryRead]) -> FigureJSON:
             y=100 * baseline.mean,
             line_dash="dash",
             line_color="#6b7280",
-            annotation_text=f"baseline {100 * baseline.mean:.1f}%",
+            annotation_text=f"baseline {100 * baseline.mean:.1f}{measure.suffix}",
             annotation_position="top left",
         )
     done, total = sum(c.runs_done for c in conditions), sum(c.runs_total for c in conditions)
     layout(
         figure,
-        "Harmfulness rate per seed" + partial_note(done, total),
+        f"{measure.title} per seed" + partial_note(done, total),
         xaxis={
             "tickmode": "array",
             "tickvals": list(range(len(conditions))),
             "ticktext": [plot_text(c.name) for c in conditions],
             "title": "condition",
         },
-        yaxis={"title": "harmful responses (%)", "rangemode": "tozero"},
+        yaxis={"title": measure.axis, "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.2, "yanchor": "top"},
         margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )
     return as_json(figure)
 
 
-def evaluation_vs_training_noise(conditions: list[ConditionSummaryRead]) -> FigureJSON:
+def evaluation_vs_training_noise(
+    conditions: list[ConditionSummaryRead], measure: Measure = RATE
+) -> FigureJSON:
     """Per condition, the SD between seeds next to the SD between re-evaluations of one checkpoint."""
     names = [plot_text(c.name) for c in conditions]
     figure = go.Figure(
@@ -145,9 +157,9 @@ def evaluation_vs_training_noise(conditions: list[ConditionSummaryRead]) -> Figu
     )
     layout(
         figure,
-        "Training noise vs evaluation noise (SD of the harmfulness rate)",
+        f"Training noise vs evaluation noise (SD of the {measure.in_a_sentence})",
         barmode="group",
-        yaxis={"title": "SD (percentage points)", "rangemode": "tozero"},
+        yaxis={"title": f"SD ({measure.points})", "rangemode": "tozero"},
         legend={"orientation": "h", "y": -0.15, "yanchor": "top"},
         margin={"t": 60, "l": 70, "r": 20, "b": 110},
     )

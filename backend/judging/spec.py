@@ -208,6 +208,15 @@ class JudgeConfig(_Spec):
             return True
         return self.parse is not None and self.parse.rule in SCORING_RULES
 
+    @property
+    def graded(self) -> bool:
+        """Whether its score grades harm in [0, 1] (higher: more harmful), so the dashboard can average it
+        in place of the harmful rate: a classifier's P(harmful), a parsed score. (The MiniLM score is a
+        similarity between request and response, not a grade.)"""
+        return self.kind == JudgeKind.SEQUENCE_CLASSIFIER or (
+            self.parse is not None and self.parse.rule in SCORING_RULES
+        )
+
     def content_hash(self) -> str:
         """sha256 over the definition's behaviour (not its name or description). Unset fields are left out, so
         a field added to JudgeConfig later changes no stored hash."""

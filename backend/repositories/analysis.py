@@ -130,7 +130,6 @@ def condition_score_cells(session: Session, experiment_id: int, judge_id: int) -
     }
 
 
-
 def evaluation_rates(
     session: Session, experiment_id: int, judge_id: int
 ) -> dict[int, list[tuple[int, float]]]:

@@ -51,6 +51,7 @@ def judge_read(row: JudgeDefinition) -> JudgeDefinitionRead:
         content_hash=row.content_hash,
         measures=JudgeKind(row.kind).measures,
         gives_score=config.gives_score,
+        graded=config.graded,
         created_at=row.created_at,
     )
 

@@ -143,6 +143,7 @@ def experiment_judges(session: Session, experiment_id: int, project_id: int) -> 
                 kind=judge.config.kind.value,
                 measures=judge.measures,
                 gives_score=judge.gives_score,
+                graded=judge.graded,
                 validation=validation,
                 warning=trust_warning(judge.ref, judge.measures, validation),
             )

@@ -34,6 +34,7 @@ from backend.schemas import (
     PowerPointRead,
     PowerRead,
     RateRead,
+    RunRead,
     SeedPointRead,
     SizingRead,
     VarianceRead,
@@ -45,11 +46,12 @@ from backend.stats.compare import Comparison, compare_conditions
 from backend.stats.judge_variance import judge_table, judge_variance_components
 from backend.stats.multitest import adjust_pvalues
 from backend.stats.power import Design, Sizing, seeds_needed, sizing
-from backend.stats.rates import PromptMoments
+from backend.stats.rates import PromptMoments, pooled_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, VarianceDecomposition, variance_components
 
 Adjustment = Literal["holm", "bh"]
+Metric = Literal["rate", "score"]
 Value = TypeVar("Value")
 POWER_DIFFERENCES = [d / 100 for d in range(2, 41, 2)]
 # The power panel's "what if": this many more seeds per fine-tuned condition.
@@ -71,21 +73,23 @@ class ExperimentData:
     judge_id: int
     cache: AnalysisCache
     state: Hashable
+    # "rate": the share of the judge's scored verdicts called harmful; "score": the mean of its graded scores.
+    metric: Metric = "rate"
 
     def cached(self, name: str, parameters: Hashable, compute: Callable[[], Value]) -> Value:
-        """`compute()`, or its result from an earlier request on the same data and judge."""
-        return self.cache.get((self.experiment.id, self.state, self.judge_id, name, parameters), compute)
+        """`compute()`, or its result from an earlier request on the same data, judge and metric."""
+        key = (self.experiment.id, self.state, self.judge_id, self.metric, name, parameters)
+        return self.cache.get(key, compute)
 
-    def for_judge(self, judge_id: int) -> "ExperimentData":
-        """The same data with another of the experiment's judges making the rates."""
-        return dataclasses.replace(self, judge_id=judge_id)
+    def for_judge(self, judge_id: int, metric: Metric = "rate") -> "ExperimentData":
+        """The same data measured by another of the experiment's judges (or by its scores)."""
+        return dataclasses.replace(self, judge_id=judge_id, metric=metric)
 
     @property
     def cells(self) -> dict[int, Cells]:
-        """Verdict counts per condition, seed and prompt: read only by the parts that need them."""
-        return self.cached(
-            "cells", None, lambda: repository.condition_cells(self.session, self.experiment.id, self.judge_id)
-        )
+        """Verdict counts (or score sums) per condition, seed and prompt; read only where needed."""
+        read = repository.condition_score_cells if self.metric == "score" else repository.condition_cells
+        return self.cached("cells", None, lambda: read(self.session, self.experiment.id, self.judge_id))
 
     @property
     def run_rates(self) -> dict[int, RateRead]:
@@ -110,11 +114,25 @@ class ExperimentData:
         raise InvalidInput(f"no condition named {name!r} in experiment {self.experiment.id}")
 
 
-def load(session: Session, experiment_id: int, cache: AnalysisCache) -> ExperimentData:
+def load(
+    session: Session, experiment_id: int, cache: AnalysisCache, metric: Metric = "rate"
+) -> ExperimentData:
+    """The experiment's data, measured by its first judge's verdicts, or with metric "score" by the scores of
+    its first judge that grades (InvalidInput when none does)."""
     experiment = experiment_repository.get_experiment(session, experiment_id)
     others = repository.verdict_totals(session, experiment_id, [judge.id for judge in experiment.judges[1:]])
     state = experiment_state(experiment, tuple(others))
-    return ExperimentData(session, experiment, experiment.judges[0].id, cache, state)
+    data = ExperimentData(session, experiment, experiment.judges[0].id, cache, state)
+    if metric == "rate":
+        return data
+    graded = next((judge for judge in experiment.judges if judge.graded), None)
+    if graded is None:
+        names = ", ".join(judge.ref for judge in experiment.judges)
+        raise InvalidInput(
+            f"metric 'score' needs a judge that grades responses in [0, 1] (a sequence classifier, or a "
+            f"score or StrongREJECT parse rule); experiment {experiment_id}'s judges are {names}"
+        )
+    return data.for_judge(graded.id, "score")
 
 
 def condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
@@ -122,25 +140,19 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
 
 
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
-    repeats = repository.evaluation_rates(session, data.experiment.id, data.judge_id)
+    # Re-evaluation spread is a spread of verdict rates: not shown in mean scores.
+    repeats = (
+        repository.evaluation_rates(session, data.experiment.id, data.judge_id)
+        if data.metric == "rate"
+        else {}
+    )
     rates = data.run_rates
     summaries = []
     for condition in data.experiment.conditions:
         runs = [r for r in data.experiment.runs if r.condition_id == condition.id]
         originals = sorted((r for r in runs if r.evaluation_index == 0), key=lambda r: r.seed)
-        points = [
-            SeedPointRead(
-                run_id=r.id,
-                seed=r.seed,
-                rate=rate.rate,
-                low=rate.low or 0.0,
-                high=rate.high or 1.0,
-                n_scored=rate.harmful + rate.safe,
-                added_in=r.added_in,
-            )
-            for r in originals
-            if (rate := rates.get(r.id)) is not None and rate.rate is not None
-        ]
+        cells = data.cells.get(condition.id)
+        points = _seed_points(data, originals, cells)
         spread = seed_summary([p.rate for p in points]) if points else None
         checkpoints = [
             _repeats(run.id, run.seed, [rate for _, rate in repeats[run.id]])
@@ -153,7 +165,9 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         harmful = sum(rate.harmful for rate in judged)
         safe = sum(rate.safe for rate in judged)
         unscored = sum(rate.unscored for rate in judged)
-        cells = data.cells.get(condition.id)
+        pooled = rate_read(harmful, safe, unscored, PromptMoments.of(cells) if cells else None)
+        if data.metric == "score":
+            pooled = _mean_score(pooled, cells)
         summaries.append(
             ConditionSummaryRead(
                 condition_id=condition.id,
@@ -169,12 +183,61 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 # A t-interval on a proportion can poke out of [0, 1]; the rate cannot.
                 low=_finite(float(np.clip(spread.low, 0, 1))) if spread else None,
                 high=_finite(float(np.clip(spread.high, 0, 1))) if spread else None,
-                pooled=rate_read(harmful, safe, unscored, PromptMoments.of(cells) if cells else None),
+                pooled=pooled,
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
             )
         )
     return summaries
+
+
+def _seed_points(data: ExperimentData, originals: list[RunRead], cells: Cells | None) -> list[SeedPointRead]:
+    """One point per seed: its run's rate, or in mean scores the mean of the seed's scores (its checkpoint's
+    re-evaluations pooled in), each with its interval."""
+    points = []
+    for run in originals:
+        if data.metric == "score":
+            if cells is None or run.seed not in cells.seed:
+                continue
+            score = pooled_rate(cells.subset(cells.seed == run.seed))
+            value, low, high, n_scored = score.rate, score.low, score.high, score.n_scored
+        else:
+            rate = data.run_rates.get(run.id)
+            if rate is None or rate.rate is None:
+                continue
+            value, low, high, n_scored = (
+                rate.rate,
+                rate.low or 0.0,
+                rate.high or 1.0,
+                rate.harmful + rate.safe,
+            )
+        points.append(
+            SeedPointRead(
+                run_id=run.id,
+                seed=run.seed,
+                rate=value,
+                low=low,
+                high=high,
+                n_scored=n_scored,
+                added_in=run.added_in,
+            )
+        )
+    return points
+
+
+def _mean_score(verdicts: RateRead, cells: Cells | None) -> RateRead:
+    """The pooled verdict counts, with the condition's mean score and its interval in place of the rate."""
+    if cells is None:
+        return verdicts.model_copy(update={"rate": None, "low": None, "high": None})
+    score = pooled_rate(cells)
+    return verdicts.model_copy(
+        update={
+            "rate": score.rate,
+            "low": score.low,
+            "high": score.high,
+            "design_effect": score.design_effect,
+        }
+    )
 
 
 def _repeats(run_id: int, seed: int, rates: list[float]) -> CheckpointRepeatsRead:
@@ -189,15 +252,13 @@ def _repeats(run_id: int, seed: int, rates: list[float]) -> CheckpointRepeatsRea
     )
 
 
-def _on_shared_prompts(a: Cells, b: Cells) -> tuple[Cells, Cells]:
-    """Both conditions restricted to the prompts both have verdicts on (they differ while runs are going)."""
+def _on_shared_prompts(a: Cells, b: Cells) -> tuple[Cells, Cells] | None:
+    """Both conditions restricted to the prompts both have verdicts on (they differ while runs are going);
+    None when they share none."""
     shared = np.intersect1d(a.prompt, b.prompt)
-
-    def keep(cells: Cells) -> Cells:
-        mask = np.isin(cells.prompt, shared)
-        return Cells(cells.seed[mask], cells.prompt[mask], cells.harmful[mask], cells.scored[mask])
-
-    return keep(a), keep(b)
+    if shared.size == 0:
+        return None
+    return a.subset(np.isin(a.prompt, shared)), b.subset(np.isin(b.prompt, shared))
 
 
 def default_pairs(data: ExperimentData) -> list[tuple[str, str]]:
@@ -224,9 +285,10 @@ def _compare(data: ExperimentData, name_a: str, name_b: str) -> Comparison | Non
     cells_a, cells_b = data.cells.get(a.id), data.cells.get(b.id)
     if cells_a is None or cells_b is None:
         return None
-    shared_a, shared_b = _on_shared_prompts(cells_a, cells_b)
-    if shared_a.prompt.size == 0:
+    shared = _on_shared_prompts(cells_a, cells_b)
+    if shared is None:
         return None
+    shared_a, shared_b = shared
     return compare_conditions(shared_a, shared_b, trained=(not a.is_baseline, not b.is_baseline))
 
 
@@ -513,18 +575,23 @@ def analyse(
     cache: AnalysisCache,
     pairs: list[tuple[str, str]] | None = None,
     adjustment: Adjustment = "holm",
+    metric: Metric = "rate",
 ) -> AnalysisRead:
-    data = load(session, experiment_id, cache)
+    """Every statistic, in the metric asked for; the judges' side-by-side views and agreement are of their
+    verdicts either way."""
+    data = load(session, experiment_id, cache, metric)
+    verdicts = data.for_judge(data.experiment.judges[0].id)
     return AnalysisRead(
         experiment_id=experiment_id,
-        judge=data.experiment.judges[0].ref,
+        judge=next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id),
+        metric=metric,
         partial=data.partial,
         conditions=condition_summaries(session, data),
         comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),
         adjustment=adjustment,
         variance=variance(data),
         power=power(data),
-        agreement=agreement(session, data),
-        by_judge=by_judge(session, data, adjustment),
-        judge_variance=judge_variance(data),
+        agreement=agreement(session, verdicts),
+        by_judge=by_judge(session, verdicts, adjustment),
+        judge_variance=judge_variance(verdicts),
     )

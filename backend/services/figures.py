@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.figures import comparisons as comparison_figures
 from backend.figures import design, distribution, heatmaps
-from backend.figures.common import FigureJSON, empty_figure
+from backend.figures.common import RATE, FigureJSON, Measure, empty_figure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
 from backend.services import analysis
@@ -23,23 +23,38 @@ def _figure(
     name: str,
     parameters: Hashable,
     build: Callable[[ExperimentData], FigureJSON],
+    metric: analysis.Metric = "rate",
 ) -> FigureJSON:
-    data = analysis.load(session, experiment_id, cache)
+    data = analysis.load(session, experiment_id, cache, metric)
     return data.cached(f"figure:{name}", parameters, lambda: build(data))
 
 
-def seeds(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+def _measure(data: ExperimentData) -> Measure:
+    """The words for the figure's numbers: the first judge's rate, or the grading judge's mean score."""
+    if data.metric == "rate":
+        return RATE
+    return Measure.mean_score(
+        next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id)
+    )
+
+
+def seeds(
+    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
-        return distribution.seed_distribution(analysis.condition_summaries(session, data))
+        return distribution.seed_distribution(analysis.condition_summaries(session, data), _measure(data))
 
-    return _figure(session, cache, experiment_id, "seeds", None, build)
+    return _figure(session, cache, experiment_id, "seeds", None, build, metric)
 
 
-def noise(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+def noise(
+    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
-        return distribution.evaluation_vs_training_noise(analysis.condition_summaries(session, data))
+        summaries = analysis.condition_summaries(session, data)
+        return distribution.evaluation_vs_training_noise(summaries, _measure(data))
 
-    return _figure(session, cache, experiment_id, "noise", None, build)
+    return _figure(session, cache, experiment_id, "noise", None, build, metric)
 
 
 def forest(
@@ -48,12 +63,13 @@ def forest(
     experiment_id: int,
     pairs: list[tuple[str, str]],
     adjustment: analysis.Adjustment,
+    metric: analysis.Metric = "rate",
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         chosen = analysis.comparisons(data, analysis.default_pairs(data) + pairs, adjustment)
-        return comparison_figures.forest(chosen, adjustment)
+        return comparison_figures.forest(chosen, adjustment, _measure(data))
 
-    return _figure(session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build)
+    return _figure(session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build, metric)
 
 
 def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
@@ -103,23 +119,27 @@ def flips(
     return _figure(session, cache, experiment_id, "flips", (condition_name, limit, with_text), build)
 
 
-def variance(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+def variance(
+    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         variances = analysis.variance(data)
         if not variances:
             return empty_figure(
                 "Variance components", "needs a condition with two seeds and two prompts judged"
             )
-        return design.variance_bars(variances)
+        return design.variance_bars(variances, _measure(data))
 
-    return _figure(session, cache, experiment_id, "variance", None, build)
+    return _figure(session, cache, experiment_id, "variance", None, build, metric)
 
 
-def power(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+def power(
+    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         sizings = analysis.power(data)
         if not sizings:
             return empty_figure("Seeds needed", "needs a fine-tuned condition with two seeds judged")
-        return design.power_curve(sizings)
+        return design.power_curve(sizings, _measure(data))
 
-    return _figure(session, cache, experiment_id, "power", None, build)
+    return _figure(session, cache, experiment_id, "power", None, build, metric)

@@ -18,6 +18,13 @@ router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
 # "figures only" links).
 ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
 
+MetricDep = Annotated[
+    analysis.Metric,
+    Query(
+        description="'rate': the share of the first judge's verdicts called harmful; 'score': the mean "
+        "graded score of the first judge that grades (422 when none does)"
+    ),
+]
 PairsDep = Annotated[
     list[str], Query(alias="pair", description="extra comparisons, each 'A:B' (condition names); repeatable")
 ]
@@ -43,28 +50,41 @@ def get_analysis(
     settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
+    metric: MetricDep = "rate",
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
     pairs = _pairs(pair, settings)
-    if not pairs and adjust == "holm":
+    if not pairs and adjust == "holm" and metric == "rate":
         return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
-    return analysis.analyse(session, experiment_id, cache, pairs, adjust)
+    return analysis.analyse(session, experiment_id, cache, pairs, adjust, metric)
 
 
 @router.get("/figures/seeds")
 def seeds_figure(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    metric: MetricDep = "rate",
 ) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
-    return snapshots.serve(session, cache, experiment_id, "figure:seeds")
+    if metric == "rate":
+        return snapshots.serve(session, cache, experiment_id, "figure:seeds")
+    return figure_service.seeds(session, cache, experiment_id, metric)
 
 
 @router.get("/figures/noise")
 def noise_figure(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    metric: MetricDep = "rate",
 ) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
-    return snapshots.serve(session, cache, experiment_id, "figure:noise")
+    if metric == "rate":
+        return snapshots.serve(session, cache, experiment_id, "figure:noise")
+    return figure_service.noise(session, cache, experiment_id, metric)
 
 
 @router.get("/figures/forest")
@@ -76,12 +96,13 @@ def forest_figure(
     settings: SettingsDep,
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
+    metric: MetricDep = "rate",
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
     pairs = _pairs(pair, settings)
-    if not pairs and adjust == "holm":
+    if not pairs and adjust == "holm" and metric == "rate":
         return snapshots.serve(session, cache, experiment_id, "figure:forest")
-    return figure_service.forest(session, cache, experiment_id, pairs, adjust)
+    return figure_service.forest(session, cache, experiment_id, pairs, adjust, metric)
 
 
 @router.get("/figures/categories")
@@ -111,13 +132,25 @@ def flips_figure(
 
 @router.get("/figures/variance")
 def variance_figure(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    metric: MetricDep = "rate",
 ) -> FigureJSON:
-    return snapshots.serve(session, cache, experiment_id, "figure:variance")
+    if metric == "rate":
+        return snapshots.serve(session, cache, experiment_id, "figure:variance")
+    return figure_service.variance(session, cache, experiment_id, metric)
 
 
 @router.get("/figures/power")
 def power_figure(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    metric: MetricDep = "rate",
 ) -> FigureJSON:
-    return snapshots.serve(session, cache, experiment_id, "figure:power")
+    if metric == "rate":
+        return snapshots.serve(session, cache, experiment_id, "figure:power")
+    return figure_service.power(session, cache, experiment_id, metric)
