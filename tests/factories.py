@@ -105,15 +105,28 @@ def add_verdicts(
     session.commit()
 
 
-def judge_again(session: Session, run_id: int, judge: str, verdicts: list[Verdict]) -> None:
-    """Verdicts by another judge (`name@version`) on the run's generations, in generation order, stored as
-    the worker's judge stage stores them: with the run's prompt cells recounted in the same transaction."""
+def judge_again(
+    session: Session,
+    run_id: int,
+    judge: str,
+    verdicts: list[Verdict],
+    scores: list[float] | None = None,
+) -> None:
+    """Verdicts (and scores, default none) by another judge (`name@version`) on the run's generations, in
+    generation order, stored as the worker's judge stage stores them: with the run's prompt cells recounted
+    in the same transaction."""
     judged_by = judge_id(session, judge)
     generations = session.scalars(
         select(Generation.id).where(Generation.run_id == run_id).order_by(Generation.id)
-    )
-    for generation_id, verdict in zip(generations.all(), verdicts, strict=True):
-        session.add(Judgment(generation_id=generation_id, judge_id=judged_by, verdict=verdict, output="test"))
+    ).all()
+    for generation_id, verdict, score in zip(
+        generations, verdicts, scores or [None] * len(verdicts), strict=True
+    ):
+        session.add(
+            Judgment(
+                generation_id=generation_id, judge_id=judged_by, verdict=verdict, score=score, output="test"
+            )
+        )
     session.flush()
     refresh_prompt_cells(session, run_id, judged_by)
     session.commit()

@@ -50,11 +50,11 @@ async function api(path, options = {}) {
 const percent = (x) => (x === null || x === undefined ? "" : `${(100 * x).toFixed(1)}%`);
 
 // Unscored verdicts are in no rate: their count stands beside every one.
-function rateText(rate) {
+function rateText(rate, value = percent) {
   if (!rate) return "—";
   const counts = `n=${rate.harmful + rate.safe}, ${rate.unscored} unscored`;
   if (rate.rate === null) return `— (${counts})`;
-  return `${percent(rate.rate)} [${percent(rate.low)}, ${percent(rate.high)}] (${counts})`;
+  return `${value(rate.rate)} [${value(rate.low)}, ${value(rate.high)}] (${counts})`;
 }
 
 // What a judge's "harmful" rate is: refusal judges measure compliance, not harm.
@@ -461,7 +461,9 @@ async function initNew() {
 
 const PROMPT_PAGE_SIZE = 10;
 const RESPONSE_PAGE_SIZE = 20;
-const interval = (low, high) => (low === null || low === undefined ? "—" : `[${percent(low)}, ${percent(high)}]`);
+const interval = (low, high, value = percent) => (low === null || low === undefined ? "—" : `[${value(low)}, ${value(high)}]`);
+// A mean score reads × 100, as on the figures' axes.
+const scoreValue = (x) => (x === null || x === undefined ? "" : (100 * x).toFixed(1));
 const points = (x) => (x === null || x === undefined ? "—" : `${(100 * x).toFixed(1)} pts`);
 const pValue = (p) => (p < 0.001 ? "<0.001" : p.toFixed(3));
 
@@ -482,13 +484,30 @@ function renderMeta(experiment) {
     ].flatMap(([term, value]) => [el("dt", {}, term), el("dd", {}, value)]),
   );
   const primary = experiment.judges[0];
-  document.getElementById("rate-heading").textContent = `${primary.measures === "compliance" ? "Compliance" : "Harmfulness"} rate across seeds`;
-  document.getElementById("rate-meaning").textContent = `Every rate on this page is the ${rateMeaning(primary)}; unscored verdicts are counted beside it, never in it.`;
+  const grading = renderMetricChoice(experiment);
+  if (grading) {
+    document.getElementById("rate-heading").textContent = `Mean score of ${grading.ref} across seeds`;
+    document.getElementById("rate-meaning").textContent = `The seed, comparison, noise, variance and power figures and tables show the mean of ${grading.ref}'s graded scores (0 safe to 1 harmful) × 100, with the same intervals and comparisons as a rate; judgments without a score are left out. The heatmaps, the judges' side-by-side tables, the runs and the responses stay in verdicts.`;
+  } else {
+    document.getElementById("rate-heading").textContent = `${primary.measures === "compliance" ? "Compliance" : "Harmfulness"} rate across seeds`;
+    document.getElementById("rate-meaning").textContent = `Every rate on this page is the ${rateMeaning(primary)}; unscored verdicts are counted beside it, never in it.`;
+  }
   document.getElementById("runs-rate").textContent = rateName(primary);
   document.getElementById("prompts-rate").textContent = `${rateName(primary)} per condition`;
   const warning = document.getElementById("judge-warning");
   warning.hidden = !primary.warning;
   warning.textContent = primary.warning || "";
+}
+
+// The "measure by" choice, offered when a judge grades responses; returns that judge while its mean score is
+// the chosen metric.
+function renderMetricChoice(experiment) {
+  const grading = experiment.judges.find((judge) => judge.graded);
+  const select = document.getElementById("metric");
+  document.getElementById("metric-choice").hidden = !grading;
+  if (!grading) return null;
+  if (select.options.length === 1) select.append(el("option", { value: "score" }, `the mean score of ${grading.ref}`));
+  return select.value === "score" ? grading : null;
 }
 
 function seedsText(experiment) {
@@ -558,6 +577,9 @@ const verdictBadge = (comparison) => el("span", {
 }, comparison.verdict);
 
 function renderSummary(analysis) {
+  const value = analysis.metric === "score" ? scoreValue : percent;
+  document.getElementById("pooled-heading").textContent =
+    `All ${analysis.metric === "score" ? "scores" : "verdicts"} pooled [95% given these checkpoints]`;
   document.querySelector("#summary tbody").replaceChildren(
     ...analysis.conditions.map((c) =>
       el(
@@ -565,10 +587,10 @@ function renderSummary(analysis) {
         {},
         el("td", {}, c.name),
         el("td", {}, `${c.runs_done} / ${c.runs_total}`),
-        el("td", {}, c.mean === null ? "—" : `${percent(c.mean)} ${interval(c.low, c.high)} (n=${c.seeds.length} seeds)`),
+        el("td", {}, c.mean === null ? "—" : `${value(c.mean)} ${interval(c.low, c.high, value)} (n=${c.seeds.length} seeds)`),
         el("td", {}, points(c.sd)),
-        el("td", {}, c.min === null ? "—" : `${percent(c.min)}–${percent(c.max)}`),
-        el("td", {}, rateText(c.pooled)),
+        el("td", {}, c.min === null ? "—" : `${value(c.min)}–${value(c.max)}`),
+        el("td", {}, rateText(c.pooled, value)),
         el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`),
       ),
     ),
@@ -784,12 +806,18 @@ async function initExperiment() {
   let promptPage = 1;
   let timer = null;
 
+  const metricQuery = () => new URLSearchParams({ metric: document.getElementById("metric").value }).toString();
   const comparisonQuery = () => {
-    const params = new URLSearchParams({ adjust: document.getElementById("adjust").value });
+    const params = new URLSearchParams({ adjust: document.getElementById("adjust").value, metric: document.getElementById("metric").value });
     extraPairs.forEach((pair) => params.append("pair", pair));
     return params.toString();
   };
+  // The figures drawn in the chosen metric; the heatmaps stay in verdicts.
   const figureQuery = {
+    seeds: metricQuery,
+    noise: metricQuery,
+    variance: metricQuery,
+    power: metricQuery,
     forest: comparisonQuery,
     flips: () => {
       const condition = document.getElementById("flips-condition").value;
@@ -934,6 +962,7 @@ async function initExperiment() {
   document.getElementById("prev").addEventListener("click", () => { promptPage -= 1; renderPrompts(); });
   document.getElementById("next").addEventListener("click", () => { promptPage += 1; renderPrompts(); });
   document.getElementById("adjust").addEventListener("change", refresh);
+  document.getElementById("metric").addEventListener("change", refresh);
   document.getElementById("flips-condition").addEventListener("change", () =>
     renderFigure(document.getElementById("figure-flips")));
   document.getElementById("add-pair").addEventListener("click", () => {

@@ -332,6 +332,67 @@ def test_rates_and_comparisons_under_each_judge_side_by_side(client: TestClient,
     assert f"| `lr-2e-4` | {100 * share['estimate']:.0f}% [{100 * share['low']:.0f}, " in report
 
 
+CLASSIFIER = {
+    "name": "harm-classifier",
+    "kind": "sequence-classifier",
+    "model": "org/harm-classifier",
+    "labels": {"HARMFUL": "harmful", "SAFE": "safe"},
+}
+
+
+def _score(verdict: Verdict, position: int) -> float:
+    """A classifier's P(harmful) that agrees with the verdict at the 0.5 threshold and varies by prompt."""
+    return 0.6 + 0.1 * position if verdict == H else 0.1 * position
+
+
+def test_a_grading_judges_mean_score_is_the_metric_on_request(client: TestClient, experiment: dict) -> None:
+    refused = client.get(f"/api/experiments/{experiment['id']}/analysis", params={"metric": "score"})
+    assert refused.status_code == 422 and "needs a judge that grades" in refused.json()["detail"]
+    assert client.post("/api/judges", json=CLASSIFIER).json()["graded"] is True
+    upload_small_benchmark(client, "four-prompts-scored", 4)
+    spec = experiment_spec(
+        benchmark="four-prompts-scored", seeds=[0, 1, 2], judges=["refusal-minilm", "harm-classifier"]
+    )
+    graded = client.post("/api/experiments", json=spec).json()
+    assert [j["graded"] for j in graded["judges"]] == [False, True]
+    scores: dict[tuple[str, int], list[float]] = {}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in graded["runs"]:
+            verdicts = VERDICTS[(run["condition_name"], run["seed"])]
+            scores[(run["condition_name"], run["seed"])] = [_score(v, i) for i, v in enumerate(verdicts)]
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+            judge_again(
+                session, run["id"], "harm-classifier@1", verdicts, scores[(run["condition_name"], run["seed"])]
+            )
+    url = f"/api/experiments/{graded['id']}/analysis"
+    rate, score = client.get(url).json(), client.get(url, params={"metric": "score"}).json()
+    assert (rate["metric"], rate["judge"]) == ("rate", "refusal-minilm@2")
+    assert (score["metric"], score["judge"]) == ("score", "harm-classifier@1")
+    summary = {c["name"]: c for c in score["conditions"]}
+    tuned = summary["lr-2e-4"]
+    seed_means = [np.mean(scores[("lr-2e-4", seed)]) for seed in (0, 1, 2)]
+    assert [p["rate"] for p in tuned["seeds"]] == pytest.approx(seed_means)
+    assert tuned["mean"] == pytest.approx(np.mean(seed_means))
+    assert tuned["sd"] == pytest.approx(np.std(seed_means, ddof=1))
+    assert tuned["pooled"]["rate"] == pytest.approx(np.mean([scores[("lr-2e-4", s)] for s in (0, 1, 2)]))
+    assert (tuned["pooled"]["harmful"], tuned["pooled"]["safe"]) == (6, 6)  # the verdicts, still counted
+    assert tuned["repeats"] == []  # re-evaluation spread is a spread of verdict rates
+    comparison = next(c for c in score["comparisons"] if c["a"] == "lr-5e-4")
+    by_hand = np.mean([scores[("lr-5e-4", s)] for s in (0, 1, 2)]) - np.mean(scores[("baseline", 0)])
+    assert comparison["estimate"] == pytest.approx(by_hand)
+    assert comparison["estimate"] != next(c for c in rate["comparisons"] if c["a"] == "lr-5e-4")["estimate"]
+    # The judges' side-by-side views are of their verdicts whichever metric the page shows.
+    assert score["by_judge"] == rate["by_judge"] and score["agreement"] == rate["agreement"]
+    figures = f"/api/experiments/{graded['id']}/figures"
+    seeds = client.get(f"{figures}/seeds", params={"metric": "score"}).json()
+    assert seeds["layout"]["title"]["text"].startswith("Mean score of harm-classifier@1 per seed")
+    assert seeds["data"][1]["y"] == pytest.approx([100 * m for m in seed_means])
+    forest = client.get(f"{figures}/forest", params={"metric": "score"}).json()
+    assert "score points" in forest["layout"]["xaxis"]["title"]["text"]
+    for name in ("noise", "variance", "power"):
+        assert client.get(f"{figures}/{name}", params={"metric": "score"}).status_code == 200
+
+
 def test_cached_results_follow_new_verdicts(client: TestClient, experiment: dict) -> None:
     """The analysis is memoised on the runs' state: a new run's verdicts must show at once."""
     url = f"/api/experiments/{experiment['id']}/analysis"

@@ -273,6 +273,53 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     page.goto("about:blank")  # leave before the server stops, not in the middle of the page's last refresh
 
 
+def test_a_grading_judges_mean_score_can_be_the_dashboards_metric(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    headers = owner_headers(live_settings)
+    upload_benchmark(url, 4, headers)
+    classifier = {
+        "name": "harm-classifier",
+        "kind": "sequence-classifier",
+        "model": "org/harm-classifier",
+        "labels": {"HARMFUL": "harmful", "SAFE": "safe"},
+    }
+    assert httpx.post(f"{url}/api/judges", json=classifier, headers=headers).status_code == 201
+    spec = {
+        "name": "graded",
+        "benchmark": "four-prompts",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1],
+        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
+        "judges": ["refusal-minilm", "harm-classifier"],
+    }
+    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=headers).json()
+    H, S = Verdict.HARMFUL, Verdict.SAFE
+    # The classifier's P(harmful): baseline runs 0.1 everywhere, tuned runs 0.1, 0.1, 0.1 and 0.9.
+    engine = make_engine(live_settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        for run in experiment["runs"]:
+            tuned = run["condition_name"] == "tuned"
+            verdicts = [S, S, S, H if tuned else S]
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+            scores = [0.9 if v == H else 0.1 for v in verdicts]
+            judge_again(session, run["id"], "harm-classifier@1", verdicts, scores)
+    engine.dispose()
+
+    page.goto(url + login_link(live_settings, f"/experiments/{experiment['id']}"))
+    expect(page.locator("#rate-heading")).to_have_text("Compliance rate across seeds")
+    expect(page.locator("#summary tbody tr").last).to_contain_text("25.0% [")
+    page.locator("#metric").select_option("score")
+    expect(page.locator("#rate-heading")).to_have_text("Mean score of harm-classifier@1 across seeds")
+    expect(page.locator("#pooled-heading")).to_contain_text("All scores pooled")
+    # (0.1 + 0.1 + 0.1 + 0.9) / 4 = 0.3, shown x 100 as on the figures' axes.
+    expect(page.locator("#summary tbody tr").last.locator("td").nth(2)).to_contain_text("30.0 [")
+    expect(page.locator("#figure-seeds .gtitle")).to_contain_text("Mean score of harm-classifier@1 per seed")
+    expect(page.locator("#figure-forest .xtitle")).to_contain_text("score points")
+    page.goto("about:blank")
+
+
 def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
