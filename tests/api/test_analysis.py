@@ -358,12 +358,10 @@ def test_a_grading_judges_mean_score_is_the_metric_on_request(client: TestClient
     scores: dict[tuple[str, int], list[float]] = {}
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for run in graded["runs"]:
-            verdicts = VERDICTS[(run["condition_name"], run["seed"])]
-            scores[(run["condition_name"], run["seed"])] = [_score(v, i) for i, v in enumerate(verdicts)]
-            add_verdicts(session, run["id"], [[v] for v in verdicts])
-            judge_again(
-                session, run["id"], "harm-classifier@1", verdicts, scores[(run["condition_name"], run["seed"])]
-            )
+            key = (run["condition_name"], run["seed"])
+            scores[key] = [_score(v, i) for i, v in enumerate(VERDICTS[key])]
+            add_verdicts(session, run["id"], [[v] for v in VERDICTS[key]])
+            judge_again(session, run["id"], "harm-classifier@1", VERDICTS[key], scores[key])
     url = f"/api/experiments/{graded['id']}/analysis"
     rate, score = client.get(url).json(), client.get(url, params={"metric": "score"}).json()
     assert (rate["metric"], rate["judge"]) == ("rate", "refusal-minilm@2")
