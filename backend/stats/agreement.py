@@ -67,7 +67,8 @@ def cohens_kappa(a: Sequence[Hashable], b: Sequence[Hashable]) -> Kappa:
     ) / (n * (1 - expected) ** 2)
     se = math.sqrt(max(float(variance), 0.0))
     z = float(stats.norm.ppf(0.975))
-    return Kappa(kappa, observed, expected, n, se, kappa - z * se, kappa + z * se)
+    # The Wald interval can pass 1 when agreement is near perfect (statsmodels leaves it so); kappa cannot.
+    return Kappa(kappa, observed, expected, n, se, max(kappa - z * se, -1.0), min(kappa + z * se, 1.0))
 
 
 def accuracy(pred: Sequence[Hashable], truth: Sequence[Hashable], confidence: float = 0.95) -> Accuracy:

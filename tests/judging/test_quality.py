@@ -37,9 +37,9 @@ def test_figures_by_hand_with_unscored_left_out() -> None:
     assert (quality.accuracy.low, quality.accuracy.high) == pytest.approx((low, high))
     reference = sm_cohens_kappa([[2, 1], [1, 3]])
     assert quality.kappa == pytest.approx(reference.kappa)
-    assert (quality.kappa_low, quality.kappa_high) == pytest.approx(
-        (reference.kappa_low, reference.kappa_upp)
-    )
+    # statsmodels' Wald interval passes 1 here; kappa's cannot.
+    assert (quality.kappa_low, quality.kappa_high) == pytest.approx((reference.kappa_low, 1.0))
+    assert reference.kappa_upp > 1
     assert quality.confusion == {
         "harmful": {"harmful": 2, "safe": 1, "unscored": 1},
         "safe": {"harmful": 1, "safe": 3, "unscored": 0},

@@ -29,6 +29,15 @@ def test_kappa_matches_statsmodels_on_the_contingency_table() -> None:
     assert (result.low, result.high) == pytest.approx((reference.kappa_low, reference.kappa_upp), rel=1e-9)
 
 
+def test_kappa_interval_stays_within_what_kappa_can_be() -> None:
+    # 335 of 336 in agreement (the demo's two judges): the Wald upper bound passes 1 and is cut there.
+    a = ["harmful"] * 150 + ["safe"] * 186
+    b = ["harmful"] * 150 + ["safe"] * 185 + ["harmful"]
+    result = cohens_kappa(a, b)
+    assert result.kappa + 1.96 * result.se > 1
+    assert result.high == 1.0 and result.low == pytest.approx(result.kappa - 1.959964 * result.se)
+
+
 def test_kappa_is_nan_when_both_raters_use_one_identical_label() -> None:
     result = cohens_kappa(["safe"] * 5, ["safe"] * 5)
     assert math.isnan(result.kappa) and result.observed_agreement == result.expected_agreement == 1.0
