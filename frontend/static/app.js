@@ -506,6 +506,8 @@ function renderMetricChoice(experiment) {
   const select = document.getElementById("metric");
   document.getElementById("metric-choice").hidden = !grading;
   if (!grading) return null;
+  const primary = experiment.judges[0];
+  select.options[0].textContent = `the ${primary.measures === "compliance" ? "compliance" : "harmful"} rate of ${primary.ref}`;
   if (select.options.length === 1) select.append(el("option", { value: "score" }, `the mean score of ${grading.ref}`));
   return select.value === "score" ? grading : null;
 }
