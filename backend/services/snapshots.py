@@ -1,12 +1,13 @@
 """The dashboard's default views, computed once per state of an experiment and stored.
 
-At a million judgments the analysis (permutation tests, generalized intervals, sizing) takes about half a
-second, and the in-memory memo (backend.services.cache) is empty on the first view after new data and in
-every other API process. So the worker computes the default views when a run finishes (`precompute`) and
-stores them in analysis_snapshots; the API serves a snapshot when it was computed from the runs' current
-state, or, while a run is being judged (its verdicts arrive batch by batch), the latest one, marked
-stale: the figures then move when a run finishes rather than on every batch. Any other view (chosen
-pairs, another adjustment, another flips condition) is computed on request and memoised as before.
+At a million judgments the analysis (permutation tests, generalized intervals, sizing) takes seconds
+(bench/dashboard_latency.py), and the in-memory memo (backend.services.cache) is empty on the first view
+after new data and in every other API process. So the worker computes the default views when a run
+finishes (`precompute`) and stores them in analysis_snapshots; the API serves a snapshot when it was
+computed from the runs' current state, or, while a run is being judged (its verdicts arrive batch by
+batch), the latest one, marked stale: the figures then move when a run finishes rather than on every
+batch. Any other view (chosen pairs, another adjustment, another flips condition, the mean-score metric)
+is computed on request and memoised as before.
 """
 
 import hashlib
