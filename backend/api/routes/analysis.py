@@ -1,6 +1,7 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from sqlalchemy.orm import Session
 
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep, SettingsDep
@@ -12,6 +13,7 @@ from backend.limits import enforce
 from backend.schemas import AnalysisRead
 from backend.services import analysis, snapshots
 from backend.services import figures as figure_service
+from backend.services.cache import AnalysisCache
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["analysis"])
 # Figures and tables: share links of either scope may read them (the flips figure drops prompt texts for
@@ -41,6 +43,24 @@ def _pairs(raw: list[str], settings: Settings) -> list[tuple[str, str]]:
     return pairs
 
 
+# The figures drawn in either metric, computed on request for the mean score.
+_MEASURED_FIGURES = {
+    "seeds": figure_service.seeds,
+    "noise": figure_service.noise,
+    "variance": figure_service.variance,
+    "power": figure_service.power,
+}
+
+
+def _in_metric(
+    session: Session, cache: AnalysisCache, experiment_id: int, name: str, metric: analysis.Metric
+) -> FigureJSON:
+    """The figure's stored default view for the rate; the mean score's, computed (and memoised)."""
+    if metric == "rate":
+        return snapshots.serve(session, cache, experiment_id, f"figure:{name}")
+    return _MEASURED_FIGURES[name](session, cache, experiment_id, metric)
+
+
 @router.get("/analysis")
 def get_analysis(
     experiment_id: ExperimentId,
@@ -68,9 +88,7 @@ def seeds_figure(
     metric: MetricDep = "rate",
 ) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
-    if metric == "rate":
-        return snapshots.serve(session, cache, experiment_id, "figure:seeds")
-    return figure_service.seeds(session, cache, experiment_id, metric)
+    return _in_metric(session, cache, experiment_id, "seeds", metric)
 
 
 @router.get("/figures/noise")
@@ -82,9 +100,7 @@ def noise_figure(
     metric: MetricDep = "rate",
 ) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
-    if metric == "rate":
-        return snapshots.serve(session, cache, experiment_id, "figure:noise")
-    return figure_service.noise(session, cache, experiment_id, metric)
+    return _in_metric(session, cache, experiment_id, "noise", metric)
 
 
 @router.get("/figures/forest")
@@ -138,9 +154,7 @@ def variance_figure(
     cache: CacheDep,
     metric: MetricDep = "rate",
 ) -> FigureJSON:
-    if metric == "rate":
-        return snapshots.serve(session, cache, experiment_id, "figure:variance")
-    return figure_service.variance(session, cache, experiment_id, metric)
+    return _in_metric(session, cache, experiment_id, "variance", metric)
 
 
 @router.get("/figures/power")
@@ -151,6 +165,4 @@ def power_figure(
     cache: CacheDep,
     metric: MetricDep = "rate",
 ) -> FigureJSON:
-    if metric == "rate":
-        return snapshots.serve(session, cache, experiment_id, "figure:power")
-    return figure_service.power(session, cache, experiment_id, metric)
+    return _in_metric(session, cache, experiment_id, "power", metric)
