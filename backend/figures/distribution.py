@@ -27,7 +27,7 @@ def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure =
     """A point per seed (bars: min-max over re-evaluations of that checkpoint when there are some, else the
     Wilson 95% interval), a box per condition, the mean with its t-interval, and the baseline's level."""
     figure = go.Figure()
-    unit = measure.suffix
+    suffix = measure.suffix
     for index, condition in enumerate(conditions):
         name = plot_text(condition.name)
         rates = [100 * p.rate for p in condition.seeds]
@@ -79,7 +79,7 @@ def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure =
                 ],
                 hovertemplate=(
                     "run %{customdata[0]}, seed %{customdata[1]} (%{customdata[4]})<br>"
-                    f"{measure.value} %{{y:.1f}}{measure.suffix} of %{{customdata[2]}} scored<br>"
+                    f"{measure.value} %{{y:.1f}}{suffix} of %{{customdata[2]}} scored<br>"
                     "bar: %{customdata[3]}<br>click to see its responses<extra>%{fullData.name}</extra>"
                 ),
             )
@@ -103,8 +103,9 @@ def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure =
                     showlegend=index == 0,
                     customdata=[[name, len(rates), 100 * condition.low, 100 * condition.high]],
                     hovertemplate=(
-                        f"%{{customdata[0]}}: mean %{{y:.1f}}{unit} over %{{customdata[1]}} seeds<br>"
-                        f"t 95%: %{{customdata[2]:.1f}}{unit} to %{{customdata[3]:.1f}}{unit}<extra></extra>"
+                        f"%{{customdata[0]}}: mean %{{y:.1f}}{suffix} over %{{customdata[1]}} seeds<br>"
+                        f"t 95%: %{{customdata[2]:.1f}}{suffix} to %{{customdata[3]:.1f}}{suffix}"
+                        "<extra></extra>"
                     ),
                 )
             )
@@ -114,7 +115,7 @@ def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure =
             y=100 * baseline.mean,
             line_dash="dash",
             line_color="#6b7280",
-            annotation_text=f"baseline {100 * baseline.mean:.1f}{measure.suffix}",
+            annotation_text=f"baseline {100 * baseline.mean:.1f}{suffix}",
             annotation_position="top left",
         )
     done, total = sum(c.runs_done for c in conditions), sum(c.runs_total for c in conditions)
