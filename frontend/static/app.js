@@ -494,9 +494,11 @@ function renderMeta(experiment) {
   }
   document.getElementById("runs-rate").textContent = rateName(primary);
   document.getElementById("prompts-rate").textContent = `${rateName(primary)} per condition`;
+  // The headline's warning is about the judge whose numbers the headline shows.
+  const measuring = grading || primary;
   const warning = document.getElementById("judge-warning");
-  warning.hidden = !primary.warning;
-  warning.textContent = primary.warning || "";
+  warning.hidden = !measuring.warning;
+  warning.textContent = measuring.warning || "";
 }
 
 // The "measure by" choice, offered when a judge grades responses; returns that judge while its mean score is

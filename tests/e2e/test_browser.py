@@ -309,10 +309,12 @@ def test_a_grading_judges_mean_score_can_be_the_dashboards_metric(
 
     page.goto(url + login_link(live_settings, f"/experiments/{experiment['id']}"))
     expect(page.locator("#rate-heading")).to_have_text("Compliance rate across seeds")
+    expect(page.locator("#judge-warning")).to_contain_text("refusal-minilm@2 is not validated")
     expect(page.locator("#summary tbody tr").last).to_contain_text("25.0% [")
     page.locator("#metric").select_option("score")
     expect(page.locator("#rate-heading")).to_have_text("Mean score of harm-classifier@1 across seeds")
     expect(page.locator("#pooled-heading")).to_contain_text("All scores pooled")
+    expect(page.locator("#judge-warning")).to_contain_text("harm-classifier@1 is not validated")
     # (0.1 + 0.1 + 0.1 + 0.9) / 4 = 0.3, shown x 100 as on the figures' axes.
     expect(page.locator("#summary tbody tr").last.locator("td").nth(2)).to_contain_text("30.0 [")
     expect(page.locator("#figure-seeds .gtitle")).to_contain_text("Mean score of harm-classifier@1 per seed")
