@@ -227,8 +227,7 @@ def job(session: Session, validation_id: int) -> tuple[JudgeDefinitionRead, list
         )
         .order_by(ValidationExample.position)
     )
-    todo = [(example_id, request, response) for example_id, request, response in rows]
-    return judge_read(definition), todo, total or 0
+    return judge_read(definition), [(row.id, row.request, row.response) for row in rows], total or 0
 
 
 def add_verdicts(

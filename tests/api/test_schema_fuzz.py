@@ -1,8 +1,8 @@
 """schemathesis against the app's own OpenAPI schema: requests generated from every operation (boundary
 values, out-of-range numbers, odd text and bodies), sent through the test client; no answer may be a 5xx.
 
-The requests go through the `api_client` fixture below: when the API requires a login, that fixture is the
-one thing to change (return a client that carries a session cookie or token).
+The requests go through the `api_client` fixture below, signed in as the local owner (the `client`
+fixture), so they reach the routes' work rather than stopping at the login check.
 """
 
 from typing import Any

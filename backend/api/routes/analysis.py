@@ -52,6 +52,11 @@ _MEASURED_FIGURES = {
 }
 
 
+def _is_default_view(pairs: list[tuple[str, str]], adjust: str, metric: analysis.Metric) -> bool:
+    """Whether the request asks for a view the worker stores when a run finishes (services.snapshots)."""
+    return not pairs and adjust == "holm" and metric == "rate"
+
+
 def _in_metric(
     session: Session, cache: AnalysisCache, experiment_id: int, name: str, metric: analysis.Metric
 ) -> FigureJSON:
@@ -74,7 +79,7 @@ def get_analysis(
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
     pairs = _pairs(pair, settings)
-    if not pairs and adjust == "holm" and metric == "rate":
+    if _is_default_view(pairs, adjust, metric):
         return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
     return analysis.analyse(session, experiment_id, cache, pairs, adjust, metric)
 
@@ -116,7 +121,7 @@ def forest_figure(
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
     pairs = _pairs(pair, settings)
-    if not pairs and adjust == "holm" and metric == "rate":
+    if _is_default_view(pairs, adjust, metric):
         return snapshots.serve(session, cache, experiment_id, "figure:forest")
     return figure_service.forest(session, cache, experiment_id, pairs, adjust, metric)
 
