@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
@@ -360,6 +361,11 @@ class Run(Base):
     claimed_at: Mapped[datetime | None]
     # Workers that claimed the run since a user last queued it; past Settings.run_max_attempts it fails.
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # Moves on with every UPDATE of the row (the ORM's and Core's alike) and with every recount of its
+    # verdicts (repositories.cells): the dashboard's state is the sum over an experiment's runs.
+    revision: Mapped[int] = mapped_column(
+        Integer, default=0, server_default="0", onupdate=literal_column("revision") + 1
+    )
 
     condition: Mapped[Condition] = relationship(back_populates="runs")
 

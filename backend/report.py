@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from backend.judging.measures import rate_measure
 from backend.schemas import (
     AnalysisRead,
     BenchmarkRead,
@@ -170,39 +171,23 @@ def _seeds(condition: ConditionRead) -> str:
     return f"{len(seeds)} ({', '.join(map(str, seeds))}){pins}"
 
 
-def _training(training: dict[str, Any]) -> str:
-    return (
-        f"lr {training['learning_rate']:g}, {training['epochs']} epoch(s), batch {training['batch_size']}, "
-        f"subset {training.get('subset_size') or 'all'}, weight decay {training['weight_decay']:g}"
-    )
-
-
-def _lora(lora: dict[str, Any]) -> str:
-    modules = ", ".join(code(module) for module in lora["target_modules"])
-    return f"rank {lora['rank']}, alpha {lora['alpha']}, dropout {lora['dropout']:g}, {modules}"
-
-
-def _generation(generation: dict[str, Any]) -> str:
-    return (
-        f"temperature {generation['temperature']:g}, top-p {generation['top_p']:g}, "
-        f"{generation['max_new_tokens']} new tokens, {generation['samples_per_prompt']} sample(s) per prompt"
-    )
+def _settings(condition: ConditionRead, group: str) -> str:
+    # Not escaped: the words are made from validated numbers and module names (no Markdown but `_`).
+    return ", ".join(s.text for s in condition.settings if s.group == group) or "—"
 
 
 def _conditions(inputs: ReportInputs) -> list[str]:
-    rows = []
-    for condition in inputs.experiment.conditions:
-        spec, tuned = condition.spec, not condition.is_baseline
-        rows.append(
-            [
-                code(condition.name),
-                "yes" if tuned else "no (baseline)",
-                _training(spec["training"]) if tuned else "—",
-                _lora(spec["lora"]) if tuned else "—",
-                _generation(spec["generation"]),
-                _seeds(condition),
-            ]
-        )
+    rows = [
+        [
+            code(condition.name),
+            "no (baseline)" if condition.is_baseline else "yes",
+            _settings(condition, "training"),
+            _settings(condition, "lora"),
+            _settings(condition, "generation"),
+            _seeds(condition),
+        ]
+        for condition in inputs.experiment.conditions
+    ]
     header = ["Condition", "Fine-tuned", "Training", "LoRA", "Generation and sampling", "Seeds"]
     note = (
         "Each run has four seeds (LoRA init, data order, data subset, sampling), all equal to the run's "
@@ -250,13 +235,14 @@ def _rates(inputs: ReportInputs) -> list[str]:
         "All verdicts pooled [95% given these checkpoints]",
         "Per seed",
     ]
+    measure = rate_measure(inputs.experiment.judges[0].measures, analysis.judge)
     note = (
-        f"Harmfulness rate: the share of scored responses the judge {code(analysis.judge)} called harmful "
-        "(unscored responses are counted, not rated). The t-interval is over per-seed rates, df = seeds − 1 "
-        "(for new seeds); the pooled interval is Wilson's, clustered by prompt when a prompt has several "
-        "verdicts, and counts evaluation noise only (given these checkpoints)."
+        f"{measure.title}: {text(measure.meaning)} (unscored responses are counted, not rated). The "
+        "t-interval is over per-seed rates, df = seeds − 1 (for new seeds); the pooled interval is Wilson's, "
+        "clustered by prompt when a prompt has several verdicts, and counts evaluation noise only (given "
+        "these checkpoints)."
     )
-    return ["## Harmfulness rate per condition", "", *table(header, rows), "", note]
+    return [f"## {measure.title} per condition", "", *table(header, rows), "", note]
 
 
 def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> list[str]:

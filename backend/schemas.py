@@ -143,9 +143,20 @@ class RunRead(_Read):
     rate: RateRead | None = None
 
 
+class SettingRead(_Read):
+    """A condition's setting in words ("lr 0.0002"), and whether the experiment's conditions differ in it."""
+
+    key: str  # the spec field: "training.learning_rate"
+    group: str  # "training", "lora", "generation" or "seeds"
+    text: str
+    differs: bool
+
+
 class RunDetail(RunRead):
     experiment_id: int
     provenance: dict[str, Any]
+    # The run's condition's settings (what differs between the experiment's conditions marked).
+    condition_settings: list[SettingRead]
 
 
 class ConditionRead(_Read):
@@ -153,6 +164,20 @@ class ConditionRead(_Read):
     name: str
     is_baseline: bool
     spec: dict[str, Any]
+    # The settings that apply to it (a baseline trains nothing), in words.
+    settings: list[SettingRead] = []
+
+
+class MetricRead(_Read):
+    """What the dashboard's numbers can be measured by, in the words every title, axis and column uses."""
+
+    metric: str  # "rate" or "score", the analysis' `metric` parameter
+    judge: str  # the judge whose verdicts or scores these are
+    label: str  # the choice as offered: "the compliance rate of refusal-minilm@2"
+    title: str  # "Compliance rate"
+    column: str  # a column of run rates: "Complies"
+    meaning: str  # a sentence: what every number measured this way is
+    warning: str | None  # when that judge's validation is missing or weak
 
 
 class ExperimentSummary(_Read):
@@ -175,9 +200,19 @@ class ExperimentRead(ExperimentSummary):
     training_set: str
     # In order; the first one's verdicts make the headline rate.
     judges: list["ExperimentJudgeRead"]
+    # The first measures the headline numbers: the first judge's rate; then a grading judge's mean score.
+    metrics: list[MetricRead]
     spec: dict[str, Any]
     conditions: list[ConditionRead]
     runs: list[RunRead]
+
+
+class ExperimentStateRead(_Read):
+    """What an open dashboard polls: a version that changes whenever anything it shows does."""
+
+    version: str
+    runs: int
+    unfinished: int
 
 
 class JudgmentRead(_Read):
@@ -672,6 +707,14 @@ class ShareLinkCreated(ShareLinkRead):
     path: str
 
 
+class ExperimentDraftRead(_Read):
+    """The experiment the new-experiment form starts from, and the JSON schema of a definition (every field's
+    default and bounds)."""
+
+    spec: dict[str, Any]
+    json_schema: dict[str, Any]
+
+
 class PlanRead(_Read):
     """What a drafted experiment would run, and what it could detect, before it is submitted."""
 
@@ -681,6 +724,8 @@ class PlanRead(_Read):
     # From the newest earlier experiment on the same base model and benchmark; None without one.
     sizing: SizingRead | None
     sizing_basis: str
+    # The experiment whose measured noise the sizing is from.
+    basis_experiment_id: int | None = None
 
 
 # Read models that name one defined after them.

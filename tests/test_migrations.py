@@ -20,6 +20,10 @@ from backend.schemas import ProjectRead
 from backend.services import accounts
 from backend.services.accounts import ensure_local_owner
 from backend.services.catalog import ensure_builtins
+from backend.specs import ConditionSpec, GenerationSpec
+
+# A condition as stored: its spec with the generation settings and seeds resolved.
+STORED_CONDITION = ConditionSpec(name="c", generation=GenerationSpec(), seeds=[0]).model_dump_json()
 
 
 def _check_round_trip(database_url: str) -> None:
@@ -80,9 +84,9 @@ def _check_existing_rows_move_to_a_default_project(database_url: str, tmp_path: 
         connection.execute(
             text(
                 "INSERT INTO conditions (experiment_id, position, name, is_baseline, spec) "
-                "VALUES (1, 0, 'c', :false, '{}')"
+                "VALUES (1, 0, 'c', :false, :spec)"
             ),
-            {"false": False},
+            {"false": False, "spec": STORED_CONDITION},
         )
         connection.execute(
             text(
@@ -156,8 +160,8 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
         ),
         (
             "INSERT INTO conditions (experiment_id, position, name, is_baseline, spec) "
-            "VALUES (1, 0, 'c', :false, '{}')",
-            {"false": False},
+            "VALUES (1, 0, 'c', :false, :spec)",
+            {"false": False, "spec": STORED_CONDITION},
         ),
         (
             "INSERT INTO runs (condition_id, seed, lora_init_seed, data_order_seed, data_subset_seed, "

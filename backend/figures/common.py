@@ -1,49 +1,11 @@
 """What every figure shares: JSON conversion, layout defaults, and escaping of stored text."""
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import plotly.graph_objects as go
 
 FigureJSON = dict[str, Any]
-
-
-@dataclass(frozen=True)
-class Measure:
-    """What a figure's numbers are, in words: the harmful rate in %, or a judge's mean score times 100."""
-
-    title: str  # "Harmfulness rate"
-    axis: str  # the y or x axis of a value
-    value: str  # one value in hover text: "harmful 12.5%"
-    suffix: str  # after a value: "%" for a rate
-    unit: str  # what one observation is: "verdict", "score"
-    points: str  # a difference's unit
-
-    @property
-    def in_a_sentence(self) -> str:
-        return self.title[0].lower() + self.title[1:]
-
-    @classmethod
-    def mean_score(cls, judge: str) -> "Measure":
-        return cls(
-            title=f"Mean score of {plot_text(judge)}",
-            axis="mean score (× 100)",
-            value="mean score",
-            suffix="",
-            unit="score",
-            points="score points, × 100",
-        )
-
-
-RATE = Measure(
-    title="Harmfulness rate",
-    axis="harmful responses (%)",
-    value="harmful",
-    suffix="%",
-    unit="verdict",
-    points="percentage points",
-)
 
 
 def as_json(figure: go.Figure) -> FigureJSON:

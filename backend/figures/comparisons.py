@@ -2,7 +2,8 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import RATE, FigureJSON, Measure, as_json, layout, plot_text
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
+from backend.judging.measures import Measure
 from backend.schemas import ComparisonRead
 
 GIVEN_COLOR, NEW_SEEDS_COLOR = "#2f5fd0", "#b42318"
@@ -12,7 +13,7 @@ def label(comparison: ComparisonRead) -> str:
     return f"{plot_text(comparison.a)} − {plot_text(comparison.b)}"
 
 
-def forest(comparisons: list[ComparisonRead], adjustment: str, measure: Measure = RATE) -> FigureJSON:
+def forest(comparisons: list[ComparisonRead], adjustment: str, measure: Measure) -> FigureJSON:
     labels = [label(c) for c in comparisons]
     figure = go.Figure()
     figure.add_trace(

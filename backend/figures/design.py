@@ -2,7 +2,8 @@
 
 import plotly.graph_objects as go
 
-from backend.figures.common import RATE, FigureJSON, Measure, as_json, layout, plot_text
+from backend.figures.common import FigureJSON, as_json, layout, plot_text
+from backend.judging.measures import Measure
 from backend.schemas import IntervalRead, PowerRead, VarianceRead
 
 _SOURCES = [
@@ -17,7 +18,7 @@ def _share(v: VarianceRead, key: str) -> IntervalRead | None:
     return getattr(v.shares, key)
 
 
-def variance_bars(variances: list[VarianceRead], measure: Measure = RATE) -> FigureJSON:
+def variance_bars(variances: list[VarianceRead], measure: Measure) -> FigureJSON:
     """Share of a verdict's (or score's) variance from each source, grouped per condition, with 95%."""
     names = [plot_text(v.name) for v in variances]
     traces = []
@@ -71,7 +72,7 @@ def variance_bars(variances: list[VarianceRead], measure: Measure = RATE) -> Fig
     return as_json(figure)
 
 
-def power_curve(powers: list[PowerRead], measure: Measure = RATE) -> FigureJSON:
+def power_curve(powers: list[PowerRead], measure: Measure) -> FigureJSON:
     """Seeds per fine-tuned condition needed to detect each difference, one line per comparison."""
     figure = go.Figure()
     for power in powers:

@@ -3,15 +3,14 @@
 import plotly.graph_objects as go
 
 from backend.figures.common import (
-    RATE,
     FigureJSON,
-    Measure,
     as_json,
     layout,
     partial_note,
     percent,
     plot_text,
 )
+from backend.judging.measures import Measure
 from backend.schemas import ConditionSummaryRead
 
 _SPREAD = 0.22  # horizontal room for one condition's seeds, in category widths
@@ -23,7 +22,7 @@ def _offsets(n: int) -> list[float]:
     return [0.0] if n == 1 else [-_SPREAD + 2 * _SPREAD * i / (n - 1) for i in range(n)]
 
 
-def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure = RATE) -> FigureJSON:
+def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure) -> FigureJSON:
     """A point per seed (bars: min-max over re-evaluations of that checkpoint when there are some, else the
     Wilson 95% interval), a box per condition, the mean with its t-interval, and the baseline's level."""
     figure = go.Figure()
@@ -135,9 +134,7 @@ def seed_distribution(conditions: list[ConditionSummaryRead], measure: Measure =
     return as_json(figure)
 
 
-def evaluation_vs_training_noise(
-    conditions: list[ConditionSummaryRead], measure: Measure = RATE
-) -> FigureJSON:
+def evaluation_vs_training_noise(conditions: list[ConditionSummaryRead], measure: Measure) -> FigureJSON:
     """Per condition, the SD between seeds next to the SD between re-evaluations of one checkpoint."""
     names = [plot_text(c.name) for c in conditions]
     figure = go.Figure(

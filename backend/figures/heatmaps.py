@@ -6,15 +6,19 @@ import numpy as np
 import plotly.graph_objects as go
 
 from backend.figures.common import FigureJSON, as_json, hover_text, layout, plot_text
+from backend.judging.measures import Measure
 from backend.stats.cells import Cells
 from backend.stats.prompts import PromptStability
 from backend.stats.rates import wilson_interval
 
 
 def category_heatmap(
-    conditions: Sequence[str], categories: Sequence[str], counts: dict[tuple[str, str], tuple[int, int]]
+    conditions: Sequence[str],
+    categories: Sequence[str],
+    counts: dict[tuple[str, str], tuple[int, int]],
+    measure: Measure,
 ) -> FigureJSON:
-    """Harmfulness rate per (condition, category) from {(condition, category): (harmful, scored)}."""
+    """The rate per (condition, category) from {(condition, category): (harmful, scored)}."""
     z, text, hover = [], [], []
     for condition in conditions:
         z_row, text_row, hover_row = [], [], []
@@ -44,11 +48,11 @@ def category_heatmap(
             colorscale="Reds",
             zmin=0,
             zmax=100,
-            colorbar={"title": "% harmful"},
+            colorbar={"title": measure.axis},
             hovertemplate="%{y} · %{x}: %{z:.1f}%<br>%{customdata}<extra></extra>",
         )
     )
-    layout(figure, "Harmfulness rate by category", height=max(320, 120 + 40 * len(conditions)))
+    layout(figure, f"{measure.title} by category", height=max(320, 120 + 40 * len(conditions)))
     return as_json(figure)
 
 
@@ -58,6 +62,7 @@ def flip_heatmap(
     stability: PromptStability,
     prompt_labels: dict[int, tuple[str, str]],
     limit: int,
+    measure: Measure,
 ) -> FigureJSON:
     """Share of harmful verdicts per (prompt, seed), prompts sorted by flip rate: flipping prompts on top."""
     seeds = np.unique(cells.seed)
@@ -99,8 +104,8 @@ def flip_heatmap(
             colorscale="RdYlGn_r",
             zmin=0,
             zmax=1,
-            colorbar={"title": "harmful share"},
-            hovertemplate="%{y}, %{x}: %{z:.2f} harmful<br>%{customdata}<extra></extra>",
+            colorbar={"title": measure.share},
+            hovertemplate=f"%{{y}}, %{{x}}: {measure.share} %{{z:.2f}}<br>%{{customdata}}<extra></extra>",
         )
     )
     layout(

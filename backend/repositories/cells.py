@@ -3,12 +3,12 @@
 from collections.abc import Collection
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.db import dialect_insert
 from backend.domain import Verdict
-from backend.models import Generation, Judgment, PromptCell
+from backend.models import Generation, Judgment, PromptCell, Run
 
 
 def refresh_prompt_cells(
@@ -50,3 +50,5 @@ def refresh_prompt_cells(
             set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored")},
         )
     )
+    # New counts are a change the dashboard must see, whoever wrote the verdicts (a run, a rescoring job).
+    session.execute(update(Run).where(Run.id == run_id).values(revision=Run.revision + 1))

@@ -3,12 +3,14 @@
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from backend.domain import RunStatus
+from backend.condition_settings import describe_stored
+from backend.domain import TERMINAL_STATUSES, RunStatus, ValidationStatus
 from backend.errors import Conflict, NotFound
-from backend.models import Condition, Experiment, ExperimentJudge, Prompt, Run
+from backend.judging.measures import metrics
+from backend.models import Condition, Experiment, ExperimentJudge, JudgeValidation, Prompt, Run
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
 from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
@@ -199,6 +201,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         .distinct()
         .order_by(Prompt.category)
     )
+    settings = describe_stored([condition.spec for condition in experiment.conditions])
     return ExperimentRead(
         id=experiment.id,
         project_id=experiment.project_id,
@@ -214,8 +217,12 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         categories=list(categories),
         training_set=f"{experiment.training_set.name}@{experiment.training_set.version}",
         judges=judges,
+        metrics=metrics(judges),
         spec=experiment.spec,
-        conditions=[ConditionRead.model_validate(c) for c in experiment.conditions],
+        conditions=[
+            ConditionRead.model_validate(c).model_copy(update={"settings": described})
+            for c, described in zip(experiment.conditions, settings, strict=True)
+        ],
         runs=runs,
     )
 
@@ -262,12 +269,20 @@ def get_run(session: Session, run_id: int) -> RunDetail:
     run = _load_run(session, run_id)
     condition = run.condition
     judge_id = primary_judge_id(session, condition.experiment_id)
+    siblings = session.execute(
+        select(Condition.id, Condition.spec)
+        .where(Condition.experiment_id == condition.experiment_id)
+        .order_by(Condition.position)
+    ).all()
+    described = describe_stored([spec for _, spec in siblings])
+    settings = dict(zip([condition_id for condition_id, _ in siblings], described, strict=True))
     return RunDetail.model_validate(
         {
             **_run_read(run, condition).model_dump(),
             "experiment_id": condition.experiment_id,
             "provenance": run.provenance,
             "rate": rates_of_runs(session, [run.id], judge_id).get(run.id),
+            "condition_settings": settings[condition.id],
         }
     )
 
@@ -348,3 +363,30 @@ def run_provenance(session: Session, experiment_id: int) -> list[dict[str, objec
             .order_by(Run.id)
         )
     )
+
+
+def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, object]:
+    """What changes whenever anything shown about the experiment does, in two aggregates: its runs' count,
+    summed revisions (every change to a run or its verdict counts moves its revision on) and unfinished
+    count; and the count and newest finish of its project's validations of its judges (their warnings)."""
+    unfinished = case((Run.status.in_([s.value for s in TERMINAL_STATUSES]), 0), else_=1)
+    runs, revisions, n_unfinished = session.execute(
+        select(
+            func.count(Run.id),
+            func.coalesce(func.sum(Run.revision), 0),
+            func.coalesce(func.sum(unfinished), 0),
+        )
+        .join(Condition)
+        .where(Condition.experiment_id == experiment_id)
+    ).one()
+    validations, newest = session.execute(
+        select(func.count(JudgeValidation.id), func.max(JudgeValidation.finished_at))
+        .join(ExperimentJudge, ExperimentJudge.judge_id == JudgeValidation.judge_id)
+        .join(Experiment, Experiment.id == ExperimentJudge.experiment_id)
+        .where(
+            ExperimentJudge.experiment_id == experiment_id,
+            JudgeValidation.project_id == Experiment.project_id,
+            JudgeValidation.status == ValidationStatus.DONE,
+        )
+    ).one()
+    return int(runs), int(revisions), int(n_unfinished), int(validations), newest

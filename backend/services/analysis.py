@@ -14,7 +14,6 @@ from sqlalchemy.orm import Session
 from backend.domain import RunStatus
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
-from backend.repositories import experiments as experiment_repository
 from backend.repositories.results import rate_read, rates_of_runs
 from backend.schemas import (
     AgreementRead,
@@ -40,6 +39,7 @@ from backend.schemas import (
     VarianceRead,
 )
 from backend.services.cache import AnalysisCache, experiment_state
+from backend.services.experiment_state import current_state, read_experiment
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
 from backend.stats.compare import Comparison, compare_conditions
@@ -119,8 +119,14 @@ def load(
 ) -> ExperimentData:
     """The experiment's data, measured by its first judge's verdicts, or with metric "score" by the scores of
     its first judge that grades (InvalidInput when none does)."""
-    experiment = experiment_repository.get_experiment(session, experiment_id)
-    others = repository.verdict_totals(session, experiment_id, [judge.id for judge in experiment.judges[1:]])
+    version = current_state(session, experiment_id).version
+    experiment = read_experiment(session, cache, experiment_id, version)
+    others = cache.get(
+        ("verdict totals", experiment_id, version),
+        lambda: repository.verdict_totals(
+            session, experiment_id, [judge.id for judge in experiment.judges[1:]]
+        ),
+    )
     state = experiment_state(experiment, tuple(others))
     data = ExperimentData(session, experiment, experiment.judges[0].id, cache, state)
     if metric == "rate":

@@ -5,12 +5,14 @@ from sqlalchemy.orm import Session
 from backend.domain import Verdict
 from backend.errors import InvalidInput
 from backend.repositories import browser as repository
-from backend.repositories import experiments as experiment_repository
 from backend.schemas import BrowserResponseRead, Page, PromptRowRead
+from backend.services.cache import AnalysisCache
+from backend.services.experiment_state import read_experiment
 
 
 def make_filter(
     session: Session,
+    cache: AnalysisCache,
     experiment_id: int,
     *,
     category: str | None = None,
@@ -20,7 +22,7 @@ def make_filter(
     disagreements_only: bool = False,
     search: str | None = None,
 ) -> repository.BrowserFilter:
-    experiment = experiment_repository.get_experiment(session, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id)
     if condition is not None and condition not in {c.name for c in experiment.conditions}:
         raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
     return repository.BrowserFilter(

@@ -39,6 +39,10 @@ class AnalysisCache:
         self._max_entries = max_entries
         self._lock = threading.Lock()
 
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
     def get(self, key: Hashable, compute: Callable[[], Value]) -> Value:
         with self._lock:
             if key in self._entries:

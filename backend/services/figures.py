@@ -7,7 +7,8 @@ from sqlalchemy.orm import Session
 
 from backend.figures import comparisons as comparison_figures
 from backend.figures import design, distribution, heatmaps
-from backend.figures.common import RATE, FigureJSON, Measure, empty_figure
+from backend.figures.common import FigureJSON, empty_figure
+from backend.judging.measures import Measure, rate_measure, score_measure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
 from backend.services import analysis
@@ -30,12 +31,9 @@ def _figure(
 
 
 def _measure(data: ExperimentData) -> Measure:
-    """The words for the figure's numbers: the first judge's rate, or the grading judge's mean score."""
-    if data.metric == "rate":
-        return RATE
-    return Measure.mean_score(
-        next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id)
-    )
+    """The words for the figure's numbers: the judge's rate, named for what it measures, or its mean score."""
+    judge = next(judge for judge in data.experiment.judges if judge.id == data.judge_id)
+    return rate_measure(judge.measures, judge.ref) if data.metric == "rate" else score_measure(judge.ref)
 
 
 def seeds(
@@ -78,7 +76,7 @@ def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> Fi
         rows = repository.category_counts(session, experiment_id, data.judge_id)
         counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
         ordered_categories = sorted({category for _, category, *_ in rows})
-        return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts)
+        return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts, _measure(data))
 
     return _figure(session, cache, experiment_id, "categories", None, build)
 
@@ -114,7 +112,9 @@ def flips(
                 select(Prompt.id, Prompt.external_id, Prompt.text).where(Prompt.id.in_(cells.prompt.tolist()))
             )
         }
-        return heatmaps.flip_heatmap(condition.name, cells, prompt_stability(cells), labels, limit)
+        return heatmaps.flip_heatmap(
+            condition.name, cells, prompt_stability(cells), labels, limit, _measure(data)
+        )
 
     return _figure(session, cache, experiment_id, "flips", (condition_name, limit, with_text), build)
 

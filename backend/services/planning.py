@@ -30,13 +30,14 @@ def plan(
     n_fine_tuned_runs = sum(len(spec.seeds_of(c)) for c in fine_tuned)
     seeds = min((len(spec.seeds_of(c)) for c in fine_tuned), default=0)
 
-    def answer(size: SizingRead | None, basis: str) -> PlanRead:
+    def answer(size: SizingRead | None, basis: str, basis_experiment_id: int | None = None) -> PlanRead:
         return PlanRead(
             n_runs=n_runs,
             n_fine_tuned_runs=n_fine_tuned_runs,
             seeds_per_condition=seeds,
             sizing=size,
             sizing_basis=basis,
+            basis_experiment_id=basis_experiment_id,
         )
 
     if not fine_tuned:
@@ -71,5 +72,5 @@ def plan(
                 f"from the noise of experiment {experiment_id} ({data.experiment.name}): "
                 f"{name_a} − {name_b}, {measured} seeds, as if run with {seeds}"
             )
-            return answer(read, basis)
+            return answer(read, basis, experiment_id)
     return answer(None, "no earlier experiment of the project on this base model and benchmark measured it")

@@ -9,12 +9,13 @@ from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
 from backend.services import analysis
 from backend.services.cache import AnalysisCache
+from backend.services.experiment_state import read_experiment
 
 
 def experiment_report(
     session: Session, experiment_id: int, cache: AnalysisCache, adjustment: analysis.Adjustment = "holm"
 ) -> str:
-    experiment = repository.get_experiment(session, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id)
     return report.render(
         report.ReportInputs(
             experiment=experiment,

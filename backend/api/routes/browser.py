@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
+from backend.api.deps import CacheDep, ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
 from backend.domain import Role, ShareScope, Verdict
 from backend.repositories.browser import BrowserFilter
 from backend.schemas import BrowserResponseRead, Page, PromptRowRead
@@ -18,6 +18,7 @@ def _filter(
     experiment_id: ExperimentId,
     _: TextReaderDep,
     session: SessionDep,
+    cache: CacheDep,
     category: str | None = None,
     condition: Annotated[str | None, Query(description="condition name")] = None,
     verdict: Annotated[Verdict | None, Query(description="the primary judge's verdict")] = None,
@@ -27,6 +28,7 @@ def _filter(
 ) -> BrowserFilter:
     return service.make_filter(
         session,
+        cache,
         experiment_id,
         category=category,
         condition=condition,

@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
 
 from backend.api.auth import Access, ChoosesProject, InExperiment, ProjectChoice, SignedInDep
 from backend.api.deps import (
@@ -17,9 +17,18 @@ from backend.api.yaml_body import yaml_body, yaml_text
 from backend.domain import Role, ShareScope
 from backend.repositories import experiments as repository
 from backend.repositories import projects as project_repository
-from backend.schemas import AddSeedsRequest, ExperimentRead, ExperimentSummary, Page, PlanRead
+from backend.schemas import (
+    AddSeedsRequest,
+    ExperimentDraftRead,
+    ExperimentRead,
+    ExperimentStateRead,
+    ExperimentSummary,
+    Page,
+    PlanRead,
+)
+from backend.services import drafts, planning
 from backend.services import experiments as service
-from backend.services import planning
+from backend.services.experiment_state import current_state, read_experiment
 from backend.specs import ConditionSpec, ExperimentSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
@@ -84,9 +93,41 @@ def plan_experiment(
     return planning.plan(session, cache, settings, spec, submitter.choose(spec.project))
 
 
+@router.get("/draft")
+def draft_experiment(_: SignedInDep) -> ExperimentDraftRead:
+    """The definition the new-experiment form starts from, and the JSON schema of a definition: every
+    field's default and bounds."""
+    return drafts.draft()
+
+
 @router.get("/{experiment_id}")
-def get_experiment(experiment_id: ExperimentId, _: ReaderDep, session: SessionDep) -> ExperimentRead:
-    return repository.get_experiment(session, experiment_id)
+def get_experiment(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> ExperimentRead:
+    return read_experiment(session, cache, experiment_id)
+
+
+@router.get(
+    "/{experiment_id}/state",
+    responses={
+        200: {"model": ExperimentStateRead},
+        304: {"description": "nothing changed since the state whose ETag was sent"},
+    },
+)
+def get_experiment_state(
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+) -> Response:
+    """A cheap check for an open dashboard: the experiment's state, with its version as the ETag. Send the
+    ETag back in If-None-Match: 304 while nothing the dashboard shows has changed."""
+    state = current_state(session, experiment_id)
+    etag = f'"{state.version}"'
+    if if_none_match == etag:
+        return Response(status_code=304, headers={"etag": etag})
+    body = ExperimentStateRead(version=state.version, runs=state.runs, unfinished=state.unfinished)
+    return Response(body.model_dump_json(), media_type="application/json", headers={"etag": etag})
 
 
 @router.delete("/{experiment_id}", status_code=status.HTTP_204_NO_CONTENT)

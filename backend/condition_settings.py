@@ -1,0 +1,85 @@
+"""A condition's settings in words, and which of them differ between an experiment's conditions.
+
+The dashboard's conditions table, the run page and the report show them from here. A baseline trains
+nothing, so it has no training or LoRA settings to show; a setting differs when two conditions that have it
+give it different values.
+"""
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from backend.schemas import SettingRead
+from backend.specs import ConditionSpec
+
+Item = tuple[str, str, str]  # (key, group, text)
+
+
+def _training(spec: ConditionSpec) -> list[Item]:
+    training, lora = spec.training, spec.lora
+    return [
+        ("training.learning_rate", "training", f"lr {training.learning_rate:g}"),
+        ("training.epochs", "training", f"{training.epochs} epoch(s)"),
+        ("training.batch_size", "training", f"batch {training.batch_size}"),
+        ("training.subset_size", "training", f"subset {training.subset_size or 'all'}"),
+        ("training.max_length", "training", f"max length {training.max_length}"),
+        ("training.warmup_ratio", "training", f"warmup {training.warmup_ratio:g}"),
+        ("training.weight_decay", "training", f"weight decay {training.weight_decay:g}"),
+        ("lora.rank", "lora", f"rank {lora.rank}"),
+        ("lora.alpha", "lora", f"alpha {lora.alpha}"),
+        ("lora.dropout", "lora", f"dropout {lora.dropout:g}"),
+        ("lora.target_modules", "lora", f"modules {', '.join(lora.target_modules)}"),
+    ]
+
+
+def _generation(spec: ConditionSpec) -> list[Item]:
+    generation = spec.generation
+    assert generation is not None, "stored conditions have their generation settings resolved"
+    return [
+        ("generation.temperature", "generation", f"temperature {generation.temperature:g}"),
+        ("generation.top_p", "generation", f"top-p {generation.top_p:g}"),
+        ("generation.max_new_tokens", "generation", f"{generation.max_new_tokens} new tokens"),
+        (
+            "generation.samples_per_prompt",
+            "generation",
+            f"{generation.samples_per_prompt} sample(s) per prompt",
+        ),
+    ]
+
+
+def _seeds(spec: ConditionSpec) -> list[Item]:
+    pinned = [
+        (f"pin_seeds.{name}", "seeds", f"{name.replace('_', ' ')} seed pinned to {seed}")
+        for name, seed in spec.pin_seeds.model_dump().items()
+        if seed is not None
+    ]
+    return [("seeds", "seeds", f"seeds {', '.join(map(str, spec.seeds or []))}"), *pinned]
+
+
+def describe_conditions(specs: Sequence[ConditionSpec]) -> list[list[SettingRead]]:
+    """Each condition's settings (as stored: generation and seeds resolved), in words, in spec order."""
+    described = [
+        (_training(spec) if spec.finetune else []) + _generation(spec) + _seeds(spec) for spec in specs
+    ]
+    values: dict[tuple[str, bool | None], set[str]] = defaultdict(set)
+    for spec, items in zip(specs, described, strict=True):
+        for key, group, text in items:
+            values[_compared_as(key, group, spec)].add(text)
+    return [
+        [
+            SettingRead(
+                key=key, group=group, text=text, differs=len(values[_compared_as(key, group, spec)]) > 1
+            )
+            for key, group, text in items
+        ]
+        for spec, items in zip(specs, described, strict=True)
+    ]
+
+
+def _compared_as(key: str, group: str, spec: ConditionSpec) -> tuple[str, bool | None]:
+    # A baseline runs its own seeds by design (one untuned model): its seeds are compared with baselines'.
+    return key, spec.finetune if group == "seeds" else None
+
+
+def describe_stored(specs: Sequence[dict]) -> list[list[SettingRead]]:
+    """As describe_conditions, from conditions' stored specs."""
+    return describe_conditions([ConditionSpec.model_validate(spec) for spec in specs])

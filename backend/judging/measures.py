@@ -1,0 +1,100 @@
+"""What the numbers on a dashboard measure, in words: one place for every title, axis, legend and heading.
+
+A judge's "harmful" verdict means what its rate measures: a harm judge's rate is a harmfulness rate, but a
+refusal judge calls every compliant answer harmful, so its rate is a compliance rate (the share of responses
+that comply rather than refuse), not a measure of harm. A grading judge's scores give a mean score instead.
+Judge references are letters, digits, '.', '_' and '-' (backend.domain.JUDGE_NAME_PATTERN), so they are safe
+in Plotly text as they are.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from backend.schemas import ExperimentJudgeRead, MetricRead
+
+
+@dataclass(frozen=True)
+class Measure:
+    """The words for one kind of number: a rate in %, or a judge's mean score × 100."""
+
+    title: str  # "Harmfulness rate"
+    axis: str  # the axis of a value: "harmful responses (%)"
+    value: str  # one value in hover text: "harmful 12.5%"
+    share: str  # a colour bar of shares in [0, 1]: "harmful share"
+    column: str  # a table column of rates: "Harmful"
+    suffix: str  # after a value: "%" for a rate
+    unit: str  # what one observation is: "verdict", "score"
+    points: str  # a difference's unit
+    meaning: str  # a sentence: what every number measured this way is
+
+    @property
+    def in_a_sentence(self) -> str:
+        return self.title[0].lower() + self.title[1:]
+
+
+def rate_measure(measures: str, judge: str) -> Measure:
+    """The share of `judge`'s scored verdicts called harmful, named for what the judge measures."""
+    if measures == "compliance":
+        return Measure(
+            title="Compliance rate",
+            axis="complying responses (%)",
+            value="complies",
+            share="complying share",
+            column="Complies",
+            suffix="%",
+            unit="verdict",
+            points="percentage points",
+            meaning=f"the compliance rate by {judge}: the share of responses that comply rather than refuse "
+            "(a refusal judge: it measures refusal, not harm)",
+        )
+    return Measure(
+        title="Harmfulness rate",
+        axis="harmful responses (%)",
+        value="harmful",
+        share="harmful share",
+        column="Harmful",
+        suffix="%",
+        unit="verdict",
+        points="percentage points",
+        meaning=f"the harmfulness rate by {judge}: the share of responses it judged harmful",
+    )
+
+
+def score_measure(judge: str) -> Measure:
+    """The mean of `judge`'s graded scores (0 safe to 1 harmful), shown × 100."""
+    return Measure(
+        title=f"Mean score of {judge}",
+        axis="mean score (× 100)",
+        value="mean score",
+        share="mean score",
+        column="Mean score",
+        suffix="",
+        unit="score",
+        points="score points, × 100",
+        meaning=f"the mean of {judge}'s graded scores (0 safe to 1 harmful) × 100; judgments without a score "
+        "are left out",
+    )
+
+
+def metrics(judges: Sequence[ExperimentJudgeRead]) -> list[MetricRead]:
+    """What an experiment's dashboard can be measured by: its first judge's rate, and the mean score of its
+    first grading judge when it has one. Each with the judge whose trust it rests on."""
+    first = judges[0]
+    choices = [(first, "rate", rate_measure(first.measures, first.ref))]
+    grading = next((judge for judge in judges if judge.graded), None)
+    if grading is not None:
+        choices.append((grading, "score", score_measure(grading.ref)))
+    return [
+        MetricRead(
+            metric=metric,
+            judge=judge.ref,
+            label=f"the {measure.in_a_sentence} of {judge.ref}"
+            if metric == "rate"
+            else f"the {measure.in_a_sentence}",
+            title=measure.title,
+            column=measure.column,
+            meaning=measure.meaning,
+            warning=judge.warning,
+        )
+        for judge, metric, measure in choices
+    ]
