@@ -19,6 +19,7 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
 from backend.domain import RunStatus
+from backend.jobs import RUNS
 from backend.models import Generation, Judgment, Run
 from backend.queue import TaskQueue, make_celery
 from backend.schema import upgrade_to_head
@@ -51,7 +52,7 @@ def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrid
         "lease_s": 6,
         "sweep_interval_s": 1,
         "queued_stranded_after_s": 3,
-        "run_max_attempts": 5,
+        "job_max_attempts": 5,
         "generation_token_budget": 150,  # several batches per run
         "judge_batch_size": 1,  # a judge transaction per generation
         "allowed_hosts": [TEST_CLIENT_HOST],
@@ -186,7 +187,7 @@ def test_two_workers_racing_for_one_run_only_one_does_the_work(
         # The same run's task three more times: a redelivery, a retry click, a resume, all at once.
         queue = TaskQueue(make_celery(settings))
         for _ in range(3):
-            queue.enqueue_run(run_id)
+            queue.enqueue(RUNS, run_id)
 
         def logs() -> str:
             return "".join(racer.log_path.read_text() for racer in racers)
@@ -269,3 +270,4 @@ def test_restarting_postgresql_mid_run_resumes_it_without_partial_rows(
         assert "database unreachable" in log or "could not renew the lease" in log
         check_results(client, experiment_id)
     engine.dispose()
+
