@@ -45,15 +45,17 @@ class Settings(BaseSettings):
     max_pairs_per_request: int = Field(20, ge=0)
 
     # --- workers: leases and reconciliation (README, "Workers") -----------------------------------
-    # A worker holds a run for this long unless it renews the lease, which it does every quarter of it.
+    # A worker holds a job (a run, a judge validation: backend.jobs) for this long unless it renews the
+    # lease, which it does every quarter of it.
     lease_s: float = 120.0
-    # How often every worker looks for stranded runs (expired leases, lost messages) and queues them again.
+    # How often every worker looks for stranded jobs (expired leases, lost messages) and queues them again.
     sweep_interval_s: float = 60.0
-    # A queued run no worker has claimed for this long is stranded if the workers are idle or have taken
+    # A queued job no worker has claimed for this long is stranded if the workers are idle or have taken
     # work queued after it (its message was lost); until then it is waiting its turn.
     queued_stranded_after_s: float = 120.0
-    # Workers that took a run and stopped without finishing it (killed, out of memory) before it is failed.
-    run_max_attempts: int = 3
+    # Workers that took a job (a run, a judge validation) and stopped without finishing it (killed, out of
+    # memory) before it is failed.
+    job_max_attempts: int = 3
     # A worker's pool process is replaced after this many runs, returning its memory (GPU memory too).
     worker_max_tasks_per_child: int = 10
     # "auto": the GPU when there is one, else the CPU; "cuda" refuses to start without a GPU.

@@ -22,8 +22,6 @@ class RunStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({RunStatus.DONE, RunStatus.FAILED, RunStatus.CANCELLED})
 # A worker is (or should be) busy with the run: the stages, in the order a run goes through them.
 STAGE_STATUSES = (RunStatus.TRAINING, RunStatus.GENERATING, RunStatus.JUDGING)
-# Waiting for a worker or in a stage: a worker may claim the run.
-ACTIVE_STATUSES = frozenset({RunStatus.QUEUED, *STAGE_STATUSES})
 
 
 class Verdict(StrEnum):

@@ -1,7 +1,7 @@
 """ORM rows. They stay inside the repository layer; the API returns pydantic models built from them."""
 
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -317,7 +317,35 @@ class Condition(Base):
     )
 
 
-class Run(Base):
+class JobRow:
+    """Columns of every worker job (a run, a judge validation; backend.jobs): its progress, its times, and
+    the lease through which one worker at a time holds it (backend.repositories.leases)."""
+
+    if TYPE_CHECKING:
+        # Every job table has these; `status` takes its kind's own enum (backend.jobs.JobKind).
+        id: Mapped[int]
+        status: Mapped[Any]
+
+    # Progress of the current stage in [0, 1], and what the worker is doing, for the page.
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    progress_message: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    # The lease: the worker holding the job ("host:pid:token") and until when. Free when there is no
+    # owner or the expiry has passed; a working worker renews it.
+    lease_owner: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    # When the job's task was last sent to the broker, and when a worker last claimed it: the sweep tells a
+    # queued job waiting its turn from one whose message was lost.
+    enqueued_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    claimed_at: Mapped[datetime | None]
+    # Workers that claimed the job since a user last queued it; past Settings.job_max_attempts it fails.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class Run(JobRow, Base):
     """One (condition, seed) fine-tune and its evaluation, or a repeated evaluation of such a run."""
 
     __tablename__ = "runs"
@@ -340,27 +368,10 @@ class Run(Base):
     # so the dashboard can mark seeds that joined the analysis later.
     added_in: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
-    # Progress of the current stage in [0, 1], and what the worker is doing, for the dashboard.
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    progress_message: Mapped[str] = mapped_column(Text, default="")
-    error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
     # Seconds spent per stage: {"training": 61.2, "generating": 48.0, "judging": 3.1}.
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Seeds, package versions, git commit, model and data hashes, device.
     provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # The lease (backend.repositories.leases): the worker holding the run ("host:pid:token") and until
-    # when. Free when there is no owner or the expiry has passed; a working worker renews it.
-    lease_owner: Mapped[str | None] = mapped_column(String(200))
-    lease_expires_at: Mapped[datetime | None]
-    # When the run's task was last sent to the broker, and when a worker last claimed it: the sweep tells a
-    # queued run waiting its turn from one whose message was lost.
-    enqueued_at: Mapped[datetime | None] = mapped_column(default=utcnow)
-    claimed_at: Mapped[datetime | None]
-    # Workers that claimed the run since a user last queued it; past Settings.run_max_attempts it fails.
-    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # Moves on with every UPDATE of the row (the ORM's and Core's alike) and with every recount of its
     # verdicts (repositories.cells): the dashboard's state is the sum over an experiment's runs.
     revision: Mapped[int] = mapped_column(
@@ -499,7 +510,7 @@ class ValidationExample(Base):
     validation_set: Mapped[ValidationSet] = relationship(back_populates="examples")
 
 
-class JudgeValidation(Base):
+class JudgeValidation(JobRow, Base):
     """One judge definition measured against one validation set: a worker job, then its result."""
 
     __tablename__ = "judge_validations"
@@ -512,12 +523,7 @@ class JudgeValidation(Base):
     status: Mapped[ValidationStatus] = mapped_column(
         _str_enum(ValidationStatus, "validation_status"), default=ValidationStatus.QUEUED
     )
-    progress: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str | None] = mapped_column(Text)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
-    created_at: Mapped[datetime] = mapped_column(default=utcnow)
-    started_at: Mapped[datetime | None]
-    finished_at: Mapped[datetime | None]
     # The headline figures, as columns so the best validation of a judge is one query; the rest (precision,
     # recall, confusion matrix, per-category figures) in `result` (backend.judging.quality.JudgeQuality).
     n: Mapped[int | None] = mapped_column(Integer)

@@ -1,9 +1,11 @@
 """The Celery app both sides share, and the API's way of enqueueing work by task name."""
 
+from typing import Any
+
 from celery import Celery
 
 from backend.config import Settings
-from backend.domain import TaskName
+from backend.jobs import JobKind
 
 
 def make_celery(settings: Settings) -> Celery:
@@ -12,7 +14,7 @@ def make_celery(settings: Settings) -> Celery:
     app.conf.update(
         # A task is acknowledged when it finishes, and a worker holds one task at a time: jobs run for
         # minutes and must not wait behind a busy worker (Celery docs, optimizing.rst). A worker that dies
-        # loses nothing: its run's lease expires and the sweep queues the run again (worker.sweep).
+        # loses nothing: its job's lease expires and the sweep queues the job again (worker.sweep).
         task_acks_late=True,
         worker_prefetch_multiplier=1,
         # The database holds job state; Celery's result backend is not used.
@@ -30,7 +32,7 @@ def make_celery(settings: Settings) -> Celery:
 def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]:
     if broker_url.startswith(("redis://", "rediss://")):
         # Redis hands an unacknowledged message out again after this; the worker that gets it finds the
-        # run leased or finished and drops it, so it need not exceed the longest job (redis.rst caveats).
+        # job leased or finished and drops it, so it need not exceed the longest job (redis.rst caveats).
         return {"visibility_timeout": settings.broker_visibility_timeout_s}
     # kombu's SQLAlchemy transport passes its options to create_engine; it has no visibility timeout.
     return {}
@@ -42,10 +44,6 @@ class TaskQueue:
     def __init__(self, celery: Celery) -> None:
         self._celery = celery
 
-    def enqueue_run(self, run_id: int) -> None:
-        """Send the run's one task; the worker that takes it works out which stage is next."""
-        self._celery.send_task(TaskName.RUN.value, args=[run_id])
-
-    def enqueue_validation(self, validation_id: int) -> None:
-        """Send a judge validation's task (seedscope.validate-judge) with its id."""
-        self._celery.send_task(TaskName.VALIDATE_JUDGE.value, args=[validation_id])
+    def enqueue(self, kind: JobKind[Any], job_id: int) -> None:
+        """Send the job's task with its id (a run's one task: its worker works out which stage is next)."""
+        self._celery.send_task(kind.task.value, args=[job_id])

@@ -576,9 +576,15 @@ class ValidationSummaryRead(_Read):
     measures: str
     status: ValidationStatus
     progress: float
+    progress_message: str
     error: str | None
     created_at: datetime
     finished_at: datetime | None
+    # The worker holding the validation and until when, and how many workers have taken it since it was
+    # last queued by a user (as for a run).
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
     n: int | None
     n_unscored: int | None
     accuracy: float | None

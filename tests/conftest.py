@@ -4,6 +4,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
+from backend.jobs import RUNS, VALIDATIONS, JobKind
 from backend.schema import upgrade_to_head
 from backend.services import accounts
 
@@ -33,18 +35,15 @@ def missing_service(reason: str) -> None:
 
 
 class RecordingQueue:
-    """Stands in for the broker in API tests: records the run ids (and judge validation ids) whose task
-    would have been sent."""
+    """Stands in for the broker in API tests: records the ids of the jobs whose task would have been sent,
+    runs in `sent` and judge validations in `validations`."""
 
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.validations: list[int] = []
 
-    def enqueue_run(self, run_id: int) -> None:
-        self.sent.append(run_id)
-
-    def enqueue_validation(self, validation_id: int) -> None:
-        self.validations.append(validation_id)
+    def enqueue(self, kind: JobKind[Any], job_id: int) -> None:
+        {RUNS: self.sent, VALIDATIONS: self.validations}[kind].append(job_id)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
 from backend.domain import JudgeRef, RunStatus, Verdict
@@ -130,3 +130,17 @@ def judge_again(
     session.flush()
     refresh_prompt_cells(session, run_id, judged_by)
     session.commit()
+
+
+def finish_validation(sessions: sessionmaker[Session], validation_id: int, verdict: str = "harmful") -> None:
+    """A worker's side of a judge validation, by hand: every example judged `verdict`, then the result."""
+    from worker.validation import ValidationStore
+
+    store = ValidationStore(sessions)
+    lease, _ = store.claim(validation_id, "w:1:aa", lease_s=60, max_attempts=3)
+    assert lease is not None
+    _, todo, _ = store.start(lease)
+    store.add_verdicts(
+        lease, [{"example_id": example_id, "verdict": verdict} for example_id, _, _ in todo], 1.0
+    )
+    store.finish(lease, seconds=1.0)

@@ -12,8 +12,10 @@ from sqlalchemy import inspect, text
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Role
+from backend.jobs import VALIDATIONS
 from backend.models import Base, exists_on
 from backend.repositories.experiments import get_experiment
+from backend.repositories.leases import requeue_stranded
 from backend.repositories.projects import projects_of_user
 from backend.schema import alembic_config
 from backend.schemas import ProjectRead
@@ -252,3 +254,77 @@ def test_verdicts_survive_judges_becoming_data_on_sqlite(tmp_path: Path) -> None
 
 def test_verdicts_survive_judges_becoming_data_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
     _check_verdicts_survive_judges_becoming_data(postgres_url, tmp_path)
+
+
+def _check_a_validation_stranded_before_leases_is_swept(database_url: str) -> None:
+    """Validations stored before 0009 keep their state, count as enqueued when they were created, and one
+    left "running" by a worker that died (which nothing could recover then) is found by the sweep."""
+    config = alembic_config(database_url)
+    command.upgrade(config, "0008")
+    engine = make_engine(database_url)
+    created = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO projects (name, created_at) VALUES ('p', :now)"), {"now": created}
+        )
+        connection.execute(
+            text(
+                "INSERT INTO judge_definitions (name, version, description, kind, options, content_hash, "
+                "created_at) VALUES ('j', 1, '', 'refusal-phrases', '{}', 'h', :now)"
+            ),
+            {"now": created},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO validation_sets (name, version, content_hash, source, description, measures, "
+                "created_at) VALUES ('v', '1', 'h', 'jsonl', '', 'compliance', :now)"
+            ),
+            {"now": created},
+        )
+        for status in ("running", "done"):
+            connection.execute(
+                text(
+                    "INSERT INTO judge_validations (project_id, judge_id, validation_set_id, status, "
+                    "progress, created_at, result) VALUES (1, 1, 1, :status, 0.5, :now, '{}')"
+                ),
+                {"status": status, "now": created},
+            )
+    command.upgrade(config, "head")
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT status, progress_message, lease_owner, enqueued_at, attempts FROM judge_validations "
+                "ORDER BY id"
+            )
+        ).all()
+    assert [(status, message, owner, attempts) for status, message, owner, _, attempts in rows] == [
+        ("running", "", None, 0),
+        ("done", "", None, 0),
+    ]
+    assert {_as_utc(row[3]) for row in rows} == {created}
+    with make_session_factory(engine).begin() as session:
+        now = datetime.now(UTC)
+        assert requeue_stranded(session, VALIDATIONS, now, 120, now) == [1]
+    command.downgrade(config, "0008")
+    with engine.connect() as connection:
+        assert connection.execute(
+            text("SELECT status FROM judge_validations ORDER BY id")
+        ).scalars().all() == [
+            "queued",
+            "done",
+        ]
+    engine.dispose()
+
+
+def _as_utc(value: datetime | str) -> datetime:
+    """A timestamp as SQLite (text, naive) or PostgreSQL (aware) returns it from plain SQL."""
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def test_a_validation_stranded_before_leases_is_swept_on_sqlite(tmp_path: Path) -> None:
+    _check_a_validation_stranded_before_leases_is_swept(f"sqlite:///{tmp_path}/validations.sqlite")
+
+
+def test_a_validation_stranded_before_leases_is_swept_on_postgresql(postgres_url: str) -> None:
+    _check_a_validation_stranded_before_leases_is_swept(postgres_url)

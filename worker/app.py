@@ -36,7 +36,7 @@ def _start(**_: object) -> None:
     finally:
         engine.dispose()
     log.info("adapters are read and written under %s", settings.artifacts_dir.resolve())
-    _sweeper = Sweeper(settings, TaskQueue(celery).enqueue_run)
+    _sweeper = Sweeper(settings, TaskQueue(celery).enqueue)
     _sweeper.start()
 
 

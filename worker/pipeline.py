@@ -16,11 +16,12 @@ from worker.device import describe, pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
 from worker.judges.base import JudgeResources, judge_pairs
+from worker.lease import Lease
 from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel
 from worker.provenance import environment
-from worker.store import Lease, RunContext, RunStore
+from worker.store import RunContext, RunStore
 from worker.training import TrainingSeeds, train_lora
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ class Job:
     models: ModelCache
 
     def progress(self, fraction: float, message: str) -> None:
-        """Record progress; raises RunCancelled or LeaseLost when the run is no longer this worker's."""
+        """Record progress; raises JobCancelled or LeaseLost when the run is no longer this worker's."""
         self.store.progress(self.lease, fraction, message)
 
 

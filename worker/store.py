@@ -1,24 +1,21 @@
-"""The worker's reads and writes.
+"""The worker's reads and writes for runs (a judge validation's are in worker.validation).
 
 Every write is idempotent on a natural key, so work done twice is stored once, and every write goes through
-the run's lease (`_hold`): it renews the lease in the same transaction and refuses, writing nothing, when
-another worker has taken the run or the user cancelled it.
+the run's lease (worker.lease.JobStore._hold): it renews the lease in the same transaction and refuses,
+writing nothing, when another worker has taken the run or the user cancelled it.
 """
 
-import os
-import socket
-import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
-from backend.domain import ACTIVE_STATUSES, RunStatus
+from backend.domain import RunStatus
+from backend.jobs import RUNS
 from backend.models import (
     Benchmark,
     Condition,
@@ -33,37 +30,12 @@ from backend.models import (
 )
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
-from backend.repositories.leases import lease_is_free
 from backend.schemas import JudgeDefinitionRead
 from backend.specs import ConditionSpec
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
 from worker.judges.replies import DatabaseReplies
-
-
-class RunCancelled(Exception):
-    """The user cancelled the run; the task stops at the next checkpoint."""
-
-
-class LeaseLost(Exception):
-    """The lease lapsed and the run was queued again or taken by another worker: stop, writing nothing."""
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A worker's hold on one run, renewed on every write and by a heartbeat (worker.lease)."""
-
-    run_id: int
-    owner: str
-    seconds: float
-
-    def expiry(self, now: datetime) -> datetime:
-        return now + timedelta(seconds=self.seconds)
-
-
-def lease_owner(worker_name: str | None = None) -> str:
-    """'worker@host:pid:token': which worker process holds a run, unique per claim."""
-    return f"{worker_name or socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+from worker.lease import JobStore, Lease
 
 
 @dataclass(frozen=True)
@@ -90,9 +62,11 @@ class RunContext:
     training_set_hash: str
 
 
-class RunStore:
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
-        self._sessions = session_factory
+class RunStore(JobStore[Run]):
+    """A run's reads, and its writes under the run's lease."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        super().__init__(RUNS, sessions)
 
     def session(self) -> Session:
         """A session on the store's database for work beside a run's (the dashboard's snapshots)."""
@@ -131,61 +105,7 @@ class RunStore:
                 training_set_hash=training_set_hash,
             )
 
-    # --- the lease and the run's status ---------------------------------------------------------
-
-    def claim(self, run_id: int, owner: str, lease_s: float, max_attempts: int) -> tuple[Lease | None, str]:
-        """Take the run if it is waiting or in a stage and no live lease holds it: (lease, "") or (None, why).
-
-        One conditional UPDATE, so of two workers handed the same run at once exactly one gets it. A run
-        that more than `max_attempts` workers took without finishing is failed instead.
-        """
-        now = utcnow()
-        lease = Lease(run_id, owner, lease_s)
-        with self._sessions.begin() as session:
-            attempts = session.execute(
-                update(Run)
-                .where(Run.id == run_id, Run.status.in_(list(ACTIVE_STATUSES)), lease_is_free(now))
-                .values(
-                    lease_owner=owner,
-                    lease_expires_at=lease.expiry(now),
-                    claimed_at=now,
-                    attempts=Run.attempts + 1,
-                )
-                .returning(Run.attempts)
-            ).scalar_one_or_none()
-            if attempts is not None and attempts <= max_attempts:
-                return lease, ""
-            if attempts is not None:
-                error = (
-                    f"gave up after {max_attempts} attempts: every worker that took this run stopped before "
-                    "finishing it (killed, out of memory, or the database was unreachable); see the worker "
-                    "logs, then retry the run"
-                )
-                self._end(session, lease, RunStatus.FAILED, "failed", error, now)
-                return None, f"failed after {max_attempts} attempts"
-            row = session.execute(
-                select(Run.status, Run.lease_owner, Run.lease_expires_at).where(Run.id == run_id)
-            ).first()
-        if row is None:
-            return None, "no such run (its experiment was deleted?)"
-        status, holder, expires = row
-        if status not in ACTIVE_STATUSES:
-            return None, f"it is {status.value}"
-        return None, f"{holder} holds it until {expires:%H:%M:%S} UTC"
-
-    def renew(self, lease: Lease) -> bool:
-        """Extend the lease; False once the run was queued again or taken by another worker."""
-        with self._sessions.begin() as session:
-            return self._renewed(session, lease) is not None
-
-    def release(self, lease: Lease) -> None:
-        """Let go of the run (it finished, failed or was cancelled, or this worker is stopping)."""
-        with self._sessions.begin() as session:
-            session.execute(
-                update(Run)
-                .where(Run.id == lease.run_id, Run.lease_owner == lease.owner)
-                .values(lease_owner=None, lease_expires_at=None)
-            )
+    # --- the run's status ----------------------------------------------------------------------------
 
     def start_stage(self, lease: Lease, status: RunStatus) -> None:
         with self._sessions.begin() as session:
@@ -195,7 +115,7 @@ class RunStore:
             run.started_at = run.started_at or utcnow()
 
     def progress(self, lease: Lease, fraction: float, message: str) -> None:
-        """Record progress (renewing the lease); raises RunCancelled or LeaseLost when the run is not ours."""
+        """Record progress (renewing the lease); raises JobCancelled or LeaseLost when the run is not ours."""
         with self._sessions.begin() as session:
             run = self._hold(session, lease)
             run.progress, run.progress_message = min(max(fraction, 0.0), 1.0), message
@@ -210,57 +130,12 @@ class RunStore:
         """Mark the run done and release it, unless it is no longer ours."""
         with self._sessions.begin() as session:
             self._hold(session, lease)
-            self._end(session, lease, RunStatus.DONE, "done", None, utcnow())
-
-    def fail(self, lease: Lease, error: str) -> None:
-        """Mark the run failed and release it; a run that is done, cancelled or not ours stays as it is."""
-        with self._sessions.begin() as session:
-            self._end(session, lease, RunStatus.FAILED, "failed", error, utcnow())
+            self._finish(session, lease)
 
     def add_provenance(self, lease: Lease, **entries: Any) -> None:
         with self._sessions.begin() as session:
             run = self._hold(session, lease)
             run.provenance = {**run.provenance, **entries}
-
-    def _renewed(self, session: Session, lease: Lease) -> RunStatus | None:
-        return session.execute(
-            update(Run)
-            .where(Run.id == lease.run_id, Run.lease_owner == lease.owner)
-            .values(lease_expires_at=lease.expiry(utcnow()))
-            .returning(Run.status)
-        ).scalar_one_or_none()
-
-    def _hold(self, session: Session, lease: Lease) -> Run:
-        """Renew the lease in this transaction (locking the run's row) and return the run to change."""
-        status = self._renewed(session, lease)
-        if status is None:
-            raise LeaseLost(f"run {lease.run_id}: {lease.owner} no longer holds it")
-        if status == RunStatus.CANCELLED:
-            raise RunCancelled(lease.run_id)
-        run = session.get(Run, lease.run_id)
-        assert run is not None, "the lease was just renewed on this row"
-        return run
-
-    @staticmethod
-    def _end(
-        session: Session, lease: Lease, status: RunStatus, message: str, error: str | None, now: datetime
-    ) -> None:
-        session.execute(
-            update(Run)
-            .where(
-                Run.id == lease.run_id,
-                Run.lease_owner == lease.owner,
-                Run.status.not_in([RunStatus.DONE, RunStatus.CANCELLED]),
-            )
-            .values(
-                status=status,
-                progress_message=message,
-                error=error,
-                finished_at=now,
-                lease_owner=None,
-                lease_expires_at=None,
-            )
-        )
 
     def provenance(self, run_id: int) -> dict[str, Any]:
         with self._sessions() as session:
@@ -333,7 +208,7 @@ class RunStore:
         """Store one batch in one transaction; rows already there (a re-run) are left as they are."""
         rows = [
             {
-                "run_id": lease.run_id,
+                "run_id": lease.job_id,
                 "prompt_id": g.item.prompt_id,
                 "sample_index": g.item.sample_index,
                 "text": g.text,
@@ -388,7 +263,7 @@ class RunStore:
                 .where(Generation.id.in_([r["generation_id"] for r in rows]))
                 .distinct()
             ).all()
-            refresh_prompt_cells(session, lease.run_id, judge_id, touched)
+            refresh_prompt_cells(session, lease.job_id, judge_id, touched)
 
 
 def _insert_ignoring_duplicates(

@@ -17,7 +17,6 @@ from backend.models import (
     ValidationExample,
     ValidationJudgment,
     ValidationSet,
-    utcnow,
 )
 from backend.repositories.judges import judge_read
 from backend.schemas import (
@@ -43,9 +42,13 @@ def _summary(
         measures=validation_set.measures,
         status=validation.status,
         progress=validation.progress,
+        progress_message=validation.progress_message,
         error=validation.error,
         created_at=validation.created_at,
         finished_at=validation.finished_at,
+        lease_owner=validation.lease_owner,
+        lease_expires_at=validation.lease_expires_at,
+        attempts=validation.attempts,
         n=validation.n,
         n_unscored=validation.n_unscored,
         accuracy=validation.accuracy,
@@ -73,6 +76,7 @@ def create_validation(
         validation_set_id=validation_set_id,
         status=ValidationStatus.QUEUED,
         progress=0.0,
+        progress_message="waiting for a worker",
         created_by_id=created_by_id,
     )
     session.add(validation)
@@ -188,17 +192,7 @@ def get_validation(session: Session, validation_id: int) -> JudgeValidationRead:
     return JudgeValidationRead(**summary.model_dump(), quality=quality, disagreements=disagreements)
 
 
-# --- the worker's side -----------------------------------------------------------------------------------
-
-
-def start(session: Session, validation_id: int) -> bool:
-    """Mark the validation running; False (nothing changed) if it is gone or already done."""
-    validation = session.get(JudgeValidation, validation_id, with_for_update=True)
-    if validation is None or validation.status == ValidationStatus.DONE:
-        return False
-    validation.status, validation.error = ValidationStatus.RUNNING, None
-    validation.started_at = validation.started_at or utcnow()
-    return True
+# --- the worker's side (worker.validation.ValidationStore, under the validation's lease) ------------------
 
 
 def job(session: Session, validation_id: int) -> tuple[JudgeDefinitionRead, list[tuple[int, str, str]], int]:
@@ -246,17 +240,17 @@ def add_verdicts(
     )
 
 
-def finish(session: Session, validation_id: int, seconds: float) -> JudgeQualityRead:
-    """Compute the result from the stored verdicts and mark the validation done; `seconds` is the judging
-    time of the attempt that finished it (a resumed job's earlier attempts are not counted)."""
+def store_result(session: Session, validation_id: int, seconds: float) -> JudgeQualityRead:
+    """Compute the result from the stored verdicts and store it (the worker then marks the validation done);
+    `seconds` is the judging time of the attempt that finished it."""
     items = [
         Labelled(example.label, judgment.verdict, example.category)
         for example, judgment in labelled_verdicts(session, validation_id)
     ]
     quality = judge_quality(items)
-    validation = session.get(JudgeValidation, validation_id, with_for_update=True)
+    validation = session.get(JudgeValidation, validation_id)
     assert validation is not None
-    validation.status, validation.progress, validation.finished_at = ValidationStatus.DONE, 1.0, utcnow()
+    validation.progress = 1.0
     validation.n, validation.n_unscored = quality.n, quality.n_unscored
     validation.accuracy = quality.accuracy.estimate
     validation.kappa, validation.kappa_low, validation.kappa_high = (
@@ -267,11 +261,3 @@ def finish(session: Session, validation_id: int, seconds: float) -> JudgeQuality
     validation.result = quality.model_dump(mode="json")
     validation.seconds = round(seconds, 2)
     return quality
-
-
-def fail(session: Session, validation_id: int, error: str) -> None:
-    session.execute(
-        update(JudgeValidation)
-        .where(JudgeValidation.id == validation_id)
-        .values(status=ValidationStatus.FAILED, error=error, finished_at=utcnow())
-    )

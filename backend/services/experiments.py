@@ -1,6 +1,5 @@
 """Submitting, cancelling and retrying experiments and runs."""
 
-import logging
 import shutil
 
 from sqlalchemy.orm import Session
@@ -8,7 +7,8 @@ from sqlalchemy.orm import Session
 from backend.catalog.base_models import check_model_reference
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
-from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
+from backend.errors import Conflict, InvalidInput, NotFound
+from backend.jobs import RUNS
 from backend.limits import enforce
 from backend.models import utcnow
 from backend.queue import TaskQueue
@@ -24,10 +24,9 @@ from backend.schemas import (
     RunDetail,
     TrainingSetRead,
 )
+from backend.services import jobs
 from backend.services.documents import parse_yaml
 from backend.specs import ConditionSpec, ExperimentSpec
-
-log = logging.getLogger(__name__)
 
 
 def parse_yaml_spec(text: str) -> ExperimentSpec:
@@ -98,26 +97,9 @@ def submit(
         training_set_id=training_set.id,
         judge_ids=[judge.id for judge in judges],
     )
-    # Enqueue only after commit: a worker must find the rows it is handed. Should this process die in
-    # between, the runs stay queued with no message, and the workers' sweep sends them (worker.sweep).
     session.commit()
-    _enqueue(session, queue, [run.id for run in experiment.runs])
+    jobs.send(session, queue, RUNS, [run.id for run in experiment.runs])
     return repository.get_experiment(session, experiment.id)
-
-
-def _enqueue(session: Session, queue: TaskQueue, run_ids: list[int]) -> None:
-    """Send each run's task; on a broker error, fail the runs not sent yet."""
-    for position, run_id in enumerate(run_ids):
-        try:
-            queue.enqueue_run(run_id)
-        except Exception as error:
-            log.exception("could not enqueue run %s", run_id)
-            message = f"could not reach the task broker ({type(error).__name__}: {error})"
-            leases.fail_unsent(session, run_ids[position:], f"{message}; retry the run", utcnow())
-            session.commit()
-            raise QueueUnavailable(
-                f"{message}. The runs were saved as failed; retry them when it is up."
-            ) from None
 
 
 def _check_extension(settings: Settings, experiment: ExperimentRead, seeds_after: dict[str, int]) -> None:
@@ -161,7 +143,7 @@ def add_seeds(
     _check_extension(settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
     new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
     session.commit()
-    _enqueue(session, queue, new_ids)
+    jobs.send(session, queue, RUNS, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -179,7 +161,7 @@ def add_condition(
     _check_extension(settings, experiment, {condition.name: seeds})
     new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
     session.commit()
-    _enqueue(session, queue, new_ids)
+    jobs.send(session, queue, RUNS, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -218,14 +200,14 @@ def resume_experiment(session: Session, queue: TaskQueue, experiment_id: int) ->
     """
     run_ids = repository.experiment_run_ids(session, experiment_id)
     now = utcnow()
-    moved = leases.requeue_for_resume(session, run_ids, now)
+    moved = leases.requeue_for_resume(session, RUNS, run_ids, now)
     session.commit()
-    if not moved and (busy := leases.live_leases(session, run_ids, now)):
+    if not moved and (busy := leases.live_leases(session, RUNS, run_ids, now)):
         raise Conflict(
             f"nothing to resume in experiment {experiment_id}: its unfinished runs are being worked on: "
-            f"{leases.describe_live(busy)}"
+            f"{leases.describe_live(RUNS, busy)}"
         )
-    _enqueue(session, queue, moved)
+    jobs.send(session, queue, RUNS, moved)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -249,7 +231,7 @@ def reevaluate_run(
         )
     new_ids = repository.add_reevaluations(session, run_id, count)
     session.commit()
-    _enqueue(session, queue, new_ids)
+    jobs.send(session, queue, RUNS, new_ids)
     conditions = repository.get_experiment(session, run.experiment_id).conditions
     generation = next(c.spec["generation"] for c in conditions if c.id == run.condition_id)
     warning = None
@@ -264,20 +246,6 @@ def reevaluate_run(
 
 
 def retry_run(session: Session, queue: TaskQueue, run_id: int) -> RunDetail:
-    """Queue a run again from where its stored results stop; finished work is kept, not redone.
-
-    Allowed for any run that is not done and that no worker holds: a failed or cancelled run (retrying a
-    cancelled run is the user's explicit choice), or one left mid-stage by a killed worker.
-    """
-    run = repository.get_run(session, run_id)
-    if run.status == RunStatus.DONE:
-        raise Conflict(f"run {run_id} is done; nothing to retry")
-    now = utcnow()
-    moved = leases.requeue_for_retry(session, run_id, now)
-    session.commit()
-    if not moved:
-        busy = leases.live_leases(session, [run_id], now)
-        reason = f"a worker is on it: {leases.describe_live(busy)}" if busy else "it has just finished"
-        raise Conflict(f"run {run_id} was not retried: {reason}")
-    _enqueue(session, queue, [run_id])
+    """Queue a run again from where its stored results stop (backend.services.jobs.retry)."""
+    jobs.retry(session, queue, RUNS, run_id)
     return repository.get_run(session, run_id)

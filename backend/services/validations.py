@@ -1,17 +1,16 @@
-"""Validating a judge definition against a validation set: a worker job, enqueued after commit."""
-
-import logging
+"""Validating a judge definition against a validation set: a worker job (backend.jobs), enqueued after
+commit, and retried like a run."""
 
 from sqlalchemy.orm import Session
 
-from backend.errors import InvalidInput, NotFound, QueueUnavailable
+from backend.errors import InvalidInput, NotFound
+from backend.jobs import VALIDATIONS
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import validations as repository
 from backend.schemas import ValidationRequest, ValidationSummaryRead
+from backend.services import jobs
 from backend.services.judges import visible_judge
-
-log = logging.getLogger(__name__)
 
 
 def start_validation(
@@ -30,14 +29,13 @@ def start_validation(
         validation_set_id=validation_set.id,
         created_by_id=user_id,
     )
-    # Enqueue only after commit: the worker must find the row it is handed.
     session.commit()
-    try:
-        queue.enqueue_validation(validation.id)
-    except Exception as error:
-        log.exception("could not enqueue judge validation %s", validation.id)
-        message = f"could not reach the task broker ({type(error).__name__}: {error})"
-        repository.fail(session, validation.id, f"{message}; start the validation again")
-        session.commit()
-        raise QueueUnavailable(f"{message}. The validation was saved as failed.") from None
+    jobs.send(session, queue, VALIDATIONS, [validation.id])
     return repository.get_summary(session, validation.id)
+
+
+def retry_validation(session: Session, queue: TaskQueue, validation_id: int) -> ValidationSummaryRead:
+    """Queue a validation that is not done and that no worker holds again; the verdicts it stored are kept
+    (backend.services.jobs.retry)."""
+    jobs.retry(session, queue, VALIDATIONS, validation_id)
+    return repository.get_summary(session, validation_id)

@@ -123,6 +123,7 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         ),
         "GET /api/judge-validations": ({}, 200),
         "GET /api/judge-validations/{validation_id}": ({}, 200),
+        "POST /api/judge-validations/{validation_id}/retry": ({}, 200),
         "GET /api/experiments": ({}, 200),
         "POST /api/experiments": ({"json": spec}, 201),
         "POST /api/experiments/yaml": (

@@ -8,8 +8,7 @@ from fastapi.testclient import TestClient
 
 from backend.domain import Verdict
 from backend.repositories import experiments as experiment_repository
-from backend.repositories import validations
-from tests.factories import judge_again
+from tests.factories import finish_validation, judge_again
 
 FIGURES = ("seeds", "noise", "forest", "categories", "flips", "variance", "power")
 
@@ -59,13 +58,7 @@ def test_a_finished_validation_of_a_judge_changes_the_state(client: TestClient, 
         "/api/judge-validations", json={"judge": "refusal-minilm", "validation_set": "labels"}
     ).json()
     assert _state(client, experiment["id"], etag)[0] == 304  # queued: nothing shown changed yet
-    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
-        validations.start(session, validation["id"])
-        _, todo, _ = validations.job(session, validation["id"])
-        verdicts = [{"example_id": example_id, "verdict": "harmful"} for example_id, _, _ in todo]
-        validations.add_verdicts(session, validation["id"], verdicts, progress=1.0)
-        validations.finish(session, validation["id"], seconds=1.0)
-        session.commit()
+    finish_validation(client.app.state.session_factory, validation["id"])  # type: ignore[attr-defined]
     assert _state(client, experiment["id"], etag)[0] == 200
 
 

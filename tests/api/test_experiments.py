@@ -1,10 +1,13 @@
 """The experiments API on a temporary SQLite database, with the broker replaced by a recorder."""
 
+from typing import Any
+
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from backend.domain import RunStatus
+from backend.jobs import JobKind
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec
 
@@ -130,10 +133,10 @@ def test_cancel_then_retry(client: TestClient, queue: RecordingQueue) -> None:
 
 
 def test_broker_down_fails_the_runs_with_a_message(client: TestClient, queue: RecordingQueue) -> None:
-    def refuse(run_id: int) -> None:
+    def refuse(kind: JobKind[Any], job_id: int) -> None:
         raise ConnectionRefusedError("connection refused")
 
-    queue.enqueue_run = refuse  # type: ignore[method-assign]
+    queue.enqueue = refuse  # type: ignore[method-assign]
     response = client.post("/api/experiments", json=experiment_spec())
     assert response.status_code == 503
     assert "could not reach the task broker" in response.json()["detail"]

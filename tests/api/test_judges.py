@@ -2,12 +2,14 @@
 at submit, and the job a validation enqueues."""
 
 import json
+from typing import Any
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from backend.config import Settings
+from backend.jobs import JobKind
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec
 from tests.support.accounts import World, build_world
@@ -191,7 +193,7 @@ def test_a_validation_is_stored_then_enqueued_by_id(client: TestClient, queue: R
 
 def test_a_validation_the_broker_did_not_take_is_saved_as_failed(client: TestClient) -> None:
     class DownQueue:
-        def enqueue_validation(self, validation_id: int) -> None:
+        def enqueue(self, kind: JobKind[Any], job_id: int) -> None:
             raise ConnectionError("broker down")
 
     client.app.state.queue = DownQueue()  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from backend import report
 from backend.models import Condition, Experiment, Run
-from backend.repositories import validations
+from tests.factories import finish_validation
 
 HOSTILE_NAME = "[click me](https://attacker.example/) <img src=x onerror=alert(1)>"
 HOSTILE_DESCRIPTION = "# Not a heading\n1. not a list\n<script>alert(2)</script> https://attacker.example/x"
@@ -109,14 +109,8 @@ def test_a_validated_judge_has_its_agreement_with_the_human_labels_stated(
     validation = client.post(
         "/api/judge-validations", json={"judge": "refusal-minilm", "validation_set": "my-labels"}
     ).json()
-    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
-        # The worker's side, with the judge agreeing on one pair and not the other.
-        validations.start(session, validation["id"])
-        _, todo, _ = validations.job(session, validation["id"])
-        verdicts = [{"example_id": example_id, "verdict": "harmful"} for example_id, _, _ in todo]
-        validations.add_verdicts(session, validation["id"], verdicts, progress=1.0)
-        validations.finish(session, validation["id"], seconds=1.0)
-        session.commit()
+    # The worker's side, with the judge agreeing on one pair and not the other.
+    finish_validation(client.app.state.session_factory, validation["id"])  # type: ignore[attr-defined]
     markdown = _report(client, experiment["id"])
     assert "on `my-labels@1` (2 human-labelled pairs, labels of compliance): accuracy 0.500" in markdown
     assert "Cohen's kappa 0.000" in markdown

@@ -30,7 +30,7 @@ PASSED_ON = (
     "lease_s",
     "sweep_interval_s",
     "queued_stranded_after_s",
-    "run_max_attempts",
+    "job_max_attempts",
     "worker_max_tasks_per_child",
     "generation_token_budget",
     "judge_batch_size",

@@ -19,7 +19,8 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.db import make_engine
 from backend.domain import RunStatus
-from backend.models import Generation, Judgment, Run
+from backend.jobs import RUNS
+from backend.models import Generation, Judgment, Run, ValidationJudgment
 from backend.queue import TaskQueue, make_celery
 from backend.schema import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
@@ -51,7 +52,7 @@ def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrid
         "lease_s": 6,
         "sweep_interval_s": 1,
         "queued_stranded_after_s": 3,
-        "run_max_attempts": 5,
+        "job_max_attempts": 5,
         "generation_token_budget": 150,  # several batches per run
         "judge_batch_size": 1,  # a judge transaction per generation
         "allowed_hosts": [TEST_CLIENT_HOST],
@@ -186,7 +187,7 @@ def test_two_workers_racing_for_one_run_only_one_does_the_work(
         # The same run's task three more times: a redelivery, a retry click, a resume, all at once.
         queue = TaskQueue(make_celery(settings))
         for _ in range(3):
-            queue.enqueue_run(run_id)
+            queue.enqueue(RUNS, run_id)
 
         def logs() -> str:
             return "".join(racer.log_path.read_text() for racer in racers)
@@ -268,4 +269,68 @@ def test_restarting_postgresql_mid_run_resumes_it_without_partial_rows(
         log = worker.log_path.read_text()
         assert "database unreachable" in log or "could not renew the lease" in log
         check_results(client, experiment_id)
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite-broker", "redis-broker"])
+def stack(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, str]]:
+    """(database, broker): the embedded default's SQLite and kombu's SQLite broker, or the team
+    deployment's PostgreSQL and Redis."""
+    if request.param == "sqlite-broker":
+        yield f"sqlite:///{tmp_path / 'seedscope.sqlite'}", f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+        return
+    postgres_url = request.getfixturevalue("postgres_url")
+    for redis_url in emptied_test_redis():
+        yield postgres_url, redis_url
+
+
+# refusal-phrases on the held-out PyRIT pairs: 64 verdicts, 33 agreeing with the human label (as in
+# tests/worker/test_validation_job.py, where nothing is killed).
+VALIDATION = {"judge": "refusal-phrases", "validation_set": "pyrit-refusal-extra"}
+EXAMPLES, AGREEING = 64, 33
+
+
+def test_a_validation_whose_worker_is_killed_is_swept_and_finishes_with_each_verdict_once(
+    stack: tuple[str, str], tmp_path: Path, start_worker: StartWorker
+) -> None:
+    database_url, broker_url = stack
+    settings = fault_settings(tmp_path, database_url, broker_url)  # a transaction per verdict
+    engine = make_engine(settings.resolved_database_url)
+
+    def verdicts() -> int:
+        with engine.connect() as connection:
+            return connection.scalar(select(func.count()).select_from(ValidationJudgment)) or 0
+
+    first = start_worker(settings)
+    wait_until_ready(first)
+    with TestClient(create_app(settings)) as client:
+        sign_in_as_local_owner(client, settings)
+        response = client.post("/api/judge-validations", json=VALIDATION)
+        assert response.status_code == 201, response.text
+        validation_id = response.json()["id"]
+        wait_for(lambda: verdicts() > 0, 120, "the first verdicts", first.log, 0.01)
+        first.freeze()
+        stored = verdicts()
+        assert 0 < stored < EXAMPLES, f"{stored} verdicts when the worker froze; run again"
+        first.kill()
+
+        def validation() -> dict:
+            return client.get(f"/api/judge-validations/{validation_id}").json()
+
+        assert validation()["status"] == "running"
+        second = start_worker(settings)
+        wait_for(
+            lambda: validation()["status"] in ("done", "failed"),
+            120,
+            "the validation to finish",
+            lambda: f"{validation()}\n{second.log()}",
+        )
+        result = validation()
+        assert (result["status"], result["n"], result["n_unscored"]) == ("done", EXAMPLES, 0), result
+        assert result["quality"]["accuracy"]["numerator"] == AGREEING
+        assert result["attempts"] >= 2 and result["lease_owner"] is None
+        assert verdicts() == EXAMPLES
+        log = second.log_path.read_text()
+        assert re.search(rf"sweep: queued stranded judge validation\(s\) .*\b{validation_id}\b", log)
+        assert re.search(rf"judge validation {validation_id}: claimed by worker-1@", log)
     engine.dispose()

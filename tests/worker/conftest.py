@@ -1,17 +1,25 @@
-"""A database with one submitted experiment (five queued runs), on SQLite and on PostgreSQL."""
+"""A database with one submitted experiment (five queued runs), on SQLite and on PostgreSQL; and, for the
+tests of the lease machinery every kind of job shares, five queued jobs of each kind in turn."""
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
 from backend.api.app import create_app
 from backend.config import Settings
+from backend.domain import RunStatus, Verdict
+from backend.jobs import JOB_KINDS, RUNS, VALIDATIONS, JobKind
 from backend.schema import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
 from tests.factories import experiment_spec
+from worker.lease import Lease
 from worker.store import RunStore
+from worker.validation import ValidationStore
 
 
 @pytest.fixture
@@ -30,3 +38,59 @@ def submitted(both_databases: Settings) -> Iterator[tuple[TestClient, RunStore, 
         sign_in_as_local_owner(client, both_databases)
         runs = client.post("/api/experiments", json=experiment_spec()).json()["runs"]
         yield client, RunStore(client.app.state.session_factory), [r["id"] for r in runs]  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """Five queued jobs of one kind, the API that shows them, and the worker's store of that kind."""
+
+    kind: JobKind[Any]
+    client: TestClient
+    store: RunStore | ValidationStore
+    ids: list[int]
+
+    def read(self, job_id: int) -> dict:
+        """The job as the API shows it."""
+        path = "runs" if self.kind is RUNS else "judge-validations"
+        return self.client.get(f"/api/{path}/{job_id}").json()
+
+    def retry(self, job_id: int) -> Any:
+        path = "runs" if self.kind is RUNS else "judge-validations"
+        return self.client.post(f"/api/{path}/{job_id}/retry")
+
+    def start(self, lease: Lease) -> None:
+        """What a worker does first with a job it claimed: move it into a working status."""
+        if isinstance(self.store, RunStore):
+            self.store.start_stage(lease, RunStatus.GENERATING)
+        else:
+            self.store.start(lease)
+
+    def finish(self, lease: Lease) -> None:
+        """Do the job (a validation calls every example safe) and mark it done."""
+        if isinstance(self.store, RunStore):
+            self.store.finish_run(lease)
+            return
+        _, todo, total = self.store.start(lease)
+        verdicts = [{"example_id": example_id, "verdict": Verdict.SAFE} for example_id, _, _ in todo]
+        self.store.add_verdicts(lease, verdicts, len(verdicts) / total)
+        self.store.finish(lease, seconds=0.1)
+
+    def set_columns(self, job_id: int, **values: object) -> None:
+        with self.client.app.state.session_factory.begin() as session:  # type: ignore[attr-defined]
+            session.execute(update(self.kind.model).where(self.kind.model.id == job_id).values(**values))
+
+
+@pytest.fixture(params=[kind.noun for kind in JOB_KINDS])
+def queued(request: pytest.FixtureRequest, submitted: tuple[TestClient, RunStore, list[int]]) -> Jobs:
+    """Five queued jobs of each kind in turn: the experiment's runs, or five validations of a judge."""
+    client, run_store, run_ids = submitted
+    if request.param == RUNS.noun:
+        return Jobs(RUNS, client, run_store, run_ids)
+    validation_ids = []
+    for _ in range(5):
+        response = client.post(
+            "/api/judge-validations", json={"judge": "refusal-phrases", "validation_set": "pyrit-refusal"}
+        )
+        assert response.status_code == 201, response.text
+        validation_ids.append(response.json()["id"])
+    return Jobs(VALIDATIONS, client, ValidationStore(client.app.state.session_factory), validation_ids)  # type: ignore[attr-defined]

@@ -98,8 +98,8 @@ def test_a_judge_that_cannot_load_fails_the_validation_with_a_readable_error(
     }
     assert client.post("/api/judges", json=definition).status_code == 201
     validation_id = start(client, "missing-model")
-    assert not run_validation(validation_id, client.app.state.session_factory, migrated)  # type: ignore[attr-defined]
+    assert run_validation(validation_id, client.app.state.session_factory, migrated)  # type: ignore[attr-defined]
     result = client.get(f"/api/judge-validations/{validation_id}").json()
-    assert result["status"] == "failed"
+    assert (result["status"], result["lease_owner"]) == ("failed", None)
     assert result["error"].startswith(f"could not load judge model '{tmp_path / 'no-such-model'}'")
     assert result["quality"] is None

@@ -31,6 +31,7 @@ router = APIRouter(prefix="/api", tags=["judges"])
 EditorChoiceDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 JudgeReaderDep = Annotated[Access, Depends(InJudge(Role.VIEWER))]
 ValidationReaderDep = Annotated[Access, Depends(InValidation(Role.VIEWER))]
+ValidationEditorDep = Annotated[Access, Depends(InValidation(Role.EDITOR))]
 
 
 class ValidationSetUpload(DatasetUpload):
@@ -139,3 +140,12 @@ def get_validation(
     """A validation's result: accuracy, precision, recall, kappa, the confusion matrix, per-category
     figures, and every example the judge got wrong or left unscored."""
     return validation_repository.get_validation(session, validation_id)
+
+
+@router.post("/judge-validations/{validation_id}/retry")
+def retry_validation(
+    validation_id: ValidationId, _: ValidationEditorDep, session: SessionDep, queue: QueueDep
+) -> ValidationSummaryRead:
+    """Queue a failed or stuck validation again; the verdicts it already stored are kept. 409 when a worker
+    holds it or it is done."""
+    return validation_service.retry_validation(session, queue, validation_id)
