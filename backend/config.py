@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     local_owner_email: str = "owner@localhost"
     session_hours: float = 7 * 24
     login_link_minutes: float = 15
-    # Failed password sign-ins allowed per account and per client address within the window.
+    # Failed password sign-ins allowed within the window per account from one client address (failing
+    # from elsewhere cannot lock the owner out), and per client address whatever the account.
     login_failures_per_account: int = 5
     login_failures_per_address: int = 20
     login_failure_window_minutes: float = 15

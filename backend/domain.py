@@ -103,3 +103,14 @@ class ShareScope(StrEnum):
 
     def covers(self, required: "ShareScope") -> bool:
         return self == ShareScope.RESPONSES or required == ShareScope.FIGURES
+
+
+class ShareLinkState(StrEnum):
+    """Whether a share link opens its dashboard, and if not, why."""
+
+    ACTIVE = "active"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    # Its maker is no longer an editor or owner of the project (removed, demoted or account deleted): a
+    # link lives no longer than its maker's right to make it.
+    MAKER_LEFT = "maker_left"

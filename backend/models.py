@@ -106,6 +106,20 @@ class ProjectMember(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class ProjectInvitation(Base):
+    """An email invited into a project; it becomes a membership when an account with that email is next
+    seen, so inviting answers the same whether or not the address has an account."""
+
+    __tablename__ = "project_invitations"
+    __table_args__ = (PrimaryKeyConstraint("project_id", "email"),)
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    # Stored lower-cased, as User.email.
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    role: Mapped[Role] = mapped_column(_str_enum(Role, "invitation_role"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class UserSession(Base):
     """A signed-in browser: the cookie holds the token, the database only its SHA-256."""
 

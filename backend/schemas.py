@@ -5,7 +5,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from backend.domain import Role, RunStatus, ShareScope, ValidationStatus, Verdict
+from backend.domain import Role, RunStatus, ShareLinkState, ShareScope, ValidationStatus, Verdict
 from backend.judging.spec import JudgeConfig
 
 Item = TypeVar("Item")
@@ -660,8 +660,17 @@ class MemberRead(_Read):
     role: Role
 
 
+class InvitationRead(_Read):
+    """An email invited into a project, a member once an account with that email is next seen."""
+
+    email: str
+    role: Role
+    invited_at: datetime
+
+
 class ProjectDetail(ProjectRead):
     members: list[MemberRead]
+    invitations: list[InvitationRead]
 
 
 class ShareGrantRead(_Read):
@@ -706,6 +715,8 @@ class ShareLinkRead(_Read):
     expires_at: datetime | None
     revoked_at: datetime | None
     last_used_at: datetime | None
+    # Only an active link opens the dashboard; the others answer 404.
+    state: ShareLinkState
 
 
 class ShareLinkCreated(ShareLinkRead):

@@ -1,6 +1,7 @@
 """The app factory: one FastAPI app per Settings, so tests build theirs on a temporary database."""
 
 import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlencode
@@ -11,7 +12,15 @@ from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from backend.api.auth import SignInRedirect, check_policies
 from backend.api.csrf import CrossSiteGuard
-from backend.api.middleware import BodySizeLimit, HostAllowlist, NoNulInUrl, SecurityHeaders
+from backend.api.middleware import (
+    SECURITY_HEADERS,
+    BodySizeLimit,
+    HostAllowlist,
+    NoNulInUrl,
+    SecurityHeaders,
+    StrictJsonBodies,
+)
+from backend.api.openapi import document_errors
 from backend.api.routes import (
     account,
     analysis,
@@ -29,6 +38,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
 from backend.errors import DomainError, database_reason, from_database_error
 from backend.queue import TaskQueue, make_celery
+from backend.redirects import same_site_path
 from backend.services.accounts import ensure_local_owner
 from backend.services.cache import AnalysisCache
 from backend.services.catalog import ensure_builtins
@@ -77,7 +87,8 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
 
     @app.exception_handler(SignInRedirect)
     async def _sign_in(_request: Request, redirect: SignInRedirect) -> RedirectResponse:
-        return RedirectResponse(f"/login?{urlencode({'next': redirect.next_path})}", status_code=303)
+        query = urlencode({"next": same_site_path(redirect.next_path)})
+        return RedirectResponse(f"/login?{query}", status_code=303)
 
     @app.exception_handler(SQLAlchemyError)
     async def _database_error(request: Request, error: SQLAlchemyError) -> JSONResponse:
@@ -87,6 +98,16 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         detail = redact(str(translated), database_url)
         log.warning("%s %s: %s", request.method, request.url.path, detail)
         return JSONResponse({"detail": detail}, status_code=translated.status_code)
+
+    @app.exception_handler(Exception)
+    async def _internal_error(request: Request, error: Exception) -> JSONResponse:
+        # Starlette answers an unhandled exception outside every middleware (and raises it again for the
+        # server's log), so the security headers are set here; the body names no internals, only an
+        # incident number that is also in the log.
+        incident = secrets.token_hex(4)
+        log.error("incident %s: %s %s failed", incident, request.method, request.url.path, exc_info=error)
+        detail = f"internal server error (incident {incident}); the details are in the server's log"
+        return JSONResponse({"detail": detail}, status_code=500, headers=SECURITY_HEADERS)
 
     for router in (
         account.router,
@@ -103,8 +124,10 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         app.include_router(router)
     pages.mount_frontend(app)
     check_policies(app)
+    document_errors(app)
     # The last added runs first: every response gets the headers, then the Host is checked, then the
-    # URL and body size; the cross-site guard (added first) runs last.
+    # URL, the body size and a JSON body's strictness; the cross-site guard (added first) runs last.
+    app.add_middleware(StrictJsonBodies)
     app.add_middleware(BodySizeLimit, limit=settings.max_request_bytes)
     app.add_middleware(NoNulInUrl)
     app.add_middleware(HostAllowlist, allowed_hosts=settings.allowed_hosts)

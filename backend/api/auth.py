@@ -29,7 +29,7 @@ from backend.repositories import projects as project_repository
 from backend.repositories import validations as validation_repository
 from backend.schemas import ProjectRead, ShareGrantRead, UserRead
 from backend.security import TokenKind, token_kind
-from backend.services import accounts
+from backend.services import accounts, projects
 
 SESSION_COOKIE = "seedscope_session"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -60,6 +60,14 @@ def _bearer(request: Request) -> str | None:
 
 
 def _principal(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
+    principal = _identify(request, session, settings)
+    if principal.user is not None:
+        # Invitations into projects become memberships when their account is next seen.
+        projects.join_invited(session, principal.user)
+    return principal
+
+
+def _identify(request: Request, session: SessionDep, settings: SettingsDep) -> Principal:
     token = _bearer(request)
     if token is not None:
         kind = token_kind(token)

@@ -1,9 +1,11 @@
 """Typed dependencies and parameters shared by the routers."""
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import Depends, Path, Query, Request
+from pydantic import AfterValidator, AwareDatetime
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -16,6 +18,20 @@ from backend.services.cache import AnalysisCache
 MAX_ID = 2**63 - 1
 # A page beyond this holds nothing in any real experiment, and keeps OFFSET far from overflowing.
 MAX_PAGE = 1_000_000
+
+
+def _in_utc(moment: datetime) -> datetime:
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            f"{moment.isoformat()} is outside the years 1 to 9999 once converted to UTC"
+        ) from None
+
+
+# Every date and time a request body carries: with a UTC offset, and converted to UTC here, so a far
+# offset (9999-12-31T23:59:59-23:59) is a 422 rather than an overflow where it is compared or stored.
+UtcDatetime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def _session(request: Request) -> Iterator[Session]:

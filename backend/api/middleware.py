@@ -1,6 +1,8 @@
-"""What every request passes through before a route: the Host allowlist, the body size limit, and the
-security headers on every response. Plain ASGI, so they also cover static files and error responses."""
+"""What every request passes through before a route: the Host allowlist, the body size limit, strict JSON
+bodies, and the security headers on every response. Plain ASGI, so they also cover static files and error
+responses."""
 
+import json
 from collections.abc import Iterable
 
 from fastapi import HTTPException
@@ -10,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from backend.config import env_name
 from backend.errors import PayloadTooLarge
+from backend.parsing import DocumentRefused, load_json
 
 # Scripts only from this origin (no inline script, no eval), no framing, no plugins. Plotly.js and
 # Swagger UI set inline styles, hence 'unsafe-inline' for styles only; images may be data: URLs (Plotly's
@@ -131,6 +134,72 @@ class BodySizeLimit:
             return message
 
         await self.app(scope, limited_receive, send)
+
+
+def is_json(media_type: str) -> bool:
+    """Whether FastAPI reads a body of this Content-Type as JSON (application/json, application/*+json)."""
+    main, _, sub = media_type.split(";")[0].strip().lower().partition("/")
+    return main == "application" and (sub == "json" or sub.endswith("+json"))
+
+
+def json_body_problem(body: bytes) -> str | None:
+    """Why a JSON request body cannot be accepted, or None: it must be UTF-8 JSON (RFC 8259) without
+    NaN/Infinity, lone surrogates or nesting past backend.parsing's bounds."""
+    try:
+        load_json(body.decode("utf-8"))
+    except UnicodeDecodeError as error:
+        return f"it is not UTF-8 (byte {error.start})"
+    except json.JSONDecodeError as error:
+        return f"{error.msg} at line {error.lineno}, column {error.colno}"
+    except DocumentRefused as error:
+        return f"it {error}"
+    return None
+
+
+class StrictJsonBodies:
+    """Answer 422 to a JSON body that is not strict JSON, before any route reads it.
+
+    FastAPI parses bodies with Python's json module, which accepts NaN, Infinity and lone UTF-16 surrogate
+    escapes: values that then fail where they are stored, compared or written back (500s). Checking here
+    covers every route at once. The answer has the shape of FastAPI's own for malformed JSON.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not is_json(Headers(scope=scope).get("content-type", "")):
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        try:
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request" or not message.get("more_body", False):
+                    break
+        except HTTPException as refused:  # BodySizeLimit's, raised while reading
+            await JSONResponse({"detail": refused.detail}, status_code=refused.status_code)(
+                scope, receive, send
+            )
+            return
+        body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+        problem = json_body_problem(body) if body else None
+        if problem is not None:
+            error = {
+                "type": "json_invalid",
+                "loc": ["body"],
+                "msg": f"the body is not valid JSON: {problem}",
+                "input": {},
+                "ctx": {"error": problem},
+            }
+            await JSONResponse({"detail": [error]}, status_code=422)(scope, receive, send)
+            return
+
+        async def replay() -> Message:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 class SecurityHeaders:

@@ -15,7 +15,7 @@ import yaml
 
 from backend.catalog.files import CsvRow, DatasetFormatError, csv_header, read_csv, read_jsonl, string_field
 from backend.catalog.records import PromptRecord
-from backend.parsing import DocumentTooComplex, load_yaml
+from backend.parsing import DocumentRefused, load_yaml
 
 DEFAULT_CATEGORY = "uncategorized"
 # HarmBench's contextual behaviours: the context comes first, then the request about it.
@@ -184,7 +184,7 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
     format = "advbench-yaml"
     try:
         document = load_yaml(text)
-    except DocumentTooComplex as exc:
+    except DocumentRefused as exc:
         raise DatasetFormatError(format, str(exc)) from None
     except yaml.YAMLError as exc:
         # MarkedYAMLError carries a one-line problem and its position; str(exc) is a multi-line excerpt.

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from backend.parsing import DocumentTooComplex, load_json
+from backend.parsing import DocumentRefused, load_json
 
 
 class DatasetFormatError(ValueError):
@@ -38,7 +38,7 @@ def read_jsonl(format: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
             obj = load_json(line)
         except json.JSONDecodeError as exc:
             raise DatasetFormatError(format, f"invalid JSON ({exc.msg}, column {exc.colno})", where) from exc
-        except DocumentTooComplex as exc:
+        except DocumentRefused as exc:
             raise DatasetFormatError(format, str(exc), where) from None
         if not isinstance(obj, dict):
             raise DatasetFormatError(format, f"expected a JSON object, got {type(obj).__name__}", where)

@@ -158,15 +158,21 @@ def consume_login_token(session: Session, token_hash: str, now: datetime) -> int
 # --- failed sign-ins --------------------------------------------------------------------------------
 
 
-def record_login_failure(session: Session, email: str, client_address: str, now: datetime) -> None:
-    session.add(LoginFailure(email=email.lower(), client_address=client_address, created_at=now))
+def record_login_failure(session: Session, email: str, client_address: str, now: datetime) -> int:
+    failure = LoginFailure(email=email.lower(), client_address=client_address, created_at=now)
+    session.add(failure)
     session.flush()
+    return failure.id
+
+
+def delete_login_failure(session: Session, failure_id: int) -> None:
+    session.execute(delete(LoginFailure).where(LoginFailure.id == failure_id))
 
 
 def recent_failures(
     session: Session, *, email: str | None = None, client_address: str | None = None, since: datetime
 ) -> tuple[int, datetime | None]:
-    """How many failures since `since` for the account or the address, and the oldest of them."""
+    """How many failures since `since` for the account, the address or both, and the oldest of them."""
     query = select(func.count(), func.min(LoginFailure.created_at)).where(LoginFailure.created_at > since)
     if email is not None:
         query = query.where(LoginFailure.email == email.lower())
@@ -177,11 +183,17 @@ def recent_failures(
 
 
 def forget_login_failures(
-    session: Session, *, email: str | None = None, before: datetime | None = None
+    session: Session,
+    *,
+    email: str | None = None,
+    client_address: str | None = None,
+    before: datetime | None = None,
 ) -> None:
     query = delete(LoginFailure)
     if email is not None:
         query = query.where(LoginFailure.email == email.lower())
+    if client_address is not None:
+        query = query.where(LoginFailure.client_address == client_address)
     if before is not None:
         query = query.where(LoginFailure.created_at <= before)
     session.execute(query)

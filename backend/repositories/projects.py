@@ -1,11 +1,13 @@
 """Projects, their members and roles, and which project a piece of data belongs to."""
 
+from datetime import datetime
+
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from backend.domain import Role
-from backend.models import Condition, Experiment, Project, ProjectMember, Run, User
-from backend.schemas import MemberRead, ProjectRead
+from backend.models import Condition, Experiment, Project, ProjectInvitation, ProjectMember, Run, User
+from backend.schemas import InvitationRead, MemberRead, ProjectRead
 
 
 def create_project(session: Session, name: str, owner_id: int) -> ProjectRead:
@@ -67,6 +69,59 @@ def remove_member(session: Session, project_id: int, user_id: int) -> None:
     session.execute(
         delete(ProjectMember).where(ProjectMember.project_id == project_id, ProjectMember.user_id == user_id)
     )
+
+
+def lock_members(session: Session, project_id: int) -> None:
+    """Hold the project's row until the transaction ends, so that membership changes of one project run
+    one after another: a no-op write, which takes the row lock on PostgreSQL and the database's write lock
+    on SQLite (where SELECT ... FOR UPDATE does nothing)."""
+    session.execute(update(Project).where(Project.id == project_id).values(name=Project.name))
+
+
+def is_member_by_email(session: Session, project_id: int, email: str) -> bool:
+    found = session.scalar(
+        select(ProjectMember.user_id)
+        .join(User, User.id == ProjectMember.user_id)
+        .where(ProjectMember.project_id == project_id, User.email == email)
+    )
+    return found is not None
+
+
+def invite(session: Session, project_id: int, email: str, role: Role, now: datetime) -> InvitationRead:
+    """Store the invitation, or change the role and time of one already there."""
+    invitation = session.get(ProjectInvitation, (project_id, email))
+    if invitation is None:
+        invitation = ProjectInvitation(project_id=project_id, email=email, role=role, created_at=now)
+        session.add(invitation)
+    else:
+        invitation.role, invitation.created_at = role, now
+    session.flush()
+    return InvitationRead(email=email, role=role, invited_at=now)
+
+
+def invitations(session: Session, project_id: int) -> list[InvitationRead]:
+    rows = session.scalars(
+        select(ProjectInvitation)
+        .where(ProjectInvitation.project_id == project_id)
+        .order_by(ProjectInvitation.email)
+    )
+    return [InvitationRead(email=row.email, role=row.role, invited_at=row.created_at) for row in rows]
+
+
+def accept_invitations(session: Session, user_id: int, email: str) -> bool:
+    """Turn the invitations of `email` into memberships of the user (a membership already there keeps its
+    role); False, and nothing written, when there are none."""
+    pending = session.scalars(select(ProjectInvitation).where(ProjectInvitation.email == email)).all()
+    if not pending:
+        return False
+    for invitation in pending:
+        if role_of(session, user_id, invitation.project_id) is None:
+            session.add(
+                ProjectMember(project_id=invitation.project_id, user_id=user_id, role=invitation.role)
+            )
+        session.delete(invitation)
+    session.flush()
+    return True
 
 
 def count_owners(session: Session, project_id: int) -> int:

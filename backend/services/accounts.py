@@ -11,6 +11,7 @@ from backend.config import Settings
 from backend.domain import Role
 from backend.errors import InvalidInput, NotAuthenticated, NotFound, TooManyRequests
 from backend.models import utcnow
+from backend.redirects import same_site_path
 from backend.repositories import accounts as repository
 from backend.repositories import projects as project_repository
 from backend.repositories import sharing as share_repository
@@ -39,31 +40,47 @@ def _retry_after(oldest: datetime | None, window: timedelta, now: datetime) -> i
     return max(1, math.ceil(((oldest or now) + window - now).total_seconds()))
 
 
-def _check_throttle(session: Session, settings: Settings, email: str, client_address: str) -> None:
-    """Refuse further attempts once an account or an address has failed too often within the window."""
+def _begin_password_attempt(session: Session, settings: Settings, email: str, client_address: str) -> int:
+    """Record a password attempt as a failure before the password is checked, and refuse it (429) if it
+    takes the account from this address, or this address, over its limit within the window. Returns the
+    attempt's row, which `_password_checked` removes if the password was right.
+
+    Recording first, committed, then counting is what makes concurrent attempts safe: each attempt's count
+    includes its own row and every row committed before it, so whatever the interleaving, at most `limit`
+    attempts see a count within the limit; the others are refused and remove their rows. Failures count per
+    (account, address): someone failing an account's password elsewhere cannot lock its owner out.
+    """
     now = utcnow()
     window = timedelta(minutes=settings.login_failure_window_minutes)
+    attempt_id = repository.record_login_failure(session, email, client_address, now)
+    # Old failures no longer count towards any limit.
+    repository.forget_login_failures(session, before=now - window)
+    session.commit()
     for what, limit, key in (
-        ("this account", settings.login_failures_per_account, {"email": email}),
+        (
+            "this account from your address",
+            settings.login_failures_per_account,
+            {"email": email, "client_address": client_address},
+        ),
         ("your address", settings.login_failures_per_address, {"client_address": client_address}),
     ):
         count, oldest = repository.recent_failures(session, since=now - window, **key)
-        if count >= limit:
+        if count > limit:
+            repository.delete_login_failure(session, attempt_id)
+            session.commit()
             wait = _retry_after(oldest, window, now)
             raise TooManyRequests(
-                f"too many failed sign-in attempts for {what} ({count} in "
+                f"too many failed sign-in attempts for {what} ({count - 1} in "
                 f"{settings.login_failure_window_minutes:g} minutes); try again in {wait} s",
                 retry_after_s=wait,
             )
+    return attempt_id
 
 
-def _record_failure(session: Session, settings: Settings, email: str, client_address: str) -> None:
-    now = utcnow()
-    repository.record_login_failure(session, email, client_address, now)
-    # Old failures no longer count towards any limit.
-    repository.forget_login_failures(
-        session, before=now - timedelta(minutes=settings.login_failure_window_minutes)
-    )
+def _password_checked(session: Session, attempt_id: int, right: bool) -> None:
+    """A wrong password leaves the attempt's row as a failure; a right one removes it."""
+    if right:
+        repository.delete_login_failure(session, attempt_id)
     session.commit()
 
 
@@ -83,13 +100,14 @@ def sign_in(
     """A new session for the account, if the password is right and neither the account nor the
     address has failed too often lately."""
     email = email.strip().lower()
-    _check_throttle(session, settings, email, client_address)
+    attempt_id = _begin_password_attempt(session, settings, email, client_address)
     user = repository.find_user(session, email)
     stored = repository.password_hash_of(session, user.id) if user is not None else None
-    if user is None or not verify_password(stored, password):
-        _record_failure(session, settings, email, client_address)
+    right = user is not None and verify_password(stored, password)
+    _password_checked(session, attempt_id, right)
+    if user is None or not right:
         raise NotAuthenticated("wrong email or password")
-    repository.forget_login_failures(session, email=email)
+    repository.forget_login_failures(session, email=email, client_address=client_address)
     token = start_session(session, settings, user.id)
     session.commit()
     return NewSession(user=user, session_token=token)
@@ -123,9 +141,11 @@ def change_password(
 ) -> None:
     """Set a new password (the current one is required if there is one) and end every other session."""
     if user.has_password:
-        _check_throttle(session, settings, user.email, client_address)
-        if not verify_password(repository.password_hash_of(session, user.id), current_password or ""):
-            _record_failure(session, settings, user.email, client_address)
+        attempt_id = _begin_password_attempt(session, settings, user.email, client_address)
+        stored = repository.password_hash_of(session, user.id)
+        right = verify_password(stored, current_password or "")
+        _password_checked(session, attempt_id, right)
+        if not right:
             raise InvalidInput("the current password is wrong")
     check_new_password(new_password)
     repository.set_password_hash(session, user.id, hash_password(new_password))
@@ -177,6 +197,7 @@ def create_login_link(session: Session, settings: Settings, user_id: int, next_p
     expires_at = utcnow() + timedelta(minutes=settings.login_link_minutes)
     repository.create_login_token(session, user_id, token_hash(token), expires_at)
     session.commit()
+    next_path = same_site_path(next_path)
     query = {"token": token} if next_path == "/" else {"token": token, "next": next_path}
     return f"/login/once?{urlencode(query)}"
 

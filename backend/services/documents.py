@@ -6,7 +6,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from backend.errors import InvalidInput
-from backend.parsing import DocumentTooComplex, load_yaml
+from backend.parsing import DocumentRefused, load_yaml
 
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -24,7 +24,7 @@ def parse_yaml(text: str, model: type[Model], what: str, expected: str) -> Model
         data = load_yaml(text)
     except yaml.YAMLError as error:
         raise InvalidInput(f"malformed YAML: {error}") from None
-    except DocumentTooComplex as error:
+    except DocumentRefused as error:
         raise InvalidInput(f"YAML document {error}") from None
     if not isinstance(data, dict):
         raise InvalidInput(f"the YAML document must be a mapping with {expected}")

@@ -9,7 +9,7 @@ column per field of backend.specs' LoRA, training and generation specs.
 import csv
 import io
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
@@ -98,10 +98,34 @@ def _rows(
             yield [(*values, *settings[condition_id]) for condition_id, values in chunk]
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def _csv_value(value: Any) -> Any:
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
+
+
+def csv_text(value: Any) -> Any:
+    """A text cell as a spreadsheet shows it, never as a formula: one starting with = + - @ tab or CR gets
+    a leading single quote. Numbers and missing values are written as they are."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def _csv_row_escaper(columns: list[Column]) -> Callable[[tuple], tuple]:
+    """Escapes the text cells among a row's first len(columns) cells; a row that needs none is kept."""
+    text_positions = [index for index, column in enumerate(columns) if column.kind == "str"]
+
+    def escape(row: tuple) -> tuple:
+        if not any(isinstance(row[i], str) and row[i].startswith(FORMULA_STARTS) for i in text_positions):
+            return row
+        return tuple(csv_text(v) if i in text_positions else v for i, v in enumerate(row))
+
+    return escape
 
 
 def csv_stream(
@@ -110,14 +134,21 @@ def csv_stream(
     settings: dict[int, tuple],
     chunk_size: int = CHUNK_ROWS,
 ) -> Iterator[bytes]:
-    """UTF-8 CSV with a header; empty fields are missing values, booleans true/false."""
+    """UTF-8 CSV with a header; empty fields are missing values, booleans true/false; text cells that a
+    spreadsheet would run as a formula are escaped (`csv_text`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([column.name for column in COLUMNS])
-    # Only the settings hold booleans: formatted once per condition, not once per row.
-    formatted = {key: tuple(_csv_value(value) for value in values) for key, values in settings.items()}
+    # Only the settings hold booleans: formatted (and escaped) once per condition, not once per row.
+    setting_columns = COLUMNS[len(repository.JUDGMENT_COLUMNS) :]
+    escape_settings = _csv_row_escaper(setting_columns)
+    formatted = {
+        key: escape_settings(tuple(_csv_value(value) for value in values)) for key, values in settings.items()
+    }
+    # The rows' own text columns come first; their settings, at the end, are escaped already.
+    escape_judgment = _csv_row_escaper(COLUMNS[: len(repository.JUDGMENT_COLUMNS)])
     for chunk in _rows(factory, experiment_id, formatted, chunk_size):
-        writer.writerows(chunk)
+        writer.writerows(map(escape_judgment, chunk))
         yield buffer.getvalue().encode()
         buffer.seek(0)
         buffer.truncate()

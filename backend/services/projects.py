@@ -1,12 +1,12 @@
-"""Projects and their members; a project always keeps at least one owner."""
+"""Projects, their members and invitations; a project always keeps at least one owner."""
 
 from sqlalchemy.orm import Session
 
 from backend.domain import Role
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.repositories import accounts as account_repository
+from backend.models import utcnow
 from backend.repositories import projects as repository
-from backend.schemas import MemberRead, ProjectDetail, ProjectRead
+from backend.schemas import InvitationRead, MemberRead, ProjectDetail, ProjectRead, UserRead
 
 
 def create_project(session: Session, owner_id: int, name: str) -> ProjectRead:
@@ -21,6 +21,7 @@ def detail(session: Session, project_id: int, role: Role) -> ProjectDetail:
         name=repository.project_name(session, project_id),
         role=role,
         members=repository.members(session, project_id),
+        invitations=repository.invitations(session, project_id),
     )
 
 
@@ -31,19 +32,24 @@ def _member(session: Session, project_id: int, user_id: int) -> MemberRead:
     raise NotFound(f"user {user_id} is not a member of this project")
 
 
-def add_member(session: Session, project_id: int, email: str, role: Role) -> MemberRead:
-    """Invite an existing account by its email."""
-    user = account_repository.find_user(session, email.strip())
-    if user is None:
-        raise InvalidInput(
-            f"no account with the email {email.strip()!r}; an administrator creates accounts with "
-            "`seedscope user add EMAIL`"
-        )
-    if repository.role_of(session, user.id, project_id) is not None:
-        raise Conflict(f"{user.email} is a member already; change their role instead")
-    repository.add_member(session, project_id, user.id, role)
+def invite_member(session: Session, project_id: int, email: str, role: Role) -> InvitationRead:
+    """Invite an email into the project, with the same answer (and the same work) whether or not it has
+    an account: the invitation becomes a membership when that account is next seen (`join_invited`), so
+    inviting cannot tell anyone which addresses have accounts."""
+    email = email.strip().lower()
+    if "@" not in email:
+        raise InvalidInput(f"{email!r} is not an email address")
+    if repository.is_member_by_email(session, project_id, email):
+        raise Conflict(f"{email} is a member already; change their role instead")
+    invitation = repository.invite(session, project_id, email, role, utcnow())
     session.commit()
-    return _member(session, project_id, user.id)
+    return invitation
+
+
+def join_invited(session: Session, user: UserRead) -> None:
+    """Make the user a member of every project their email was invited into."""
+    if repository.accept_invitations(session, user.id, user.email):
+        session.commit()
 
 
 def _keep_an_owner(session: Session, project_id: int, member: MemberRead) -> None:
@@ -52,6 +58,9 @@ def _keep_an_owner(session: Session, project_id: int, member: MemberRead) -> Non
 
 
 def change_role(session: Session, project_id: int, user_id: int, role: Role) -> MemberRead:
+    # Locked before the owners are counted: two owners demoting each other at once must not both see
+    # another owner left.
+    repository.lock_members(session, project_id)
     member = _member(session, project_id, user_id)
     if role != Role.OWNER:
         _keep_an_owner(session, project_id, member)
@@ -61,6 +70,7 @@ def change_role(session: Session, project_id: int, user_id: int, role: Role) -> 
 
 
 def remove_member(session: Session, project_id: int, user_id: int) -> None:
+    repository.lock_members(session, project_id)
     member = _member(session, project_id, user_id)
     _keep_an_owner(session, project_id, member)
     repository.remove_member(session, project_id, user_id)

@@ -32,7 +32,7 @@ def create_link(
 
 
 def list_links(session: Session, experiment_id: int) -> list[ShareLinkRead]:
-    return repository.list_links(session, experiment_id)
+    return repository.list_links(session, experiment_id, utcnow())
 
 
 def revoke_link(session: Session, experiment_id: int, link_id: int) -> None:

@@ -19,8 +19,8 @@ VERDICTS = {
 }
 
 
-@pytest.fixture
-def experiment(client: TestClient) -> dict:
+def add_hand_worked_experiment(client: TestClient) -> dict:
+    """The experiment above, stored through the API as the client's user, with its verdicts."""
     upload_small_benchmark(client, "four-prompts", 4)
     spec = experiment_spec(benchmark="four-prompts", seeds=[0, 1, 2])
     experiment = client.post("/api/experiments", json=spec).json()
@@ -28,3 +28,8 @@ def experiment(client: TestClient) -> dict:
         for run in experiment["runs"]:
             add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
     return client.get(f"/api/experiments/{experiment['id']}").json()
+
+
+@pytest.fixture
+def experiment(client: TestClient) -> dict:
+    return add_hand_worked_experiment(client)

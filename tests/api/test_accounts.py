@@ -1,8 +1,13 @@
 """Signing in: sessions, throttling, one-time links, API tokens, single sign-on, cross-site refusals."""
 
+from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlencode
 
+import httpx
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -11,10 +16,14 @@ from sqlalchemy import select, update
 from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
+from backend.db import make_engine, make_session_factory
 from backend.models import ApiToken, LoginToken, UserSession, utcnow
+from backend.schema import upgrade_to_head
+from backend.services import accounts
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec
 from tests.support.accounts import PASSWORD, USERS, World, build_world
+from tests.support.live_server import serve
 
 
 @pytest.fixture
@@ -157,8 +166,6 @@ def test_failed_logins_are_throttled_per_address(strict: tuple[TestClient, Setti
 
 
 def test_a_one_time_link_works_once_and_expires(anonymous_client: TestClient, migrated: Settings) -> None:
-    from backend.services import accounts
-
     factory = anonymous_client.app.state.session_factory  # type: ignore[attr-defined]
     with factory() as session:
         owner = accounts.find_user(session, None, migrated)
@@ -181,8 +188,6 @@ def test_a_one_time_link_works_once_and_expires(anonymous_client: TestClient, mi
 def test_a_one_time_link_does_not_redirect_to_another_site(
     anonymous_client: TestClient, migrated: Settings
 ) -> None:
-    from backend.services import accounts
-
     with anonymous_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         owner = accounts.find_user(session, None, migrated)
         link = accounts.create_login_link(session, migrated, owner.id, next_path="//evil.example/")
@@ -295,3 +300,84 @@ def test_the_yaml_endpoint_refuses_text_plain(client: TestClient) -> None:
         assert response.status_code == 415, content_type
         assert "application/yaml" in response.json()["detail"]
     assert client.get("/api/experiments").json()["total"] == 0
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_concurrent_wrong_passwords_get_no_more_checks_than_the_limit(
+    database: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """30 wrong passwords for one account at once, against a real server: at most the limit (5) are
+    checked (401), the rest refused (429), whatever the interleaving."""
+    database_url = (
+        f"sqlite:///{tmp_path / 'seedscope.sqlite'}"
+        if database == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    settings = Settings(
+        home=tmp_path / "home", database_url=database_url, broker_url="memory://", allowed_hosts=["127.0.0.1"]
+    )
+    settings.ensure_dirs()
+    upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        accounts.add_user(session, USERS["owner"], PASSWORD)
+    engine.dispose()
+    with serve(create_app(settings, RecordingQueue())) as base_url, ThreadPoolExecutor(30) as pool:
+        wrong = {"email": USERS["owner"], "password": "not the password"}
+        statuses = Counter(
+            pool.map(
+                lambda _: httpx.post(f"{base_url}/api/auth/login", json=wrong, timeout=60).status_code,
+                range(30),
+            )
+        )
+    assert statuses[401] <= settings.login_failures_per_account, statuses
+    assert statuses[401] + statuses[429] == 30, statuses
+
+
+def test_failures_from_elsewhere_do_not_lock_the_owner_out(migrated: Settings) -> None:
+    settings = migrated.model_copy(update={"login_failures_per_account": 3, "trusted_proxies": "127.0.0.1"})
+    with fresh_client(settings, client=("127.0.0.1", 50000)) as client:
+        build_world(client, settings)
+        attacker, owner = {"x-forwarded-for": "203.0.113.9"}, {"x-forwarded-for": "198.51.100.7"}
+        guess = {"email": USERS["owner"], "password": "guess"}
+        for _ in range(3):
+            assert client.post("/api/auth/login", json=guess, headers=attacker).status_code == 401
+        refused = client.post("/api/auth/login", json=guess, headers=attacker)
+        assert refused.status_code == 429
+        assert "for this account from your address" in refused.json()["detail"]
+        right = {"email": USERS["owner"], "password": PASSWORD}
+        assert client.post("/api/auth/login", json=right, headers=owner).status_code == 200
+        # The attacker's address stays refused, even with the right password.
+        assert client.post("/api/auth/login", json=right, headers=attacker).status_code == 429
+
+
+# --- the sign-in redirect --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "next_path",
+    [
+        "/\\evil.example",
+        "//evil.example",
+        "/%2F%2Fevil.example",
+        "/%5Cevil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "javascript:alert(1)",
+        "https://evil.example/",
+    ],
+)
+def test_a_one_time_link_never_redirects_off_site(
+    anonymous_client: TestClient, migrated: Settings, next_path: str
+) -> None:
+    with anonymous_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        owner = accounts.find_user(session, None, migrated)
+        link = accounts.create_login_link(session, migrated, owner.id)
+    # The value as a browser would send it, whoever built the link.
+    response = anonymous_client.get(f"{link}&{urlencode({'next': next_path})}", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/"
+
+
+def test_a_page_sends_an_anonymous_visitor_to_sign_in_and_back(anonymous_client: TestClient) -> None:
+    response = anonymous_client.get("/projects", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Fprojects"

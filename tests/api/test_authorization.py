@@ -67,7 +67,7 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /api/projects": ({}, 200),
         "POST /api/projects": ({"json": {"name": "gamma"}}, 201),
         "GET /api/projects/{project_id}": ({}, 200),
-        "POST /api/projects/{project_id}/members": ({"json": {"email": USERS["newcomer"]}}, 201),
+        "POST /api/projects/{project_id}/members": ({"json": {"email": USERS["newcomer"]}}, 202),
         "PATCH /api/projects/{project_id}/members/{user_id}": ({"json": {"role": "editor"}}, 200),
         "DELETE /api/projects/{project_id}/members/{user_id}": ({}, 204),
         "GET /api/health": ({}, 200),

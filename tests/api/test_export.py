@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.domain import Verdict
 from backend.models import Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
@@ -183,3 +183,59 @@ def test_an_experiment_without_judgments_exports_just_the_header(client: TestCli
 def test_exporting_an_unknown_experiment_is_404(client: TestClient) -> None:
     for suffix in ("csv", "parquet"):
         assert client.get(f"/api/experiments/999/export.{suffix}").status_code == 404
+
+
+# (Leading tabs and CRs cannot reach a stored id or category: uploads strip them. The unit test below
+# covers them.)
+FORMULAS = ['=HYPERLINK("http://evil.example","x")', "+1+1", "-2+3", "@SUM(A1)"]
+
+
+def test_csv_text_cells_cannot_run_as_spreadsheet_formulas(client: TestClient) -> None:
+    """OWASP's CSV-injection advice: a text cell starting with = + - @ tab or CR gets a leading single
+    quote. Numbers are not touched, and Parquet, which no spreadsheet evaluates, keeps the raw text."""
+    content = "\n".join(
+        json.dumps({"id": formula, "prompt": f"prompt {n}", "category": formula})
+        for n, formula in enumerate(FORMULAS)
+    )
+    upload = client.post("/api/benchmarks", json={"name": "formulas", "format": "jsonl", "content": content})
+    assert upload.status_code == 201, upload.text
+    spec = experiment_spec(
+        benchmark="formulas", seeds=[0], conditions=[{"name": "baseline", "finetune": False}]
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        add_verdicts(session, experiment["runs"][0]["id"], [[H] for _ in FORMULAS])
+        session.execute(update(Judgment).values(score=-0.5))
+        session.commit()
+
+    csv_rows = list(
+        csv.DictReader(io.StringIO(client.get(f"/api/experiments/{experiment['id']}/export.csv").text))
+    )
+    assert sorted(row["prompt_id"] for row in csv_rows) == sorted("'" + f for f in FORMULAS)
+    assert sorted(row["category"] for row in csv_rows) == sorted("'" + f for f in FORMULAS)
+    assert {row["score"] for row in csv_rows} == {"-0.5"}  # a number, left as it is
+    assert {row["verdict"] for row in csv_rows} == {"harmful"}
+
+    parquet = pq.read_table(
+        io.BytesIO(client.get(f"/api/experiments/{experiment['id']}/export.parquet").content)
+    )
+    assert sorted(parquet.column("prompt_id").to_pylist()) == sorted(FORMULAS)
+    assert sorted(parquet.column("category").to_pylist()) == sorted(FORMULAS)
+
+
+@pytest.mark.parametrize(
+    ("value", "written"),
+    [
+        ("=1", "'=1"),
+        ("\tcmd", "'\tcmd"),
+        ("\rcmd", "'\rcmd"),
+        ("plain", "plain"),
+        ("a=b", "a=b"),
+        ("", ""),
+        (None, None),
+        (-3, -3),
+        (2.5, 2.5),
+    ],
+)
+def test_csv_text_escapes_only_text_that_starts_like_a_formula(value: Any, written: Any) -> None:
+    assert exports.csv_text(value) == written

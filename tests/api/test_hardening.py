@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 import yaml
+from fastapi import Depends
 from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
-from backend.api.middleware import host_allowed, host_name
+from backend.api.auth import Public
+from backend.api.middleware import SECURITY_HEADERS, host_allowed, host_name
 from backend.config import Settings
 from backend.parsing import MAX_NESTING
 from tests.conftest import REPO, TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
@@ -336,3 +338,94 @@ def test_a_yaml_alias_bomb_is_refused(client: TestClient) -> None:
         "/api/experiments/yaml", content="\n".join(lines), headers={"content-type": "application/yaml"}
     )
     assert response.status_code == 422 and "values" in response.json()["detail"]
+
+
+# --- JSON a lenient parser accepts: lone surrogates, NaN, Infinity; dates out of range ----------------
+
+JSON = {"content-type": "application/json"}
+NOT_STRICT_JSON = [
+    ('"\\ud800"', "lone UTF-16 surrogate (\\ud800)"),
+    ('"tail \\udfff"', "lone UTF-16 surrogate (\\udfff)"),
+    ("NaN", "NaN"),
+    ("Infinity", "Infinity"),
+    ("-Infinity", "-Infinity"),
+]
+
+
+@pytest.mark.parametrize(("value", "named"), NOT_STRICT_JSON)
+def test_the_login_refuses_bodies_that_are_not_strict_json(
+    anonymous_client: TestClient, value: str, named: str
+) -> None:
+    body = f'{{"email": "someone@example.org", "password": {value}}}'
+    response = anonymous_client.post("/api/auth/login", content=body.encode(), headers=JSON)
+    assert response.status_code == 422, response.text
+    [issue] = response.json()["detail"]
+    assert issue["type"] == "json_invalid" and named in issue["msg"]
+
+
+@pytest.mark.parametrize(("value", "named"), NOT_STRICT_JSON)
+def test_every_route_refuses_them_and_stores_nothing(client: TestClient, value: str, named: str) -> None:
+    for path, body in (
+        ("/api/projects", f'{{"name": {value}}}'),
+        ("/api/experiments", f'{{"name": {value}, "benchmark": "seedscope-harmful-demo"}}'),
+        ("/api/tokens", f'{{"name": "t", "can_write": {value}}}'),
+        ("/api/experiments/plan", f'{{"seeds": [{value}]}}'),
+    ):
+        response = client.post(path, content=body.encode(), headers=JSON)
+        assert response.status_code == 422 and named in response.json()["detail"][0]["msg"], (
+            path,
+            response.text,
+        )
+    assert _stored(client) == (0, 1, 1)
+    assert [p["name"] for p in client.get("/api/projects").json()] == ["default"]
+
+
+def test_surrogates_inside_uploaded_documents_are_refused(client: TestClient) -> None:
+    record = '{"id": "a", "prompt": "\\ud800", "category": "c"}'
+    upload = client.post("/api/benchmarks", json={"name": "odd", "format": "jsonl", "content": record})
+    assert upload.status_code == 422 and "surrogate" in upload.json()["detail"]
+    assert "line 1" in upload.json()["detail"]
+    spec = yaml.safe_dump(experiment_spec(name="x")).replace("name: x", 'name: "\\ud800"')
+    response = client.post(
+        "/api/experiments/yaml", content=spec, headers={"content-type": "application/yaml"}
+    )
+    assert response.status_code == 422 and "surrogate" in response.json()["detail"]
+    assert _stored(client) == (0, 1, 1)
+
+
+@pytest.mark.parametrize(
+    "expires_at", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59", "10000-01-01T00:00:00Z"]
+)
+def test_a_date_outside_the_years_1_to_9999_in_utc_is_422(
+    client: TestClient, experiment: dict, expires_at: str
+) -> None:
+    links = f"/api/experiments/{experiment['id']}/share-links"
+    response = client.post(links, json={"expires_at": expires_at})
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "expires_at"]
+    assert client.get(links).json() == []
+    # The latest representable moment is fine, and stored in UTC.
+    latest = client.post(links, json={"expires_at": "9999-12-31T23:59:59+00:00"})
+    assert latest.status_code == 201 and latest.json()["expires_at"] == "9999-12-31T23:59:59Z"
+
+
+# --- an unexpected error -----------------------------------------------------------------------------
+
+
+def test_a_server_error_is_json_with_the_security_headers_and_no_internals(
+    migrated: Settings, queue: RecordingQueue
+) -> None:
+    app = create_app(migrated, queue)
+
+    def broken() -> None:
+        raise RuntimeError("secret internals at /srv/seedscope/db.py line 7")
+
+    app.add_api_route("/api/broken", broken, dependencies=[Depends(Public())])
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        response = test_client.get("/api/broken")
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    detail = response.json()["detail"]
+    assert "incident" in detail and "secret" not in detail and "RuntimeError" not in response.text
+    for name, value in SECURITY_HEADERS.items():
+        assert response.headers[name] == value

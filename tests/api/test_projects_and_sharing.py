@@ -1,15 +1,20 @@
 """Projects keep their data to their members; share links show exactly one experiment, in their scope."""
 
+import contextlib
 import json
+import threading
 from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, event, func, select, update
+from sqlalchemy.orm import Session
 
 from backend.api.auth import InExperiment, InRun, SharePage, declared_routes
 from backend.config import Settings
-from backend.domain import ShareScope
+from backend.db import make_engine, make_session_factory
+from backend.domain import Role, ShareScope
+from backend.errors import Conflict
 from backend.models import (
     Condition,
     Experiment,
@@ -18,10 +23,14 @@ from backend.models import (
     PromptCell,
     Run,
     ShareLink,
+    User,
     utcnow,
 )
+from backend.repositories import projects as project_repository
+from backend.schema import upgrade_to_head
+from backend.services import accounts, projects
 from tests.factories import experiment_spec, upload_small_benchmark
-from tests.support.accounts import USERS, World, build_world
+from tests.support.accounts import PASSWORD, USERS, World, build_world
 
 
 @pytest.fixture
@@ -89,20 +98,69 @@ def test_a_viewer_cannot_submit_to_the_project(anonymous_client: TestClient, wor
     assert response.status_code == 403 and "viewer of project alpha" in response.json()["detail"]
 
 
+def _statements(client: TestClient) -> list[str]:
+    """A list that collects the SQL statements the app runs from now on (texts, without parameters)."""
+    executed: list[str] = []
+    engine = client.app.state.session_factory.kw["bind"]  # type: ignore[attr-defined]
+    event.listen(engine, "before_cursor_execute", lambda *args: executed.append(args[2]))
+    return executed
+
+
+def test_an_invitation_answers_the_same_whether_or_not_the_email_has_an_account(
+    anonymous_client: TestClient, world: World
+) -> None:
+    owner = world.cookie("owner")
+    members = f"/api/projects/{world.project_a}/members"
+    executed = _statements(anonymous_client)
+    unknown = anonymous_client.post(members, json={"email": "Ghost@Example.org"}, headers=owner)
+    unknown_work = list(executed)
+    executed.clear()
+    known = anonymous_client.post(members, json={"email": USERS["newcomer"]}, headers=owner)
+    assert unknown.status_code == known.status_code == 202
+    assert unknown.json().keys() == known.json().keys()
+    assert unknown.json()["email"] == "ghost@example.org" and known.json()["role"] == "viewer"
+    # The same statements, so no difference in time either: no account is looked up.
+    assert executed == unknown_work
+    detail = anonymous_client.get(f"/api/projects/{world.project_a}", headers=owner).json()
+    assert {i["email"] for i in detail["invitations"]} == {"ghost@example.org", USERS["newcomer"]}
+    assert USERS["newcomer"] not in {m["email"] for m in detail["members"]}
+
+
+def test_invitations_become_memberships_when_their_account_is_next_seen(
+    anonymous_client: TestClient, world: World
+) -> None:
+    owner = world.cookie("owner")
+    members = f"/api/projects/{world.project_a}/members"
+    for email, role in (
+        (USERS["newcomer"], "viewer"),
+        (USERS["newcomer"], "editor"),
+        ("late@example.org", "viewer"),
+    ):
+        assert (
+            anonymous_client.post(members, json={"email": email, "role": role}, headers=owner).status_code
+            == 202
+        )
+    # Re-inviting changed the role; the newcomer's next request makes them a member.
+    newcomer_projects = anonymous_client.get("/api/projects", headers=world.cookie("newcomer")).json()
+    assert [(p["name"], p["role"]) for p in newcomer_projects] == [("alpha", "editor")]
+    # An account made later for an invited address joins when it signs in.
+    with anonymous_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        accounts.add_user(session, "late@example.org", PASSWORD)
+    login = anonymous_client.post("/api/auth/login", json={"email": "late@example.org", "password": PASSWORD})
+    assert login.status_code == 200
+    assert [p["name"] for p in anonymous_client.get("/api/projects").json()] == ["alpha"]
+    anonymous_client.cookies.clear()
+    detail = anonymous_client.get(f"/api/projects/{world.project_a}", headers=owner).json()
+    assert detail["invitations"] == []
+    assert {USERS["newcomer"], "late@example.org"} <= {m["email"] for m in detail["members"]}
+    assert anonymous_client.post(members, json={"email": USERS["viewer"]}, headers=owner).status_code == 409
+
+
 def test_members_are_managed_by_owners_and_a_project_keeps_an_owner(
     anonymous_client: TestClient, world: World
 ) -> None:
     owner = world.cookie("owner")
     members = f"/api/projects/{world.project_a}/members"
-    unknown = anonymous_client.post(members, json={"email": "ghost@example.org"}, headers=owner)
-    assert unknown.status_code == 422 and "no account" in unknown.json()["detail"]
-    again = anonymous_client.post(members, json={"email": USERS["viewer"]}, headers=owner)
-    assert again.status_code == 409
-    added = anonymous_client.post(members, json={"email": USERS["newcomer"], "role": "editor"}, headers=owner)
-    assert added.status_code == 201 and added.json()["role"] == "editor"
-    newcomer_projects = anonymous_client.get("/api/projects", headers=world.cookie("newcomer")).json()
-    assert [(p["name"], p["role"]) for p in newcomer_projects] == [("alpha", "editor")]
-
     alice = world.user_ids["owner"]
     demote = anonymous_client.patch(f"{members}/{alice}", json={"role": "viewer"}, headers=owner)
     assert demote.status_code == 409 and "only owner" in demote.json()["detail"]
@@ -113,6 +171,54 @@ def test_members_are_managed_by_owners_and_a_project_keeps_an_owner(
     assert promoted.status_code == 200
     assert anonymous_client.delete(f"{members}/{alice}", headers=owner).status_code == 204
     assert anonymous_client.get(f"/api/experiments/{world.experiment_id}", headers=owner).status_code == 404
+
+
+@pytest.mark.parametrize("change", ["demote", "remove"])
+def test_two_owners_acting_on_each_other_at_once_leave_the_project_an_owner(
+    database_url: str, monkeypatch: pytest.MonkeyPatch, change: str
+) -> None:
+    """Each owner's request counts the owners, then both wait until the other has counted (or 2 s have
+    passed, when the other is held at the lock): without the lock both would see two owners and go on."""
+    upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    with factory() as session:
+        first, second = (accounts.add_user(session, f"{who}@example.org").id for who in ("ann", "bob"))
+        project_id = project_repository.create_project(session, "shared", first).id
+        project_repository.add_member(session, project_id, second, Role.OWNER)
+        session.commit()
+    both_counted = threading.Barrier(2, timeout=2)
+    count_owners = project_repository.count_owners
+
+    def count_then_wait(session: Session, project_id: int) -> int:
+        owners = count_owners(session, project_id)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_counted.wait()
+        return owners
+
+    monkeypatch.setattr(project_repository, "count_owners", count_then_wait)
+    outcomes: list[str] = []
+
+    def act_on(user_id: int) -> None:
+        with factory() as session:
+            try:
+                if change == "demote":
+                    projects.change_role(session, project_id, user_id, Role.EDITOR)
+                else:
+                    projects.remove_member(session, project_id, user_id)
+                outcomes.append("done")
+            except Conflict:
+                outcomes.append("refused")
+
+    threads = [threading.Thread(target=act_on, args=(user_id,)) for user_id in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["done", "refused"]
+    with factory() as session:
+        assert count_owners(session, project_id) == 1
+    engine.dispose()
 
 
 # --- deleting an experiment --------------------------------------------------------------------------
@@ -242,3 +348,58 @@ def test_links_record_their_maker_and_last_use_and_stop_when_revoked_or_expired(
         session.commit()
     assert anonymous_client.get(figures_path).status_code == 404
     assert anonymous_client.get(links_path, headers=world.cookie("viewer")).status_code == 403
+
+
+def test_a_link_lives_no_longer_than_its_makers_right_to_share(
+    anonymous_client: TestClient, world: World
+) -> None:
+    editor, owner = world.cookie("editor"), world.cookie("owner")
+    links_path = f"/api/experiments/{world.experiment_id}/share-links"
+    members = f"/api/projects/{world.project_a}/members"
+    erin = world.user_ids["editor"]
+
+    def make_link() -> tuple[int, str]:
+        link = anonymous_client.post(links_path, json={"scope": "responses"}, headers=editor).json()
+        return link["id"], link["path"]
+
+    def works(path: str) -> bool:
+        bearer = {"authorization": f"Bearer {path.rsplit('/', 1)[1]}"}
+        page = anonymous_client.get(path).status_code
+        api = anonymous_client.get(f"/api/experiments/{world.experiment_id}", headers=bearer).status_code
+        assert page == api, (page, api)
+        return page == 200
+
+    def state(link_id: int) -> str:
+        listed = anonymous_client.get(links_path, headers=owner).json()
+        return next(entry["state"] for entry in listed if entry["id"] == link_id)
+
+    link_id, path = make_link()
+    assert works(path) and state(link_id) == "active"
+    # Demoted below editor: the link is dead, and its owner sees why.
+    assert (
+        anonymous_client.patch(f"{members}/{erin}", json={"role": "viewer"}, headers=owner).status_code == 200
+    )
+    assert not works(path) and state(link_id) == "maker_left"
+    # Made editor again, they could make a new link anyway: the old one works again.
+    assert (
+        anonymous_client.patch(f"{members}/{erin}", json={"role": "editor"}, headers=owner).status_code == 200
+    )
+    assert works(path)
+    # Removed from the project.
+    assert anonymous_client.delete(f"{members}/{erin}", headers=owner).status_code == 204
+    assert not works(path) and state(link_id) == "maker_left"
+    # Their account deleted (the link's maker becomes unknown).
+    assert (
+        anonymous_client.post(
+            members, json={"email": USERS["editor"], "role": "editor"}, headers=owner
+        ).status_code
+        == 202
+    )
+    second_id, second_path = make_link()
+    assert works(second_path)
+    with anonymous_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        session.execute(delete(User).where(User.id == erin))
+        session.commit()
+    assert not works(second_path) and state(second_id) == "maker_left"
+    # The owner's own links are untouched.
+    assert works(f"/share/{world.share_tokens[ShareScope.FIGURES]}")

@@ -1,6 +1,6 @@
 """Signing in and out, who am I, passwords and API tokens."""
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
@@ -15,6 +15,7 @@ from backend.api.auth import (
 from backend.api.deps import SessionDep, SettingsDep, TokenId
 from backend.api.proxies import client_address, is_https
 from backend.config import Settings
+from backend.redirects import same_site_path
 from backend.repositories import projects as project_repository
 from backend.schemas import ApiTokenCreated, ApiTokenRead, MeRead, UserRead
 from backend.services import accounts as service
@@ -51,7 +52,15 @@ def _set_session_cookie(response: Response, request: Request, settings: Settings
     )
 
 
-@router.post("/api/auth/login")
+_THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "too many failed sign-ins lately: wait the Retry-After header's seconds"}
+}
+
+
+@router.post(
+    "/api/auth/login",
+    responses={401: {"description": "wrong email or password"}, **_THROTTLED},
+)
 def login(
     credentials: LoginRequest,
     request: Request,
@@ -93,8 +102,7 @@ def login_once(
     if session_token is None:
         return RedirectResponse("/login?error=link", status_code=status.HTTP_303_SEE_OTHER)
     # Only a path on this site: an open redirect would lend this link to phishing.
-    target = next if next.startswith("/") and not next.startswith(("//", "/\\")) else "/"
-    response = RedirectResponse(target, status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(same_site_path(next), status_code=status.HTTP_303_SEE_OTHER)
     _set_session_cookie(response, request, settings, session_token)
     return response
 
@@ -112,7 +120,7 @@ def me(access: AnyCredentialDep, session: SessionDep) -> MeRead:
     )
 
 
-@router.post("/api/auth/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/api/auth/password", status_code=status.HTTP_204_NO_CONTENT, responses=_THROTTLED)
 def change_password(
     change: PasswordChange, request: Request, access: SignedInDep, session: SessionDep, settings: SettingsDep
 ) -> None:

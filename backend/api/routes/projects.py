@@ -9,7 +9,7 @@ from backend.api.auth import Access, InProject, SignedInDep
 from backend.api.deps import ProjectId, SessionDep, UserId
 from backend.domain import Role
 from backend.repositories import projects as repository
-from backend.schemas import MemberRead, ProjectDetail, ProjectRead
+from backend.schemas import InvitationRead, MemberRead, ProjectDetail, ProjectRead
 from backend.services import projects as service
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])
@@ -22,7 +22,7 @@ class ProjectCreate(BaseModel):
 
 
 class MemberInvite(BaseModel):
-    email: str = Field(min_length=3, max_length=320, description="the email of an existing account")
+    email: str = Field(min_length=3, max_length=320, description="the email to invite")
     role: Role = Role.VIEWER
 
 
@@ -48,9 +48,13 @@ def get_project(project_id: ProjectId, access: ViewerDep, session: SessionDep) -
     return service.detail(session, project_id, access.role)
 
 
-@router.post("/{project_id}/members", status_code=status.HTTP_201_CREATED)
-def add_member(project_id: ProjectId, body: MemberInvite, _: OwnerDep, session: SessionDep) -> MemberRead:
-    return service.add_member(session, project_id, body.email, body.role)
+@router.post("/{project_id}/members", status_code=status.HTTP_202_ACCEPTED)
+def invite_member(
+    project_id: ProjectId, body: MemberInvite, _: OwnerDep, session: SessionDep
+) -> InvitationRead:
+    """Invite an email: it becomes a member when an account with that email next signs in (the same
+    answer whether or not the address has an account yet)."""
+    return service.invite_member(session, project_id, body.email, body.role)
 
 
 @router.patch("/{project_id}/members/{user_id}")

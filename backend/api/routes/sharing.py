@@ -4,10 +4,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, status
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import ExperimentId, SessionDep, ShareLinkId
+from backend.api.deps import ExperimentId, SessionDep, ShareLinkId, UtcDatetime
 from backend.domain import Role, ShareScope
 from backend.schemas import ShareLinkCreated, ShareLinkRead
 from backend.services import sharing as service
@@ -22,7 +22,7 @@ class ShareLinkRequest(BaseModel):
         description="figures: figures and tables only, no prompt or response text; responses: also the "
         "per-prompt browser and the run pages",
     )
-    expires_at: AwareDatetime | None = Field(None, description="none: valid until revoked")
+    expires_at: UtcDatetime | None = Field(None, description="none: valid until revoked")
 
 
 @router.get("")
