@@ -101,7 +101,7 @@ def add_verdicts(
             )
     session.flush()
     refresh_prompt_cells(session, run_id, judged_by)
-    run.status = RunStatus.DONE
+    run.status, run.progress, run.progress_message = RunStatus.DONE, 1.0, "done"
     session.commit()
 
 

@@ -7,11 +7,12 @@ from contextlib import asynccontextmanager
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
 from backend.api.auth import SignInRedirect, check_policies
 from backend.api.csrf import CrossSiteGuard
+from backend.api.error_pages import error_page, wants_page
 from backend.api.middleware import (
     SECURITY_HEADERS,
     BodySizeLimit,
@@ -82,7 +83,9 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
     app.add_middleware(CrossSiteGuard)
 
     @app.exception_handler(DomainError)
-    async def _domain_error(_request: Request, error: DomainError) -> JSONResponse:
+    async def _domain_error(request: Request, error: DomainError) -> Response:
+        if wants_page(request):
+            return error_page(error.status_code, str(error), error.headers)
         return JSONResponse({"detail": str(error)}, status_code=error.status_code, headers=error.headers)
 
     @app.exception_handler(SignInRedirect)

@@ -337,8 +337,13 @@ class SharePage(Policy):
         grant = (
             accounts.grant_of_share_token(session, token) if token_kind(token) == TokenKind.SHARE else None
         )
-        if grant is None or not grant.scope.covers(self.scope):
+        if grant is None:
             raise NotFound("this share link does not exist, has expired or was revoked")
+        if not grant.scope.covers(self.scope):
+            raise Forbidden(
+                "this share link shows the dashboard's figures and tables only: the run pages, with the "
+                "model's responses, need a link that shows responses"
+            )
         return grant
 
 

@@ -74,7 +74,7 @@ def test_the_default_hosts_are_the_loopback_names(tmp_path: Path, queue: Recordi
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/experiments/new", "/docs", "/api/catalog", "/static/app.js", "/api/experiments/999"]
+    "path", ["/", "/experiments/new", "/docs", "/api/catalog", "/static/js/main.js", "/api/experiments/999"]
 )
 def test_every_response_carries_the_security_headers(client: TestClient, path: str) -> None:
     headers = client.get(path).headers

@@ -20,7 +20,7 @@ def test_pages_and_plotly_are_served_locally(client: TestClient) -> None:
         assert "text/html" in response.headers["content-type"]
     plotly_js = client.get("/static/vendor/plotly.min.js")
     assert plotly_js.status_code == 200 and len(plotly_js.content) > 1_000_000
-    assert client.get("/static/app.js").status_code == 200
+    assert client.get("/static/js/main.js").status_code == 200
 
 
 def test_openapi_documents_the_json_and_yaml_submission(client: TestClient) -> None:

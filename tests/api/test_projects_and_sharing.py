@@ -296,8 +296,11 @@ def test_each_scope_opens_what_it_says_and_nothing_else(anonymous_client: TestCl
     assert anonymous_client.get(prompts, headers=responses).status_code == 200
     shown = anonymous_client.get(generations, headers=responses).json()["items"]
     assert {item["text"] for item in shown} <= set(world.response_texts) and shown
+    # A figures-only link's run page says why it stays closed, as a page.
     run_page = f"/share/{world.share_tokens[ShareScope.FIGURES]}/runs/{world.done_run_id}"
-    assert anonymous_client.get(run_page).status_code == 404
+    closed = anonymous_client.get(run_page, headers={"accept": "text/html"})
+    assert closed.status_code == 403 and closed.headers["content-type"].startswith("text/html")
+    assert "figures and tables only" in closed.text and "does not exist" not in closed.text
     # Another experiment of the same project is not shared by this link.
     other = anonymous_client.post(
         "/api/experiments",

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -191,31 +191,89 @@ def browser() -> Iterator[Browser]:
 VIEWPORT = {"width": 1400, "height": 1000}
 
 
-def watch_for_errors(page: Page) -> list[str]:
-    """JavaScript errors and Content-Security-Policy violations on the page, as they happen."""
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    # Chromium reports every Content-Security-Policy violation (a blocked script, style or eval) here.
-    page.on(
-        "console",
-        lambda message: (
-            errors.append(message.text)
-            if "Content Security Policy" in message.text or "Refused to" in message.text
-            else None
-        ),
-    )
-    return errors
+class PageWatch:
+    """What went wrong on a page, as its user would meet it: JavaScript errors, Content-Security-Policy
+    violations, requests that failed or were refused, and error messages shown on the page.
+
+    A test that provokes a refusal on purpose (a bad form, a viewer's forbidden click) declares it with
+    `expect_refusal`; every other failed request is a problem.
+    """
+
+    def __init__(self, page: Page) -> None:
+        self.page = page
+        self.errors: list[str] = []
+        self.failed: list[tuple[int, str]] = []
+        self._expected: list[tuple[int, str]] = []
+        page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._console)
+        page.on("response", lambda r: self.failed.append((r.status, r.url)) if r.status >= 400 else None)
+        page.on("requestfailed", self._request_failed)
+
+    def _console(self, message: ConsoleMessage) -> None:
+        # A failed resource is reported as a response too (with its address), so it is counted there once.
+        error = message.type == "error" and not message.text.startswith("Failed to load resource")
+        violation = "Content Security Policy" in message.text or "Refused to" in message.text
+        if error or violation:
+            self.errors.append(message.text)
+
+    def _request_failed(self, request: Request) -> None:
+        # Leaving a page aborts what it was still loading: not a failure the user could see.
+        if request.failure != "net::ERR_ABORTED":
+            self.failed.append((0, f"{request.url} ({request.failure})"))
+
+    def expect_refusal(self, status: int, url_part: str) -> None:
+        self._expected.append((status, url_part))
+
+    def problems(self) -> list[str]:
+        unexpected = [
+            f"{status} {url}"
+            for status, url in self.failed
+            if not any(status == code and part in url for code, part in self._expected)
+        ]
+        return self.errors + unexpected
+
+    def shown_errors(self) -> list[str]:
+        """Error messages on the page now (the page's error boxes and alerts)."""
+        return self.page.locator(".error:visible, [role=alert]:visible").all_text_contents()
+
+    def assert_clean(self) -> None:
+        assert self.problems() == [], f"on {self.page.url}: {self.problems()}"
+        assert self.shown_errors() == [], f"on {self.page.url}: {self.shown_errors()}"
+
+
+# Every figure's drawn height against the height the server gave it.
+FIGURE_HEIGHTS = """() => [...document.querySelectorAll('[data-figure]')].map((container) => {
+  const svg = container.querySelector('.main-svg');
+  return [container.dataset.figure, svg ? svg.getBoundingClientRect().height : 0,
+    Number(container.dataset.height)];
+})"""
+MIN_FIGURE_HEIGHT = 250
+
+
+def check_figure_heights(page: Page) -> None:
+    """Every figure is drawn, at least 250 px tall and as tall as the server made it: a window resize must
+    not collapse it to its container's minimum."""
+    for name, drawn, asked in page.evaluate(FIGURE_HEIGHTS):
+        assert drawn >= MIN_FIGURE_HEIGHT, f"{name} is {drawn} px tall"
+        assert abs(drawn - asked) <= 2, f"{name} is {drawn} px tall, drawn for {asked}"
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, start_server: Callable[[Settings], str]) -> Iterator[Page]:
+    """A page in a fresh context, closed before any server the test started stops (a dashboard still polling
+    a stopped server would be a failure of the test's making)."""
     context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     context.grant_permissions(["clipboard-read", "clipboard-write"])
     page = context.new_page()
-    errors = watch_for_errors(page)
+    watch = PageWatch(page)
+    page.watch = watch  # type: ignore[attr-defined]
     yield page
     context.close()
-    assert errors == [], f"JavaScript errors or CSP violations on the page: {errors}"
+    assert watch.problems() == [], f"errors or failed requests on the page: {watch.problems()}"
+
+
+def watch_of(page: Page) -> PageWatch:
+    return page.watch  # type: ignore[attr-defined,no-any-return]
 
 
 @pytest.fixture

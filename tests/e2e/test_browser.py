@@ -12,7 +12,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
-from tests.e2e.conftest import Service, login_link, owner_headers, wait_for
+from tests.e2e.conftest import Service, login_link, owner_headers, wait_for, watch_of
 from tests.factories import add_verdicts, judge_again
 
 pytestmark = pytest.mark.slow
@@ -65,8 +65,8 @@ def test_submit_the_form_and_watch_the_figure_render(
     rows = form.locator("#conditions tr.condition")
     expect(rows).to_have_count(3)
     rows.nth(2).get_by_role("button", name="Remove").click()
-    rows.nth(1).locator("[data-field=subset_size]").fill("16")
-    rows.nth(1).locator("[data-field=batch_size]").fill("4")
+    rows.nth(1).locator('[data-field="training.subset_size"]').fill("16")
+    rows.nth(1).locator('[data-field="training.batch_size"]').fill("4")
     # Before launch the form says what will run: the baseline's seed 0 and the tuned condition's 0 and 1.
     expect(page.locator("#plan")).to_contain_text("3 runs (2 fine-tunes, 2 seeds per fine-tuned condition)")
     form.get_by_role("button", name="Submit experiment").click()
@@ -98,11 +98,17 @@ def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
+    # Refused by the server, as the test wants: the draft's plan, then the submission.
+    watch_of(page).expect_refusal(422, "/api/experiments")
     page.goto(url + login_link(live_settings, "/experiments/new"))
     form = page.locator("#experiment-form")
-    form.locator("#conditions tr.condition").nth(1).locator("[data-field=learning_rate]").fill("-0.001")
+    form.locator("#conditions tr.condition").nth(1).locator('[data-field="training.learning_rate"]').fill(
+        "-0.001"
+    )
     form.get_by_role("button", name="Submit experiment").click()
-    expect(page.locator("#form-error")).to_contain_text("learning_rate")
+    # In words: which condition, which field.
+    refusal = 'condition "lr-2e-4", learning rate: Input should be greater than 0'
+    expect(page.locator("#form-error")).to_contain_text(refusal)
     experiments = httpx.get(f"{url}/api/experiments", headers=owner_headers(live_settings)).json()
     assert experiments["total"] == 0
 
@@ -217,11 +223,14 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     expect(page.locator("#variance tbody tr")).to_have_count(2)
     # Under each judge: a column per judge; the second judge's rates are 25 points higher everywhere.
     expect(page.locator("#by-judge")).to_be_visible()
+    # Neither judge is validated here: each column says so, and each of their verdicts carries the mark.
     assert page.locator("#by-judge-rates thead th").all_text_contents() == [
         "Condition",
-        "refusal-minilm@2 (complies)",
-        "refusal-phrases@2 (complies)",
+        "refusal-minilm@2 (complies) ⚠ weak or unvalidated",
+        "refusal-phrases@2 (complies) ⚠ weak or unvalidated",
     ]
+    expect(page.locator("#by-judge-comparisons tbody .caution")).to_have_count(2)
+    expect(page.locator("#by-judge-warnings")).to_contain_text("refusal-phrases@2 is not validated")
     expect(page.locator("#by-judge-rates tbody tr").first).to_contain_text("0.0%")
     expect(page.locator("#by-judge-rates tbody tr").first).to_contain_text("25.0%")
     expect(page.locator("#by-judge-comparisons tbody tr")).to_have_count(1)
@@ -252,7 +261,7 @@ def test_dashboard_shows_every_figure_filters_prompts_and_escapes_model_output(
     expect(page.locator("#copy-status")).to_have_text("Copied.")
     copied = page.evaluate("navigator.clipboard.readText()")
     assert copied.startswith("# dashboard\n") and "## Paired comparisons" in copied
-    expect(page.locator("#report-text")).to_contain_text("## Harmfulness rate per condition")
+    expect(page.locator("#report-text")).to_contain_text("## Compliance rate per condition")
     with page.expect_download() as download:
         page.locator("#export-csv").click()
     assert download.value.suggested_filename == f"seedscope-experiment-{experiment['id']}.csv"
@@ -326,6 +335,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
+    watch_of(page).expect_refusal(422, "/api/benchmarks")  # the two malformed files below
     page.goto(url + login_link(live_settings, "/datasets"))
     expect(page.locator("#benchmarks tbody tr")).to_have_count(1)  # the built-in one
     form = page.locator("#benchmark-form")

@@ -1,5 +1,5 @@
-"""Chromium as a team uses seedscope: sign in, make a project, add a viewer who cannot cancel, share the
-dashboard "figures only" with someone without an account, revoke the link."""
+"""Chromium as a team uses seedscope: sign in, make a project, invite a viewer who reads everything but
+cannot cancel, share the dashboard "figures only" with someone without an account, revoke the link."""
 
 from collections.abc import Callable
 
@@ -14,7 +14,7 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
 from backend.services import accounts
-from tests.e2e.conftest import login_link
+from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights, login_link
 from tests.e2e.test_browser import FIGURES, upload_benchmark
 from tests.factories import add_verdicts
 
@@ -36,12 +36,6 @@ def sign_in(page: Page, url: str, email: str, password: str) -> None:
     expect(page.locator("#account-link")).to_have_text(email)
 
 
-def watch_errors(page: Page) -> list[str]:
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    return errors
-
-
 def test_sign_in_project_viewer_and_a_figures_only_share_link(
     browser: Browser, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
@@ -51,9 +45,9 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     with factory() as session:
         for email, password in (OWNER, VIEWER):
             accounts.add_user(session, email, password)
-    owner = browser.new_context()
+    owner = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     page = owner.new_page()
-    errors = watch_errors(page)
+    watch = PageWatch(page)
 
     # Sign in, then make a project and add a viewer by email.
     sign_in(page, url, *OWNER)
@@ -64,7 +58,9 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     page.locator("#member-form [name=email]").fill(VIEWER[0])
     page.locator("#member-form [name=role]").select_option("viewer")
     page.get_by_role("button", name="Add member").click()
-    expect(page.locator(f'#members tr[data-email="{VIEWER[0]}"]')).to_contain_text("viewer")
+    # An invitation: it becomes a membership when that account next signs in.
+    expect(page.locator(f'#invitations tr[data-email="{VIEWER[0]}"]')).to_contain_text("viewer")
+    expect(page.locator("#invited")).to_contain_text(f"Invited {VIEWER[0]} as viewer")
 
     # An experiment in that project (submitted by the owner's token), judged but for one run still queued.
     project_id = next(p["id"] for p in page.evaluate("fetch('/api/projects').then(r => r.json())"))
@@ -96,22 +92,33 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     expect(page.locator("#cancel")).to_be_visible()
     expect(page.locator("#delete-experiment")).to_be_visible()
 
-    # The viewer sees the dashboard without Cancel, and the server refuses the request anyway.
-    viewer = browser.new_context()
+    # The viewer sees the dashboard, its report and its prompts, without Cancel or the share links, and
+    # is offered no form to submit; the server refuses a cancel anyway.
+    viewer = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
     viewer_page = viewer.new_page()
-    viewer_errors = watch_errors(viewer_page)
+    viewer_watch = PageWatch(viewer_page)
     sign_in(viewer_page, url, *VIEWER)
+    expect(viewer_page.get_by_role("link", name="New experiment")).to_have_count(0)
     viewer_page.goto(dashboard)
     expect(viewer_page.locator("#title")).to_have_text("shared dashboard")
     expect(viewer_page.locator('#runs tbody tr[data-status="queued"]')).to_have_count(1)
+    expect(viewer_page.locator("#report-text")).to_contain_text("# shared dashboard")
+    expect(viewer_page.locator("#prompts tbody tr.prompt-row")).to_have_count(4)
     expect(viewer_page.locator("#cancel")).to_be_hidden()
     expect(viewer_page.locator("#delete-experiment")).to_be_hidden()
     expect(viewer_page.locator("#sharing")).to_be_hidden()
+    check_figure_heights(viewer_page)
+    viewer_watch.assert_clean()
+    viewer_watch.expect_refusal(403, "/cancel")
     refused = viewer_page.evaluate(
         f"fetch('/api/experiments/{experiment['id']}/cancel', {{method: 'POST'}}).then(r => r.status)"
     )
     assert refused == 403
+    viewer_page.goto(f"{url}/datasets")
+    expect(viewer_page.locator("#upload-hint")).to_be_visible()
+    expect(viewer_page.locator("#benchmark-form")).to_be_hidden()
     viewer.close()
+    assert viewer_watch.problems() == []
 
     # The owner makes a "figures and tables only" link ...
     page.locator("#share-form [name=scope]").select_option("figures")
@@ -123,7 +130,7 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     # ... which a browser without an account opens: every figure, no response or prompt text.
     stranger = browser.new_context()
     stranger_page = stranger.new_page()
-    stranger_errors = watch_errors(stranger_page)
+    stranger_watch = PageWatch(stranger_page)
     assert stranger_page.goto(shared_url).status == 200
     expect(stranger_page.locator("#shared-notice")).to_contain_text("figures and tables only")
     for name in FIGURES:
@@ -140,11 +147,16 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     # Revoked, the link is gone.
     page.locator("#share-links tbody tr").first.get_by_role("button", name="Revoke").click()
     expect(page.locator("#share-links tbody tr").first).to_contain_text("revoked")
-    again = stranger.new_page()
-    assert again.goto(shared_url).status == 404
+    stranger_watch.assert_clean()
+    stranger_watch.expect_refusal(404, "/share/")
+    assert stranger_page.goto(shared_url).status == 404
+    expect(stranger_page.locator("#error-message")).to_contain_text(
+        "does not exist, has expired or was revoked"
+    )
     stranger.close()
+    watch.assert_clean()
     owner.close()
-    assert errors == viewer_errors == stranger_errors == []
+    assert stranger_watch.problems() == []
 
 
 def _token_of(factory: sessionmaker[Session], email: str) -> dict[str, str]:

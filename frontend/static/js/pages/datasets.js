@@ -1,0 +1,68 @@
+// The datasets page: the benchmarks and training sets you can use, and uploads of new ones.
+import { api } from "../api.js";
+import { byId, el, setOptions, setRows, showError } from "../dom.js";
+
+function renderDatasets(catalog) {
+  setRows(byId("benchmarks"), catalog.benchmarks.map((b) =>
+    el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, b.n_prompts), el("td", {}, b.categories.join(", ")),
+      el("td", {}, b.source), el("td", { class: "muted" }, b.content_hash))));
+  setRows(byId("training-sets"), catalog.training_sets.map((t) =>
+    el("tr", {}, el("td", {}, `${t.name}@${t.version}`), el("td", {}, t.n_examples), el("td", {}, t.source),
+      el("td", { class: "muted" }, t.content_hash))));
+}
+
+// A dataset name from a file name: "harmbench_behaviors_text_test.csv" -> "harmbench_behaviors_text_test".
+const datasetName = (fileName) => fileName.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
+
+function uploadForm(form, caller, path, describe, refresh) {
+  setOptions(form.elements.project, caller.editableProjects.map((p) => ({ value: p.id, label: p.name })));
+  const error = form.querySelector(".error");
+  const done = form.querySelector(".notice");
+  const file = form.elements.file;
+  file.addEventListener("change", () => {
+    if (file.files.length && !form.elements.name.value) form.elements.name.value = datasetName(file.files[0].name);
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(error, null);
+    done.hidden = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const chosen = file.files[0];
+      const body = {
+        name: form.elements.name.value.trim(),
+        version: form.elements.version.value.trim(),
+        description: form.elements.description.value.trim(),
+        content: await chosen.text(),
+        project: Number(form.elements.project.value),
+      };
+      if (form.elements.format) {
+        if (form.elements.format.value) body.format = form.elements.format.value;
+        else body.filename = chosen.name;
+      }
+      const stored = await api(path, { method: "POST", json: body });
+      done.textContent = `Stored ${stored.name}@${stored.version}: ${describe(stored)}.`;
+      done.hidden = false;
+      await refresh();
+    } catch (failure) {
+      showError(error, failure);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+export async function init(caller) {
+  const catalog = await api("/api/catalog");
+  renderDatasets(catalog);
+  const refresh = async () => renderDatasets(await api("/api/catalog"));
+  // Uploads go into a project where the caller is an editor: a viewer everywhere gets no form to fill in.
+  const canUpload = caller.editableProjects.length > 0;
+  for (const id of ["benchmark-form", "training-set-form"]) byId(id).hidden = !canUpload;
+  byId("upload-hint").hidden = canUpload;
+  const benchmarkForm = byId("benchmark-form");
+  setOptions(benchmarkForm.elements.format, catalog.benchmark_formats, { keep: 1 });
+  uploadForm(benchmarkForm, caller, "/api/benchmarks", (b) => `${b.n_prompts} prompts in ${b.categories.length} categories`, refresh);
+  uploadForm(byId("training-set-form"), caller, "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
+}

@@ -1,0 +1,173 @@
+// The experiment's dashboard. It polls the experiment's state (a 304 while nothing changed, so an open
+// dashboard costs the server next to nothing) and redraws everything when the state moves on; a refresh
+// that fails says what failed, and the polling goes on.
+import { api, apiIfChanged } from "../api.js";
+import { byId, setChildren, setOptions } from "../dom.js";
+import { renderHeader } from "./experiment/header.js";
+import { renderByJudge } from "./experiment/judges.js";
+import { PromptBrowser } from "./experiment/prompts.js";
+import { Figures } from "./experiment/figures.js";
+import { Report } from "./experiment/report.js";
+import { renderRuns, runHref } from "./experiment/runs.js";
+import { ShareLinks } from "./experiment/sharing.js";
+import { renderTables } from "./experiment/tables.js";
+
+// How often the state is asked for: often while runs go on, less when only another user's action (more
+// seeds, a judge's validation) can change what the page shows. Never while the tab is hidden.
+const BUSY_MS = 3000;
+const IDLE_MS = 10000;
+
+class Poller {
+  constructor(stateUrl, refresh) {
+    this.stateUrl = stateUrl;
+    this.refresh = refresh;
+    this.etag = null;
+    this.unfinished = null;
+    this.running = Promise.resolve();
+    document.addEventListener("visibilitychange", () => { if (!document.hidden) this.tick(); });
+  }
+
+  /** Redraw now (a user's action), after any redraw in progress. */
+  refreshNow() {
+    this.running = this.running.then(() => this.attempt(this.refresh));
+    return this.running;
+  }
+
+  async attempt(action) {
+    const status = byId("refresh-status");
+    try {
+      await action();
+      status.hidden = true;
+    } catch (failure) {
+      this.etag = null;  // the next tick redraws everything, whether or not the state moved on
+      status.hidden = false;
+      setChildren(status, `Could not refresh at ${new Date().toLocaleTimeString()}: ${failure.message}. Trying again.`);
+    }
+  }
+
+  tick() {
+    clearTimeout(this.timer);
+    if (document.hidden) return;
+    this.running = this.running.then(() => this.attempt(async () => {
+      const state = await apiIfChanged(this.stateUrl, this.etag);
+      if (state.changed) {
+        await this.refresh();
+        // Only once the page shows it: a failed redraw is tried again on the next tick.
+        this.etag = state.etag;
+        this.unfinished = state.body.unfinished;
+      }
+    })).finally(() => {
+      this.timer = setTimeout(() => this.tick(), this.unfinished === 0 ? IDLE_MS : BUSY_MS);
+    });
+  }
+}
+
+function partialNotice(experiment, unfinished, stale) {
+  const notice = byId("partial");
+  notice.hidden = unfinished === 0;
+  notice.textContent = `${unfinished} of ${experiment.runs.length} runs still running: every figure and number below shows partial data and updates by itself.`
+    + (stale ? " A run is being judged: the statistics and figures are those of the runs' state before it, and move when it finishes." : "");
+}
+
+export async function init(caller) {
+  const experimentId = caller.share ? caller.share.experiment_id : Number(window.location.pathname.split("/").pop());
+  const base = `/api/experiments/${experimentId}`;
+  const showsText = !caller.share || caller.share.scope === "responses";
+  const extraPairs = [];
+  const adjust = byId("adjust");
+  const metric = byId("metric");
+  const flipsCondition = byId("flips-condition");
+
+  const metricQuery = () => new URLSearchParams({ metric: metric.value || "rate" }).toString();
+  const comparisonQuery = () => {
+    const params = new URLSearchParams({ adjust: adjust.value, metric: metric.value || "rate" });
+    extraPairs.forEach((pair) => params.append("pair", pair));
+    return params.toString();
+  };
+  // The figures drawn in the chosen metric; the heatmaps stay in verdicts.
+  const figures = new Figures(base, {
+    seeds: metricQuery,
+    noise: metricQuery,
+    variance: metricQuery,
+    power: metricQuery,
+    forest: comparisonQuery,
+    flips: () => (flipsCondition.value ? new URLSearchParams({ condition: flipsCondition.value }).toString() : ""),
+  }, (runId) => {
+    const href = runHref(runId, caller);
+    if (href) window.location.assign(href);
+  });
+  const prompts = showsText ? new PromptBrowser(base) : null;
+  const report = new Report(base, experimentId);
+  const sharing = new ShareLinks(base);
+  let poller = null;
+
+  async function addSeeds(condition) {
+    try {
+      await api(`${base}/seeds`, { method: "POST", json: { count: 3, condition } });
+    } catch (failure) {
+      window.alert(failure.message);
+    }
+    await poller.refreshNow();
+  }
+
+  async function refresh() {
+    const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
+    const canEdit = caller.can(experiment.project_id, "editor");
+    renderHeader(experiment);
+    const unfinished = renderRuns(experiment, { caller, canEdit, onChange: () => poller.refreshNow() });
+    partialNotice(experiment, unfinished, analysis.stale);
+    byId("delete-experiment").hidden = !caller.can(experiment.project_id, "owner");
+    renderTables(analysis, canEdit ? addSeeds : null);
+    renderByJudge(analysis, experiment);
+    const names = experiment.conditions.map((c) => c.name);
+    setOptions(byId("pair-a"), names);
+    setOptions(byId("pair-b"), names);
+    setOptions(flipsCondition, names, { keep: 1 });
+    const filters = byId("browser-filters");
+    setOptions(filters.elements.condition, names, { keep: 1 });
+    setOptions(filters.elements.category, experiment.categories, { keep: 1 });
+    const parts = [
+      ["the figures", figures.renderAll().then((failed) => { if (failed.length) throw new Error(failed.join("; ")); })],
+      ["the prompts", prompts ? prompts.render() : null],
+      ["the report", report.render(adjust.value)],
+      ["the share links", sharing.show(canEdit)],
+    ];
+    const outcomes = await Promise.allSettled(parts.map(([, part]) => part));
+    const failed = outcomes.flatMap((outcome, index) => (outcome.status === "rejected" ? [`${parts[index][0]} (${outcome.reason.message})`] : []));
+    if (failed.length) throw new Error(failed.join("; "));
+  }
+
+  poller = new Poller(`${base}/state`, refresh);
+  if (caller.share) {
+    const notice = byId("shared-notice");
+    notice.hidden = false;
+    notice.textContent = showsText
+      ? "A read-only view shared with you: figures, tables and the model's responses."
+      : "A read-only view shared with you: figures and tables only.";
+  }
+  byId("browser").hidden = !showsText;
+  adjust.addEventListener("change", () => poller.refreshNow());
+  metric.addEventListener("change", () => poller.refreshNow());
+  flipsCondition.addEventListener("change", () => figures.render(figures.byName("flips")));
+  byId("add-pair").addEventListener("click", () => {
+    const a = byId("pair-a").value;
+    const b = byId("pair-b").value;
+    if (a && b && a !== b) {
+      extraPairs.push(`${a}:${b}`);
+      poller.refreshNow();
+    }
+  });
+  byId("delete-experiment").addEventListener("click", async () => {
+    if (!window.confirm("Delete this experiment with every run, response, verdict and adapter? This cannot be undone.")) return;
+    await api(base, { method: "DELETE" });
+    window.location.assign("/");
+  });
+  byId("cancel").addEventListener("click", async () => {
+    await api(`${base}/cancel`, { method: "POST" });
+    await poller.refreshNow();
+  });
+  // No further polling once the page is left.
+  window.addEventListener("pagehide", () => clearTimeout(poller.timer));
+  poller.tick();
+  await poller.running;
+}

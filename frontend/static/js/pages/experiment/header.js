@@ -1,0 +1,59 @@
+// The experiment's header: what it is, its judges (each with the warning its validation earns), its
+// conditions' settings, and the words for what the numbers measure. All of it as the server decided.
+import { byId, el, setChildren, setDefinitions, setOptions, setRows } from "../../dom.js";
+import { validationText } from "../../format.js";
+import { settingsList } from "../../settings.js";
+
+function seedsText(experiment) {
+  const submitted = experiment.spec.seeds.join(", ");
+  const added = [...new Set(experiment.runs.filter((run) => run.added_in > 0).map((run) => run.seed))];
+  return added.length ? `${submitted}; added later: ${added.join(", ")}` : submitted;
+}
+
+function judgeLine(judge, index) {
+  return el("div", { class: "judge", dataset: { judge: judge.ref } },
+    el("strong", {}, judge.ref), ` (${judge.kind}, measures ${judge.measures}${index === 0 ? "; makes the rates" : ""}): `,
+    el("span", { class: judge.validation ? null : "muted" }, validationText(judge.validation)),
+    judge.warning ? el("div", { class: "judge-warning", role: "note" }, judge.warning) : null);
+}
+
+/** The metric the page shows now: the chosen one of the experiment's metrics (the first by default). */
+export function chosenMetric(experiment) {
+  const select = byId("metric");
+  return experiment.metrics.find((m) => m.metric === select.value) || experiment.metrics[0];
+}
+
+export function renderHeader(experiment) {
+  document.title = `${experiment.name} · seedscope`;
+  byId("title").textContent = experiment.name;
+  byId("description").textContent = experiment.description;
+  const revision = experiment.base_model_revision ? ` @ ${experiment.base_model_revision}` : "";
+  setDefinitions(byId("meta"), [
+    ["Base model", experiment.base_model + revision],
+    ["Benchmark", experiment.benchmark],
+    ["Training set", experiment.training_set],
+    ["Judges", el("div", {}, experiment.judges.map(judgeLine))],
+    ["Seeds", seedsText(experiment)],
+  ]);
+  setRows(byId("conditions"), experiment.conditions.map((condition) =>
+    el("tr", { dataset: { condition: condition.name } },
+      el("td", {}, condition.name),
+      el("td", {}, settingsList(condition.settings, condition.is_baseline)))));
+
+  const select = byId("metric");
+  setOptions(select, experiment.metrics.map((m) => ({ value: m.metric, label: m.label })));
+  byId("metric-choice").hidden = experiment.metrics.length < 2;
+  const metric = chosenMetric(experiment);
+  byId("rate-heading").textContent = `${metric.title} across seeds`;
+  byId("rate-meaning").textContent = metric.metric === "rate"
+    ? `Every rate on this page is ${metric.meaning}; unscored verdicts are counted beside it, never in it.`
+    : `The seed, comparison, noise, variance and power figures and tables show ${metric.meaning}. The heatmaps, the judges' side-by-side tables, the runs and the responses stay in verdicts.`;
+  const rates = experiment.metrics[0];
+  byId("runs-rate").textContent = rates.column;
+  byId("prompts-rate").textContent = `${rates.column} per condition`;
+  // The headline's warning is about the judge whose numbers the headline shows.
+  const warning = byId("judge-warning");
+  warning.hidden = !metric.warning;
+  setChildren(warning, metric.warning);
+  return metric;
+}

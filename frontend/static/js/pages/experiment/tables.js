@@ -1,0 +1,74 @@
+// The statistics as tables: each condition across seeds, the paired comparisons with both answers, where
+// the noise comes from, and what more seeds would detect. Every number with its interval and n.
+import { byId, el, setRows, verdictBadge } from "../../dom.js";
+import { estimateText, fixed, interval, pValue, percent, points, rateText, scoreValue, sizingText } from "../../format.js";
+
+export const comparisonVerdict = (comparison) => verdictBadge(comparison.verdict, `from the answer ${comparison.verdict_basis}`);
+
+function renderConditions(analysis) {
+  const value = analysis.metric === "score" ? scoreValue : percent;
+  byId("pooled-heading").textContent = `All ${analysis.metric === "score" ? "scores" : "verdicts"} pooled [95% given these checkpoints]`;
+  setRows(byId("summary"), analysis.conditions.map((c) =>
+    el("tr", {},
+      el("td", {}, c.name),
+      el("td", {}, `${c.runs_done} / ${c.runs_total}`),
+      el("td", {}, c.mean === null ? "—" : `${value(c.mean)} ${interval(c.low, c.high, value)} (n=${c.seeds.length} seeds)`),
+      el("td", {}, points(c.sd)),
+      el("td", {}, c.min === null ? "—" : `${value(c.min)}–${value(c.max)}`),
+      el("td", {}, rateText(c.pooled, value)),
+      el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`))));
+}
+
+function renderComparisons(analysis) {
+  setRows(byId("comparisons"), analysis.comparisons.map((c) => {
+    const given = c.given_checkpoints;
+    const fresh = c.new_seeds;
+    return el("tr", { dataset: { verdict: c.verdict } },
+      el("td", {}, `${c.a} − ${c.b}`),
+      el("td", {}, points(c.estimate)),
+      el("td", {}, interval(given.low, given.high, points)),
+      el("td", {}, `${pValue(given.p_value)} (${pValue(given.p_adjusted)})`),
+      fresh
+        ? el("td", {}, interval(fresh.low, fresh.high, points))
+        : el("td", { class: "muted", title: c.new_seeds_withheld }, `— ${c.new_seeds_withheld || ""}`),
+      el("td", {}, fresh ? `${pValue(fresh.p_value)} (${pValue(fresh.p_adjusted)})` : "—"),
+      el("td", {}, comparisonVerdict(c)),
+      el("td", {}, c.sizing ? sizingText(c.sizing) : "—"),
+      el("td", {}, c.n_prompts),
+      el("td", {}, `${c.seeds_a} / ${c.seeds_b}`));
+  }));
+}
+
+function renderVariance(analysis) {
+  const sd = (component) => (component
+    ? `${points(Math.sqrt(component.estimate))} ${interval(Math.sqrt(component.low), Math.sqrt(component.high), points)}`
+    : "— (in seed × prompt)");
+  setRows(byId("variance"), analysis.variance.map((v) =>
+    el("tr", {},
+      el("td", {}, v.name),
+      el("td", {}, estimateText(v.icc_seed.estimate, v.icc_seed.low, v.icc_seed.high, (x) => fixed(x, 3))),
+      el("td", {}, sd(v.components.seed)),
+      el("td", {}, sd(v.components.prompt)),
+      el("td", {}, sd(v.components.seed_x_prompt)),
+      el("td", {}, sd(v.components.sampling)),
+      el("td", {}, `${v.n_seeds} seeds × ${v.n_prompts} prompts × ${fixed(v.cell_size, 1)} verdicts`))));
+}
+
+/** The power table; an editor gets a button per comparison to add seeds where they are needed. */
+function renderPower(analysis, addSeeds) {
+  setRows(byId("power"), analysis.power.map((power) =>
+    el("tr", {},
+      el("td", {}, `${power.a} − ${power.b}`),
+      el("td", {}, sizingText(power.now)),
+      el("td", {}, power.more_seeds.map((more) => el("div", {}, sizingText(more)))),
+      el("td", {}, addSeeds ? el("button", { type: "button", dataset: { addSeeds: power.a },
+        title: `queue 3 more seeds of ${power.a}; they join this analysis when done`,
+        onclick: () => addSeeds(power.a) }, `Add 3 seeds to ${power.a}`) : null))));
+}
+
+export function renderTables(analysis, addSeeds) {
+  renderConditions(analysis);
+  renderComparisons(analysis);
+  renderVariance(analysis);
+  renderPower(analysis, addSeeds);
+}
