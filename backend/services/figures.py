@@ -65,6 +65,11 @@ def forest(
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         chosen = analysis.comparisons(data, analysis.default_pairs(data) + pairs, adjustment)
+        if not chosen:
+            return empty_figure(
+                "Paired differences",
+                "no comparison yet: it needs two conditions with verdicts on the same prompts",
+            )
         return comparison_figures.forest(chosen, adjustment, _measure(data))
 
     return _figure(session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build, metric)

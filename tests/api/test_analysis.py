@@ -229,6 +229,9 @@ def test_partial_experiments_are_marked_and_still_plotted(client: TestClient) ->
     assert "partial: 1 of 5 runs done" in figure["layout"]["title"]["text"]
     for name in ("noise", "forest", "categories", "flips", "variance", "power"):
         assert client.get(f"/api/experiments/{experiment['id']}/figures/{name}").status_code == 200
+    # One condition judged: no comparison to draw yet, and the figure says so rather than an empty frame.
+    forest = client.get(f"/api/experiments/{experiment['id']}/figures/forest").json()
+    assert "no comparison yet" in forest["layout"]["annotations"][0]["text"]
 
 
 def _second_opinions(first: list[Verdict]) -> list[Verdict]:
