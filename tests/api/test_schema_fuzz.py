@@ -48,7 +48,7 @@ from tests.conftest import (
     sign_in_as_local_owner,
 )
 
-# A bounded run: about a minute per database on a 2-core machine for every operation.
+# A bounded run: about two minutes per database on a 2-core machine for every operation.
 EXAMPLES_PER_OPERATION = 8
 CHECKS = [
     not_a_server_error,
@@ -160,7 +160,8 @@ def _database_url(kind: str, directory: Path) -> Iterator[str]:
                 admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+# PostgreSQL's half doubles the time: it runs with the slow tests (`make test`, CI), SQLite's in every run.
+@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.slow)])
 def seeded(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[TestClient, SeededDatabase]]:
