@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --quiet
 CONSTRAINTS := -c requirements/constraints.txt
 
-.PHONY: demo test test-fast lint bench-judge bench-dashboard bench-export
+.PHONY: demo test test-fast lint bench-judge bench-dashboard bench-export bench-polling
 
 $(VENV)/.installed: pyproject.toml requirements/constraints.txt requirements/embedded.txt
 	python3 -m venv $(VENV)
@@ -45,3 +45,7 @@ bench-dashboard: $(VENV)/.installed
 # Peak memory and time of the streamed export against loading every row at once (PostgreSQL, as above).
 bench-export: $(VENV)/.installed
 	$(PY) bench/export_memory.py
+
+# Server CPU per open dashboard: the old page's refreshes against the new page's 304 polls, and Chromium.
+bench-polling: $(VENV)/.installed-test
+	$(PY) bench/dashboard_polling.py

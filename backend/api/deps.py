@@ -39,15 +39,17 @@ def _session(request: Request) -> Iterator[Session]:
         yield session
 
 
-def _queue(request: Request) -> TaskQueue:
+# Async, though they do no I/O: FastAPI runs a plain function dependency in its thread pool, a thread hop
+# per dependency per request for reading an attribute.
+async def _queue(request: Request) -> TaskQueue:
     return request.app.state.queue
 
 
-def _analysis_cache(request: Request) -> AnalysisCache:
+async def _analysis_cache(request: Request) -> AnalysisCache:
     return request.app.state.analysis_cache
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     return request.app.state.settings
 
 

@@ -14,8 +14,8 @@ import { renderTables } from "./experiment/tables.js";
 
 // How often the state is asked for: often while runs go on, less when only another user's action (more
 // seeds, a judge's validation) can change what the page shows. Never while the tab is hidden.
-const BUSY_MS = 3000;
-const IDLE_MS = 10000;
+const BUSY_MS = 5000;
+const IDLE_MS = 15000;
 
 class Poller {
   constructor(stateUrl, refresh) {
