@@ -109,8 +109,10 @@ def test_both_scopes_of_share_link_work_on_a_running_then_finished_experiment(
     url = start_server(live_settings)
     experiment, finish = _running_experiment(url, live_settings)
     pages: dict[str, tuple[Page, PageWatch]] = {}
+    requested: list[str] = []
     for scope in ("figures", "responses"):
         page = browser.new_context(viewport=VIEWPORT).new_page()  # type: ignore[arg-type]
+        page.on("request", lambda request: requested.append(request.url))
         watch = PageWatch(page)
         pages[scope] = (page, watch)
         assert page.goto(_share(url, live_settings, experiment["id"], scope)).status == 200
@@ -165,3 +167,6 @@ def test_both_scopes_of_share_link_work_on_a_running_then_finished_experiment(
     watch.assert_clean()
     for page, _ in pages.values():
         page.context.close()
+    # The token travels in a header: no API call or download puts it in a URL (server logs, Referer).
+    tokens = [address.split("/share/")[1].split("/")[0] for address in requested if "/share/" in address]
+    assert tokens and not [a for a in requested if "/api/" in a and any(t in a for t in tokens)]
