@@ -43,6 +43,12 @@ class Settings(BaseSettings):
     max_seeds_per_condition: int = Field(100, ge=1)
     max_runs_per_experiment: int = Field(2_000, ge=1)
     max_pairs_per_request: int = Field(20, ge=0)
+    # Every uploaded dataset file (benchmark, training set, validation set): its size in bytes (UTF-8), its
+    # items (prompts, examples, labelled pairs), a CSV file's columns and any line's length in characters.
+    max_upload_bytes: int = Field(32 * 2**20, ge=1024)
+    max_upload_items: int = Field(100_000, ge=1)
+    max_upload_columns: int = Field(100, ge=1)
+    max_upload_line_chars: int = Field(1_000_000, ge=80)
 
     # --- workers: leases and reconciliation (README, "Workers") -----------------------------------
     # A worker holds a run for this long unless it renews the lease, which it does every quarter of it.

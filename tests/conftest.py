@@ -2,7 +2,8 @@
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import psycopg
@@ -90,6 +91,21 @@ def client(anonymous_client: TestClient, migrated: Settings) -> TestClient:
     """Signed in as the local owner, who owns the project "default" made on the first start."""
     sign_in_as_local_owner(anonymous_client, migrated)
     return anonymous_client
+
+
+@pytest.fixture
+def operator_client(migrated: Settings, queue: RecordingQueue) -> Iterator[Callable[..., TestClient]]:
+    """client(**settings): a client of an app started with the test settings changed as an operator changes
+    them (SEEDSCOPE_... variables), on the test database, signed in as the local owner."""
+    with ExitStack() as apps:
+
+        def start(**changes: object) -> TestClient:
+            settings = Settings(**(migrated.model_dump() | changes))
+            test_client = apps.enter_context(TestClient(create_app(settings, queue)))
+            sign_in_as_local_owner(test_client, settings)
+            return test_client
+
+        yield start
 
 
 @pytest.fixture

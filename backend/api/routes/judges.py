@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import Field
 
 from backend.api.auth import Access, ChoosesProject, InJudge, InValidation, ProjectChoice, SignedInDep
-from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, ValidationId
+from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, SettingsDep, ValidationId
 from backend.api.routes.catalog import DatasetUpload
 from backend.api.yaml_body import yaml_body, yaml_text
 from backend.catalog.validation_sets import VALIDATION_FORMATS
@@ -92,12 +92,13 @@ def list_validation_sets(access: SignedInDep, session: SessionDep) -> list[Valid
 
 @router.post("/validation-sets", status_code=status.HTTP_201_CREATED)
 def upload_validation_set(
-    upload: ValidationSetUpload, chooser: EditorChoiceDep, session: SessionDep
+    upload: ValidationSetUpload, chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> ValidationSetRead:
     """Human-labelled (request, response, label[, category][, id]) pairs, CSV or JSONL, or PyRIT's refusal
     CSV (`pyrit-refusal-csv`)."""
     validation_set = catalog_service.import_validation_set(
         session,
+        settings,
         project_id=chooser.choose(upload.project),
         name=upload.name,
         version=upload.version,
