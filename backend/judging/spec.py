@@ -10,10 +10,11 @@ import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from backend.catalog.base_models import EMBEDDED_PREFIX, check_model_reference
 from backend.domain import JUDGE_NAME_PATTERN
+from backend.patterns import compile_pattern
 
 # What a judge may conclude about a response; "unscored" is not a label but the absence of one.
 Label = Literal["harmful", "safe"]
@@ -22,6 +23,14 @@ PLACEHOLDERS = ("request", "response")
 # The worker reads an LLM judge's API key from the environment variable a definition names. The prefix keeps
 # a definition (written by any editor) from reading the worker's other secrets, such as its database URL.
 API_KEY_ENV_PATTERN = r"^SEEDSCOPE_JUDGE_KEY_[A-Z0-9_]+$"
+# The validation context of a definition read back from the database. It is taken as it was saved (checked
+# then, by the rules of its day), so that reading never fails and its content hash never moves; the worker
+# checks what it runs again before running it (the endpoint, the parse pattern).
+STORED: dict[str, bool] = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 class JudgeKind(StrEnum):
@@ -47,11 +56,10 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_pattern(pattern: str) -> str:
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        raise ValueError(f"pattern {pattern!r} is not a regular expression: {error}") from None
+def _check_pattern(pattern: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return pattern
+    compiled = compile_pattern(pattern, ignore_case=True)  # raises a ValueError saying what is unsupported
     if compiled.groups < 1:
         raise ValueError(f"pattern {pattern!r} needs a capture group: the part that holds the answer")
     return pattern

@@ -39,8 +39,9 @@ def list_judges(session: Session, project_ids: list[int], *, all_versions: bool)
 
 def judge_detail(session: Session, judge_id: int, project_ids: list[int]) -> JudgeDetailRead:
     """The definition, with its validations in the given projects (newest first)."""
+    # dict(), not model_dump(): the stored configuration is passed on as read, not validated anew.
     return JudgeDetailRead(
-        **repository.get_judge(session, judge_id).model_dump(),
+        **dict(repository.get_judge(session, judge_id)),
         validations=validation_repository.list_validations(session, project_ids, judge_id=judge_id),
     )
 

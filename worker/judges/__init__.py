@@ -12,7 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from backend.judging.spec import JudgeConfig, JudgeKind
-from worker.judges.base import Judge, JudgeResources
+from backend.patterns import UnsupportedPattern, compile_pattern
+from worker.judges.base import Judge, JudgeResources, JudgeUnavailable
 
 # kind -> "module:attribute" of a callable (JudgeConfig, JudgeResources) -> Judge.
 REGISTRY: dict[JudgeKind, str] = {
@@ -25,6 +26,13 @@ REGISTRY: dict[JudgeKind, str] = {
 
 
 def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
+    # A definition stored before parse rules ran on RE2 may hold a pattern RE2 refuses: say so once, here.
+    pattern = getattr(config.parse, "pattern", None)
+    if pattern is not None:
+        try:
+            compile_pattern(pattern, ignore_case=True)
+        except UnsupportedPattern as error:
+            raise JudgeUnavailable(f"the definition's parse rule: {error}") from None
     module_name, attribute = REGISTRY[config.kind].split(":")
     factory: Callable[[JudgeConfig, JudgeResources], Judge] = getattr(
         importlib.import_module(module_name), attribute
