@@ -1,11 +1,14 @@
 """One Settings object for the API, the workers and the CLIs; every field reads SEEDSCOPE_<NAME>."""
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.net.urls import parse_http_url
 
 ENV_PREFIX = "SEEDSCOPE_"
 
@@ -76,6 +79,14 @@ class Settings(BaseSettings):
     # Comma-separated URL prefixes of the endpoints LLM judges may call (https://api.example.com/v1,
     # http://10.0.0.7:8000). The worker sends an API key only to these; when set, it calls no other endpoint.
     judge_endpoints: str = ""
+    # Comma-separated URL prefixes of endpoints on internal addresses (loopback, private networks) that LLM
+    # judges may call, e.g. a vLLM server at http://10.0.0.7:8000/v1. Any other endpoint must resolve to
+    # public addresses only; cloud metadata services are never called. Set it on the API and the workers.
+    judge_internal_endpoints: str = ""
+    # Which projects (ids) may use each SEEDSCOPE_JUDGE_KEY_* variable, as JSON:
+    # {"SEEDSCOPE_JUDGE_KEY_TEAM_A": [3, 5], "SEEDSCOPE_JUDGE_KEY_SHARED": "*"}. A key not listed is no
+    # project's: without this, any project could spend any team's key.
+    judge_key_projects: Annotated[dict[str, list[PositiveInt] | Literal["*"]], NoDecode] = {}
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
 
@@ -104,6 +115,28 @@ class Settings(BaseSettings):
             return [host.strip() for host in value.split(",") if host.strip()]
         return value
 
+    @field_validator("judge_key_projects", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """JSON in the environment; empty (as docker-compose passes an unset variable) is no key given."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                'not JSON: write {"SEEDSCOPE_JUDGE_KEY_<NAME>": [project ids] or "*", ...}'
+            ) from None
+
+    @field_validator("judge_endpoints", "judge_internal_endpoints")
+    @classmethod
+    def _url_prefixes(cls, value: str) -> str:
+        """Each prefix must parse as an endpoint does, so a mistyped one fails at start, not on a call."""
+        for prefix in value.split(","):
+            if prefix.strip():
+                parse_http_url(prefix)
+        return value
+
     @cached_property
     def resolved_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.home / 'seedscope.sqlite').resolve()}"
@@ -115,6 +148,10 @@ class Settings(BaseSettings):
     @property
     def judge_endpoint_list(self) -> list[str]:
         return [prefix.strip() for prefix in self.judge_endpoints.split(",") if prefix.strip()]
+
+    @property
+    def judge_internal_endpoint_list(self) -> list[str]:
+        return [prefix.strip() for prefix in self.judge_internal_endpoints.split(",") if prefix.strip()]
 
     @property
     def artifacts_dir(self) -> Path:

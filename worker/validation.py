@@ -32,7 +32,8 @@ def run_validation(validation_id: int, sessions: sessionmaker[Session], settings
             return False
         definition, todo, total = repository.job(session, validation_id)
     try:
-        judge = load_judge(definition.config, JudgeResources(settings, DatabaseReplies(sessions)))
+        resources = JudgeResources(settings, DatabaseReplies(sessions), definition.project_id)
+        judge = load_judge(definition.config, resources)
         started = time.perf_counter()
         done = total - len(todo)
         for first in range(0, len(todo), settings.judge_batch_size):

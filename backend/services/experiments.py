@@ -25,6 +25,7 @@ from backend.schemas import (
     TrainingSetRead,
 )
 from backend.services.documents import parse_yaml
+from backend.services.judges import check_operator_rules
 from backend.specs import ConditionSpec, ExperimentSpec
 
 log = logging.getLogger(__name__)
@@ -47,10 +48,11 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 
 
 def check_references(
-    session: Session, spec: ExperimentSpec, project_id: int
+    session: Session, spec: ExperimentSpec, project_id: int, settings: Settings
 ) -> tuple[BenchmarkRead, TrainingSetRead, list[JudgeDefinitionRead]]:
     """The spec's model, benchmark, training set and judges exist (among the built-ins and the project's
-    own); InvalidInput says which does not. Judges named without a version resolve to their newest."""
+    own) and the operator's settings allow the judges' endpoints and keys; InvalidInput says which does not.
+    Judges named without a version resolve to their newest."""
     try:
         check_model_reference(spec.base_model)
     except ValueError as error:
@@ -67,6 +69,8 @@ def check_references(
     pinned = [judge.ref for judge in judges]
     if len(set(pinned)) != len(pinned):
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
+    for judge in judges:
+        check_operator_rules(judge.config, judge.project_id, settings)
     for condition in spec.conditions:
         _check_subset(condition, training_set)
     return benchmark, training_set, judges
@@ -87,7 +91,7 @@ def submit(
     """Validate size and references, store the experiment, its pinned judges and its runs in the project,
     commit, then enqueue every run."""
     check_size(spec, settings)
-    benchmark, training_set, judges = check_references(session, spec, project_id)
+    benchmark, training_set, judges = check_references(session, spec, project_id, settings)
     # Stored with its judges pinned to the versions resolved now, so a re-submission judges alike.
     pinned = spec.model_copy(update={"judges": [judge.ref for judge in judges]})
     experiment = repository.create_experiment(

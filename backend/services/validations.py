@@ -4,21 +4,29 @@ import logging
 
 from sqlalchemy.orm import Session
 
+from backend.config import Settings
 from backend.errors import InvalidInput, NotFound, QueueUnavailable
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import validations as repository
 from backend.schemas import ValidationRequest, ValidationSummaryRead
-from backend.services.judges import visible_judge
+from backend.services.judges import check_operator_rules, visible_judge
 
 log = logging.getLogger(__name__)
 
 
 def start_validation(
-    session: Session, queue: TaskQueue, request: ValidationRequest, project_id: int, user_id: int
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    request: ValidationRequest,
+    project_id: int,
+    user_id: int,
 ) -> ValidationSummaryRead:
-    """Store a queued validation of the judge on the set, in the project, commit, then enqueue it."""
+    """Store a queued validation of the judge on the set, in the project, commit, then enqueue it. A
+    definition saved before the operator's settings refused it is refused here, before any job is queued."""
     judge = visible_judge(session, request.judge, project_id)
+    check_operator_rules(judge.config, judge.project_id, settings)
     try:
         validation_set = catalog_repository.find_validation_set(session, request.validation_set, project_id)
     except NotFound as error:

@@ -41,15 +41,16 @@ def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
 
 
 class _LoadedJudges:
-    """The judges this process built, by the definition's content hash, the least recently used dropped
-    first beyond `settings.judges_kept`."""
+    """The judges this process built, by the definition's project and content hash (what a judge may do,
+    such as sending an API key, depends on its project), the least recently used dropped first beyond
+    `settings.judges_kept`."""
 
     def __init__(self) -> None:
-        self._judges: OrderedDict[str, Judge] = OrderedDict()
+        self._judges: OrderedDict[tuple[int | None, str], Judge] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, config: JudgeConfig, resources: JudgeResources) -> Judge:
-        key = config.content_hash()
+        key = (resources.project_id, config.content_hash())
         with self._lock:
             if key in self._judges:
                 self._judges.move_to_end(key)

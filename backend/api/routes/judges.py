@@ -58,11 +58,12 @@ def list_judges(
 
 @router.post("/judges", status_code=status.HTTP_201_CREATED)
 def create_judge(
-    spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep
+    spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> JudgeDefinitionRead:
     """A judge definition in a project (`project`, default your first): a new name gets version 1, a changed
-    definition of a name the next version; an unchanged one answers its newest version."""
-    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+    definition of a name the next version; an unchanged one answers its newest version. An endpoint or API
+    key the operator's settings do not allow is refused, naming the setting."""
+    return service.create_judge(session, settings, spec, chooser.choose(spec.project), chooser.access.user.id)
 
 
 @router.post(
@@ -71,11 +72,11 @@ def create_judge(
     openapi_extra=yaml_body("A judge definition in YAML: the fields of POST /api/judges."),
 )
 async def create_judge_yaml(
-    request: Request, chooser: EditorChoiceDep, session: SessionDep
+    request: Request, chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> JudgeDefinitionRead:
     """Like POST /api/judges, with the definition as a YAML document (Content-Type application/yaml)."""
     spec = service.parse_yaml_spec(await yaml_text(request))
-    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+    return service.create_judge(session, settings, spec, chooser.choose(spec.project), chooser.access.user.id)
 
 
 @router.get("/judges/{judge_id}")
@@ -113,11 +114,15 @@ def upload_validation_set(
 
 @router.post("/judge-validations", status_code=status.HTTP_201_CREATED)
 def start_validation(
-    request: ValidationRequest, chooser: EditorChoiceDep, session: SessionDep, queue: QueueDep
+    request: ValidationRequest,
+    chooser: EditorChoiceDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
 ) -> ValidationSummaryRead:
     """Measure a judge definition against a validation set, as a worker job; the result appears when done."""
     return validation_service.start_validation(
-        session, queue, request, chooser.choose(request.project), chooser.access.user.id
+        session, queue, settings, request, chooser.choose(request.project), chooser.access.user.id
     )
 
 
