@@ -89,6 +89,9 @@ class Settings(BaseSettings):
     judge_key_projects: Annotated[dict[str, list[PositiveInt] | Literal["*"]], NoDecode] = {}
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
+    # Comma-separated folders under which base models and judge models may be loaded from a local path
+    # (symbolic links and ".." resolved first). Unset: the home's models folder (`model_cache_dir`).
+    model_roots: Annotated[list[Path], NoDecode] = []
 
     # --- signing in (README "Accounts, projects and share links") ---
     # The CLI's API token (`seedscope token create`), sent as `Authorization: Bearer`.
@@ -108,11 +111,11 @@ class Settings(BaseSettings):
     # header and X-Forwarded-For / X-Forwarded-Proto believed.
     trusted_proxies: str = ""
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "model_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [host.strip() for host in value.split(",") if host.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("judge_key_projects", mode="before")
@@ -152,6 +155,11 @@ class Settings(BaseSettings):
     @property
     def judge_internal_endpoint_list(self) -> list[str]:
         return [prefix.strip() for prefix in self.judge_internal_endpoints.split(",") if prefix.strip()]
+
+    @property
+    def resolved_model_roots(self) -> list[Path]:
+        """The folders local model paths must lie under, absolute and with symbolic links resolved."""
+        return [root.resolve() for root in (self.model_roots or [self.model_cache_dir])]
 
     @property
     def artifacts_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""The operator's settings for judges, as the environment (or docker-compose) writes them."""
+"""The operator's settings for judges and models, as the environment (or docker-compose) writes them."""
 
 from pathlib import Path
 
@@ -15,18 +15,21 @@ def test_they_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv(
         "SEEDSCOPE_JUDGE_INTERNAL_ENDPOINTS", "http://10.0.0.7:8000/v1, http://vllm.internal/v1"
     )
+    monkeypatch.setenv("SEEDSCOPE_MODEL_ROOTS", "/models, /data/more-models")
     settings = Settings()
     assert settings.judge_key_projects == {"SEEDSCOPE_JUDGE_KEY_A": [3, 5], "SEEDSCOPE_JUDGE_KEY_B": "*"}
     assert settings.judge_internal_endpoint_list == ["http://10.0.0.7:8000/v1", "http://vllm.internal/v1"]
+    assert settings.resolved_model_roots == [Path("/models"), Path("/data/more-models")]
 
 
 def test_empty_values_as_docker_compose_passes_them_are_the_defaults(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("JUDGE_ENDPOINTS", "JUDGE_INTERNAL_ENDPOINTS", "JUDGE_KEY_PROJECTS"):
+    for name in ("JUDGE_ENDPOINTS", "JUDGE_INTERNAL_ENDPOINTS", "JUDGE_KEY_PROJECTS", "MODEL_ROOTS"):
         monkeypatch.setenv(f"SEEDSCOPE_{name}", "")
     settings = Settings(home=tmp_path)
     assert (settings.judge_key_projects, settings.judge_internal_endpoint_list) == ({}, [])
+    assert settings.resolved_model_roots == [(tmp_path / "models").resolve()]
 
 
 @pytest.mark.parametrize(

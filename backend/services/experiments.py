@@ -5,7 +5,7 @@ import shutil
 
 from sqlalchemy.orm import Session
 
-from backend.catalog.base_models import check_model_reference
+from backend.catalog.base_models import check_model_reference, local_model_path
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound, QueueUnavailable
@@ -51,10 +51,12 @@ def check_references(
     session: Session, spec: ExperimentSpec, project_id: int, settings: Settings
 ) -> tuple[BenchmarkRead, TrainingSetRead, list[JudgeDefinitionRead]]:
     """The spec's model, benchmark, training set and judges exist (among the built-ins and the project's
-    own) and the operator's settings allow the judges' endpoints and keys; InvalidInput says which does not.
-    Judges named without a version resolve to their newest."""
+    own) and the operator's settings allow them (a local model path under the model roots, the judges'
+    endpoints and keys); InvalidInput says which does not. Judges named without a version resolve to their
+    newest."""
     try:
         check_model_reference(spec.base_model)
+        local_model_path(spec.base_model, settings.resolved_model_roots)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     try:

@@ -2,11 +2,12 @@
 
 from sqlalchemy.orm import Session
 
+from backend.catalog.base_models import local_model_path
 from backend.config import Settings
 from backend.domain import JudgeRef
 from backend.errors import Forbidden, InvalidInput, NotFound
 from backend.judging.endpoints import EndpointRules, KeyRefused
-from backend.judging.spec import JudgeConfig, JudgeSpec
+from backend.judging.spec import JudgeConfig, JudgeKind, JudgeSpec
 from backend.net.urls import parse_http_url
 from backend.repositories import judges as repository
 from backend.repositories import validations as validation_repository
@@ -19,8 +20,8 @@ def parse_yaml_spec(text: str) -> JudgeSpec:
 
 
 def check_operator_rules(config: JudgeConfig, project_id: int | None, settings: Settings) -> None:
-    """What the operator's settings allow a definition of the project (None: a built-in): its endpoint and
-    its API key. The worker checks the same again before it calls."""
+    """What the operator's settings allow a definition of the project (None: a built-in): its endpoint, its
+    API key, its local model path. The worker checks the same again before it calls or loads anything."""
     try:
         if config.endpoint is not None:
             endpoint = parse_http_url(config.endpoint)
@@ -28,6 +29,8 @@ def check_operator_rules(config: JudgeConfig, project_id: int | None, settings: 
             rules.check_endpoint(endpoint)
             if config.api_key_env is not None:
                 rules.check_key(endpoint, config.api_key_env, project_id)
+        if config.model is not None and config.kind != JudgeKind.OPENAI_CHAT:
+            local_model_path(config.model, settings.resolved_model_roots)
     except KeyRefused as error:
         raise Forbidden(str(error)) from None
     except ValueError as error:

@@ -61,8 +61,8 @@ def create_judge(
     spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> JudgeDefinitionRead:
     """A judge definition in a project (`project`, default your first): a new name gets version 1, a changed
-    definition of a name the next version; an unchanged one answers its newest version. An endpoint or API
-    key the operator's settings do not allow is refused, naming the setting."""
+    definition of a name the next version; an unchanged one answers its newest version. An endpoint, API
+    key or local model path the operator's settings do not allow is refused, naming the setting."""
     return service.create_judge(session, settings, spec, chooser.choose(spec.project), chooser.access.user.id)
 
 
