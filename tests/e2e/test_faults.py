@@ -47,9 +47,9 @@ def shared_redis() -> Iterator[str]:
 
 
 def fault_settings(
-    tmp_path: Path, database_url: str, broker_url: str, models: Path, **overrides: object
+    tmp_path: Path, database_url: str, broker_url: str, models: Path | None = None, **overrides: object
 ) -> Settings:
-    """Settings for fast faults, with `models` (the tiny model's folder) among the model roots."""
+    """Settings for fast faults, with `models` (the tiny model's folder, for runs) the model root."""
     fast = {
         "lease_s": 6,
         "sweep_interval_s": 1,
@@ -58,7 +58,7 @@ def fault_settings(
         "generation_token_budget": 150,  # several batches per run
         "judge_batch_size": 1,  # a judge transaction per generation
         "allowed_hosts": [TEST_CLIENT_HOST],
-        "model_roots": [models],
+        "model_roots": [models] if models else [],
     }
     settings = Settings(
         home=tmp_path / "home", database_url=database_url, broker_url=broker_url, **fast | overrides
