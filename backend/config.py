@@ -1,11 +1,14 @@
 """One Settings object for the API, the workers and the CLIs; every field reads SEEDSCOPE_<NAME>."""
 
+import json
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PositiveInt, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from backend.net.urls import parse_http_url
 
 ENV_PREFIX = "SEEDSCOPE_"
 
@@ -43,6 +46,12 @@ class Settings(BaseSettings):
     max_seeds_per_condition: int = Field(100, ge=1)
     max_runs_per_experiment: int = Field(2_000, ge=1)
     max_pairs_per_request: int = Field(20, ge=0)
+    # Every uploaded dataset file (benchmark, training set, validation set): its size in bytes (UTF-8), its
+    # items (prompts, examples, labelled pairs), a CSV file's columns and any line's length in characters.
+    max_upload_bytes: int = Field(32 * 2**20, ge=1024)
+    max_upload_items: int = Field(100_000, ge=1)
+    max_upload_columns: int = Field(100, ge=1)
+    max_upload_line_chars: int = Field(1_000_000, ge=80)
 
     # --- workers: leases and reconciliation (README, "Workers") -----------------------------------
     # A worker holds a job (a run, a judge validation: backend.jobs) for this long unless it renews the
@@ -72,8 +81,19 @@ class Settings(BaseSettings):
     # Comma-separated URL prefixes of the endpoints LLM judges may call (https://api.example.com/v1,
     # http://10.0.0.7:8000). The worker sends an API key only to these; when set, it calls no other endpoint.
     judge_endpoints: str = ""
+    # Comma-separated URL prefixes of endpoints on internal addresses (loopback, private networks) that LLM
+    # judges may call, e.g. a vLLM server at http://10.0.0.7:8000/v1. Any other endpoint must resolve to
+    # public addresses only; cloud metadata services are never called. Set it on the API and the workers.
+    judge_internal_endpoints: str = ""
+    # Which projects (ids) may use each SEEDSCOPE_JUDGE_KEY_* variable, as JSON:
+    # {"SEEDSCOPE_JUDGE_KEY_TEAM_A": [3, 5], "SEEDSCOPE_JUDGE_KEY_SHARED": "*"}. A key not listed is no
+    # project's: without this, any project could spend any team's key.
+    judge_key_projects: Annotated[dict[str, list[PositiveInt] | Literal["*"]], NoDecode] = {}
     # 0 lets torch decide; the embedded default on a laptop runs one worker using all cores.
     torch_threads: int = 0
+    # Comma-separated folders under which base models and judge models may be loaded from a local path
+    # (symbolic links and ".." resolved first). Unset: the home's models folder (`model_cache_dir`).
+    model_roots: Annotated[list[Path], NoDecode] = []
 
     # --- signing in (README "Accounts, projects and share links") ---
     # The CLI's API token (`seedscope token create`), sent as `Authorization: Bearer`.
@@ -94,11 +114,33 @@ class Settings(BaseSettings):
     # header and X-Forwarded-For / X-Forwarded-Proto believed.
     trusted_proxies: str = ""
 
-    @field_validator("allowed_hosts", mode="before")
+    @field_validator("allowed_hosts", "model_roots", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         if isinstance(value, str):
-            return [host.strip() for host in value.split(",") if host.strip()]
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("judge_key_projects", mode="before")
+    @classmethod
+    def _json_object(cls, value: object) -> object:
+        """JSON in the environment; empty (as docker-compose passes an unset variable) is no key given."""
+        if not isinstance(value, str):
+            return value
+        try:
+            return json.loads(value) if value.strip() else {}
+        except ValueError:
+            raise ValueError(
+                'not JSON: write {"SEEDSCOPE_JUDGE_KEY_<NAME>": [project ids] or "*", ...}'
+            ) from None
+
+    @field_validator("judge_endpoints", "judge_internal_endpoints")
+    @classmethod
+    def _url_prefixes(cls, value: str) -> str:
+        """Each prefix must parse as an endpoint does, so a mistyped one fails at start, not on a call."""
+        for prefix in value.split(","):
+            if prefix.strip():
+                parse_http_url(prefix)
         return value
 
     @cached_property
@@ -112,6 +154,15 @@ class Settings(BaseSettings):
     @property
     def judge_endpoint_list(self) -> list[str]:
         return [prefix.strip() for prefix in self.judge_endpoints.split(",") if prefix.strip()]
+
+    @property
+    def judge_internal_endpoint_list(self) -> list[str]:
+        return [prefix.strip() for prefix in self.judge_internal_endpoints.split(",") if prefix.strip()]
+
+    @property
+    def resolved_model_roots(self) -> list[Path]:
+        """The folders local model paths must lie under, absolute and with symbolic links resolved."""
+        return [root.resolve() for root in (self.model_roots or [self.model_cache_dir])]
 
     @property
     def artifacts_dir(self) -> Path:

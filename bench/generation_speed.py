@@ -449,7 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory() as scratch:
         work_dir = Path(scratch)
-        model_dir = build_tiny_chat_model(work_dir / "tiny")
+        # Under the home's models folder: the default SEEDSCOPE_MODEL_ROOTS, where local models may load from.
+        settings = Settings(home=work_dir)
+        model_dir = build_tiny_chat_model(settings.model_cache_dir / "tiny")
         if gpu:
             device = torch.device("cuda")
             tokenizer = prepare_tokenizer(AutoTokenizer.from_pretrained(model_dir))
@@ -459,7 +461,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 del model
                 torch.cuda.empty_cache()
         else:
-            loaded = load_base_model(str(model_dir), None, Settings(home=work_dir), torch.device("cpu"))
+            loaded = load_base_model(str(model_dir), None, settings, torch.device("cpu"))
             rows += measure(CPU_WORKLOAD, loaded.model, loaded.tokenizer, work_dir, repeats)
     environment = {
         "mode": "gpu" if gpu else "cpu",

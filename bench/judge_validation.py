@@ -183,7 +183,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="NAME=PATH",
-        help="run built-in judge NAME (llama-guard-3-8b, ...) with the weights at PATH",
+        help="run built-in judge NAME (llama-guard-3-8b, ...) with the weights at PATH (a folder under "
+        "SEEDSCOPE_MODEL_ROOTS)",
     )
     parser.add_argument("--smollm", action="store_true", help="also SmolLM2-135M-Instruct as a yes/no judge")
     args = parser.parse_args(argv)

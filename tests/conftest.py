@@ -2,7 +2,8 @@
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -46,13 +47,27 @@ class RecordingQueue:
         {RUNS: self.sent, VALIDATIONS: self.validations}[kind].append(job_id)
 
 
+@pytest.fixture(scope="session")
+def shared_models(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's models are built (the tiny model). The test settings allow loading models from
+    it as an operator allows a folder: in SEEDSCOPE_MODEL_ROOTS."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def settings(tmp_path: Path) -> Settings:
+def models_dir(tmp_path: Path) -> Path:
+    """A test's own model folder (copies it changes), the other root of the test settings."""
+    return tmp_path / "models"
+
+
+@pytest.fixture
+def settings(tmp_path: Path, shared_models: Path, models_dir: Path) -> Settings:
     return Settings(
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
         allowed_hosts=[TEST_CLIENT_HOST],
+        model_roots=[shared_models, models_dir],
     )
 
 
@@ -92,6 +107,21 @@ def client(anonymous_client: TestClient, migrated: Settings) -> TestClient:
 
 
 @pytest.fixture
+def operator_client(migrated: Settings, queue: RecordingQueue) -> Iterator[Callable[..., TestClient]]:
+    """client(**settings): a client of an app started with the test settings changed as an operator changes
+    them (SEEDSCOPE_... variables), on the test database, signed in as the local owner."""
+    with ExitStack() as apps:
+
+        def start(**changes: object) -> TestClient:
+            settings = Settings(**(migrated.model_dump() | changes))
+            test_client = apps.enter_context(TestClient(create_app(settings, queue)))
+            sign_in_as_local_owner(test_client, settings)
+            return test_client
+
+        yield start
+
+
+@pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped afterwards."""
     name = f"seedscope_test_{uuid.uuid4().hex[:12]}"
@@ -120,13 +150,16 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 @pytest.fixture
-def db_client(database_url: str, tmp_path: Path, queue: RecordingQueue) -> Iterator[TestClient]:
+def db_client(
+    database_url: str, tmp_path: Path, queue: RecordingQueue, shared_models: Path
+) -> Iterator[TestClient]:
     """Like `client` (signed in as the local owner), on SQLite and on PostgreSQL."""
     settings = Settings(
         home=tmp_path / "home",
         database_url=database_url,
         broker_url="memory://",
         allowed_hosts=[TEST_CLIENT_HOST],
+        model_roots=[shared_models],
     )
     settings.ensure_dirs()
     upgrade_to_head(database_url)
@@ -136,10 +169,10 @@ def db_client(database_url: str, tmp_path: Path, queue: RecordingQueue) -> Itera
 
 
 @pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model_dir(shared_models: Path) -> Path:
     from tests.support.tiny_model import build_tiny_chat_model
 
-    return build_tiny_chat_model(tmp_path_factory.mktemp("tiny-model"))
+    return build_tiny_chat_model(shared_models / "tiny-model")
 
 
 @pytest.fixture(scope="session")

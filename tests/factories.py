@@ -31,6 +31,12 @@ def experiment_spec(**overrides: Any) -> dict[str, Any]:
     return spec
 
 
+def causal_judge_spec(model: str, pattern: str = r"^\W*(\w+)") -> dict[str, Any]:
+    """A causal-lm judge definition named "mine": `model`, and a yes/no label rule with `pattern`."""
+    parse = {"rule": "label", "pattern": pattern, "labels": {"yes": "harmful", "no": "safe"}}
+    return {"name": "mine", "kind": "causal-lm", "model": model, "parse": parse}
+
+
 def upload_small_benchmark(
     client: TestClient,
     name: str,

@@ -182,11 +182,11 @@ def _token_budget(job: Job, model: PreTrainedModel) -> int:
 def judge(job: Job) -> None:
     """Judge every generation each of the experiment's judges has not judged yet."""
     context, batch_size = job.context, job.settings.judge_batch_size
-    resources = JudgeResources(job.settings, job.store.replies)
     for definition in context.judges:
         todo = job.store.unjudged(context.run_id, definition.id)
         if not todo:
             continue
+        resources = JudgeResources(job.settings, job.store.replies, definition.project_id)
         judge_impl = load_judge(definition.config, resources)
         for start in range(0, len(todo), batch_size):
             job.progress(start / len(todo), f"{definition.ref}: judged {start}/{len(todo)}")

@@ -67,7 +67,8 @@ def run_validation(
 
     def work(lease: Lease) -> None:
         definition, todo, total = store.start(lease)
-        judge = load_judge(definition.config, JudgeResources(settings, DatabaseReplies(sessions)))
+        resources = JudgeResources(settings, DatabaseReplies(sessions), definition.project_id)
+        judge = load_judge(definition.config, resources)
         started = time.perf_counter()
         done = total - len(todo)
         for first in range(0, len(todo), settings.judge_batch_size):

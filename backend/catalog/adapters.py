@@ -13,7 +13,15 @@ from typing import Any
 
 import yaml
 
-from backend.catalog.files import CsvRow, DatasetFormatError, csv_header, read_csv, read_jsonl, string_field
+from backend.catalog.files import (
+    CsvRow,
+    DatasetFormatError,
+    column_list,
+    csv_header,
+    read_csv,
+    read_jsonl,
+    string_field,
+)
 from backend.catalog.records import PromptRecord
 from backend.parsing import DocumentRefused, load_yaml
 
@@ -114,7 +122,7 @@ def _named_column(header: list[str], name: str | None, kind: str) -> str | None:
         return None
     column = name.strip().lower()
     if column not in header:
-        raise DatasetFormatError("csv", f"no {kind} column {name!r}; the header has {header}")
+        raise DatasetFormatError("csv", f"no {kind} column {name!r}; the header has {column_list(header)}")
     return column
 
 
@@ -126,8 +134,9 @@ def _parse_generic_csv(text: str, names: FieldNames) -> list[PromptRecord]:
         (name for name in _CSV_PROMPT_COLUMNS if name in header), None
     )
     if prompt_column is None:
+        expected = list(_CSV_PROMPT_COLUMNS)
         raise DatasetFormatError(
-            "csv", f"no prompt column: expected one of {list(_CSV_PROMPT_COLUMNS)}, the header has {header}"
+            "csv", f"no prompt column: expected one of {expected}, the header has {column_list(header)}"
         )
     id_column = _named_column(header, names.id, "id") or "id"
     category_column = _named_column(header, names.category, "category") or "category"

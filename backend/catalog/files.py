@@ -8,7 +8,8 @@ would also break at U+2028 and other separators, which a JSON string may hold ra
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -59,6 +60,16 @@ def string_field(format: str, where: str, obj: dict[str, Any], key: str, *, numb
 
 # --- CSV -------------------------------------------------------------------------------------------
 
+# Column names an error message lists at most (a header may be very wide).
+_LISTED_COLUMNS = 20
+
+
+def column_list(header: Sequence[str]) -> str:
+    """The header's names for a message, the first few of a wide header and how many more there are."""
+    if len(header) <= _LISTED_COLUMNS:
+        return repr(list(header))
+    return f"{list(header[:_LISTED_COLUMNS])!r} and {len(header) - _LISTED_COLUMNS:,} more"
+
 
 @dataclass(frozen=True)
 class CsvRow:
@@ -80,7 +91,10 @@ def _csv_body(text: str) -> tuple[int, list[str]]:
 def csv_header(text: str) -> list[str]:
     """The header's column names, lower-cased and stripped; empty if there is no header."""
     _, lines = _csv_body(text)
-    header = next((row for row in csv.reader(lines) if row), [])
+    try:
+        header = next((row for row in csv.reader(lines) if row), [])
+    except csv.Error as exc:  # a field over the csv module's size limit, a NUL
+        raise DatasetFormatError("csv", f"malformed CSV header ({exc})") from exc
     return [name.strip().lower() for name in header]
 
 
@@ -103,13 +117,19 @@ def read_csv(format: str, text: str, required: tuple[str, ...] = ()) -> tuple[li
             continue
         if header is None:
             header = [name.strip().lower() for name in values]
-            duplicated = sorted({name for name in header if header.count(name) > 1})
+            # Counted once (linear): header.count() per name was quadratic in the number of columns.
+            duplicated = sorted(name for name, count in Counter(header).items() if count > 1)
             if duplicated:
-                raise DatasetFormatError(format, f"duplicate column(s) {duplicated}", f"line {line}")
-            missing = [name for name in required if name not in header]
+                raise DatasetFormatError(
+                    format, f"duplicate column(s) {column_list(duplicated)}", f"line {line}"
+                )
+            columns = set(header)
+            missing = [name for name in required if name not in columns]
             if missing:
                 raise DatasetFormatError(
-                    format, f"missing column(s) {missing}; the header has {header}", f"line {line}"
+                    format,
+                    f"missing column(s) {missing}; the header has {column_list(header)}",
+                    f"line {line}",
                 )
             continue
         where = f"row {len(rows) + 1} (line {line})"

@@ -6,14 +6,15 @@ covers exactly what the worker runs and two definitions that judge alike hash al
 
 import hashlib
 import json
-import re
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from backend.catalog.base_models import EMBEDDED_PREFIX, check_model_reference
 from backend.domain import JUDGE_NAME_PATTERN
+from backend.net.urls import normalize_url
+from backend.patterns import compile_pattern
 
 # What a judge may conclude about a response; "unscored" is not a label but the absence of one.
 Label = Literal["harmful", "safe"]
@@ -22,6 +23,14 @@ PLACEHOLDERS = ("request", "response")
 # The worker reads an LLM judge's API key from the environment variable a definition names. The prefix keeps
 # a definition (written by any editor) from reading the worker's other secrets, such as its database URL.
 API_KEY_ENV_PATTERN = r"^SEEDSCOPE_JUDGE_KEY_[A-Z0-9_]+$"
+# The validation context of a definition read back from the database. It is taken as it was saved (checked
+# then, by the rules of its day), so that reading never fails and its content hash never moves; the worker
+# checks what it runs again before running it (the endpoint, the parse pattern).
+STORED: dict[str, bool] = {"stored": True}
+
+
+def _stored(info: ValidationInfo) -> bool:
+    return bool(info.context and info.context.get("stored"))
 
 
 class JudgeKind(StrEnum):
@@ -47,11 +56,10 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _check_pattern(pattern: str) -> str:
-    try:
-        compiled = re.compile(pattern)
-    except re.error as error:
-        raise ValueError(f"pattern {pattern!r} is not a regular expression: {error}") from None
+def _check_pattern(pattern: str, info: ValidationInfo) -> str:
+    if _stored(info):
+        return pattern
+    compiled = compile_pattern(pattern, ignore_case=True)  # raises a ValueError saying what is unsupported
     if compiled.groups < 1:
         raise ValueError(f"pattern {pattern!r} needs a capture group: the part that holds the answer")
     return pattern
@@ -124,7 +132,8 @@ class JudgeConfig(_Spec):
     # endpoint serves (openai-chat).
     model: str | None = Field(None, min_length=1, max_length=500)
     revision: str | None = Field(None, min_length=1, max_length=200)
-    # openai-chat: the API's base URL, e.g. http://127.0.0.1:8000/v1 (requests go to .../chat/completions).
+    # openai-chat: the API's base URL, e.g. http://10.0.0.7:8000/v1 (requests go to .../chat/completions),
+    # stored in its normal form; what it may reach is the operator's to say (backend.judging.endpoints).
     endpoint: str | None = Field(None, max_length=500)
     # The prompt, with {request} and {response} where they go. causal-lm without one: the model's own chat
     # template over the conversation (Llama Guard).
@@ -187,8 +196,6 @@ class JudgeConfig(_Spec):
             _check_template(name, getattr(self, name), needs_response=name == "template")
         if self.labels is not None and "harmful" not in self.labels.values():
             raise ValueError("labels must map at least one of the model's labels to 'harmful'")
-        if self.endpoint is not None and not re.match(r"^https?://[^\s/]+", self.endpoint):
-            raise ValueError(f"endpoint {self.endpoint!r} must be an http:// or https:// URL")
         return self
 
     @field_validator("labels")
@@ -198,8 +205,11 @@ class JudgeConfig(_Spec):
 
     @field_validator("endpoint")
     @classmethod
-    def _no_trailing_slash(cls, endpoint: str | None) -> str | None:
-        return None if endpoint is None else endpoint.strip().rstrip("/")
+    def _normal_endpoint(cls, endpoint: str | None, info: ValidationInfo) -> str | None:
+        """The endpoint in its normal form (backend.net.urls): what is hashed, checked and called."""
+        if endpoint is None or _stored(info):
+            return endpoint
+        return normalize_url(endpoint)
 
     @property
     def gives_score(self) -> bool:

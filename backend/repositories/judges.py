@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain import JudgeRef
 from backend.errors import NotFound
-from backend.judging.spec import JudgeConfig, JudgeKind
+from backend.judging.spec import STORED, JudgeConfig, JudgeKind
 from backend.models import ExperimentJudge, JudgeDefinition
 from backend.schemas import JudgeDefinitionRead
 
@@ -35,7 +35,7 @@ def _columns(config: JudgeConfig) -> dict[str, Any]:
 
 def _config(row: JudgeDefinition) -> JudgeConfig:
     columns = {field: getattr(row, column) for field, column in _COLUMNS.items()}
-    return JudgeConfig.model_validate({"kind": row.kind, **columns, **row.options})
+    return JudgeConfig.model_validate({"kind": row.kind, **columns, **row.options}, context=STORED)
 
 
 def judge_read(row: JudgeDefinition) -> JudgeDefinitionRead:

@@ -1,6 +1,6 @@
 """Benchmarks, training sets, validation sets, judges and base models a user can pick from."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
@@ -16,8 +16,15 @@ from backend.catalog.builtin import (
 )
 from backend.catalog.files import DatasetFormatError
 from backend.catalog.judges import BUILTIN_JUDGES, JUDGE_PRESETS
-from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS, ExampleRecord, PromptRecord
+from backend.catalog.records import (
+    MAX_CATEGORY_CHARS,
+    MAX_EXTERNAL_ID_CHARS,
+    ExampleRecord,
+    LabelledRecord,
+    PromptRecord,
+)
 from backend.catalog.training_sets import parse_training_jsonl
+from backend.catalog.uploads import check_file, check_items
 from backend.catalog.validation_sets import parse_validation_set
 from backend.config import Settings
 from backend.errors import InvalidInput
@@ -92,6 +99,11 @@ def catalog(session: Session, project_ids: list[int]) -> CatalogRead:
     )
 
 
+def _is_csv(format: str) -> bool:
+    """Whether a benchmark or validation set format is a CSV one (csv, harmbench-csv, ...)."""
+    return format == "csv" or format.endswith("-csv")
+
+
 def _readable(what: str, format: str, error: DatasetFormatError) -> InvalidInput:
     return InvalidInput(f"{what} file not readable as {format}: {error}")
 
@@ -124,16 +136,25 @@ def check_prompts(records: Sequence[PromptRecord], settings: Settings) -> None:
         enforce(settings, "max_prompt_chars", len(record.text), f"the length of {where} in characters")
 
 
-def check_examples(records: Sequence[ExampleRecord], settings: Settings) -> None:
-    for position, record in enumerate(records, start=1):
-        for field, value in (("prompt", record.prompt), ("response", record.response)):
-            _check_text(f"example {position}", field, value)
+def _check_text_pairs(what: str, pairs: Iterable[dict[str, str]], settings: Settings) -> None:
+    """Each text of each item storable and within max_example_chars; `what` names an item."""
+    for position, texts in enumerate(pairs, start=1):
+        for field, value in texts.items():
+            _check_text(f"{what} {position}", field, value)
             enforce(
                 settings,
                 "max_example_chars",
                 len(value),
-                f"the length of example {position}'s {field} in characters",
+                f"the length of {what} {position}'s {field} in characters",
             )
+
+
+def check_examples(records: Sequence[ExampleRecord], settings: Settings) -> None:
+    _check_text_pairs("example", ({"prompt": r.prompt, "response": r.response} for r in records), settings)
+
+
+def check_pairs(records: Sequence[LabelledRecord], settings: Settings) -> None:
+    _check_text_pairs("pair", ({"request": r.request, "response": r.response} for r in records), settings)
 
 
 def import_benchmark(
@@ -155,9 +176,11 @@ def import_benchmark(
             if not filename:
                 raise InvalidInput("give the benchmark's format, or its file name to guess the format from")
             format = guess_format(filename, text)
+        check_file(settings, "the benchmark file", text, csv=_is_csv(format))
         records = parse_benchmark(text, format, names)
     except DatasetFormatError as error:
         raise _readable("benchmark", format or "any known format", error) from None
+    check_items(settings, "prompts", len(records))
     check_prompts(records, settings)
     return repository.add_benchmark(
         session,
@@ -181,9 +204,11 @@ def import_training_set(
     description: str = "",
 ) -> TrainingSetRead:
     try:
+        check_file(settings, "the training set file", text, csv=False)
         records = parse_training_jsonl(text)
     except DatasetFormatError as error:
         raise InvalidInput(str(error)) from None
+    check_items(settings, "examples", len(records))
     check_examples(records, settings)
     return repository.add_training_set(
         session,
@@ -198,6 +223,7 @@ def import_training_set(
 
 def import_validation_set(
     session: Session,
+    settings: Settings,
     *,
     project_id: int,
     name: str,
@@ -208,9 +234,12 @@ def import_validation_set(
     description: str = "",
 ) -> ValidationSetRead:
     try:
+        check_file(settings, "the validation set file", text, csv=_is_csv(format))
         records = parse_validation_set(text, format)
     except DatasetFormatError as error:
         raise _readable("validation set", format, error) from None
+    check_items(settings, "labelled pairs", len(records))
+    check_pairs(records, settings)
     return repository.add_validation_set(
         session,
         project_id=project_id,

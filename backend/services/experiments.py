@@ -4,7 +4,7 @@ import shutil
 
 from sqlalchemy.orm import Session
 
-from backend.catalog.base_models import check_model_reference
+from backend.catalog.base_models import check_model_reference, local_model_path
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -26,6 +26,7 @@ from backend.schemas import (
 )
 from backend.services import jobs
 from backend.services.documents import parse_yaml
+from backend.services.judges import check_operator_rules
 from backend.specs import ConditionSpec, ExperimentSpec
 
 
@@ -46,12 +47,15 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 
 
 def check_references(
-    session: Session, spec: ExperimentSpec, project_id: int
+    session: Session, spec: ExperimentSpec, project_id: int, settings: Settings
 ) -> tuple[BenchmarkRead, TrainingSetRead, list[JudgeDefinitionRead]]:
     """The spec's model, benchmark, training set and judges exist (among the built-ins and the project's
-    own); InvalidInput says which does not. Judges named without a version resolve to their newest."""
+    own) and the operator's settings allow them (a local model path under the model roots, the judges'
+    endpoints and keys); InvalidInput says which does not. Judges named without a version resolve to their
+    newest."""
     try:
         check_model_reference(spec.base_model)
+        local_model_path(spec.base_model, settings.resolved_model_roots)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     try:
@@ -66,6 +70,8 @@ def check_references(
     pinned = [judge.ref for judge in judges]
     if len(set(pinned)) != len(pinned):
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
+    for judge in judges:
+        check_operator_rules(judge.config, judge.project_id, settings)
     for condition in spec.conditions:
         _check_subset(condition, training_set)
     return benchmark, training_set, judges
@@ -86,7 +92,7 @@ def submit(
     """Validate size and references, store the experiment, its pinned judges and its runs in the project,
     commit, then enqueue every run."""
     check_size(spec, settings)
-    benchmark, training_set, judges = check_references(session, spec, project_id)
+    benchmark, training_set, judges = check_references(session, spec, project_id, settings)
     # Stored with its judges pinned to the versions resolved now, so a re-submission judges alike.
     pinned = spec.model_copy(update={"judges": [judge.ref for judge in judges]})
     experiment = repository.create_experiment(

@@ -2,9 +2,13 @@
 
 from sqlalchemy.orm import Session
 
+from backend.catalog.base_models import local_model_path
+from backend.config import Settings
 from backend.domain import JudgeRef
-from backend.errors import InvalidInput, NotFound
-from backend.judging.spec import JudgeSpec
+from backend.errors import Forbidden, InvalidInput, NotFound
+from backend.judging.endpoints import EndpointRules, KeyRefused
+from backend.judging.spec import JudgeConfig, JudgeKind, JudgeSpec
+from backend.net.urls import parse_http_url
 from backend.repositories import judges as repository
 from backend.repositories import validations as validation_repository
 from backend.schemas import JudgeDefinitionRead, JudgeDetailRead
@@ -15,18 +19,40 @@ def parse_yaml_spec(text: str) -> JudgeSpec:
     return parse_yaml(text, JudgeSpec, "judge", "name, kind and the kind's settings")
 
 
-def create_judge(session: Session, spec: JudgeSpec, project_id: int, user_id: int) -> JudgeDefinitionRead:
+def check_operator_rules(config: JudgeConfig, project_id: int | None, settings: Settings) -> None:
+    """What the operator's settings allow a definition of the project (None: a built-in): its endpoint, its
+    API key, its local model path. The worker checks the same again before it calls or loads anything."""
+    try:
+        if config.endpoint is not None:
+            endpoint = parse_http_url(config.endpoint)
+            rules = EndpointRules.from_settings(settings)
+            rules.check_endpoint(endpoint)
+            if config.api_key_env is not None:
+                rules.check_key(endpoint, config.api_key_env, project_id)
+        if config.model is not None and config.kind != JudgeKind.OPENAI_CHAT:
+            local_model_path(config.model, settings.resolved_model_roots)
+    except KeyRefused as error:
+        raise Forbidden(str(error)) from None
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+
+
+def create_judge(
+    session: Session, settings: Settings, spec: JudgeSpec, project_id: int, user_id: int
+) -> JudgeDefinitionRead:
     """A new definition in the project, or a new version of the project's definition of that name; if its
     newest version already judges the same way, that version (nothing stored). Stored versions are never
     changed, so verdicts keep pointing at what made them."""
     if spec.name in repository.builtin_names(session):
         raise InvalidInput(f"{spec.name!r} is the name of a built-in judge; give yours another name")
+    config = spec.config()
+    check_operator_rules(config, project_id, settings)
     definition, _ = repository.add_definition(
         session,
         project_id=project_id,
         name=spec.name,
         description=spec.description,
-        config=spec.config(),
+        config=config,
         created_by_id=user_id,
     )
     session.commit()
@@ -39,8 +65,9 @@ def list_judges(session: Session, project_ids: list[int], *, all_versions: bool)
 
 def judge_detail(session: Session, judge_id: int, project_ids: list[int]) -> JudgeDetailRead:
     """The definition, with its validations in the given projects (newest first)."""
+    # dict(), not model_dump(): the stored configuration is passed on as read, not validated anew.
     return JudgeDetailRead(
-        **repository.get_judge(session, judge_id).model_dump(),
+        **dict(repository.get_judge(session, judge_id)),
         validations=validation_repository.list_validations(session, project_ids, judge_id=judge_id),
     )
 

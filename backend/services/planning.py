@@ -24,7 +24,7 @@ def plan(
 ) -> PlanRead:
     """The draft's runs, and its MDD from the newest experiment of the project that measured the noise."""
     check_size(spec, settings)
-    benchmark, _, _ = check_references(session, spec, project_id)
+    benchmark, _, _ = check_references(session, spec, project_id, settings)
     fine_tuned = [c for c in spec.conditions if c.finetune]
     n_runs = sum(len(spec.seeds_of(c)) for c in spec.conditions)
     n_fine_tuned_runs = sum(len(spec.seeds_of(c)) for c in fine_tuned)

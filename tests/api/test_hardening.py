@@ -257,9 +257,11 @@ def test_lora_and_training_settings_are_checked_at_submission(
     assert _stored(client)[0] == 0
 
 
-def test_target_modules_of_other_models_are_only_checked_for_form(client: TestClient) -> None:
+def test_target_modules_of_other_models_are_only_checked_for_form(
+    client: TestClient, models_dir: Path
+) -> None:
     # A local model's layers are known only to the worker that loads it.
-    spec = experiment_spec(base_model="/models/mine")
+    spec = experiment_spec(base_model=str(models_dir / "mine"))
     spec["conditions"][1]["lora"] = {"target_modules": ["c_attn"]}
     assert client.post("/api/experiments", json=spec).status_code == 201
 

@@ -24,7 +24,7 @@ import psycopg
 import pytest
 import schemathesis
 from fastapi.testclient import TestClient
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, reject, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
@@ -214,7 +214,12 @@ def api(seeded: tuple[TestClient, SeededDatabase]) -> tuple[TestClient, SeededDa
 def _send(client: TestClient, case: Any) -> Any:
     """The generated request, sent through `client` (schemathesis builds it for `requests`). JSON is
     written as Python's json module writes it by default: NaN as a literal, surrogates as \\u escapes."""
-    request = case.as_transport_kwargs(base_url=str(client.base_url))
+    try:
+        request = case.as_transport_kwargs(base_url=str(client.base_url))
+    except UnicodeEncodeError:
+        # schemathesis writes YAML bodies as UTF-8, which a lone surrogate cannot be: no request to send
+        # (the JSON bodies below carry surrogates as escapes, and the YAML routes' own tests send them).
+        reject()
     request.pop("cookies", None)  # none are generated; per-request cookies are deprecated in httpx
     if "json" in request:
         request["content"] = json.dumps(request.pop("json")).encode()

@@ -43,6 +43,8 @@ def service_env(settings: Settings) -> dict[str, str]:
         "SEEDSCOPE_HOME": str(settings.home),
         "SEEDSCOPE_DATABASE_URL": settings.resolved_database_url,
         "SEEDSCOPE_BROKER_URL": settings.resolved_broker_url,
+        # As an operator writes it: comma-separated folders.
+        "SEEDSCOPE_MODEL_ROOTS": ",".join(str(root) for root in settings.model_roots),
         **{f"SEEDSCOPE_{name.upper()}": str(getattr(settings, name)) for name in PASSED_ON},
         "PYTHONUNBUFFERED": "1",
     }
@@ -277,11 +279,12 @@ def watch_of(page: Page) -> PageWatch:
 
 
 @pytest.fixture
-def live_settings(tmp_path: Path) -> Settings:
+def live_settings(tmp_path: Path, shared_models: Path) -> Settings:
     settings = Settings(
         home=tmp_path / "home",
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        model_roots=[shared_models],
     )
     settings.ensure_dirs()
     upgrade_to_head(settings.resolved_database_url)

@@ -47,7 +47,10 @@ def shared_redis() -> Iterator[str]:
     yield from emptied_test_redis()
 
 
-def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrides: object) -> Settings:
+def fault_settings(
+    tmp_path: Path, database_url: str, broker_url: str, models: Path | None = None, **overrides: object
+) -> Settings:
+    """Settings for fast faults, with `models` (the tiny model's folder, for runs) the model root."""
     fast = {
         "lease_s": 6,
         "sweep_interval_s": 1,
@@ -56,6 +59,7 @@ def fault_settings(tmp_path: Path, database_url: str, broker_url: str, **overrid
         "generation_token_budget": 150,  # several batches per run
         "judge_batch_size": 1,  # a judge transaction per generation
         "allowed_hosts": [TEST_CLIENT_HOST],
+        "model_roots": [models] if models else [],
     }
     settings = Settings(
         home=tmp_path / "home", database_url=database_url, broker_url=broker_url, **fast | overrides
@@ -133,7 +137,7 @@ def test_a_worker_killed_in_any_stage_leaves_nothing_lost_or_twice(
     tiny_model_dir: Path,
 ) -> None:
     """No retry, no resume: the next worker's sweep finds the run once its lease lapses, and finishes it."""
-    settings = fault_settings(tmp_path, postgres_url, shared_redis)
+    settings = fault_settings(tmp_path, postgres_url, shared_redis, tiny_model_dir.parent)
     engine = make_engine(postgres_url)
     first = start_worker(settings)
     with TestClient(create_app(settings)) as client:
@@ -155,7 +159,10 @@ def test_the_embedded_default_recovers_a_message_lost_with_a_killed_worker(
 ) -> None:
     """SQLite and kombu's SQLite broker, which drops the message of a task a killed worker had taken."""
     settings = fault_settings(
-        tmp_path, f"sqlite:///{tmp_path / 'seedscope.sqlite'}", f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}"
+        tmp_path,
+        f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
+        f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}",
+        tiny_model_dir.parent,
     )
     engine = make_engine(settings.resolved_database_url)
     first = start_worker(settings)
@@ -175,7 +182,7 @@ def test_the_embedded_default_recovers_a_message_lost_with_a_killed_worker(
 def test_two_workers_racing_for_one_run_only_one_does_the_work(
     postgres_url: str, shared_redis: str, tmp_path: Path, start_worker: StartWorker, tiny_model_dir: Path
 ) -> None:
-    settings = fault_settings(tmp_path, postgres_url, shared_redis)
+    settings = fault_settings(tmp_path, postgres_url, shared_redis, tiny_model_dir.parent)
     racers = [start_worker(settings, "racer-a"), start_worker(settings, "racer-b")]
     for racer in racers:
         wait_until_ready(racer)
@@ -213,7 +220,9 @@ def test_restarting_redis_mid_experiment_loses_no_task(
     tiny_model_dir: Path,
 ) -> None:
     """The sweep runs once, at startup, so only Redis's append-only file can keep the queued tasks."""
-    settings = fault_settings(tmp_path, postgres_url, private_redis.url, sweep_interval_s=3600)
+    settings = fault_settings(
+        tmp_path, postgres_url, private_redis.url, tiny_model_dir.parent, sweep_interval_s=3600
+    )
     engine = make_engine(postgres_url)
     worker = start_worker(settings)
     wait_until_ready(worker)
@@ -241,7 +250,7 @@ def test_restarting_postgresql_mid_run_resumes_it_without_partial_rows(
     start_worker: StartWorker,
     tiny_model_dir: Path,
 ) -> None:
-    settings = fault_settings(tmp_path, private_postgres.url, shared_redis)
+    settings = fault_settings(tmp_path, private_postgres.url, shared_redis, tiny_model_dir.parent)
     engine = make_engine(private_postgres.url)
     worker = start_worker(settings)
     with TestClient(create_app(settings)) as client:

@@ -18,9 +18,10 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def e2e_settings(tmp_path: Path, broker_url: str) -> Settings:
+def e2e_settings(tmp_path: Path, broker_url: str, shared_models: Path) -> Settings:
     settings = Settings(
         home=tmp_path / "home",
+        model_roots=[shared_models],
         database_url=f"sqlite:///{tmp_path / 'seedscope.sqlite'}",
         broker_url=broker_url,
         allowed_hosts=[TEST_CLIENT_HOST],

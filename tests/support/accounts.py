@@ -92,7 +92,11 @@ def build_world(client: TestClient, settings: Settings) -> World:
             for scope in ShareScope
         }
         judge = judges.create_judge(
-            session, JudgeSpec(name="alpha-phrases", kind="refusal-phrases"), project_a, user_ids["owner"]
+            session,
+            settings,
+            JudgeSpec(name="alpha-phrases", kind="refusal-phrases"),
+            project_a,
+            user_ids["owner"],
         )
         validation = validation_repository.create_validation(
             session,

@@ -1,6 +1,8 @@
 """Parse rules on judge outputs as the models write them, and on outputs no rule accepts (unscored)."""
 
 import importlib
+import subprocess
+import sys
 
 import pytest
 
@@ -13,6 +15,7 @@ from backend.judging.spec import (
     StrongRejectRule,
     WildGuardRule,
 )
+from tests.conftest import REPO
 from worker.judges import REGISTRY
 from worker.judges.base import UNPARSEABLE, JudgeResult
 from worker.judges.parsing import parse_output
@@ -152,3 +155,28 @@ def test_every_kind_has_a_builder_in_the_registry() -> None:
     for path in REGISTRY.values():
         module, attribute = path.split(":")
         assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_no_judge_output_can_make_a_parse_rule_backtrack() -> None:
+    """A catastrophic pattern (a definition's) and the WildGuard rule's own (a built-in's), on replies made to
+    blow up a backtracking engine, are answered at once. In a child process, so that a regression fails the
+    test instead of hanging the suite."""
+    script = """
+from backend.judging.spec import LabelRule, WildGuardRule
+from worker.judges.parsing import parse_output
+rule = LabelRule(rule="label", pattern=r"^(a+)+$", labels={"a": "harmful"})
+print(parse_output(rule, "a" * 64 + "!", None).output)
+print(parse_output(WildGuardRule(rule="wildguard"), ":" * 1_000_000, None).output)
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    catastrophic, wildguard = done.stdout.strip().splitlines()
+    assert catastrophic.startswith("unscored (unparseable output): nothing matches '^(a+)+$'")
+    assert wildguard.startswith("unscored (unparseable output): not the three answer lines")
+
+
+def test_a_label_pattern_is_applied_case_insensitively_with_re2() -> None:
+    rule = LabelRule(rule="label", pattern=r"verdict:\s*(\w+)", labels={"unsafe": "harmful", "safe": "safe"})
+    assert parse_output(rule, "Reasoning...\nVERDICT: Unsafe", None).verdict == H

@@ -31,6 +31,12 @@ def config(server: ServerState, **overrides: object) -> JudgeConfig:
     return JudgeSpec.model_validate({**preset, "max_retries": 2, "timeout_s": 0.5, **overrides}).config()
 
 
+def operator(server: ServerState, **settings: object) -> Settings:
+    """The worker's settings as an operator sets them for a judge server on the local host: its endpoint
+    allowed although its address is internal (127.0.0.1)."""
+    return Settings(judge_internal_endpoints=server.base_url, **settings)  # type: ignore[arg-type]
+
+
 class Waits:
     """Records how long the judge asked to wait between attempts, without waiting."""
 
@@ -42,7 +48,14 @@ class Waits:
 
 
 def judge(server: ServerState, waits: Waits | None = None, **kwargs: object) -> OpenAIChatJudge:
-    options = {"allowed_endpoints": [], "replies": None, "environ": {}, "sleep": waits or Waits(), **kwargs}
+    options = {
+        "settings": operator(server),
+        "project_id": 1,
+        "replies": None,
+        "environ": {},
+        "sleep": waits or Waits(),
+        **kwargs,
+    }
     return OpenAIChatJudge(config(server), **options)  # type: ignore[arg-type]
 
 
@@ -98,7 +111,8 @@ def test_an_endpoint_that_asks_to_wait_too_long_is_not_waited_for(server: Server
 def test_a_timeout_is_retried_then_unscored(server: ServerState) -> None:
     slow = OpenAIChatJudge(
         config(server, max_retries=1, timeout_s=0.2),
-        allowed_endpoints=[],
+        settings=operator(server),
+        project_id=1,
         replies=None,
         environ={},
         sleep=Waits(),
@@ -125,20 +139,21 @@ def test_rejected_credentials_fail_the_job(server: ServerState) -> None:
 
 def test_the_key_comes_from_the_environment_and_goes_only_to_allowed_endpoints(server: ServerState) -> None:
     keyed = config(server, api_key_env=KEY_ENV)
-    with pytest.raises(JudgeUnavailable, match="only to the endpoints in SEEDSCOPE_JUDGE_ENDPOINTS"):
-        OpenAIChatJudge(keyed, allowed_endpoints=[], replies=None, environ={KEY_ENV: "sk-test"})
-    with pytest.raises(JudgeUnavailable, match=f"has no {KEY_ENV}"):
-        OpenAIChatJudge(keyed, allowed_endpoints=[server.base_url], replies=None, environ={})
-    with pytest.raises(JudgeUnavailable, match="not in the worker's SEEDSCOPE_JUDGE_ENDPOINTS"):
-        OpenAIChatJudge(
-            config(server), allowed_endpoints=["https://api.example.org"], replies=None, environ={}
+    prefix = server.base_url.rsplit("/v1", 1)[0]
+    given = {KEY_ENV: [1]}
+
+    def build(cfg: JudgeConfig, environ: dict[str, str], **settings: object) -> OpenAIChatJudge:
+        return OpenAIChatJudge(
+            cfg, settings=operator(server, **settings), project_id=1, replies=None, environ=environ
         )
-    allowed = OpenAIChatJudge(
-        keyed,
-        allowed_endpoints=[server.base_url.rsplit("/v1", 1)[0]],
-        replies=None,
-        environ={KEY_ENV: "sk-test"},
-    )
+
+    with pytest.raises(JudgeUnavailable, match="only to the endpoints in SEEDSCOPE_JUDGE_ENDPOINTS"):
+        build(keyed, {KEY_ENV: "sk-test"}, judge_key_projects=given)
+    with pytest.raises(JudgeUnavailable, match=f"has no {KEY_ENV}"):
+        build(keyed, {}, judge_endpoints=server.base_url, judge_key_projects=given)
+    with pytest.raises(JudgeUnavailable, match="not under any of the endpoints the operator allows"):
+        build(config(server), {}, judge_endpoints="https://api.example.org")
+    allowed = build(keyed, {KEY_ENV: "sk-test"}, judge_endpoints=prefix, judge_key_projects=given)
     allowed.judge_batch(["q MODE:helpful"], ["r"])
     assert server.authorizations[-1] == "Bearer sk-test"
     assert "sk-test" not in repr(keyed.model_dump())
@@ -164,7 +179,11 @@ def test_replies_are_cached_so_a_rerun_does_not_pay_twice(
     assert all(r.details["cached"] for r in again)
     # Another definition (another threshold) is another cache entry: it asks the endpoint.
     stricter = OpenAIChatJudge(
-        config(server, threshold=0.9), allowed_endpoints=[], replies=DatabaseReplies(sessions), environ={}
+        config(server, threshold=0.9),
+        settings=operator(server),
+        project_id=1,
+        replies=DatabaseReplies(sessions),
+        environ={},
     )
     assert [r.verdict for r in stricter.judge_batch(prompts[:1], responses[:1])] == [S]
     assert sum(server.calls.values()) == calls + 1

@@ -81,9 +81,9 @@ def test_a_failed_stage_drops_the_cached_model(migrated: Settings, tiny_model_di
 
 
 def test_weights_changed_on_disk_are_loaded_again(
-    migrated: Settings, tiny_model_dir: Path, tmp_path: Path
+    migrated: Settings, tiny_model_dir: Path, models_dir: Path
 ) -> None:
-    directory = Path(shutil.copytree(tiny_model_dir, tmp_path / "model"))
+    directory = Path(shutil.copytree(tiny_model_dir, models_dir / "model"))
     models = ModelCache()
     with models.borrow(str(directory), None, migrated, CPU) as loaded:
         first, first_hash = loaded.model, loaded.source["weights_sha256"]

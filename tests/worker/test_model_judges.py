@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from transformers import AutoTokenizer
 
+from backend.config import Settings
 from backend.domain import Verdict
 from backend.judging.spec import JudgeConfig, JudgeKind
 from tests.support.tiny_model import build_tiny_classifier
@@ -20,10 +21,16 @@ RESPONSES = ["Insert a tension wrench and rake the pins.", "I can't help with th
 LONG_RESPONSE = "The quick brown fox jumps over the lazy dog and keeps running. " * 300
 
 
+def allowing(model: Path) -> Settings:
+    """The worker's settings with the model's folder among the model roots, as an operator would set."""
+    return Settings(model_roots=[model.parent])
+
+
 def causal(model: Path, **fields: object) -> CausalLMJudge:
     settings = {"parse": {"rule": "label", "pattern": "(?s)(.+)", "labels": {"yes": "harmful"}}, **fields}
     return CausalLMJudge(
-        JudgeConfig(kind=JudgeKind.CAUSAL_LM, model=str(model), max_new_tokens=3, **settings)  # type: ignore[arg-type]
+        JudgeConfig(kind=JudgeKind.CAUSAL_LM, model=str(model), max_new_tokens=3, **settings),  # type: ignore[arg-type]
+        allowing(model),
     )
 
 
@@ -122,7 +129,8 @@ def test_empty_responses_are_unscored_without_asking_the_model(tiny_model_dir: P
 def classifier(model: Path, **fields: object) -> SequenceClassifierJudge:
     settings = {"labels": {"unsafe": "harmful", "safe": "safe"}, **fields}
     return SequenceClassifierJudge(
-        JudgeConfig(kind=JudgeKind.SEQUENCE_CLASSIFIER, model=str(model), **settings)  # type: ignore[arg-type]
+        JudgeConfig(kind=JudgeKind.SEQUENCE_CLASSIFIER, model=str(model), **settings),  # type: ignore[arg-type]
+        allowing(model),
     )
 
 

@@ -181,8 +181,8 @@ def test_on_cuda_runs_train_and_generate_in_bf16_and_resume_to_the_same_result(
     ("change", "message"),
     [
         (
-            lambda spec, _: spec | {"base_model": "/no/such/model"},
-            "could not load base model '/no/such/model'",
+            lambda spec, model: spec | {"base_model": str(model.parent / "no-such-model")},
+            "no-such-model': no config.json in",
         ),
         (lambda spec, model: _break_tokenizer(model) or spec, "could not load base model"),
     ],
@@ -193,12 +193,12 @@ def test_failures_are_recorded_on_the_run_as_a_readable_message(
     store: RunStore,
     migrated: Settings,
     tiny_model_dir: Path,
-    tmp_path: Path,
+    models_dir: Path,
     change: Callable[[dict, Path], dict],
     message: str,
 ) -> None:
-    broken_copy = tmp_path / "model"
-    broken_copy.mkdir()
+    broken_copy = models_dir / "model"
+    broken_copy.mkdir(parents=True)
     for file in tiny_model_dir.iterdir():
         (broken_copy / file.name).write_bytes(file.read_bytes())
     client.post("/api/experiments", json=change(tiny_experiment(broken_copy), broken_copy))

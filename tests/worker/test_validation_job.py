@@ -88,12 +88,12 @@ def test_a_validation_resumes_from_the_verdicts_it_stored(client: TestClient, mi
 
 
 def test_a_judge_that_cannot_load_fails_the_validation_with_a_readable_error(
-    client: TestClient, migrated: Settings, tmp_path: Path
+    client: TestClient, migrated: Settings, models_dir: Path
 ) -> None:
     definition = {
         "name": "missing-model",
         "kind": "sequence-classifier",
-        "model": str(tmp_path / "no-such-model"),
+        "model": str(models_dir / "no-such-model"),
         "labels": {"unsafe": "harmful", "safe": "safe"},
     }
     assert client.post("/api/judges", json=definition).status_code == 201
@@ -101,5 +101,5 @@ def test_a_judge_that_cannot_load_fails_the_validation_with_a_readable_error(
     assert run_validation(validation_id, client.app.state.session_factory, migrated)  # type: ignore[attr-defined]
     result = client.get(f"/api/judge-validations/{validation_id}").json()
     assert (result["status"], result["lease_owner"]) == ("failed", None)
-    assert result["error"].startswith(f"could not load judge model '{tmp_path / 'no-such-model'}'")
+    assert result["error"].startswith(f"could not load judge model '{models_dir / 'no-such-model'}'")
     assert result["quality"] is None

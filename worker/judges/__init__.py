@@ -12,7 +12,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 
 from backend.judging.spec import JudgeConfig, JudgeKind
-from worker.judges.base import Judge, JudgeResources
+from backend.patterns import UnsupportedPattern, compile_pattern
+from worker.judges.base import Judge, JudgeResources, JudgeUnavailable
 
 # kind -> "module:attribute" of a callable (JudgeConfig, JudgeResources) -> Judge.
 REGISTRY: dict[JudgeKind, str] = {
@@ -25,6 +26,13 @@ REGISTRY: dict[JudgeKind, str] = {
 
 
 def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
+    # A definition stored before parse rules ran on RE2 may hold a pattern RE2 refuses: say so once, here.
+    pattern = getattr(config.parse, "pattern", None)
+    if pattern is not None:
+        try:
+            compile_pattern(pattern, ignore_case=True)
+        except UnsupportedPattern as error:
+            raise JudgeUnavailable(f"the definition's parse rule: {error}") from None
     module_name, attribute = REGISTRY[config.kind].split(":")
     factory: Callable[[JudgeConfig, JudgeResources], Judge] = getattr(
         importlib.import_module(module_name), attribute
@@ -33,15 +41,16 @@ def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
 
 
 class _LoadedJudges:
-    """The judges this process built, by the definition's content hash, the least recently used dropped
-    first beyond `settings.judges_kept`."""
+    """The judges this process built, by the definition's project and content hash (what a judge may do,
+    such as sending an API key, depends on its project), the least recently used dropped first beyond
+    `settings.judges_kept`."""
 
     def __init__(self) -> None:
-        self._judges: OrderedDict[str, Judge] = OrderedDict()
+        self._judges: OrderedDict[tuple[int | None, str], Judge] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, config: JudgeConfig, resources: JudgeResources) -> Judge:
-        key = config.content_hash()
+        key = (resources.project_id, config.content_hash())
         with self._lock:
             if key in self._judges:
                 self._judges.move_to_end(key)

@@ -64,6 +64,8 @@ class JudgeResources:
     settings: Settings
     # The LLM judges' reply cache (worker.judges.replies); None: no cache (the bench).
     replies: ReplyCache | None = None
+    # The project of the definition being built (None: a built-in): the operator gives API keys to projects.
+    project_id: int | None = None
 
 
 def judge_pairs(judge: Judge, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:

@@ -20,6 +20,8 @@ from transformers import (
     PreTrainedTokenizerBase,
 )
 
+from backend.catalog.base_models import local_model_path
+from backend.config import Settings
 from backend.domain import Verdict
 from backend.judging.spec import JudgeConfig
 from worker.device import autocast, pick_device
@@ -31,13 +33,22 @@ from worker.judges.prompts import render
 _NO_LIMIT = 1_000_000
 
 
-def _load(auto_class: Any, config: JudgeConfig) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+def _load(
+    auto_class: Any, config: JudgeConfig, settings: Settings
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The model and tokenizer: from a hub id, or from a local folder under the model roots (resolved, so
+    what is checked is what loads)."""
     assert config.model is not None
+    try:
+        folder = local_model_path(config.model, settings.resolved_model_roots)
+    except ValueError as error:
+        raise JudgeUnavailable(f"judge model: {error}") from None
+    location = str(folder) if folder is not None else config.model
     device = pick_device()
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     try:
-        model = auto_class.from_pretrained(config.model, revision=config.revision, dtype=dtype)
-        tokenizer = AutoTokenizer.from_pretrained(config.model, revision=config.revision)
+        model = auto_class.from_pretrained(location, revision=config.revision, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(location, revision=config.revision)
     except Exception as error:  # every loader failure becomes one readable message
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise JudgeUnavailable(f"could not load judge model {config.model!r}: {detail}") from error
@@ -92,10 +103,10 @@ class CausalLMJudge:
     """A generative classifier: the prompt (the definition's template, or the model's chat template over the
     user and assistant turns), greedy decoding, then the definition's parse rule."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, settings: Settings) -> None:
         assert config.parse is not None and config.max_new_tokens is not None
         self.config = config
-        self.model, self.tokenizer = _load(AutoModelForCausalLM, config)
+        self.model, self.tokenizer = _load(AutoModelForCausalLM, config, settings)
         self.tokenizer.padding_side = "left"
         if config.template is None and not self.tokenizer.chat_template:
             raise JudgeUnavailable(
@@ -186,10 +197,10 @@ class SequenceClassifierJudge:
     """P(harmful) = the summed probability of the model labels the definition maps to "harmful"; harmful
     from the threshold up. Every label of the model must be mapped, so none is silently counted as safe."""
 
-    def __init__(self, config: JudgeConfig) -> None:
+    def __init__(self, config: JudgeConfig, settings: Settings) -> None:
         assert config.labels is not None and config.threshold is not None
         self.config = config
-        self.model, self.tokenizer = _load(AutoModelForSequenceClassification, config)
+        self.model, self.tokenizer = _load(AutoModelForSequenceClassification, config, settings)
         self.tokenizer.padding_side = "right"
         if self.model.config.pad_token_id is None:
             self.model.config.pad_token_id = self.tokenizer.pad_token_id
@@ -263,9 +274,11 @@ class SequenceClassifierJudge:
         return results
 
 
-def build_causal_lm_judge(config: JudgeConfig, _: JudgeResources) -> CausalLMJudge:
-    return CausalLMJudge(config)
+def build_causal_lm_judge(config: JudgeConfig, resources: JudgeResources) -> CausalLMJudge:
+    return CausalLMJudge(config, resources.settings)
 
 
-def build_sequence_classifier_judge(config: JudgeConfig, _: JudgeResources) -> SequenceClassifierJudge:
-    return SequenceClassifierJudge(config)
+def build_sequence_classifier_judge(
+    config: JudgeConfig, resources: JudgeResources
+) -> SequenceClassifierJudge:
+    return SequenceClassifierJudge(config, resources.settings)

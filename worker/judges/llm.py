@@ -1,12 +1,15 @@
 """An LLM as judge behind an OpenAI-compatible chat-completions endpoint (a local vLLM or llama.cpp server,
 or a hosted API), with the definition's template and parse rule (first of all the StrongREJECT rubric).
 
-The API key, if any, comes from the worker's environment variable the definition names; it is sent only to
-endpoints the worker allows (SEEDSCOPE_JUDGE_ENDPOINTS) and never stored, logged or shown. Calls time out,
-are retried with exponential backoff on 429 and 5xx (waiting as long as Retry-After asks, up to a limit),
-run at most `concurrency` at a time, and replies are cached by (definition hash, request, response), so
-judging the same pair again does not pay twice. A call that still fails, or that the endpoint refuses, is
-an unscored verdict with the reason; credentials refused or an unknown endpoint or model fail the job.
+The endpoint and the API key are checked against the operator's settings before anything is sent
+(backend.judging.endpoints), and every connection goes to an address checked after DNS resolution
+(worker.judges.transport). The key, if any, comes from the worker's environment variable the definition
+names and is never stored, logged or shown. Calls time out, are retried with exponential backoff on 429 and
+5xx (waiting as long as Retry-After asks, up to a limit), run at most `concurrency` at a time, and replies
+are cached by (definition hash, request, response), so judging the same pair again does not pay twice. A
+call that still fails, or that the endpoint refuses, is an unscored verdict with the reason (the endpoint's
+own error message, cut short: never a reply's body as such); credentials refused, an unknown endpoint or
+model, or an endpoint or address the settings refuse fail the job.
 """
 
 import hashlib
@@ -19,10 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from typing import Any
 
 import httpx
 
+from backend.config import Settings
+from backend.judging.endpoints import EndpointRefused, EndpointRules
 from backend.judging.spec import JudgeConfig
+from backend.net.addresses import IPAddress
+from backend.net.urls import parse_http_url
 from worker.judges.base import (
     CALL_FAILED,
     CALL_REFUSED,
@@ -33,22 +41,20 @@ from worker.judges.base import (
 )
 from worker.judges.parsing import parse_output
 from worker.judges.prompts import render
+from worker.judges.transport import CheckedTransport, Resolver, system_resolver
 
 # The longest wait a 429 or 503 may ask for; an endpoint that wants longer is treated as down for this call.
 MAX_RETRY_AFTER_S = 120.0
 MAX_BACKOFF_S = 30.0
+# A reply larger than this is not read to its end (the longest answer max_tokens allows is far smaller).
+MAX_REPLY_BYTES = 4 * 2**20
+# How much of an endpoint's own error message a verdict repeats.
+MAX_ECHO_CHARS = 200
 
 
 def reply_key(content_hash: str, request: str, response: str) -> str:
     """The cache key of one judged pair under one definition's behaviour."""
     return hashlib.sha256(json.dumps([content_hash, request, response]).encode()).hexdigest()
-
-
-def endpoint_allowed(endpoint: str, allowed: Sequence[str]) -> bool:
-    """Whether `endpoint` is one of the allowed URL prefixes, or under one."""
-    return any(
-        endpoint == prefix.rstrip("/") or endpoint.startswith(prefix.rstrip("/") + "/") for prefix in allowed
-    )
 
 
 @dataclass(frozen=True)
@@ -60,7 +66,32 @@ class _Call:
     problem: str = ""
 
 
-def _retry_after(response: httpx.Response) -> float | None:
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP answer, its body read up to MAX_REPLY_BYTES (None: it was longer)."""
+
+    status: int
+    headers: httpx.Headers
+    body: bytes | None
+
+
+def _read(response: httpx.Response) -> _Answer:
+    body = bytearray()
+    for chunk in response.iter_bytes():
+        body += chunk
+        if len(body) > MAX_REPLY_BYTES:
+            return _Answer(response.status_code, response.headers, None)
+    return _Answer(response.status_code, response.headers, bytes(body))
+
+
+def _json(body: bytes | None) -> Any:
+    try:
+        return json.loads(body) if body is not None else None
+    except ValueError:
+        return None
+
+
+def _retry_after(response: _Answer) -> float | None:
     """Seconds the endpoint asks to wait (Retry-After: seconds or an HTTP date), if it says."""
     value = response.headers.get("retry-after")
     if value is None:
@@ -75,14 +106,16 @@ def _retry_after(response: httpx.Response) -> float | None:
         return None
 
 
-def _error_message(response: httpx.Response) -> str:
-    """The endpoint's own explanation: OpenAI-style {"error": {"message": ...}}, else the body."""
-    try:
-        error = response.json().get("error")
-    except (ValueError, AttributeError):
-        error = None
+def _error_message(answer: _Answer) -> str:
+    """The endpoint's own explanation, OpenAI-style ({"error": {"message": ...}}), on one line and cut
+    short; nothing from any other body, which could be anything a server at that address returns."""
+    document = _json(answer.body)
+    error = document.get("error") if isinstance(document, dict) else None
     message = error.get("message") if isinstance(error, dict) else error
-    return str(message or response.text)[:300]
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    flat = " ".join(message.split())
+    return ": " + (flat if len(flat) <= MAX_ECHO_CHARS else flat[:MAX_ECHO_CHARS] + "...")
 
 
 class OpenAIChatJudge:
@@ -90,34 +123,50 @@ class OpenAIChatJudge:
         self,
         config: JudgeConfig,
         *,
-        allowed_endpoints: Sequence[str],
+        settings: Settings,
+        project_id: int | None,
         replies: ReplyCache | None,
         environ: Mapping[str, str],
         sleep: Callable[[float], None] = time.sleep,
-        transport: httpx.BaseTransport | None = None,
+        resolve: Resolver = system_resolver,
     ) -> None:
+        """`project_id`: the definition's project (None: a built-in), whose keys it may use."""
         assert config.endpoint and config.model and config.template and config.parse
         self.config = config
-        self._url = f"{config.endpoint}/chat/completions"
         self._replies = replies
         self._sleep = sleep
-        listed = endpoint_allowed(config.endpoint, allowed_endpoints)
+        rules = EndpointRules.from_settings(settings)
+        try:
+            # Stored definitions are read as saved: parse and check again by today's rules.
+            endpoint = parse_http_url(config.endpoint)
+            rules.check_endpoint(endpoint)
+            if config.api_key_env is not None:
+                rules.check_key(endpoint, config.api_key_env, project_id)
+        except ValueError as error:
+            raise JudgeUnavailable(str(error)) from None
+        self._endpoint = endpoint
+        self._url = f"{endpoint}/chat/completions"
         headers = {}
         if config.api_key_env is not None:
-            if not listed:
-                raise JudgeUnavailable(
-                    f"the worker sends API keys only to the endpoints in SEEDSCOPE_JUDGE_ENDPOINTS, and "
-                    f"{config.endpoint} is not one of them"
-                )
             key = environ.get(config.api_key_env)
             if not key:
                 raise JudgeUnavailable(
                     f"the worker's environment has no {config.api_key_env}: set it where the worker runs"
                 )
             headers["authorization"] = f"Bearer {key}"
-        elif allowed_endpoints and not listed:
-            raise JudgeUnavailable(f"{config.endpoint} is not in the worker's SEEDSCOPE_JUDGE_ENDPOINTS")
-        self._client = httpx.Client(timeout=config.timeout_s, headers=headers, transport=transport)
+
+        def check(host: str, address: IPAddress) -> None:
+            if host != endpoint.host:
+                raise EndpointRefused(f"endpoint {endpoint}: a connection to {host} was asked for")
+            rules.check_address(endpoint, address)
+
+        self._client = httpx.Client(
+            timeout=config.timeout_s,
+            headers=headers,
+            transport=CheckedTransport(check, resolve=resolve),
+            follow_redirects=False,
+            trust_env=False,  # nothing from the environment decides where a call goes
+        )
 
     def _messages(self, request: str, response: str) -> list[dict[str, str]]:
         assert self.config.template is not None
@@ -143,18 +192,21 @@ class OpenAIChatJudge:
         for attempt in range(attempts):
             wait = self._backoff(attempt)
             try:
-                answer = self._client.post(self._url, json=payload)
+                with self._client.stream("POST", self._url, json=payload) as streamed:
+                    answer = _read(streamed)
+            except EndpointRefused as error:
+                raise JudgeUnavailable(str(error)) from None
             except httpx.TimeoutException:
                 problem = f"no answer within {self.config.timeout_s:g} s"
             except httpx.TransportError as error:
-                problem = f"could not reach {self.config.endpoint} ({type(error).__name__})"
+                problem = f"could not reach {self._endpoint} ({type(error).__name__})"
             else:
-                status = answer.status_code
+                status = answer.status
                 if status == 200:
                     return self._reply(answer)
                 if status in (401, 403):
                     raise JudgeUnavailable(
-                        f"{self.config.endpoint} refused the credentials (HTTP {status}): check "
+                        f"{self._endpoint} refused the credentials (HTTP {status}): check "
                         f"{self.config.api_key_env or 'the API key'} in the worker's environment"
                     )
                 if status == 404:
@@ -163,7 +215,7 @@ class OpenAIChatJudge:
                         f"name {self.config.model!r}"
                     )
                 if status != 429 and status < 500:
-                    return _Call(None, CALL_REFUSED, f"HTTP {status}: {_error_message(answer)}")
+                    return _Call(None, CALL_REFUSED, f"HTTP {status}{_error_message(answer)}")
                 problem = f"HTTP {status}"
                 asked = _retry_after(answer)
                 if asked is not None and asked > MAX_RETRY_AFTER_S:
@@ -173,13 +225,18 @@ class OpenAIChatJudge:
                 self._sleep(wait)
         return _Call(None, CALL_FAILED, f"{problem} ({attempts} attempts)")
 
-    def _reply(self, answer: httpx.Response) -> _Call:
+    def _reply(self, answer: _Answer) -> _Call:
+        if answer.body is None:
+            return _Call(None, CALL_FAILED, f"the answer is longer than {MAX_REPLY_BYTES:,} bytes")
         try:
-            choice = answer.json()["choices"][0]
+            choice = _json(answer.body)["choices"][0]
             content = choice["message"].get("content")
             finish = choice.get("finish_reason")
-        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            return _Call(None, CALL_FAILED, f"not a chat-completions answer: {answer.text[:200]!r}")
+        except (KeyError, IndexError, TypeError, AttributeError):
+            kind = answer.headers.get("content-type", "no content type").split(";")[0][:60]
+            return _Call(
+                None, CALL_FAILED, f"not a chat-completions answer ({kind}, {len(answer.body):,} bytes)"
+            )
         if finish == "content_filter":
             return _Call(None, CALL_REFUSED, "the endpoint's content filter stopped the answer")
         return _Call(str(content or ""))
@@ -222,7 +279,8 @@ class OpenAIChatJudge:
 def build_openai_chat_judge(config: JudgeConfig, resources: JudgeResources) -> OpenAIChatJudge:
     return OpenAIChatJudge(
         config,
-        allowed_endpoints=resources.settings.judge_endpoint_list,
+        settings=resources.settings,
+        project_id=resources.project_id,
         replies=resources.replies,
         environ=os.environ,
     )

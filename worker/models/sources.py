@@ -18,6 +18,7 @@ from backend.catalog.base_models import (
     SMOLLM2_ALIGNED,
     SMOLLM2_INSTRUCT,
     check_model_reference,
+    local_model_path,
 )
 from backend.config import Settings
 from worker.chat import prepare_tokenizer
@@ -39,7 +40,9 @@ class LoadedModel:
 
 
 def local_directory(reference: str, settings: Settings) -> Path | None:
-    """The directory an embedded or local reference loads from (preparing it if needed); None for hub ids."""
+    """The directory an embedded or local reference loads from (preparing it if needed); None for hub ids.
+    A local path must lie under the model roots (ValueError otherwise); it is returned resolved, so the
+    folder checked is the folder loaded."""
     if reference == SMOLLM2_INSTRUCT:
         return ensure_instruct_model(settings.model_cache_dir)
     if reference == SMOLLM2_ALIGNED:
@@ -48,7 +51,7 @@ def local_directory(reference: str, settings: Settings) -> Path | None:
         return ensure_aligned_model(settings)
     if reference.startswith(EMBEDDED_PREFIX):
         check_model_reference(reference)  # raises with the list of known names
-    return Path(reference) if reference.startswith("/") else None
+    return local_model_path(reference, settings.resolved_model_roots)
 
 
 def load_base_model(

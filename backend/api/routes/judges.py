@@ -6,7 +6,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import Field
 
 from backend.api.auth import Access, ChoosesProject, InJudge, InValidation, ProjectChoice, SignedInDep
-from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, ValidationId
+from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, SettingsDep, ValidationId
 from backend.api.routes.catalog import DatasetUpload
 from backend.api.yaml_body import yaml_body, yaml_text
 from backend.catalog.validation_sets import VALIDATION_FORMATS
@@ -59,11 +59,12 @@ def list_judges(
 
 @router.post("/judges", status_code=status.HTTP_201_CREATED)
 def create_judge(
-    spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep
+    spec: Annotated[JudgeSpec, Body()], chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> JudgeDefinitionRead:
     """A judge definition in a project (`project`, default your first): a new name gets version 1, a changed
-    definition of a name the next version; an unchanged one answers its newest version."""
-    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+    definition of a name the next version; an unchanged one answers its newest version. An endpoint, API
+    key or local model path the operator's settings do not allow is refused, naming the setting."""
+    return service.create_judge(session, settings, spec, chooser.choose(spec.project), chooser.access.user.id)
 
 
 @router.post(
@@ -72,11 +73,11 @@ def create_judge(
     openapi_extra=yaml_body("A judge definition in YAML: the fields of POST /api/judges."),
 )
 async def create_judge_yaml(
-    request: Request, chooser: EditorChoiceDep, session: SessionDep
+    request: Request, chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> JudgeDefinitionRead:
     """Like POST /api/judges, with the definition as a YAML document (Content-Type application/yaml)."""
     spec = service.parse_yaml_spec(await yaml_text(request))
-    return service.create_judge(session, spec, chooser.choose(spec.project), chooser.access.user.id)
+    return service.create_judge(session, settings, spec, chooser.choose(spec.project), chooser.access.user.id)
 
 
 @router.get("/judges/{judge_id}")
@@ -93,12 +94,13 @@ def list_validation_sets(access: SignedInDep, session: SessionDep) -> list[Valid
 
 @router.post("/validation-sets", status_code=status.HTTP_201_CREATED)
 def upload_validation_set(
-    upload: ValidationSetUpload, chooser: EditorChoiceDep, session: SessionDep
+    upload: ValidationSetUpload, chooser: EditorChoiceDep, session: SessionDep, settings: SettingsDep
 ) -> ValidationSetRead:
     """Human-labelled (request, response, label[, category][, id]) pairs, CSV or JSONL, or PyRIT's refusal
     CSV (`pyrit-refusal-csv`)."""
     validation_set = catalog_service.import_validation_set(
         session,
+        settings,
         project_id=chooser.choose(upload.project),
         name=upload.name,
         version=upload.version,
@@ -113,11 +115,15 @@ def upload_validation_set(
 
 @router.post("/judge-validations", status_code=status.HTTP_201_CREATED)
 def start_validation(
-    request: ValidationRequest, chooser: EditorChoiceDep, session: SessionDep, queue: QueueDep
+    request: ValidationRequest,
+    chooser: EditorChoiceDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
 ) -> ValidationSummaryRead:
     """Measure a judge definition against a validation set, as a worker job; the result appears when done."""
     return validation_service.start_validation(
-        session, queue, request, chooser.choose(request.project), chooser.access.user.id
+        session, queue, settings, request, chooser.choose(request.project), chooser.access.user.id
     )
 
 
@@ -144,8 +150,12 @@ def get_validation(
 
 @router.post("/judge-validations/{validation_id}/retry")
 def retry_validation(
-    validation_id: ValidationId, _: ValidationEditorDep, session: SessionDep, queue: QueueDep
+    validation_id: ValidationId,
+    _: ValidationEditorDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
 ) -> ValidationSummaryRead:
     """Queue a failed or stuck validation again; the verdicts it already stored are kept. 409 when a worker
     holds it or it is done."""
-    return validation_service.retry_validation(session, queue, validation_id)
+    return validation_service.retry_validation(session, queue, settings, validation_id)
