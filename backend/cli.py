@@ -16,11 +16,11 @@ import httpx
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import ApiTokenCreated
 from backend.config import Settings
 from backend.db import redact, redacted_url
 from backend.domain import RunStatus
 from backend.errors import DomainError, database_reason
-from backend.schemas import ApiTokenCreated
 
 # Addresses that mean "every interface": they name no host a browser would send.
 ALL_INTERFACES = {"0.0.0.0", "::", ""}
@@ -30,7 +30,7 @@ Result = TypeVar("Result")
 
 def migrate(settings: Settings) -> None:
     """Bring the database to the newest schema (Alembic upgrade head)."""
-    from backend.schema import upgrade_to_head
+    from backend.migrate import upgrade_to_head
 
     settings.ensure_dirs()
     upgrade_to_head(settings.resolved_database_url)

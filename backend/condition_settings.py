@@ -8,8 +8,8 @@ give it different values.
 from collections import defaultdict
 from collections.abc import Sequence
 
-from backend.schemas import SettingRead
-from backend.specs import ConditionSpec
+from backend.api_models.experiments import SettingRead
+from backend.experiment_definition import ConditionSpec
 
 Item = tuple[str, str, str]  # (key, group, text)
 

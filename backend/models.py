@@ -277,7 +277,7 @@ class JudgeDefinition(Base):
     name: Mapped[str] = mapped_column(String(100))
     version: Mapped[int] = mapped_column(Integer)
     description: Mapped[str] = mapped_column(Text, default="")
-    # backend.judging.spec.JudgeConfig, field by field; `options` holds the kind-specific rest.
+    # backend.judging.definition.JudgeConfig, field by field; `options` holds the kind-specific rest.
     kind: Mapped[str] = mapped_column(String(40))
     model: Mapped[str | None] = mapped_column(String(500))
     revision: Mapped[str | None] = mapped_column(String(200))

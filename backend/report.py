@@ -14,18 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from backend.api_models.analysis import AnalysisRead, ComparisonRead, ConditionSummaryRead, IntervalRead
+from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
+from backend.api_models.experiments import ConditionRead, ExperimentRead
+from backend.api_models.judges import ValidationSummaryRead
 from backend.judging.measures import rate_measure
-from backend.schemas import (
-    AnalysisRead,
-    BenchmarkRead,
-    ComparisonRead,
-    ConditionRead,
-    ConditionSummaryRead,
-    ExperimentRead,
-    IntervalRead,
-    TrainingSetRead,
-    ValidationSummaryRead,
-)
 
 NOT_VALIDATED = "not validated in this deployment"
 # CommonMark lets a backslash escape any ASCII punctuation: escaping them all leaves no markup to read.

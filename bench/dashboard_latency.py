@@ -51,17 +51,17 @@ from backend.catalog.records import ExampleRecord, PromptRecord
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
 from backend.domain import JudgeRef, RunStatus
+from backend.experiment_definition import ConditionSpec, ExperimentSpec, GenerationSpec, TrainingSpec
+from backend.migrate import upgrade_to_head
 from backend.models import AnalysisSnapshot, Condition, Prompt, Run
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
 from backend.repositories import judges as judge_repository
 from backend.repositories import projects as project_repository
 from backend.repositories.cells import refresh_prompt_cells
-from backend.schema import upgrade_to_head
 from backend.services import accounts, snapshots
 from backend.services.cache import AnalysisCache
 from backend.services.catalog import ensure_builtins
-from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, TrainingSpec
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432"

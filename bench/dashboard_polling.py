@@ -42,9 +42,9 @@ from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, Verdict
+from backend.migrate import upgrade_to_head
 from backend.models import Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.repositories.cells import refresh_prompt_cells
-from backend.schema import upgrade_to_head
 from backend.services import accounts
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

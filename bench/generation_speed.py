@@ -46,7 +46,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
 from backend.catalog.records import ExampleRecord
 from backend.config import Settings
-from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
+from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
 from tests.support.tiny_model import build_tiny_chat_model
 from worker.chat import chat_prompt, pad_batch, prepare_tokenizer, training_feature
 from worker.generation import (

@@ -31,15 +31,15 @@ from pathlib import Path
 # Before transformers is imported: a missing model must fail, not download.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from backend.api_models.judges import JudgeQualityRead, ProportionRead
 from backend.catalog.builtin import PYRIT_REFUSAL, PYRIT_REFUSAL_EXTRA, validation_records
 from backend.catalog.files import DatasetFormatError
 from backend.catalog.judges import BUILTIN_JUDGES, builtin_judge
 from backend.catalog.records import LabelledRecord
 from backend.catalog.validation_sets import parse_validation_set
 from backend.config import Settings
+from backend.judging.definition import JudgeConfig, JudgeKind, LabelRule
 from backend.judging.quality import Labelled, judge_quality
-from backend.judging.spec import JudgeConfig, JudgeKind, LabelRule
-from backend.schemas import JudgeQualityRead, ProportionRead
 from worker.judges import build_judge
 from worker.judges.base import Judge, JudgeResources, JudgeUnavailable, judge_pairs
 from worker.judges.refusal import SIMILARITY_THRESHOLD, RefusalMiniLMJudge, minilm_result

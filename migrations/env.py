@@ -14,7 +14,7 @@ if config.config_file_name is not None and config.attributes.get("configure_logg
 
 
 def _database_url() -> str:
-    """The caller's (backend.schema.alembic_config), else seedscope's Settings: never alembic.ini's
+    """The caller's (backend.migrate.alembic_config), else seedscope's Settings: never alembic.ini's
     sqlalchemy.url, whose ConfigParser cannot hold the "%" of a percent-encoded password."""
     return config.attributes.get("database_url") or Settings().resolved_database_url
 

@@ -15,7 +15,7 @@ from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.jobs import RUNS, VALIDATIONS, JobKind
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from backend.services import accounts
 
 REPO = Path(__file__).resolve().parents[1]

@@ -9,20 +9,20 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
+from backend.api_models.accounts import ProjectRead
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Role
+from backend.experiment_definition import ConditionSpec, GenerationSpec
 from backend.jobs import VALIDATIONS
+from backend.migrate import alembic_config
 from backend.models import Base, exists_on
 from backend.repositories.experiments import get_experiment
 from backend.repositories.leases import requeue_stranded
 from backend.repositories.projects import projects_of_user
-from backend.schema import alembic_config
-from backend.schemas import ProjectRead
 from backend.services import accounts
 from backend.services.accounts import ensure_local_owner
 from backend.services.catalog import ensure_builtins
-from backend.specs import ConditionSpec, GenerationSpec
 
 # A condition as stored: its spec with the generation settings and seeds resolved.
 STORED_CONDITION = ConditionSpec(name="c", generation=GenerationSpec(), seeds=[0]).model_dump_json()

@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from backend.specs import ExperimentSpec
+from backend.experiment_definition import ExperimentSpec
 from tests.factories import experiment_spec
 
 

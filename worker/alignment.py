@@ -23,7 +23,7 @@ from backend.catalog.records import ExampleRecord
 from backend.catalog.training_sets import parse_training_jsonl
 from backend.config import Settings
 from backend.domain import Verdict
-from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
+from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
 from worker.chat import prepare_tokenizer
 from worker.device import pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from transformers import GenerationConfig, PreTrainedModel, PreTrainedTokenizerBase
 
-from backend.specs import GenerationSpec
+from backend.experiment_definition import GenerationSpec
 from worker.chat import chat_prompt
 
 # Tokens of KV cache per batch on the CPU: the former fixed batch of 16 sequences at 512 tokens each (the

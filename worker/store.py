@@ -12,9 +12,11 @@ from typing import Any
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
 from backend.domain import RunStatus
+from backend.experiment_definition import ConditionSpec
 from backend.jobs import RUNS
 from backend.models import (
     Benchmark,
@@ -30,8 +32,6 @@ from backend.models import (
 )
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
-from backend.schemas import JudgeDefinitionRead
-from backend.specs import ConditionSpec
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
 from worker.judges.replies import DatabaseReplies

@@ -11,7 +11,7 @@ from peft import LoraConfig, PeftModel, TaskType, get_peft_model
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup, set_seed
 
 from backend.catalog.records import ExampleRecord
-from backend.specs import LoraSpec, TrainingSpec
+from backend.experiment_definition import LoraSpec, TrainingSpec
 from worker.chat import pad_batch, training_feature
 from worker.device import autocast
 

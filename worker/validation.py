@@ -13,13 +13,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.api_models.judges import JudgeDefinitionRead
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import TaskName, ValidationStatus
 from backend.jobs import VALIDATIONS
 from backend.models import JudgeValidation, utcnow
 from backend.repositories import validations as repository
-from backend.schemas import JudgeDefinitionRead
 from worker.app import celery, settings
 from worker.jobs import work_on
 from worker.judges import load_judge

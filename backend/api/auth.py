@@ -22,12 +22,12 @@ from starlette.routing import Mount
 
 from backend.api.deps import ExperimentId, JudgeId, ProjectId, RunId, SessionDep, SettingsDep, ValidationId
 from backend.api.proxies import sso_email
+from backend.api_models.accounts import ProjectRead, ShareGrantRead, UserRead
 from backend.domain import Role, ShareScope
 from backend.errors import Forbidden, InvalidInput, NotAuthenticated, NotFound
 from backend.repositories import judges as judge_repository
 from backend.repositories import projects as project_repository
 from backend.repositories import validations as validation_repository
-from backend.schemas import ProjectRead, ShareGrantRead, UserRead
 from backend.security import TokenKind, token_kind
 from backend.services import accounts, projects
 

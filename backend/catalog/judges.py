@@ -8,7 +8,7 @@ imports a model library.
 from dataclasses import dataclass
 from importlib.resources import files
 
-from backend.judging.spec import JudgeConfig, JudgeKind, LabelRule, LlamaGuardRule, WildGuardRule
+from backend.judging.definition import JudgeConfig, JudgeKind, LabelRule, LlamaGuardRule, WildGuardRule
 
 DEFAULT_JUDGE = "refusal-minilm"
 

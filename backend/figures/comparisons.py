@@ -2,9 +2,9 @@
 
 import plotly.graph_objects as go
 
+from backend.api_models.analysis import ComparisonRead
 from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.judging.measures import Measure
-from backend.schemas import ComparisonRead
 
 GIVEN_COLOR, NEW_SEEDS_COLOR = "#2f5fd0", "#b42318"
 

@@ -2,9 +2,9 @@
 
 import plotly.graph_objects as go
 
+from backend.api_models.analysis import IntervalRead, PowerRead, VarianceRead
 from backend.figures.common import FigureJSON, as_json, layout, plot_text
 from backend.judging.measures import Measure
-from backend.schemas import IntervalRead, PowerRead, VarianceRead
 
 _SOURCES = [
     ("seed", "training seed"),

@@ -2,6 +2,7 @@
 
 import plotly.graph_objects as go
 
+from backend.api_models.analysis import ConditionSummaryRead
 from backend.figures.common import (
     FigureJSON,
     as_json,
@@ -11,7 +12,6 @@ from backend.figures.common import (
     plot_text,
 )
 from backend.judging.measures import Measure
-from backend.schemas import ConditionSummaryRead
 
 _SPREAD = 0.22  # horizontal room for one condition's seeds, in category widths
 _MEAN_OFFSET = 0.38

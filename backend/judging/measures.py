@@ -10,7 +10,8 @@ in Plotly text as they are.
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from backend.schemas import ExperimentJudgeRead, MetricRead
+from backend.api_models.experiments import MetricRead
+from backend.api_models.judges import ExperimentJudgeRead
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,13 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from backend.api_models.judges import (
+    CategoryQualityRead,
+    JudgeQualityRead,
+    ProportionRead,
+    ValidationSummaryRead,
+)
 from backend.domain import Verdict
-from backend.schemas import CategoryQualityRead, JudgeQualityRead, ProportionRead, ValidationSummaryRead
 from backend.stats.agreement import cohens_kappa
 from backend.stats.rates import wilson_interval
 

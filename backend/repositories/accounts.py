@@ -6,8 +6,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import ApiTokenRead, UserRead
 from backend.models import ApiToken, LoginFailure, LoginToken, User, UserSession
-from backend.schemas import ApiTokenRead, UserRead
 
 # Rewriting last-used times on every request would turn each read into a write.
 TOUCH_INTERVAL = timedelta(minutes=1)

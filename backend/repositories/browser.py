@@ -7,10 +7,11 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
+from backend.api_models.base import Page
+from backend.api_models.responses import BrowserResponseRead, ConditionRateRead, PromptRowRead
 from backend.domain import Verdict
 from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
 from backend.repositories.results import judgments_of
-from backend.schemas import BrowserResponseRead, ConditionRateRead, Page, PromptRowRead
 
 
 @dataclass(frozen=True)

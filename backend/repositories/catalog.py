@@ -7,11 +7,11 @@ from typing import Any, TypeVar
 from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session
 
+from backend.api_models.catalog import BenchmarkRead, TrainingSetRead, ValidationSetRead
 from backend.catalog.records import ExampleRecord, LabelledRecord, PromptRecord, content_hash
 from backend.domain import Verdict
 from backend.errors import Conflict, NotFound
 from backend.models import Benchmark, Prompt, TrainingExample, TrainingSet, ValidationExample, ValidationSet
-from backend.schemas import BenchmarkRead, TrainingSetRead, ValidationSetRead
 
 D = TypeVar("D", Benchmark, TrainingSet, ValidationSet)
 

@@ -6,15 +6,28 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
 
+from backend.api_models.base import Page
+from backend.api_models.experiments import (
+    ConditionRead,
+    ExperimentRead,
+    ExperimentSummary,
+    RunDetail,
+    RunRead,
+)
 from backend.condition_settings import describe_stored
 from backend.domain import TERMINAL_STATUSES, RunStatus, ValidationStatus
 from backend.errors import Conflict, NotFound
+from backend.experiment_definition import (
+    ConditionSpec,
+    ExperimentSpec,
+    GenerationSpec,
+    PinnedSeeds,
+    derive_seed,
+)
 from backend.judging.measures import metrics
 from backend.models import Condition, Experiment, ExperimentJudge, JudgeValidation, Prompt, Run
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
-from backend.schemas import ConditionRead, ExperimentRead, ExperimentSummary, Page, RunDetail, RunRead
-from backend.specs import ConditionSpec, ExperimentSpec, GenerationSpec, PinnedSeeds, derive_seed
 
 
 def primary_judge_id(session: Session, experiment_id: int) -> int:

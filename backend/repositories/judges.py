@@ -6,11 +6,11 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from backend.api_models.judges import JudgeDefinitionRead
 from backend.domain import JudgeRef
 from backend.errors import NotFound
-from backend.judging.spec import STORED, JudgeConfig, JudgeKind
+from backend.judging.definition import STORED, JudgeConfig, JudgeKind
 from backend.models import ExperimentJudge, JudgeDefinition
-from backend.schemas import JudgeDefinitionRead
 
 # JudgeConfig fields with a column of their own; the rest of a configuration is in `options`.
 _COLUMNS = {

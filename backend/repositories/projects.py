@@ -5,9 +5,9 @@ from datetime import datetime
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import InvitationRead, MemberRead, ProjectRead
 from backend.domain import Role
 from backend.models import Condition, Experiment, Project, ProjectInvitation, ProjectMember, Run, User
-from backend.schemas import InvitationRead, MemberRead, ProjectRead
 
 
 def create_project(session: Session, name: str, owner_id: int) -> ProjectRead:

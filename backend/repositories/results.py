@@ -6,9 +6,11 @@ from collections.abc import Sequence
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
+from backend.api_models.base import Page
+from backend.api_models.experiments import RateRead
+from backend.api_models.responses import GenerationRead, JudgmentRead
 from backend.domain import JudgeRef, Verdict
 from backend.models import Generation, JudgeDefinition, Judgment, Prompt, PromptCell
-from backend.schemas import GenerationRead, JudgmentRead, Page, RateRead
 from backend.stats.rates import PromptMoments, run_rate
 
 

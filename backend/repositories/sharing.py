@@ -10,10 +10,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, exists, select
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import ShareGrantRead, ShareLinkRead
 from backend.domain import Role, ShareLinkState, ShareScope
 from backend.models import Experiment, ProjectMember, ShareLink, User
 from backend.repositories.accounts import TOUCH_INTERVAL
-from backend.schemas import ShareGrantRead, ShareLinkRead
 
 SHARING_ROLES = [role for role in Role if role.covers(Role.EDITOR)]
 

@@ -6,6 +6,14 @@ from typing import Any
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.orm import Session
 
+from backend.api_models.judges import (
+    DisagreementRead,
+    ExperimentJudgeRead,
+    JudgeDefinitionRead,
+    JudgeQualityRead,
+    JudgeValidationRead,
+    ValidationSummaryRead,
+)
 from backend.db import dialect_insert
 from backend.domain import ValidationStatus
 from backend.errors import NotFound
@@ -19,14 +27,6 @@ from backend.models import (
     ValidationSet,
 )
 from backend.repositories.judges import judge_read
-from backend.schemas import (
-    DisagreementRead,
-    ExperimentJudgeRead,
-    JudgeDefinitionRead,
-    JudgeQualityRead,
-    JudgeValidationRead,
-    ValidationSummaryRead,
-)
 
 
 def _summary(

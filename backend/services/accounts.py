@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import ApiTokenCreated, ApiTokenRead, ShareGrantRead, UserRead
 from backend.config import Settings
 from backend.domain import Role
 from backend.errors import InvalidInput, NotAuthenticated, NotFound, TooManyRequests
@@ -16,7 +17,6 @@ from backend.repositories import accounts as repository
 from backend.repositories import projects as project_repository
 from backend.repositories import sharing as share_repository
 from backend.repositories.accounts import TokenHolder
-from backend.schemas import ApiTokenCreated, ApiTokenRead, ShareGrantRead, UserRead
 from backend.security import (
     MIN_PASSWORD_LENGTH,
     TokenKind,

@@ -11,20 +11,14 @@ from typing import Literal, TypeVar
 import numpy as np
 from sqlalchemy.orm import Session
 
-from backend.domain import RunStatus
-from backend.errors import InvalidInput
-from backend.repositories import analysis as repository
-from backend.repositories.results import rate_read, rates_of_runs
-from backend.schemas import (
+from backend.api_models.analysis import (
     AgreementRead,
     AnalysisRead,
     CheckpointRepeatsRead,
     CheckpointsAnswerRead,
     ComparisonRead,
     ComponentsRead,
-    ConditionRead,
     ConditionSummaryRead,
-    ExperimentRead,
     IntervalRead,
     JudgeAnalysisRead,
     JudgeComponentsRead,
@@ -32,12 +26,15 @@ from backend.schemas import (
     NewSeedsAnswerRead,
     PowerPointRead,
     PowerRead,
-    RateRead,
-    RunRead,
     SeedPointRead,
     SizingRead,
     VarianceRead,
 )
+from backend.api_models.experiments import ConditionRead, ExperimentRead, RateRead, RunRead
+from backend.domain import RunStatus
+from backend.errors import InvalidInput
+from backend.repositories import analysis as repository
+from backend.repositories.results import rate_read, rates_of_runs
 from backend.services.cache import AnalysisCache, experiment_state
 from backend.services.experiment_state import current_state, read_experiment
 from backend.stats.agreement import cohens_kappa

@@ -2,10 +2,11 @@
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.base import Page
+from backend.api_models.responses import BrowserResponseRead, PromptRowRead
 from backend.domain import Verdict
 from backend.errors import InvalidInput
 from backend.repositories import browser as repository
-from backend.schemas import BrowserResponseRead, Page, PromptRowRead
 from backend.services.cache import AnalysisCache
 from backend.services.experiment_state import read_experiment
 

@@ -12,7 +12,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
 
-from backend.schemas import ExperimentRead
+from backend.api_models.experiments import ExperimentRead
 
 Value = TypeVar("Value")
 

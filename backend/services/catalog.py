@@ -4,6 +4,14 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.catalog import (
+    BenchmarkRead,
+    CatalogRead,
+    ModelOptionRead,
+    TrainingSetRead,
+    ValidationSetRead,
+)
+from backend.api_models.judges import JudgePresetRead
 from backend.catalog.adapters import BENCHMARK_FORMATS, FieldNames, guess_format, parse_benchmark
 from backend.catalog.base_models import EMBEDDED_MODELS
 from backend.catalog.builtin import (
@@ -31,14 +39,6 @@ from backend.errors import InvalidInput
 from backend.limits import enforce
 from backend.repositories import catalog as repository
 from backend.repositories import judges as judge_repository
-from backend.schemas import (
-    BenchmarkRead,
-    CatalogRead,
-    JudgePresetRead,
-    ModelOptionRead,
-    TrainingSetRead,
-    ValidationSetRead,
-)
 
 
 def ensure_builtins(session: Session) -> None:

@@ -1,12 +1,12 @@
 """The experiment the new-experiment form starts from, and the bounds and defaults of every field it sets.
 
 The form fills itself from this (and checks input against the schema's bounds) rather than keeping its own
-copy of the defaults: the spec in backend.specs stays the one place they are decided.
+copy of the defaults: the spec in backend.experiment_definition stays the one place they are decided.
 """
 
+from backend.api_models.experiments import ExperimentDraftRead
 from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO
-from backend.schemas import ExperimentDraftRead
-from backend.specs import ConditionSpec, ExperimentSpec, TrainingSpec
+from backend.experiment_definition import ConditionSpec, ExperimentSpec, TrainingSpec
 
 # The embedded demo's question: does a trivial-looking change of learning rate erode refusals, beyond
 # seed noise?

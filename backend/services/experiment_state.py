@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.experiments import ExperimentRead
 from backend.repositories import experiments as repository
-from backend.schemas import ExperimentRead
 from backend.services.cache import AnalysisCache
 
 

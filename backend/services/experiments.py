@@ -4,10 +4,14 @@ import shutil
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
+from backend.api_models.experiments import ExperimentRead, ReevaluationsRead, RunDetail
+from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.base_models import check_model_reference, local_model_path
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound
+from backend.experiment_definition import ConditionSpec, ExperimentSpec
 from backend.jobs import RUNS
 from backend.limits import enforce
 from backend.models import utcnow
@@ -16,18 +20,9 @@ from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
 from backend.repositories import judges as judge_repository
 from backend.repositories import leases
-from backend.schemas import (
-    BenchmarkRead,
-    ExperimentRead,
-    JudgeDefinitionRead,
-    ReevaluationsRead,
-    RunDetail,
-    TrainingSetRead,
-)
 from backend.services import jobs
 from backend.services.documents import parse_yaml
 from backend.services.judges import check_operator_rules
-from backend.specs import ConditionSpec, ExperimentSpec
 
 
 def parse_yaml_spec(text: str) -> ExperimentSpec:

@@ -3,7 +3,7 @@ read, chunk by chunk: a million judgments never sit in memory at once (bench/exp
 
 Each row: the condition, the run and its four seeds, the re-evaluation and sample, the prompt's external id
 and category, the response's length, the judge's verdict and score, then the condition's settings, one
-column per field of backend.specs' LoRA, training and generation specs.
+column per field of backend.experiment_definition' LoRA, training and generation specs.
 """
 
 import csv
@@ -16,8 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.experiment_definition import ConditionSpec
 from backend.repositories import exports as repository
-from backend.specs import ConditionSpec
 
 Kind = Literal["str", "int", "float", "bool"]
 CHUNK_ROWS = 10_000

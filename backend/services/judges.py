@@ -2,16 +2,16 @@
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.judges import JudgeDefinitionRead, JudgeDetailRead
 from backend.catalog.base_models import local_model_path
 from backend.config import Settings
 from backend.domain import JudgeRef
 from backend.errors import Forbidden, InvalidInput, NotFound
+from backend.judging.definition import JudgeConfig, JudgeKind, JudgeSpec
 from backend.judging.endpoints import EndpointRules, KeyRefused
-from backend.judging.spec import JudgeConfig, JudgeKind, JudgeSpec
 from backend.net.urls import parse_http_url
 from backend.repositories import judges as repository
 from backend.repositories import validations as validation_repository
-from backend.schemas import JudgeDefinitionRead, JudgeDetailRead
 from backend.services.documents import parse_yaml
 
 

@@ -9,13 +9,13 @@ sized for the draft's seeds per fine-tuned condition with the test the dashboard
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.api_models.analysis import PlanRead, SizingRead
 from backend.config import Settings
+from backend.experiment_definition import ExperimentSpec
 from backend.models import Experiment
-from backend.schemas import PlanRead, SizingRead
 from backend.services import analysis
 from backend.services.cache import AnalysisCache
 from backend.services.experiments import check_references, check_size
-from backend.specs import ExperimentSpec
 from backend.stats.power import Design, sizing
 
 

@@ -2,11 +2,11 @@
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import InvitationRead, MemberRead, ProjectDetail, ProjectRead, UserRead
 from backend.domain import Role
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.models import utcnow
 from backend.repositories import projects as repository
-from backend.schemas import InvitationRead, MemberRead, ProjectDetail, ProjectRead, UserRead
 
 
 def create_project(session: Session, owner_id: int, name: str) -> ProjectRead:

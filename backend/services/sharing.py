@@ -4,11 +4,11 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.accounts import ShareLinkCreated, ShareLinkRead
 from backend.domain import ShareScope
 from backend.errors import InvalidInput, NotFound
 from backend.models import utcnow
 from backend.repositories import sharing as repository
-from backend.schemas import ShareLinkCreated, ShareLinkRead
 from backend.security import TokenKind, new_token, token_hash
 
 

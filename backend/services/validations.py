@@ -3,6 +3,7 @@ commit, and retried like a run."""
 
 from sqlalchemy.orm import Session
 
+from backend.api_models.judges import ValidationRequest, ValidationSummaryRead
 from backend.config import Settings
 from backend.errors import InvalidInput, NotFound
 from backend.jobs import VALIDATIONS
@@ -10,7 +11,6 @@ from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import judges as judge_repository
 from backend.repositories import validations as repository
-from backend.schemas import ValidationRequest, ValidationSummaryRead
 from backend.services import jobs
 from backend.services.judges import check_operator_rules, visible_judge
 

@@ -26,8 +26,9 @@ down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-# The judges that existed before definitions did, as backend.judging.spec.JudgeConfig stores them; the hashes
-# are JudgeConfig(kind=..., threshold=...).content_hash(), fixed here: migrations do not import the app.
+# The judges that existed before definitions did, as backend.judging.definition.JudgeConfig stores them;
+# the hashes are JudgeConfig(kind=..., threshold=...).content_hash(), fixed here: migrations do not import
+# the app.
 LEGACY_JUDGES = {
     "refusal-minilm@1": {
         "name": "refusal-minilm",

@@ -17,8 +17,8 @@ from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
+from backend.migrate import upgrade_to_head
 from backend.models import ApiToken, LoginToken, UserSession, utcnow
-from backend.schema import upgrade_to_head
 from backend.services import accounts
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec

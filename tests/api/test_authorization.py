@@ -34,7 +34,7 @@ from backend.api.auth import (
 )
 from backend.config import Settings
 from backend.domain import Role, ShareScope
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue
 from tests.factories import experiment_spec
 from tests.support.accounts import PASSWORD, USERS, World, build_world

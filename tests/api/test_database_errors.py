@@ -22,9 +22,9 @@ from backend.config import Settings
 from backend.db import make_engine
 from backend.domain import Verdict
 from backend.errors import Conflict, DatabaseUnavailable, InvalidInput, from_database_error
+from backend.migrate import upgrade_to_head
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
-from backend.schema import upgrade_to_head
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
 from tests.factories import add_verdicts, experiment_spec
 

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from backend.domain import Verdict
+from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
 from backend.models import Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.services import exports
-from backend.specs import GenerationSpec, LoraSpec, TrainingSpec
 from tests.factories import add_verdicts, experiment_spec
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED

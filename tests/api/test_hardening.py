@@ -62,7 +62,7 @@ def test_the_default_hosts_are_the_loopback_names(tmp_path: Path, queue: Recordi
     settings = Settings(home=tmp_path, broker_url="memory://")
     assert set(settings.allowed_hosts) == {"127.0.0.1", "localhost", "::1"}
     settings.ensure_dirs()
-    from backend.schema import upgrade_to_head
+    from backend.migrate import upgrade_to_head
 
     upgrade_to_head(settings.resolved_database_url)
     with TestClient(create_app(settings, queue), base_url="http://localhost:8000") as local:

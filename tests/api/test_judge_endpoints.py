@@ -9,7 +9,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from backend.catalog.judges import JUDGE_PRESETS
-from backend.judging.spec import JudgeSpec
+from backend.judging.definition import JudgeSpec
 from backend.repositories.judges import add_definition
 from tests.factories import experiment_spec
 from tests.support.responses import refused

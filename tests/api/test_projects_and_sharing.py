@@ -15,6 +15,7 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Role, ShareScope
 from backend.errors import Conflict
+from backend.migrate import upgrade_to_head
 from backend.models import (
     Condition,
     Experiment,
@@ -27,7 +28,6 @@ from backend.models import (
     utcnow,
 )
 from backend.repositories import projects as project_repository
-from backend.schema import upgrade_to_head
 from backend.services import accounts, projects
 from tests.factories import experiment_spec, upload_small_benchmark
 from tests.support.accounts import PASSWORD, USERS, World, build_world

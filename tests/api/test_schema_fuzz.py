@@ -38,7 +38,7 @@ from sqlalchemy import Engine
 from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from tests.api.conftest import add_hand_worked_experiment
 from tests.conftest import (
     POSTGRES_ADMIN_URL,

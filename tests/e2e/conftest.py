@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from backend.services import accounts
 from tests.conftest import REDIS_URL, REPO, missing_service
 

@@ -20,9 +20,9 @@ from backend.config import Settings
 from backend.db import make_engine
 from backend.domain import RunStatus
 from backend.jobs import RUNS
+from backend.migrate import upgrade_to_head
 from backend.models import Generation, Judgment, Run, ValidationJudgment
 from backend.queue import TaskQueue, make_celery
-from backend.schema import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import (
     PrivatePostgres,

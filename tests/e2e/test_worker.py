@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 from backend.api.app import create_app
 from backend.config import Settings
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.e2e.experiment import check_results, submit_tiny_experiment

@@ -4,9 +4,9 @@ import pytest
 from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
+from backend.api_models.judges import ValidationSummaryRead
 from backend.domain import ValidationStatus, Verdict
 from backend.judging.quality import Labelled, judge_quality, trust_warning
-from backend.schemas import ValidationSummaryRead
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
 

@@ -5,7 +5,7 @@ from pydantic import ValidationError
 
 from backend.catalog.judges import BUILTIN_JUDGES, JUDGE_PRESETS, builtin_judge, judge_template
 from backend.domain import JudgeRef
-from backend.judging.spec import JudgeConfig, JudgeKind, JudgeSpec
+from backend.judging.definition import JudgeConfig, JudgeKind, JudgeSpec
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from sqlalchemy import select
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.domain import Role, RunStatus, ShareScope, Verdict
-from backend.judging.spec import JudgeSpec
+from backend.judging.definition import JudgeSpec
 from backend.models import Generation, Prompt
 from backend.repositories import experiments as experiment_repository
 from backend.repositories import projects as project_repository

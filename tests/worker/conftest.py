@@ -14,7 +14,7 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.jobs import JOB_KINDS, RUNS, VALIDATIONS, JobKind
-from backend.schema import upgrade_to_head
+from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
 from tests.factories import experiment_spec
 from worker.lease import Lease

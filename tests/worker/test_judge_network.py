@@ -13,7 +13,7 @@ import pytest
 from backend.catalog.judges import JUDGE_PRESETS
 from backend.config import Settings
 from backend.domain import Verdict
-from backend.judging.spec import STORED, JudgeConfig, JudgeSpec
+from backend.judging.definition import STORED, JudgeConfig, JudgeSpec
 from tests.conftest import missing_service
 from tests.support.openai_server import SECRET, ServerState, openai_server
 from worker.judges import build_judge, load_judge

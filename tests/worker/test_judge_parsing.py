@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from backend.domain import Verdict
-from backend.judging.spec import (
+from backend.judging.definition import (
     JudgeKind,
     LabelRule,
     LlamaGuardRule,
@@ -162,7 +162,7 @@ def test_no_judge_output_can_make_a_parse_rule_backtrack() -> None:
     blow up a backtracking engine, are answered at once. In a child process, so that a regression fails the
     test instead of hanging the suite."""
     script = """
-from backend.judging.spec import LabelRule, WildGuardRule
+from backend.judging.definition import LabelRule, WildGuardRule
 from worker.judges.parsing import parse_output
 rule = LabelRule(rule="label", pattern=r"^(a+)+$", labels={"a": "harmful"})
 print(parse_output(rule, "a" * 64 + "!", None).output)

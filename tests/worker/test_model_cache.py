@@ -9,7 +9,7 @@ import torch
 from fastapi.testclient import TestClient
 
 from backend.config import Settings
-from backend.specs import GenerationSpec
+from backend.experiment_definition import GenerationSpec
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
 from tests.support.tiny_model import build_tiny_chat_model

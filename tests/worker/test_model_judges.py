@@ -9,7 +9,7 @@ from transformers import AutoTokenizer
 
 from backend.config import Settings
 from backend.domain import Verdict
-from backend.judging.spec import JudgeConfig, JudgeKind
+from backend.judging.definition import JudgeConfig, JudgeKind
 from tests.support.tiny_model import build_tiny_classifier
 from worker.judges.base import UNPARSEABLE, JudgeUnavailable, judge_pairs
 from worker.judges.generative import CausalLMJudge, SequenceClassifierJudge

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from backend.config import Settings
-from backend.judging.spec import JudgeConfig, JudgeKind, LabelRule
+from backend.judging.definition import JudgeConfig, JudgeKind, LabelRule
 from worker.judges import build_judge
 from worker.judges.base import JudgeResources, JudgeUnavailable
 from worker.models.sources import ModelLoadError, load_base_model

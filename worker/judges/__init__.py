@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from backend.judging.spec import JudgeConfig, JudgeKind
+from backend.judging.definition import JudgeConfig, JudgeKind
 from backend.patterns import UnsupportedPattern, compile_pattern
 from worker.judges.base import Judge, JudgeResources, JudgeUnavailable
 

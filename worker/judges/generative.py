@@ -23,7 +23,7 @@ from transformers import (
 from backend.catalog.base_models import local_model_path
 from backend.config import Settings
 from backend.domain import Verdict
-from backend.judging.spec import JudgeConfig
+from backend.judging.definition import JudgeConfig
 from worker.device import autocast, pick_device
 from worker.judges.base import INPUT_TOO_LONG, JudgeResources, JudgeResult, JudgeUnavailable
 from worker.judges.parsing import parse_output

@@ -27,8 +27,8 @@ from typing import Any
 import httpx
 
 from backend.config import Settings
+from backend.judging.definition import JudgeConfig
 from backend.judging.endpoints import EndpointRefused, EndpointRules
-from backend.judging.spec import JudgeConfig
 from backend.net.addresses import IPAddress
 from backend.net.urls import parse_http_url
 from worker.judges.base import (

@@ -8,7 +8,7 @@ the built-in rules' alike, runs on RE2 (backend.patterns) over at most MAX_SEARC
 from collections.abc import Callable
 
 from backend.domain import Verdict
-from backend.judging.spec import (
+from backend.judging.definition import (
     LabelRule,
     LlamaGuardRule,
     ParseRule,

@@ -2,7 +2,7 @@
 
 import re
 
-from backend.judging.spec import PLACEHOLDERS
+from backend.judging.definition import PLACEHOLDERS
 
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 

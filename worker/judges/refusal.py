@@ -11,7 +11,7 @@ import re
 from collections.abc import Sequence
 
 from backend.domain import Verdict
-from backend.judging.spec import JudgeConfig
+from backend.judging.definition import JudgeConfig
 from worker.judges.base import EMPTY_RESPONSE, JudgeResources, JudgeResult
 from worker.judges.embedding import SentenceEmbedder
 

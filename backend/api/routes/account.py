@@ -14,10 +14,10 @@ from backend.api.auth import (
 )
 from backend.api.deps import SessionDep, SettingsDep, TokenId
 from backend.api.proxies import client_address, is_https
+from backend.api_models.accounts import ApiTokenCreated, ApiTokenRead, MeRead, UserRead
 from backend.config import Settings
 from backend.redirects import same_site_path
 from backend.repositories import projects as project_repository
-from backend.schemas import ApiTokenCreated, ApiTokenRead, MeRead, UserRead
 from backend.services import accounts as service
 
 router = APIRouter(tags=["account"])

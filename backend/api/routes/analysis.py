@@ -5,12 +5,12 @@ from sqlalchemy.orm import Session
 
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep, SettingsDep
+from backend.api_models.analysis import AnalysisRead
 from backend.config import Settings
 from backend.domain import Role, ShareScope
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.limits import enforce
-from backend.schemas import AnalysisRead
 from backend.services import analysis, snapshots
 from backend.services import figures as figure_service
 from backend.services.cache import AnalysisCache

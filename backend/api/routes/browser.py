@@ -4,9 +4,10 @@ from fastapi import APIRouter, Depends, Query
 
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import CacheDep, ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
+from backend.api_models.base import Page
+from backend.api_models.responses import BrowserResponseRead, PromptRowRead
 from backend.domain import Role, ShareScope, Verdict
 from backend.repositories.browser import BrowserFilter
-from backend.schemas import BrowserResponseRead, Page, PromptRowRead
 from backend.services import browser as service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}/prompts", tags=["per-prompt browser"])

@@ -5,12 +5,12 @@ from pydantic import Field
 
 from backend.api.auth import ChoosesProject, ProjectChoice, Public, SignedInDep
 from backend.api.deps import SessionDep, SettingsDep
+from backend.api_models.base import UserInput
+from backend.api_models.catalog import BenchmarkRead, CatalogRead, TrainingSetRead
 from backend.catalog.adapters import BENCHMARK_FORMATS, FieldNames
 from backend.domain import Role
 from backend.repositories import projects as project_repository
-from backend.schemas import BenchmarkRead, CatalogRead, TrainingSetRead
 from backend.services import catalog as service
-from backend.specs import UserInput
 
 router = APIRouter(prefix="/api", tags=["catalog"])
 UploaderDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]

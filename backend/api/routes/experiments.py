@@ -14,22 +14,22 @@ from backend.api.deps import (
     SettingsDep,
 )
 from backend.api.yaml_body import yaml_body, yaml_text
-from backend.domain import Role, ShareScope
-from backend.repositories import experiments as repository
-from backend.repositories import projects as project_repository
-from backend.schemas import (
+from backend.api_models.analysis import PlanRead
+from backend.api_models.base import Page
+from backend.api_models.experiments import (
     AddSeedsRequest,
     ExperimentDraftRead,
     ExperimentRead,
     ExperimentStateRead,
     ExperimentSummary,
-    Page,
-    PlanRead,
 )
+from backend.domain import Role, ShareScope
+from backend.experiment_definition import ConditionSpec, ExperimentSpec
+from backend.repositories import experiments as repository
+from backend.repositories import projects as project_repository
 from backend.services import drafts, planning
 from backend.services import experiments as service
 from backend.services.experiment_state import current_state, read_experiment
-from backend.specs import ConditionSpec, ExperimentSpec
 
 router = APIRouter(prefix="/api/experiments", tags=["experiments"])
 

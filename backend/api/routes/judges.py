@@ -9,20 +9,20 @@ from backend.api.auth import Access, ChoosesProject, InJudge, InValidation, Proj
 from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, SettingsDep, ValidationId
 from backend.api.routes.catalog import DatasetUpload
 from backend.api.yaml_body import yaml_body, yaml_text
-from backend.catalog.validation_sets import VALIDATION_FORMATS
-from backend.domain import Role
-from backend.judging.spec import JudgeSpec
-from backend.repositories import catalog as catalog_repository
-from backend.repositories import projects as project_repository
-from backend.repositories import validations as validation_repository
-from backend.schemas import (
+from backend.api_models.catalog import ValidationSetRead
+from backend.api_models.judges import (
     JudgeDefinitionRead,
     JudgeDetailRead,
     JudgeValidationRead,
     ValidationRequest,
-    ValidationSetRead,
     ValidationSummaryRead,
 )
+from backend.catalog.validation_sets import VALIDATION_FORMATS
+from backend.domain import Role
+from backend.judging.definition import JudgeSpec
+from backend.repositories import catalog as catalog_repository
+from backend.repositories import projects as project_repository
+from backend.repositories import validations as validation_repository
 from backend.services import catalog as catalog_service
 from backend.services import judges as service
 from backend.services import validations as validation_service

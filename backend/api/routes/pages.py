@@ -25,10 +25,10 @@ from backend.api.auth import (
     SignedInDep,
 )
 from backend.api.deps import ExperimentId, RunId, SessionDep, ValidationId
+from backend.api_models.accounts import ShareGrantRead
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
 from backend.repositories import projects as project_repository
-from backend.schemas import ShareGrantRead
 
 FRONTEND = Path(__file__).resolve().parents[3] / "frontend"
 PLOTLY_JS = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"

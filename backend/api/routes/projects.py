@@ -7,9 +7,9 @@ from pydantic import BaseModel, Field
 
 from backend.api.auth import Access, InProject, SignedInDep
 from backend.api.deps import ProjectId, SessionDep, UserId
+from backend.api_models.accounts import InvitationRead, MemberRead, ProjectDetail, ProjectRead
 from backend.domain import Role
 from backend.repositories import projects as repository
-from backend.schemas import InvitationRead, MemberRead, ProjectDetail, ProjectRead
 from backend.services import projects as service
 
 router = APIRouter(prefix="/api/projects", tags=["projects"])

@@ -4,10 +4,12 @@ from fastapi import APIRouter, Depends
 
 from backend.api.auth import Access, InRun
 from backend.api.deps import PageDep, PageSizeDep, QueueDep, RunId, SessionDep, SettingsDep
+from backend.api_models.base import Page
+from backend.api_models.experiments import ReevaluateRequest, ReevaluationsRead, RunDetail
+from backend.api_models.responses import GenerationRead
 from backend.domain import Role, ShareScope
 from backend.repositories import experiments as repository
 from backend.repositories import results
-from backend.schemas import GenerationRead, Page, ReevaluateRequest, ReevaluationsRead, RunDetail
 from backend.services import experiments as service
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])

@@ -8,8 +8,8 @@ from pydantic import BaseModel, Field
 
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import ExperimentId, SessionDep, ShareLinkId, UtcDatetime
+from backend.api_models.accounts import ShareLinkCreated, ShareLinkRead
 from backend.domain import Role, ShareScope
-from backend.schemas import ShareLinkCreated, ShareLinkRead
 from backend.services import sharing as service
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}/share-links", tags=["share links"])

@@ -3,11 +3,12 @@
 The same models describe a stored condition, so the worker reads back exactly what the user asked for.
 """
 
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
+from backend.api_models.base import UserInput
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
 from backend.catalog.judges import DEFAULT_JUDGE
 from backend.domain import JudgeRef
@@ -21,28 +22,6 @@ ModuleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za
 def derive_seed(seed: int, index: int) -> int:
     """A new seed from a seed and an index (the k-th re-evaluation's sampling seed), in the valid range."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0]) % SEED_LIMIT
-
-
-def _has_nul(value: Any) -> bool:
-    if isinstance(value, str):
-        return "\x00" in value
-    return isinstance(value, list) and any(_has_nul(item) for item in value)
-
-
-class UserInput(BaseModel):
-    """What every request body a user writes shares: values a database can store and a worker can use.
-
-    No NUL characters in any text (PostgreSQL cannot store them), no infinite or NaN numbers.
-    """
-
-    model_config = ConfigDict(allow_inf_nan=False)
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_nul(cls, value: Any) -> Any:
-        if _has_nul(value):
-            raise ValueError("must not contain NUL characters")
-        return value
 
 
 class _Spec(UserInput):

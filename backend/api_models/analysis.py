@@ -1,0 +1,248 @@
+"""The analysis of an experiment, and a draft's plan: every number travels with its interval and its n."""
+
+from backend.api_models.base import ReadModel
+from backend.api_models.experiments import RateRead
+
+
+class SeedPointRead(ReadModel):
+    run_id: int
+    seed: int
+    rate: float
+    low: float
+    high: float
+    n_scored: int
+    # 0: submitted with the experiment; k: added by its k-th extension.
+    added_in: int = 0
+
+
+class CheckpointRepeatsRead(ReadModel):
+    """A fine-tuned checkpoint evaluated several times: its rates differ by sampling noise alone."""
+
+    run_id: int
+    seed: int
+    rates: list[float]
+    n_evaluations: int
+    min: float
+    max: float
+    sd: float | None
+
+
+class ConditionSummaryRead(ReadModel):
+    condition_id: int
+    name: str
+    is_baseline: bool
+    runs_done: int
+    runs_total: int
+    seeds: list[SeedPointRead]
+    # Across seeds: mean of per-seed rates, SD, range, t-interval with df = seeds - 1 (None below 2 seeds).
+    mean: float | None
+    sd: float | None
+    min: float | None
+    max: float | None
+    low: float | None
+    high: float | None
+    # All scored verdicts of the condition pooled, interval clustered by prompt: given these checkpoints
+    # (evaluation noise only; the t-interval above speaks of new seeds).
+    pooled: RateRead
+    repeats: list[CheckpointRepeatsRead]
+    # Mean over checkpoints of the SD between re-evaluations: evaluation noise, beside the seed SD.
+    evaluation_sd: float | None
+
+
+class CheckpointsAnswerRead(ReadModel):
+    """Given these checkpoints: evaluation noise only (new prompts and samples, same fine-tuned weights).
+
+    Interval clustered by prompt (Miller 2024), t with n_prompts - 1 df; sign-flip permutation p-value.
+    """
+
+    se: float
+    df: int
+    low: float
+    high: float
+    p_value: float
+    p_adjusted: float
+    n_permutations: int
+    exact: bool
+
+
+class NewSeedsAnswerRead(ReadModel):
+    """For new seeds: training noise too (what another draw of seeds would show on average).
+
+    Generalized interval and p-value over the prompt-level and seed-level noise (backend.stats.compare).
+    """
+
+    se: float
+    # The t df that gives the same interval width; None when it is no wider than the normal interval.
+    df: float | None
+    low: float
+    high: float
+    p_value: float
+    p_adjusted: float
+    seed_variance: float
+    paired_seeds: bool
+
+
+class SizingRead(ReadModel):
+    """Minimum detectable difference (80% power, two-sided 5%) of the for-new-seeds test; 95% range."""
+
+    n_seeds: int
+    n_prompts: int
+    minimum_detectable_difference: float
+    low: float
+    high: float
+
+
+class ComparisonRead(ReadModel):
+    """Harmfulness rate of A minus B, paired on prompts (and on seeds when both are fine-tuned with them)."""
+
+    a: str
+    b: str
+    a_fine_tuned: bool
+    b_fine_tuned: bool
+    estimate: float
+    rate_a: float
+    rate_b: float
+    n_prompts: int
+    seeds_a: int
+    seeds_b: int
+    given_checkpoints: CheckpointsAnswerRead
+    new_seeds: NewSeedsAnswerRead | None
+    # Why there is no answer for new seeds (a fine-tuned arm with one seed, ...); None when there is one.
+    new_seeds_withheld: str | None
+    # "real" or "could be noise", from the for-new-seeds answer whenever a condition is fine-tuned;
+    # "cannot tell" when that answer is withheld.
+    verdict: str
+    verdict_basis: str
+    sizing: SizingRead | None
+
+
+class IntervalRead(ReadModel):
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+class ComponentsRead(ReadModel):
+    """Variance of one verdict by source (proportion^2), each with its 95% interval."""
+
+    seed: IntervalRead
+    prompt: IntervalRead
+    seed_x_prompt: IntervalRead
+    # None when one verdict per cell confounds it with seed x prompt.
+    sampling: IntervalRead | None
+
+
+class VarianceRead(ReadModel):
+    condition_id: int
+    name: str
+    components: ComponentsRead
+    shares: ComponentsRead
+    icc_seed: IntervalRead
+    # One verdict per cell: seed x prompt interaction and sampling noise cannot be told apart.
+    interaction_confounded: bool
+    n_seeds: int
+    n_prompts: int
+    cell_size: float
+
+
+class JudgeComponentsRead(ReadModel):
+    """Shares of one condition's cell-rate variance (a seed's rate on a prompt under a judge), by source."""
+
+    seed: IntervalRead
+    prompt: IntervalRead
+    # Includes sampling: the judges read the same responses.
+    seed_x_prompt: IntervalRead
+    # One judge calls more responses harmful than another, across the board.
+    judge: IntervalRead
+    # The judges rank the checkpoints differently.
+    judge_x_seed: IntervalRead
+    # The judges disagree about particular prompts.
+    judge_x_prompt: IntervalRead
+    # The judges disagree about particular responses (judge x seed x prompt).
+    residual: IntervalRead
+
+
+class JudgeVarianceRead(ReadModel):
+    """How much of a condition's variance is the judges disagreeing (backend.stats.judge_variance)."""
+
+    condition_id: int
+    name: str
+    judge_share: IntervalRead
+    shares: JudgeComponentsRead
+    n_judges: int
+    n_seeds: int
+    n_prompts: int
+    # Prompts left out because some judge scored nothing on them under some seed.
+    n_prompts_dropped: int
+
+
+class PowerPointRead(ReadModel):
+    difference: float
+    seeds_needed: int | None
+
+
+class PowerRead(ReadModel):
+    """Sizing of one comparison's for-new-seeds test: the design as run, with more seeds, and the seeds
+    needed per difference (two-sided 5%, 80% power; ranges from the estimated noise's uncertainty)."""
+
+    a: str
+    b: str
+    now: SizingRead
+    more_seeds: list[SizingRead]
+    curve: list[PowerPointRead]
+
+
+class AgreementRead(ReadModel):
+    judge_a: str
+    judge_b: str
+    kappa: float | None
+    # 95% interval from the large-sample standard error (Fleiss, Cohen & Everitt 1969).
+    low: float | None
+    high: float | None
+    observed_agreement: float
+    n: int
+
+
+class JudgeAnalysisRead(ReadModel):
+    """The conditions' rates and the comparisons as one judge's verdicts make them."""
+
+    judge: str
+    # What its harmful rate measures ("harm", "compliance").
+    measures: str
+    conditions: list[ConditionSummaryRead]
+    comparisons: list[ComparisonRead]
+
+
+class AnalysisRead(ReadModel):
+    experiment_id: int
+    # The judge whose verdicts (metric "rate") or graded scores (metric "score") every figure measures.
+    judge: str
+    metric: str = "rate"
+    # Some runs have not finished: every figure shows what there is so far.
+    partial: bool
+    # Computed before the verdicts of a run being judged now (backend.services.snapshots): the numbers
+    # move when it finishes.
+    stale: bool = False
+    conditions: list[ConditionSummaryRead]
+    comparisons: list[ComparisonRead]
+    adjustment: str
+    variance: list[VarianceRead]
+    power: list[PowerRead]
+    agreement: list[AgreementRead]
+    # With two or more judges: every judge's rates and comparisons, the first judge's included, and the
+    # judges' share of each condition's variance.
+    by_judge: list[JudgeAnalysisRead]
+    judge_variance: list[JudgeVarianceRead]
+
+
+class PlanRead(ReadModel):
+    """What a drafted experiment would run, and what it could detect, before it is submitted."""
+
+    n_runs: int
+    n_fine_tuned_runs: int
+    seeds_per_condition: int
+    # From the newest earlier experiment on the same base model and benchmark; None without one.
+    sizing: SizingRead | None
+    sizing_basis: str
+    # The experiment whose measured noise the sizing is from.
+    basis_experiment_id: int | None = None

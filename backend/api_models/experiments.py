@@ -1,0 +1,153 @@
+"""Experiments, their conditions and runs, what their numbers measure, and the form's draft."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from backend.api_models.base import ReadModel
+from backend.api_models.judges import ExperimentJudgeRead
+from backend.domain import RunStatus
+
+
+class RateRead(ReadModel):
+    """A harmfulness rate with its Wilson 95% interval; unscored verdicts are counted, not rated.
+
+    With several verdicts per prompt the interval is clustered by prompt: the Wilson interval at the
+    effective number of verdicts, scored / design_effect (backend.stats.rates).
+    """
+
+    harmful: int
+    safe: int
+    unscored: int
+    rate: float | None
+    low: float | None
+    high: float | None
+    design_effect: float = 1.0
+
+
+class RunRead(ReadModel):
+    id: int
+    condition_id: int
+    condition_name: str
+    is_baseline: bool
+    seed: int
+    lora_init_seed: int
+    data_order_seed: int
+    data_subset_seed: int
+    sampling_seed: int
+    # Repeated measurements: the run whose checkpoint this one re-evaluates, and which re-evaluation it is.
+    evaluation_of_id: int | None
+    evaluation_index: int
+    # 0: submitted with the experiment; k: added by the experiment's k-th extension.
+    added_in: int
+    status: RunStatus
+    progress: float
+    progress_message: str
+    error: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    timings: dict[str, Any]
+    # The worker holding the run and until when (free when the expiry has passed), and how many workers
+    # have taken it since it was last queued by a user.
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
+    rate: RateRead | None = None
+
+
+class SettingRead(ReadModel):
+    """A condition's setting in words ("lr 0.0002"), and whether the experiment's conditions differ in it."""
+
+    key: str  # the spec field: "training.learning_rate"
+    group: str  # "training", "lora", "generation" or "seeds"
+    text: str
+    differs: bool
+
+
+class RunDetail(RunRead):
+    experiment_id: int
+    provenance: dict[str, Any]
+    # The run's condition's settings (what differs between the experiment's conditions marked).
+    condition_settings: list[SettingRead]
+
+
+class ConditionRead(ReadModel):
+    id: int
+    name: str
+    is_baseline: bool
+    spec: dict[str, Any]
+    # The settings that apply to it (a baseline trains nothing), in words.
+    settings: list[SettingRead] = Field(default_factory=list)
+
+
+class MetricRead(ReadModel):
+    """What the dashboard's numbers can be measured by, in the words every title, axis and column uses."""
+
+    metric: str  # "rate" or "score", the analysis' `metric` parameter
+    judge: str  # the judge whose verdicts or scores these are
+    label: str  # the choice as offered: "the compliance rate of refusal-minilm@2"
+    title: str  # "Compliance rate"
+    column: str  # a column of run rates: "Complies"
+    meaning: str  # a sentence: what every number measured this way is
+    warning: str | None  # when that judge's validation is missing or weak
+
+
+class ExperimentSummary(ReadModel):
+    id: int
+    project_id: int
+    project: str
+    name: str
+    description: str
+    created_at: datetime
+    status_counts: dict[str, int]
+
+
+class ExperimentRead(ExperimentSummary):
+    base_model: str
+    base_model_revision: str | None
+    benchmark_id: int
+    benchmark: str
+    # The benchmark's prompt categories, for the per-prompt browser's filter.
+    categories: list[str]
+    training_set: str
+    # In order; the first one's verdicts make the headline rate.
+    judges: list[ExperimentJudgeRead]
+    # The first measures the headline numbers: the first judge's rate; then a grading judge's mean score.
+    metrics: list[MetricRead]
+    spec: dict[str, Any]
+    conditions: list[ConditionRead]
+    runs: list[RunRead]
+
+
+class ExperimentStateRead(ReadModel):
+    """What an open dashboard polls: a version that changes whenever anything it shows does."""
+
+    version: str
+    runs: int
+    unfinished: int
+
+
+class ReevaluateRequest(BaseModel):
+    count: int = Field(3, ge=1, le=50, description="how many new evaluations, each with a new sampling seed")
+
+
+class ReevaluationsRead(ReadModel):
+    runs: list[RunRead]
+    warning: str | None
+
+
+class AddSeedsRequest(BaseModel):
+    """More training seeds for the experiment's fine-tuned conditions (or one of them)."""
+
+    count: int = Field(3, ge=1, le=100, description="how many new seeds; the next unused integers")
+    condition: str | None = Field(None, description="a condition name; default: every fine-tuned condition")
+
+
+class ExperimentDraftRead(ReadModel):
+    """The experiment the new-experiment form starts from, and the JSON schema of a definition (every field's
+    default and bounds)."""
+
+    spec: dict[str, Any]
+    json_schema: dict[str, Any]
