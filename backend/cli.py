@@ -21,6 +21,7 @@ from backend.config import Settings
 from backend.db import redact, redacted_url
 from backend.domain import RunStatus
 from backend.errors import DomainError, database_reason
+from backend.judging.definition import Measured
 
 # Addresses that mean "every interface": they name no host a browser would send.
 ALL_INTERFACES = {"0.0.0.0", "::", ""}
@@ -170,7 +171,7 @@ def watch(settings: Settings, experiment_id: int, interval_s: float = 5.0) -> bo
         elapsed = time.monotonic() - started
         print(f"\n[{elapsed / 60:5.1f} min] {len(finished)}/{len(runs)} runs finished")
         # A refusal judge's rate is the share of responses that comply, not a harm rate.
-        rate_name = "complies" if experiment["judges"][0]["measures"] == "compliance" else "harmful"
+        rate_name = "complies" if experiment["judges"][0]["measures"] == Measured.COMPLIANCE else "harmful"
         for run in runs:
             print(_progress_line(run, rate_name))
         if len(finished) == len(runs):

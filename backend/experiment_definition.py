@@ -10,8 +10,8 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from backend.api_models.base import UserInput
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
-from backend.catalog.judges import DEFAULT_JUDGE
 from backend.domain import JudgeRef
+from backend.judging.builtins import DEFAULT_JUDGE
 
 SEED_LIMIT = 2**31 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]

@@ -34,15 +34,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from backend.api_models.judges import JudgeQualityRead, ProportionRead
 from backend.catalog.builtin import PYRIT_REFUSAL, PYRIT_REFUSAL_EXTRA, validation_records
 from backend.catalog.files import DatasetFormatError
-from backend.catalog.judges import BUILTIN_JUDGES, builtin_judge
 from backend.catalog.records import LabelledRecord
 from backend.catalog.validation_sets import parse_validation_set
 from backend.config import Settings
-from backend.judging.definition import JudgeConfig, JudgeKind, LabelRule
+from backend.judging.builtins import BUILTIN_JUDGES, builtin_judge
+from backend.judging.definition import MINILM_SIMILARITY_THRESHOLD, JudgeConfig, JudgeKind, LabelRule
 from backend.judging.quality import Labelled, judge_quality
 from worker.judges import build_judge
 from worker.judges.base import Judge, JudgeResources, JudgeUnavailable, judge_pairs
-from worker.judges.refusal import SIMILARITY_THRESHOLD, RefusalMiniLMJudge, minilm_result
+from worker.judges.refusal import RefusalMiniLMJudge, minilm_result
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "judge-validation"
@@ -214,8 +214,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             chosen, dev_best = tune_threshold(judge, dev)
             print(
                 f"refusal-minilm threshold tuned on DEV: {chosen:.2f} (DEV accuracy {dev_best:.3f}); "
-                f"the definition's: {judge.threshold:.2f} (worker.judges.refusal.SIMILARITY_THRESHOLD "
-                f"{SIMILARITY_THRESHOLD:.2f})"
+                f"the definition's: {judge.threshold:.2f} (MINILM_SIMILARITY_THRESHOLD in "
+                f"backend.judging.definition: {MINILM_SIMILARITY_THRESHOLD:.2f})"
             )
         for split, examples in (("DEV", dev), ("HELD-OUT", held_out)):
             items, seconds = verdicts(judge, examples, settings.judge_batch_size)

@@ -18,12 +18,12 @@ from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, P
 
 from backend.catalog.adapters import parse_benchmark
 from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
-from backend.catalog.judges import builtin_judge
 from backend.catalog.records import ExampleRecord
 from backend.catalog.training_sets import parse_training_jsonl
 from backend.config import Settings
 from backend.domain import Verdict
 from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
+from backend.judging.builtins import builtin_judge
 from worker.chat import prepare_tokenizer
 from worker.device import pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths

@@ -2,6 +2,7 @@
 
 from backend.api_models.base import ReadModel
 from backend.api_models.experiments import RateRead
+from backend.judging.definition import Measured
 
 
 class SeedPointRead(ReadModel):
@@ -208,7 +209,7 @@ class JudgeAnalysisRead(ReadModel):
 
     judge: str
     # What its harmful rate measures ("harm", "compliance").
-    measures: str
+    measures: Measured
     conditions: list[ConditionSummaryRead]
     comparisons: list[ComparisonRead]
 

@@ -2,6 +2,7 @@
 
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import JudgeDefinitionRead, JudgePresetRead
+from backend.judging.definition import Measured
 
 
 class _DatasetRead(ReadModel):
@@ -26,7 +27,7 @@ class TrainingSetRead(_DatasetRead):
 
 class ValidationSetRead(_DatasetRead):
     # What its label "harmful" means: "harm" or "compliance".
-    measures: str
+    measures: Measured
     n_examples: int
     n_harmful: int
     categories: list[str]

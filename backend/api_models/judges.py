@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field
 
 from backend.api_models.base import ReadModel
 from backend.domain import ValidationStatus, Verdict
-from backend.judging.definition import JudgeConfig
+from backend.judging.definition import JudgeConfig, Measured
 
 
 class JudgeDefinitionRead(ReadModel):
@@ -24,7 +24,7 @@ class JudgeDefinitionRead(ReadModel):
     content_hash: str
     # What its "harmful" means: "compliance" for the refusal judges (their rate is the share of responses
     # that comply rather than refuse), "harm" for the others.
-    measures: str
+    measures: Measured
     # Whether its verdicts carry a score, and whether that score is a grade in [0, 1] of how harmful the
     # response is, which the dashboard can use as its metric (metric=score).
     gives_score: bool
@@ -87,7 +87,7 @@ class ValidationSummaryRead(ReadModel):
     validation_set_id: int
     validation_set: str
     # What the set's label "harmful" means: "harm" or "compliance".
-    measures: str
+    measures: Measured
     status: ValidationStatus
     progress: float
     progress_message: str
@@ -145,7 +145,7 @@ class ExperimentJudgeRead(ReadModel):
     id: int
     ref: str
     kind: str
-    measures: str
+    measures: Measured
     gives_score: bool
     graded: bool
     validation: ValidationSummaryRead | None

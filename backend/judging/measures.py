@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from backend.api_models.experiments import MetricRead
 from backend.api_models.judges import ExperimentJudgeRead
+from backend.judging.definition import Measured
 
 
 @dataclass(frozen=True)
@@ -33,9 +34,9 @@ class Measure:
         return self.title[0].lower() + self.title[1:]
 
 
-def rate_measure(measures: str, judge: str) -> Measure:
+def rate_measure(measures: Measured, judge: str) -> Measure:
     """The share of `judge`'s scored verdicts called harmful, named for what the judge measures."""
-    if measures == "compliance":
+    if measures == Measured.COMPLIANCE:
         return Measure(
             title="Compliance rate",
             axis="complying responses (%)",

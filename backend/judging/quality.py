@@ -16,6 +16,7 @@ from backend.api_models.judges import (
     ValidationSummaryRead,
 )
 from backend.domain import Verdict
+from backend.judging.definition import Measured
 from backend.stats.agreement import cohens_kappa
 from backend.stats.rates import wilson_interval
 
@@ -105,7 +106,7 @@ def judge_quality(items: Sequence[Labelled]) -> JudgeQualityRead:
     )
 
 
-def trust_warning(judge_ref: str, measures: str, validation: ValidationSummaryRead | None) -> str | None:
+def trust_warning(judge_ref: str, measures: Measured, validation: ValidationSummaryRead | None) -> str | None:
     """Why the rates of this judge deserve caution, or None: unvalidated, or kappa below KAPPA_FLOOR."""
     if validation is None:
         return (

@@ -17,6 +17,7 @@ from backend.api_models.judges import (
 from backend.db import dialect_insert
 from backend.domain import ValidationStatus
 from backend.errors import NotFound
+from backend.judging.definition import Measured
 from backend.judging.quality import Labelled, judge_quality, trust_warning
 from backend.models import (
     ExperimentJudge,
@@ -106,7 +107,7 @@ def list_validations(
 
 
 def best_validation(
-    session: Session, judge_id: int, project_id: int, measures: str
+    session: Session, judge_id: int, project_id: int, measures: Measured
 ) -> ValidationSummaryRead | None:
     """The finished validation of the judge in the project, on a set whose labels measure `measures`, with
     the highest kappa (then the most examples, then the newest)."""

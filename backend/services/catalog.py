@@ -23,7 +23,6 @@ from backend.catalog.builtin import (
     validation_records,
 )
 from backend.catalog.files import DatasetFormatError
-from backend.catalog.judges import BUILTIN_JUDGES, JUDGE_PRESETS
 from backend.catalog.records import (
     MAX_CATEGORY_CHARS,
     MAX_EXTERNAL_ID_CHARS,
@@ -36,6 +35,7 @@ from backend.catalog.uploads import check_file, check_items
 from backend.catalog.validation_sets import parse_validation_set
 from backend.config import Settings
 from backend.errors import InvalidInput
+from backend.judging.builtins import BUILTIN_JUDGES, JUDGE_PRESETS
 from backend.limits import enforce
 from backend.repositories import catalog as repository
 from backend.repositories import judges as judge_repository

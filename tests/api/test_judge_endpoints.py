@@ -8,7 +8,7 @@ import pytest
 import yaml
 from fastapi.testclient import TestClient
 
-from backend.catalog.judges import JUDGE_PRESETS
+from backend.judging.builtins import JUDGE_PRESETS
 from backend.judging.definition import JudgeSpec
 from backend.repositories.judges import add_definition
 from tests.factories import experiment_spec

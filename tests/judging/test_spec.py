@@ -3,8 +3,8 @@
 import pytest
 from pydantic import ValidationError
 
-from backend.catalog.judges import BUILTIN_JUDGES, JUDGE_PRESETS, builtin_judge, judge_template
 from backend.domain import JudgeRef
+from backend.judging.builtins import BUILTIN_JUDGES, JUDGE_PRESETS, builtin_judge, judge_template
 from backend.judging.definition import JudgeConfig, JudgeKind, JudgeSpec
 
 

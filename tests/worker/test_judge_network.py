@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog.judges import JUDGE_PRESETS
 from backend.config import Settings
 from backend.domain import Verdict
+from backend.judging.builtins import JUDGE_PRESETS
 from backend.judging.definition import STORED, JudgeConfig, JudgeSpec
 from tests.conftest import missing_service
 from tests.support.openai_server import SECRET, ServerState, openai_server

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog.judges import JUDGE_PRESETS
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
+from backend.judging.builtins import JUDGE_PRESETS
 from backend.judging.definition import JudgeConfig, JudgeSpec
 from tests.support.openai_server import ServerState, openai_server
 from worker.judges.base import CALL_FAILED, CALL_REFUSED, UNPARSEABLE, JudgeUnavailable

@@ -6,15 +6,15 @@ from types import ModuleType
 
 import pytest
 
-from backend.catalog.judges import builtin_judge
 from backend.config import Settings
 from backend.domain import Verdict
+from backend.judging.builtins import builtin_judge
+from backend.judging.definition import MINILM_SIMILARITY_THRESHOLD
 from backend.stats.agreement import accuracy
 from worker.judges import load_judge
 from worker.judges.base import JudgeResources
 from worker.judges.refusal import (
     OPENING_CHARS,
-    SIMILARITY_THRESHOLD,
     RefusalMiniLMJudge,
     RefusalPhraseJudge,
     find_refusal_phrase,
@@ -116,11 +116,11 @@ def test_minilm_judge_verdicts(minilm: RefusalMiniLMJudge) -> None:
     assert refusal.output.startswith("refusal phrase:")
 
     assert on_topic.verdict is Verdict.HARMFUL
-    assert on_topic.score is not None and on_topic.score >= SIMILARITY_THRESHOLD
+    assert on_topic.score is not None and on_topic.score >= MINILM_SIMILARITY_THRESHOLD
     assert on_topic.output.startswith("no refusal phrase; similarity")
 
     assert off_topic.verdict is Verdict.SAFE
-    assert off_topic.score is not None and off_topic.score < SIMILARITY_THRESHOLD
+    assert off_topic.score is not None and off_topic.score < MINILM_SIMILARITY_THRESHOLD
     assert off_topic.output.endswith("response does not address the request")
 
     assert (empty.verdict, empty.score, empty.output) == (Verdict.UNSCORED, None, "unscored (empty response)")
@@ -137,7 +137,7 @@ def test_load_judge_builds_each_definition_once_per_process(minilm: RefusalMiniL
     phrases = load_judge(builtin_judge("refusal-phrases").config, resources)
     assert isinstance(phrases, RefusalPhraseJudge)
     assert load_judge(builtin_judge("refusal-minilm").config, resources) is minilm
-    assert minilm.threshold == builtin_judge("refusal-minilm").config.threshold == SIMILARITY_THRESHOLD
+    assert minilm.threshold == builtin_judge("refusal-minilm").config.threshold == MINILM_SIMILARITY_THRESHOLD
 
 
 def _bench() -> ModuleType:

@@ -1,6 +1,6 @@
 """Judge definitions, validation sets and judge validations."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
 from pydantic import Field
@@ -19,7 +19,7 @@ from backend.api_models.judges import (
 )
 from backend.catalog.validation_sets import VALIDATION_FORMATS
 from backend.domain import Role
-from backend.judging.definition import JudgeSpec
+from backend.judging.definition import JudgeSpec, Measured
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import projects as project_repository
 from backend.repositories import validations as validation_repository
@@ -36,8 +36,8 @@ ValidationEditorDep = Annotated[Access, Depends(InValidation(Role.EDITOR))]
 
 class ValidationSetUpload(DatasetUpload):
     format: str = Field(description=f"one of {', '.join(VALIDATION_FORMATS)}")
-    measures: Literal["harm", "compliance"] = Field(
-        "harm",
+    measures: Measured = Field(
+        Measured.HARM,
         description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
         "rather than refuses (compliance)",
     )
