@@ -1,6 +1,7 @@
 """Shared fixtures: temporary databases (SQLite; PostgreSQL where its server runs), the app, a tiny model."""
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -14,9 +15,11 @@ from fastapi.testclient import TestClient
 from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
+from backend.db import make_engine, make_session_factory, session_scope
 from backend.jobs import RUNS, VALIDATIONS, JobKind
 from backend.migrate import upgrade_to_head
 from backend.services import accounts
+from backend.services.catalog import ensure_builtins
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -71,10 +74,72 @@ def settings(tmp_path: Path, shared_models: Path, models_dir: Path) -> Settings:
     )
 
 
+def _prepare(database_url: str) -> None:
+    """The newest schema and the built-in datasets and judges, as the first start of the app leaves them."""
+    upgrade_to_head(database_url)
+    engine = make_engine(database_url)
+    with session_scope(make_session_factory(engine)) as session:
+        ensure_builtins(session)
+    engine.dispose()
+
+
+class SchemaAtHead:
+    """Databases at the newest schema with the built-ins stored, copied from one prepared once per test
+    session (a SQLite file, a PostgreSQL template database): preparing takes a second or two, a copy
+    milliseconds. tests/test_migrations.py tests the migrations themselves, on empty databases
+    (`postgres_url`)."""
+
+    def __init__(self, directory: Path) -> None:
+        self._sqlite = directory / "template.sqlite"
+        _prepare(f"sqlite:///{self._sqlite}")
+        self._postgres: str | None = None
+
+    def sqlite(self, path: Path) -> str:
+        shutil.copyfile(self._sqlite, path)
+        return f"sqlite:///{path}"
+
+    def postgresql(self) -> Iterator[str]:
+        """A new PostgreSQL database at the newest schema (for a fixture: dropped afterwards)."""
+        name = f"seedscope_test_{uuid.uuid4().hex[:12]}"
+        try:
+            admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+        except psycopg.OperationalError as error:
+            missing_service(f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}")
+        with admin:
+            if self._postgres is None:
+                self._postgres = f"seedscope_template_{uuid.uuid4().hex[:12]}"
+                admin.execute(f'CREATE DATABASE "{self._postgres}"')
+                _prepare(_psycopg_url(self._postgres))
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{self._postgres}"')
+            try:
+                yield _psycopg_url(name)
+            finally:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def close(self) -> None:
+        if self._postgres is not None:
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{self._postgres}" WITH (FORCE)')
+
+
+def _psycopg_url(database: str) -> str:
+    return (
+        POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
+        + f"/{database}"
+    )
+
+
+@pytest.fixture(scope="session")
+def schema_at_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SchemaAtHead]:
+    templates = SchemaAtHead(tmp_path_factory.mktemp("schema"))
+    yield templates
+    templates.close()
+
+
 @pytest.fixture
-def migrated(settings: Settings) -> Settings:
+def migrated(settings: Settings, schema_at_head: SchemaAtHead, tmp_path: Path) -> Settings:
     settings.ensure_dirs()
-    upgrade_to_head(settings.resolved_database_url)
+    schema_at_head.sqlite(tmp_path / "seedscope.sqlite")
     return settings
 
 
@@ -132,26 +197,29 @@ def postgres_url() -> Iterator[str]:
     with admin:
         admin.execute(f'CREATE DATABASE "{name}"')
         try:
-            yield (
-                POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://")
-                + f"/{name}"
-            )
+            yield _psycopg_url(name)
         finally:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Each database seedscope supports, for the cases where they differ (SQLite accepts what PostgreSQL
-    refuses: NUL characters, strings longer than their column)."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, schema_at_head: SchemaAtHead
+) -> Iterator[str]:
+    """Each database seedscope supports, at the newest schema, for the cases where they differ (SQLite
+    accepts what PostgreSQL refuses: NUL characters, strings longer than their column)."""
     if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'seedscope.sqlite'}"
-    return request.getfixturevalue("postgres_url")
+        yield schema_at_head.sqlite(tmp_path / "seedscope.sqlite")
+    else:
+        yield from schema_at_head.postgresql()
 
 
 @pytest.fixture
 def db_client(
-    database_url: str, tmp_path: Path, queue: RecordingQueue, shared_models: Path
+    database_url: str,
+    tmp_path: Path,
+    queue: RecordingQueue,
+    shared_models: Path,
 ) -> Iterator[TestClient]:
     """Like `client` (signed in as the local owner), on SQLite and on PostgreSQL."""
     settings = Settings(
@@ -162,7 +230,6 @@ def db_client(
         model_roots=[shared_models],
     )
     settings.ensure_dirs()
-    upgrade_to_head(database_url)
     with TestClient(create_app(settings, queue)) as test_client:
         sign_in_as_local_owner(test_client, settings)
         yield test_client

@@ -14,7 +14,6 @@ from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.jobs import JOB_KINDS, RUNS, VALIDATIONS, JobKind
-from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
 from tests.factories import experiment_spec
 from worker.lease import Lease
@@ -26,7 +25,6 @@ from worker.validation import ValidationStore
 def both_databases(database_url: str, tmp_path: Path) -> Settings:
     settings = Settings(home=tmp_path / "home", database_url=database_url, allowed_hosts=[TEST_CLIENT_HOST])
     settings.ensure_dirs()
-    upgrade_to_head(database_url)
     return settings
 
 
