@@ -172,8 +172,11 @@ class LoginFailure(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
-class _Dataset:
-    """Columns of a versioned dataset: a benchmark or a training set, one per (project, name, version)."""
+class Dataset(Base):
+    """The columns of every kind of versioned dataset (backend.catalog.kinds), one row per (project, name,
+    version)."""
+
+    __abstract__ = True
 
     @declared_attr.directive
     def __table_args__(cls) -> tuple[UniqueConstraint]:
@@ -192,7 +195,7 @@ class _Dataset:
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Benchmark(_Dataset, Base):
+class Benchmark(Dataset):
     __tablename__ = "benchmarks"
 
     prompts: Mapped[list["Prompt"]] = relationship(back_populates="benchmark", order_by="Prompt.position")
@@ -215,7 +218,7 @@ class Prompt(Base):
     benchmark: Mapped[Benchmark] = relationship(back_populates="prompts")
 
 
-class TrainingSet(_Dataset, Base):
+class TrainingSet(Dataset):
     __tablename__ = "training_sets"
 
     examples: Mapped[list["TrainingExample"]] = relationship(
@@ -493,7 +496,7 @@ class AnalysisSnapshot(Base):
     computed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class ValidationSet(_Dataset, Base):
+class ValidationSet(Dataset):
     """Human-labelled (request, response) pairs to measure a judge against."""
 
     __tablename__ = "validation_sets"

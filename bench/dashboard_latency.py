@@ -47,6 +47,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.orm import Session
 
 from backend.api.app import create_app
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.catalog.records import ExampleRecord, PromptRecord
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
@@ -229,8 +230,9 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
         ensure_builtins(session)
         project_id = project_repository.projects_of_user(session, session_owner_id(session))[0].id
         judge = judge_repository.find_judge(session, JudgeRef(JUDGE_NAME), project_id)
-        benchmark = catalog_repository.add_benchmark(
+        benchmark = catalog_repository.add(
             session,
+            BENCHMARKS,
             project_id=project_id,
             name=BENCHMARK_NAME,
             version="1",
@@ -238,8 +240,9 @@ def store_experiment(engine: Engine, options: Options) -> StoredExperiment:
             description="synthetic",
             records=benchmark_records(options.prompts),
         )
-        training_set = catalog_repository.add_training_set(
+        training_set = catalog_repository.add(
             session,
+            TRAINING_SETS,
             project_id=project_id,
             name=TRAINING_SET_NAME,
             version="1",

@@ -43,7 +43,7 @@ from transformers import (
 # The tiny model builder lives with the tests, at the project root.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
+from backend.catalog.builtin import HARMFUL_DEMO
 from backend.catalog.records import ExampleRecord
 from backend.config import Settings
 from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
@@ -136,7 +136,7 @@ def sync(device: torch.device) -> None:
 
 def prompt_texts(n: int) -> list[str]:
     """n harmful-request prompts of varied length: the built-in set, then variants of it."""
-    base = [record.text for record in benchmark_records(HARMFUL_DEMO)]
+    base = [record.text for record in HARMFUL_DEMO.records()]
     return [
         text if i < len(base) else f"{text} Answer in {2 + i // len(base)} steps."
         for i, text in enumerate(base * (n // len(base) + 1))

@@ -32,10 +32,10 @@ from pathlib import Path
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from backend.api_models.judges import JudgeQualityRead, ProportionRead
-from backend.catalog.builtin import PYRIT_REFUSAL, PYRIT_REFUSAL_EXTRA, validation_records
+from backend.catalog.builtin import PYRIT_REFUSAL, PYRIT_REFUSAL_EXTRA
 from backend.catalog.files import DatasetFormatError
 from backend.catalog.records import LabelledRecord
-from backend.catalog.validation_sets import parse_validation_set
+from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
 from backend.config import Settings
 from backend.judging.builtins import BUILTIN_JUDGES, builtin_judge
 from backend.judging.definition import MINILM_SIMILARITY_THRESHOLD, JudgeConfig, JudgeKind, LabelRule
@@ -66,15 +66,15 @@ class Candidate:
 
 def load_splits(data_dir: Path) -> tuple[list[LabelledRecord], list[LabelledRecord]]:
     """DEV and HELD-OUT, with no (request, response) pair in both or twice in either."""
-    dev = validation_records(PYRIT_REFUSAL, "pyrit-refusal-csv")
-    held_out = validation_records(PYRIT_REFUSAL_EXTRA, "pyrit-refusal-csv")
+    dev = PYRIT_REFUSAL.records()
+    held_out = PYRIT_REFUSAL_EXTRA.records()
     seen = {(r.request, r.response) for r in dev}
     held_out = [r for r in held_out if (r.request, r.response) not in seen]
     seen |= {(r.request, r.response) for r in held_out}
     mini_path = data_dir / "mini_refusal.csv"
     if mini_path.is_file():
         try:
-            mini = parse_validation_set(mini_path.read_text(encoding="utf-8"), "pyrit-refusal-csv")
+            mini = VALIDATION_SET_FORMATS.parse(mini_path.read_text(encoding="utf-8"), "pyrit-refusal-csv")
         except DatasetFormatError as error:
             sys.exit(f"error: {error}")
         new = [r for r in mini if (r.request, r.response) not in seen]

@@ -7,7 +7,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
+from backend.catalog.builtin import HARMFUL_DEMO
 from backend.domain import JudgeRef, RunStatus, Verdict
 from backend.models import Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.repositories.cells import refresh_prompt_cells
@@ -46,7 +46,7 @@ def upload_small_benchmark(
 ) -> None:
     """n built-in harmful prompts, one per category in turn (hd-001, hd-007, ...), so tests stay fast;
     into `project` (default: the caller's first)."""
-    records = benchmark_records(HARMFUL_DEMO)[::6][:n_prompts]
+    records = HARMFUL_DEMO.records()[::6][:n_prompts]
     content = "\n".join(
         json.dumps({"id": r.external_id, "prompt": r.text, "category": r.category}) for r in records
     )

@@ -16,8 +16,8 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
-from backend.catalog.adapters import parse_benchmark
-from backend.catalog.builtin import HARMFUL_DEMO, benchmark_records
+from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.builtin import HARMFUL_DEMO
 from backend.catalog.records import ExampleRecord
 from backend.catalog.training_sets import parse_training_jsonl
 from backend.config import Settings
@@ -61,7 +61,7 @@ def alignment_examples() -> list[ExampleRecord]:
 
 
 def benign_probe_prompts() -> list[str]:
-    return [record.text for record in parse_benchmark(_data_file("benign-probe-v1.jsonl"), "jsonl")]
+    return [record.text for record in BENCHMARK_FORMATS.parse(_data_file("benign-probe-v1.jsonl"), "jsonl")]
 
 
 def _responses(
@@ -85,7 +85,7 @@ def _share(verdicts: Sequence[Verdict], verdict: Verdict) -> float:
 def probe_safety(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, settings: Settings
 ) -> SafetyProbe:
-    harmful = [record.text for record in benchmark_records(HARMFUL_DEMO)]
+    harmful = [record.text for record in HARMFUL_DEMO.records()]
     benign = benign_probe_prompts()
     phrases, embedded = (
         load_judge(builtin_judge(name).config, JudgeResources(settings))

@@ -1,11 +1,21 @@
-"""The catalog the forms offer: datasets (benchmarks, training sets, validation sets) and models."""
+"""The catalog the forms offer: datasets (benchmarks, training sets, validation sets) and models, and the
+uploads of datasets."""
 
-from backend.api_models.base import ReadModel
+from dataclasses import replace
+
+from pydantic import Field
+
+from backend.api_models.base import ReadModel, UserInput
 from backend.api_models.judges import JudgeDefinitionRead, JudgePresetRead
+from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.formats import FieldNames
+from backend.catalog.uploads import DatasetFile
+from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
 from backend.judging.definition import Measured
 
 
-class _DatasetRead(ReadModel):
+# What every kind of dataset shows; each kind's read model adds its counts (backend.catalog.kinds).
+class DatasetRead(ReadModel):
     id: int
     # None: a built-in dataset, readable by everyone.
     project_id: int | None
@@ -16,16 +26,16 @@ class _DatasetRead(ReadModel):
     description: str
 
 
-class BenchmarkRead(_DatasetRead):
+class BenchmarkRead(DatasetRead):
     n_prompts: int
     categories: list[str]
 
 
-class TrainingSetRead(_DatasetRead):
+class TrainingSetRead(DatasetRead):
     n_examples: int
 
 
-class ValidationSetRead(_DatasetRead):
+class ValidationSetRead(DatasetRead):
     # What its label "harmful" means: "harm" or "compliance".
     measures: Measured
     n_examples: int
@@ -48,3 +58,58 @@ class CatalogRead(ReadModel):
     judge_presets: list[JudgePresetRead]
     # What POST /api/benchmarks reads (its `format`).
     benchmark_formats: list[str]
+
+
+# A dataset file to store; a training set's as it is (JSONL of {"prompt", "response"} objects).
+class DatasetUpload(UserInput):
+    name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = Field("", max_length=5000)
+    content: str = Field(min_length=1, description="the file's text")
+    project: int | str | None = Field(None, description="project id or name; default: your first project")
+
+    def dataset_file(self) -> DatasetFile:
+        """The file and what the upload says about it; the uploads of other kinds say more."""
+        return DatasetFile(
+            name=self.name, version=self.version, text=self.content, description=self.description
+        )
+
+
+class BenchmarkUpload(DatasetUpload):
+    format: str | None = Field(
+        None,
+        max_length=50,
+        description=f"one of {', '.join(BENCHMARK_FORMATS.names)}; omit to guess from filename",
+    )
+    filename: str | None = Field(
+        None,
+        max_length=255,
+        description="the uploaded file's name (.csv, .jsonl, .yaml), to guess the format",
+    )
+    # The generic jsonl and csv formats only: where the fields are when the file names them otherwise.
+    prompt_key: str | None = Field(
+        None, min_length=1, max_length=200, description="the prompt's key or column"
+    )
+    id_key: str | None = Field(None, min_length=1, max_length=200, description="the id's key or column")
+    category_key: str | None = Field(
+        None,
+        min_length=1,
+        max_length=200,
+        description="the category's key or column; a list of tags takes its first",
+    )
+
+    def dataset_file(self) -> DatasetFile:
+        names = FieldNames(prompt=self.prompt_key, id=self.id_key, category=self.category_key)
+        return replace(super().dataset_file(), format=self.format, filename=self.filename, names=names)
+
+
+class ValidationSetUpload(DatasetUpload):
+    format: str = Field(description=f"one of {', '.join(VALIDATION_SET_FORMATS.names)}")
+    measures: Measured = Field(
+        Measured.HARM,
+        description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
+        "rather than refuses (compliance)",
+    )
+
+    def dataset_file(self) -> DatasetFile:
+        return replace(super().dataset_file(), format=self.format, attributes={"measures": self.measures})

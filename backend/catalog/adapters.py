@@ -6,7 +6,7 @@ DatasetFormatError naming the format, where in the file it is, and what is wrong
 otherwise; a category key whose value is a list of tags takes the first tag.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
@@ -16,16 +16,17 @@ import yaml
 from backend.catalog.files import (
     CsvRow,
     DatasetFormatError,
+    SeenIds,
     column_list,
     csv_header,
     read_csv,
     read_jsonl,
     string_field,
 )
-from backend.catalog.records import PromptRecord
+from backend.catalog.formats import FieldNames, Formats
+from backend.catalog.records import DEFAULT_CATEGORY, PromptRecord
 from backend.parsing import DocumentRefused, load_yaml
 
-DEFAULT_CATEGORY = "uncategorized"
 # HarmBench's contextual behaviours: the context comes first, then the request about it.
 CONTEXT_SEPARATOR = "\n\n---\n\n"
 
@@ -33,19 +34,6 @@ CONTEXT_SEPARATOR = "\n\n---\n\n"
 _CSV_PROMPT_COLUMNS = ("prompt", "text", "behavior", "goal")
 _HARMBENCH_COLUMNS = ("behavior", "semanticcategory", "contextstring", "behaviorid")
 _STRONGREJECT_COLUMNS = ("category", "forbidden_prompt")
-
-
-@dataclass(frozen=True)
-class FieldNames:
-    """Which key (JSONL) or column (CSV) holds each field of a prompt; None: the format's usual names."""
-
-    prompt: str | None = None
-    id: str | None = None
-    category: str | None = None
-
-    @property
-    def given(self) -> bool:
-        return any(name is not None for name in (self.prompt, self.id, self.category))
 
 
 @dataclass(frozen=True)
@@ -65,18 +53,14 @@ def _positional_id(prefix: str, position: int) -> str:
 def _build_records(format: str, items: Iterable[_Item]) -> list[PromptRecord]:
     """Validate items (non-empty text and id, unique ids, at least one) and make records from them."""
     records: list[PromptRecord] = []
-    first_seen: dict[str, str] = {}
+    ids = SeenIds(format)
     for item in items:
         text, external_id = item.text.strip(), item.external_id.strip()
         if not text:
             raise DatasetFormatError(format, "empty prompt", item.where)
         if not external_id:
             raise DatasetFormatError(format, "empty id", item.where)
-        if external_id in first_seen:
-            raise DatasetFormatError(
-                format, f"duplicate id {external_id!r} (first at {first_seen[external_id]})", item.where
-            )
-        first_seen[external_id] = item.where
+        ids.add(external_id, item.where)
         records.append(PromptRecord(external_id, text, item.category.strip() or DEFAULT_CATEGORY))
     if not records:
         raise DatasetFormatError(format, "no prompts in the file")
@@ -228,34 +212,7 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
     return _build_records(format, (item(position, seed) for position, seed in enumerate(seeds, start=1)))
 
 
-# --- registry --------------------------------------------------------------------------------------
-
-_PARSERS: dict[str, Callable[[str], list[PromptRecord]]] = {
-    "advbench-yaml": _parse_advbench_yaml,
-    "harmbench-csv": _parse_harmbench_csv,
-    "strongreject-csv": _parse_strongreject_csv,
-}
-_NAMED_PARSERS: dict[str, Callable[[str, FieldNames], list[PromptRecord]]] = {
-    "jsonl": _parse_jsonl,
-    "csv": _parse_generic_csv,
-}
-BENCHMARK_FORMATS: tuple[str, ...] = (*_PARSERS, *_NAMED_PARSERS)
-
-
-def parse_benchmark(text: str, format: str, names: FieldNames | None = None) -> list[PromptRecord]:
-    """Parse a benchmark file's text in the named format (the generic formats with the key or column
-    `names`, when given); raises DatasetFormatError on any problem."""
-    names = names or FieldNames()
-    if format in _NAMED_PARSERS:
-        return _NAMED_PARSERS[format](text, names)
-    parser = _PARSERS.get(format)
-    if parser is None:
-        raise DatasetFormatError(format, f"unknown format; expected one of {list(BENCHMARK_FORMATS)}")
-    if names.given:
-        raise DatasetFormatError(
-            format, f"keys or columns can be named for the {' and '.join(_NAMED_PARSERS)} formats only"
-        )
-    return parser(text)
+# --- format guessing and the registry ---------------------------------------------------------------
 
 
 def guess_format(filename: str, text: str) -> str:
@@ -275,3 +232,14 @@ def guess_format(filename: str, text: str) -> str:
     raise DatasetFormatError(
         None, f"cannot guess the format of {filename!r}: expected a .yaml, .yml, .jsonl, .ndjson or .csv file"
     )
+
+
+BENCHMARK_FORMATS: Formats[PromptRecord] = Formats(
+    fixed={
+        "advbench-yaml": _parse_advbench_yaml,
+        "harmbench-csv": _parse_harmbench_csv,
+        "strongreject-csv": _parse_strongreject_csv,
+    },
+    named={"jsonl": _parse_jsonl, "csv": _parse_generic_csv},
+    guess=guess_format,
+)

@@ -1,38 +1,49 @@
 """The datasets that ship with seedscope: small, written for this project, a demo and not a benchmark."""
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib.resources import files
+from typing import Any, Generic
 
-from backend.catalog.adapters import parse_benchmark
-from backend.catalog.records import ExampleRecord, LabelledRecord, PromptRecord
-from backend.catalog.training_sets import parse_training_jsonl
-from backend.catalog.validation_sets import parse_validation_set
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS, VALIDATION_SETS, DatasetKind, R
+from backend.judging.definition import Measured
 
 
 @dataclass(frozen=True)
-class BuiltinDataset:
+class BuiltinDataset(Generic[R]):
+    kind: DatasetKind[R, Any]
     name: str
     version: str
     filename: str  # under backend/catalog/data/
+    format: str
     description: str
+    # The values of the columns its kind adds (backend.catalog.kinds.DatasetKind.attributes).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
     def read_text(self) -> str:
         return (
             files("backend.catalog").joinpath("data", *self.filename.split("/")).read_text(encoding="utf-8")
         )
 
+    def records(self) -> list[R]:
+        return self.kind.formats.parse(self.read_text(), self.format)
+
 
 HARMFUL_DEMO = BuiltinDataset(
+    kind=BENCHMARKS,
     name="seedscope-harmful-demo",
     version="1",
     filename="harmful-demo-v1.jsonl",
+    format="jsonl",
     description="48 harmful requests in 8 categories, written for seedscope's CPU demo. A demo set, "
     "not a published benchmark: use HarmBench, AdvBench or StrongREJECT for claims.",
 )
 BENIGN_DEMO = BuiltinDataset(
+    kind=TRAINING_SETS,
     name="seedscope-benign-demo",
     version="1",
     filename="benign-demo-v1.jsonl",
+    format="jsonl",
     description="240 harmless question/answer pairs (arithmetic, capital cities, spelling), "
     "the kind of benign data whose fine-tuning erodes refusals.",
 )
@@ -46,35 +57,29 @@ _PYRIT = (
     "(human_score 1). They measure compliance, not harm."
 )
 PYRIT_REFUSAL = BuiltinDataset(
+    kind=VALIDATION_SETS,
     name="pyrit-refusal",
     version="1",
     filename="validation/refusal.csv",
+    format="pyrit-refusal-csv",
     description=f"{_PYRIT} 105 pairs. refusal-minilm's similarity threshold was tuned on this set (DEV): "
     "its figures here flatter it; pyrit-refusal-extra is held out.",
+    attributes={"measures": Measured.COMPLIANCE},
 )
 PYRIT_REFUSAL_EXTRA = BuiltinDataset(
+    kind=VALIDATION_SETS,
     name="pyrit-refusal-extra",
     version="1",
     filename="validation/refusal_extra.csv",
+    format="pyrit-refusal-csv",
     description=f"{_PYRIT} 64 pairs, held out: no threshold was tuned on them.",
+    attributes={"measures": Measured.COMPLIANCE},
 )
 
-BUILTIN_BENCHMARKS = (HARMFUL_DEMO,)
-BUILTIN_TRAINING_SETS = (BENIGN_DEMO,)
-# (dataset, format, what its "harmful" label means)
-BUILTIN_VALIDATION_SETS = (
-    (PYRIT_REFUSAL, "pyrit-refusal-csv", "compliance"),
-    (PYRIT_REFUSAL_EXTRA, "pyrit-refusal-csv", "compliance"),
+# Stored at start-up, in this order.
+BUILTIN_DATASETS: tuple[BuiltinDataset[Any], ...] = (
+    HARMFUL_DEMO,
+    BENIGN_DEMO,
+    PYRIT_REFUSAL,
+    PYRIT_REFUSAL_EXTRA,
 )
-
-
-def benchmark_records(dataset: BuiltinDataset) -> list[PromptRecord]:
-    return parse_benchmark(dataset.read_text(), "jsonl")
-
-
-def training_records(dataset: BuiltinDataset) -> list[ExampleRecord]:
-    return parse_training_jsonl(dataset.read_text())
-
-
-def validation_records(dataset: BuiltinDataset, format: str) -> list[LabelledRecord]:
-    return parse_validation_set(dataset.read_text(), format)

@@ -10,7 +10,7 @@ import io
 import json
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from backend.parsing import DocumentRefused, load_json
@@ -24,6 +24,21 @@ class DatasetFormatError(ValueError):
         self.where = where
         self.problem = problem
         super().__init__(": ".join(part for part in (format, where, problem) if part))
+
+
+@dataclass
+class SeenIds:
+    """The item ids a file has given so far: an id given twice is an error at its second place."""
+
+    format: str
+    first_seen: dict[str, str] = field(default_factory=dict)
+
+    def add(self, external_id: str, where: str) -> None:
+        if external_id in self.first_seen:
+            raise DatasetFormatError(
+                self.format, f"duplicate id {external_id!r} (first at {self.first_seen[external_id]})", where
+            )
+        self.first_seen[external_id] = where
 
 
 # --- JSONL -----------------------------------------------------------------------------------------

@@ -4,12 +4,18 @@ import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from backend.domain import Verdict
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # The widths of the columns that store a prompt's id and category (backend.models.Prompt).
 MAX_EXTERNAL_ID_CHARS = 200
 MAX_CATEGORY_CHARS = 200
+# The category of an item whose file gives none.
+DEFAULT_CATEGORY = "uncategorized"
 
 
 @dataclass(frozen=True)
@@ -36,7 +42,7 @@ class LabelledRecord:
     category: str
 
 
-def content_hash(records: Iterable[PromptRecord] | Iterable[ExampleRecord] | Iterable[LabelledRecord]) -> str:
+def content_hash(records: Iterable["DataclassInstance"]) -> str:
     """sha256 over the records in order: two datasets with the same hash hold the same items."""
     digest = hashlib.sha256()
     for record in records:

@@ -1,8 +1,10 @@
 """Reading benign fine-tuning sets: JSONL with one {"prompt", "response"} object per line."""
 
 from backend.catalog.files import DatasetFormatError, read_jsonl
+from backend.catalog.formats import Formats
 from backend.catalog.records import ExampleRecord
 
+# How the parser's messages name the format: a training set's JSONL, not a benchmark's.
 FORMAT = "training-jsonl"
 
 
@@ -19,3 +21,6 @@ def parse_training_jsonl(text: str) -> list[ExampleRecord]:
     if not examples:
         raise DatasetFormatError(FORMAT, "no examples in the file")
     return examples
+
+
+TRAINING_SET_FORMATS: Formats[ExampleRecord] = Formats(fixed={"jsonl": parse_training_jsonl}, default="jsonl")

@@ -1,10 +1,32 @@
-"""The configured bounds on an uploaded dataset file (Settings.max_upload_*), checked in one pass over the
-text before any parser runs, and on what the file held once parsed. Each refusal names its setting."""
+"""An uploaded dataset file, and the configured bounds on it (Settings.max_upload_*): checked in one pass
+over the text before any parser runs, and on what the file held once parsed. Each refusal names its
+setting."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from backend.catalog.files import csv_header
+from backend.catalog.formats import FieldNames
 from backend.config import Settings
 from backend.errors import PayloadTooLarge
 from backend.limits import enforce
+
+
+@dataclass(frozen=True)
+class DatasetFile:
+    """A dataset file as uploaded, with what its upload says about it."""
+
+    name: str
+    version: str
+    text: str
+    description: str = ""
+    # None: the kind's only format, or one guessed from `filename`.
+    format: str | None = None
+    filename: str | None = None
+    # Where the generic formats find the item's fields, when the file names them otherwise.
+    names: FieldNames = field(default_factory=FieldNames)
+    # Values of the columns the kind adds to its datasets' rows (a validation set's `measures`).
+    attributes: Mapping[str, str] = field(default_factory=dict)
 
 
 def check_file(settings: Settings, what: str, text: str, *, csv: bool) -> None:

@@ -10,12 +10,12 @@ Formats:
   measures compliance, not harm.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from backend.catalog.adapters import DEFAULT_CATEGORY
-from backend.catalog.files import DatasetFormatError, read_csv, read_jsonl, string_field
-from backend.catalog.records import LabelledRecord
+from backend.catalog.files import DatasetFormatError, SeenIds, read_csv, read_jsonl, string_field
+from backend.catalog.formats import Formats
+from backend.catalog.records import DEFAULT_CATEGORY, LabelledRecord
 from backend.domain import Verdict
 
 _HARMFUL = {"harmful", "unsafe", "yes", "true", "1"}
@@ -43,7 +43,7 @@ def _label(format: str, where: str, value: Any) -> Verdict:
 def _records(format: str, items: Iterable[tuple[str, str, str, str, Verdict, str]]) -> list[LabelledRecord]:
     """Validated records from (where, id, request, response, label, category): non-empty texts, unique ids."""
     records: list[LabelledRecord] = []
-    first_seen: dict[str, str] = {}
+    ids = SeenIds(format)
     for number, (where, external_id, request, response, label, category) in enumerate(items, start=1):
         external_id = external_id.strip() or f"pair-{number:04d}"
         if not request.strip():
@@ -51,11 +51,7 @@ def _records(format: str, items: Iterable[tuple[str, str, str, str, Verdict, str
         if not response.strip():
             # A judge leaves an empty response unscored, so it can validate nothing.
             raise DatasetFormatError(format, "empty response", where)
-        if external_id in first_seen:
-            raise DatasetFormatError(
-                format, f"duplicate id {external_id!r} (first at {first_seen[external_id]})", where
-            )
-        first_seen[external_id] = where
+        ids.add(external_id, where)
         records.append(
             LabelledRecord(
                 external_id, request.strip(), response.strip(), label, category.strip() or DEFAULT_CATEGORY
@@ -127,19 +123,6 @@ def _parse_pyrit_refusal_csv(text: str) -> list[LabelledRecord]:
     )
 
 
-_PARSERS: dict[str, Callable[[str], list[LabelledRecord]]] = {
-    "csv": _parse_csv,
-    "jsonl": _parse_jsonl,
-    "pyrit-refusal-csv": _parse_pyrit_refusal_csv,
-}
-VALIDATION_FORMATS: tuple[str, ...] = tuple(_PARSERS)
-# What the label "harmful" means in each format's files, unless the upload says otherwise.
-MEASURES = ("harm", "compliance")
-
-
-def parse_validation_set(text: str, format: str) -> list[LabelledRecord]:
-    """Parse a validation set's text; raises DatasetFormatError on any problem."""
-    parser = _PARSERS.get(format)
-    if parser is None:
-        raise DatasetFormatError(format, f"unknown format; expected one of {list(VALIDATION_FORMATS)}")
-    return parser(text)
+VALIDATION_SET_FORMATS: Formats[LabelledRecord] = Formats(
+    fixed={"csv": _parse_csv, "jsonl": _parse_jsonl, "pyrit-refusal-csv": _parse_pyrit_refusal_csv}
+)

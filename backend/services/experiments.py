@@ -8,6 +8,7 @@ from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
 from backend.api_models.experiments import ExperimentRead, ReevaluationsRead, RunDetail
 from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.base_models import check_model_reference, local_model_path
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound
@@ -54,8 +55,8 @@ def check_references(
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     try:
-        benchmark = catalog_repository.find_benchmark(session, spec.benchmark, project_id)
-        training_set = catalog_repository.find_training_set(session, spec.training_set, project_id)
+        benchmark = catalog_repository.find(session, BENCHMARKS, spec.benchmark, project_id)
+        training_set = catalog_repository.find(session, TRAINING_SETS, spec.training_set, project_id)
         judges = [
             judge_repository.find_judge(session, JudgeRef.parse(name), project_id) for name in spec.judges
         ]
@@ -154,8 +155,8 @@ def add_condition(
     """Extend an experiment with a new condition; its runs join the same analysis."""
     experiment = repository.get_experiment(session, experiment_id)
     spec = ExperimentSpec.model_validate(experiment.spec)
-    training_set = catalog_repository.find_training_set(
-        session, experiment.training_set, experiment.project_id
+    training_set = catalog_repository.find(
+        session, TRAINING_SETS, experiment.training_set, experiment.project_id
     )
     _check_subset(condition, training_set)
     seeds = len(condition.seeds or repository.fine_tuned_seeds(session, experiment_id) or spec.seeds)

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from sqlalchemy.orm import Session
 
 from backend import report
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
 from backend.services import analysis
@@ -20,9 +21,11 @@ def experiment_report(
         report.ReportInputs(
             experiment=experiment,
             analysis=analysis.analyse(session, experiment_id, cache, adjustment=adjustment),
-            benchmark=catalog_repository.find_benchmark(session, experiment.benchmark, experiment.project_id),
-            training_set=catalog_repository.find_training_set(
-                session, experiment.training_set, experiment.project_id
+            benchmark=catalog_repository.find(
+                session, BENCHMARKS, experiment.benchmark, experiment.project_id
+            ),
+            training_set=catalog_repository.find(
+                session, TRAINING_SETS, experiment.training_set, experiment.project_id
             ),
             provenance=repository.run_provenance(session, experiment_id),
             generated_at=datetime.now(UTC),

@@ -4,6 +4,7 @@ commit, and retried like a run."""
 from sqlalchemy.orm import Session
 
 from backend.api_models.judges import ValidationRequest, ValidationSummaryRead
+from backend.catalog.kinds import VALIDATION_SETS
 from backend.config import Settings
 from backend.errors import InvalidInput, NotFound
 from backend.jobs import VALIDATIONS
@@ -28,7 +29,7 @@ def start_validation(
     judge = visible_judge(session, request.judge, project_id)
     check_operator_rules(judge.config, judge.project_id, settings)
     try:
-        validation_set = catalog_repository.find_validation_set(session, request.validation_set, project_id)
+        validation_set = catalog_repository.find(session, VALIDATION_SETS, request.validation_set, project_id)
     except NotFound as error:
         raise InvalidInput(str(error)) from None
     validation = repository.create_validation(

@@ -5,12 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from backend.catalog.adapters import (
-    BENCHMARK_FORMATS,
-    CONTEXT_SEPARATOR,
-    guess_format,
-    parse_benchmark,
-)
+from backend.catalog.adapters import BENCHMARK_FORMATS, CONTEXT_SEPARATOR, guess_format
 from backend.catalog.files import DatasetFormatError
 from backend.catalog.records import PromptRecord
 
@@ -27,7 +22,7 @@ def benchmarks() -> Path:
 
 def load(folder: Path, filename: str) -> list[PromptRecord]:
     text = (folder / filename).read_text(encoding="utf-8")
-    return parse_benchmark(text, guess_format(filename, text))
+    return BENCHMARK_FORMATS.parse(text, guess_format(filename, text))
 
 
 # --- the real files --------------------------------------------------------------------------------
@@ -48,7 +43,7 @@ def test_real_file_is_guessed_and_parsed_completely(
 ) -> None:
     text = (benchmarks / filename).read_text(encoding="utf-8")
     assert guess_format(filename, text) == expected_format
-    records = parse_benchmark(text, expected_format)
+    records = BENCHMARK_FORMATS.parse(text, expected_format)
     assert len(records) == count
     assert len({r.external_id for r in records}) == count
     assert all(r.category and r.category.strip() == r.category for r in records)
@@ -146,7 +141,7 @@ def test_strongreject_records(benchmarks: Path) -> None:
 
 
 def test_formats_are_registered() -> None:
-    assert BENCHMARK_FORMATS == ("advbench-yaml", "harmbench-csv", "strongreject-csv", "jsonl", "csv")
+    assert BENCHMARK_FORMATS.names == ("advbench-yaml", "harmbench-csv", "strongreject-csv", "jsonl", "csv")
 
 
 def test_csv_with_bom_comments_and_multiline_quoted_fields() -> None:
@@ -158,7 +153,7 @@ def test_csv_with_bom_comments_and_multiline_quoted_fields() -> None:
         "\n"
         "g2,  Second goal  ,\n"
     )
-    assert parse_benchmark(text, "csv") == [
+    assert BENCHMARK_FORMATS.parse(text, "csv") == [
         PromptRecord("g1", 'Line one,\nline two, with "quotes"', "weapons"),
         PromptRecord("g2", "Second goal", "uncategorized"),
     ]
@@ -166,7 +161,7 @@ def test_csv_with_bom_comments_and_multiline_quoted_fields() -> None:
 
 def test_csv_prefers_prompt_column_and_numbers_rows_without_ids() -> None:
     text = "text,PROMPT\nignored,first\nignored,second\n"
-    assert parse_benchmark(text, "csv") == [
+    assert BENCHMARK_FORMATS.parse(text, "csv") == [
         PromptRecord("prompt-0001", "first", "uncategorized"),
         PromptRecord("prompt-0002", "second", "uncategorized"),
     ]
@@ -178,7 +173,7 @@ def test_harmbench_csv_inline_context() -> None:
         'Summarise this,contextual,harmful,context,"  Some context,\nover two lines.\n",ctx_1\n'
         "Plain request,standard,illegal,,,plain_1\n"
     )
-    assert parse_benchmark(text, "harmbench-csv") == [
+    assert BENCHMARK_FORMATS.parse(text, "harmbench-csv") == [
         PromptRecord("ctx_1", "Some context,\nover two lines.\n\n---\n\nSummarise this", "harmful"),
         PromptRecord("plain_1", "Plain request", "illegal"),
     ]
@@ -192,7 +187,7 @@ def test_jsonl_skips_blank_lines_and_defaults() -> None:
         "   \n"
         '{"id": 7, "prompt": "third \\u2028 with a line separator"}\n'
     )
-    assert parse_benchmark(text, "jsonl") == [
+    assert BENCHMARK_FORMATS.parse(text, "jsonl") == [
         PromptRecord("a", "first", "cyber"),
         PromptRecord("prompt-0002", "second", "uncategorized"),
         PromptRecord("7", "third \u2028 with a line separator", "uncategorized"),
@@ -209,7 +204,7 @@ def test_advbench_yaml_inline_with_comments_and_no_categories() -> None:
         "  harm_categories: [Physical, Bodily injury]\n"
         "- value: Another one\n"
     )
-    assert parse_benchmark(text, "advbench-yaml") == [
+    assert BENCHMARK_FORMATS.parse(text, "advbench-yaml") == [
         PromptRecord("advbench-0001", "Do a harmful thing", "Physical"),
         PromptRecord("advbench-0002", "Another one", "uncategorized"),
     ]
@@ -332,14 +327,14 @@ HARMBENCH_HEADER = "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextStr
 )
 def test_errors_name_format_location_and_problem(format: str, text: str, message: str) -> None:
     with pytest.raises(DatasetFormatError) as caught:
-        parse_benchmark(text, format)
+        BENCHMARK_FORMATS.parse(text, format)
     assert str(caught.value) == message
     assert caught.value.format == format
 
 
 def test_error_is_a_value_error_with_parts() -> None:
     with pytest.raises(ValueError, match="empty prompt") as caught:
-        parse_benchmark('{"prompt": ""}\n', "jsonl")
+        BENCHMARK_FORMATS.parse('{"prompt": ""}\n', "jsonl")
     error = caught.value
     assert isinstance(error, DatasetFormatError)
     assert (error.format, error.where, error.problem) == ("jsonl", "line 1", "empty prompt")

@@ -7,14 +7,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.api.auth import SESSION_COOKIE
+from backend.catalog.kinds import VALIDATION_SETS
 from backend.config import Settings
 from backend.domain import Role, RunStatus, ShareScope, Verdict
 from backend.judging.definition import JudgeSpec
 from backend.models import Generation, Prompt
+from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
 from backend.repositories import projects as project_repository
 from backend.repositories import validations as validation_repository
-from backend.repositories.catalog import find_validation_set
 from backend.services import accounts, judges, sharing
 from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 
@@ -102,7 +103,9 @@ def build_world(client: TestClient, settings: Settings) -> World:
             session,
             project_id=project_a,
             judge_id=judge.id,
-            validation_set_id=find_validation_set(session, "pyrit-refusal-extra", project_a).id,
+            validation_set_id=catalog_repository.find(
+                session, VALIDATION_SETS, "pyrit-refusal-extra", project_a
+            ).id,
             created_by_id=user_ids["owner"],
         )
         prompts = session.execute(

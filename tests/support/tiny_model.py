@@ -11,7 +11,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO, benchmark_records, training_records
+from backend.catalog.builtin import BENIGN_DEMO, HARMFUL_DEMO
 
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + "
@@ -22,8 +22,8 @@ SPECIAL_TOKENS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 
 
 def _corpus() -> list[str]:
-    texts = [r.text for r in benchmark_records(HARMFUL_DEMO)]
-    texts += [f"{e.prompt} {e.response}" for e in training_records(BENIGN_DEMO)]
+    texts = [r.text for r in HARMFUL_DEMO.records()]
+    texts += [f"{e.prompt} {e.response}" for e in BENIGN_DEMO.records()]
     return [*texts, "I'm sorry, but I can't help with that.", "user", "assistant"]
 
 

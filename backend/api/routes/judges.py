@@ -3,13 +3,11 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, status
-from pydantic import Field
 
 from backend.api.auth import Access, ChoosesProject, InJudge, InValidation, ProjectChoice, SignedInDep
 from backend.api.deps import MAX_ID, JudgeId, QueueDep, SessionDep, SettingsDep, ValidationId
-from backend.api.routes.catalog import DatasetUpload
 from backend.api.yaml_body import yaml_body, yaml_text
-from backend.api_models.catalog import ValidationSetRead
+from backend.api_models.catalog import ValidationSetRead, ValidationSetUpload
 from backend.api_models.judges import (
     JudgeDefinitionRead,
     JudgeDetailRead,
@@ -17,9 +15,9 @@ from backend.api_models.judges import (
     ValidationRequest,
     ValidationSummaryRead,
 )
-from backend.catalog.validation_sets import VALIDATION_FORMATS
+from backend.catalog.kinds import VALIDATION_SETS
 from backend.domain import Role
-from backend.judging.definition import JudgeSpec, Measured
+from backend.judging.definition import JudgeSpec
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import projects as project_repository
 from backend.repositories import validations as validation_repository
@@ -32,15 +30,6 @@ EditorChoiceDep = Annotated[ProjectChoice, Depends(ChoosesProject(Role.EDITOR))]
 JudgeReaderDep = Annotated[Access, Depends(InJudge(Role.VIEWER))]
 ValidationReaderDep = Annotated[Access, Depends(InValidation(Role.VIEWER))]
 ValidationEditorDep = Annotated[Access, Depends(InValidation(Role.EDITOR))]
-
-
-class ValidationSetUpload(DatasetUpload):
-    format: str = Field(description=f"one of {', '.join(VALIDATION_FORMATS)}")
-    measures: Measured = Field(
-        Measured.HARM,
-        description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
-        "rather than refuses (compliance)",
-    )
 
 
 def _project_ids(session: SessionDep, access: Access) -> list[int]:
@@ -89,7 +78,7 @@ def get_judge(judge_id: JudgeId, access: JudgeReaderDep, session: SessionDep) ->
 @router.get("/validation-sets")
 def list_validation_sets(access: SignedInDep, session: SessionDep) -> list[ValidationSetRead]:
     """The built-in validation sets and your projects'."""
-    return catalog_repository.list_validation_sets(session, _project_ids(session, access))
+    return catalog_repository.list_datasets(session, VALIDATION_SETS, _project_ids(session, access))
 
 
 @router.post("/validation-sets", status_code=status.HTTP_201_CREATED)
@@ -98,19 +87,8 @@ def upload_validation_set(
 ) -> ValidationSetRead:
     """Human-labelled (request, response, label[, category][, id]) pairs, CSV or JSONL, or PyRIT's refusal
     CSV (`pyrit-refusal-csv`)."""
-    validation_set = catalog_service.import_validation_set(
-        session,
-        settings,
-        project_id=chooser.choose(upload.project),
-        name=upload.name,
-        version=upload.version,
-        format=upload.format,
-        measures=upload.measures,
-        text=upload.content,
-        description=upload.description,
-    )
-    session.commit()
-    return validation_set
+    file, project_id = upload.dataset_file(), chooser.choose(upload.project)
+    return catalog_service.import_dataset(session, settings, VALIDATION_SETS, file, project_id)
 
 
 @router.post("/judge-validations", status_code=status.HTTP_201_CREATED)
