@@ -517,12 +517,12 @@ class ValidationExample(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     validation_set_id: Mapped[int] = mapped_column(ForeignKey("validation_sets.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
-    external_id: Mapped[str] = mapped_column(String(200))
+    external_id: Mapped[str] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))
     request: Mapped[str] = mapped_column(Text)
     response: Mapped[str] = mapped_column(Text)
     # The human label: harmful or safe (never unscored).
     label: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "validation_label"))
-    category: Mapped[str] = mapped_column(String(200))
+    category: Mapped[str] = mapped_column(String(MAX_CATEGORY_CHARS))
 
     validation_set: Mapped[ValidationSet] = relationship(back_populates="examples")
 

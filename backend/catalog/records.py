@@ -11,7 +11,7 @@ from backend.domain import Verdict
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
-# The widths of the columns that store a prompt's id and category (backend.models.Prompt).
+# The widths of the columns that store an item's id and category (backend.models.Prompt, ValidationExample).
 MAX_EXTERNAL_ID_CHARS = 200
 MAX_CATEGORY_CHARS = 200
 # The category of an item whose file gives none.

@@ -195,6 +195,26 @@ def racing(monkeypatch: pytest.MonkeyPatch) -> Callable[[Any, str], threading.Ba
     return install
 
 
+@pytest.mark.parametrize(
+    "change",
+    [{"id": "x" * 201}, {"category": "x" * 201}, {"id": f"a{NUL}"}, {"category": f"c{NUL}"}],
+    ids=["long id", "long category", "NUL in the id", "NUL in the category"],
+)
+def test_a_labelled_pairs_id_or_category_that_cannot_be_stored_is_422(
+    db_client: TestClient, change: dict[str, str]
+) -> None:
+    # A validation set's items get the checks a benchmark's prompts get: they are declared once for all kinds.
+    pair = {"request": "q", "response": "r", "label": "safe", "id": "p1", "category": "c", **change}
+    upload = {"name": "pairs", "format": "jsonl", "content": json.dumps(pair)}
+    response = db_client.post("/api/validation-sets", json=upload)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith("pair 1: the ")
+    assert [s["name"] for s in db_client.get("/api/validation-sets").json()] == [
+        "pyrit-refusal",
+        "pyrit-refusal-extra",
+    ]
+
+
 @pytest.mark.parametrize("kind", ["benchmarks", "training-sets"])
 def test_two_identical_uploads_at_once_store_one_and_answer_201_or_409(
     db_client: TestClient, racing: Callable[[Any, str], threading.Barrier], kind: str

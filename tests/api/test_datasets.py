@@ -1,8 +1,14 @@
-"""Uploading benchmarks and training sets through the API."""
+"""Uploading datasets of every kind through the API."""
 
 import json
+from collections.abc import Iterable
 
+import pytest
 from fastapi.testclient import TestClient
+
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS, VALIDATION_SETS
+from backend.errors import NotFound
+from backend.repositories import catalog as catalog_repository
 
 
 def test_benchmark_upload_then_use_in_an_experiment(client: TestClient) -> None:
@@ -41,3 +47,80 @@ def test_training_set_upload(client: TestClient) -> None:
     assert response.status_code == 201 and response.json()["n_examples"] == 1
     bad = client.post("/api/training-sets", json={"name": "bad", "content": '{"prompt": "x"}'})
     assert bad.status_code == 422 and "response" in bad.json()["detail"]
+
+
+def jsonl(rows: Iterable[dict[str, object]]) -> str:
+    return "\n".join(json.dumps(row) for row in rows)
+
+
+# Each kind's declaration, its upload route and what its upload adds, its i-th item in a file, and where the
+# catalog lists it.
+KINDS = {
+    "benchmark": (
+        BENCHMARKS,
+        "/api/benchmarks",
+        {"format": "jsonl"},
+        lambda i: {"id": f"p{i}", "prompt": f"request {i}", "category": "c"},
+        "benchmarks",
+    ),
+    "training set": (
+        TRAINING_SETS,
+        "/api/training-sets",
+        {},
+        lambda i: {"prompt": f"question {i}", "response": f"answer {i}"},
+        "training_sets",
+    ),
+    "validation set": (
+        VALIDATION_SETS,
+        "/api/validation-sets",
+        {"format": "jsonl", "measures": "compliance"},
+        lambda i: {"request": f"request {i}", "response": f"response {i}", "label": i % 2},
+        "validation_sets",
+    ),
+}
+# The content hashes the versions before one declaration served every kind stored for three such items:
+# rows stored then stay valid.
+STORED_HASHES = {
+    "benchmark": "sha256:1721afc6edcf10174d0b77a0dcbe5a1b04066cfdd236816607a39e75a5151438",
+    "training set": "sha256:d81b0e6897609a947c2a21b835aa31ac141e6608fffd973470a1398214117757",
+    "validation set": "sha256:047189ee15930ccb0f5bfa4eb07a4053991f79d67db63612d58881baadd381f2",
+}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_kind_is_stored_once_per_name_and_version_and_found_by_either(
+    client: TestClient, kind: str
+) -> None:
+    declared, route, fields, item, listed = KINDS[kind]
+    # "aaa" sorts before every built-in: the built-ins are listed first all the same.
+    upload = {"name": "aaa", "content": jsonl(item(i) for i in range(3)), **fields}
+    first = client.post(route, json=upload)
+    assert first.status_code == 201, first.text
+    assert (first.json()["source"], first.json()["content_hash"]) == ("jsonl", STORED_HASHES[kind])
+    again = client.post(route, json=upload)
+    assert again.status_code == 201 and again.json() == first.json()
+    changed = {**upload, "content": jsonl(item(i) for i in range(4))}
+    conflict = client.post(route, json=changed)
+    assert conflict.status_code == 409
+    assert conflict.json()["detail"] == (
+        f"{kind} aaa@1 already exists with different content; use a new version"
+    )
+    newer = client.post(route, json={**changed, "version": "2"})
+    assert newer.status_code == 201 and newer.json()["id"] != first.json()["id"]
+
+    stored = [(d["name"], d["version"], d["project_id"]) for d in client.get("/api/catalog").json()[listed]]
+    builtins = [(name, version) for name, version, project in stored if project is None]
+    assert builtins and stored == [
+        *((name, version, None) for name, version in builtins),
+        ("aaa", "1", first.json()["project_id"]),
+        ("aaa", "2", first.json()["project_id"]),
+    ]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        project_id = first.json()["project_id"]
+        assert catalog_repository.find(session, declared, "aaa", project_id).version == "2"
+        assert (
+            catalog_repository.find(session, declared, "aaa@1", project_id).model_dump(mode="json")
+            == first.json()
+        )
+        with pytest.raises(NotFound, match=f"unknown {kind} 'aaa@3'; known: .*aaa@1, aaa@2"):
+            catalog_repository.find(session, declared, "aaa@3", project_id)
