@@ -43,6 +43,8 @@ def _short(text: str, limit: int = 40) -> str:
 
 @dataclass(frozen=True)
 class DatasetKind(Generic[R, Read]):
+    """One kind of dataset, read from files into records of type R and shown as Read."""
+
     name: str  # how messages name one dataset: "benchmark"
     model: type[Dataset]
     # The relationship to the items (Benchmark.prompts), whose table has a column per field of the record.
