@@ -1,1 +1,1 @@
-"""What experiments are made of: benchmarks, training sets, judges and base models, by name."""
+"""What experiments are made of: datasets (benchmarks, training sets, validation sets) and base models."""
