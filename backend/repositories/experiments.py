@@ -16,8 +16,9 @@ from backend.api_models.experiments import (
 )
 from backend.condition_settings import describe_stored
 from backend.domain import TERMINAL_STATUSES, RunStatus, ValidationStatus
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
+    SEED_LIMIT,
     ConditionSpec,
     ExperimentSpec,
     GenerationSpec,
@@ -128,6 +129,8 @@ def add_seeds(session: Session, experiment_id: int, count: int, condition_names:
     extension = _next_extension(experiment)
     first = 1 + max(run.seed for c in experiment.conditions for run in c.runs)
     new_seeds = list(range(first, first + count))
+    if new_seeds[-1] > SEED_LIMIT:
+        raise InvalidInput(f"{count} seeds after {first - 1} would pass the largest seed, {SEED_LIMIT}")
     added = []
     for condition in experiment.conditions:
         if condition.name not in condition_names:
