@@ -156,10 +156,7 @@ def _validation(validation: ValidationSummaryRead | None) -> str:
 
 
 def _seeds(condition: ConditionRead) -> str:
-    seeds = condition.spec.get("seeds") or []
-    pinned = {
-        name: seed for name, seed in (condition.spec.get("pin_seeds") or {}).items() if seed is not None
-    }
+    seeds, pinned = condition.spec.seeds, condition.spec.pin_seeds.pinned()
     pins = f"; pinned: {', '.join(f'{name} {seed}' for name, seed in pinned.items())}" if pinned else ""
     return f"{len(seeds)} ({', '.join(map(str, seeds))}){pins}"
 

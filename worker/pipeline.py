@@ -131,7 +131,6 @@ def generate(job: Job) -> None:
     """Generate every (prompt, sample) the run has not stored yet, a batch per transaction."""
     context, settings = job.context, job.settings
     spec = context.condition.generation
-    assert spec is not None, "conditions are stored with their generation settings resolved"
     adapter = None
     if not context.is_baseline:
         adapter = adapter_directory(settings, context.checkpoint_run_id)
@@ -212,9 +211,8 @@ def next_stage(job: Job) -> RunStatus | None:
     trains_adapter = not context.is_baseline and context.checkpoint_run_id == context.run_id
     if trains_adapter and not has_adapter(job.settings, context.run_id):
         return RunStatus.TRAINING
-    spec = context.condition.generation
-    assert spec is not None, "conditions are stored with their generation settings resolved"
-    expected = job.store.count_prompts(context.benchmark_id) * spec.samples_per_prompt
+    samples = context.condition.generation.samples_per_prompt
+    expected = job.store.count_prompts(context.benchmark_id) * samples
     if job.store.count_generations(context.run_id) < expected:
         return RunStatus.GENERATING
     if job.store.has_unjudged(context.run_id, [definition.id for definition in context.judges]):

@@ -16,7 +16,7 @@ from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
 from backend.domain import RunStatus
-from backend.experiment_definition import ConditionSpec
+from backend.experiment_definition import StoredCondition
 from backend.jobs import RUNS
 from backend.models import (
     Benchmark,
@@ -47,7 +47,7 @@ class RunContext:
     is_baseline: bool
     # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement.
     checkpoint_run_id: int
-    condition: ConditionSpec
+    condition: StoredCondition
     base_model: str
     base_model_revision: str | None
     # The experiment's judge definitions, in order.
@@ -91,7 +91,7 @@ class RunStore(JobStore[Run]):
                 experiment_id=experiment.id,
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=run.evaluation_of_id or run.id,
-                condition=ConditionSpec.model_validate(condition.spec),
+                condition=condition.spec,
                 base_model=experiment.base_model,
                 base_model_revision=experiment.base_model_revision,
                 judges=judges_of_experiment(session, experiment.id),
