@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
 from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
 from backend.experiment_definition import ExperimentSpec, StoredCondition
+from backend.provenance import Provenance
 
 
 def utcnow() -> datetime:
@@ -406,8 +407,8 @@ class Run(JobRow, Base):
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
     # Seconds spent per stage: {"training": 61.2, "generating": 48.0, "judging": 3.1}.
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Seeds, package versions, git commit, model and data hashes, device.
-    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Seeds, package versions, git commit, model and data hashes, device (backend.provenance).
+    provenance: Mapped[Provenance] = mapped_column(JSONModel(Provenance), default=Provenance())
     # Moves on with every UPDATE of the row (the ORM's and Core's alike) and with every recount of its
     # verdicts (repositories.cells): the dashboard's state is the sum over an experiment's runs.
     revision: Mapped[int] = mapped_column(

@@ -30,6 +30,7 @@ from backend.models import (
     TrainingSet,
     utcnow,
 )
+from backend.provenance import Provenance
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
 from worker.generation import GeneratedText
@@ -132,14 +133,15 @@ class RunStore(JobStore[Run]):
             self._hold(session, lease)
             self._finish(session, lease)
 
-    def add_provenance(self, lease: Lease, **entries: Any) -> None:
+    def add_provenance(self, lease: Lease, sections: Provenance) -> None:
+        """Record the sections `sections` has, replacing the run's earlier record of them."""
         with self._sessions.begin() as session:
             run = self._hold(session, lease)
-            run.provenance = {**run.provenance, **entries}
+            run.provenance = run.provenance.with_sections(sections)
 
-    def provenance(self, run_id: int) -> dict[str, Any]:
+    def provenance(self, run_id: int) -> Provenance:
         with self._sessions() as session:
-            return session.scalar(select(Run.provenance).where(Run.id == run_id)) or {}
+            return session.scalar(select(Run.provenance).where(Run.id == run_id)) or Provenance()
 
     def trained_run_ids(self, limit: int) -> list[int]:
         """The newest done runs that trained an adapter (not baselines, not re-evaluations)."""

@@ -9,6 +9,7 @@ from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
 from backend.domain import RunStatus
 from backend.experiment_definition import ExperimentSpec, StoredCondition
+from backend.provenance import Provenance
 
 
 class RateRead(ReadModel):
@@ -69,7 +70,7 @@ class SettingRead(ReadModel):
 
 class RunDetail(RunRead):
     experiment_id: int
-    provenance: dict[str, Any]
+    provenance: Provenance
     # The run's condition's settings (what differs between the experiment's conditions marked).
     condition_settings: list[SettingRead]
 

@@ -26,6 +26,7 @@ from backend.experiment_definition import (
 )
 from backend.judging.measures import metrics
 from backend.models import Condition, Experiment, ExperimentJudge, JudgeValidation, Prompt, Run
+from backend.provenance import Provenance
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
 
@@ -351,7 +352,7 @@ def set_status(
     return sorted(moved.scalars())
 
 
-def run_provenance(session: Session, experiment_id: int) -> list[dict[str, object]]:
+def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
     """Every run's provenance (seeds, package versions, model and data hashes, device), in run order;
     empty for runs no worker has started."""
     return list(
