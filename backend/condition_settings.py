@@ -9,12 +9,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from backend.api_models.experiments import SettingRead
-from backend.experiment_definition import ConditionSpec
+from backend.experiment_definition import StoredCondition
 
 Item = tuple[str, str, str]  # (key, group, text)
 
 
-def _training(spec: ConditionSpec) -> list[Item]:
+def _training(spec: StoredCondition) -> list[Item]:
     training, lora = spec.training, spec.lora
     return [
         ("training.learning_rate", "training", f"lr {training.learning_rate:g}"),
@@ -31,9 +31,8 @@ def _training(spec: ConditionSpec) -> list[Item]:
     ]
 
 
-def _generation(spec: ConditionSpec) -> list[Item]:
+def _generation(spec: StoredCondition) -> list[Item]:
     generation = spec.generation
-    assert generation is not None, "stored conditions have their generation settings resolved"
     return [
         ("generation.temperature", "generation", f"temperature {generation.temperature:g}"),
         ("generation.top_p", "generation", f"top-p {generation.top_p:g}"),
@@ -46,17 +45,16 @@ def _generation(spec: ConditionSpec) -> list[Item]:
     ]
 
 
-def _seeds(spec: ConditionSpec) -> list[Item]:
+def _seeds(spec: StoredCondition) -> list[Item]:
     pinned = [
         (f"pin_seeds.{name}", "seeds", f"{name.replace('_', ' ')} seed pinned to {seed}")
-        for name, seed in spec.pin_seeds.model_dump().items()
-        if seed is not None
+        for name, seed in spec.pin_seeds.pinned().items()
     ]
-    return [("seeds", "seeds", f"seeds {', '.join(map(str, spec.seeds or []))}"), *pinned]
+    return [("seeds", "seeds", f"seeds {', '.join(map(str, spec.seeds))}"), *pinned]
 
 
-def describe_conditions(specs: Sequence[ConditionSpec]) -> list[list[SettingRead]]:
-    """Each condition's settings (as stored: generation and seeds resolved), in words, in spec order."""
+def describe_conditions(specs: Sequence[StoredCondition]) -> list[list[SettingRead]]:
+    """Each condition's settings, in words, in spec order."""
     described = [
         (_training(spec) if spec.finetune else []) + _generation(spec) + _seeds(spec) for spec in specs
     ]
@@ -75,11 +73,6 @@ def describe_conditions(specs: Sequence[ConditionSpec]) -> list[list[SettingRead
     ]
 
 
-def _compared_as(key: str, group: str, spec: ConditionSpec) -> tuple[str, bool | None]:
+def _compared_as(key: str, group: str, spec: StoredCondition) -> tuple[str, bool | None]:
     # A baseline runs its own seeds by design (one untuned model): its seeds are compared with baselines'.
     return key, spec.finetune if group == "seeds" else None
-
-
-def describe_stored(specs: Sequence[dict]) -> list[list[SettingRead]]:
-    """As describe_conditions, from conditions' stored specs."""
-    return describe_conditions([ConditionSpec.model_validate(spec) for spec in specs])

@@ -1,6 +1,8 @@
 """The experiment definition users submit (form, YAML or JSON), validated once here.
 
-The same models describe a stored condition, so the worker reads back exactly what the user asked for.
+The same models describe what is stored (backend.models keeps them typed in their JSON columns): the
+experiment's definition as submitted, and each condition as a StoredCondition, with what it left to the
+experiment filled in, so the worker, the dashboard and the exports read back exactly what the user asked for.
 """
 
 from typing import Annotated, Self
@@ -75,6 +77,10 @@ class PinnedSeeds(_Spec):
     data_subset: Seed | None = None
     sampling: Seed | None = None
 
+    def pinned(self) -> dict[str, int]:
+        """The pinned seeds by name ("lora_init", ...)."""
+        return {name: seed for name, seed in self if seed is not None}
+
 
 class ConditionSpec(_Spec):
     name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-+= ]*$")
@@ -87,6 +93,15 @@ class ConditionSpec(_Spec):
     # None: the experiment's seeds.
     seeds: list[Seed] | None = Field(None, min_length=1)
     pin_seeds: PinnedSeeds = Field(default_factory=PinnedSeeds)
+
+
+class StoredCondition(ConditionSpec):
+    """A condition as stored with its experiment (ExperimentSpec.resolve): every setting it left to the
+    experiment filled in, so whatever reads it needs nothing else. A setting a condition may leave to its
+    experiment goes here too, required."""
+
+    generation: GenerationSpec
+    seeds: list[Seed] = Field(min_length=1)
 
 
 class ExperimentSpec(_Spec):
@@ -144,8 +159,18 @@ class ExperimentSpec(_Spec):
                 )
         return self
 
-    def seeds_of(self, condition: ConditionSpec) -> list[int]:
-        return condition.seeds if condition.seeds is not None else self.seeds
+    def resolve(self, condition: ConditionSpec, seeds: list[int] | None = None) -> StoredCondition:
+        """`condition` as stored: what it leaves to the experiment taken from the experiment. Without seeds
+        of its own it runs `seeds` when given (a condition added later pairs with the fine-tuned ones),
+        else the experiment's."""
+        return StoredCondition.model_validate(
+            {
+                **dict(condition),
+                "generation": condition.generation or self.generation,
+                "seeds": condition.seeds or seeds or self.seeds,
+            }
+        )
 
-    def generation_of(self, condition: ConditionSpec) -> GenerationSpec:
-        return condition.generation or self.generation
+    def resolved_conditions(self) -> list[StoredCondition]:
+        """Every condition as it will be stored."""
+        return [self.resolve(condition) for condition in self.conditions]

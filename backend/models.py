@@ -1,8 +1,9 @@
 """ORM rows. They stay inside the repository layer; the API returns pydantic models built from them."""
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
+from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     Boolean,
@@ -25,6 +26,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
 from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
+from backend.experiment_definition import ExperimentSpec, StoredCondition
+from backend.provenance import Provenance
 
 
 def utcnow() -> datetime:
@@ -46,6 +49,27 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+Stored = TypeVar("Stored", bound=BaseModel)
+
+
+class JSONModel(TypeDecorator[Stored]):
+    """A pydantic model in a JSON column: its JSON dump is stored, and it is read back validated, so what
+    reads the row gets the typed model, never a dict."""
+
+    impl = JSON
+    cache_ok = True
+
+    def __init__(self, model: type[Stored]) -> None:
+        super().__init__()
+        self.model = model
+
+    def process_bind_param(self, value: Stored | None, dialect: Dialect) -> Any:
+        return None if value is None else value.model_dump(mode="json")
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Stored | None:
+        return None if value is None else self.model.model_validate(value)
 
 
 def _str_enum(enum_class: type, name: str) -> Enum:
@@ -250,9 +274,8 @@ class Experiment(Base):
     base_model_revision: Mapped[str | None] = mapped_column(String(200))
     benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"))
     training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id"))
-    # The validated ExperimentSpec as submitted (its judges pinned to versions), for re-submission and
-    # provenance.
-    spec: Mapped[dict[str, Any]]
+    # The definition as submitted (its judges pinned to versions), for re-submission and provenance.
+    spec: Mapped[ExperimentSpec] = mapped_column(JSONModel(ExperimentSpec))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     project: Mapped[Project] = relationship()
@@ -325,8 +348,8 @@ class Condition(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     is_baseline: Mapped[bool]
-    # The ConditionSpec with the experiment's generation settings and seeds filled in.
-    spec: Mapped[dict[str, Any]]
+    # With what it leaves to the experiment (generation settings, seeds) filled in.
+    spec: Mapped[StoredCondition] = mapped_column(JSONModel(StoredCondition))
 
     experiment: Mapped[Experiment] = relationship(back_populates="conditions")
     runs: Mapped[list["Run"]] = relationship(
@@ -387,8 +410,8 @@ class Run(JobRow, Base):
     status: Mapped[RunStatus] = mapped_column(_str_enum(RunStatus, "run_status"), default=RunStatus.QUEUED)
     # Seconds spent per stage: {"training": 61.2, "generating": 48.0, "judging": 3.1}.
     timings: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    # Seeds, package versions, git commit, model and data hashes, device.
-    provenance: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # Seeds, package versions, git commit, model and data hashes, device (backend.provenance).
+    provenance: Mapped[Provenance] = mapped_column(JSONModel(Provenance), default=Provenance())
     # Moves on with every UPDATE of the row (the ORM's and Core's alike) and with every recount of its
     # verdicts (repositories.cells): the dashboard's state is the sum over an experiment's runs.
     revision: Mapped[int] = mapped_column(

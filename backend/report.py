@@ -12,13 +12,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from backend.api_models.analysis import AnalysisRead, ComparisonRead, ConditionSummaryRead, IntervalRead
 from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
 from backend.api_models.experiments import ConditionRead, ExperimentRead
 from backend.api_models.judges import ValidationSummaryRead
 from backend.judging.measures import rate_measure
+from backend.provenance import CudaDevice, Device, Provenance
 
 NOT_VALIDATED = "not validated in this deployment"
 # CommonMark lets a backslash escape any ASCII punctuation: escaping them all leaves no markup to read.
@@ -82,7 +82,7 @@ class ReportInputs:
     analysis: AnalysisRead
     benchmark: BenchmarkRead
     training_set: TrainingSetRead
-    provenance: list[dict[str, Any]]  # one per run; empty for runs not started
+    provenance: list[Provenance]  # one per run; empty for runs not started
     generated_at: datetime
 
 
@@ -95,10 +95,12 @@ def _setup(inputs: ReportInputs) -> list[str]:
     loaded = sorted(
         {
             ", ".join(
-                f"{key} {code(value)}" for key, value in sorted(source.items()) if value and key != "path"
+                f"{key} {code(value)}"
+                for key, value in sorted(source.model_dump(exclude={"path"}).items())
+                if value
             )
-            for source in (p.get("base_model") for p in inputs.provenance)
-            if isinstance(source, dict)
+            for source in (p.base_model for p in inputs.provenance)
+            if source is not None
         }
     )
     originals = [run for run in experiment.runs if run.evaluation_of_id is None]
@@ -156,10 +158,7 @@ def _validation(validation: ValidationSummaryRead | None) -> str:
 
 
 def _seeds(condition: ConditionRead) -> str:
-    seeds = condition.spec.get("seeds") or []
-    pinned = {
-        name: seed for name, seed in (condition.spec.get("pin_seeds") or {}).items() if seed is not None
-    }
+    seeds, pinned = condition.spec.seeds, condition.spec.pin_seeds.pinned()
     pins = f"; pinned: {', '.join(f'{name} {seed}' for name, seed in pinned.items())}" if pinned else ""
     return f"{len(seeds)} ({', '.join(map(str, seeds))}){pins}"
 
@@ -464,19 +463,18 @@ def _versions(values: Iterable[object]) -> str:
 
 
 def _software(inputs: ReportInputs) -> list[str]:
-    started = [p for p in inputs.provenance if p.get("environment")]
+    started = [(p, p.environment) for p in inputs.provenance if p.environment is not None]
     if not started:
         return ["## Software and hardware", "", "No run has started yet: nothing recorded."]
     packages: dict[str, list[object]] = defaultdict(list)
-    for provenance in started:
-        for package, version in (provenance["environment"].get("packages") or {}).items():
+    for _, environment in started:
+        for package, version in environment.packages.items():
             packages[package].append(version)
     rows = [[code(package), _versions(versions)] for package, versions in sorted(packages.items())]
-    environment = [p["environment"] for p in started]
     rows += [
-        ["Python", _versions(e.get("python") for e in environment)],
-        ["seedscope commit", _versions(e.get("git_commit") for e in environment)],
-        ["Device", _versions(_device(p.get("device")) for p in started)],
+        ["Python", _versions(e.python for _, e in started)],
+        ["seedscope commit", _versions(e.git_commit for _, e in started)],
+        ["Device", _versions(_device(p.device) for p, _ in started)],
     ]
     missing = len(inputs.provenance) - len(started)
     note = f"From the provenance of {len(started)} run(s)" + (
@@ -485,10 +483,12 @@ def _software(inputs: ReportInputs) -> list[str]:
     return ["## Software and hardware", "", *table(["Package", "Versions"], rows), "", note]
 
 
-def _device(device: object) -> str | None:
-    if not isinstance(device, dict):
+def _device(device: Device | None) -> str | None:
+    if device is None:
         return None
-    return " ".join(str(device[key]) for key in ("type", "name", "count", "torch_threads") if key in device)
+    if isinstance(device, CudaDevice):
+        return f"cuda {device.name} {device.count}"
+    return f"cpu {device.torch_threads}"
 
 
 def render(inputs: ReportInputs) -> str:

@@ -1,5 +1,6 @@
 """Migrations build exactly the ORM's schema, on SQLite and on PostgreSQL, and roll back cleanly."""
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from backend.api_models.accounts import ProjectRead
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Role
-from backend.experiment_definition import ConditionSpec, GenerationSpec
+from backend.experiment_definition import ConditionSpec, ExperimentSpec, GenerationSpec, StoredCondition
 from backend.jobs import VALIDATIONS
 from backend.migrate import alembic_config
 from backend.models import Base, exists_on
@@ -25,7 +26,19 @@ from backend.services.accounts import ensure_local_owner
 from backend.services.catalog import ensure_builtins
 
 # A condition as stored: its spec with the generation settings and seeds resolved.
-STORED_CONDITION = ConditionSpec(name="c", generation=GenerationSpec(), seeds=[0]).model_dump_json()
+STORED_CONDITION = StoredCondition(name="c", generation=GenerationSpec(), seeds=[0]).model_dump_json()
+# An experiment's definition as versions before 0004 stored it: judges named without versions, and no
+# project (a key added since).
+OLD_EXPERIMENT_SPEC = json.dumps(
+    ExperimentSpec(
+        name="old",
+        benchmark="b",
+        training_set="t",
+        judges=["refusal-minilm", "refusal-phrases"],
+        seeds=[0],
+        conditions=[ConditionSpec(name="c")],
+    ).model_dump(mode="json", exclude={"project"})
+)
 
 
 def _check_round_trip(database_url: str) -> None:
@@ -157,8 +170,8 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
         (
             "INSERT INTO experiments (project_id, name, description, base_model, benchmark_id, "
             "training_set_id, judges, spec, created_at) VALUES (1, 'old', '', 'm', 1, 1, "
-            "'[\"refusal-minilm\", \"refusal-phrases\"]', '{}', :now)",
-            {},
+            '\'["refusal-minilm", "refusal-phrases"]\', :spec, :now)',
+            {"spec": OLD_EXPERIMENT_SPEC},
         ),
         (
             "INSERT INTO conditions (experiment_id, position, name, is_baseline, spec) "
@@ -233,6 +246,8 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
         session.commit()
         experiment = get_experiment(session, 1)
         assert [j.ref for j in experiment.judges] == ["refusal-minilm@1", "refusal-phrases@1"]
+        assert experiment.spec.judges == ["refusal-minilm", "refusal-phrases"]
+        assert experiment.spec.project is None and experiment.conditions[0].spec.seeds == [0]
         assert experiment.runs[0].rate is not None
         assert (experiment.runs[0].rate.harmful, experiment.runs[0].rate.unscored) == (1, 1)
     command.downgrade(config, "0004")

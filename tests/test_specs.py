@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from backend.experiment_definition import ExperimentSpec
+from backend.experiment_definition import ExperimentSpec, GenerationSpec, StoredCondition
 from tests.factories import experiment_spec
 
 
@@ -11,9 +11,29 @@ def test_defaults_fill_what_the_definition_leaves_out() -> None:
     assert spec.base_model == "embedded:smollm2-135m-aligned"
     assert spec.judges == ["refusal-minilm"]
     assert tuned.lora.rank == 8 and tuned.training.learning_rate == 2e-4
-    assert spec.seeds_of(spec.conditions[0]) == [0]
-    assert spec.seeds_of(tuned) == [0, 1]
-    assert spec.generation_of(tuned).temperature == 0.0
+    baseline, stored, _ = spec.resolved_conditions()
+    assert baseline.seeds == [0] and stored.seeds == [0, 1]
+    assert stored.generation == spec.generation and stored.lora == tuned.lora
+
+
+def test_a_stored_condition_has_what_it_leaves_to_the_experiment_filled_in() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            generation={"temperature": 0.7},
+            seeds=[0, 1, 2],
+            conditions=[{"name": "own", "seeds": [5], "generation": {"top_p": 0.9}}, {"name": "plain"}],
+        )
+    )
+    own, plain = spec.conditions
+    assert spec.resolve(own).seeds == [5] and spec.resolve(own).generation == GenerationSpec(top_p=0.9)
+    assert spec.resolve(plain).seeds == [0, 1, 2] and spec.resolve(plain).generation.temperature == 0.7
+    # A condition added later without seeds of its own pairs with the seeds it is given.
+    assert spec.resolve(plain, [3, 4]).seeds == [3, 4] and spec.resolve(own, [3, 4]).seeds == [5]
+    # What is stored says so: a stored condition without its generation settings or seeds is refused.
+    stored = spec.resolve(plain).model_dump()
+    for missing in ("generation", "seeds"):
+        with pytest.raises(ValidationError, match=missing):
+            StoredCondition.model_validate({k: v for k, v in stored.items() if k != missing})
 
 
 @pytest.mark.parametrize(

@@ -6,6 +6,8 @@ from collections.abc import Iterator
 
 import torch
 
+from backend.provenance import CpuDevice, CudaDevice
+
 HALF_PRECISION = (torch.bfloat16, torch.float16)
 
 
@@ -57,14 +59,14 @@ def autocast(device: torch.device) -> Iterator[None]:
         yield
 
 
-def describe(device: torch.device, dtype: torch.dtype) -> dict[str, object]:
+def describe(device: torch.device, dtype: torch.dtype) -> CpuDevice | CudaDevice:
     """The hardware and precision a run used, for its provenance."""
     precision = str(dtype).removeprefix("torch.")
     if device.type == "cuda":
-        return {
-            "type": "cuda",
-            "name": torch.cuda.get_device_name(device),
-            "count": torch.cuda.device_count(),
-            "dtype": precision,
-        }
-    return {"type": "cpu", "torch_threads": torch.get_num_threads(), "dtype": precision}
+        return CudaDevice(
+            type="cuda",
+            name=torch.cuda.get_device_name(device),
+            count=torch.cuda.device_count(),
+            dtype=precision,
+        )
+    return CpuDevice(type="cpu", torch_threads=torch.get_num_threads(), dtype=precision)

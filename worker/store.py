@@ -16,7 +16,7 @@ from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
 from backend.domain import RunStatus
-from backend.experiment_definition import ConditionSpec
+from backend.experiment_definition import StoredCondition
 from backend.jobs import RUNS
 from backend.models import (
     Benchmark,
@@ -30,6 +30,7 @@ from backend.models import (
     TrainingSet,
     utcnow,
 )
+from backend.provenance import Provenance
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
 from worker.generation import GeneratedText
@@ -47,7 +48,7 @@ class RunContext:
     is_baseline: bool
     # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement.
     checkpoint_run_id: int
-    condition: ConditionSpec
+    condition: StoredCondition
     base_model: str
     base_model_revision: str | None
     # The experiment's judge definitions, in order.
@@ -91,7 +92,7 @@ class RunStore(JobStore[Run]):
                 experiment_id=experiment.id,
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=run.evaluation_of_id or run.id,
-                condition=ConditionSpec.model_validate(condition.spec),
+                condition=condition.spec,
                 base_model=experiment.base_model,
                 base_model_revision=experiment.base_model_revision,
                 judges=judges_of_experiment(session, experiment.id),
@@ -132,14 +133,15 @@ class RunStore(JobStore[Run]):
             self._hold(session, lease)
             self._finish(session, lease)
 
-    def add_provenance(self, lease: Lease, **entries: Any) -> None:
+    def add_provenance(self, lease: Lease, sections: Provenance) -> None:
+        """Record the sections `sections` has, replacing the run's earlier record of them."""
         with self._sessions.begin() as session:
             run = self._hold(session, lease)
-            run.provenance = {**run.provenance, **entries}
+            run.provenance = run.provenance.with_sections(sections)
 
-    def provenance(self, run_id: int) -> dict[str, Any]:
+    def provenance(self, run_id: int) -> Provenance:
         with self._sessions() as session:
-            return session.scalar(select(Run.provenance).where(Run.id == run_id)) or {}
+            return session.scalar(select(Run.provenance).where(Run.id == run_id)) or Provenance()
 
     def trained_run_ids(self, limit: int) -> list[int]:
         """The newest done runs that trained an adapter (not baselines, not re-evaluations)."""

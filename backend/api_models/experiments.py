@@ -8,6 +8,8 @@ from pydantic import BaseModel, Field
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
 from backend.domain import RunStatus
+from backend.experiment_definition import ExperimentSpec, StoredCondition
+from backend.provenance import Provenance
 
 
 class RateRead(ReadModel):
@@ -68,7 +70,7 @@ class SettingRead(ReadModel):
 
 class RunDetail(RunRead):
     experiment_id: int
-    provenance: dict[str, Any]
+    provenance: Provenance
     # The run's condition's settings (what differs between the experiment's conditions marked).
     condition_settings: list[SettingRead]
 
@@ -77,7 +79,7 @@ class ConditionRead(ReadModel):
     id: int
     name: str
     is_baseline: bool
-    spec: dict[str, Any]
+    spec: StoredCondition
     # The settings that apply to it (a baseline trains nothing), in words.
     settings: list[SettingRead] = Field(default_factory=list)
 
@@ -116,7 +118,7 @@ class ExperimentRead(ExperimentSummary):
     judges: list[ExperimentJudgeRead]
     # The first measures the headline numbers: the first judge's rate; then a grading judge's mean score.
     metrics: list[MetricRead]
-    spec: dict[str, Any]
+    spec: ExperimentSpec
     conditions: list[ConditionRead]
     runs: list[RunRead]
 
@@ -149,5 +151,5 @@ class ExperimentDraftRead(ReadModel):
     """The experiment the new-experiment form starts from, and the JSON schema of a definition (every field's
     default and bounds)."""
 
-    spec: dict[str, Any]
+    spec: ExperimentSpec
     json_schema: dict[str, Any]

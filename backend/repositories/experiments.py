@@ -14,18 +14,19 @@ from backend.api_models.experiments import (
     RunDetail,
     RunRead,
 )
-from backend.condition_settings import describe_stored
+from backend.condition_settings import describe_conditions
 from backend.domain import TERMINAL_STATUSES, RunStatus, ValidationStatus
-from backend.errors import Conflict, NotFound
+from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
-    ConditionSpec,
+    SEED_LIMIT,
     ExperimentSpec,
-    GenerationSpec,
     PinnedSeeds,
+    StoredCondition,
     derive_seed,
 )
 from backend.judging.measures import metrics
 from backend.models import Condition, Experiment, ExperimentJudge, JudgeValidation, Prompt, Run
+from backend.provenance import Provenance
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
 
@@ -61,32 +62,27 @@ def create_experiment(
         base_model_revision=spec.base_model_revision,
         benchmark_id=benchmark_id,
         training_set_id=training_set_id,
-        spec=spec.model_dump(mode="json"),
+        spec=spec,
         judge_links=[
             ExperimentJudge(position=position, judge_id=judge_id)
             for position, judge_id in enumerate(judge_ids)
         ],
     )
-    for position, condition_spec in enumerate(spec.conditions):
-        experiment.conditions.append(
-            _condition(
-                position, condition_spec, spec.generation_of(condition_spec), spec.seeds_of(condition_spec)
-            )
-        )
+    for position, condition in enumerate(spec.resolved_conditions()):
+        experiment.conditions.append(_condition(position, condition))
     session.add(experiment)
     session.flush()
     return get_experiment(session, experiment.id)
 
 
-def _condition(position: int, spec: ConditionSpec, generation: GenerationSpec, seeds: list[int]) -> Condition:
-    """A condition stored with its generation settings and seeds resolved, and one queued run per seed."""
-    resolved = spec.model_copy(update={"generation": generation, "seeds": seeds})
+def _condition(position: int, spec: StoredCondition) -> Condition:
+    """A condition with one queued run per seed."""
     return Condition(
         position=position,
         name=spec.name,
         is_baseline=not spec.finetune,
-        spec=resolved.model_dump(mode="json"),
-        runs=[_queued_run(spec.pin_seeds, seed, added_in=0) for seed in seeds],
+        spec=spec,
+        runs=[_queued_run(spec.pin_seeds, seed, added_in=0) for seed in spec.seeds],
     )
 
 
@@ -128,15 +124,15 @@ def add_seeds(session: Session, experiment_id: int, count: int, condition_names:
     extension = _next_extension(experiment)
     first = 1 + max(run.seed for c in experiment.conditions for run in c.runs)
     new_seeds = list(range(first, first + count))
+    if new_seeds[-1] > SEED_LIMIT:
+        raise InvalidInput(f"{count} seeds after {first - 1} would pass the largest seed, {SEED_LIMIT}")
     added = []
     for condition in experiment.conditions:
         if condition.name not in condition_names:
             continue
-        spec = ConditionSpec.model_validate(condition.spec)
-        runs = [_queued_run(spec.pin_seeds, seed, extension) for seed in new_seeds]
+        runs = [_queued_run(condition.spec.pin_seeds, seed, extension) for seed in new_seeds]
         condition.runs.extend(runs)
-        # A new dict, so the JSON column sees the change.
-        condition.spec = {**condition.spec, "seeds": [*condition.spec["seeds"], *new_seeds]}
+        condition.spec = condition.spec.model_copy(update={"seeds": [*condition.spec.seeds, *new_seeds]})
         added.extend(runs)
     session.flush()
     return [run.id for run in added]
@@ -154,21 +150,12 @@ def fine_tuned_seeds(session: Session, experiment_id: int) -> list[int]:
     )
 
 
-def add_condition(
-    session: Session, experiment_id: int, spec: ConditionSpec, generation: GenerationSpec
-) -> list[int]:
-    """A new condition in an existing experiment, with its runs queued as the experiment's next extension.
-
-    Without seeds of its own it takes the seeds the fine-tuned conditions use, so it pairs with them.
-    """
+def add_condition(session: Session, experiment_id: int, spec: StoredCondition) -> list[int]:
+    """A new condition in an existing experiment, with its runs queued as the experiment's next extension."""
     experiment = _load_experiment(session, experiment_id)
     if spec.name in {c.name for c in experiment.conditions}:
         raise Conflict(f"experiment {experiment_id} already has a condition named {spec.name!r}")
-    fine_tuned_seeds = sorted(
-        {run.seed for c in experiment.conditions if not c.is_baseline for run in c.runs}
-    )
-    seeds = spec.seeds or fine_tuned_seeds or list(experiment.spec["seeds"])
-    condition = _condition(len(experiment.conditions), spec, generation, seeds)
+    condition = _condition(len(experiment.conditions), spec)
     extension = _next_extension(experiment)
     for run in condition.runs:
         run.added_in = extension
@@ -214,7 +201,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         .distinct()
         .order_by(Prompt.category)
     )
-    settings = describe_stored([condition.spec for condition in experiment.conditions])
+    settings = describe_conditions([condition.spec for condition in experiment.conditions])
     return ExperimentRead(
         id=experiment.id,
         project_id=experiment.project_id,
@@ -287,7 +274,7 @@ def get_run(session: Session, run_id: int) -> RunDetail:
         .where(Condition.experiment_id == condition.experiment_id)
         .order_by(Condition.position)
     ).all()
-    described = describe_stored([spec for _, spec in siblings])
+    described = describe_conditions([spec for _, spec in siblings])
     settings = dict(zip([condition_id for condition_id, _ in siblings], described, strict=True))
     return RunDetail.model_validate(
         {
@@ -365,7 +352,7 @@ def set_status(
     return sorted(moved.scalars())
 
 
-def run_provenance(session: Session, experiment_id: int) -> list[dict[str, object]]:
+def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
     """Every run's provenance (seeds, package versions, model and data hashes, device), in run order;
     empty for runs no worker has started."""
     return list(

@@ -7,6 +7,7 @@ from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
+from backend.experiment_definition import StoredCondition
 from backend.models import Condition, Experiment, Generation, JudgeDefinition, Judgment, Prompt, Run
 
 # The columns of each row read here, in order, with the kind of value they hold.
@@ -30,7 +31,7 @@ JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
 }
 
 
-def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[dict[str, Any], bool]]:
+def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[StoredCondition, bool]]:
     """{condition id: (its resolved spec, is it the baseline)}; NotFound if there is no such experiment."""
     if session.get(Experiment, experiment_id) is None:
         raise NotFound(f"experiment {experiment_id} not found")

@@ -33,12 +33,15 @@ def parse_yaml_spec(text: str) -> ExperimentSpec:
 
 def check_size(spec: ExperimentSpec, settings: Settings) -> None:
     """The configured limits on seeds per condition and runs per experiment (every run is queued at once)."""
-    for condition in spec.conditions:
-        seeds = len(spec.seeds_of(condition))
+    conditions = spec.resolved_conditions()
+    for condition in conditions:
         enforce(
-            settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {condition.name!r}"
+            settings,
+            "max_seeds_per_condition",
+            len(condition.seeds),
+            f"the number of seeds of condition {condition.name!r}",
         )
-    runs = sum(len(spec.seeds_of(condition)) for condition in spec.conditions)
+    runs = sum(len(condition.seeds) for condition in conditions)
     enforce(settings, "max_runs_per_experiment", runs, "the number of runs (seeds summed over conditions)")
 
 
@@ -108,7 +111,7 @@ def _check_extension(settings: Settings, experiment: ExperimentRead, seeds_after
     """The limits on seeds per condition and runs per experiment, counting the runs an extension adds."""
     for name, seeds in seeds_after.items():
         enforce(settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {name!r}")
-    seeds_now = {c.name: len(c.spec["seeds"]) for c in experiment.conditions}
+    seeds_now = {c.name: len(c.spec.seeds) for c in experiment.conditions}
     added = sum(seeds - seeds_now.get(name, 0) for name, seeds in seeds_after.items())
     enforce(
         settings,
@@ -141,7 +144,7 @@ def add_seeds(
         fine_tuned = [condition]
     if not fine_tuned:
         raise InvalidInput(f"experiment {experiment_id} has no fine-tuned condition to add seeds to")
-    seeds_now = {c.name: len(c.spec["seeds"]) for c in experiment.conditions}
+    seeds_now = {c.name: len(c.spec.seeds) for c in experiment.conditions}
     _check_extension(settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
     new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
     session.commit()
@@ -152,16 +155,18 @@ def add_seeds(
 def add_condition(
     session: Session, queue: TaskQueue, settings: Settings, experiment_id: int, condition: ConditionSpec
 ) -> ExperimentRead:
-    """Extend an experiment with a new condition; its runs join the same analysis."""
+    """Extend an experiment with a new condition; its runs join the same analysis.
+
+    Without seeds of its own it runs the seeds the fine-tuned conditions use, so it pairs with them.
+    """
     experiment = repository.get_experiment(session, experiment_id)
-    spec = ExperimentSpec.model_validate(experiment.spec)
     training_set = catalog_repository.find(
         session, TRAINING_SETS, experiment.training_set, experiment.project_id
     )
     _check_subset(condition, training_set)
-    seeds = len(condition.seeds or repository.fine_tuned_seeds(session, experiment_id) or spec.seeds)
-    _check_extension(settings, experiment, {condition.name: seeds})
-    new_ids = repository.add_condition(session, experiment_id, condition, spec.generation_of(condition))
+    stored = experiment.spec.resolve(condition, repository.fine_tuned_seeds(session, experiment_id))
+    _check_extension(settings, experiment, {condition.name: len(stored.seeds)})
+    new_ids = repository.add_condition(session, experiment_id, stored)
     session.commit()
     jobs.send(session, queue, RUNS, new_ids)
     return repository.get_experiment(session, experiment_id)
@@ -235,9 +240,9 @@ def reevaluate_run(
     session.commit()
     jobs.send(session, queue, RUNS, new_ids)
     conditions = repository.get_experiment(session, run.experiment_id).conditions
-    generation = next(c.spec["generation"] for c in conditions if c.id == run.condition_id)
+    generation = next(c.spec.generation for c in conditions if c.id == run.condition_id)
     warning = None
-    if generation["temperature"] == 0:
+    if generation.temperature == 0:
         warning = (
             "this condition decodes greedily (temperature 0): re-evaluations repeat the original answers "
             "unless the hardware is non-deterministic, so they measure no sampling noise"

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.experiment_definition import ConditionSpec
+from backend.experiment_definition import StoredCondition
 from backend.repositories import exports as repository
 
 Kind = Literal["str", "int", "float", "bool"]
@@ -52,7 +52,7 @@ def _kind(annotation: Any) -> Kind:
 
 def _setting_groups() -> list[tuple[str, type[BaseModel]]]:
     groups = []
-    for name, field in ConditionSpec.model_fields.items():
+    for name, field in StoredCondition.model_fields.items():
         spec_type = _unwrap(field.annotation)
         if name not in SETTINGS_SKIPPED and isinstance(spec_type, type) and issubclass(spec_type, BaseModel):
             groups.append((name, spec_type))
@@ -71,12 +71,12 @@ def setting_columns() -> list[Column]:
 COLUMNS = [Column(name, kind) for name, kind in repository.JUDGMENT_COLUMNS.items()] + setting_columns()
 
 
-def _setting_values(spec: dict[str, Any], is_baseline: bool) -> tuple:
+def _setting_values(spec: StoredCondition, is_baseline: bool) -> tuple:
     values: list[Any] = [not is_baseline]
     for group, spec_type in _setting_groups():
-        stored = spec.get(group) or {}
+        settings = getattr(spec, group)
         for name in spec_type.model_fields:
-            value = None if is_baseline and group in FINE_TUNING_GROUPS else stored.get(name)
+            value = None if is_baseline and group in FINE_TUNING_GROUPS else getattr(settings, name)
             values.append(",".join(value) if isinstance(value, list) else value)
     return tuple(values)
 

@@ -25,10 +25,11 @@ def plan(
     """The draft's runs, and its MDD from the newest experiment of the project that measured the noise."""
     check_size(spec, settings)
     benchmark, _, _ = check_references(session, spec, project_id, settings)
-    fine_tuned = [c for c in spec.conditions if c.finetune]
-    n_runs = sum(len(spec.seeds_of(c)) for c in spec.conditions)
-    n_fine_tuned_runs = sum(len(spec.seeds_of(c)) for c in fine_tuned)
-    seeds = min((len(spec.seeds_of(c)) for c in fine_tuned), default=0)
+    conditions = spec.resolved_conditions()
+    fine_tuned = [c for c in conditions if c.finetune]
+    n_runs = sum(len(c.seeds) for c in conditions)
+    n_fine_tuned_runs = sum(len(c.seeds) for c in fine_tuned)
+    seeds = min((len(c.seeds) for c in fine_tuned), default=0)
 
     def answer(size: SizingRead | None, basis: str, basis_experiment_id: int | None = None) -> PlanRead:
         return PlanRead(

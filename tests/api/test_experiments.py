@@ -7,6 +7,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from backend.domain import RunStatus
+from backend.experiment_definition import SEED_LIMIT
 from backend.jobs import JobKind
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec
@@ -189,6 +190,16 @@ def test_bad_seed_extensions_are_refused_and_store_nothing(
     response = client.post(f"/api/experiments/{experiment['id']}/seeds", json=body)
     assert response.status_code == 422 and message in response.text
     assert len(client.get(f"/api/experiments/{experiment['id']}").json()["runs"]) == len(experiment["runs"])
+
+
+def test_seeds_past_the_largest_are_refused_and_the_experiment_still_reads(client: TestClient) -> None:
+    """The next seeds after the largest valid seed would be stored where no definition could read them."""
+    experiment = client.post("/api/experiments", json=experiment_spec(seeds=[SEED_LIMIT - 1])).json()
+    response = client.post(f"/api/experiments/{experiment['id']}/seeds", json={"count": 2})
+    assert response.status_code == 422 and f"would pass the largest seed, {SEED_LIMIT}" in response.text
+    after = client.get(f"/api/experiments/{experiment['id']}")
+    assert after.status_code == 200 and len(after.json()["runs"]) == len(experiment["runs"])
+    assert client.post(f"/api/experiments/{experiment['id']}/seeds", json={"count": 1}).status_code == 201
 
 
 def test_a_new_condition_runs_on_the_fine_tuned_seeds(client: TestClient, queue: RecordingQueue) -> None:

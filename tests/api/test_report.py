@@ -8,6 +8,7 @@ from sqlalchemy import update
 
 from backend import report
 from backend.models import Condition, Experiment, Run
+from backend.provenance import CpuDevice, Environment, ModelSource, Provenance
 from tests.factories import finish_validation
 
 HOSTILE_NAME = "[click me](https://attacker.example/) <img src=x onerror=alert(1)>"
@@ -38,18 +39,23 @@ def test_the_report_states_setup_judges_rates_comparisons_noise_and_versions(
                 update(Run)
                 .where(Run.id == run["id"])
                 .values(
-                    provenance={
-                        "environment": {
-                            "packages": {"torch": torch_version, "peft": "0.21.2"},
-                            "python": "3.11.2",
-                            "git_commit": "abc123",
-                        },
-                        "device": {"type": "cpu", "torch_threads": 2},
-                        "base_model": {
-                            "reference": "embedded:smollm2-135m-aligned",
-                            "weights_sha256": "f00d",
-                        },
-                    }
+                    provenance=Provenance(
+                        environment=Environment(
+                            packages={"torch": torch_version, "peft": "0.21.2"},
+                            python="3.11.2",
+                            git_commit="abc123",
+                            platform="Linux",
+                            host="h",
+                        ),
+                        device=CpuDevice(type="cpu", torch_threads=2),
+                        base_model=ModelSource(
+                            reference="embedded:smollm2-135m-aligned",
+                            revision=None,
+                            path="/models/aligned",
+                            weights_sha256="f00d",
+                            commit=None,
+                        ),
+                    )
                 )
             )
         session.commit()
@@ -90,6 +96,7 @@ def test_the_report_states_setup_judges_rates_comparisons_noise_and_versions(
     # Package versions from the runs' provenance; where runs differ, each version with its count.
     assert "| `torch` | `2.13.0` (6 runs), `2.14.0` (1 runs) |" in markdown
     assert "| `peft` | `0.21.2` |" in markdown
+    assert "| Device | `cpu 2` |" in markdown
     assert "From the provenance of 7 run(s)." in markdown
 
 

@@ -86,13 +86,13 @@ def test_weights_changed_on_disk_are_loaded_again(
     directory = Path(shutil.copytree(tiny_model_dir, models_dir / "model"))
     models = ModelCache()
     with models.borrow(str(directory), None, migrated, CPU) as loaded:
-        first, first_hash = loaded.model, loaded.source["weights_sha256"]
+        first, first_hash = loaded.model, loaded.source.weights_sha256
     with models.borrow(str(directory), None, migrated, CPU) as loaded:
         assert loaded.model is first
     build_tiny_chat_model(directory, seed=1)  # new weights under the same path
     with models.borrow(str(directory), None, migrated, CPU) as loaded:
         assert loaded.model is not first
-        assert loaded.source["weights_sha256"] != first_hash  # and the provenance says so
+        assert loaded.source.weights_sha256 != first_hash  # and the provenance says so
 
 
 @pytest.mark.parametrize(

@@ -58,7 +58,7 @@ def test_a_model_under_a_root_loads_from_its_resolved_folder(tmp_path: Path, tin
     (root / "link").symlink_to(tiny_model_dir)
     settings = Settings(home=tmp_path / "home", model_roots=[root, tiny_model_dir.parent])
     loaded = load_base_model(str(root / "link"), None, settings, CPU)
-    assert loaded.source["path"] == str(tiny_model_dir.resolve())
+    assert loaded.source.path == str(tiny_model_dir.resolve())
 
 
 def test_the_default_root_is_the_homes_models_folder(tmp_path: Path) -> None:

@@ -51,8 +51,7 @@ class ModelCache:
 
 
 def _unchanged_on_disk(loaded: LoadedModel) -> bool:
-    recorded = loaded.source.get("weights_sha256")
-    path = loaded.source.get("path")
-    if recorded is None or path is None:  # from the hub: pinned by its revision
+    recorded = loaded.source.weights_sha256
+    if recorded is None:  # from the hub: pinned by its revision
         return True
-    return weights_sha256(Path(path)) == recorded
+    return weights_sha256(Path(loaded.source.path)) == recorded

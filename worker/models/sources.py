@@ -21,6 +21,7 @@ from backend.catalog.base_models import (
     local_model_path,
 )
 from backend.config import Settings
+from backend.provenance import ModelSource
 from worker.chat import prepare_tokenizer
 from worker.device import weights_dtype
 from worker.models.embedded import ensure_instruct_model
@@ -36,7 +37,7 @@ class LoadedModel:
     model: PreTrainedModel
     tokenizer: PreTrainedTokenizerBase
     # What the run's provenance records about the base model.
-    source: dict[str, str | None]
+    source: ModelSource
 
 
 def local_directory(reference: str, settings: Settings) -> Path | None:
@@ -75,14 +76,13 @@ def load_base_model(
     except Exception as error:  # every loader failure becomes one readable message on the run
         detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ModelLoadError(f"could not load base model {reference!r}: {detail}") from error
-    source = {
-        "reference": reference,
-        "revision": revision,
-        "path": location,
-        "weights_sha256": weights_sha256(directory) if directory is not None else None,
-        # The hub commit the weights came from, when they came from the hub.
-        "commit": getattr(model.config, "_commit_hash", None),
-    }
+    source = ModelSource(
+        reference=reference,
+        revision=revision,
+        path=location,
+        weights_sha256=weights_sha256(directory) if directory is not None else None,
+        commit=getattr(model.config, "_commit_hash", None),
+    )
     return LoadedModel(model.eval(), prepare_tokenizer(tokenizer), source)
 
 
