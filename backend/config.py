@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     max_upload_columns: int = Field(100, ge=1)
     max_upload_line_chars: int = Field(1_000_000, ge=80)
 
-    # --- workers: leases and reconciliation (README, "Workers") -----------------------------------
+    # --- workers: leases and reconciliation (docs/workers.md) ---------------------------------------
     # A worker holds a job (a run, a judge validation: backend.jobs) for this long unless it renews the
     # lease, which it does every quarter of it.
     lease_s: float = 120.0
@@ -95,7 +95,7 @@ class Settings(BaseSettings):
     # (symbolic links and ".." resolved first). Unset: the home's models folder (`model_cache_dir`).
     model_roots: Annotated[list[Path], NoDecode] = []
 
-    # --- signing in (README "Accounts, projects and share links") ---
+    # --- signing in (docs/teams.md) ---
     # The CLI's API token (`seedscope token create`), sent as `Authorization: Bearer`.
     token: str | None = None
     # The account the first start creates and owns everything with; it signs in by one-time link.

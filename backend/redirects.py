@@ -4,7 +4,7 @@ A browser reads more URLs as "another site" than a plain check for "//" catches:
 a slash ("/\\evil.example" is "//evil.example"), drops tabs and newlines anywhere ("/\\t/evil.example"),
 and a page that decodes the value once more turns "/%2F%2Fevil.example" into "///evil.example". So the rule
 is checked on the value and on each percent-decoding of it; the page's JavaScript applies the same rule
-(see the README's sign-in section).
+(see docs/teams.md, single sign-on).
 """
 
 from urllib.parse import unquote

@@ -39,7 +39,7 @@ def test_the_cpu_mode_measures_every_case_and_summarises(tmp_path: Path) -> None
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_the_gpu_mode_measures_the_1_5b_shape(tmp_path: Path) -> None:
-    """On the GPU machine; the figures it prints go to the README, not into an assertion."""
+    """On the GPU machine; the figures it prints go to docs/performance.md, not into an assertion."""
     out = tmp_path / "speed.json"
     result = subprocess.run(
         [sys.executable, "bench/generation_speed.py", "--shapes", "1.5B", "--json", str(out)],

@@ -34,7 +34,7 @@ def _download(
     )
 
 
-_TABLE = "One row per (generation, judge); the columns are listed in the README."
+_TABLE = "One row per (generation, judge); the columns are listed in docs/export.md."
 
 
 @router.get(
