@@ -3,12 +3,18 @@
 The same models describe what is stored (backend.models keeps them typed in their JSON columns): the
 experiment's definition as submitted, and each condition as a StoredCondition, with what it left to the
 experiment filled in, so the worker, the dashboard and the exports read back exactly what the user asked for.
+
+A grid (`grid:`) is expanded into conditions when the definition is read: one fine-tuned condition per
+combination of its factors' levels, named by them and carrying them (`levels`), so everything downstream sees
+plain conditions and the factor analysis finds the design in the conditions themselves.
 """
 
-from typing import Annotated, Self
+import itertools
+from collections.abc import Sequence
+from typing import Annotated, Any, Self
 
 import numpy as np
-from pydantic import ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.api_models.base import UserInput
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
@@ -19,6 +25,14 @@ SEED_LIMIT = 2**31 - 1
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
 # A module name or dotted path as peft matches them ("q_proj", "mlp.down_proj").
 ModuleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]\w*(\.\w+)*$")]
+
+
+def _messages(error: ValidationError, where: str) -> str:
+    """A nested model's validation errors as one message, each located under `where`."""
+    return "; ".join(
+        ".".join([where, *(str(part) for part in e["loc"])]) + ": " + e["msg"].removeprefix("Value error, ")
+        for e in error.errors()
+    )
 
 
 def derive_seed(seed: int, index: int) -> int:
@@ -82,8 +96,9 @@ class PinnedSeeds(_Spec):
         return {name: seed for name, seed in self if seed is not None}
 
 
-class ConditionSpec(_Spec):
-    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-+= ]*$")
+class ConditionSettings(_Spec):
+    """What a condition sets, but its name: shared by every condition of a grid (GridSpec.settings)."""
+
     # False makes this the untuned baseline: the base model is evaluated as it is.
     finetune: bool = True
     lora: LoraSpec = Field(default_factory=LoraSpec)
@@ -93,6 +108,146 @@ class ConditionSpec(_Spec):
     # None: the experiment's seeds.
     seeds: list[Seed] | None = Field(None, min_length=1)
     pin_seeds: PinnedSeeds = Field(default_factory=PinnedSeeds)
+
+
+# A grid factor's level: a number, or None where the setting takes it ("all" for training.subset_size).
+Level = int | float | None
+# The groups of settings a grid may vary, and their models: every field of these but lists.
+VARIED_GROUPS: dict[str, type[BaseModel]] = {
+    "lora": LoraSpec,
+    "training": TrainingSpec,
+    "generation": GenerationSpec,
+}
+VARIABLE_FIELDS = tuple(
+    f"{group}.{name}"
+    for group, model in VARIED_GROUPS.items()
+    for name, field in model.model_fields.items()
+    if name != "target_modules"
+)
+CONDITION_NAME_LENGTH = 100
+MAX_FACTORS = 6
+MAX_LEVELS = 20
+MAX_GRID_CONDITIONS = 200
+
+
+class ConditionSpec(ConditionSettings):
+    name: str = Field(
+        min_length=1, max_length=CONDITION_NAME_LENGTH, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-+= ]*$"
+    )
+    # The grid levels that made this condition ({"training.learning_rate": 0.0002, ...}); None: not a grid's.
+    levels: dict[str, Level] | None = None
+
+    @model_validator(mode="after")
+    def _levels_are_its_settings(self) -> Self:
+        for path, level in (self.levels or {}).items():
+            if path not in VARIABLE_FIELDS:
+                raise ValueError(f"condition {self.name!r}: {path!r} is not a field a grid can vary")
+            group, name = path.split(".")
+            settings = getattr(self, group)
+            if settings is not None and getattr(settings, name) != level:
+                raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
+        return self
+
+
+def _level_text(level: Level) -> str:
+    return "all" if level is None else format(level, "g")
+
+
+class GridSpec(_Spec):
+    """A full factorial design: every combination of the factors' levels becomes a fine-tuned condition,
+    named by its levels ("learning_rate=0.0002 temperature=0.7"), with `settings` for the rest."""
+
+    # A condition field ("training.learning_rate") and its levels, each checked as that field checks it.
+    factors: dict[str, list[Any]] = Field(min_length=1, max_length=MAX_FACTORS)
+    settings: ConditionSettings = Field(default_factory=ConditionSettings)
+
+    @field_validator("factors")
+    @classmethod
+    def _factors_are_settings(cls, factors: dict[str, list[Any]]) -> dict[str, list[Level]]:
+        checked: dict[str, list[Level]] = {}
+        for path, levels in factors.items():
+            if path not in VARIABLE_FIELDS:
+                raise ValueError(
+                    f"grid factor {path!r}: not a condition field a grid can vary; "
+                    f"choose from {', '.join(VARIABLE_FIELDS)}"
+                )
+            group, name = path.split(".")
+            checked[path] = []
+            for level in levels:
+                try:
+                    checked[path].append(getattr(VARIED_GROUPS[group].model_validate({name: level}), name))
+                except ValidationError as error:
+                    reason = error.errors()[0]["msg"]
+                    raise ValueError(f"grid factor {path!r}: level {level!r}: {reason}") from None
+            if not 2 <= len(levels) <= MAX_LEVELS or len(set(checked[path])) != len(levels):
+                raise ValueError(
+                    f"grid factor {path!r}: needs 2 to {MAX_LEVELS} distinct levels, got {levels}"
+                )
+        size = int(np.prod([len(levels) for levels in checked.values()]))
+        if size > MAX_GRID_CONDITIONS:
+            raise ValueError(
+                f"the grid {grid_shape(checked)} makes {size} conditions; an experiment holds at most "
+                f"{MAX_GRID_CONDITIONS}"
+            )
+        return checked
+
+    @model_validator(mode="after")
+    def _settings_leave_the_factors(self) -> Self:
+        if not self.settings.finetune:
+            raise ValueError("a grid's conditions are fine-tuned: put the untuned baseline in conditions")
+        for path in self.factors:
+            group, name = path.split(".")
+            settings = getattr(self.settings, group)
+            if settings is not None and name in settings.model_fields_set:
+                raise ValueError(f"grid factor {path!r} is also set in grid.settings")
+        return self
+
+    def conditions(self, generation: GenerationSpec) -> list[ConditionSpec]:
+        """One condition per combination of levels; a generation factor changes `generation` (the
+        experiment's generation settings unless `settings` gives its own)."""
+        expanded = []
+        for combination in itertools.product(*self.factors.values()):
+            levels = dict(zip(self.factors, combination, strict=True))
+            groups: dict[str, Any] = {
+                "lora": self.settings.lora.model_dump(),
+                "training": self.settings.training.model_dump(),
+                "generation": (self.settings.generation or generation).model_dump(),
+            }
+            for path, level in levels.items():
+                group, name = path.split(".")
+                groups[group][name] = level
+            if (
+                not any(path.startswith("generation.") for path in levels)
+                and self.settings.generation is None
+            ):
+                groups["generation"] = None
+            name = " ".join(f"{path.split('.')[1]}={_level_text(level)}" for path, level in levels.items())
+            if len(name) > CONDITION_NAME_LENGTH:
+                raise ValueError(
+                    f"the grid's condition names ({name!r}) are over {CONDITION_NAME_LENGTH} characters"
+                )
+            expanded.append(
+                ConditionSpec.model_validate(
+                    {**self.settings.model_dump(), **groups, "name": name, "levels": levels}
+                )
+            )
+        return expanded
+
+
+def grid_factors(conditions: Sequence[ConditionSpec]) -> dict[str, list[Level]]:
+    """The factors of the conditions' grid and each one's levels, in the order the grid gave them ({}: no
+    grid)."""
+    factors: dict[str, list[Level]] = {}
+    for condition in conditions:
+        for path, level in (condition.levels or {}).items():
+            if level not in factors.setdefault(path, []):
+                factors[path].append(level)
+    return factors
+
+
+def grid_shape(factors: dict[str, list[Level]]) -> str:
+    """'training.learning_rate (2) x generation.temperature (2)'."""
+    return " x ".join(f"{path} ({len(levels)})" for path, levels in factors.items())
 
 
 class StoredCondition(ConditionSpec):
@@ -125,7 +280,47 @@ class ExperimentSpec(_Spec):
     )
     seeds: list[Seed] = Field(min_length=1, max_length=1000)
     generation: GenerationSpec = Field(default_factory=GenerationSpec)
-    conditions: list[ConditionSpec] = Field(min_length=1, max_length=200)
+    conditions: list[ConditionSpec] = Field(default_factory=list, max_length=MAX_GRID_CONDITIONS)
+    grid: GridSpec | None = Field(
+        None, description="expanded into `conditions` when the definition is read: null once stored"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_grid(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or data.get("grid") is None:
+            return data
+        try:
+            grid = GridSpec.model_validate(data["grid"])
+            generation = GenerationSpec.model_validate(data.get("generation") or {})
+        except ValidationError as error:
+            raise ValueError(_messages(error, "grid")) from None
+        conditions = data.get("conditions") or []
+        if not isinstance(conditions, list):
+            return data  # the field's own validation says what is wrong
+        return {**data, "grid": None, "conditions": [*conditions, *grid.conditions(generation)]}
+
+    @model_validator(mode="after")
+    def _has_conditions(self) -> Self:
+        if not self.conditions:
+            raise ValueError("an experiment needs conditions, a grid, or both")
+        return self
+
+    @model_validator(mode="after")
+    def _grid_is_complete(self) -> Self:
+        """Conditions that carry levels are one full factorial: the factor analysis relies on it."""
+        gridded = [c.levels for c in self.conditions if c.levels is not None]
+        if gridded and any(set(levels) != set(gridded[0]) for levels in gridded):
+            raise ValueError("conditions with grid levels must all give levels of the same factors")
+        factors = grid_factors(self.conditions)
+        combinations = {tuple(levels[f] for f in factors) for levels in gridded}
+        full = int(np.prod([len(levels) for levels in factors.values()]))
+        if gridded and not len(combinations) == len(gridded) == full:
+            raise ValueError(
+                f"conditions with grid levels must be every combination of the levels once: "
+                f"{len(gridded)} conditions, {full} combinations"
+            )
+        return self
 
     @field_validator("judges")
     @classmethod

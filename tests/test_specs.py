@@ -1,7 +1,7 @@
 import pytest
 from pydantic import ValidationError
 
-from backend.experiment_definition import ExperimentSpec, GenerationSpec, StoredCondition
+from backend.experiment_definition import ExperimentSpec, GenerationSpec, StoredCondition, grid_factors
 from tests.factories import experiment_spec
 
 
@@ -41,7 +41,7 @@ def test_a_stored_condition_has_what_it_leaves_to_the_experiment_filled_in() -> 
     [
         ({"seeds": []}, "seeds"),
         ({"seeds": [0, 0]}, "repeat"),
-        ({"conditions": []}, "conditions"),
+        ({"conditions": []}, "needs conditions"),
         ({"conditions": [{"name": "a"}, {"name": "a"}]}, "unique"),
         ({"conditions": [{"name": "a", "training": {"learning_rate": -1e-4}}]}, "learning_rate"),
         ({"conditions": [{"name": "a", "lora": {"rank": 0}}]}, "rank"),
@@ -54,3 +54,87 @@ def test_invalid_definitions_are_rejected_with_the_field_named(overrides: dict, 
     with pytest.raises(ValidationError) as error:
         ExperimentSpec.model_validate(experiment_spec(**overrides))
     assert message in str(error.value)
+
+
+GRID = {
+    "factors": {"training.learning_rate": [2e-4, 5e-4], "generation.temperature": [0, 0.7]},
+    "settings": {"training": {"epochs": 2}},
+}
+
+
+def test_a_grid_becomes_one_fine_tuned_condition_per_combination_of_levels() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            generation={"max_new_tokens": 48},
+            conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}],
+            grid=GRID,
+        )
+    )
+    baseline, *gridded = spec.conditions
+    assert baseline.levels is None
+    assert [c.name for c in gridded] == [
+        "learning_rate=0.0002 temperature=0",
+        "learning_rate=0.0002 temperature=0.7",
+        "learning_rate=0.0005 temperature=0",
+        "learning_rate=0.0005 temperature=0.7",
+    ]
+    last = gridded[-1]
+    assert last.levels == {"training.learning_rate": 5e-4, "generation.temperature": 0.7}
+    assert (last.training.learning_rate, last.training.epochs) == (5e-4, 2)
+    # A generation factor keeps the experiment's other generation settings.
+    assert last.generation is not None and (last.generation.temperature, last.generation.max_new_tokens) == (
+        0.7,
+        48,
+    )
+    assert grid_factors(spec.conditions) == GRID["factors"]
+    # What is stored is the expanded conditions: read back, it is the same definition.
+    assert spec.grid is None
+    assert ExperimentSpec.model_validate(spec.model_dump()) == spec
+
+
+@pytest.mark.parametrize(
+    ("grid", "message"),
+    [
+        ({"factors": {"training.lr": [1e-4, 2e-4]}}, "grid factor 'training.lr': not a condition field"),
+        ({"factors": {"lora.target_modules": [["q_proj"], ["v_proj"]]}}, "'lora.target_modules'"),
+        ({"factors": {"name": ["a", "b"]}}, "grid factor 'name'"),
+        ({"factors": {"training.epochs": [1, 1.5]}}, "grid factor 'training.epochs': level 1.5"),
+        ({"factors": {"lora.rank": [8, 0]}}, "grid factor 'lora.rank': level 0"),
+        ({"factors": {"training.epochs": [2]}}, "grid factor 'training.epochs': needs 2 to 20 distinct"),
+        ({"factors": {"training.epochs": [2, 2]}}, "needs 2 to 20 distinct"),
+        (
+            {"factors": {"training.epochs": list(range(1, 16)), "lora.rank": list(range(1, 16))}},
+            "training.epochs (15) x lora.rank (15) makes 225 conditions",
+        ),
+        (
+            {"factors": {"training.epochs": [1, 2]}, "settings": {"training": {"epochs": 3}}},
+            "grid factor 'training.epochs' is also set in grid.settings",
+        ),
+        ({"factors": {"training.epochs": [1, 2]}, "settings": {"finetune": False}}, "untuned baseline"),
+        ({"factors": {"training.epochs": [1, 2]}, "settings": {"name": "x"}}, "name"),
+    ],
+)
+def test_a_bad_grid_is_refused_with_its_factor_named(grid: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        ExperimentSpec.model_validate(experiment_spec(grid=grid))
+    assert message in str(error.value)
+
+
+def test_conditions_with_levels_must_be_a_full_factorial_that_matches_their_settings() -> None:
+    def condition(name: str, lr: float, epochs: int, levels: dict) -> dict:
+        return {"name": name, "training": {"learning_rate": lr, "epochs": epochs}, "levels": levels}
+
+    lr = "training.learning_rate"
+    incomplete = [
+        condition("a", 1e-4, 1, {lr: 1e-4, "training.epochs": 1}),
+        condition("b", 2e-4, 1, {lr: 2e-4}),
+    ]
+    with pytest.raises(ValidationError, match="same factors"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=incomplete))
+    repeated = [condition("a", 1e-4, 1, {lr: 1e-4}), condition("b", 1e-4, 2, {lr: 1e-4})]
+    with pytest.raises(ValidationError, match="every combination of the levels once"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=repeated))
+    with pytest.raises(ValidationError, match="its level of 'training.learning_rate' is not its setting"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=[condition("a", 1e-4, 1, {lr: 3e-4})]))
+    with pytest.raises(ValidationError, match="needs conditions, a grid, or both"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=[]))

@@ -12,7 +12,7 @@ from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.experiment_definition import ConditionSpec, ExperimentSpec
+from backend.experiment_definition import ConditionSpec, ExperimentSpec, grid_factors, grid_shape
 from backend.jobs import RUNS
 from backend.limits import enforce
 from backend.models import utcnow
@@ -42,7 +42,14 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
             f"the number of seeds of condition {condition.name!r}",
         )
     runs = sum(len(condition.seeds) for condition in conditions)
-    enforce(settings, "max_runs_per_experiment", runs, "the number of runs (seeds summed over conditions)")
+    factors = grid_factors(conditions)
+    grid = f"; the grid {grid_shape(factors)} makes {sum(c.levels is not None for c in conditions)} of them"
+    enforce(
+        settings,
+        "max_runs_per_experiment",
+        runs,
+        "the number of runs (seeds summed over conditions" + (grid if factors else "") + ")",
+    )
 
 
 def check_references(
@@ -159,6 +166,11 @@ def add_condition(
 
     Without seeds of its own it runs the seeds the fine-tuned conditions use, so it pairs with them.
     """
+    if condition.levels is not None:
+        raise InvalidInput(
+            f"condition {condition.name!r}: a condition added later is not part of the experiment's grid; "
+            "leave out its levels"
+        )
     experiment = repository.get_experiment(session, experiment_id)
     training_set = catalog_repository.find(
         session, TRAINING_SETS, experiment.training_set, experiment.project_id

@@ -226,3 +226,45 @@ def test_the_plan_counts_runs_and_stores_nothing(client: TestClient) -> None:
     assert client.get("/api/experiments").json()["total"] == 0
     bad = client.post("/api/experiments/plan", json=experiment_spec(benchmark="nope"))
     assert bad.status_code == 422 and "nope" in bad.text
+
+
+GRID = {"factors": {"training.learning_rate": [2e-4, 5e-4], "lora.rank": [4, 8]}}
+
+
+def test_a_grid_submitted_as_yaml_or_json_runs_every_combination(
+    client: TestClient, queue: RecordingQueue
+) -> None:
+    spec = experiment_spec(conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}], grid=GRID)
+    plan = client.post("/api/experiments/plan", json=spec).json()
+    assert (plan["n_runs"], plan["n_fine_tuned_runs"]) == (9, 8)
+    # The factors' order names the conditions: the YAML keeps it.
+    document = yaml.safe_dump(spec, sort_keys=False)
+    from_yaml = client.post(
+        "/api/experiments/yaml", content=document, headers={"content-type": "application/yaml"}
+    )
+    assert from_yaml.status_code == 201, from_yaml.text
+    from_json = client.post("/api/experiments", json=spec).json()
+    assert from_yaml.json()["spec"] == from_json["spec"]
+    conditions = {c["name"]: c["spec"]["levels"] for c in from_json["conditions"]}
+    assert conditions["learning_rate=0.0005 rank=4"] == {"training.learning_rate": 5e-4, "lora.rank": 4}
+    assert len(conditions) == 5 and len(from_json["runs"]) == 9
+    # A condition added later is not part of the grid.
+    added = {"name": "late", "levels": {"lora.rank": 4}, "lora": {"rank": 4}}
+    refused = client.post(f"/api/experiments/{from_json['id']}/conditions", json=added)
+    assert refused.status_code == 422 and "not part of the experiment's grid" in refused.text
+
+
+def test_a_bad_grid_is_a_422_naming_the_factor_and_stores_nothing(
+    client: TestClient, queue: RecordingQueue
+) -> None:
+    bad = experiment_spec(grid={"factors": {"training.momentum": [0.9, 0.99]}})
+    for response in (
+        client.post("/api/experiments", json=bad),
+        client.post(
+            "/api/experiments/yaml", content=yaml.safe_dump(bad), headers={"content-type": "application/yaml"}
+        ),
+        client.post("/api/experiments/plan", json=bad),
+    ):
+        assert response.status_code == 422
+        assert "grid factor 'training.momentum'" in str(response.json()["detail"])
+    assert _stored_counts(client) == (0, 0) and queue.sent == []

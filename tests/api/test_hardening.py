@@ -186,6 +186,13 @@ def test_seeds_per_condition_and_runs_per_experiment_are_limited(
     _refused(response, 422, "max_runs_per_experiment")
     assert "7" in response.json()["detail"]
     assert _stored(limited)[0] == 0 and queue.sent == []
+    # A grid's refusal names its factors: 1 + 2 x 2 conditions x 2 seeds = 9 runs.
+    grid = {"factors": {"training.learning_rate": [2e-4, 5e-4], "lora.rank": [4, 8]}}
+    response = limited.post(
+        "/api/experiments", json=experiment_spec(conditions=too_many_runs["conditions"][:1], grid=grid)
+    )
+    _refused(response, 422, "max_runs_per_experiment")
+    assert "the grid training.learning_rate (2) x lora.rank (2) makes 4 of them" in response.json()["detail"]
     # The YAML endpoint goes through the same checks.
     _refused(
         limited.post(
