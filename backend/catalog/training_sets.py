@@ -35,7 +35,8 @@ _ROLES = ("system", "user", "assistant")
 # The turns a chat may hold before the assistant's answer: one exchange, with or without a system message.
 _EXCHANGES = (["user"], ["system", "user"])
 
-Parts = Iterable[tuple[str, dict[str, Any]]]
+# (where, object) for each object of a file, as the readers give them.
+Objects = Iterable[tuple[str, dict[str, Any]]]
 
 
 def required_text(format: str, where: str, obj: dict[str, Any], key: str) -> str:
@@ -53,7 +54,7 @@ def _prompt(*parts: str) -> str:
 
 
 def _examples(
-    format: str, objects: Parts, example: Callable[[str, dict[str, Any]], ExampleRecord]
+    format: str, objects: Objects, example: Callable[[str, dict[str, Any]], ExampleRecord]
 ) -> list[ExampleRecord]:
     """One example per object of the file, at least one."""
     examples = [example(where, obj) for where, obj in objects]
