@@ -9,6 +9,7 @@ from backend.api_models.base import ReadModel, UserInput
 from backend.api_models.judges import JudgeDefinitionRead, JudgePresetRead
 from backend.catalog.adapters import BENCHMARK_FORMATS
 from backend.catalog.formats import FieldNames
+from backend.catalog.training_sets import TRAINING_SET_FORMATS
 from backend.catalog.uploads import DatasetFile
 from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
 from backend.judging.definition import Measured
@@ -58,9 +59,11 @@ class CatalogRead(ReadModel):
     judge_presets: list[JudgePresetRead]
     # What POST /api/benchmarks reads (its `format`).
     benchmark_formats: list[str]
+    # What POST /api/training-sets reads, the default first.
+    training_set_formats: list[str]
 
 
-# A dataset file to store; a training set's as it is (JSONL of {"prompt", "response"} objects).
+# A dataset file to store; each kind's upload says more about it.
 class DatasetUpload(UserInput):
     name: str = Field(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     version: str = Field("1", min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.\-]+$")
@@ -101,6 +104,22 @@ class BenchmarkUpload(DatasetUpload):
     def dataset_file(self) -> DatasetFile:
         names = FieldNames(prompt=self.prompt_key, id=self.id_key, category=self.category_key)
         return replace(super().dataset_file(), format=self.format, filename=self.filename, names=names)
+
+
+class TrainingSetUpload(DatasetUpload):
+    format: str | None = Field(
+        None,
+        max_length=50,
+        description=f"one of {', '.join(TRAINING_SET_FORMATS.names)}; "
+        f"omit for {TRAINING_SET_FORMATS.default}",
+    )
+    # The jsonl format only: where the fields are when the file names them otherwise.
+    prompt_key: str | None = Field(None, min_length=1, max_length=200, description="the prompt's key")
+    response_key: str | None = Field(None, min_length=1, max_length=200, description="the response's key")
+
+    def dataset_file(self) -> DatasetFile:
+        names = FieldNames(prompt=self.prompt_key, response=self.response_key)
+        return replace(super().dataset_file(), format=self.format, names=names)
 
 
 class ValidationSetUpload(DatasetUpload):

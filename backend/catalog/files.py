@@ -1,7 +1,7 @@
 """Reading dataset files: the one JSONL reader and the one CSV reader of benchmarks, training sets,
-validation sets and the alignment data, and the error they raise.
+validation sets and the alignment data, a reader of JSON arrays (Alpaca's files), and the error they raise.
 
-Both accept a UTF-8 byte-order mark and Windows line endings. JSONL is split on "\\n" only: str.splitlines
+Each accepts a UTF-8 byte-order mark and Windows line endings. JSONL is split on "\\n" only: str.splitlines
 would also break at U+2028 and other separators, which a JSON string may hold raw.
 """
 
@@ -56,6 +56,25 @@ def read_jsonl(format: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
             raise DatasetFormatError(format, f"invalid JSON ({exc.msg}, column {exc.colno})", where) from exc
         except DocumentRefused as exc:
             raise DatasetFormatError(format, str(exc), where) from None
+        if not isinstance(obj, dict):
+            raise DatasetFormatError(format, f"expected a JSON object, got {type(obj).__name__}", where)
+        yield where, obj
+
+
+def read_json_array(format: str, text: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(where, object) for each item of a JSON array of objects ("item 3": the array's third)."""
+    try:
+        document = load_json(text.removeprefix("\ufeff"))
+    except json.JSONDecodeError as exc:
+        raise DatasetFormatError(
+            format, f"invalid JSON ({exc.msg}, column {exc.colno})", f"line {exc.lineno}"
+        ) from exc
+    except DocumentRefused as exc:
+        raise DatasetFormatError(format, str(exc)) from None
+    if not isinstance(document, list):
+        raise DatasetFormatError(format, f"expected a JSON array, got {type(document).__name__}")
+    for number, obj in enumerate(document, start=1):
+        where = f"item {number}"
         if not isinstance(obj, dict):
             raise DatasetFormatError(format, f"expected a JSON object, got {type(obj).__name__}", where)
         yield where, obj

@@ -1,8 +1,9 @@
 """A dataset kind's file formats: one parser per format name, registered in a `Formats`.
 
-The generic formats (a benchmark's `jsonl` and `csv`) take the names of the keys or columns a file uses for
-its fields, for files that call them otherwise; the others read one fixed layout. Every problem a parser
-finds is a DatasetFormatError naming the format, where in the file it is and what is wrong.
+The generic formats (a benchmark's `jsonl` and `csv`, a training set's `jsonl`) take the names of the keys
+or columns a file uses for its fields, for files that call them otherwise; the others read one fixed layout.
+Every problem a parser finds is a DatasetFormatError naming the format, where in the file it is and what is
+wrong.
 """
 
 from collections.abc import Callable, Mapping
@@ -21,10 +22,11 @@ class FieldNames:
     prompt: str | None = None
     id: str | None = None
     category: str | None = None
+    response: str | None = None  # a training example's
 
     @property
     def given(self) -> bool:
-        return any(name is not None for name in (self.prompt, self.id, self.category))
+        return any(name is not None for name in (self.prompt, self.id, self.category, self.response))
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,9 @@ class Formats(Generic[R]):
 
     @property
     def names(self) -> tuple[str, ...]:
-        return (*self.fixed, *self.named)
+        """The format names, the default first (the one a form picks unless told otherwise)."""
+        names = (*self.fixed, *self.named)
+        return tuple(sorted(names, key=lambda name: name != self.default))
 
     def parse(self, text: str, format: str, names: FieldNames | None = None) -> list[R]:
         """Parse a file's text in the named format (a generic format with the keys or columns `names`
@@ -54,7 +58,8 @@ class Formats(Generic[R]):
         if names.given:
             raise DatasetFormatError(
                 format,
-                f"keys or columns can be named for the {' and '.join(self.named)} formats only"
+                f"keys or columns can be named for the {' and '.join(self.named)} format"
+                f"{'s' if len(self.named) > 1 else ''} only"
                 if self.named
                 else "keys or columns cannot be named in this kind of file",
             )

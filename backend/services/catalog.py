@@ -54,6 +54,7 @@ def catalog(session: Session, project_ids: list[int]) -> CatalogRead:
         validation_sets=repository.list_datasets(session, VALIDATION_SETS, project_ids),
         judge_presets=[JudgePresetRead(name=name, spec=spec) for name, spec in JUDGE_PRESETS.items()],
         benchmark_formats=list(BENCHMARKS.formats.names),
+        training_set_formats=list(TRAINING_SETS.formats.names),
     )
 
 

@@ -124,3 +124,135 @@ def test_every_kind_is_stored_once_per_name_and_version_and_found_by_either(
         )
         with pytest.raises(NotFound, match=f"unknown {kind} 'aaa@3'; known: .*aaa@1, aaa@2"):
             catalog_repository.find(session, declared, "aaa@3", project_id)
+
+
+# --- training sets in the formats people have them ------------------------------------------------------
+
+# Each training-set format's file of two examples, and what the upload adds to name its format and keys.
+TRAINING_FILES = {
+    "named keys": (
+        jsonl([{"question": "Add.\n\n2+2", "answer": "4"}, {"question": "3+3?", "answer": "6"}]),
+        {"format": "jsonl", "prompt_key": "question", "response_key": "answer"},
+    ),
+    "alpaca": (
+        json.dumps(
+            [
+                {"instruction": "Add.", "input": "2+2", "output": "4"},
+                {"instruction": "3+3?", "input": "", "output": "6"},
+            ],
+            indent=2,
+        ),
+        {"format": "alpaca"},
+    ),
+    "dolly": (
+        jsonl(
+            [
+                {"instruction": "Add.", "context": "2+2", "response": "4", "category": "open_qa"},
+                {"instruction": "3+3?", "context": "", "response": "6", "category": "open_qa"},
+            ]
+        ),
+        {"format": "dolly"},
+    ),
+    "messages": (
+        jsonl(
+            [
+                {
+                    "messages": [
+                        {"role": "user", "content": "Add.\n\n2+2"},
+                        {"role": "assistant", "content": "4"},
+                    ]
+                },
+                {"messages": [{"role": "user", "content": "3+3?"}, {"role": "assistant", "content": "6"}]},
+            ]
+        ),
+        {"format": "messages"},
+    ),
+}
+# The examples every file above holds, stored as a jsonl file of them would be.
+TRAINING_EXAMPLES = jsonl([{"prompt": "Add.\n\n2+2", "response": "4"}, {"prompt": "3+3?", "response": "6"}])
+
+
+def training_set_names(client: TestClient) -> list[str]:
+    return [t["name"] for t in client.get("/api/catalog").json()["training_sets"]]
+
+
+@pytest.mark.parametrize("upload", TRAINING_FILES)
+def test_training_set_upload_in_each_format(client: TestClient, upload: str) -> None:
+    content, fields = TRAINING_FILES[upload]
+    stored = client.post("/api/training-sets", json={"name": "tuned", "content": content, **fields})
+    assert stored.status_code == 201, stored.text
+    assert (stored.json()["n_examples"], stored.json()["source"]) == (2, fields["format"])
+    plain = client.post("/api/training-sets", json={"name": "plain", "content": TRAINING_EXAMPLES})
+    assert plain.status_code == 201 and plain.json()["source"] == "jsonl"
+    # Read into the same examples as the plain file: the same content hash.
+    assert stored.json()["content_hash"] == plain.json()["content_hash"]
+    assert "tuned" in training_set_names(client)
+
+
+def test_the_catalog_offers_the_training_set_formats_default_first(client: TestClient) -> None:
+    assert client.get("/api/catalog").json()["training_set_formats"] == [
+        "jsonl",
+        "alpaca",
+        "dolly",
+        "messages",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("fields", "content", "detail"),
+    [
+        (
+            {"format": "alpaca"},
+            jsonl([{"instruction": "a", "output": "b"}, {"instruction": "c"}]),
+            "training set file not readable as alpaca: alpaca: line 2: missing 'output'",
+        ),
+        (
+            {"format": "dolly"},
+            jsonl(
+                [{"instruction": "a", "response": "b"}, {"instruction": "c", "context": 1, "response": "d"}]
+            ),
+            "training set file not readable as dolly: dolly: line 2: 'context' must be a string, got int",
+        ),
+        (
+            {"format": "messages"},
+            jsonl(
+                [
+                    {"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b"}]},
+                    {"messages": [{"role": "user", "content": "c"}]},
+                ]
+            ),
+            "training set file not readable as messages: messages: line 2: no assistant turn",
+        ),
+        (
+            {"prompt_key": "question"},
+            jsonl([{"question": "a", "response": "b"}, {"prompt": "c", "response": "d"}]),
+            "training set file not readable as jsonl: training-jsonl: line 2: missing 'question'",
+        ),
+        (
+            {},
+            jsonl([{"instruction": "a", "output": "b"}]),
+            "training set file not readable as jsonl: training-jsonl: line 1: missing 'prompt'; the line has "
+            "the alpaca format's keys: name format 'alpaca'",
+        ),
+        (
+            {"format": "alpaca", "prompt_key": "q"},
+            jsonl([{"instruction": "a", "output": "b"}]),
+            "training set file not readable as alpaca: alpaca: keys or columns can be named for the jsonl "
+            "format only",
+        ),
+        (
+            {"format": "sharegpt"},
+            jsonl([{"conversations": []}]),
+            "training set file not readable as sharegpt: sharegpt: unknown format; expected one of "
+            "['jsonl', 'alpaca', 'dolly', 'messages']",
+        ),
+    ],
+)
+def test_a_bad_training_set_is_a_422_naming_the_line_and_nothing_is_stored(
+    client: TestClient, fields: dict[str, str], content: str, detail: str
+) -> None:
+    before = training_set_names(client)
+    response = client.post("/api/training-sets", json={"name": "bad", "content": content, **fields})
+    assert response.status_code == 422
+    assert response.json()["detail"] == detail
+    assert training_set_names(client) == before

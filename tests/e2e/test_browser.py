@@ -378,6 +378,16 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     training.get_by_role("button", name="Upload training set").click()
     expect(training.locator(".notice")).to_have_text("Stored maths@1: 1 examples.")
     expect(page.locator("#training-sets tbody tr")).to_have_count(2)
+    # The format list comes from the server, the default first; Alpaca's JSON array is read when chosen.
+    expect(training.locator("[name=format] option")).to_have_text(["jsonl", "alpaca", "dolly", "messages"])
+    training.locator("[name=name]").fill("alpaca-maths")
+    training.locator("[name=format]").select_option("alpaca")
+    alpaca = json.dumps([{"instruction": "Add.", "input": "2+2", "output": "4"}], indent=2).encode()
+    training.locator("[name=file]").set_input_files(
+        {"name": "alpaca_data.json", "mimeType": "application/json", "buffer": alpaca}
+    )
+    training.get_by_role("button", name="Upload training set").click()
+    expect(training.locator(".notice")).to_have_text("Stored alpaca-maths@1: 1 examples.")
     catalog = httpx.get(f"{url}/api/catalog", headers=owner_headers(live_settings)).json()
     assert sorted(b["name"] for b in catalog["benchmarks"]) == ["my_bench", "seedscope-harmful-demo"]
 

@@ -8,8 +8,8 @@ from backend.api_models.catalog import (
     BenchmarkRead,
     BenchmarkUpload,
     CatalogRead,
-    DatasetUpload,
     TrainingSetRead,
+    TrainingSetUpload,
 )
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.domain import Role
@@ -43,8 +43,9 @@ def upload_benchmark(
 
 @router.post("/training-sets", status_code=status.HTTP_201_CREATED)
 def upload_training_set(
-    upload: DatasetUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
+    upload: TrainingSetUpload, uploader: UploaderDep, session: SessionDep, settings: SettingsDep
 ) -> TrainingSetRead:
-    """A JSONL file of {"prompt": ..., "response": ...} objects."""
+    """Prompt/response examples: JSONL of {"prompt": ..., "response": ...} objects (or the keys named), or
+    Alpaca, Dolly or chat-messages files (docs/using.md)."""
     project_id = uploader.choose(upload.project)
     return service.import_dataset(session, settings, TRAINING_SETS, upload.dataset_file(), project_id)

@@ -64,5 +64,8 @@ export async function init(caller) {
   const benchmarkForm = byId("benchmark-form");
   setOptions(benchmarkForm.elements.format, catalog.benchmark_formats, { keep: 1 });
   uploadForm(benchmarkForm, caller, "/api/benchmarks", (b) => `${b.n_prompts} prompts in ${b.categories.length} categories`, refresh);
-  uploadForm(byId("training-set-form"), caller, "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
+  const trainingSetForm = byId("training-set-form");
+  // No "guess" option: a training set's format is the one chosen, the default (listed first) unless changed.
+  setOptions(trainingSetForm.elements.format, catalog.training_set_formats);
+  uploadForm(trainingSetForm, caller, "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
 }
