@@ -134,7 +134,7 @@ def test_conditions_with_levels_must_be_a_full_factorial_that_matches_their_sett
     repeated = [condition("a", 1e-4, 1, {lr: 1e-4}), condition("b", 1e-4, 2, {lr: 1e-4})]
     with pytest.raises(ValidationError, match="every combination of the levels once"):
         ExperimentSpec.model_validate(experiment_spec(conditions=repeated))
-    with pytest.raises(ValidationError, match="its level of 'training.learning_rate' is not its setting"):
+    with pytest.raises(ValidationError, match=r"its level of 'training\.learning_rate' is not its setting"):
         ExperimentSpec.model_validate(experiment_spec(conditions=[condition("a", 1e-4, 1, {lr: 3e-4})]))
     with pytest.raises(ValidationError, match="needs conditions, a grid, or both"):
         ExperimentSpec.model_validate(experiment_spec(conditions=[]))

@@ -214,6 +214,49 @@ class JudgeAnalysisRead(ReadModel):
     comparisons: list[ComparisonRead]
 
 
+class LevelEffectRead(ReadModel):
+    """One level of a grid factor against its first level, averaged over the other factors' levels."""
+
+    level: float | int | None
+    reference: float | int | None
+    estimate: float
+    n_prompts: int
+    # Given these checkpoints: prompt-clustered, t with n_prompts - 1 df.
+    given_low: float
+    given_high: float
+    # For new seeds (paired on seeds, backend.stats.factors); None with the reason when withheld.
+    new_seeds: NewSeedsAnswerRead | None
+    new_seeds_withheld: str | None
+    # "real", "could be noise" or "cannot tell", from the for-new-seeds answer (Holm over every factor's
+    # level effects).
+    verdict: str
+
+
+class FactorRead(ReadModel):
+    """A grid factor: its main effects and how far apart its levels put the rate, beside the seed noise."""
+
+    factor: str  # the condition field: "training.learning_rate"
+    levels: list[float | int | None]
+    # Each level's mean rate over the grid's conditions at that level.
+    level_means: list[float]
+    # SD of the level means: how much this setup change moves the rate.
+    setup_sd: float
+    effects: list[LevelEffectRead]
+    # Factors across whose levels this one's effect changes sign (each sign at least one SE from 0).
+    interacts_with: list[str]
+
+
+class GridRead(ReadModel):
+    """The experiment's grid: each factor's effect, beside the spread seeds and re-measurement give."""
+
+    factors: list[FactorRead]
+    # The SD of a grid condition's rate across seeds, pooled over the grid's conditions (None below 2 seeds).
+    seed_sd: float | None
+    # The SD between re-evaluations of one checkpoint, averaged (None without re-evaluations).
+    remeasurement_sd: float | None
+    n_conditions: int
+
+
 class AnalysisRead(ReadModel):
     experiment_id: int
     # The judge whose verdicts (metric "rate") or graded scores (metric "score") every figure measures.
@@ -234,6 +277,8 @@ class AnalysisRead(ReadModel):
     # judges' share of each condition's variance.
     by_judge: list[JudgeAnalysisRead]
     judge_variance: list[JudgeVarianceRead]
+    # With a grid: each factor's main effects, beside the seed and re-measurement spread.
+    grid: GridRead | None = None
 
 
 class PlanRead(ReadModel):

@@ -13,7 +13,6 @@ from sqlalchemy.orm import Session
 
 from backend.api_models.analysis import (
     AgreementRead,
-    AnalysisRead,
     CheckpointRepeatsRead,
     CheckpointsAnswerRead,
     ComparisonRead,
@@ -308,7 +307,7 @@ def comparisons(
     )
 
 
-def _adjusted(pvalues: list[float | None], adjustment: Adjustment) -> list[float | None]:
+def adjust_present(pvalues: list[float | None], adjustment: Adjustment) -> list[float | None]:
     present = [p for p in pvalues if p is not None]
     if not present:
         return [None] * len(pvalues)
@@ -320,8 +319,8 @@ def _comparisons(
     data: ExperimentData, pairs: list[tuple[str, str]], adjustment: Adjustment
 ) -> list[ComparisonRead]:
     results = comparison_stats(data, pairs)
-    given_adjusted = _adjusted([c.given_checkpoints.test.p_value for _, _, c in results], adjustment)
-    new_adjusted = _adjusted(
+    given_adjusted = adjust_present([c.given_checkpoints.test.p_value for _, _, c in results], adjustment)
+    new_adjusted = adjust_present(
         [c.new_seeds.p_value if c.new_seeds else None for _, _, c in results], adjustment
     )
     reads = []
@@ -332,11 +331,11 @@ def _comparisons(
         new = c.new_seeds
         assert given_p is not None
         if not fine_tuned:
-            verdict, basis = _verdict(given_p), "given these checkpoints"
+            verdict, basis = verdict_of(given_p), "given these checkpoints"
         elif new is None or new_p is None:
             verdict, basis = "cannot tell", "for new seeds"
         else:
-            verdict, basis = _verdict(new_p), "for new seeds"
+            verdict, basis = verdict_of(new_p), "for new seeds"
         reads.append(
             ComparisonRead(
                 a=name_a,
@@ -380,7 +379,7 @@ def _comparisons(
     return reads
 
 
-def _verdict(p_adjusted: float) -> str:
+def verdict_of(p_adjusted: float) -> str:
     return "real" if p_adjusted < ALPHA else "could be noise"
 
 
@@ -570,31 +569,3 @@ def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
             )
         )
     return results
-
-
-def analyse(
-    session: Session,
-    experiment_id: int,
-    cache: AnalysisCache,
-    pairs: list[tuple[str, str]] | None = None,
-    adjustment: Adjustment = "holm",
-    metric: Metric = "rate",
-) -> AnalysisRead:
-    """Every statistic, in the metric asked for; the judges' side-by-side views and agreement are of their
-    verdicts either way."""
-    data = load(session, experiment_id, cache, metric)
-    verdicts = data.for_judge(data.experiment.judges[0].id)
-    return AnalysisRead(
-        experiment_id=experiment_id,
-        judge=next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id),
-        metric=metric,
-        partial=data.partial,
-        conditions=condition_summaries(session, data),
-        comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),
-        adjustment=adjustment,
-        variance=variance(data),
-        power=power(data),
-        agreement=agreement(session, verdicts),
-        by_judge=by_judge(session, verdicts, adjustment),
-        judge_variance=judge_variance(verdicts),
-    )

@@ -8,7 +8,7 @@ from backend import report
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as repository
-from backend.services import analysis
+from backend.services import analysis, full_analysis
 from backend.services.cache import AnalysisCache
 from backend.services.experiment_state import read_experiment
 
@@ -20,7 +20,7 @@ def experiment_report(
     return report.render(
         report.ReportInputs(
             experiment=experiment,
-            analysis=analysis.analyse(session, experiment_id, cache, adjustment=adjustment),
+            analysis=full_analysis.analyse(session, experiment_id, cache, adjustment=adjustment),
             benchmark=catalog_repository.find(
                 session, BENCHMARKS, experiment.benchmark, experiment.project_id
             ),

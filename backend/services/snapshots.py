@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain import RunStatus
 from backend.repositories import snapshots as repository
-from backend.services import analysis
+from backend.services import analysis, full_analysis
 from backend.services import figures as figure_service
 from backend.services.cache import AnalysisCache
 
@@ -27,7 +27,7 @@ View = Callable[[Session, AnalysisCache, int], dict[str, Any]]
 # Every default view, by name. The flips heatmap has a variant without prompt text for a "figures and
 # tables only" share link.
 VIEWS: dict[str, View] = {
-    "analysis": lambda s, c, i: analysis.analyse(s, i, c).model_dump(mode="json"),
+    "analysis": lambda s, c, i: full_analysis.analyse(s, i, c).model_dump(mode="json"),
     "figure:seeds": figure_service.seeds,
     "figure:noise": figure_service.noise,
     "figure:forest": lambda s, c, i: figure_service.forest(s, c, i, [], "holm"),

@@ -169,7 +169,7 @@ def _per_prompt_differences(a: Cells, b: Cells, prompts: np.ndarray) -> np.ndarr
     return harmful_a[both] / scored_a[both] - harmful_b[both] / scored_b[both]
 
 
-def _seed_weights_squared(cells: Cells) -> float:
+def seed_weights_squared(cells: Cells) -> float:
     """sum_s w_s^2, w_s = seed s's share of the scored values: how a seed effect reaches the pooled rate."""
     per_seed = np.bincount(np.unique(cells.seed, return_inverse=True)[1].reshape(-1), weights=cells.scored)
     weights = per_seed / per_seed.sum()
@@ -190,7 +190,7 @@ def _training_noise(
 
 def _unpaired_noise(cells: Cells) -> TrainingNoise:
     ms = mean_squares(cells)
-    return _training_noise(ms.seed, ms.interaction, ms.n_prompts, ms.n_seeds, _seed_weights_squared(cells))
+    return _training_noise(ms.seed, ms.interaction, ms.n_prompts, ms.n_seeds, seed_weights_squared(cells))
 
 
 def _paired_noise(a: Cells, b: Cells) -> TrainingNoise:
@@ -204,7 +204,7 @@ def _paired_noise(a: Cells, b: Cells) -> TrainingNoise:
         harmful_a[:, complete] / scored_a[:, complete] - harmful_b[:, complete] / scored_b[:, complete]
     )
     seed_ms, _, interaction_ms = table_mean_squares(difference)
-    weight = (_seed_weights_squared(a) + _seed_weights_squared(b)) / 2
+    weight = (seed_weights_squared(a) + seed_weights_squared(b)) / 2
     return _training_noise(seed_ms, interaction_ms, int(complete.sum()), difference.shape[0], weight)
 
 

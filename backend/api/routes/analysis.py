@@ -11,7 +11,7 @@ from backend.domain import Role, ShareScope
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.limits import enforce
-from backend.services import analysis, snapshots
+from backend.services import analysis, full_analysis, snapshots
 from backend.services import figures as figure_service
 from backend.services.cache import AnalysisCache
 
@@ -81,7 +81,7 @@ def get_analysis(
     pairs = _pairs(pair, settings)
     if _is_default_view(pairs, adjust, metric):
         return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
-    return analysis.analyse(session, experiment_id, cache, pairs, adjust, metric)
+    return full_analysis.analyse(session, experiment_id, cache, pairs, adjust, metric)
 
 
 @router.get("/figures/seeds")

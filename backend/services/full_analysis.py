@@ -1,0 +1,50 @@
+"""The whole analysis of an experiment, as the dashboard, the report and the stored snapshots read it: the
+statistics of backend.services.analysis and, with a grid, its factors (backend.services.grid_analysis)."""
+
+from sqlalchemy.orm import Session
+
+from backend.api_models.analysis import AnalysisRead
+from backend.services.analysis import (
+    Adjustment,
+    Metric,
+    agreement,
+    by_judge,
+    comparisons,
+    condition_summaries,
+    default_pairs,
+    judge_variance,
+    load,
+    power,
+    variance,
+)
+from backend.services.cache import AnalysisCache
+from backend.services.grid_analysis import grid
+
+
+def analyse(
+    session: Session,
+    experiment_id: int,
+    cache: AnalysisCache,
+    pairs: list[tuple[str, str]] | None = None,
+    adjustment: Adjustment = "holm",
+    metric: Metric = "rate",
+) -> AnalysisRead:
+    """Every statistic, in the metric asked for; the judges' side-by-side views and agreement are of their
+    verdicts either way."""
+    data = load(session, experiment_id, cache, metric)
+    verdicts = data.for_judge(data.experiment.judges[0].id)
+    return AnalysisRead(
+        experiment_id=experiment_id,
+        judge=next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id),
+        metric=metric,
+        partial=data.partial,
+        conditions=condition_summaries(session, data),
+        comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),
+        adjustment=adjustment,
+        variance=variance(data),
+        power=power(data),
+        agreement=agreement(session, verdicts),
+        by_judge=by_judge(session, verdicts, adjustment),
+        judge_variance=judge_variance(verdicts),
+        grid=grid(session, data),
+    )
