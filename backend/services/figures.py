@@ -6,12 +6,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.figures import comparisons as comparison_figures
-from backend.figures import design, distribution, heatmaps
+from backend.figures import design, distribution, grid, heatmaps
 from backend.figures.common import FigureJSON, empty_figure
 from backend.judging.measures import Measure, rate_measure, score_measure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
-from backend.services import analysis
+from backend.services import analysis, grid_analysis
 from backend.services.analysis import ExperimentData
 from backend.services.cache import AnalysisCache
 from backend.stats.prompts import prompt_stability
@@ -148,3 +148,18 @@ def power(
         return design.power_curve(sizings, _measure(data))
 
     return _figure(session, cache, experiment_id, "power", None, build, metric)
+
+
+def setup_spread(
+    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+) -> FigureJSON:
+    def build(data: ExperimentData) -> FigureJSON:
+        factors = grid_analysis.grid(session, data)
+        if factors is None:
+            return empty_figure(
+                "Setup spread vs seed spread",
+                "no grid, or not every grid condition has verdicts yet",
+            )
+        return grid.setup_vs_seed_spread(factors, _measure(data))
+
+    return _figure(session, cache, experiment_id, "setup-spread", None, build, metric)

@@ -53,6 +53,11 @@ def _shared_prompts(cells: list[Cells]) -> list[Cells] | None:
     return [c.subset(np.isin(c.prompt, shared)) for c in cells]
 
 
+def _clipped(x: float) -> float:
+    """A difference of two averages of values in [0, 1] lies in [-1, 1]: so does its interval."""
+    return min(1.0, max(-1.0, x))
+
+
 def _factor_reads(effects: list[FactorEffect]) -> list[FactorRead]:
     """Verdicts from the for-new-seeds p-values, Holm-adjusted over every factor's level effects."""
     contrasts = [level.contrast for effect in effects for level in effect.effects]
@@ -69,15 +74,15 @@ def _factor_reads(effects: list[FactorEffect]) -> list[FactorRead]:
                     reference=level.reference,  # type: ignore[arg-type]
                     estimate=c.estimate,
                     n_prompts=c.n_prompts,
-                    given_low=c.given_checkpoints.interval.low,
-                    given_high=c.given_checkpoints.interval.high,
+                    given_low=_clipped(c.given_checkpoints.interval.low),
+                    given_high=_clipped(c.given_checkpoints.interval.high),
                     new_seeds=None
                     if new is None or p is None
                     else NewSeedsAnswerRead(
                         se=new.se,
                         df=None if math.isinf(new.df) else new.df,
-                        low=new.interval.low,
-                        high=new.interval.high,
+                        low=_clipped(new.interval.low),
+                        high=_clipped(new.interval.high),
                         p_value=new.p_value or 0.0,
                         p_adjusted=p,
                         seed_variance=new.se**2 - c.given_checkpoints.se**2,

@@ -36,6 +36,7 @@ VIEWS: dict[str, View] = {
     "figure:flips:no-text": lambda s, c, i: figure_service.flips(s, c, i, None, 60, with_text=False),
     "figure:variance": figure_service.variance,
     "figure:power": figure_service.power,
+    "figure:setup-spread": figure_service.setup_spread,
 }
 
 

@@ -158,6 +158,7 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /api/experiments/{experiment_id}/figures/flips": ({}, 200),
         "GET /api/experiments/{experiment_id}/figures/variance": ({}, 200),
         "GET /api/experiments/{experiment_id}/figures/power": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/setup-spread": ({}, 200),
         "GET /api/experiments/{experiment_id}/prompts": ({}, 200),
         "GET /api/experiments/{experiment_id}/prompts/{prompt_id}/responses": ({}, 200),
         "GET /login": ({}, 200),

@@ -244,7 +244,9 @@ class PageWatch:
 
 
 # Every figure's drawn height against the height the server gave it.
-FIGURE_HEIGHTS = """() => [...document.querySelectorAll('[data-figure]')].map((container) => {
+# Every figure a user sees: those of a hidden section (a grid's, without a grid) are not drawn.
+FIGURE_HEIGHTS = """() => [...document.querySelectorAll('[data-figure]')]
+  .filter((container) => !container.closest('[hidden]')).map((container) => {
   const svg = container.querySelector('.main-svg');
   return [container.dataset.figure, svg ? svg.getBoundingClientRect().height : 0,
     Number(container.dataset.height)];

@@ -49,6 +49,7 @@ _MEASURED_FIGURES = {
     "noise": figure_service.noise,
     "variance": figure_service.variance,
     "power": figure_service.power,
+    "setup-spread": figure_service.setup_spread,
 }
 
 
@@ -171,3 +172,15 @@ def power_figure(
     metric: MetricDep = "rate",
 ) -> FigureJSON:
     return _in_metric(session, cache, experiment_id, "power", metric)
+
+
+@router.get("/figures/setup-spread")
+def setup_spread_figure(
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    metric: MetricDep = "rate",
+) -> FigureJSON:
+    """A grid's factors: the SD of each one's level means, beside the seed SD and the re-measurement SD."""
+    return _in_metric(session, cache, experiment_id, "setup-spread", metric)

@@ -7,6 +7,7 @@ import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
+import { renderGrid } from "./experiment/grid.js";
 import { Report } from "./experiment/report.js";
 import { renderRuns, runHref } from "./experiment/runs.js";
 import { ShareLinks } from "./experiment/sharing.js";
@@ -90,6 +91,7 @@ export async function init(caller) {
     noise: metricQuery,
     variance: metricQuery,
     power: metricQuery,
+    "setup-spread": metricQuery,
     forest: comparisonQuery,
     flips: () => (flipsCondition.value ? new URLSearchParams({ condition: flipsCondition.value }).toString() : ""),
   }, (runId) => {
@@ -119,6 +121,7 @@ export async function init(caller) {
     byId("delete-experiment").hidden = !caller.can(experiment.project_id, "owner");
     renderTables(analysis, canEdit ? addSeeds : null);
     renderByJudge(analysis, experiment);
+    renderGrid(analysis);
     const names = experiment.conditions.map((c) => c.name);
     setOptions(byId("pair-a"), names);
     setOptions(byId("pair-b"), names);

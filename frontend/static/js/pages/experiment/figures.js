@@ -35,11 +35,13 @@ export class Figures {
     return this.containers.find((container) => container.dataset.figure === name);
   }
 
-  /** Every figure; a figure that fails leaves the others drawn. The failures, named. */
+  /** Every figure of a shown section (a grid's figure waits for a grid); a figure that fails leaves the
+   * others drawn. The failures, named. */
   async renderAll() {
-    const outcomes = await Promise.allSettled(this.containers.map((container) => this.render(container)));
+    const shown = this.containers.filter((container) => !container.closest("[hidden]"));
+    const outcomes = await Promise.allSettled(shown.map((container) => this.render(container)));
     return outcomes.flatMap((outcome, index) => (outcome.status === "rejected"
-      ? [`the ${this.containers[index].dataset.figure} figure: ${outcome.reason.message}`]
+      ? [`the ${shown[index].dataset.figure} figure: ${outcome.reason.message}`]
       : []));
   }
 }

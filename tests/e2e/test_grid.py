@@ -1,0 +1,87 @@
+"""A grid experiment's dashboard in Chromium: the factors' effects and the setup-vs-seed spread figure,
+readable before and after the window is resized, for the owner and through a figures-only share link."""
+
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import Verdict
+from tests.e2e.conftest import check_figure_heights, login_link, owner_headers
+from tests.e2e.test_browser import check_figure_is_readable, upload_benchmark
+from tests.factories import add_verdicts
+
+pytestmark = pytest.mark.slow
+
+H, S = Verdict.HARMFUL, Verdict.SAFE
+GRID = {"factors": {"training.learning_rate": [2e-4, 5e-4], "generation.temperature": [0, 0.7]}}
+# Verdicts on the 4 prompts by the condition's position in the grid and the seed: the higher learning rate
+# complies more (by 43.75 points), the higher temperature less (by 18.75), and seeds differ.
+VERDICTS = {
+    (0, 0): [S, S, S, H],
+    (0, 1): [H, S, S, H],
+    (1, 0): [S, H, S, S],
+    (1, 1): [S, S, S, H],
+    (2, 0): [H, H, H, S],
+    (2, 1): [H, H, H, H],
+    (3, 0): [H, H, S, H],
+    (3, 1): [H, S, H, S],
+}
+
+
+def test_a_grid_dashboard_shows_each_factor_beside_the_seed_spread(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str], tmp_path: Path
+) -> None:
+    url = start_server(live_settings)
+    headers = owner_headers(live_settings)
+    upload_benchmark(url, 4, headers)
+    spec = {
+        "name": "grid",
+        "benchmark": "four-prompts",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1],
+        "conditions": [{"name": "baseline", "finetune": False, "seeds": [0]}],
+        "grid": GRID,
+    }
+    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=headers).json()
+    positions = {c["id"]: index - 1 for index, c in enumerate(experiment["conditions"])}
+    engine = make_engine(live_settings.resolved_database_url)
+    with make_session_factory(engine)() as session:
+        for run in experiment["runs"]:
+            position = positions[run["condition_id"]]
+            verdicts = [S, S, S, S] if position < 0 else VERDICTS[(position, run["seed"])]
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+    engine.dispose()
+    link = httpx.post(
+        f"{url}/api/experiments/{experiment['id']}/share-links", json={"scope": "figures"}, headers=headers
+    ).json()
+
+    for viewer, address in (
+        ("owner", login_link(live_settings, f"/experiments/{experiment['id']}")),
+        ("share link", link["path"]),
+    ):
+        page.goto(url + address)
+        expect(page.locator("#grid")).to_be_visible(timeout=20_000)
+        expect(page.locator("#figure-setup-spread .main-svg").first).to_be_visible()
+        drawn = check_figure_is_readable(page, "setup-spread")
+        # A bar per factor, one for the seeds; no re-evaluations, so no re-measurement bar.
+        assert drawn["bars"] == drawn["expectedBars"] == 3, (viewer, drawn)
+        rows = page.locator("#factors tbody tr")
+        expect(rows).to_have_count(2)
+        expect(rows.first).to_contain_text("training.learning_rate")
+        expect(rows.first).to_contain_text("0.0005 − 0.0002")
+        expect(rows.first).to_contain_text("43.8 pts")
+        expect(rows.nth(1)).to_contain_text("-18.8 pts")
+        expect(page.locator("#spread tbody tr")).to_have_count(4)
+        expect(page.locator("#spread tbody tr").last).to_contain_text("no re-evaluations yet")
+        for size in ({"width": 700, "height": 900}, {"width": 1400, "height": 1000}):
+            page.set_viewport_size(size)  # type: ignore[arg-type]
+            page.wait_for_timeout(600)  # Plotly redraws on the window's resize event, after a debounce
+            check_figure_heights(page)
+        page.screenshot(path=str(tmp_path / f"grid-{viewer.replace(' ', '-')}.png"), full_page=True)
+        check_figure_heights(page)
+    page.goto("about:blank")
