@@ -158,7 +158,11 @@ class GridSpec(_Spec):
     named by its levels ("learning_rate=0.0002 temperature=0.7"), with `settings` for the rest."""
 
     # A condition field ("training.learning_rate") and its levels, each checked as that field checks it.
-    factors: dict[str, list[Any]] = Field(min_length=1, max_length=MAX_FACTORS)
+    factors: dict[str, list[Any]] = Field(
+        min_length=1,
+        max_length=MAX_FACTORS,
+        json_schema_extra={"propertyNames": {"enum": list(VARIABLE_FIELDS)}},
+    )
     settings: ConditionSettings = Field(default_factory=ConditionSettings)
 
     @field_validator("factors")

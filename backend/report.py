@@ -287,6 +287,65 @@ def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> li
     return ["## Paired comparisons", "", *table(header, rows), "", note]
 
 
+def _level(value: float | int | None) -> str:
+    return "all" if value is None else f"{value:g}"
+
+
+def _grid(inputs: ReportInputs) -> list[str]:
+    grid = inputs.analysis.grid
+    if grid is None:
+        return []
+    rows = [
+        [
+            code(factor.factor),
+            f"{_level(effect.level)} − {_level(effect.reference)}",
+            points(effect.estimate),
+            interval(effect.given_low, effect.given_high, unit="points"),
+            interval(effect.new_seeds.low, effect.new_seeds.high, unit="points")
+            if effect.new_seeds
+            else f"— ({text(effect.new_seeds_withheld or '')})",
+            p_value(effect.new_seeds.p_adjusted) if effect.new_seeds else "—",
+            effect.verdict,
+            ", ".join(code(other) for other in factor.interacts_with) or "—",
+        ]
+        for factor in grid.factors
+        for effect in factor.effects
+    ]
+    header = [
+        "Factor",
+        "Level − first level",
+        "Effect (points)",
+        "95% CI given these checkpoints",
+        "95% CI for new seeds",
+        "p (Holm)",
+        "Verdict",
+        "Changes sign across",
+    ]
+
+    def sd(x: float | None) -> str:
+        return "—" if x is None else f"{100 * x:.1f}"
+
+    spread = [[f"setup: {code(f.factor)}", sd(f.setup_sd)] for f in grid.factors] + [
+        ["seeds (a grid condition's rate across seeds, pooled)", sd(grid.seed_sd)],
+        ["re-measurement (one checkpoint evaluated again)", sd(grid.remeasurement_sd)],
+    ]
+    note = (
+        "A factor's effect: its level minus its first level, averaged over the other factors' levels. For "
+        "new seeds: paired on seeds (every grid condition runs the same seeds), generalized interval and p, "
+        "Holm over every factor's effects. A factor changes sign across another when its effect at two of "
+        "the other's levels has opposite signs, each at least one standard error from 0."
+    )
+    return [
+        f"## Setup changes: {grid.n_conditions} grid conditions",
+        "",
+        *table(header, rows),
+        "",
+        note,
+        "",
+        *table(["Spread of the rate", "SD (points)"], spread),
+    ]
+
+
 def _share(x: IntervalRead | None) -> str:
     if x is None or x.estimate is None:
         return "—"
@@ -508,6 +567,7 @@ def render(inputs: ReportInputs) -> str:
         _conditions(inputs),
         _rates(inputs),
         comparison_section(analysis.comparisons, analysis.adjustment),
+        _grid(inputs),
         _noise(inputs),
         _by_judge(inputs),
         _agreement(inputs),

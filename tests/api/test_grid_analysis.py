@@ -62,6 +62,9 @@ def test_each_factor_s_main_effect_is_its_levels_averaged_over_the_other_factor(
     ]
     assert grid["seed_sd"] == pytest.approx(np.sqrt(np.mean(np.square(seed_sds))))
     assert grid["remeasurement_sd"] is None
+    report = client.get(f"/api/experiments/{experiment['id']}/report.md").text
+    assert "## Setup changes: 4 grid conditions" in report
+    assert f"| `training.learning_rate` | 0.0005 − 0.0002 | {100 * by_hand:+.1f} |" in report
 
 
 def test_an_experiment_without_a_grid_has_no_grid_analysis(client: TestClient, experiment: dict) -> None:

@@ -11,7 +11,7 @@ from playwright.sync_api import Page, expect
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
-from tests.e2e.conftest import check_figure_heights, login_link, owner_headers
+from tests.e2e.conftest import check_figure_heights, login_link, owner_headers, watch_of
 from tests.e2e.test_browser import check_figure_is_readable, upload_benchmark
 from tests.factories import add_verdicts
 
@@ -84,4 +84,36 @@ def test_a_grid_dashboard_shows_each_factor_beside_the_seed_spread(
             check_figure_heights(page)
         page.screenshot(path=str(tmp_path / f"grid-{viewer.replace(' ', '-')}.png"), full_page=True)
         check_figure_heights(page)
+    page.goto("about:blank")
+
+
+def test_the_form_takes_a_grid_plans_it_and_names_a_bad_factor(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(url + login_link(live_settings, "/experiments/new"))
+    form = page.locator("#experiment-form")
+    form.locator("[name=seeds]").fill("0, 1")
+    rows = form.locator("#conditions tr.condition")
+    expect(rows).to_have_count(3)
+    rows.nth(2).get_by_role("button", name="Remove").click()
+    rows.nth(1).get_by_role("button", name="Remove").click()
+    form.get_by_role("button", name="Add factor").click()
+    form.get_by_role("button", name="Add factor").click()
+    factors = form.locator("#grid-factors tr.factor")
+    factors.nth(0).locator("[data-field=factor]").select_option("training.learning_rate")
+    factors.nth(0).locator("[data-field=levels]").fill("0.0002, 0.0005")
+    factors.nth(1).locator("[data-field=factor]").select_option("generation.temperature")
+    factors.nth(1).locator("[data-field=levels]").fill("0, 0.7, 1")
+    # The baseline's seed 0, and 2 x 3 grid conditions x 2 seeds.
+    expect(page.locator("#plan")).to_contain_text("13 runs (12 fine-tunes, 2 seeds per fine-tuned condition)")
+    factors.nth(1).locator("[data-field=levels]").fill("0, 0.7, 9")
+    form.get_by_role("button", name="Submit experiment").click()
+    expect(page.locator("#form-error")).to_contain_text("grid factor 'generation.temperature': level 9")
+    watch_of(page).expect_refusal(422, "/api/experiments")  # the plan and the submission
+    factors.nth(1).locator("[data-field=levels]").fill("0, 0.7")
+    form.get_by_role("button", name="Submit experiment").click()
+    page.wait_for_url("**/experiments/1")
+    expect(page.locator("#runs tbody tr")).to_have_count(9)
+    expect(page.locator("#runs tbody")).to_contain_text("learning_rate=0.0005 temperature=0.7")
     page.goto("about:blank")

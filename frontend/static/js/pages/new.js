@@ -76,7 +76,38 @@ class ConditionRows {
   }
 }
 
-function experimentSpec(form, conditions) {
+class GridFactors {
+  /** `fields`: the condition fields a grid may vary (from the schema). */
+  constructor(body, fields, onChange) {
+    this.body = body;
+    this.fields = fields;
+    this.onChange = onChange;
+  }
+
+  add() {
+    const field = el("select", { dataset: { field: "factor" }, "aria-label": "factor" });
+    setOptions(field, this.fields);
+    const levels = el("input", { dataset: { field: "levels" }, placeholder: "0.0002, 0.0005", size: "24", "aria-label": "levels" });
+    const row = el("tr", { class: "factor" }, el("td", {}, field), el("td", {}, levels),
+      el("td", {}, el("button", { type: "button", onclick: () => { row.remove(); this.onChange(); } }, "Remove")));
+    this.body.append(row);
+  }
+
+  /** The grid, or null without factors. A level that is not a number goes as typed: the server names it. */
+  spec() {
+    const rows = [...this.body.querySelectorAll("tr.factor")];
+    if (!rows.length) return null;
+    const factors = {};
+    for (const row of rows) {
+      const text = row.querySelector("[data-field=levels]").value;
+      factors[row.querySelector("[data-field=factor]").value] = text.split(",").map((s) => s.trim()).filter((s) => s !== "")
+        .map((s) => (Number.isNaN(Number(s)) ? s : Number(s)));
+    }
+    return { factors };
+  }
+}
+
+function experimentSpec(form, conditions, grid) {
   const data = new FormData(form);
   const model = data.get("base_model") === CUSTOM_MODEL ? data.get("custom_model").trim() : data.get("base_model");
   return {
@@ -91,6 +122,7 @@ function experimentSpec(form, conditions) {
     seeds: parseSeeds(data.get("seeds")),
     generation: Object.fromEntries(["temperature", "top_p", "max_new_tokens", "samples_per_prompt"].map((key) => [key, Number(data.get(key))])),
     conditions: conditions.specs(),
+    grid: grid.spec(),
   };
 }
 
@@ -172,12 +204,18 @@ export async function init(caller) {
     conditions.add({ name: `condition-${conditions.rows.length + 1}` });
     schedulePlan();
   });
+  const gridFields = fieldSchema(schema, ["grid", "factors"])?.propertyNames?.enum ?? [];
+  const grid = new GridFactors(document.querySelector("#grid-factors tbody"), gridFields, schedulePlan);
+  byId("add-factor").addEventListener("click", () => {
+    grid.add();
+    schedulePlan();
+  });
 
   // Before launch: how many runs, and what the design could detect, from whose noise.
   async function renderPlan() {
     const box = byId("plan");
     try {
-      const plan = await api("/api/experiments/plan", { method: "POST", json: experimentSpec(form, conditions) });
+      const plan = await api("/api/experiments/plan", { method: "POST", json: experimentSpec(form, conditions, grid) });
       const basis = plan.basis_experiment_id
         ? el("a", { href: `/experiments/${plan.basis_experiment_id}` }, plan.sizing_basis)
         : plan.sizing_basis;
@@ -198,7 +236,7 @@ export async function init(caller) {
     event.preventDefault();
     const error = byId("form-error");
     error.hidden = true;
-    const spec = experimentSpec(form, conditions);
+    const spec = experimentSpec(form, conditions, grid);
     try {
       const experiment = await api("/api/experiments", { method: "POST", json: spec });
       window.location.assign(`/experiments/${experiment.id}`);
