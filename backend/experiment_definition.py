@@ -101,6 +101,9 @@ class ConditionSettings(_Spec):
 
     # False makes this the untuned baseline: the base model is evaluated as it is.
     finetune: bool = True
+    # The name of a fine-tuned condition whose checkpoints, seed for seed, this one evaluates with its own
+    # generation settings: it trains nothing, and takes its seeds, LoRA and training settings from there.
+    evaluates: str | None = Field(None, min_length=1, max_length=100)
     lora: LoraSpec = Field(default_factory=LoraSpec)
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     # None: the experiment's generation settings.
@@ -143,6 +146,8 @@ class ConditionSpec(ConditionSettings):
             if path not in VARIABLE_FIELDS:
                 raise ValueError(f"condition {self.name!r}: {path!r} is not a field a grid can vary")
             group, name = path.split(".")
+            if self.evaluates is not None and group != "generation" and not isinstance(self, StoredCondition):
+                continue  # its training comes from the condition it evaluates (ExperimentSpec.resolve)
             settings = getattr(self, group)
             if settings is not None and getattr(settings, name) != level:
                 raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
@@ -151,6 +156,10 @@ class ConditionSpec(ConditionSettings):
 
 def _level_text(level: Level) -> str:
     return "all" if level is None else format(level, "g")
+
+
+def _grid_name(levels: dict[str, Level]) -> str:
+    return " ".join(f"{path.split('.')[1]}={_level_text(level)}" for path, level in levels.items())
 
 
 class GridSpec(_Spec):
@@ -208,10 +217,16 @@ class GridSpec(_Spec):
 
     def conditions(self, generation: GenerationSpec) -> list[ConditionSpec]:
         """One condition per combination of levels; a generation factor changes `generation` (the
-        experiment's generation settings unless `settings` gives its own)."""
+        experiment's generation settings unless `settings` gives its own). Conditions that differ from
+        another only in generation settings evaluate its checkpoints (`evaluates`) instead of training the
+        same adapters again: the combination with every generation factor at its first level trains."""
         expanded = []
         for combination in itertools.product(*self.factors.values()):
             levels = dict(zip(self.factors, combination, strict=True))
+            trains = {
+                path: level if not path.startswith("generation.") else self.factors[path][0]
+                for path, level in levels.items()
+            }
             groups: dict[str, Any] = {
                 "lora": self.settings.lora.model_dump(),
                 "training": self.settings.training.model_dump(),
@@ -225,17 +240,53 @@ class GridSpec(_Spec):
                 and self.settings.generation is None
             ):
                 groups["generation"] = None
-            name = " ".join(f"{path.split('.')[1]}={_level_text(level)}" for path, level in levels.items())
+            name = _grid_name(levels)
             if len(name) > CONDITION_NAME_LENGTH:
                 raise ValueError(
                     f"the grid's condition names ({name!r}) are over {CONDITION_NAME_LENGTH} characters"
                 )
-            expanded.append(
-                ConditionSpec.model_validate(
-                    {**self.settings.model_dump(), **groups, "name": name, "levels": levels}
-                )
-            )
+            condition = {**self.settings.model_dump(), **groups, "name": name, "levels": levels}
+            if trains != levels:
+                condition["evaluates"] = _grid_name(trains)
+                for trained_here in ("lora", "training", "pin_seeds", "seeds"):
+                    del condition[trained_here]
+                if self.settings.pin_seeds.sampling is not None:
+                    condition["pin_seeds"] = {"sampling": self.settings.pin_seeds.sampling}
+            expanded.append(ConditionSpec.model_validate(condition))
         return expanded
+
+
+def check_evaluation(condition: ConditionSpec, conditions: Sequence[ConditionSpec]) -> None:
+    """An evaluation-only condition names a fine-tuned, training condition among `conditions` and sets
+    nothing that trains; ValueError says what is wrong."""
+    if condition.evaluates is None:
+        return
+    where = f"condition {condition.name!r} evaluates {condition.evaluates!r}"
+    source = next((c for c in conditions if c.name == condition.evaluates), None)
+    if source is None:
+        raise ValueError(f"{where}: there is no condition of that name")
+    if not source.finetune or source.evaluates is not None:
+        raise ValueError(f"{where}: only a condition that trains has checkpoints to evaluate")
+    if not condition.finetune:
+        raise ValueError(
+            f"{where}: it evaluates fine-tuned checkpoints, so it cannot be the untuned baseline"
+        )
+    # Compared with what a condition that sets nothing has, so a stored definition reads back as written.
+    trained = [
+        name
+        for name, given in (
+            ("lora", condition.lora != LoraSpec()),
+            ("training", condition.training != TrainingSpec()),
+            ("seeds", condition.seeds is not None),
+            ("pin_seeds", bool(condition.pin_seeds.pinned().keys() - {"sampling"})),
+        )
+        if given
+    ]
+    if trained:
+        raise ValueError(
+            f"{where}: it trains nothing, so it takes {', '.join(trained)} from there; set its generation "
+            "settings (or pin its sampling seed) only"
+        )
 
 
 def grid_factors(conditions: Sequence[ConditionSpec]) -> dict[str, list[Level]]:
@@ -311,6 +362,12 @@ class ExperimentSpec(_Spec):
         return self
 
     @model_validator(mode="after")
+    def _evaluations_have_sources(self) -> Self:
+        for condition in self.conditions:
+            check_evaluation(condition, self.conditions)
+        return self
+
+    @model_validator(mode="after")
     def _grid_is_complete(self) -> Self:
         """Conditions that carry levels are one full factorial: the factor analysis relies on it."""
         gridded = [c.levels for c in self.conditions if c.levels is not None]
@@ -358,18 +415,33 @@ class ExperimentSpec(_Spec):
                 )
         return self
 
-    def resolve(self, condition: ConditionSpec, seeds: list[int] | None = None) -> StoredCondition:
+    def resolve(
+        self, condition: ConditionSpec, seeds: list[int] | None = None, source: StoredCondition | None = None
+    ) -> StoredCondition:
         """`condition` as stored: what it leaves to the experiment taken from the experiment. Without seeds
         of its own it runs `seeds` when given (a condition added later pairs with the fine-tuned ones),
-        else the experiment's."""
-        return StoredCondition.model_validate(
-            {
-                **dict(condition),
-                "generation": condition.generation or self.generation,
-                "seeds": condition.seeds or seeds or self.seeds,
+        else the experiment's. An evaluation-only condition takes its seeds and what trained the checkpoints
+        (LoRA, training, pinned seeds but sampling) from `source`, the stored condition it evaluates."""
+        stored = {
+            **dict(condition),
+            "generation": condition.generation or self.generation,
+            "seeds": condition.seeds or seeds or self.seeds,
+        }
+        if condition.evaluates is not None:
+            assert source is not None and source.name == condition.evaluates
+            pinned = source.pin_seeds.model_copy(update={"sampling": condition.pin_seeds.sampling})
+            stored |= {
+                "lora": source.lora,
+                "training": source.training,
+                "pin_seeds": pinned,
+                "seeds": source.seeds,
             }
-        )
+        return StoredCondition.model_validate(stored)
 
     def resolved_conditions(self) -> list[StoredCondition]:
-        """Every condition as it will be stored."""
-        return [self.resolve(condition) for condition in self.conditions]
+        """Every condition as it will be stored (the ones others evaluate first)."""
+        stored: dict[str, StoredCondition] = {}
+        for condition in sorted(self.conditions, key=lambda c: c.evaluates is not None):
+            source = stored.get(condition.evaluates) if condition.evaluates else None
+            stored[condition.name] = self.resolve(condition, source=source)
+        return [stored[condition.name] for condition in self.conditions]

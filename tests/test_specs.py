@@ -80,7 +80,10 @@ def test_a_grid_becomes_one_fine_tuned_condition_per_combination_of_levels() -> 
     ]
     last = gridded[-1]
     assert last.levels == {"training.learning_rate": 5e-4, "generation.temperature": 0.7}
-    assert (last.training.learning_rate, last.training.epochs) == (5e-4, 2)
+    # Temperature changes no weights: the condition at 0.7 evaluates the checkpoints trained at 0.
+    assert [c.evaluates for c in gridded] == [None, gridded[0].name, None, gridded[2].name]
+    stored = spec.resolved_conditions()[-1]
+    assert (stored.training.learning_rate, stored.training.epochs, stored.seeds) == (5e-4, 2, [0, 1])
     # A generation factor keeps the experiment's other generation settings.
     assert last.generation is not None and (last.generation.temperature, last.generation.max_new_tokens) == (
         0.7,
@@ -138,3 +141,47 @@ def test_conditions_with_levels_must_be_a_full_factorial_that_matches_their_sett
         ExperimentSpec.model_validate(experiment_spec(conditions=[condition("a", 1e-4, 1, {lr: 3e-4})]))
     with pytest.raises(ValidationError, match="needs conditions, a grid, or both"):
         ExperimentSpec.model_validate(experiment_spec(conditions=[]))
+
+
+def test_an_evaluation_only_condition_takes_what_trained_its_checkpoints_from_its_source() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            conditions=[
+                {"name": "hot", "evaluates": "tuned", "generation": {"temperature": 0.7}},
+                {"name": "tuned", "training": {"learning_rate": 5e-4}, "pin_seeds": {"lora_init": 3}},
+            ]
+        )
+    )
+    hot, tuned = spec.resolved_conditions()
+    assert (hot.training, hot.lora, hot.seeds) == (tuned.training, tuned.lora, tuned.seeds)
+    assert hot.pin_seeds.lora_init == 3 and hot.generation.temperature == 0.7
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"evaluates": "nope"}, "there is no condition of that name"),
+        ({"evaluates": "baseline"}, "only a condition that trains has checkpoints to evaluate"),
+        ({"evaluates": "hot"}, "only a condition that trains"),
+        ({"evaluates": "tuned", "finetune": False}, "it evaluates fine-tuned checkpoints, so it cannot be"),
+        (
+            {"evaluates": "tuned", "training": {"epochs": 2}},
+            "it trains nothing, so it takes training from there",
+        ),
+        ({"evaluates": "tuned", "seeds": [0]}, "it trains nothing, so it takes seeds from there"),
+        (
+            {"evaluates": "tuned", "pin_seeds": {"lora_init": 1}},
+            "it trains nothing, so it takes pin_seeds from there",
+        ),
+    ],
+)
+def test_a_bad_evaluation_only_condition_is_refused_naming_it(condition: dict, message: str) -> None:
+    conditions = [
+        {"name": "baseline", "finetune": False, "seeds": [0]},
+        {"name": "tuned"},
+        {"name": "hot", "evaluates": "tuned"},
+        {"name": "bad", **condition},
+    ]
+    with pytest.raises(ValidationError) as error:
+        ExperimentSpec.model_validate(experiment_spec(conditions=conditions))
+    assert f"condition 'bad' evaluates {condition['evaluates']!r}: {message}" in str(error.value)

@@ -134,7 +134,12 @@ def generate(job: Job) -> None:
     if not context.is_baseline:
         adapter = adapter_directory(settings, context.checkpoint_run_id)
         if not (adapter / ADAPTER_CONFIG).is_file():
-            raise FileNotFoundError(f"no trained adapter at {adapter}; retry the run to train it again")
+            retry = (
+                "retry the run to train it again"
+                if context.checkpoint_run_id == context.run_id
+                else f"it is run {context.checkpoint_run_id}'s checkpoint: retry that run, then this one"
+            )
+            raise FileNotFoundError(f"no trained adapter at {adapter}; {retry}")
     prompts = job.store.prompts(context.benchmark_id)
     with _base_model(job) as loaded:
         budget = _token_budget(job, loaded.model)

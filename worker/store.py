@@ -46,7 +46,8 @@ class RunContext:
     run_id: int
     experiment_id: int
     is_baseline: bool
-    # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement.
+    # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement
+    # (the run it repeats) or its condition evaluates another's checkpoints (that one's run of its seed).
     checkpoint_run_id: int
     condition: StoredCondition
     base_model: str
@@ -61,6 +62,24 @@ class RunContext:
     benchmark_hash: str
     training_set_id: int
     training_set_hash: str
+
+
+def _checkpoint_run_id(session: Session, run: Run, condition: Condition) -> int:
+    """The run that trains the adapter `run` generates with (see RunContext.checkpoint_run_id); a run of an
+    evaluation-only condition whose source has no run of its seed gets its own id (and no adapter)."""
+    if condition.spec.evaluates is None:
+        return run.evaluation_of_id or run.id
+    source = session.scalar(
+        select(Run.id)
+        .join(Condition, Run.condition_id == Condition.id)
+        .where(
+            Condition.experiment_id == condition.experiment_id,
+            Condition.name == condition.spec.evaluates,
+            Run.seed == run.seed,
+            Run.evaluation_index == 0,
+        )
+    )
+    return source if source is not None else run.id
 
 
 class RunStore(JobStore[Run]):
@@ -91,7 +110,7 @@ class RunStore(JobStore[Run]):
                 run_id=run.id,
                 experiment_id=experiment.id,
                 is_baseline=condition.is_baseline,
-                checkpoint_run_id=run.evaluation_of_id or run.id,
+                checkpoint_run_id=_checkpoint_run_id(session, run, condition),
                 condition=condition.spec,
                 base_model=experiment.base_model,
                 base_model_revision=experiment.base_model_revision,
@@ -143,22 +162,40 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             return session.scalar(select(Run.provenance).where(Run.id == run_id)) or Provenance()
 
-    def trained_run_ids(self, limit: int) -> list[int]:
-        """The newest done runs that trained an adapter (not baselines, not re-evaluations)."""
+    def checkpoint_pending(self, run_id: int) -> int | None:
+        """The run whose adapter `run_id` waits for while that run has yet to train it (queued or training);
+        None when the run trains its own, or its checkpoint's run is past training (done, failed,
+        cancelled: generating then says whether the adapter is there)."""
         with self._sessions() as session:
-            return list(
-                session.scalars(
-                    select(Run.id)
-                    .join(Condition, Run.condition_id == Condition.id)
-                    .where(
-                        Run.status == RunStatus.DONE,
-                        Run.evaluation_of_id.is_(None),
-                        Condition.is_baseline.is_(False),
-                    )
-                    .order_by(Run.id.desc())
-                    .limit(limit)
+            row = session.execute(
+                select(Run, Condition)
+                .join(Condition, Run.condition_id == Condition.id)
+                .where(Run.id == run_id)
+            ).first()
+            if row is None:
+                return None
+            checkpoint = _checkpoint_run_id(session, *row)
+            if checkpoint == run_id:
+                return None
+            status = session.scalar(select(Run.status).where(Run.id == checkpoint))
+            return checkpoint if status in (RunStatus.QUEUED, RunStatus.TRAINING) else None
+
+    def trained_run_ids(self, limit: int) -> list[int]:
+        """The newest done runs that trained an adapter (not baselines, not re-evaluations, not the runs of
+        a condition that evaluates another's checkpoints)."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(Run.id, Condition.spec)
+                .join(Condition, Run.condition_id == Condition.id)
+                .where(
+                    Run.status == RunStatus.DONE,
+                    Run.evaluation_of_id.is_(None),
+                    Condition.is_baseline.is_(False),
                 )
+                .order_by(Run.id.desc())
+                .limit(limit)
             )
+            return [run_id for run_id, spec in rows if spec.evaluates is None]
 
     # --- inputs ----------------------------------------------------------------------------------
 

@@ -20,6 +20,8 @@ log = logging.getLogger(__name__)
 # This process's base model, kept between runs (worker.models.cache). Pool processes are forked before any
 # task runs, so each has its own.
 MODELS = ModelCache()
+# How long a run whose checkpoint another run is still training waits before its task looks again.
+CHECKPOINT_WAIT_S = 15
 
 
 @cache
@@ -78,6 +80,11 @@ def _refresh_dashboard(store: RunStore, experiment_id: int) -> None:
     log.info("experiment %s: dashboard precomputed in %.1f s", experiment_id, time.perf_counter() - started)
 
 
-@celery.task(name=TaskName.RUN.value, bind=True)
+@celery.task(name=TaskName.RUN.value, bind=True, max_retries=None)
 def run(self, run_id: int) -> None:  # type: ignore[no-untyped-def]  # celery's bound-task self
+    # Not claimed while waiting: a wait is no attempt (a run gives up after SEEDSCOPE_JOB_MAX_ATTEMPTS).
+    waits_for = _store().checkpoint_pending(run_id)
+    if waits_for is not None:
+        log.info("run %s: waiting for run %s to train the checkpoint it evaluates", run_id, waits_for)
+        raise self.retry(countdown=CHECKPOINT_WAIT_S)
     execute(run_id, _store(), settings, MODELS, worker_name=self.request.hostname)

@@ -264,12 +264,16 @@ def _on_shared_prompts(a: Cells, b: Cells) -> tuple[Cells, Cells] | None:
 
 
 def default_pairs(data: ExperimentData) -> list[tuple[str, str]]:
-    """Each condition against the baseline, or against the first condition when there is no baseline."""
+    """Each condition against the baseline, or against the first condition when there is no baseline, and
+    each evaluation-only condition against the condition whose checkpoints it evaluates."""
     conditions = data.experiment.conditions
     reference = data.baseline or (conditions[0] if conditions else None)
     if reference is None:
         return []
-    return [(c.name, reference.name) for c in conditions if c.id != reference.id]
+    evaluations = [(c.name, c.spec.evaluates) for c in conditions if c.spec.evaluates is not None]
+    return [(c.name, reference.name) for c in conditions if c.id != reference.id] + [
+        pair for pair in evaluations if pair[1] != reference.name
+    ]
 
 
 def comparison_stats(data: ExperimentData, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Comparison]]:

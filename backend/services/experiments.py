@@ -12,7 +12,13 @@ from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.config import Settings
 from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
 from backend.errors import Conflict, InvalidInput, NotFound
-from backend.experiment_definition import ConditionSpec, ExperimentSpec, grid_factors, grid_shape
+from backend.experiment_definition import (
+    ConditionSpec,
+    ExperimentSpec,
+    check_evaluation,
+    grid_factors,
+    grid_shape,
+)
 from backend.jobs import RUNS
 from backend.limits import enforce
 from backend.models import utcnow
@@ -110,7 +116,10 @@ def submit(
         judge_ids=[judge.id for judge in judges],
     )
     session.commit()
-    jobs.send(session, queue, RUNS, [run.id for run in experiment.runs])
+    # The runs that train first: an evaluation-only run waits for its checkpoint (worker.tasks).
+    evaluating = {c.id for c in experiment.conditions if c.spec.evaluates is not None}
+    ordered = sorted(experiment.runs, key=lambda run: run.condition_id in evaluating)
+    jobs.send(session, queue, RUNS, [run.id for run in ordered])
     return repository.get_experiment(session, experiment.id)
 
 
@@ -148,7 +157,13 @@ def add_seeds(
             raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
         if chosen.is_baseline:
             raise InvalidInput(f"{condition!r} is the untuned baseline: it has no training seed to add")
-        fine_tuned = [condition]
+        if chosen.spec.evaluates is not None:
+            raise InvalidInput(
+                f"{condition!r} evaluates {chosen.spec.evaluates!r}'s checkpoints: add seeds to that "
+                "condition, and its evaluations follow"
+            )
+        evaluations = [c.name for c in experiment.conditions if c.spec.evaluates == condition]
+        fine_tuned = [condition, *evaluations]
     if not fine_tuned:
         raise InvalidInput(f"experiment {experiment_id} has no fine-tuned condition to add seeds to")
     seeds_now = {c.name: len(c.spec.seeds) for c in experiment.conditions}
@@ -176,7 +191,12 @@ def add_condition(
         session, TRAINING_SETS, experiment.training_set, experiment.project_id
     )
     _check_subset(condition, training_set)
-    stored = experiment.spec.resolve(condition, repository.fine_tuned_seeds(session, experiment_id))
+    try:
+        check_evaluation(condition, [c.spec for c in experiment.conditions])
+    except ValueError as error:
+        raise InvalidInput(str(error)) from None
+    source = next((c.spec for c in experiment.conditions if c.name == condition.evaluates), None)
+    stored = experiment.spec.resolve(condition, repository.fine_tuned_seeds(session, experiment_id), source)
     _check_extension(settings, experiment, {condition.name: len(stored.seeds)})
     new_ids = repository.add_condition(session, experiment_id, stored)
     session.commit()

@@ -28,7 +28,8 @@ def plan(
     conditions = spec.resolved_conditions()
     fine_tuned = [c for c in conditions if c.finetune]
     n_runs = sum(len(c.seeds) for c in conditions)
-    n_fine_tuned_runs = sum(len(c.seeds) for c in fine_tuned)
+    # The runs that train an adapter: an evaluation-only condition's reuse its source's.
+    n_fine_tuned_runs = sum(len(c.seeds) for c in fine_tuned if c.evaluates is None)
     seeds = min((len(c.seeds) for c in fine_tuned), default=0)
 
     def answer(size: SizingRead | None, basis: str, basis_experiment_id: int | None = None) -> PlanRead:

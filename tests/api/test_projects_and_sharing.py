@@ -274,7 +274,7 @@ def test_a_figures_only_link_shows_no_prompt_or_response_text_anywhere(
 ) -> None:
     answers = _shared_reads(anonymous_client, world, ShareScope.FIGURES)
     figures = [p for p in answers if "/figures/" in p]
-    assert len(figures) == 7 and "/api/experiments/{experiment_id}/analysis" in answers
+    assert len(figures) == 8 and "/api/experiments/{experiment_id}/analysis" in answers
     assert "/share/{token}" in answers
     for text in world.prompt_texts + world.response_texts:
         # Plotly's JSON escapes some characters, so look for the text as JSON writes it too.

@@ -16,6 +16,7 @@ from backend.services import snapshots
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
 from worker.models.cache import ModelCache
+from worker.pipeline import has_adapter
 from worker.store import RunStore
 from worker.tasks import execute
 
@@ -270,3 +271,33 @@ def test_a_projects_model_judge_runs_in_the_judge_stage_and_its_unscored_verdict
     assert {verdict for verdict, _, _ in verdicts} == {"unscored"}
     assert all(details["unscored"] in ("unparseable output", "empty response") for _, _, details in verdicts)
     assert all(output.startswith("unscored (") for _, output, _ in verdicts)
+
+
+def test_an_evaluation_only_condition_waits_for_and_generates_with_its_source_s_checkpoints(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    conditions = [
+        {"name": "tuned", "training": {"subset_size": 16, "batch_size": 8, "max_length": 64}},
+        {"name": "greedy", "evaluates": "tuned", "generation": {"max_new_tokens": 8, "temperature": 0}},
+    ]
+    experiment = client.post(
+        "/api/experiments", json=tiny_experiment(tiny_model_dir, conditions=conditions, seeds=[0, 1])
+    ).json()
+    tuned, greedy = (
+        [r["id"] for r in experiment["runs"] if r["condition_name"] == n] for n in ("tuned", "greedy")
+    )
+    # The training runs are sent first; an evaluation-only run sent early waits unclaimed.
+    assert queue.sent == tuned + greedy
+    assert [store.checkpoint_pending(run_id) for run_id in greedy] == tuned
+    assert store.checkpoint_pending(tuned[0]) is None
+    drain(queue, store, migrated)
+    runs = {r["id"]: r for r in client.get(f"/api/experiments/{experiment['id']}").json()["runs"]}
+    assert {runs[run_id]["status"] for run_id in tuned + greedy} == {"done"}
+    for source, evaluation in zip(tuned, greedy, strict=True):
+        assert store.context(evaluation).checkpoint_run_id == source  # type: ignore[union-attr]
+        assert not has_adapter(migrated, evaluation) and has_adapter(migrated, source)
+        assert set(runs[evaluation]["timings"]) == {"generating", "judging"}
+    # The two are compared on the same checkpoints: paired on seeds.
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    pair = next(c for c in analysis["comparisons"] if (c["a"], c["b"]) == ("greedy", "tuned"))
+    assert pair["new_seeds"]["paired_seeds"] is True
