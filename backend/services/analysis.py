@@ -42,7 +42,7 @@ from backend.stats.cells import Cells
 from backend.stats.compare import Comparison, compare_conditions
 from backend.stats.judge_variance import judge_table, judge_variance_components
 from backend.stats.multitest import adjust_pvalues
-from backend.stats.power import Design, Sizing, seeds_needed, sizing
+from backend.stats.power import Design, Undetectable, seeds_needed, sizing
 from backend.stats.rates import PromptMoments, pooled_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, VarianceDecomposition, variance_components
@@ -337,6 +337,7 @@ def _comparisons(
             verdict, basis = "cannot tell", "for new seeds"
         else:
             verdict, basis = _verdict(new_p), "for new seeds"
+        sized, sizing_withheld = sizing_read(c, _current_design(c))
         reads.append(
             ComparisonRead(
                 a=name_a,
@@ -374,7 +375,8 @@ def _comparisons(
                 new_seeds_withheld=c.new_seeds_withheld,
                 verdict=verdict,
                 verdict_basis=basis,
-                sizing=_sizing_read(c, _current_design(c)),
+                sizing=sized,
+                sizing_withheld=sizing_withheld,
             )
         )
     return reads
@@ -392,17 +394,22 @@ def _current_design(comparison: Comparison) -> Design | None:
     return Design(min(seeds), comparison.n_prompts)
 
 
-def _sizing_read(comparison: Comparison, design: Design | None) -> SizingRead | None:
-    size: Sizing | None = sizing(comparison, design) if design is not None else None
+def sizing_read(comparison: Comparison, design: Design | None) -> tuple[SizingRead | None, str | None]:
+    """The design's MDD as read, or None with the reason when no reachable difference is detectable
+    (None, None without an answer for new seeds)."""
+    size = sizing(comparison, design) if design is not None else None
     if design is None or size is None:
-        return None
+        return None, None
+    if isinstance(size, Undetectable):
+        return None, size.reason
     return SizingRead(
         n_seeds=design.n_seeds,
         n_prompts=design.n_prompts,
         minimum_detectable_difference=size.minimum_detectable_difference,
         low=size.low,
         high=size.high,
-    )
+        largest_possible=size.largest_possible,
+    ), None
 
 
 def _interval(estimate: float, low: float, high: float) -> IntervalRead:
@@ -463,16 +470,19 @@ def _power(data: ExperimentData) -> list[PowerRead]:
     results = []
     for name_a, name_b, comparison in comparison_stats(data, default_pairs(data)):
         design = _current_design(comparison)
-        now = _sizing_read(comparison, design) if design else None
-        if design is None or now is None:
+        if design is None or comparison.new_seeds is None:
             continue
-        more = [_sizing_read(comparison, Design(design.n_seeds + k, design.n_prompts)) for k in MORE_SEEDS]
+        now, withheld = sizing_read(comparison, design)
+        more = [sizing_read(comparison, Design(design.n_seeds + k, design.n_prompts))[0] for k in MORE_SEEDS]
         needed = seeds_needed(comparison, POWER_DIFFERENCES, design.n_prompts)
         results.append(
             PowerRead(
                 a=name_a,
                 b=name_b,
+                n_seeds=design.n_seeds,
+                n_prompts=design.n_prompts,
                 now=now,
+                now_withheld=withheld,
                 more_seeds=[m for m in more if m is not None],
                 curve=[
                     PowerPointRead(difference=d, seeds_needed=n)

@@ -123,6 +123,8 @@ class Comparison:
     new_seeds_withheld: str | None
     # One entry per seed term (a paired difference, or each fine-tuned arm): the input of power sizing.
     training_noise: list[TrainingNoise]
+    # Which of A and B are fine-tuned (carry a training seed term).
+    trained: tuple[bool, bool]
 
 
 def seed_variance(
@@ -135,14 +137,31 @@ def seed_variance(
     return np.maximum(0.0, np.asarray(total, dtype=float))
 
 
+def welch_df(parts: Sequence[float], dfs: Sequence[float]) -> float:
+    """Welch-Satterthwaite df of a sum of independent mean squares (each part weighted, with its df):
+    (sum parts)^2 / sum(part^2 / df). One part keeps its df; all-zero parts get the summed df."""
+    denominator = sum(part**2 / df for part, df in zip(parts, dfs, strict=True))
+    return sum(parts) ** 2 / denominator if denominator > 0 else float(sum(dfs))
+
+
 def new_seeds_variance_draws(
     v_prompt: float, n_prompts: int, noise: Sequence[TrainingNoise], n_draws: int, rng: np.random.Generator
 ) -> np.ndarray:
-    """Pivot draws of V_new = V_prompt + seed term, every estimated mean square replaced by its pivot."""
-    return pivot_draws(v_prompt, n_prompts - 1, n_draws, rng) + seed_variance(
-        noise,
-        [pivot_draws(n.seed_mean_square, n.df_seed, n_draws, rng) for n in noise],
-        [pivot_draws(n.interaction_mean_square, n.df_interaction, n_draws, rng) for n in noise],
+    """Pivot draws of V_new = V_prompt + seed term, every estimated mean square replaced by its pivot.
+
+    Two unpaired arms' weighted seed mean squares are one pivot with their Welch-Satterthwaite df (and so
+    are their interaction mean squares): drawn apart, the sum of two inverse chi-squares with 2 df each
+    has the tail of the larger one alone, which made the interval as wide as a t with 2 df at the 1.25%
+    level (bench/coverage.py, unpaired scenarios). With one term this is that term's own pivot.
+    """
+    seed_parts = [n.seed_weight * n.seed_mean_square for n in noise]
+    interaction_parts = [n.seed_weight * n.interaction_mean_square for n in noise]
+    seed_df = welch_df(seed_parts, [n.df_seed for n in noise])
+    interaction_df = welch_df(interaction_parts, [n.df_interaction for n in noise])
+    return pivot_draws(v_prompt, n_prompts - 1, n_draws, rng) + np.maximum(
+        0.0,
+        pivot_draws(sum(seed_parts), seed_df, n_draws, rng)
+        - pivot_draws(sum(interaction_parts), interaction_df, n_draws, rng),
     )
 
 
@@ -304,4 +323,5 @@ def compare_conditions(
         new_seeds=new_seeds,
         new_seeds_withheld=withheld,
         training_noise=noise,
+        trained=trained,
     )
