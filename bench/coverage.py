@@ -32,7 +32,7 @@ interval's mean width over the width 2 * 1.96 * SD of the estimate's error over 
 Usage: python bench/coverage.py [--reps 2000] [--fast] [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
-falls below 0.72 or a new-seeds interval is wider than 1.8 oracle widths.
+falls below 0.72 or, with 3 or more seeds, a new-seeds interval is wider than 1.8 oracle widths.
 """
 
 import argparse
@@ -302,7 +302,7 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         )
 
         per_seed = np.bincount(a.seed, weights=a.harmful) / np.bincount(a.seed, weights=a.scored)
-        summary = seed_summary(per_seed)
+        summary = seed_summary(per_seed, step=1 / float(np.bincount(a.seed, weights=a.scored).max()))
         seed_truth = mean_expit(rep.prompt_locations[0], math.hypot(scenario.seed_sd, scenario.sxp_sd)).mean()
         tally.add(
             "mean over seeds (t, df = S - 1)", "coverage", _covers(summary.low, summary.high, seed_truth)
@@ -493,7 +493,8 @@ FAST = [
 
 def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
     """The promises broken: a 95% interval below COVERAGE_FLOOR, a p-value above TYPE_I_CEILING, the power
-    at the reported MDDs below POWER_AT_MDD_FLOOR, an interval wider than WIDTH_CEILING oracle widths."""
+    at the reported MDDs below POWER_AT_MDD_FLOOR, an interval wider than WIDTH_CEILING oracle widths (with 3
+    or more seeds)."""
     broken = []
     for scenario, quantity, kind, rate, _, _ in rows:
         if kind == "coverage" and rate < COVERAGE_FLOOR:
@@ -502,7 +503,8 @@ def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
             broken.append(f"{scenario}: {quantity} type-I error {rate:.3f} > {TYPE_I_CEILING}")
         if quantity.startswith("power at each reported MDD") and rate < POWER_AT_MDD_FLOOR:
             broken.append(f"{scenario}: {quantity} is {rate:.3f} < {POWER_AT_MDD_FLOOR}")
-        if kind == "width / oracle" and rate > WIDTH_CEILING:
+        # Two seeds' 1-df seed terms make any honest interval wide; the ceiling holds from 3 seeds on.
+        if kind == "width / oracle" and SCENARIOS[scenario].n_seeds >= 3 and rate > WIDTH_CEILING:
             broken.append(f"{scenario}: {quantity} is {rate:.2f} oracle widths > {WIDTH_CEILING}")
     return broken
 

@@ -142,6 +142,16 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
     return data.cached("summaries", None, lambda: _condition_summaries(session, data))
 
 
+def _rate_step(cells: Cells | None) -> float:
+    """How far one verdict flipped moves a seed's rate, at least: 1 / the largest count of a seed; 0 for
+    scores."""
+    if cells is None or not cells.binary:
+        return 0.0
+    return 1.0 / float(
+        np.bincount(np.unique(cells.seed, return_inverse=True)[1].reshape(-1), weights=cells.scored).max()
+    )
+
+
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     # Re-evaluation spread is a spread of verdict rates: not shown in mean scores.
     repeats = (
@@ -156,7 +166,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         originals = sorted((r for r in runs if r.evaluation_index == 0), key=lambda r: r.seed)
         cells = data.cells.get(condition.id)
         points = _seed_points(data, originals, cells)
-        spread = seed_summary([p.rate for p in points]) if points else None
+        spread = seed_summary([p.rate for p in points], step=_rate_step(cells)) if points else None
         checkpoints = [
             _repeats(run.id, run.seed, [rate for _, rate in repeats[run.id]])
             for run in originals

@@ -11,17 +11,24 @@ where
   fine-tuned conditions share their seeds; one term per arm otherwise).
 They are estimated from a comparison that ran, through the mean squares the test itself uses: V_prompt
 (P - 1 df) and every seed term's seed and interaction mean squares, each replaced by its chi-square pivot
-(backend.stats.generalized; Weerahandi 1993). The minimum detectable difference is the MDD at each
-ingredient's median draw, its 95% range the MDDs at their 2.5% and 97.5% quantiles (the MDD grows with
-every ingredient). The median of a pivot is median-unbiased, where plugging in the estimate is not: with 3
-seeds the estimated seed term is below the true one more often than not, and a plug-in MDD would promise
-power the test does not have.
+(backend.stats.generalized; Weerahandi 1993). The 95% range of the minimum detectable difference is the
+MDDs at every ingredient's 2.5% and 97.5% quantiles (the MDD grows with every ingredient).
 
 The test's critical value for a design is its generalized interval's half-width over its SE when the mean
 squares equal their expectations; `df` is the t df with that critical value. Power at a difference delta is
-the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so the MDD
-is SE times a multiplier of the df alone. bench/coverage.py checks that at the reported MDD the shown test
-rejects about 80% of the time.
+the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so at one
+value of the noise the MDD is SE times a multiplier of the df alone. Three things keep the MDD's promise:
+- the noise at the alternative: a difference is sized where it would be seen, with A's rate moved from B's
+  by it and the noise scaled to that rate (`Rates`); measured at the pilot's rates after a null result, the
+  MDD was detected 53-80% of the time, not 80%;
+- expected power: the MDD is the difference whose power, averaged over the noise's pivot draws, is 80%
+  (assurance; O'Hagan & Stevens 2001). The noise comes from a few seeds; an MDD sized at one value of it
+  (the median draw, as before) is detected less often than promised when that value is low by chance;
+- the values' range: no MDD or range above the largest difference B's rate allows (to 1, or to 0 when B is
+  above 1/2). When nothing reachable has 80% power, and always with 2 seeds per fine-tuned condition
+  (a 1-df seed term; an MDD sized for them was detected about 60% of the time), sizing says so
+  (`Undetectable`, with the reason) instead of showing a number.
+bench/coverage.py measures the power at each reported MDD by simulating it as the true difference.
 
 Nothing here assumes 0/1 verdicts: the noise comes from the comparison's mean squares, which hold for scores
 in [0, 1] as for verdicts (backend.stats.compare). Differences, MDDs and noise are in the comparison's units:
