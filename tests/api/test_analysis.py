@@ -27,7 +27,9 @@ def test_condition_summaries_across_seeds(client: TestClient, experiment: dict) 
     assert (low, high) == (pytest.approx(-0.121, abs=1e-3), pytest.approx(1.121, abs=1e-3))
     assert (tuned["low"], tuned["high"]) == (0.0, 1.0)  # clipped to what a rate can be
     other = summary["lr-5e-4"]  # seeds 1, 1, 0.75
-    low, high = stats.t.interval(0.95, 2, loc=11 / 12, scale=np.std([1, 1, 0.75], ddof=1) / np.sqrt(3))
+    # Four verdicts per seed: rates on a lattice of step 1/4, their spread widened by half a step.
+    spread = np.sqrt(((np.array([1, 1, 0.75]) - 11 / 12) ** 2).sum()) + 1 / 8
+    low, high = stats.t.interval(0.95, 2, loc=11 / 12, scale=spread / np.sqrt(2) / np.sqrt(3))
     assert (other["low"], other["high"]) == (pytest.approx(low), 1.0)
     assert (tuned["min"], tuned["max"]) == (0.25, 0.75)
     assert (tuned["pooled"]["harmful"], tuned["pooled"]["safe"]) == (6, 6)
