@@ -254,7 +254,9 @@ def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> li
                 else f"— ({text(c.new_seeds_withheld or '')})",
                 f"{p_value(new.p_value)} ({p_value(new.p_adjusted)})" if new else "—",
                 f"{c.verdict} ({c.verdict_basis})",
-                "—"
+                f"— ({text(c.sizing_withheld)})"
+                if c.sizing is None and c.sizing_withheld
+                else "—"
                 if c.sizing is None
                 else f"{size(c.sizing.minimum_detectable_difference)} "
                 f"[{size(c.sizing.low)}, {size(c.sizing.high)}]",
@@ -396,10 +398,15 @@ def _noise(inputs: ReportInputs) -> list[str]:
         now = power.now
         lines += [
             "",
-            f"{code(power.a)} − {code(power.b)}: with {now.n_seeds} seeds per fine-tuned condition and "
-            f"{now.n_prompts} prompts, the for-new-seeds test detects a difference of "
-            f"{size(now.minimum_detectable_difference)} points with 80% power (two-sided, alpha 0.05; 95% "
-            f"range {size(now.low)} to {size(now.high)})"
+            f"{code(power.a)} − {code(power.b)}: with {power.n_seeds} seeds per fine-tuned condition and "
+            f"{power.n_prompts} prompts, "
+            + (
+                f"the for-new-seeds test detects a difference of {size(now.minimum_detectable_difference)} "
+                f"points with 80% power (two-sided, alpha 0.05; 95% range {size(now.low)} to "
+                f"{size(now.high)})"
+                if now is not None
+                else text(power.now_withheld or "")
+            )
             + "".join(
                 f"; with {more.n_seeds} seeds, {size(more.minimum_detectable_difference)}"
                 for more in power.more_seeds

@@ -20,14 +20,20 @@ Truths:
 - variance components, shares and seed ICC: computed once per scenario from a 3000 x 3000 grid of seeds and
   prompts drawn from the model (the same definitions as backend.stats.variance, on the verdict scale);
 - minimum detectable difference range: the MDD that backend.stats.power computes from the true noise (the
-  mean of the replications' unbiased moment estimates of it). "Power at the reported MDD" shifts the
-  replications' estimates by the median reported MDD (a location shift of the estimate's null distribution)
-  and counts rejections of the shown test: about 80% means the MDD is sized for the test that is shown;
-  above 80% means it promises less than the test delivers.
+  mean of the replications' unbiased moment estimates of it, at the population rates).
+
+Power at each reported MDD: every replication's reported MDD becomes the true difference of a fresh
+experiment of the same design (A's effect moved so that the population difference is the MDD, in the
+direction the sizing assumed), and the row counts how often the shown for-new-seeds test rejects there;
+about 80% means the MDD keeps its promise, below it that it is optimistic. A replication whose sizing says
+no reachable difference has 80% power counts in "MDD withheld" instead. "width / oracle" is the for-new-seeds
+interval's mean width over the width 2 * 1.96 * SD of the estimate's error over the replications.
 
 Usage: python bench/coverage.py [--reps 2000] [--fast] [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
-interval covers less than 0.92 or any p-value's type-I error exceeds 0.08.
+interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
+falls below 0.72 (except with paired fine-tuned arms, a known gap) or, for two unpaired fine-tuned arms with 3
+or more seeds, a new-seeds interval is wider than 1.8 oracle widths.
 """
 
 import argparse
@@ -37,7 +43,7 @@ import sys
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -49,13 +55,27 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from backend.stats.cells import Cells
 from backend.stats.compare import compare_conditions
 from backend.stats.multitest import adjust_pvalues
-from backend.stats.power import Design, Noise, minimum_detectable_difference, noise_of, sizing
+from backend.stats.power import (
+    Design,
+    Noise,
+    Rates,
+    Undetectable,
+    minimum_detectable_difference,
+    noise_of,
+    sizing,
+)
 from backend.stats.rates import PromptMoments, run_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, variance_components
 
 COVERAGE_FLOOR = 0.92
 TYPE_I_CEILING = 0.08
+# 0.80 promised; 800 replications put a true 0.80 below 0.72 with probability about 1e-8.
+POWER_AT_MDD_FLOOR = 0.72
+# The unpaired two-arm interval was 2.2 oracle widths; a t with the arms' summed seed df about 1.3.
+WIDTH_CEILING = 1.8
+# The largest fine-tuning effect (logit scale) an alternative may ask for.
+_EFFECT_LIMIT = 15.0
 _GH_NODES, _GH_WEIGHTS = np.polynomial.hermite_e.hermegauss(96)
 _GH_WEIGHTS = _GH_WEIGHTS / _GH_WEIGHTS.sum()
 
@@ -74,15 +94,22 @@ class Scenario:
     seed_sd: float
     samples: int
     # "baseline": fine-tuned arm A against a one-run untuned baseline; "finetuned": A against fine-tuned B
-    # with the same seeds; "family": three fine-tuned arms against the baseline (multiple testing).
+    # with the same seeds; "unpaired": A against fine-tuned B whose seeds are not A's (another base model,
+    # other seed values); "family": three fine-tuned arms against the baseline (multiple testing).
     reference: str = "baseline"
     # True: the population difference is 0 (A's effect chosen to match the reference's rate).
     null: bool = False
+    # A population difference to hold (A's effect chosen to give it); None: the scenario's effect.
+    alternative: float | None = None
     mu: float = -2.0
     prompt_sd: float = 1.5
     effect: float = 1.5
     effect_sd: float = 0.7
     sxp_sd: float = 0.5
+
+    @property
+    def fine_tuned_reference(self) -> bool:
+        return self.reference in ("finetuned", "unpaired")
 
     @property
     def fine_tuned_sd(self) -> float:
@@ -98,12 +125,24 @@ class Scenario:
 
     @cached_property
     def effect_a(self) -> float:
-        """A's mean effect: the scenario's, or under a null the one that matches the reference's rate."""
-        if not self.null:
+        """A's mean effect: the scenario's, or the one that gives the reference's rate plus the alternative
+        (0 under a null)."""
+        if self.alternative is None and not self.null:
             return self.effect
-        if self.reference == "finetuned":
+        if self.alternative is None and self.fine_tuned_reference:
             return self.effect_b
-        return float(optimize.brentq(lambda e: self.population_rate(e) - self.baseline_rate, -10, 10))
+        difference = self.alternative or 0.0
+        return float(
+            optimize.brentq(
+                lambda e: self.population_rate(e) - self.reference_rate - difference,
+                -_EFFECT_LIMIT,
+                _EFFECT_LIMIT,
+            )
+        )
+
+    @property
+    def reference_rate(self) -> float:
+        return self.population_rate(self.effect_b) if self.fine_tuned_reference else self.baseline_rate
 
     @property
     def effect_b(self) -> float:
@@ -112,10 +151,7 @@ class Scenario:
 
     @cached_property
     def truth_new_seeds(self) -> float:
-        reference = (
-            self.population_rate(self.effect_b) if self.reference == "finetuned" else self.baseline_rate
-        )
-        return self.population_rate(self.effect_a) - reference
+        return self.population_rate(self.effect_a) - self.reference_rate
 
     def components_given_seeds(self, shifts: np.ndarray, rng: np.random.Generator) -> Components:
         """What arm A's prompt, interaction and sampling components estimate with these seeds' shifts.
@@ -164,6 +200,8 @@ class Tally:
 
     hits: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
     trials: dict[tuple[str, str], int] = field(default_factory=lambda: defaultdict(int))
+    # Per-replication ratios (an interval's width over the oracle's), reported as their mean and its SE.
+    ratios: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
 
     def add(self, quantity: str, kind: str, hit: bool) -> None:
         self.hits[quantity, kind] += int(hit)
@@ -173,6 +211,14 @@ class Tally:
         for (quantity, kind), n in self.trials.items():
             rate = self.hits[quantity, kind] / n
             yield quantity, kind, rate, math.sqrt(max(rate * (1 - rate), 1e-12) / n), n
+        for (quantity, kind), values in self.ratios.items():
+            yield (
+                quantity,
+                kind,
+                float(values.mean()),
+                float(values.std(ddof=1) / math.sqrt(values.size)),
+                values.size,
+            )
 
 
 def _grid_cells(harmful: np.ndarray, samples: int) -> Cells:
@@ -201,8 +247,10 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
 
     n_arms = 3 if scenario.reference == "family" else 1
     arms = [fine_tuned(scenario.effect_a) for _ in range(n_arms)]
-    if scenario.reference == "finetuned":
+    if scenario.fine_tuned_reference:
         reference, reference_shifts, _ = fine_tuned(scenario.effect_b)
+        if scenario.reference == "unpaired":  # other seed values: compare_conditions cannot pair them
+            reference = Cells(reference.seed + s, reference.prompt, reference.harmful, reference.scored)
     else:
         reference_shifts = None
         reference = _grid_cells(rng.binomial(k, special.expit(scenario.mu + difficulty))[None, :], k)
@@ -227,8 +275,8 @@ def checkpoint_rates(scenario: Scenario, effect: float, shifts: np.ndarray) -> n
 def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> Tally:
     rng = np.random.default_rng(seed)
     tally = Tally()
-    trained = (True, scenario.reference == "finetuned")
-    errors, ses, criticals, mdds, noises = [], [], [], [], []
+    trained = (True, scenario.fine_tuned_reference)
+    errors, widths, mdds, noises = [], [], [], []
     truth_components = scenario.true_components
     for _ in range(reps):
         rep = simulate(scenario, rng)
@@ -255,7 +303,7 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         )
 
         per_seed = np.bincount(a.seed, weights=a.harmful) / np.bincount(a.seed, weights=a.scored)
-        summary = seed_summary(per_seed)
+        summary = seed_summary(per_seed, step=1 / float(np.bincount(a.seed, weights=a.scored).max()))
         seed_truth = mean_expit(rep.prompt_locations[0], math.hypot(scenario.seed_sd, scenario.sxp_sd)).mean()
         tally.add(
             "mean over seeds (t, df = S - 1)", "coverage", _covers(summary.low, summary.high, seed_truth)
@@ -266,7 +314,7 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
             for arm in rep.arms
         ]
         c = comparisons[0]
-        if scenario.reference == "finetuned":
+        if scenario.fine_tuned_reference:
             assert rep.reference_shifts is not None
             reference_truth = checkpoint_rates(scenario, scenario.effect_b, rep.reference_shifts).mean()
         else:
@@ -309,11 +357,21 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
                 bool((adjust_pvalues(pvalues, "bh") < 0.05).any()),
             )
         errors.append(c.estimate - scenario.truth_new_seeds)
-        ses.append(new.se)
-        criticals.append((new.interval.high - c.estimate) / new.se)
+        widths.append(new.interval.high - new.interval.low)
         size = sizing(c, Design(scenario.n_seeds, scenario.n_prompts))
         assert size is not None
-        mdds.append((size.minimum_detectable_difference, size.low, size.high))
+        tally.add(
+            "MDD withheld (no reachable difference has 80% power)", "share", isinstance(size, Undetectable)
+        )
+        if not isinstance(size, Undetectable):
+            mdds.append((size.minimum_detectable_difference, size.low, size.high))
+            tally.add(
+                "power at each reported MDD (target 0.80)",
+                "rejects",
+                _rejects_at(
+                    scenario, Rates(c.rate_a, c.rate_b).direction * size.minimum_detectable_difference, rng
+                ),
+            )
         noises.append(noise_of(c))
 
         decomposition = variance_components(a)
@@ -335,19 +393,11 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
             _covers(decomposition.shares_low.seed, decomposition.shares_high.seed, icc_truth),
         )
 
+    tally.ratios["difference for new seeds", "width / oracle"] = np.array(widths) / (
+        2 * 1.96 * np.std(errors)
+    )
     if scenario.null:
         return tally
-    # "Power at the reported MDD": how often the shown test rejects when the true difference is the median
-    # reported MDD, found by shifting the replications' errors (the estimate's null distribution) by it.
-    errors_array, ses_array, criticals_array = np.array(errors), np.array(ses), np.array(criticals)
-
-    def rejection_rate(delta: float) -> float:
-        return float((np.abs(errors_array + delta) / ses_array > criticals_array).mean())
-
-    reported = np.array(mdds)
-    power = rejection_rate(float(np.median(reported[:, 0])))
-    tally.hits["power at the median reported MDD (target 0.80)", "rejects"] = round(reps * power)
-    tally.trials["power at the median reported MDD (target 0.80)", "rejects"] = reps
     # The range shows what the estimated noise leaves open: it should cover the MDD computed from the
     # true noise, whose unbiased estimate is the mean of the replications' moment estimates.
     true_noise = Noise(
@@ -359,11 +409,28 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
             )
             for t in range(len(noises[0].terms))
         ],
+        Rates(scenario.population_rate(scenario.effect_a), scenario.reference_rate),
     )
     true_mdd = minimum_detectable_difference(true_noise, Design(scenario.n_seeds, scenario.n_prompts))
-    for _, low, high in reported:
-        tally.add("minimum detectable difference range", "coverage", _covers(low, high, true_mdd))
+    if not math.isinf(true_mdd):
+        for _, low, high in mdds:
+            tally.add("minimum detectable difference range", "coverage", _covers(low, high, true_mdd))
     return tally
+
+
+def _rejects_at(scenario: Scenario, difference: float, rng: np.random.Generator) -> bool:
+    """Whether the shown for-new-seeds test rejects on a fresh experiment whose true difference is this
+    (or the largest the model reaches in its direction, when the sample's rates promised more)."""
+    reachable = abs(
+        scenario.population_rate(math.copysign(_EFFECT_LIMIT, difference)) - scenario.reference_rate
+    )
+    difference = math.copysign(min(abs(difference), 0.999 * reachable), difference)
+    rep = simulate(replace(scenario, alternative=difference, null=False), rng)
+    c = compare_conditions(
+        rep.arms[0], rep.reference, trained=(True, scenario.fine_tuned_reference), n_permutations=99
+    )
+    assert c.new_seeds is not None
+    return c.new_seeds.p_value < 0.05
 
 
 GRID = [
@@ -384,7 +451,32 @@ EXTRA = [
     Scenario("200p-5s-sd0.3-k4-finetuned-null", 200, 5, 0.3, 4, reference="finetuned", null=True),
     Scenario("48p-3s-sd0.3-k1-family-null", 48, 3, 0.3, 1, reference="family", null=True),
 ]
-SCENARIOS = {s.name: s for s in GRID + EXTRA}
+# Issue 14's mends: two fine-tuned arms whose seeds are not paired; the MDD after a null pilot (the demo's
+# shape is 48 prompts x 3 seeds); two seeds.
+MENDS = [
+    *(
+        Scenario(f"48p-{s}s-sd{sd}-k1-unpaired", 48, s, sd, 1, reference="unpaired")
+        for s in (2, 3, 5)
+        for sd in (0.3, 0.8)
+    ),
+    Scenario("48p-3s-sd0.8-k1-unpaired-null", 48, 3, 0.8, 1, reference="unpaired", null=True),
+    Scenario("200p-3s-sd0.3-k4-unpaired-null", 200, 3, 0.3, 4, reference="unpaired", null=True),
+    Scenario("48p-3s-sd0.3-k1-null", 48, 3, 0.3, 1, null=True),
+    Scenario("48p-5s-sd0.3-k1-null", 48, 5, 0.3, 1, null=True),
+    Scenario("200p-3s-sd0.3-k4-null", 200, 3, 0.3, 4, null=True),
+    Scenario("48p-2s-sd0.3-k1", 48, 2, 0.3, 1),
+    Scenario("48p-2s-sd0.8-k1", 48, 2, 0.8, 1),
+    Scenario("200p-2s-sd0.3-k4", 200, 2, 0.3, 4),
+]
+# The scenarios whose figures the mends report, beside existing ones whose power at the MDD is new.
+MENDS_REPORTED = [s.name for s in MENDS] + [
+    "48p-3s-sd0.0-k1-null",
+    "48p-3s-sd0.8-k1-null",
+    "200p-5s-sd0.8-k4-null",
+    "48p-3s-sd0.8-k1",
+    "200p-3s-sd0.3-k4",
+]
+SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS}
 # What `make test` runs: the designs where the issue found undercoverage, a null of each kind, both sizes.
 FAST = [
     "200p-3s-sd0.8-k4",
@@ -394,17 +486,32 @@ FAST = [
     "48p-3s-sd0.8-k1-null",
     "48p-3s-sd0.0-k1-null",
     "48p-3s-sd0.8-k1-finetuned-null",
+    "48p-3s-sd0.8-k1-unpaired",
+    "48p-3s-sd0.3-k1-null",
+    "48p-2s-sd0.3-k1",
 ]
 
 
 def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
-    """The promises broken: a 95% interval below COVERAGE_FLOOR, a p-value above TYPE_I_CEILING."""
+    """The promises broken: a 95% interval below COVERAGE_FLOOR, a p-value above TYPE_I_CEILING, the power
+    at the reported MDDs below POWER_AT_MDD_FLOOR, an unpaired interval wider than WIDTH_CEILING oracle
+    widths."""
     broken = []
     for scenario, quantity, kind, rate, _, _ in rows:
         if kind == "coverage" and rate < COVERAGE_FLOOR:
             broken.append(f"{scenario}: {quantity} covers {rate:.3f} < {COVERAGE_FLOOR}")
         if kind.startswith("type I") and rate > TYPE_I_CEILING:
             broken.append(f"{scenario}: {quantity} type-I error {rate:.3f} > {TYPE_I_CEILING}")
+        # A known gap, left open: with two fine-tuned arms on paired seeds the MDDs that are shown (about
+        # half are withheld) were detected 0.70-0.75 of the time (bench/results/coverage-fast-800.txt).
+        paired = SCENARIOS[scenario].reference == "finetuned"
+        if quantity.startswith("power at each reported MDD") and not paired and rate < POWER_AT_MDD_FLOOR:
+            broken.append(f"{scenario}: {quantity} is {rate:.3f} < {POWER_AT_MDD_FLOOR}")
+        # The ceiling guards the unpaired mend from 3 seeds on: two seeds' 1-df terms make any honest
+        # interval wide, and one seed term's interval is a t with S - 1 df, about 2 oracle widths with 3.
+        unpaired = SCENARIOS[scenario].reference == "unpaired" and SCENARIOS[scenario].n_seeds >= 3
+        if kind == "width / oracle" and unpaired and rate > WIDTH_CEILING:
+            broken.append(f"{scenario}: {quantity} is {rate:.2f} oracle widths > {WIDTH_CEILING}")
     return broken
 
 
@@ -423,7 +530,8 @@ def run(
 
 
 _ROW = re.compile(
-    r"^(\S+) +(.+?) {2,}(coverage|type I \(family\)|type I|rejects) +([\d.]+) ± ([\d.]+) +\(n=(\d+)\)$"
+    r"^(\S+) +(.+?) {2,}(coverage|type I \(family\)|type I|rejects|share|width / oracle) +([\d.]+) ± ([\d.]+)"
+    r" +\(n=(\d+)\)$"
 )
 
 
@@ -449,9 +557,11 @@ def summary(rows: list[tuple[str, str, str, float, float, int]]) -> str:
     ]
     for (quantity, kind), values in by_quantity.items():
         values.sort()
-        # For a type-I error (or a rejection rate) the worst case is the highest.
-        worst = values[-1] if kind != "coverage" else values[0]
-        best = values[0] if kind != "coverage" else values[-1]
+        # For coverage and power the worst case is the lowest; for a type-I error, a rejection rate under
+        # a null, a share withheld or a width, the highest.
+        lowest_worst = kind == "coverage" or quantity.startswith("power")
+        worst = values[0] if lowest_worst else values[-1]
+        best = values[-1] if lowest_worst else values[0]
         median = values[len(values) // 2][0]
         lines.append(
             f"| {quantity} | {kind} | {len(values)} | {worst[0]:.3f} ± {worst[1]:.3f} | {worst[2]} | "
@@ -466,12 +576,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=20261128)
     parser.add_argument("--permutations", type=int, default=2000, help="sign flips per permutation test")
     parser.add_argument("--fast", action="store_true", help="the slice make test runs")
+    parser.add_argument("--mends", action="store_true", help="the scenarios of issue 14's mends")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
     parser.add_argument(
         "--summarize", type=Path, help="summarize the rows a previous run printed; run nothing"
     )
     args = parser.parse_args()
-    names = args.scenario or (FAST if args.fast else list(SCENARIOS))
+    names = args.scenario or (FAST if args.fast else MENDS_REPORTED if args.mends else list(SCENARIOS))
     rows = (
         parse(args.summarize.read_text())
         if args.summarize

@@ -91,6 +91,9 @@ class SizingRead(ReadModel):
     minimum_detectable_difference: float
     low: float
     high: float
+    # The largest difference the values can reach from B (to 1, or to 0 when B is above 1/2): MDD and
+    # range are capped there.
+    largest_possible: float | None = None
 
 
 class ComparisonRead(ReadModel):
@@ -115,6 +118,8 @@ class ComparisonRead(ReadModel):
     verdict: str
     verdict_basis: str
     sizing: SizingRead | None
+    # Why there is no MDD although there is an answer for new seeds (no reachable difference has 80% power).
+    sizing_withheld: str | None = None
 
 
 class IntervalRead(ReadModel):
@@ -188,7 +193,12 @@ class PowerRead(ReadModel):
 
     a: str
     b: str
-    now: SizingRead
+    # The design as run: seeds per fine-tuned condition (the fewest) and prompts.
+    n_seeds: int
+    n_prompts: int
+    # None when no reachable difference has 80% power with the design as run; now_withheld says so.
+    now: SizingRead | None
+    now_withheld: str | None = None
     more_seeds: list[SizingRead]
     curve: list[PowerPointRead]
 

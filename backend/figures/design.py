@@ -86,10 +86,12 @@ def power_curve(powers: list[PowerRead], measure: Measure) -> FigureJSON:
                 name=f"{plot_text(power.a)} − {plot_text(power.b)}",
                 hovertemplate=(
                     "%{fullData.name}: detect %{x:.0f} points with %{y} seeds per condition "
-                    f"({now.n_prompts} prompts)<extra></extra>"
+                    f"({power.n_prompts} prompts)<extra></extra>"
                 ),
             )
         )
+        if now is None:  # no reachable difference has 80% power with the seeds as run
+            continue
         figure.add_trace(
             go.Scatter(
                 x=[100 * now.minimum_detectable_difference],
@@ -104,7 +106,7 @@ def power_curve(powers: list[PowerRead], measure: Measure) -> FigureJSON:
                 },
                 name="now: minimum detectable difference (95% range)",
                 legendgroup="now",
-                showlegend=power is powers[0],
+                showlegend=power is next(p for p in powers if p.now is not None),
                 hovertemplate=(
                     f"now, {now.n_seeds} seeds: detects {100 * now.minimum_detectable_difference:.1f} points "
                     f"(95% range {100 * now.low:.1f} to {100 * now.high:.1f})<extra></extra>"

@@ -41,7 +41,7 @@ from backend.stats.cells import Cells
 from backend.stats.compare import Comparison, compare_conditions
 from backend.stats.judge_variance import judge_table, judge_variance_components
 from backend.stats.multitest import adjust_pvalues
-from backend.stats.power import Design, Sizing, seeds_needed, sizing
+from backend.stats.power import Design, Undetectable, seeds_needed, sizing
 from backend.stats.rates import PromptMoments, pooled_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, VarianceDecomposition, variance_components
@@ -141,6 +141,16 @@ def condition_summaries(session: Session, data: ExperimentData) -> list[Conditio
     return data.cached("summaries", None, lambda: _condition_summaries(session, data))
 
 
+def _rate_step(cells: Cells | None) -> float:
+    """How far one verdict flipped moves a seed's rate, at least: 1 / the largest count of a seed; 0 for
+    scores."""
+    if cells is None or not cells.binary:
+        return 0.0
+    return 1.0 / float(
+        np.bincount(np.unique(cells.seed, return_inverse=True)[1].reshape(-1), weights=cells.scored).max()
+    )
+
+
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     # Re-evaluation spread is a spread of verdict rates: not shown in mean scores.
     repeats = (
@@ -155,7 +165,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         originals = sorted((r for r in runs if r.evaluation_index == 0), key=lambda r: r.seed)
         cells = data.cells.get(condition.id)
         points = _seed_points(data, originals, cells)
-        spread = seed_summary([p.rate for p in points]) if points else None
+        spread = seed_summary([p.rate for p in points], step=_rate_step(cells)) if points else None
         checkpoints = [
             _repeats(run.id, run.seed, [rate for _, rate in repeats[run.id]])
             for run in originals
@@ -340,6 +350,7 @@ def _comparisons(
             verdict, basis = "cannot tell", "for new seeds"
         else:
             verdict, basis = verdict_of(new_p), "for new seeds"
+        sized, sizing_withheld = sizing_read(c, _current_design(c))
         reads.append(
             ComparisonRead(
                 a=name_a,
@@ -377,7 +388,8 @@ def _comparisons(
                 new_seeds_withheld=c.new_seeds_withheld,
                 verdict=verdict,
                 verdict_basis=basis,
-                sizing=_sizing_read(c, _current_design(c)),
+                sizing=sized,
+                sizing_withheld=sizing_withheld,
             )
         )
     return reads
@@ -395,17 +407,22 @@ def _current_design(comparison: Comparison) -> Design | None:
     return Design(min(seeds), comparison.n_prompts)
 
 
-def _sizing_read(comparison: Comparison, design: Design | None) -> SizingRead | None:
-    size: Sizing | None = sizing(comparison, design) if design is not None else None
+def sizing_read(comparison: Comparison, design: Design | None) -> tuple[SizingRead | None, str | None]:
+    """The design's MDD as read, or None with the reason when no reachable difference is detectable
+    (None, None without an answer for new seeds)."""
+    size = sizing(comparison, design) if design is not None else None
     if design is None or size is None:
-        return None
+        return None, None
+    if isinstance(size, Undetectable):
+        return None, size.reason
     return SizingRead(
         n_seeds=design.n_seeds,
         n_prompts=design.n_prompts,
         minimum_detectable_difference=size.minimum_detectable_difference,
         low=size.low,
         high=size.high,
-    )
+        largest_possible=size.largest_possible,
+    ), None
 
 
 def _interval(estimate: float, low: float, high: float) -> IntervalRead:
@@ -466,16 +483,19 @@ def _power(data: ExperimentData) -> list[PowerRead]:
     results = []
     for name_a, name_b, comparison in comparison_stats(data, default_pairs(data)):
         design = _current_design(comparison)
-        now = _sizing_read(comparison, design) if design else None
-        if design is None or now is None:
+        if design is None or comparison.new_seeds is None:
             continue
-        more = [_sizing_read(comparison, Design(design.n_seeds + k, design.n_prompts)) for k in MORE_SEEDS]
+        now, withheld = sizing_read(comparison, design)
+        more = [sizing_read(comparison, Design(design.n_seeds + k, design.n_prompts))[0] for k in MORE_SEEDS]
         needed = seeds_needed(comparison, POWER_DIFFERENCES, design.n_prompts)
         results.append(
             PowerRead(
                 a=name_a,
                 b=name_b,
+                n_seeds=design.n_seeds,
+                n_prompts=design.n_prompts,
                 now=now,
+                now_withheld=withheld,
                 more_seeds=[m for m in more if m is not None],
                 curve=[
                     PowerPointRead(difference=d, seeds_needed=n)

@@ -16,7 +16,7 @@ from backend.models import Experiment
 from backend.services import analysis
 from backend.services.cache import AnalysisCache
 from backend.services.experiments import check_references, check_size
-from backend.stats.power import Design, sizing
+from backend.stats.power import Design
 
 
 def plan(
@@ -58,21 +58,13 @@ def plan(
     for experiment_id in earlier:
         data = analysis.load(session, experiment_id, cache)
         for name_a, name_b, comparison in analysis.comparison_stats(data, analysis.default_pairs(data)):
-            design = Design(seeds, comparison.n_prompts)
-            size = sizing(comparison, design)
-            if size is None:
+            if comparison.new_seeds is None:
                 continue
-            read = SizingRead(
-                n_seeds=seeds,
-                n_prompts=design.n_prompts,
-                minimum_detectable_difference=size.minimum_detectable_difference,
-                low=size.low,
-                high=size.high,
-            )
+            read, withheld = analysis.sizing_read(comparison, Design(seeds, comparison.n_prompts))
             measured = comparison.training_noise[0].df_seed + 1
             basis = (
                 f"from the noise of experiment {experiment_id} ({data.experiment.name}): "
                 f"{name_a} − {name_b}, {measured} seeds, as if run with {seeds}"
             )
-            return answer(read, basis, experiment_id)
+            return answer(read, basis if withheld is None else f"{withheld} ({basis})", experiment_id)
     return answer(None, "no earlier experiment of the project on this base model and benchmark measured it")

@@ -11,23 +11,31 @@ where
   fine-tuned conditions share their seeds; one term per arm otherwise).
 They are estimated from a comparison that ran, through the mean squares the test itself uses: V_prompt
 (P - 1 df) and every seed term's seed and interaction mean squares, each replaced by its chi-square pivot
-(backend.stats.generalized; Weerahandi 1993). The minimum detectable difference is the MDD at each
-ingredient's median draw, its 95% range the MDDs at their 2.5% and 97.5% quantiles (the MDD grows with
-every ingredient). The median of a pivot is median-unbiased, where plugging in the estimate is not: with 3
-seeds the estimated seed term is below the true one more often than not, and a plug-in MDD would promise
-power the test does not have.
+(backend.stats.generalized; Weerahandi 1993). The 95% range of the minimum detectable difference is the
+MDDs at every ingredient's 2.5% and 97.5% quantiles (the MDD grows with every ingredient).
 
 The test's critical value for a design is its generalized interval's half-width over its SE when the mean
 squares equal their expectations; `df` is the t df with that critical value. Power at a difference delta is
-the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so the MDD
-is SE times a multiplier of the df alone. bench/coverage.py checks that at the reported MDD the shown test
-rejects about 80% of the time.
+the two-sided rejection probability of a noncentral t with that df and noncentrality delta / SE, so at one
+value of the noise the MDD is SE times a multiplier of the df alone. Three things keep the MDD's promise:
+- the noise at the alternative: a difference is sized where it would be seen, with A's rate moved from B's
+  by it and the noise scaled to that rate (`Rates`); measured at the pilot's rates after a null result, the
+  MDD was detected 53-80% of the time, not 80%;
+- expected power: the MDD is the difference whose power, averaged over the noise's pivot draws, is 80%
+  (assurance; O'Hagan & Stevens 2001). The noise comes from a few seeds; an MDD sized at one value of it
+  (the median draw, as before) is detected less often than promised when that value is low by chance;
+- the values' range: no MDD or range above the largest difference B's rate allows (to 1, or to 0 when B is
+  above 1/2). When nothing reachable has 80% power, and always with 2 seeds per fine-tuned condition
+  (a 1-df seed term; an MDD sized for them was detected about 60% of the time), sizing says so
+  (`Undetectable`, with the reason) instead of showing a number.
+bench/coverage.py measures the power at each reported MDD by simulating it as the true difference.
 
 Nothing here assumes 0/1 verdicts: the noise comes from the comparison's mean squares, which hold for scores
 in [0, 1] as for verdicts (backend.stats.compare). Differences, MDDs and noise are in the comparison's units:
 proportions for a harmfulness rate, score points for a mean score.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
@@ -44,6 +52,10 @@ _NORMAL_DF = 1e4
 SIZING_DRAWS = 1000
 # Pivot draws behind a design's critical value: it sets the multiplier, where 1% moves the MDD by 1%.
 _DESIGN_DRAWS = 1000
+# With 2 seeds per fine-tuned condition a seed term has 1 df and no reachable difference has 80% power: an
+# MDD sized as for 3 or more seeds was detected about 60% of the time (a pilot simulation of
+# bench/coverage.py's model), its 95% range reached the largest possible difference.
+FEWEST_SIZED_SEEDS = 3
 
 
 @dataclass(frozen=True)
@@ -63,29 +75,100 @@ class Sizing:
     """The minimum detectable difference of a design and its 95% range.
 
     The MDD at each noise ingredient's median pivot draw, the range at their 2.5% and 97.5% quantiles (the
-    MDD grows with each ingredient, so the range is at least as wide as the joint one).
+    MDD grows with each ingredient, so the range is at least as wide as the joint one), each at most the
+    largest possible difference.
     """
 
     minimum_detectable_difference: float
     low: float
     high: float
+    largest_possible: float
+
+
+@dataclass(frozen=True)
+class Undetectable:
+    """No difference the values can reach has the target power with this design; `reason` says so."""
+
+    reason: str
+    largest_possible: float
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Where the noise was measured: A's and B's mean values, in [0, 1], and which of them carry a training
+    seed term.
+
+    A difference is sized where it would be seen: A moved from B by the difference toward 1/2 (the
+    direction in which the noise grows, so the sizing errs on the safe side). A value in [0, 1] with mean m
+    has variance at most m (1 - m) = v(m), exactly that for a 0/1 verdict: the evaluation noise (sampling
+    above all) is scaled by (v(A') + v(B)) / (v(A) + v(B)), A' = B + difference. A seed's shift moves a rate
+    by about v(m) times its shift on the logit scale (the delta method), so the seed term's variance is
+    scaled by the sum of v^2 over the arms that carry it, at A' over at A. Sized at the pilot's own rates
+    instead, after a null pilot the MDD detected 53-80% of the time, not 80% (bench/coverage.py, power at
+    each reported MDD).
+    """
+
+    a: float
+    b: float
+    seeded: tuple[bool, bool] = (True, False)
+
+    @property
+    def direction(self) -> float:
+        return 1.0 if self.b <= 0.5 else -1.0
+
+    @property
+    def largest_possible(self) -> float:
+        """The largest difference from B's mean in that direction: to 1 or to 0."""
+        return max(self.b, 1.0 - self.b)
+
+    def factors(self, difference: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
+        """(evaluation noise, seed term) at A = B + direction * difference over as measured; inf when the
+        measured values did not vary."""
+        moved = self.b + self.direction * np.asarray(difference, dtype=float)
+        evaluation = _ratio(
+            _value_variance(moved) + _value_variance(self.b),
+            _value_variance(self.a) + _value_variance(self.b),
+        )
+        seed_a, seed_b = (float(flag) for flag in self.seeded)
+        seed = _ratio(
+            seed_a * _value_variance(moved) ** 2 + seed_b * _value_variance(self.b) ** 2,
+            seed_a * _value_variance(self.a) ** 2 + seed_b * _value_variance(self.b) ** 2,
+        )
+        return evaluation, seed
+
+
+def _ratio(alternative: np.ndarray, measured: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(measured > 0, alternative / measured, math.inf)
+
+
+def _value_variance(mean: np.ndarray | float) -> np.ndarray:
+    mean = np.clip(mean, 0.0, 1.0)
+    return np.asarray(mean * (1 - mean), dtype=float)
 
 
 @dataclass(frozen=True)
 class Noise:
     """A comparison's noise: prompt_level, and (seed, run_noise) per seed term, as arrays of equal length:
     one entry for an estimate, many for pivot draws. In the metric's units squared (proportion^2 for a
-    rate), per prompt or per seed."""
+    rate), per prompt or per seed. `rates`: where it was measured (None: the noise does not move with the
+    difference, which is then unbounded)."""
 
     prompt_level: np.ndarray
     terms: list[tuple[np.ndarray, np.ndarray]]
+    rates: Rates | None = None
 
     def variance(self, design: Design) -> np.ndarray:
         """V of the design per draw; negative (estimated) parts count as 0."""
+        evaluation, seed = self.parts(design)
+        return evaluation + seed
+
+    def parts(self, design: Design) -> tuple[np.ndarray, np.ndarray]:
+        """V's evaluation noise (prompt level and run noise) and its training-seed term, per draw."""
         s, p = design.n_seeds, design.n_prompts
         run_noise = sum(np.maximum(0.0, noise) for _, noise in self.terms)
         seed = np.maximum(0.0, sum(seed for seed, _ in self.terms))
-        return np.maximum(0.0, self.prompt_level) / p + run_noise / (s * p) + seed / s
+        return np.maximum(0.0, self.prompt_level) / p + run_noise / (s * p), seed / s
 
     def quantile(self, q: float) -> "Noise":
         """Each ingredient at its q-quantile over the draws (one entry)."""
@@ -95,6 +178,7 @@ class Noise:
                 (np.quantile(seed, q, keepdims=True), np.quantile(noise, q, keepdims=True))
                 for seed, noise in self.terms
             ],
+            self.rates,
         )
 
 
@@ -111,7 +195,7 @@ def _noise(
     for n, (seed_ms, interaction_ms) in zip(comparison.training_noise, mean_squares, strict=True):
         prompt_level = prompt_level - p * interaction_ms / (n.df_seed + 1)
         terms.append((seed_ms - interaction_ms, p * interaction_ms))
-    return Noise(prompt_level, terms)
+    return Noise(prompt_level, terms, Rates(comparison.rate_a, comparison.rate_b, comparison.trained))
 
 
 def noise_of(comparison: Comparison) -> Noise:
@@ -143,9 +227,42 @@ def _noise_draws(comparison: Comparison, n_draws: int, seed: int) -> Noise:
 def minimum_detectable_difference(
     noise: Noise, design: Design, alpha: float = 0.05, target_power: float = 0.8
 ) -> float:
-    """The MDD of a design whose noise is `noise` (one entry): multiplier(df) * SE."""
-    multiplier = detection_multiplier(_design_df(noise, design), alpha, target_power)
-    return multiplier * float(np.sqrt(noise.variance(design))[0])
+    """The MDD of a design: the smallest d at which the shown test has the target power, its SE(d) taken
+    with the noise at the alternative (`Rates`); inf when no difference up to the largest possible has it.
+
+    With one entry of noise this is d = multiplier(df) * SE(d). With pivot draws it is the d whose power,
+    averaged over the draws, is the target (expected power, or assurance: O'Hagan & Stevens 2001): the
+    noise is known from a few seeds, and a difference sized at one value of it is detected less often than
+    promised when that value is low by chance, more often (but at most always) when high. Power at a draw
+    is the normal approximation Phi(d / SE - (multiplier - z_power)), which equals the target exactly at
+    d = multiplier * SE; the df come from the draws' median.
+    """
+    if design.n_seeds < FEWEST_SIZED_SEEDS:
+        return math.inf
+    multiplier = detection_multiplier(_design_df(noise.quantile(0.5), design), alpha, target_power)
+    evaluation, seed = (part[None, :] for part in noise.parts(design))
+    rates = noise.rates
+    if rates is None:
+        return multiplier * float(np.sqrt(evaluation + seed).mean())
+    shortfall = multiplier - stats.norm.ppf(target_power)
+
+    def surplus(difference: np.ndarray | float) -> np.ndarray:
+        """Power at d averaged over the draws minus the target: >= 0 once d is detectable."""
+        d = np.atleast_1d(np.asarray(difference, dtype=float))[:, None]
+        evaluation_factor, seed_factor = rates.factors(d)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            se = np.sqrt(evaluation * evaluation_factor + seed * seed_factor)
+            power = np.where(se > 0, stats.norm.cdf(d / se - shortfall), 1.0)
+        return np.nan_to_num(power, nan=0.0).mean(axis=1) - target_power
+
+    # The scaled noise need not grow monotonically with d: the MDD is the first crossing on a fine grid.
+    grid = np.linspace(0.0, rates.largest_possible, 257)
+    crossed = np.flatnonzero(surplus(grid) >= 0)
+    if crossed.size == 0:
+        return math.inf
+    if crossed[0] == 0:
+        return 0.0
+    return float(optimize.brentq(lambda d: float(surplus(d)[0]), grid[crossed[0] - 1], grid[crossed[0]]))
 
 
 def _design_df(noise: Noise, design: Design) -> float:
@@ -216,8 +333,9 @@ def sizing(
     target_power: float = 0.8,
     n_draws: int = SIZING_DRAWS,
     seed: int = 0,
-) -> Sizing | None:
-    """MDD of `design` from a comparison with a for-new-seeds answer (None without one).
+) -> Sizing | Undetectable | None:
+    """MDD of `design` from a comparison with a for-new-seeds answer (None without one); Undetectable, with
+    the reason, when no difference up to the largest possible has the target power at the median noise.
 
     Draws come from numpy's default_rng(seed): the same comparison sizes the same way every time.
     """
@@ -225,11 +343,27 @@ def sizing(
         return None
     draws = _noise_draws(comparison, n_draws, seed)
     tail = (1 - check_open_unit(confidence, "confidence")) / 2
-    low, median, high = (
+    low, high = (
         minimum_detectable_difference(draws.quantile(q), design, alpha, target_power)
-        for q in (tail, 0.5, 1 - tail)
+        for q in (tail, 1 - tail)
     )
-    return Sizing(median, low, high)
+    median = minimum_detectable_difference(draws, design, alpha, target_power)
+    largest = Rates(comparison.rate_a, comparison.rate_b).largest_possible
+    if design.n_seeds < FEWEST_SIZED_SEEDS:
+        return Undetectable(
+            f"with {design.n_seeds} seeds per fine-tuned condition the training noise has "
+            f"{design.n_seeds - 1} degree of freedom: no reachable difference has {target_power:.0%} power; "
+            "add seeds",
+            largest,
+        )
+    if math.isinf(median):
+        return Undetectable(
+            f"with {design.n_seeds} seeds and {design.n_prompts} prompts no difference up to the largest "
+            f"possible ({largest:.3g}, from B's {comparison.rate_b:.3g} to "
+            f"{'1' if comparison.rate_b <= 0.5 else '0'}) has {target_power:.0%} power; add seeds",
+            largest,
+        )
+    return Sizing(median, low, min(high, largest), largest)
 
 
 def seeds_needed(
@@ -249,12 +383,12 @@ def seeds_needed(
         raise ValueError("differences must be positive")
     if comparison.new_seeds is None:
         return [None] * len(differences)
-    typical = _noise_draws(comparison, SIZING_DRAWS, seed).quantile(0.5)
+    draws = _noise_draws(comparison, SIZING_DRAWS, seed)
     max_seeds = check_count(max_seeds, "max_seeds", minimum=2)
 
     @cache
-    def mdd(n_seeds: int) -> float:
-        return minimum_detectable_difference(typical, Design(n_seeds, n_prompts), alpha, target_power)
+    def mdd(n_seeds: int) -> float:  # inf when nothing reachable is detectable
+        return minimum_detectable_difference(draws, Design(n_seeds, n_prompts), alpha, target_power)
 
     def fewest(difference: float) -> int | None:
         """Bisection: the MDD falls as seeds are added, so the fewest sufficient count is a boundary."""

@@ -1,7 +1,11 @@
 """Spread of a condition's harmfulness rate (or mean score) across training seeds.
 
 The t interval assumes the per-seed rates are roughly normal across seeds; it uses nothing of how each rate
-was made, so a per-seed mean score in [0, 1] is summarised the same way.
+was made, so a per-seed mean score in [0, 1] is summarised the same way. Verdict rates lie on a lattice
+(one verdict flipped moves a seed's rate by 1 / its count), and with 2 seeds equal rates happen far more
+often than a normal spread allows: the interval then had width 0 and covered 0.905 (bench/coverage.py,
+48p-2s-sd0.3-k1). Given the lattice `step`, the SD is that of rates whose spread is widened by half a step
+(sqrt(sum of squared deviations) + step / 2), a continuity correction.
 """
 
 import math
@@ -30,8 +34,9 @@ class SeedSummary:
     n_seeds: int
 
 
-def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95) -> SeedSummary:
-    """Summarize one rate per training seed; the interval is mean ± t_{n-1} · sd / sqrt(n), not z.
+def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95, step: float = 0.0) -> SeedSummary:
+    """Summarize one rate per training seed; the interval is mean ± t_{n-1} · sd_c / sqrt(n), not z, with
+    sd_c the continuity-corrected SD for rates on a lattice with this step (0: no lattice, sd_c = sd).
 
     Rates must be finite proportions (or mean scores) in [0, 1]: drop runs without scored values first.
     """
@@ -43,5 +48,6 @@ def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95) -> SeedSum
     n = rates.size
     mean = float(rates.mean())
     sd = float(rates.std(ddof=1)) if n > 1 else math.nan
-    interval = t_interval(mean, sd / math.sqrt(n), n - 1, confidence)
+    corrected = (math.sqrt((n - 1) * sd**2) + step / 2) / math.sqrt(n - 1) if n > 1 else math.nan
+    interval = t_interval(mean, corrected / math.sqrt(n), n - 1, confidence)
     return SeedSummary(mean, sd, float(rates.min()), float(rates.max()), interval.low, interval.high, n)

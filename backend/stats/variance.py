@@ -28,11 +28,16 @@ over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more than the
 jackknife errs on the wide side (Efron & Stein 1981). On the value scale the prompt-level components move
 with the seeds drawn, so their intervals describe these seeds' evaluation ("given these checkpoints"); the
 seed component and the ICC speak of new seeds. With few seeds the seed component's interval is wide: that
-is what three seeds can tell. bench/coverage.py measures how well each interval covers (for verdicts).
+is what three seeds can tell. With 0/1 values the seed means lie on a lattice (one value flipped moves a
+seed's mean by 1 / (n_prompts * cell count)), and two seeds with equal means happen far more often than the
+chi-square with 1 df allows: the seed component's and ICC's upper bounds come from the seed mean square
+with the seed means' spread widened by half a lattice step (a continuity correction), which took their
+coverage with 2 seeds from 0.90 to 0.95 or more. bench/coverage.py measures how well each interval covers
+(for verdicts).
 """
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import NamedTuple
 
 import numpy as np
@@ -88,6 +93,16 @@ class MeanSquares:
     n_prompts: int
     n_prompts_dropped: int
     balanced: bool
+    # The lattice step of a seed's mean for 0/1 values: one value flipped in the fullest cell moves it by
+    # 1 / (n_prompts * largest count). 0 for graded scores.
+    seed_mean_step: float = 0.0
+
+    @property
+    def seed_upper(self) -> float:
+        """The seed mean square with the seed means' spread widened by half a lattice step (continuity
+        correction): sqrt(SS) + step / 2 in place of sqrt(SS), SS = sum over seeds of (mean - grand)^2."""
+        spread = math.sqrt(self.seed * self.df_seed / self.n_prompts) + self.seed_mean_step / 2
+        return self.n_prompts * spread**2 / self.df_seed
 
     @property
     def interaction_confounded(self) -> bool:
@@ -190,6 +205,7 @@ def mean_squares(cells: Cells) -> MeanSquares:
         n_prompts=b,
         n_prompts_dropped=len(prompts) - b,
         balanced=bool((scored == scored[0, 0]).all()),
+        seed_mean_step=1 / (b * float(scored.max())) if cells.binary else 0.0,
     )
 
 
@@ -287,25 +303,36 @@ def variance_components(
         df = nominal_df if spread == 0 else min(float(nominal_df), 2 * observed**2 / spread)
         return pivot_draws(observed, df, n_draws, rng) if df > 0 else np.full(n_draws, observed)
 
-    draws = np.array(
-        _solve(
-            pivot_draws(ms.seed, ms.df_seed, n_draws, rng),
-            matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0]),
-            matched_pivot(ms.interaction, ms.df_interaction, None if left_out is None else left_out[1]),
-            matched_pivot(ms.sampling, ms.df_sampling, None if left_out is None else left_out[2]),
-            ms.cell_size,
-            shape,
-        )
+    seed_chi_square = rng.chisquare(ms.df_seed, n_draws)
+    prompt_level = (
+        matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0]),
+        matched_pivot(ms.interaction, ms.df_interaction, None if left_out is None else left_out[1]),
+        matched_pivot(ms.sampling, ms.df_sampling, None if left_out is None else left_out[2]),
     )
-    totals = np.nansum(draws, axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share_draws = np.where(totals > 0, draws / totals, math.nan)
+
+    def component_and_share_draws(seed_mean_square: float) -> tuple[np.ndarray, np.ndarray]:
+        draws = np.array(
+            _solve(ms.df_seed * seed_mean_square / seed_chi_square, *prompt_level, ms.cell_size, shape)
+        )
+        totals = np.nansum(draws, axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return draws, np.where(totals > 0, draws / totals, math.nan)
+
+    draws, share_draws = component_and_share_draws(ms.seed)
+    # The seed term's upper bounds come from the continuity-corrected seed mean square: with 0/1 values
+    # and 2 seeds, equal seed means happen far more often than the chi-square with 1 df allows (its 2.5%
+    # quantile asks for seed means closer than a tenth of their SD, finer than the lattice they lie on),
+    # and an upper bound of 0 then missed a true seed component (bench/coverage.py, 2-seed scenarios).
+    upper_draws, upper_share_draws = component_and_share_draws(ms.seed_upper)
     tail = (1 - confidence) / 2
 
     def quantiles(values: np.ndarray, q: float) -> Components:
         return Components(
             *(float(np.nanquantile(row, q)) if not np.isnan(row).all() else math.nan for row in values)
         )
+
+    def upper(values: np.ndarray, seed_values: np.ndarray) -> Components:
+        return replace(quantiles(values, 1 - tail), seed=quantiles(seed_values, 1 - tail).seed)
 
     total = estimate.total
     return VarianceDecomposition(
@@ -314,8 +341,8 @@ def variance_components(
             *(getattr(estimate, f.name) / total if total > 0 else math.nan for f in fields(estimate))
         ),
         components_low=quantiles(draws, tail),
-        components_high=quantiles(draws, 1 - tail),
+        components_high=upper(draws, upper_draws),
         shares_low=quantiles(share_draws, tail),
-        shares_high=quantiles(share_draws, 1 - tail),
+        shares_high=upper(share_draws, upper_share_draws),
         mean_squares=ms,
     )

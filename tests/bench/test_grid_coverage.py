@@ -12,5 +12,8 @@ def test_the_grid_slice_keeps_every_promise() -> None:
     rows = run(FAST, reps=600, seed=20261203)
     assert {scenario for scenario, *_ in rows} == set(FAST)
     quantities = {quantity for _, quantity, *_ in rows}
-    assert {"main effect of factor 0 for new seeds", "main effect of factor 0 given checkpoints"} <= quantities
+    assert {
+        "main effect of factor 0 for new seeds",
+        "main effect of factor 0 given checkpoints",
+    } <= quantities
     assert failures(rows) == []

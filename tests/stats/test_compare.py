@@ -8,7 +8,7 @@ import statsmodels.formula.api as smf
 from statsmodels.stats.anova import anova_lm
 
 from backend.stats.cells import Cells
-from backend.stats.compare import compare_conditions
+from backend.stats.compare import compare_conditions, welch_df
 from backend.stats.permutation import sign_flip_test
 
 
@@ -160,3 +160,23 @@ def test_rejects_conditions_without_scored_verdicts() -> None:
         compare_conditions(a, b)
     with pytest.raises(ValueError, match="both conditions"):
         compare_conditions(Cells([0, 0], [0, 1], [1, 0], [1, 0]), Cells([0, 0], [0, 1], [0, 1], [0, 2]))
+
+
+def test_welch_df_of_the_seed_terms() -> None:
+    assert welch_df([0.3], [2]) == pytest.approx(2)  # one term keeps its df
+    assert welch_df([0.3, 0.3], [2, 2]) == pytest.approx(4)  # equal terms: the summed df
+    assert welch_df([0.3, 0.0], [2, 4]) == pytest.approx(2)  # one term carries it all
+    assert welch_df([0.0, 0.0], [2, 4]) == pytest.approx(6)
+
+
+def test_unpaired_fine_tuned_arms_pool_their_seed_terms() -> None:
+    # Two fine-tuned arms with different seeds and much training noise: a seed term per arm, and an
+    # interval as wide as a t with about their summed seed df (4), not as one with 2.
+    rng = np.random.default_rng(3)
+    a = random_cells(rng, [0, 1, 2], 200, 0.1)
+    b = random_cells(rng, [10, 11, 12], 200, 0.0)
+    c = compare_conditions(a, b, trained=(True, True), n_permutations=99)
+    assert c.new_seeds is not None and not c.new_seeds.paired_seeds and len(c.training_noise) == 2
+    parts = [n.seed_weight * n.seed_mean_square for n in c.training_noise]
+    assert 2 <= c.new_seeds.df <= welch_df(parts, [2, 2]) + 0.5
+    assert c.trained == (True, True)

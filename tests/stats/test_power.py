@@ -9,6 +9,9 @@ from backend.stats.compare import compare_conditions
 from backend.stats.power import (
     Design,
     Noise,
+    Rates,
+    Sizing,
+    Undetectable,
     detection_multiplier,
     detection_power,
     minimum_detectable_difference,
@@ -122,3 +125,50 @@ def test_seeds_needed_is_the_smallest_sufficient_count() -> None:
 def test_rejects_invalid_input(call: object, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         call()  # type: ignore[operator]
+
+
+def test_the_noise_is_scaled_to_the_alternative() -> None:
+    rates = Rates(0.2, 0.2, (True, False))
+    evaluation, seed = rates.factors(np.array([0.0, 0.1, 0.3]))
+    assert evaluation[0] == seed[0] == pytest.approx(1.0)
+    # A at 0.3: v = 0.21 against 0.16; the seed term (A's only) as v squared.
+    assert evaluation[1] == pytest.approx((0.21 + 0.16) / 0.32)
+    assert seed[1] == pytest.approx((0.21 / 0.16) ** 2)
+    assert evaluation[2] == pytest.approx((0.25 + 0.16) / 0.32)
+    # The alternative moves toward 1/2, as far as the values reach.
+    assert (rates.direction, rates.largest_possible) == (1.0, pytest.approx(0.8))
+    assert (Rates(0.9, 0.7).direction, Rates(0.9, 0.7).largest_possible) == (-1.0, pytest.approx(0.7))
+
+
+def test_the_mdd_grows_with_the_noise_at_the_alternative() -> None:
+    at_pilot = one(prompt_level=0.2, seed=0.004, run_noise=0.1)
+    scaled = Noise(at_pilot.prompt_level, at_pilot.terms, Rates(0.2, 0.2, (True, False)))
+    design = Design(3, 48)
+    plug_in = minimum_detectable_difference(at_pilot, design)
+    mdd = minimum_detectable_difference(scaled, design)
+    assert mdd > plug_in
+    # mdd = multiplier * SE at the noise of A = 0.2 + mdd.
+    evaluation, seed = (float(part[0]) for part in at_pilot.parts(design))
+    evaluation_factor, seed_factor = scaled.rates.factors(mdd)  # type: ignore[union-attr]
+    se = math.sqrt(evaluation * float(evaluation_factor) + seed * float(seed_factor))
+    assert mdd == pytest.approx(plug_in / math.sqrt(evaluation + seed) * se, rel=1e-6)
+
+
+def test_no_reachable_difference_is_said_so() -> None:
+    huge = Noise(np.array([50.0]), [(np.array([1.0]), np.array([1.0]))], Rates(0.5, 0.5))
+    assert math.isinf(minimum_detectable_difference(huge, Design(3, 10)))
+    # Seeds at 100%, 0% and 50% against a baseline at 50%: nothing up to 0.5 is detectable with 3 seeds.
+    seeds = grid(np.array([[4, 4, 4, 4], [0, 0, 0, 0], [4, 0, 4, 0]]), 4)
+    comparison = compare_conditions(seeds, grid(np.array([[2, 2, 2, 2]]), 4), trained=(True, False))
+    size = sizing(comparison, Design(3, 4))
+    assert isinstance(size, Undetectable) and "no difference up to the largest possible" in size.reason
+    two = sizing(comparison_with_seed_noise(seed_sd=0.08), Design(2, 40))
+    assert isinstance(two, Undetectable) and "2 seeds" in two.reason
+
+
+def test_the_range_is_capped_at_the_largest_possible_difference() -> None:
+    comparison = comparison_with_seed_noise(seed_sd=0.08, seeds=3, prompts=40)
+    size = sizing(comparison, Design(3, 40))
+    assert isinstance(size, Sizing)
+    assert size.largest_possible == pytest.approx(1 - comparison.rate_b)
+    assert size.low <= size.minimum_detectable_difference <= size.high <= size.largest_possible

@@ -185,3 +185,23 @@ def test_intervals_hold_their_estimates_and_are_reproducible() -> None:
     seed_width = result.components_high.seed - result.components_low.seed
     prompt_width = result.components_high.prompt - result.components_low.prompt
     assert seed_width / max(result.components.seed, 1e-9) > prompt_width / result.components.prompt
+
+
+def test_two_seeds_with_equal_rates_still_bound_the_seed_component_above() -> None:
+    # Verdicts lie on a lattice: two seeds with the same rate happen often, and the seed component's upper
+    # bound is then that of seed means half a lattice step apart, not 0.
+    harmful = np.array([[1, 0, 1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 0, 1, 0]])
+    verdicts = variance_components(grid_cells(harmful, 1))
+    assert verdicts.mean_squares.seed == 0 and verdicts.mean_squares.seed_mean_step == pytest.approx(1 / 8)
+    assert verdicts.components_low.seed == 0 < verdicts.components_high.seed
+    assert verdicts.shares_high.seed > 0
+    # Graded scores have no lattice: equal seed means bound the seed component at 0.
+    values = harmful * 0.6 + 0.2
+    scores = Cells(
+        *np.indices(values.shape).reshape(2, -1),
+        values.ravel(),
+        np.ones(values.size, int),
+        values.ravel() ** 2,
+    )
+    assert variance_components(scores).mean_squares.seed_mean_step == 0
+    assert variance_components(scores).components_high.seed == 0

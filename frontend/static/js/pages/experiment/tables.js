@@ -33,7 +33,8 @@ function renderComparisons(analysis) {
         : el("td", { class: "muted", title: c.new_seeds_withheld }, `— ${c.new_seeds_withheld || ""}`),
       el("td", {}, fresh ? `${pValue(fresh.p_value)} (${pValue(fresh.p_adjusted)})` : "—"),
       el("td", {}, comparisonVerdict(c)),
-      el("td", {}, c.sizing ? sizingText(c.sizing) : "—"),
+      c.sizing ? el("td", {}, sizingText(c.sizing))
+        : el("td", { class: "muted", title: c.sizing_withheld || "" }, `— ${c.sizing_withheld || ""}`),
       el("td", {}, c.n_prompts),
       el("td", {}, `${c.seeds_a} / ${c.seeds_b}`));
   }));
@@ -59,7 +60,7 @@ function renderPower(analysis, addSeeds) {
   setRows(byId("power"), analysis.power.map((power) =>
     el("tr", {},
       el("td", {}, `${power.a} − ${power.b}`),
-      el("td", {}, sizingText(power.now)),
+      power.now ? el("td", {}, sizingText(power.now)) : el("td", { class: "muted" }, `— ${power.now_withheld}`),
       el("td", {}, power.more_seeds.map((more) => el("div", {}, sizingText(more)))),
       el("td", {}, addSeeds ? el("button", { type: "button", dataset: { addSeeds: power.a },
         title: `queue 3 more seeds of ${power.a}; they join this analysis when done`,
