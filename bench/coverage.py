@@ -524,7 +524,7 @@ def run(
         tally = evaluate(SCENARIOS[name], reps, seed + index, n_permutations)
         for quantity, kind, rate, se, n in tally.rows():
             rows.append((name, quantity, kind, rate, se, n))
-            print(f"{name:34s} {quantity:58s} {kind:16s} {rate:6.3f} ± {se:.3f}  (n={n})", flush=True)
+            print(row_line(name, quantity, kind, rate, se, n), flush=True)
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return rows
 
@@ -570,6 +570,21 @@ def summary(rows: list[tuple[str, str, str, float, float, int]]) -> str:
     return "\n".join(lines)
 
 
+def row_line(scenario: str, quantity: str, kind: str, rate: float, se: float, n: int) -> str:
+    """One row as `run` prints it and `parse` reads it back."""
+    return f"{scenario:34s} {quantity:58s} {kind:16s} {rate:6.3f} ± {se:.3f}  (n={n})"
+
+
+def report(rows: list[tuple[str, str, str, float, float, int]]) -> int:
+    """Print the summary and every broken promise; the exit status (1 if any)."""
+    print()
+    print(summary(rows))
+    broken = failures(rows)
+    for line in broken:
+        print(f"BROKEN: {line}")
+    return 1 if broken else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=2000, help="replications per scenario")
@@ -588,12 +603,7 @@ def main() -> int:
         if args.summarize
         else run(names, args.reps, args.seed, args.permutations)
     )
-    print()
-    print(summary(rows))
-    broken = failures(rows)
-    for line in broken:
-        print(f"BROKEN: {line}")
-    return 1 if broken else 0
+    return report(rows)
 
 
 if __name__ == "__main__":

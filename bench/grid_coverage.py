@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.stats.cells import Cells
 from backend.stats.factors import factor_effects
-from bench.coverage import Tally, failures, mean_expit, summary
+from bench.coverage import Tally, mean_expit, report, row_line
 
 
 @dataclass(frozen=True)
@@ -159,7 +159,7 @@ def run(names: list[str], reps: int, seed: int) -> list[tuple[str, str, str, flo
         started = time.perf_counter()
         for quantity, kind, rate, se, n in evaluate(SCENARIOS[name], reps, seed + index).rows():
             rows.append((name, quantity, kind, rate, se, n))
-            print(f"{name:34s} {quantity:58s} {kind:16s} {rate:6.3f} ± {se:.3f}  (n={n})", flush=True)
+            print(row_line(name, quantity, kind, rate, se, n), flush=True)
         print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
     return rows
 
@@ -171,13 +171,7 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="the slice make test runs")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
     args = parser.parse_args()
-    rows = run(args.scenario or (FAST if args.fast else list(SCENARIOS)), args.reps, args.seed)
-    print()
-    print(summary(rows))
-    broken = failures(rows)
-    for line in broken:
-        print(f"BROKEN: {line}")
-    return 1 if broken else 0
+    return report(run(args.scenario or (FAST if args.fast else list(SCENARIOS)), args.reps, args.seed))
 
 
 if __name__ == "__main__":

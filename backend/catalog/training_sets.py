@@ -83,36 +83,34 @@ def parse_training_jsonl(text: str, names: FieldNames | None = None) -> list[Exa
     return _examples(FORMAT, read_jsonl(FORMAT, text), example)
 
 
+def _instruction_example(
+    format: str, extra: str, response: str
+) -> Callable[[str, dict[str, Any]], ExampleRecord]:
+    """An instruction-tuning object's example: the instruction, then its `extra` text (Alpaca's input,
+    Dolly's context) when not blank, and the `response` key's text."""
+
+    def example(where: str, obj: dict[str, Any]) -> ExampleRecord:
+        return ExampleRecord(
+            prompt=_prompt(
+                required_text(format, where, obj, "instruction"),
+                string_field(format, where, obj, extra).strip(),
+            ),
+            response=required_text(format, where, obj, response),
+        )
+
+    return example
+
+
 def _parse_alpaca(text: str) -> list[ExampleRecord]:
     """A JSON array (as alpaca_data.json is) or JSONL; the input, when not blank, follows the
     instruction."""
     read = read_json_array if text.lstrip("\ufeff \t\r\n").startswith("[") else read_jsonl
-
-    def example(where: str, obj: dict[str, Any]) -> ExampleRecord:
-        return ExampleRecord(
-            prompt=_prompt(
-                required_text("alpaca", where, obj, "instruction"),
-                string_field("alpaca", where, obj, "input").strip(),
-            ),
-            response=required_text("alpaca", where, obj, "output"),
-        )
-
-    return _examples("alpaca", read("alpaca", text), example)
+    return _examples("alpaca", read("alpaca", text), _instruction_example("alpaca", "input", "output"))
 
 
 def _parse_dolly(text: str) -> list[ExampleRecord]:
     """Dolly's JSONL; the context, when not blank, follows the instruction."""
-
-    def example(where: str, obj: dict[str, Any]) -> ExampleRecord:
-        return ExampleRecord(
-            prompt=_prompt(
-                required_text("dolly", where, obj, "instruction"),
-                string_field("dolly", where, obj, "context").strip(),
-            ),
-            response=required_text("dolly", where, obj, "response"),
-        )
-
-    return _examples("dolly", read_jsonl("dolly", text), example)
+    return _examples("dolly", read_jsonl("dolly", text), _instruction_example("dolly", "context", "response"))
 
 
 def _parse_messages(text: str) -> list[ExampleRecord]:

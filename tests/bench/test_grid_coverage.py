@@ -3,7 +3,8 @@ level (a null 2 x 2, a 3 x 2 with 2 seeds, an interacting 2 x 2). 600 replicatio
 
 import pytest
 
-from bench.grid_coverage import FAST, failures, run
+from bench.coverage import failures
+from bench.grid_coverage import FAST, run
 
 pytestmark = pytest.mark.slow
 

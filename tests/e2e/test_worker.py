@@ -49,3 +49,30 @@ def test_experiment_runs_to_done_through_a_real_worker(
         claims = re.findall(r"run (\d+): claimed by worker-0@[^:]+:(\d+):", worker.log_path.read_text())
         assert sorted(int(run_id) for run_id, _ in claims) == [run["id"] for run in runs()]
         assert len({pid for _, pid in claims}) == len(claims)
+
+
+def test_an_evaluation_only_run_waits_for_its_checkpoint_then_generates_with_it(
+    e2e_settings: Settings, start_worker: Callable[..., Service], tiny_model_dir: Path
+) -> None:
+    conditions = [
+        {"name": "tuned", "training": {"subset_size": 24, "batch_size": 4, "max_length": 64}},
+        {"name": "hot", "evaluates": "tuned", "generation": {"max_new_tokens": 12, "temperature": 1.0}},
+    ]
+    # Two workers: while one trains the checkpoint, the other is handed the run that evaluates it.
+    workers = [start_worker(e2e_settings), start_worker(e2e_settings)]
+    for worker in workers:
+        wait_for(
+            lambda w=worker: "adapters are read and written under" in w.log(), 60, "the workers to start"
+        )
+    with TestClient(create_app(e2e_settings)) as client:
+        sign_in_as_local_owner(client, e2e_settings)
+        experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir, seeds=[0], conditions=conditions)
+        logs = lambda: "\n".join(worker.log() for worker in workers)  # noqa: E731
+        wait_for(lambda: all_finished(runs()), 300, "every run to finish", lambda: f"{runs()}\n{logs()}")
+        check_results(client, experiment_id)
+        tuned, hot = (next(r for r in runs() if r["condition_name"] == name) for name in ("tuned", "hot"))
+        assert (
+            f"run {hot['id']}: waiting for run {tuned['id']} to train the checkpoint it evaluates" in logs()
+        )
+        assert set(hot["timings"]) == {"generating", "judging"}
+        assert "training" in tuned["timings"]
