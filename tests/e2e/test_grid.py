@@ -105,8 +105,8 @@ def test_the_form_takes_a_grid_plans_it_and_names_a_bad_factor(
     factors.nth(0).locator("[data-field=levels]").fill("0.0002, 0.0005")
     factors.nth(1).locator("[data-field=factor]").select_option("generation.temperature")
     factors.nth(1).locator("[data-field=levels]").fill("0, 0.7, 1")
-    # The baseline's seed 0, and 2 x 3 grid conditions x 2 seeds.
-    expect(page.locator("#plan")).to_contain_text("13 runs (12 fine-tunes, 2 seeds per fine-tuned condition)")
+    # The baseline's seed 0, and 2 x 3 grid conditions x 2 seeds; only T = 0 trains (2 x 2 fine-tunes).
+    expect(page.locator("#plan")).to_contain_text("13 runs (4 fine-tunes, 2 seeds per fine-tuned condition)")
     factors.nth(1).locator("[data-field=levels]").fill("0, 0.7, 9")
     form.get_by_role("button", name="Submit experiment").click()
     expect(page.locator("#form-error")).to_contain_text("grid factor 'generation.temperature': level 9")

@@ -12,7 +12,7 @@ from backend.config import Settings
 from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
-from tests.e2e.experiment import check_results, submit_tiny_experiment
+from tests.e2e.experiment import SAMPLES, check_results, submit_tiny_experiment
 
 pytestmark = pytest.mark.slow
 
@@ -56,14 +56,16 @@ def test_an_evaluation_only_run_waits_for_its_checkpoint_then_generates_with_it(
 ) -> None:
     conditions = [
         {"name": "tuned", "training": {"subset_size": 24, "batch_size": 4, "max_length": 64}},
-        {"name": "hot", "evaluates": "tuned", "generation": {"max_new_tokens": 12, "temperature": 1.0}},
+        {
+            "name": "hot",
+            "evaluates": "tuned",
+            "generation": {"max_new_tokens": 12, "samples_per_prompt": SAMPLES, "temperature": 1.0},
+        },
     ]
     # Two workers: while one trains the checkpoint, the other is handed the run that evaluates it.
     workers = [start_worker(e2e_settings), start_worker(e2e_settings)]
     for worker in workers:
-        wait_for(
-            lambda w=worker: "adapters are read and written under" in w.log(), 60, "the workers to start"
-        )
+        wait_for(lambda w=worker: "adapters are read" in w.log(), 60, "the workers to start", worker.log)
     with TestClient(create_app(e2e_settings)) as client:
         sign_in_as_local_owner(client, e2e_settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir, seeds=[0], conditions=conditions)
