@@ -146,8 +146,8 @@ class ConditionSpec(ConditionSettings):
             if path not in VARIABLE_FIELDS:
                 raise ValueError(f"condition {self.name!r}: {path!r} is not a field a grid can vary")
             group, name = path.split(".")
-            if self.evaluates is not None and group != "generation" and not isinstance(self, StoredCondition):
-                continue  # its training comes from the condition it evaluates (ExperimentSpec.resolve)
+            if self.evaluates is not None and group != "generation":
+                continue  # its training is its source's: check_evaluation compares the levels there
             settings = getattr(self, group)
             if settings is not None and getattr(settings, name) != level:
                 raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
@@ -271,6 +271,9 @@ def check_evaluation(condition: ConditionSpec, conditions: Sequence[ConditionSpe
         raise ValueError(
             f"{where}: it evaluates fine-tuned checkpoints, so it cannot be the untuned baseline"
         )
+    trained_levels = {p: v for p, v in (condition.levels or {}).items() if not p.startswith("generation.")}
+    if any((source.levels or {}).get(path) != level for path, level in trained_levels.items()):
+        raise ValueError(f"{where}: its levels of LoRA and training settings are not its source's")
     # Compared with what a condition that sets nothing has, so a stored definition reads back as written.
     trained = [
         name

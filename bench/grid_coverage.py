@@ -21,6 +21,7 @@ import itertools
 import math
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,7 +106,9 @@ def _simulate(
     return cells, shifts
 
 
-def _main_effect(scenario: GridScenario, factor: int, level: int, rate_of) -> float:  # type: ignore[no-untyped-def]
+def _main_effect(
+    scenario: GridScenario, factor: int, level: int, rate_of: Callable[[tuple[int, ...]], float]
+) -> float:
     """Level minus level 0 of `factor`, averaged over the other factors, of the rates `rate_of` gives."""
     others = [range(n) for i, n in enumerate(scenario.shape) if i != factor]
     differences = []

@@ -185,3 +185,14 @@ def test_a_bad_evaluation_only_condition_is_refused_naming_it(condition: dict, m
     with pytest.raises(ValidationError) as error:
         ExperimentSpec.model_validate(experiment_spec(conditions=conditions))
     assert f"condition 'bad' evaluates {condition['evaluates']!r}: {message}" in str(error.value)
+
+
+def test_an_evaluation_only_condition_s_training_levels_must_be_its_source_s() -> None:
+    lr = "training.learning_rate"
+    conditions = [
+        {"name": "a", "training": {"learning_rate": 1e-4}, "levels": {lr: 1e-4}},
+        {"name": "b", "training": {"learning_rate": 2e-4}, "levels": {lr: 2e-4}},
+    ]
+    lying = {"name": "c", "evaluates": "a", "levels": {lr: 2e-4}}
+    with pytest.raises(ValidationError, match="levels of LoRA and training settings are not its source's"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=[*conditions, lying]))

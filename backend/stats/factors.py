@@ -34,7 +34,7 @@ import numpy as np
 
 from backend.stats._checks import check_open_unit
 from backend.stats.cells import Cells
-from backend.stats.compare import TrainingNoise, new_seeds_variance_draws, seed_weights_squared
+from backend.stats.compare import ForNewSeeds, TrainingNoise, new_seeds_variance_draws, seed_weights_squared
 from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance
 from backend.stats.intervals import Interval, t_interval
 from backend.stats.variance import cell_tables, table_mean_squares
@@ -45,21 +45,21 @@ Combination = tuple[Level, ...]
 
 
 @dataclass(frozen=True)
-class ContrastAnswer:
-    """One question's answer about a contrast: its standard error, interval and p-value."""
+class GivenCheckpointsInterval:
+    """Evaluation noise only, prompt-clustered; no test (the verdict uses the answer for new seeds)."""
 
     se: float
-    df: float
+    df: int
     interval: Interval
-    p_value: float | None  # given these checkpoints: None (the verdict uses the answer for new seeds)
 
 
 @dataclass(frozen=True)
 class Contrast:
     estimate: float
     n_prompts: int
-    given_checkpoints: ContrastAnswer
-    new_seeds: ContrastAnswer | None
+    given_checkpoints: GivenCheckpointsInterval
+    # Paired on seeds, as a two-condition comparison of fine-tuned arms with the same seeds is.
+    new_seeds: ForNewSeeds | None
     # Why there is no answer for new seeds; None when there is one.
     new_seeds_withheld: str | None
     # The seeds the seed term was estimated from (finished in every condition of the contrast).
@@ -152,17 +152,20 @@ def contrast(
     estimate = float(sum(w * _rate(c) for c, w in zip(arms, weights, strict=True)))
     v_prompt, g = _prompt_clustered_variance(arms, weights)
     se = math.sqrt(v_prompt)
-    given = ContrastAnswer(
-        se=se, df=g - 1, interval=t_interval(estimate, se, g - 1, confidence), p_value=None
-    )
+    given = GivenCheckpointsInterval(se=se, df=g - 1, interval=t_interval(estimate, se, g - 1, confidence))
     noise, seeds, withheld = _paired_seed_noise(arms, weights)
     if noise is None:
         return Contrast(estimate, g, given, None, withheld, seeds)
     added = max(0.0, noise.seed_weight * noise.seed_component)
     draws = new_seeds_variance_draws(v_prompt, g, [noise], PIVOT_DRAWS, np.random.default_rng(pivot_seed))
     test = normal_with_pivotal_variance(estimate, v_prompt + added, draws, confidence)
-    new = ContrastAnswer(
-        se=math.sqrt(v_prompt + added), df=test.df, interval=test.interval, p_value=test.p_value
+    new = ForNewSeeds(
+        se=math.sqrt(v_prompt + added),
+        df=test.df,
+        interval=test.interval,
+        p_value=test.p_value,
+        seed_variance=added,
+        paired_seeds=True,
     )
     return Contrast(estimate, g, given, new, None, seeds)
 
