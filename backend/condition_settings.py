@@ -14,9 +14,15 @@ from backend.experiment_definition import StoredCondition
 Item = tuple[str, str, str]  # (key, group, text)
 
 
+def _base_model(spec: StoredCondition) -> list[Item]:
+    revision = f" at {spec.base_model_revision}" if spec.base_model_revision else ""
+    return [("base_model", "setup", f"{spec.base_model}{revision}")]
+
+
 def _training(spec: StoredCondition) -> list[Item]:
     training, lora = spec.training, spec.lora
     return [
+        ("training_set", "setup", f"trained on {spec.training_set}"),
         ("training.learning_rate", "training", f"lr {training.learning_rate:g}"),
         ("training.epochs", "training", f"{training.epochs} epoch(s)"),
         ("training.batch_size", "training", f"batch {training.batch_size}"),
@@ -56,7 +62,8 @@ def _seeds(spec: StoredCondition) -> list[Item]:
 def describe_conditions(specs: Sequence[StoredCondition]) -> list[list[SettingRead]]:
     """Each condition's settings, in words, in spec order."""
     described = [
-        (_training(spec) if spec.finetune else []) + _generation(spec) + _seeds(spec) for spec in specs
+        _base_model(spec) + (_training(spec) if spec.finetune else []) + _generation(spec) + _seeds(spec)
+        for spec in specs
     ]
     values: dict[tuple[str, bool | None], set[str]] = defaultdict(set)
     for spec, items in zip(specs, described, strict=True):

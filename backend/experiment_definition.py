@@ -7,9 +7,15 @@ experiment filled in, so the worker, the dashboard and the exports read back exa
 A grid (`grid:`) is expanded into conditions when the definition is read: one fine-tuned condition per
 combination of its factors' levels, named by them and carrying them (`levels`), so everything downstream sees
 plain conditions and the factor analysis finds the design in the conditions themselves.
+
+A condition may set its own base model and training set. When an experiment has an untuned baseline, every
+base model a fine-tuned condition trains has one (each condition is compared with its own model's baseline);
+a definition that leaves one out is refused, naming the condition, rather than given a baseline it did not
+ask for.
 """
 
 import itertools
+import re
 from collections.abc import Sequence
 from typing import Annotated, Any, Self
 
@@ -96,11 +102,22 @@ class PinnedSeeds(_Spec):
         return {name: seed for name, seed in self if seed is not None}
 
 
+BaseModelReference = Annotated[str, Field(min_length=1, max_length=500)]
+Revision = Annotated[str, Field(min_length=1, max_length=200)]
+DatasetReference = Annotated[
+    str, Field(min_length=1, max_length=260, description="a dataset name, optionally name@version")
+]
+
+
 class ConditionSettings(_Spec):
     """What a condition sets, but its name: shared by every condition of a grid (GridSpec.settings)."""
 
     # False makes this the untuned baseline: the base model is evaluated as it is.
     finetune: bool = True
+    # None: the experiment's base model (and revision) and training set.
+    base_model: BaseModelReference | None = None
+    base_model_revision: Revision | None = None
+    training_set: DatasetReference | None = None
     # The name of a fine-tuned condition whose checkpoints, seed for seed, this one evaluates with its own
     # generation settings: it trains nothing, and takes its seeds, LoRA and training settings from there.
     evaluates: str | None = Field(None, min_length=1, max_length=100)
@@ -113,20 +130,51 @@ class ConditionSettings(_Spec):
     pin_seeds: PinnedSeeds = Field(default_factory=PinnedSeeds)
 
 
-# A grid factor's level: a number, or None where the setting takes it ("all" for training.subset_size).
-Level = int | float | None
+# A grid factor's level: a number, a name (a base model, a training set), or None where the setting takes
+# it ("all" for training.subset_size).
+Level = int | float | str | None
 # The groups of settings a grid may vary, and their models: every field of these but lists.
 VARIED_GROUPS: dict[str, type[BaseModel]] = {
     "lora": LoraSpec,
     "training": TrainingSpec,
     "generation": GenerationSpec,
 }
-VARIABLE_FIELDS = tuple(
+# The condition's own fields a grid may vary: what it trains on and from.
+VARIED_SETUP = ("base_model", "training_set")
+VARIABLE_FIELDS = VARIED_SETUP + tuple(
     f"{group}.{name}"
     for group, model in VARIED_GROUPS.items()
     for name, field in model.model_fields.items()
     if name != "target_modules"
 )
+
+
+def _setting(settings: ConditionSettings, path: str) -> Any:
+    """The value of a grid factor's field ("training.learning_rate", "base_model") in `settings`; None
+    where the group is left to the experiment."""
+    if path in VARIED_SETUP:
+        return getattr(settings, path)
+    group, name = path.split(".")
+    values = getattr(settings, group)
+    return None if values is None else getattr(values, name)
+
+
+def _is_set(settings: ConditionSettings, path: str) -> bool:
+    if path in VARIED_SETUP:
+        return path in settings.model_fields_set
+    group, name = path.split(".")
+    values = getattr(settings, group)
+    return values is not None and name in values.model_fields_set
+
+
+def _checked_level(path: str, level: Any) -> Level:
+    """`level` as the field at `path` checks and converts it (ValidationError if it does not)."""
+    if path in VARIED_SETUP:
+        return getattr(ConditionSettings.model_validate({path: level}), path)  # type: ignore[no-any-return]
+    group, name = path.split(".")
+    return getattr(VARIED_GROUPS[group].model_validate({name: level}), name)  # type: ignore[no-any-return]
+
+
 CONDITION_NAME_LENGTH = 100
 MAX_FACTORS = 6
 MAX_LEVELS = 20
@@ -145,21 +193,27 @@ class ConditionSpec(ConditionSettings):
         for path, level in (self.levels or {}).items():
             if path not in VARIABLE_FIELDS:
                 raise ValueError(f"condition {self.name!r}: {path!r} is not a field a grid can vary")
-            group, name = path.split(".")
-            if self.evaluates is not None and group != "generation":
+            if self.evaluates is not None and not path.startswith("generation."):
                 continue  # its training is its source's: check_evaluation compares the levels there
-            settings = getattr(self, group)
-            if settings is not None and getattr(settings, name) != level:
+            value = _setting(self, path)
+            if value is not None and value != level:
                 raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
         return self
 
 
 def _level_text(level: Level) -> str:
-    return "all" if level is None else format(level, "g")
+    """A level as it reads in a condition's name: a model or dataset by its last name part
+    ("embedded:smollm2-135m-aligned" -> "smollm2-135m-aligned", "dolly-mini@2" -> "dolly-mini-v2")."""
+    if level is None:
+        return "all"
+    if isinstance(level, str):
+        last = re.split(r"[/:]", level.rstrip("/"))[-1].replace("@", "-v")
+        return re.sub(r"[^A-Za-z0-9_.\-+=]", "-", last) or "-"
+    return format(level, "g")
 
 
 def _grid_name(levels: dict[str, Level]) -> str:
-    return " ".join(f"{path.split('.')[1]}={_level_text(level)}" for path, level in levels.items())
+    return " ".join(f"{path.split('.')[-1]}={_level_text(level)}" for path, level in levels.items())
 
 
 class GridSpec(_Spec):
@@ -184,17 +238,22 @@ class GridSpec(_Spec):
                     f"grid factor {path!r}: not a condition field a grid can vary; "
                     f"choose from {', '.join(VARIABLE_FIELDS)}"
                 )
-            group, name = path.split(".")
             checked[path] = []
             for level in levels:
                 try:
-                    checked[path].append(getattr(VARIED_GROUPS[group].model_validate({name: level}), name))
+                    checked[path].append(_checked_level(path, level))
                 except ValidationError as error:
                     reason = error.errors()[0]["msg"]
                     raise ValueError(f"grid factor {path!r}: level {level!r}: {reason}") from None
             if not 2 <= len(levels) <= MAX_LEVELS or len(set(checked[path])) != len(levels):
                 raise ValueError(
                     f"grid factor {path!r}: needs 2 to {MAX_LEVELS} distinct levels, got {levels}"
+                )
+            names = [_level_text(level) for level in checked[path]]
+            if len(set(names)) != len(names):
+                raise ValueError(
+                    f"grid factor {path!r}: levels {levels} would name conditions alike ({names}); "
+                    "give them distinct last names"
                 )
         size = int(np.prod([len(levels) for levels in checked.values()]))
         if size > MAX_GRID_CONDITIONS:
@@ -209,9 +268,7 @@ class GridSpec(_Spec):
         if not self.settings.finetune:
             raise ValueError("a grid's conditions are fine-tuned: put the untuned baseline in conditions")
         for path in self.factors:
-            group, name = path.split(".")
-            settings = getattr(self.settings, group)
-            if settings is not None and name in settings.model_fields_set:
+            if _is_set(self.settings, path):
                 raise ValueError(f"grid factor {path!r} is also set in grid.settings")
         return self
 
@@ -232,9 +289,11 @@ class GridSpec(_Spec):
                 "training": self.settings.training.model_dump(),
                 "generation": (self.settings.generation or generation).model_dump(),
             }
+            setup = {path: level for path, level in levels.items() if path in VARIED_SETUP}
             for path, level in levels.items():
-                group, name = path.split(".")
-                groups[group][name] = level
+                if path not in VARIED_SETUP:
+                    group, name = path.split(".")
+                    groups[group][name] = level
             if (
                 not any(path.startswith("generation.") for path in levels)
                 and self.settings.generation is None
@@ -245,15 +304,19 @@ class GridSpec(_Spec):
                 raise ValueError(
                     f"the grid's condition names ({name!r}) are over {CONDITION_NAME_LENGTH} characters"
                 )
-            condition = {**self.settings.model_dump(), **groups, "name": name, "levels": levels}
+            condition = {**self.settings.model_dump(), **groups, **setup, "name": name, "levels": levels}
             if trains != levels:
                 condition["evaluates"] = _grid_name(trains)
-                for trained_here in ("lora", "training", "pin_seeds", "seeds"):
+                for trained_here in TRAINED_HERE:
                     del condition[trained_here]
                 if self.settings.pin_seeds.sampling is not None:
                     condition["pin_seeds"] = {"sampling": self.settings.pin_seeds.sampling}
             expanded.append(ConditionSpec.model_validate(condition))
         return expanded
+
+
+# What an evaluation-only condition takes from the condition whose checkpoints it evaluates.
+TRAINED_HERE = ("base_model", "base_model_revision", "training_set", "lora", "training", "pin_seeds", "seeds")
 
 
 def check_evaluation(condition: ConditionSpec, conditions: Sequence[ConditionSpec]) -> None:
@@ -273,11 +336,16 @@ def check_evaluation(condition: ConditionSpec, conditions: Sequence[ConditionSpe
         )
     trained_levels = {p: v for p, v in (condition.levels or {}).items() if not p.startswith("generation.")}
     if any((source.levels or {}).get(path) != level for path, level in trained_levels.items()):
-        raise ValueError(f"{where}: its levels of LoRA and training settings are not its source's")
+        raise ValueError(
+            f"{where}: its levels of the base model, training set, LoRA and training settings are not "
+            "its source's"
+        )
     # Compared with what a condition that sets nothing has, so a stored definition reads back as written.
     trained = [
         name
         for name, given in (
+            *((name, getattr(condition, name) is not None) for name in VARIED_SETUP),
+            ("base_model_revision", condition.base_model_revision is not None),
             ("lora", condition.lora != LoraSpec()),
             ("training", condition.training != TrainingSpec()),
             ("seeds", condition.seeds is not None),
@@ -315,6 +383,31 @@ class StoredCondition(ConditionSpec):
 
     generation: GenerationSpec
     seeds: list[Seed] = Field(min_length=1)
+    base_model: BaseModelReference
+    training_set: DatasetReference
+
+    @property
+    def model_key(self) -> tuple[str, str | None]:
+        """The base model and revision: conditions with equal keys start from the same weights."""
+        return self.base_model, self.base_model_revision
+
+
+def check_baselines(conditions: Sequence[StoredCondition]) -> None:
+    """With an untuned baseline among `conditions`, every base model a fine-tuned one starts from has one:
+    ValueError names the first condition whose model has none."""
+    baselines = {condition.model_key for condition in conditions if not condition.finetune}
+    if not baselines:
+        return
+    for condition in conditions:
+        if condition.finetune and condition.model_key not in baselines:
+            model, revision = condition.model_key
+            at = f" at revision {revision}" if revision else ""
+            raise ValueError(
+                f"condition {condition.name!r} fine-tunes {model}{at}, which has no untuned baseline in this "
+                f"experiment: each fine-tuned condition is compared with its own base model's baseline; add "
+                f"a condition with finetune: false and base_model: {model}"
+                + (f", base_model_revision: {revision}" if revision else "")
+            )
 
 
 class ExperimentSpec(_Spec):
@@ -322,15 +415,12 @@ class ExperimentSpec(_Spec):
     project: int | str | None = None
     name: str = Field(min_length=1, max_length=200)
     description: str = Field("", max_length=5000)
-    # "embedded:smollm2-135m-aligned", a Hugging Face hub id ("org/name"), or a local directory.
-    base_model: str = Field("embedded:smollm2-135m-aligned", min_length=1, max_length=500)
-    base_model_revision: str | None = Field(None, min_length=1, max_length=200)
-    benchmark: str = Field(
-        min_length=1, max_length=260, description="a benchmark name, optionally name@version"
-    )
-    training_set: str = Field(
-        min_length=1, max_length=260, description="a training set name, optionally name@version"
-    )
+    # "embedded:smollm2-135m-aligned", a Hugging Face hub id ("org/name"), or a local directory; the
+    # default of every condition that names none, as the training set is.
+    base_model: BaseModelReference = "embedded:smollm2-135m-aligned"
+    base_model_revision: Revision | None = None
+    benchmark: DatasetReference
+    training_set: DatasetReference
     # Judge definitions, `name` (its newest version) or `name@version`; pinned to versions at submit. The
     # first one's verdicts make the headline rate.
     judges: list[Annotated[str, Field(max_length=100)]] = Field(
@@ -407,16 +497,23 @@ class ExperimentSpec(_Spec):
     def _target_modules_exist(self) -> Self:
         """The embedded models are Llama-architecture: their LoRA targets are known before any worker runs.
         (A hub or local model's layers are known only once a worker loads it.)"""
-        if not self.base_model.startswith(EMBEDDED_PREFIX):
-            return self
-        for condition in self.conditions:
+        for condition in self.resolved_conditions():
             unknown = sorted(set(condition.lora.target_modules) - LLAMA_LINEAR_MODULES)
-            if condition.finetune and unknown:
+            if condition.base_model.startswith(EMBEDDED_PREFIX) and condition.finetune and unknown:
                 raise ValueError(
                     f"condition {condition.name!r}: lora.target_modules {unknown} are not layers of "
-                    f"{self.base_model}; choose from {sorted(LLAMA_LINEAR_MODULES)}"
+                    f"{condition.base_model}; choose from {sorted(LLAMA_LINEAR_MODULES)}"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _base_models_have_baselines(self) -> Self:
+        check_baselines(self.resolved_conditions())
+        return self
+
+    def base_models(self) -> list[tuple[str, str | None]]:
+        """Every base model (with revision) a condition starts from, in order."""
+        return list(dict.fromkeys(condition.model_key for condition in self.resolved_conditions()))
 
     def resolve(
         self, condition: ConditionSpec, seeds: list[int] | None = None, source: StoredCondition | None = None
@@ -425,20 +522,21 @@ class ExperimentSpec(_Spec):
         of its own it runs `seeds` when given (a condition added later pairs with the fine-tuned ones),
         else the experiment's. An evaluation-only condition takes its seeds and what trained the checkpoints
         (LoRA, training, pinned seeds but sampling) from `source`, the stored condition it evaluates."""
+        own_model = condition.base_model is not None
+        revision = condition.base_model_revision or (None if own_model else self.base_model_revision)
         stored = {
             **dict(condition),
             "generation": condition.generation or self.generation,
             "seeds": condition.seeds or seeds or self.seeds,
+            "base_model": condition.base_model or self.base_model,
+            # A revision belongs to its model: a condition on its own model takes none of the experiment's.
+            "base_model_revision": revision,
+            "training_set": condition.training_set or self.training_set,
         }
         if condition.evaluates is not None:
             assert source is not None and source.name == condition.evaluates
             pinned = source.pin_seeds.model_copy(update={"sampling": condition.pin_seeds.sampling})
-            stored |= {
-                "lora": source.lora,
-                "training": source.training,
-                "pin_seeds": pinned,
-                "seeds": source.seeds,
-            }
+            stored |= {name: getattr(source, name) for name in TRAINED_HERE} | {"pin_seeds": pinned}
         return StoredCondition.model_validate(stored)
 
     def resolved_conditions(self) -> list[StoredCondition]:

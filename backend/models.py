@@ -218,6 +218,11 @@ class Dataset(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    @property
+    def reference(self) -> str:
+        """ "name@version", as definitions pin it."""
+        return f"{self.name}@{self.version}"
+
 
 class Benchmark(Dataset):
     __tablename__ = "benchmarks"
@@ -348,10 +353,13 @@ class Condition(Base):
     position: Mapped[int] = mapped_column(Integer)
     name: Mapped[str] = mapped_column(String(100))
     is_baseline: Mapped[bool]
-    # With what it leaves to the experiment (generation settings, seeds) filled in.
+    # With what it leaves to the experiment (base model, training set, generation settings, seeds) filled in.
     spec: Mapped[StoredCondition] = mapped_column(JSONModel(StoredCondition))
+    # The version of its training set it trains on, pinned at submit (spec.training_set is as written).
+    training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id"), index=True)
 
     experiment: Mapped[Experiment] = relationship(back_populates="conditions")
+    training_set: Mapped[TrainingSet] = relationship()
     runs: Mapped[list["Run"]] = relationship(
         back_populates="condition", order_by="Run.id", cascade="all, delete-orphan"
     )

@@ -9,7 +9,7 @@ experiment, the datasets, the runs' provenance). Stored strings are escaped (`te
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -17,6 +17,7 @@ from backend.api_models.analysis import AnalysisRead, ComparisonRead, ConditionS
 from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
 from backend.api_models.experiments import ConditionRead, ExperimentRead
 from backend.api_models.judges import ValidationSummaryRead
+from backend.experiment_definition import Level
 from backend.judging.measures import rate_measure
 from backend.provenance import CudaDevice, Device, Provenance
 
@@ -81,7 +82,8 @@ class ReportInputs:
     experiment: ExperimentRead
     analysis: AnalysisRead
     benchmark: BenchmarkRead
-    training_set: TrainingSetRead
+    # The training sets the fine-tuned conditions train on, in order of first use.
+    training_sets: list[TrainingSetRead]
     provenance: list[Provenance]  # one per run; empty for runs not started
     generated_at: datetime
 
@@ -89,9 +91,37 @@ class ReportInputs:
 # --- the sections -------------------------------------------------------------------------------------
 
 
+def _base_model(condition: ConditionRead) -> str:
+    revision = condition.spec.base_model_revision
+    return f"{code(condition.spec.base_model)}, revision {code(revision) if revision else 'none given'}"
+
+
+def _used_by(experiment: ExperimentRead, describe: Callable[[ConditionRead], str | None]) -> str:
+    """Each distinct description of the conditions (None: not described), with the conditions it applies
+    to when there are several."""
+    groups: dict[str, list[str]] = {}
+    for condition in experiment.conditions:
+        if (text := describe(condition)) is not None:
+            groups.setdefault(text, []).append(condition.name)
+    return "; ".join(
+        text if len(groups) == 1 else f"{text} ({', '.join(map(code, names))})"
+        for text, names in groups.items()
+    )
+
+
 def _setup(inputs: ReportInputs) -> list[str]:
-    experiment, benchmark, training = inputs.experiment, inputs.benchmark, inputs.training_set
-    revision = code(experiment.base_model_revision) if experiment.base_model_revision else "none given"
+    experiment, benchmark = inputs.experiment, inputs.benchmark
+    training_sets = {training.id: training for training in inputs.training_sets}
+
+    def training_data(condition: ConditionRead) -> str | None:
+        if condition.is_baseline:
+            return None
+        training = training_sets[condition.training_set_id]
+        return (
+            f"{code(f'{training.name}@{training.version}')}, {training.n_examples} examples, "
+            f"{code(training.content_hash)}"
+        )
+
     loaded = sorted(
         {
             ", ".join(
@@ -105,13 +135,9 @@ def _setup(inputs: ReportInputs) -> list[str]:
     )
     originals = [run for run in experiment.runs if run.evaluation_of_id is None]
     rows = [
-        ["Base model", f"{code(experiment.base_model)}, revision {revision}"],
+        ["Base model", _used_by(experiment, _base_model)],
         ["Base model as loaded by the workers", "; ".join(loaded) or "no run has loaded it yet"],
-        [
-            "Training data",
-            f"{code(f'{training.name}@{training.version}')}, {training.n_examples} examples, "
-            f"{code(training.content_hash)}",
-        ],
+        ["Training data", _used_by(experiment, training_data) or "none: no condition is fine-tuned"],
         [
             "Benchmark",
             f"{code(f'{benchmark.name}@{benchmark.version}')}, {benchmark.n_prompts} prompts in "
@@ -289,8 +315,10 @@ def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> li
     return ["## Paired comparisons", "", *table(header, rows), "", note]
 
 
-def _level(value: float | int | None) -> str:
-    return "all" if value is None else f"{value:g}"
+def _level(value: Level) -> str:
+    if value is None:
+        return "all"
+    return code(value) if isinstance(value, str) else f"{value:g}"
 
 
 def _grid(inputs: ReportInputs) -> list[str]:

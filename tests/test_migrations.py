@@ -25,8 +25,11 @@ from backend.services import accounts
 from backend.services.accounts import ensure_local_owner
 from backend.services.catalog import ensure_builtins
 
-# A condition as stored: its spec with the generation settings and seeds resolved.
-STORED_CONDITION = StoredCondition(name="c", generation=GenerationSpec(), seeds=[0]).model_dump_json()
+# A condition as versions before 0011 stored it: its spec with the generation settings and seeds resolved
+# (the base model and training set were the experiment's).
+STORED_CONDITION = StoredCondition(
+    name="c", generation=GenerationSpec(), seeds=[0], base_model="m", training_set="t"
+).model_dump_json(exclude={"base_model", "base_model_revision", "training_set"})
 # An experiment's definition as versions before 0004 stored it: judges named without versions, and no
 # project (a key added since).
 OLD_EXPERIMENT_SPEC = json.dumps(
@@ -248,6 +251,12 @@ def _check_verdicts_survive_judges_becoming_data(database_url: str, tmp_path: Pa
         assert [j.ref for j in experiment.judges] == ["refusal-minilm@1", "refusal-phrases@1"]
         assert experiment.spec.judges == ["refusal-minilm", "refusal-phrases"]
         assert experiment.spec.project is None and experiment.conditions[0].spec.seeds == [0]
+        condition = experiment.conditions[0]
+        assert (condition.spec.base_model, condition.spec.training_set, condition.training_set) == (
+            "m",
+            "t@1",
+            "t@1",
+        )
         assert experiment.runs[0].rate is not None
         assert (experiment.runs[0].rate.harmful, experiment.runs[0].rate.unscored) == (1, 1)
     command.downgrade(config, "0004")

@@ -169,6 +169,7 @@ def test_an_evaluation_only_condition_takes_what_trained_its_checkpoints_from_it
             "it trains nothing, so it takes training from there",
         ),
         ({"evaluates": "tuned", "seeds": [0]}, "it trains nothing, so it takes seeds from there"),
+        ({"evaluates": "tuned", "training_set": "other"}, "it trains nothing, so it takes training_set from"),
         (
             {"evaluates": "tuned", "pin_seeds": {"lora_init": 1}},
             "it trains nothing, so it takes pin_seeds from there",
@@ -194,5 +195,82 @@ def test_an_evaluation_only_condition_s_training_levels_must_be_its_source_s() -
         {"name": "b", "training": {"learning_rate": 2e-4}, "levels": {lr: 2e-4}},
     ]
     lying = {"name": "c", "evaluates": "a", "levels": {lr: 2e-4}}
-    with pytest.raises(ValidationError, match="levels of LoRA and training settings are not its source's"):
+    with pytest.raises(ValidationError, match=r"training settings are not its source's"):
         ExperimentSpec.model_validate(experiment_spec(conditions=[*conditions, lying]))
+
+
+SMALL, OTHER = "embedded:smollm2-135m-aligned", "embedded:smollm2-135m-instruct"
+
+
+def test_a_condition_may_set_its_own_base_model_and_training_set() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            base_model_revision="r1",
+            conditions=[
+                {"name": "baseline", "finetune": False, "seeds": [0]},
+                {"name": "other baseline", "finetune": False, "seeds": [0], "base_model": OTHER},
+                {"name": "tuned"},
+                {"name": "other", "base_model": OTHER, "training_set": "alpaca-mini"},
+                {"name": "other hot", "evaluates": "other", "generation": {"temperature": 0.7}},
+            ],
+        )
+    )
+    _baseline, _, tuned, other, hot = spec.resolved_conditions()
+    assert (tuned.base_model, tuned.base_model_revision, tuned.training_set) == (
+        SMALL,
+        "r1",
+        "seedscope-benign-demo",
+    )
+    # A revision belongs to the experiment's model: a condition on another model does not take it.
+    assert (other.base_model, other.base_model_revision, other.training_set) == (OTHER, None, "alpaca-mini")
+    assert (hot.model_key, hot.training_set) == (other.model_key, "alpaca-mini")
+    assert spec.base_models() == [(SMALL, "r1"), (OTHER, None)]
+
+
+def test_a_fine_tuned_condition_whose_base_model_has_no_baseline_is_refused_naming_it() -> None:
+    conditions = [{"name": "baseline", "finetune": False, "seeds": [0]}, {"name": "x", "base_model": OTHER}]
+    with pytest.raises(ValidationError, match=f"condition 'x' fine-tunes {OTHER}, which has no untuned"):
+        ExperimentSpec.model_validate(experiment_spec(conditions=conditions))
+    # Without any baseline, conditions are compared with each other and none is required.
+    ExperimentSpec.model_validate(experiment_spec(conditions=[*conditions[1:], {"name": "y"}]))
+
+
+def test_a_grid_may_vary_the_base_model_and_the_training_set() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            conditions=[
+                {"name": "base small", "finetune": False, "seeds": [0]},
+                {"name": "base other", "finetune": False, "seeds": [0], "base_model": OTHER},
+            ],
+            grid={
+                "factors": {
+                    "base_model": [SMALL, OTHER],
+                    "training_set": ["benign-demo@1", "alpaca-mini"],
+                    "generation.temperature": [0, 0.7],
+                }
+            },
+        )
+    )
+    names = [c.name for c in spec.conditions[2:]]
+    assert names[:2] == [
+        "base_model=smollm2-135m-aligned training_set=benign-demo-v1 temperature=0",
+        "base_model=smollm2-135m-aligned training_set=benign-demo-v1 temperature=0.7",
+    ]
+    stored = {c.name: c for c in spec.resolved_conditions()}
+    hot = stored["base_model=smollm2-135m-instruct training_set=alpaca-mini temperature=0.7"]
+    assert hot.evaluates == "base_model=smollm2-135m-instruct training_set=alpaca-mini temperature=0"
+    assert (hot.base_model, hot.training_set) == (OTHER, "alpaca-mini")
+    assert grid_factors(spec.conditions)["base_model"] == [SMALL, OTHER]
+
+
+@pytest.mark.parametrize(
+    ("factors", "message"),
+    [
+        ({"base_model": ["org/a", "other/a"]}, "would name conditions alike"),
+        ({"base_model": ["", "org/b"]}, "grid factor 'base_model': level ''"),
+        ({"training_set": ["a", "a"]}, "needs 2 to 20 distinct levels"),
+    ],
+)
+def test_a_bad_setup_factor_is_refused_naming_it(factors: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        ExperimentSpec.model_validate(experiment_spec(conditions=[], grid={"factors": factors}))

@@ -100,7 +100,7 @@ class RunStore(JobStore[Run]):
                 .join(Condition, Run.condition_id == Condition.id)
                 .join(Experiment, Condition.experiment_id == Experiment.id)
                 .join(Benchmark, Experiment.benchmark_id == Benchmark.id)
-                .join(TrainingSet, Experiment.training_set_id == TrainingSet.id)
+                .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
                 .where(Run.id == run_id)
             ).first()
             if row is None:
@@ -112,8 +112,8 @@ class RunStore(JobStore[Run]):
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=_checkpoint_run_id(session, run, condition),
                 condition=condition.spec,
-                base_model=experiment.base_model,
-                base_model_revision=experiment.base_model_revision,
+                base_model=condition.spec.base_model,
+                base_model_revision=condition.spec.base_model_revision,
                 judges=judges_of_experiment(session, experiment.id),
                 lora_init_seed=run.lora_init_seed,
                 data_order_seed=run.data_order_seed,
@@ -121,7 +121,7 @@ class RunStore(JobStore[Run]):
                 sampling_seed=run.sampling_seed,
                 benchmark_id=experiment.benchmark_id,
                 benchmark_hash=benchmark_hash,
-                training_set_id=experiment.training_set_id,
+                training_set_id=condition.training_set_id,
                 training_set_hash=training_set_hash,
             )
 

@@ -2,6 +2,7 @@
 
 from backend.api_models.base import ReadModel
 from backend.api_models.experiments import RateRead
+from backend.experiment_definition import Level
 from backend.judging.definition import Measured
 
 
@@ -227,8 +228,8 @@ class JudgeAnalysisRead(ReadModel):
 class LevelEffectRead(ReadModel):
     """One level of a grid factor against its first level, averaged over the other factors' levels."""
 
-    level: float | int | None
-    reference: float | int | None
+    level: Level
+    reference: Level
     estimate: float
     n_prompts: int
     # Given these checkpoints: prompt-clustered, t with n_prompts - 1 df.
@@ -245,8 +246,8 @@ class LevelEffectRead(ReadModel):
 class FactorRead(ReadModel):
     """A grid factor: its main effects and how far apart its levels put the rate, beside the seed noise."""
 
-    factor: str  # the condition field: "training.learning_rate"
-    levels: list[float | int | None]
+    factor: str  # the condition field: "training.learning_rate", "base_model"
+    levels: list[Level]
     # Each level's mean rate over the grid's conditions at that level.
     level_means: list[float]
     # SD of the level means: how much this setup change moves the rate.

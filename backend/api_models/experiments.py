@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
@@ -80,6 +80,16 @@ class ConditionRead(ReadModel):
     name: str
     is_baseline: bool
     spec: StoredCondition
+    # Its training set as pinned at submit, and as "name@version" (spec.training_set is as written).
+    training_set_id: int
+    training_set: str
+
+    @field_validator("training_set", mode="before")
+    @classmethod
+    def _pinned_reference(cls, training_set: Any) -> Any:
+        # Read from the row, the training set is its related dataset row.
+        return getattr(training_set, "reference", training_set)
+
     # The settings that apply to it (a baseline trains nothing), in words.
     settings: list[SettingRead] = Field(default_factory=list)
 

@@ -36,6 +36,13 @@ def _read(session: Session, kind: DatasetKind[Any, Read], row: Dataset) -> Read:
     return kind.read_model(**fields)
 
 
+def get(session: Session, kind: DatasetKind[Any, Read], dataset_id: int) -> Read:
+    row = session.get(kind.model, dataset_id)
+    if row is None:
+        raise NotFound(f"{kind.name} {dataset_id} not found")
+    return _read(session, kind, row)
+
+
 def find(session: Session, kind: DatasetKind[Any, Read], reference: str, project_id: int) -> Read:
     """`name` (the newest version) or `name@version`, among the built-ins and the project's datasets;
     the project's own comes first when a built-in has the same name."""

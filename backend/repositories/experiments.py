@@ -1,7 +1,7 @@
 """Experiments, their conditions and runs."""
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -49,11 +49,11 @@ def create_experiment(
     *,
     project_id: int,
     benchmark_id: int,
-    training_set_id: int,
+    training_set_ids: Mapping[str, int],
     judge_ids: Sequence[int],
 ) -> ExperimentRead:
     """Store the experiment with its judges (pinned definitions, in order) and one queued run per
-    (condition, seed)."""
+    (condition, seed); `training_set_ids` pins each training set reference the conditions make."""
     experiment = Experiment(
         project_id=project_id,
         name=spec.name,
@@ -61,7 +61,7 @@ def create_experiment(
         base_model=spec.base_model,
         base_model_revision=spec.base_model_revision,
         benchmark_id=benchmark_id,
-        training_set_id=training_set_id,
+        training_set_id=training_set_ids[spec.training_set],
         spec=spec,
         judge_links=[
             ExperimentJudge(position=position, judge_id=judge_id)
@@ -69,19 +69,22 @@ def create_experiment(
         ],
     )
     for position, condition in enumerate(spec.resolved_conditions()):
-        experiment.conditions.append(_condition(position, condition))
+        experiment.conditions.append(
+            _condition(position, condition, training_set_ids[condition.training_set])
+        )
     session.add(experiment)
     session.flush()
     return get_experiment(session, experiment.id)
 
 
-def _condition(position: int, spec: StoredCondition) -> Condition:
+def _condition(position: int, spec: StoredCondition, training_set_id: int) -> Condition:
     """A condition with one queued run per seed."""
     return Condition(
         position=position,
         name=spec.name,
         is_baseline=not spec.finetune,
         spec=spec,
+        training_set_id=training_set_id,
         runs=[_queued_run(spec.pin_seeds, seed, added_in=0) for seed in spec.seeds],
     )
 
@@ -150,12 +153,14 @@ def fine_tuned_seeds(session: Session, experiment_id: int) -> list[int]:
     )
 
 
-def add_condition(session: Session, experiment_id: int, spec: StoredCondition) -> list[int]:
+def add_condition(
+    session: Session, experiment_id: int, spec: StoredCondition, training_set_id: int
+) -> list[int]:
     """A new condition in an existing experiment, with its runs queued as the experiment's next extension."""
     experiment = _load_experiment(session, experiment_id)
     if spec.name in {c.name for c in experiment.conditions}:
         raise Conflict(f"experiment {experiment_id} already has a condition named {spec.name!r}")
-    condition = _condition(len(experiment.conditions), spec)
+    condition = _condition(len(experiment.conditions), spec, training_set_id)
     extension = _next_extension(experiment)
     for run in condition.runs:
         run.added_in = extension
@@ -184,6 +189,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         .where(Experiment.id == experiment_id)
         .options(
             selectinload(Experiment.conditions).selectinload(Condition.runs),
+            selectinload(Experiment.conditions).selectinload(Condition.training_set),
             selectinload(Experiment.benchmark),
             selectinload(Experiment.training_set),
             selectinload(Experiment.project),
@@ -213,9 +219,9 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         base_model=experiment.base_model,
         base_model_revision=experiment.base_model_revision,
         benchmark_id=experiment.benchmark_id,
-        benchmark=f"{experiment.benchmark.name}@{experiment.benchmark.version}",
+        benchmark=experiment.benchmark.reference,
         categories=list(categories),
-        training_set=f"{experiment.training_set.name}@{experiment.training_set.version}",
+        training_set=experiment.training_set.reference,
         judges=judges,
         metrics=metrics(judges),
         spec=experiment.spec,

@@ -8,7 +8,16 @@ from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
 from backend.experiment_definition import StoredCondition
-from backend.models import Condition, Experiment, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.models import (
+    Condition,
+    Experiment,
+    Generation,
+    JudgeDefinition,
+    Judgment,
+    Prompt,
+    Run,
+    TrainingSet,
+)
 
 # The columns of each row read here, in order, with the kind of value they hold.
 JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
@@ -31,16 +40,20 @@ JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
 }
 
 
-def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[StoredCondition, bool]]:
-    """{condition id: (its resolved spec, is it the baseline)}; NotFound if there is no such experiment."""
+def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[StoredCondition, bool, str]]:
+    """{condition id: (its resolved spec, is it the baseline, its pinned training set "name@version")};
+    NotFound if there is no such experiment."""
     if session.get(Experiment, experiment_id) is None:
         raise NotFound(f"experiment {experiment_id} not found")
     rows = session.execute(
-        select(Condition.id, Condition.spec, Condition.is_baseline).where(
-            Condition.experiment_id == experiment_id
-        )
+        select(Condition.id, Condition.spec, Condition.is_baseline, TrainingSet.name, TrainingSet.version)
+        .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
+        .where(Condition.experiment_id == experiment_id)
     )
-    return {condition_id: (spec, is_baseline) for condition_id, spec, is_baseline in rows}
+    return {
+        condition_id: (spec, is_baseline, f"{name}@{version}")
+        for condition_id, spec, is_baseline, name, version in rows
+    }
 
 
 def judgment_chunks(

@@ -95,9 +95,17 @@ class ExperimentData:
         run_ids = [run.id for run in self.experiment.runs]
         return self.cached("run rates", None, lambda: rates_of_runs(self.session, run_ids, self.judge_id))
 
-    @property
-    def baseline(self) -> ConditionRead | None:
-        return next((c for c in self.experiment.conditions if c.is_baseline), None)
+    def reference_of(self, condition: ConditionRead) -> ConditionRead | None:
+        """What a condition is compared with by default: the untuned baseline of its own base model (a
+        baseline: the experiment's first, when it is another); without baselines, the first condition.
+        None for the reference itself."""
+        conditions = self.experiment.conditions
+        baselines = [c for c in conditions if c.is_baseline]
+        own = next((c for c in baselines if c.spec.model_key == condition.spec.model_key), None)
+        reference = (own if own is not None and own.id != condition.id else None) or next(
+            iter(baselines or conditions), None
+        )
+        return None if reference is None or reference.id == condition.id else reference
 
     @property
     def partial(self) -> bool:
@@ -274,16 +282,12 @@ def _on_shared_prompts(a: Cells, b: Cells) -> tuple[Cells, Cells] | None:
 
 
 def default_pairs(data: ExperimentData) -> list[tuple[str, str]]:
-    """Each condition against the baseline, or against the first condition when there is no baseline, and
+    """Each condition against its reference (ExperimentData.reference_of: its base model's baseline), and
     each evaluation-only condition against the condition whose checkpoints it evaluates."""
     conditions = data.experiment.conditions
-    reference = data.baseline or (conditions[0] if conditions else None)
-    if reference is None:
-        return []
+    pairs = [(c.name, reference.name) for c in conditions if (reference := data.reference_of(c)) is not None]
     evaluations = [(c.name, c.spec.evaluates) for c in conditions if c.spec.evaluates is not None]
-    return [(c.name, reference.name) for c in conditions if c.id != reference.id] + [
-        pair for pair in evaluations if pair[1] != reference.name
-    ]
+    return pairs + [pair for pair in evaluations if pair not in pairs]
 
 
 def comparison_stats(data: ExperimentData, pairs: list[tuple[str, str]]) -> list[tuple[str, str, Comparison]]:
@@ -305,7 +309,13 @@ def _compare(data: ExperimentData, name_a: str, name_b: str) -> Comparison | Non
     if shared is None:
         return None
     shared_a, shared_b = shared
-    return compare_conditions(shared_a, shared_b, trained=(not a.is_baseline, not b.is_baseline))
+    # The same seed on two base models shares nothing: such arms pair on prompts only.
+    return compare_conditions(
+        shared_a,
+        shared_b,
+        trained=(not a.is_baseline, not b.is_baseline),
+        seeds_comparable=a.spec.model_key == b.spec.model_key,
+    )
 
 
 def comparisons(

@@ -1,6 +1,7 @@
 """Submitting, cancelling and retrying experiments and runs."""
 
 import shutil
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -15,6 +16,8 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
     ConditionSpec,
     ExperimentSpec,
+    StoredCondition,
+    check_baselines,
     check_evaluation,
     grid_factors,
     grid_shape,
@@ -58,21 +61,48 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
     )
 
 
-def check_references(
-    session: Session, spec: ExperimentSpec, project_id: int, settings: Settings
-) -> tuple[BenchmarkRead, TrainingSetRead, list[JudgeDefinitionRead]]:
-    """The spec's model, benchmark, training set and judges exist (among the built-ins and the project's
-    own) and the operator's settings allow them (a local model path under the model roots, the judges'
-    endpoints and keys); InvalidInput says which does not. Judges named without a version resolve to their
-    newest."""
+@dataclass(frozen=True)
+class References:
+    """What a definition names, resolved: training sets by the reference its conditions make."""
+
+    benchmark: BenchmarkRead
+    training_sets: dict[str, TrainingSetRead]
+    judges: list[JudgeDefinitionRead]
+
+
+def check_base_model(reference: str, settings: Settings) -> None:
+    """InvalidInput unless the model reference is well formed and, if a local path, under the model roots."""
     try:
-        check_model_reference(spec.base_model)
-        local_model_path(spec.base_model, settings.resolved_model_roots)
+        check_model_reference(reference)
+        local_model_path(reference, settings.resolved_model_roots)
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+
+
+def find_training_set(session: Session, reference: str, project_id: int) -> TrainingSetRead:
+    try:
+        return catalog_repository.find(session, TRAINING_SETS, reference, project_id)
+    except NotFound as error:
+        # A wrong name in the submitted definition is bad input, not a missing URL.
+        raise InvalidInput(str(error)) from None
+
+
+def check_references(
+    session: Session, spec: ExperimentSpec, project_id: int, settings: Settings
+) -> References:
+    """The spec's base models, benchmark, training sets and judges exist (among the built-ins and the
+    project's own) and the operator's settings allow them (a local model path under the model roots, the
+    judges' endpoints and keys); InvalidInput says which does not. Judges named without a version resolve
+    to their newest."""
+    conditions = spec.resolved_conditions()
+    for model, _ in spec.base_models():
+        check_base_model(model, settings)
+    training_sets = {
+        reference: find_training_set(session, reference, project_id)
+        for reference in dict.fromkeys([spec.training_set, *(c.training_set for c in conditions)])
+    }
     try:
         benchmark = catalog_repository.find(session, BENCHMARKS, spec.benchmark, project_id)
-        training_set = catalog_repository.find(session, TRAINING_SETS, spec.training_set, project_id)
         judges = [
             judge_repository.find_judge(session, JudgeRef.parse(name), project_id) for name in spec.judges
         ]
@@ -84,12 +114,12 @@ def check_references(
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
     for judge in judges:
         check_operator_rules(judge.config, judge.project_id, settings)
-    for condition in spec.conditions:
-        _check_subset(condition, training_set)
-    return benchmark, training_set, judges
+    for condition in conditions:
+        _check_subset(condition, training_sets[condition.training_set])
+    return References(benchmark, training_sets, judges)
 
 
-def _check_subset(condition: ConditionSpec, training_set: TrainingSetRead) -> None:
+def _check_subset(condition: StoredCondition, training_set: TrainingSetRead) -> None:
     subset = condition.training.subset_size
     if condition.finetune and subset is not None and subset > training_set.n_examples:
         raise InvalidInput(
@@ -104,15 +134,16 @@ def submit(
     """Validate size and references, store the experiment, its pinned judges and its runs in the project,
     commit, then enqueue every run."""
     check_size(spec, settings)
-    benchmark, training_set, judges = check_references(session, spec, project_id, settings)
+    references = check_references(session, spec, project_id, settings)
+    judges = references.judges
     # Stored with its judges pinned to the versions resolved now, so a re-submission judges alike.
     pinned = spec.model_copy(update={"judges": [judge.ref for judge in judges]})
     experiment = repository.create_experiment(
         session,
         pinned,
         project_id=project_id,
-        benchmark_id=benchmark.id,
-        training_set_id=training_set.id,
+        benchmark_id=references.benchmark.id,
+        training_set_ids={reference: found.id for reference, found in references.training_sets.items()},
         judge_ids=[judge.id for judge in judges],
     )
     session.commit()
@@ -187,18 +218,27 @@ def add_condition(
             "leave out its levels"
         )
     experiment = repository.get_experiment(session, experiment_id)
-    training_set = catalog_repository.find(
-        session, TRAINING_SETS, experiment.training_set, experiment.project_id
-    )
-    _check_subset(condition, training_set)
+    existing = [c.spec for c in experiment.conditions]
     try:
-        check_evaluation(condition, [c.spec for c in experiment.conditions])
+        check_evaluation(condition, existing)
+        source = next((spec for spec in existing if spec.name == condition.evaluates), None)
+        stored = experiment.spec.resolve(
+            condition, repository.fine_tuned_seeds(session, experiment_id), source
+        )
+        check_baselines([*existing, stored])
     except ValueError as error:
         raise InvalidInput(str(error)) from None
-    source = next((c.spec for c in experiment.conditions if c.name == condition.evaluates), None)
-    stored = experiment.spec.resolve(condition, repository.fine_tuned_seeds(session, experiment_id), source)
+    check_base_model(stored.base_model, settings)
+    # An evaluation-only condition trains on nothing: it keeps its source's pinned training set.
+    training_set_id = next(
+        (c.training_set_id for c in experiment.conditions if c.name == condition.evaluates), None
+    )
+    if training_set_id is None:
+        training_set = find_training_set(session, stored.training_set, experiment.project_id)
+        _check_subset(stored, training_set)
+        training_set_id = training_set.id
     _check_extension(settings, experiment, {condition.name: len(stored.seeds)})
-    new_ids = repository.add_condition(session, experiment_id, stored)
+    new_ids = repository.add_condition(session, experiment_id, stored, training_set_id)
     session.commit()
     jobs.send(session, queue, RUNS, new_ids)
     return repository.get_experiment(session, experiment_id)

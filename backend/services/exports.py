@@ -2,8 +2,9 @@
 read, chunk by chunk: a million judgments never sit in memory at once (bench/export_memory.py measures it).
 
 Each row: the condition, the run and its four seeds, the re-evaluation and sample, the prompt's external id
-and category, the response's length, the judge's verdict and score, then the condition's settings, one
-column per field of backend.experiment_definition' LoRA, training and generation specs.
+and category, the response's length, the judge's verdict and score, then the condition's setup (base model,
+revision, pinned training set) and settings, one column per field of backend.experiment_definition' LoRA,
+training and generation specs.
 """
 
 import csv
@@ -60,7 +61,12 @@ def _setting_groups() -> list[tuple[str, type[BaseModel]]]:
 
 
 def setting_columns() -> list[Column]:
-    columns = [Column("finetuned", "bool")]
+    columns = [
+        Column("finetuned", "bool"),
+        Column("base_model", "str"),
+        Column("base_model_revision", "str"),
+        Column("training_set", "str"),
+    ]
     for group, spec_type in _setting_groups():
         columns += [
             Column(f"{group}_{name}", _kind(f.annotation)) for name, f in spec_type.model_fields.items()
@@ -71,8 +77,13 @@ def setting_columns() -> list[Column]:
 COLUMNS = [Column(name, kind) for name, kind in repository.JUDGMENT_COLUMNS.items()] + setting_columns()
 
 
-def _setting_values(spec: StoredCondition, is_baseline: bool) -> tuple:
-    values: list[Any] = [not is_baseline]
+def _setting_values(spec: StoredCondition, is_baseline: bool, training_set: str) -> tuple:
+    values: list[Any] = [
+        not is_baseline,
+        spec.base_model,
+        spec.base_model_revision,
+        None if is_baseline else training_set,
+    ]
     for group, spec_type in _setting_groups():
         settings = getattr(spec, group)
         for name in spec_type.model_fields:
@@ -84,8 +95,8 @@ def _setting_values(spec: StoredCondition, is_baseline: bool) -> tuple:
 def condition_settings(session: Session, experiment_id: int) -> dict[int, tuple]:
     """The settings columns of each of the experiment's conditions; NotFound if there is no experiment."""
     return {
-        condition_id: _setting_values(spec, is_baseline)
-        for condition_id, (spec, is_baseline) in repository.conditions_of(session, experiment_id).items()
+        condition_id: _setting_values(*condition)
+        for condition_id, condition in repository.conditions_of(session, experiment_id).items()
     }
 
 

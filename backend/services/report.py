@@ -24,9 +24,12 @@ def experiment_report(
             benchmark=catalog_repository.find(
                 session, BENCHMARKS, experiment.benchmark, experiment.project_id
             ),
-            training_set=catalog_repository.find(
-                session, TRAINING_SETS, experiment.training_set, experiment.project_id
-            ),
+            training_sets=[
+                catalog_repository.get(session, TRAINING_SETS, training_set_id)
+                for training_set_id in dict.fromkeys(
+                    c.training_set_id for c in experiment.conditions if not c.is_baseline
+                )
+            ],
             provenance=repository.run_provenance(session, experiment_id),
             generated_at=datetime.now(UTC),
         )

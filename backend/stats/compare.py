@@ -235,7 +235,7 @@ def _paired_noise(a: Cells, b: Cells) -> TrainingNoise:
 
 
 def _training_noise_or_reason(
-    a: Cells, b: Cells, trained: tuple[bool, bool]
+    a: Cells, b: Cells, trained: tuple[bool, bool], seeds_comparable: bool
 ) -> tuple[list[TrainingNoise], bool, str | None]:
     """(one noise entry per seed term, paired, None), or ([], False, why there is no answer for new seeds)."""
     arms = [cells for cells, is_trained in ((a, trained[0]), (b, trained[1])) if is_trained]
@@ -248,7 +248,7 @@ def _training_noise_or_reason(
                 False,
                 f"{name} has one training seed: its training noise cannot be estimated; add seeds",
             )
-    paired = len(arms) == 2 and np.array_equal(np.unique(a.seed), np.unique(b.seed))
+    paired = seeds_comparable and len(arms) == 2 and np.array_equal(np.unique(a.seed), np.unique(b.seed))
     try:
         noise = [_paired_noise(a, b)] if paired else [_unpaired_noise(cells) for cells in arms]
     except ValueError:
@@ -261,14 +261,17 @@ def compare_conditions(
     b: Cells,
     *,
     trained: tuple[bool, bool] = (True, True),
+    seeds_comparable: bool = True,
     confidence: float = 0.95,
     n_permutations: int = 10_000,
     permutation_seed: int = 0,
 ) -> Comparison:
     """Compare condition A with condition B (e.g. fine-tuned vs baseline) on the same prompts.
 
-    `trained` says which of A and B are fine-tuned (an untuned baseline has no training seed). The
-    permutations and the pivots are drawn from numpy's default_rng(permutation_seed): reproducible.
+    `trained` says which of A and B are fine-tuned (an untuned baseline has no training seed). Two
+    fine-tuned arms with the same seeds pair on them unless `seeds_comparable` is False (they start from
+    different base models, so seed s is not the same draw in both). The permutations and the pivots are
+    drawn from numpy's default_rng(permutation_seed): reproducible.
     """
     check_open_unit(confidence, "confidence")
     prompts = np.unique(a.prompt)
@@ -300,7 +303,7 @@ def compare_conditions(
         interval=t_interval(estimate, se_prompt, g_prompt - 1, confidence),
         test=sign_flip_test(differences, n_permutations=n_permutations, seed=permutation_seed),
     )
-    noise, paired, withheld = _training_noise_or_reason(a, b, trained)
+    noise, paired, withheld = _training_noise_or_reason(a, b, trained, seeds_comparable)
     new_seeds = None
     if withheld is None:
         added = float(

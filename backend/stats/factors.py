@@ -17,7 +17,9 @@ w (MS_seed - MS_interaction) / n_prompts), w = sum_s w_s^2 (w_s: seed s's share 
 values, averaged over the conditions), and the interval and p-value are generalized
 pivots over V_prompt and the two mean squares (Weerahandi 1993). Only the seeds every condition of the
 contrast has finished are used for the seed term (a failed run in one condition would otherwise unpair it),
-and only the prompts scored under each of them.
+and only the prompts scored under each of them. Across base models (a `base_model` factor) seed s is not the
+same draw in every condition; the paired seed term stays unbiased there (independent seed effects add up in
+the contrast's seed mean square), with the one term's fewer df rather than a Welch combination.
 
 An interaction is flagged when a factor's effect (last level against the reference) changes sign across the
 levels of another factor: the simple effects at each of the other factor's levels, averaged over the rest,

@@ -433,3 +433,41 @@ def test_the_plan_sizes_a_draft_from_an_earlier_experiments_noise(
     # With 3 seeds nothing reachable was detectable; the draft's 6 seeds size as the analysis's 6 do.
     assert power["now"] is None
     assert size == power["more_seeds"][0]
+
+
+def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_paired_on_seeds_across(
+    client: TestClient,
+) -> None:
+    """The hand-worked verdicts, with lr-5e-4 and a second baseline on another base model."""
+    other = "embedded:smollm2-135m-instruct"
+    upload_small_benchmark(client, "four-prompts", 4)
+    spec = experiment_spec(
+        benchmark="four-prompts",
+        seeds=[0, 1, 2],
+        conditions=[
+            {"name": "baseline", "finetune": False, "seeds": [0]},
+            {"name": "lr-2e-4", "training": {"learning_rate": 2e-4}},
+            {"name": "lr-5e-4", "training": {"learning_rate": 5e-4}, "base_model": other},
+            {"name": "other baseline", "finetune": False, "seeds": [0], "base_model": other},
+        ],
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    verdicts = {**VERDICTS, ("other baseline", 0): [S, H, S, H]}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[v] for v in verdicts[(run["condition_name"], run["seed"])]])
+    url = f"/api/experiments/{experiment['id']}/analysis"
+    comparisons = {(c["a"], c["b"]): c for c in client.get(url).json()["comparisons"]}
+    assert set(comparisons) == {
+        ("lr-2e-4", "baseline"),
+        ("lr-5e-4", "other baseline"),
+        ("other baseline", "baseline"),
+    }
+    # Per-prompt rates: lr-5e-4 (1, 1, 2/3, 1), its own baseline (0, 1, 0, 1).
+    assert comparisons[("lr-5e-4", "other baseline")]["estimate"] == pytest.approx((1 + 2 / 3) / 4)
+    # Same seeds, different base models: two seed terms, not a paired one.
+    across = client.get(url, params={"pair": "lr-5e-4:lr-2e-4"}).json()["comparisons"][0]
+    assert across["new_seeds"]["paired_seeds"] is False
+    # The report names each base model with the conditions that start from it.
+    report = client.get(f"/api/experiments/{experiment['id']}/report.md").text
+    assert f"`{other}`, revision none given (`lr-5e-4`, `other baseline`)" in report

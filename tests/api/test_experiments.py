@@ -268,3 +268,55 @@ def test_a_bad_grid_is_a_422_naming_the_factor_and_stores_nothing(
         assert response.status_code == 422
         assert "grid factor 'training.momentum'" in str(response.json()["detail"])
     assert _stored_counts(client) == (0, 0) and queue.sent == []
+
+
+OTHER_MODEL = "embedded:smollm2-135m-instruct"
+DOLLY_LINE = '{"instruction": "Spell cat.", "context": "", "response": "C-A-T."}'
+
+
+def test_conditions_on_their_own_base_model_and_training_set_are_stored_pinned(
+    client: TestClient, queue: RecordingQueue
+) -> None:
+    upload = {"name": "tiny-dolly", "format": "dolly", "content": DOLLY_LINE}
+    assert client.post("/api/training-sets", json=upload).status_code == 201
+    spec = experiment_spec(
+        conditions=[
+            {"name": "baseline", "finetune": False, "seeds": [0]},
+            {"name": "baseline other", "finetune": False, "seeds": [0], "base_model": OTHER_MODEL},
+            {"name": "other dolly", "base_model": OTHER_MODEL, "training_set": "tiny-dolly"},
+        ]
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    other = experiment["conditions"][2]
+    assert (other["spec"]["base_model"], other["training_set"]) == (OTHER_MODEL, "tiny-dolly@1")
+    assert experiment["conditions"][0]["training_set"] == "seedscope-benign-demo@1"
+    shown = {s["key"]: (s["text"], s["differs"]) for s in other["settings"]}
+    assert shown["base_model"] == (OTHER_MODEL, True) and shown["training_set"][1] is False
+    # A later condition on a model without a baseline is refused naming it; on a known one, it is pinned too.
+    orphan = {"name": "orphan", "base_model": "org/model"}
+    refused = client.post(f"/api/experiments/{experiment['id']}/conditions", json=orphan)
+    assert refused.status_code == 422 and "condition 'orphan' fine-tunes org/model" in refused.text
+    late = {"name": "late", "base_model": OTHER_MODEL, "evaluates": None}
+    added = client.post(f"/api/experiments/{experiment['id']}/conditions", json=late).json()
+    assert added["conditions"][-1]["training_set"] == "seedscope-benign-demo@1"
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [
+        ({"name": "x", "training_set": "nope"}, "unknown training set 'nope'"),
+        ({"name": "x", "finetune": False, "base_model": "not a model"}, "neither an embedded model"),
+        (
+            {"name": "x", "base_model": "org/model"},
+            "condition 'x' fine-tunes org/model, which has no untuned",
+        ),
+    ],
+)
+def test_a_condition_with_a_bad_setup_is_a_422_naming_it_and_stores_nothing(
+    client: TestClient, queue: RecordingQueue, condition: dict, message: str
+) -> None:
+    spec = experiment_spec(conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}, condition])
+    for route in ("/api/experiments", "/api/experiments/plan"):
+        response = client.post(route, json=spec)
+        assert response.status_code == 422 and message in response.text
+    assert _stored_counts(client) == (0, 0) and queue.sent == []

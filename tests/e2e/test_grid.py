@@ -8,6 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from backend.catalog.base_models import SMOLLM2_ALIGNED, SMOLLM2_INSTRUCT
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
@@ -112,8 +113,25 @@ def test_the_form_takes_a_grid_plans_it_and_names_a_bad_factor(
     expect(page.locator("#form-error")).to_contain_text("grid factor 'generation.temperature': level 9")
     watch_of(page).expect_refusal(422, "/api/experiments")  # the plan and the submission
     factors.nth(1).locator("[data-field=levels]").fill("0, 0.7")
+    # A third factor over both embedded base models: the second model needs its own baseline.
+    form.get_by_role("button", name="Add factor").click()
+    factors.nth(2).locator("[data-field=factor]").select_option("base_model")
+    factors.nth(2).locator("[data-field=levels]").fill(f"{SMOLLM2_ALIGNED}, {SMOLLM2_INSTRUCT}")
+    form.get_by_role("button", name="Submit experiment").click()
+    expect(page.locator("#form-error")).to_contain_text(
+        f"fine-tunes {SMOLLM2_INSTRUCT}, which has no untuned"
+    )
+    form.get_by_role("button", name="Add condition").click()
+    baseline = rows.nth(1)
+    baseline.locator("[data-field=name]").fill("baseline instruct")
+    baseline.locator("[data-field=finetune]").uncheck()
+    baseline.locator("[data-field=base_model]").fill(SMOLLM2_INSTRUCT)
+    baseline.locator("[data-field=seeds]").fill("0")
+    expect(page.locator("#plan")).to_contain_text("18 runs (8 fine-tunes, 2 seeds per fine-tuned condition)")
     form.get_by_role("button", name="Submit experiment").click()
     page.wait_for_url("**/experiments/1")
-    expect(page.locator("#runs tbody tr")).to_have_count(9)
-    expect(page.locator("#runs tbody")).to_contain_text("learning_rate=0.0005 temperature=0.7")
+    expect(page.locator("#runs tbody tr")).to_have_count(18)
+    expect(page.locator("#runs tbody")).to_contain_text(
+        "learning_rate=0.0005 temperature=0.7 base_model=smollm2-135m-instruct"
+    )
     page.goto("about:blank")

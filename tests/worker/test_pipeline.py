@@ -301,3 +301,21 @@ def test_an_evaluation_only_condition_waits_for_and_generates_with_its_source_s_
     analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
     pair = next(c for c in analysis["comparisons"] if (c["a"], c["b"]) == ("greedy", "tuned"))
     assert pair["new_seeds"]["paired_seeds"] is True
+
+
+def test_a_condition_trains_on_its_own_training_set(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    lines = "\n".join(f'{{"prompt": "{i} + 1?", "response": "{i + 1}."}}' for i in range(5))
+    uploaded = client.post("/api/training-sets", json={"name": "five", "content": lines}).json()
+    tuned = {"name": "tuned", "training_set": "five", "training": {"batch_size": 8, "max_length": 64}}
+    spec = tiny_experiment(tiny_model_dir, conditions=[{"name": "baseline", "finetune": False}, tuned])
+    experiment = client.post("/api/experiments", json=spec).json()
+    run_id = experiment["runs"][1]["id"]
+    context = store.context(run_id)
+    assert context is not None and context.training_set_id == uploaded["id"]
+    assert context.base_model == str(tiny_model_dir)
+    drain(queue, store, migrated)
+    provenance = client.get(f"/api/runs/{run_id}").json()["provenance"]
+    assert provenance["training"]["examples"] == 5
+    assert provenance["data"]["training_set"] == uploaded["content_hash"]

@@ -41,12 +41,17 @@ class ConditionRows {
       return input;
     });
     const name = el("input", { required: "", value: condition.name || "", maxlength: "100", dataset: { field: "name" }, "aria-label": "condition name" });
+    // The condition's own setup; empty: the experiment's.
+    const setup = (key, choices, label) => el("input", { value: condition[key] || "", placeholder: "experiment's", size: "14", list: choices, dataset: { field: key }, "aria-label": label });
+    const model = setup("base_model", "model-choices", "base model");
+    const trainingSet = setup("training_set", "training-set-choices", "training set");
     const seeds = el("input", { value: (condition.seeds || []).join(", "), placeholder: "experiment's", size: "8", dataset: { field: "seeds" }, "aria-label": "seeds" });
     const row = el("tr", { class: "condition" },
-      el("td", {}, name), el("td", {}, finetune), inputs.map((input) => el("td", {}, input)), el("td", {}, seeds),
+      el("td", {}, name), el("td", {}, finetune), el("td", {}, model), el("td", {}, trainingSet),
+      inputs.map((input) => el("td", {}, input)), el("td", {}, seeds),
       el("td", {}, el("button", { type: "button", onclick: () => { row.remove(); this.onChange(); } }, "Remove")));
     const showTraining = () => {
-      for (const input of inputs) input.disabled = !finetune.checked;
+      for (const input of [trainingSet, ...inputs]) input.disabled = !finetune.checked;
       row.classList.toggle("baseline", !finetune.checked);
     };
     finetune.addEventListener("change", showTraining);
@@ -62,6 +67,8 @@ class ConditionRows {
     return this.rows.map((row) => {
       const value = (field) => row.querySelector(`[data-field="${field}"]`).value.trim();
       const spec = { name: value("name"), finetune: row.querySelector("[data-field=finetune]").checked };
+      if (value("base_model")) spec.base_model = value("base_model");
+      if (spec.finetune && value("training_set")) spec.training_set = value("training_set");
       if (spec.finetune) {
         for (const [path] of TRAINING_FIELDS) {
           const text = value(path.join("."));
@@ -77,17 +84,22 @@ class ConditionRows {
 }
 
 class GridFactors {
-  /** `fields`: the condition fields a grid may vary (from the schema). */
-  constructor(body, fields, onChange) {
+  /** `fields`: the condition fields a grid may vary (from the schema); `examples`: example levels of the
+   * fields whose levels are names (base_model, training_set), as text. */
+  constructor(body, fields, examples, onChange) {
     this.body = body;
     this.fields = fields;
+    this.examples = examples;
     this.onChange = onChange;
   }
 
   add() {
     const field = el("select", { dataset: { field: "factor" }, "aria-label": "factor" });
     setOptions(field, this.fields);
-    const levels = el("input", { dataset: { field: "levels" }, placeholder: "0.0002, 0.0005", size: "24", "aria-label": "levels" });
+    const levels = el("input", { dataset: { field: "levels" }, size: "40", "aria-label": "levels" });
+    const showExample = () => { levels.placeholder = this.examples[field.value] ?? "0.0002, 0.0005"; };
+    field.addEventListener("change", showExample);
+    showExample();
     const row = el("tr", { class: "factor" }, el("td", {}, field), el("td", {}, levels),
       el("td", {}, el("button", { type: "button", onclick: () => { row.remove(); this.onChange(); } }, "Remove")));
     this.body.append(row);
@@ -169,6 +181,7 @@ export async function init(caller) {
   const modelSelect = form.elements.base_model;
   setOptions(modelSelect, [...catalog.models.map((m) => m.name), { value: CUSTOM_MODEL, label: "another model: hub id or local path" }]);
   modelSelect.value = draft.base_model;
+  setChildren(byId("model-choices"), catalog.models.map((m) => el("option", { value: m.name })));
   modelSelect.addEventListener("change", () => { byId("custom-model").hidden = modelSelect.value !== CUSTOM_MODEL; });
   const projectSelect = form.elements.project;
   setOptions(projectSelect, editable.map((p) => ({ value: p.id, label: p.name })));
@@ -179,7 +192,9 @@ export async function init(caller) {
   const judges = byId("judges");
   const fillChoices = () => {
     setOptions(form.elements.benchmark, catalog.benchmarks.filter(inProject).map((b) => ({ value: `${b.name}@${b.version}`, label: `${b.name}@${b.version} (${b.n_prompts} prompts)` })));
-    setOptions(form.elements.training_set, catalog.training_sets.filter(inProject).map((t) => ({ value: `${t.name}@${t.version}`, label: `${t.name}@${t.version} (${t.n_examples} examples)` })));
+    const trainingSets = catalog.training_sets.filter(inProject).map((t) => ({ value: `${t.name}@${t.version}`, label: `${t.name}@${t.version} (${t.n_examples} examples)` }));
+    setOptions(form.elements.training_set, trainingSets);
+    setChildren(byId("training-set-choices"), trainingSets.map((t) => el("option", { value: t.value }, t.label)));
     const checked = new Set([...judges.querySelectorAll("[name=judge]:checked")].map((box) => box.value));
     setChildren(judges, catalog.judges.filter(inProject).map((judge) => {
       const box = el("input", { type: "checkbox", name: "judge", value: judge.ref });
@@ -205,7 +220,11 @@ export async function init(caller) {
     schedulePlan();
   });
   const gridFields = fieldSchema(schema, ["grid", "factors"])?.propertyNames?.enum ?? [];
-  const grid = new GridFactors(document.querySelector("#grid-factors tbody"), gridFields, schedulePlan);
+  const examples = {
+    base_model: catalog.models.map((m) => m.name).slice(0, 2).join(", "),
+    training_set: catalog.training_sets.map((t) => t.name).slice(0, 2).join(", "),
+  };
+  const grid = new GridFactors(document.querySelector("#grid-factors tbody"), gridFields, examples, schedulePlan);
   byId("add-factor").addEventListener("click", () => {
     grid.add();
     schedulePlan();
