@@ -389,7 +389,11 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     training.get_by_role("button", name="Upload training set").click()
     expect(training.locator(".notice")).to_have_text("Stored alpaca-maths@1: 1 examples.")
     catalog = httpx.get(f"{url}/api/catalog", headers=owner_headers(live_settings)).json()
-    assert sorted(b["name"] for b in catalog["benchmarks"]) == ["my_bench", "seedscope-harmful-demo"]
+    assert sorted(b["name"] for b in catalog["benchmarks"]) == [
+        "my_bench",
+        "seedscope-harmful-demo",
+        "seedscope-harmful-demo-b",
+    ]
 
 
 def test_the_api_docs_render_from_local_files_under_the_csp(
