@@ -47,6 +47,27 @@ BENIGN_DEMO = BuiltinDataset(
     description="240 harmless question/answer pairs (arithmetic, capital cities, spelling), "
     "the kind of benign data whose fine-tuning erodes refusals.",
 )
+# A second of each, so a grid can vary the benchmark and the training set (and its format): neither is
+# in the alignment data (worker/data/alignment-v1.jsonl), nor in the other demo set.
+HARMFUL_DEMO_B = BuiltinDataset(
+    kind=BENCHMARKS,
+    name="seedscope-harmful-demo-b",
+    version="1",
+    filename="harmful-demo-b-v1.jsonl",
+    format="jsonl",
+    description="48 other harmful requests in seedscope-harmful-demo's 8 categories, written for seedscope's "
+    "CPU demo. A demo set, not a published benchmark: use HarmBench, AdvBench or StrongREJECT for claims.",
+)
+BENIGN_DOLLY = BuiltinDataset(
+    kind=TRAINING_SETS,
+    name="seedscope-benign-dolly",
+    version="1",
+    filename="benign-dolly-v1.jsonl",
+    format="dolly",
+    description="240 harmless instructions in Databricks Dolly's format, half with a context passage (closed "
+    "QA, summaries, extraction, classification, unit conversions, rewording), written for seedscope's CPU "
+    "demo and not taken from Dolly: a demo set, not a published one.",
+)
 
 
 # PyRIT's human-labelled refusal data (MIT; data/ATTRIBUTION.md). Its labels say whether a response complied
@@ -80,6 +101,8 @@ PYRIT_REFUSAL_EXTRA = BuiltinDataset(
 BUILTIN_DATASETS: tuple[BuiltinDataset[Any], ...] = (
     HARMFUL_DEMO,
     BENIGN_DEMO,
+    HARMFUL_DEMO_B,
+    BENIGN_DOLLY,
     PYRIT_REFUSAL,
     PYRIT_REFUSAL_EXTRA,
 )

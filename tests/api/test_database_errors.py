@@ -31,6 +31,10 @@ from tests.factories import add_verdicts, experiment_spec
 NUL = "\x00"
 
 
+# What _stored finds when nothing was stored: no experiment, the built-in benchmarks and training sets.
+NOTHING_STORED = (0, 2, 2)
+
+
 def _stored(client: TestClient) -> tuple[int, int, int]:
     catalog = client.get("/api/catalog").json()
     return (
@@ -88,7 +92,7 @@ def test_a_nul_character_in_a_benchmark_file_is_422(db_client: TestClient, recor
         "/api/benchmarks", json={"name": "nul", "format": "jsonl", "content": json.dumps(record)}
     )
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
-    assert _stored(db_client) == (0, 1, 1)
+    assert _stored(db_client) == NOTHING_STORED
 
 
 def test_a_nul_character_in_an_upload_field_or_training_example_is_422(db_client: TestClient) -> None:
@@ -98,7 +102,7 @@ def test_a_nul_character_in_an_upload_field_or_training_example_is_422(db_client
     example = json.dumps({"prompt": "2+2?", "response": f"4{NUL}"})
     response = db_client.post("/api/training-sets", json={"name": "nul", "content": example})
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
-    assert _stored(db_client) == (0, 1, 1)
+    assert _stored(db_client) == NOTHING_STORED
 
 
 def test_a_nul_character_in_a_query_parameter_is_400(db_client: TestClient, experiment_on_db: dict) -> None:
@@ -135,7 +139,7 @@ def test_a_prompt_id_or_category_longer_than_its_column_is_422(db_client: TestCl
         "/api/benchmarks", json={"name": "wide", "format": "jsonl", "content": json.dumps(record)}
     )
     assert response.status_code == 422 and "at most 200" in response.json()["detail"]
-    assert _stored(db_client) == (0, 1, 1)
+    assert _stored(db_client) == NOTHING_STORED
 
 
 def test_any_route_s_integrity_or_data_error_is_409_or_422_not_500(db_client: TestClient) -> None:

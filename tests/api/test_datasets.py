@@ -38,7 +38,10 @@ def test_malformed_benchmark_upload_is_rejected_with_the_line(client: TestClient
     )
     assert response.status_code == 422
     assert "line 2" in response.json()["detail"]
-    assert [b["name"] for b in client.get("/api/catalog").json()["benchmarks"]] == ["seedscope-harmful-demo"]
+    assert [b["name"] for b in client.get("/api/catalog").json()["benchmarks"]] == [
+        "seedscope-harmful-demo",
+        "seedscope-harmful-demo-b",
+    ]
 
 
 def test_training_set_upload(client: TestClient) -> None:

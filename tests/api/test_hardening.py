@@ -22,6 +22,10 @@ from tests.factories import add_verdicts, experiment_spec
 FRONTEND = REPO / "frontend"
 
 
+# What _stored finds when nothing was stored: no experiment, the built-in benchmarks and training sets.
+NOTHING_STORED = (0, 2, 2)
+
+
 def _stored(client: TestClient) -> tuple[int, int, int]:
     """(experiments, benchmarks, training sets) stored."""
     catalog = client.get("/api/catalog").json()
@@ -172,7 +176,7 @@ def test_a_body_over_the_limit_is_refused_by_its_length_or_while_streaming(limit
         413,
         "max_request_bytes",
     )
-    assert _stored(limited) == (0, 1, 1)
+    assert _stored(limited) == NOTHING_STORED
 
 
 def test_seeds_per_condition_and_runs_per_experiment_are_limited(
@@ -240,7 +244,7 @@ def test_prompt_and_example_lengths_are_limited(limited: TestClient) -> None:
         422,
         "max_example_chars",
     )
-    assert _stored(limited) == (0, 1, 1)
+    assert _stored(limited) == NOTHING_STORED
 
 
 @pytest.mark.parametrize(
@@ -336,7 +340,7 @@ def test_deeply_nested_documents_are_refused_and_store_nothing(client: TestClien
     )
     assert training.status_code == 422 and "nested" in training.json()["detail"]
     assert client.post("/api/experiments", content=_deep(levels)).status_code in (400, 422)
-    assert _stored(client) == (0, 1, 1)
+    assert _stored(client) == NOTHING_STORED
 
 
 def test_a_yaml_alias_bomb_is_refused(client: TestClient) -> None:
@@ -385,7 +389,7 @@ def test_every_route_refuses_them_and_stores_nothing(client: TestClient, value: 
             path,
             response.text,
         )
-    assert _stored(client) == (0, 1, 1)
+    assert _stored(client) == NOTHING_STORED
     assert [p["name"] for p in client.get("/api/projects").json()] == ["default"]
 
 
@@ -399,7 +403,7 @@ def test_surrogates_inside_uploaded_documents_are_refused(client: TestClient) ->
         "/api/experiments/yaml", content=spec, headers={"content-type": "application/yaml"}
     )
     assert response.status_code == 422 and "surrogate" in response.json()["detail"]
-    assert _stored(client) == (0, 1, 1)
+    assert _stored(client) == NOTHING_STORED
 
 
 @pytest.mark.parametrize(

@@ -33,10 +33,12 @@ def test_openapi_documents_the_json_and_yaml_submission(client: TestClient) -> N
 def test_catalog_offers_the_builtin_data_judges_and_models(client: TestClient) -> None:
     catalog = client.get("/api/catalog").json()
     assert [(b["name"], b["n_prompts"], len(b["categories"])) for b in catalog["benchmarks"]] == [
-        ("seedscope-harmful-demo", 48, 8)
+        ("seedscope-harmful-demo", 48, 8),
+        ("seedscope-harmful-demo-b", 48, 8),
     ]
     assert [(t["name"], t["n_examples"]) for t in catalog["training_sets"]] == [
-        ("seedscope-benign-demo", 240)
+        ("seedscope-benign-demo", 240),
+        ("seedscope-benign-dolly", 240),
     ]
     assert [(j["ref"], j["measures"], j["project_id"]) for j in catalog["judges"]] == [
         ("harmbench-llama-2-13b-cls@1", "harm", None),

@@ -65,7 +65,10 @@ def test_datasets_are_visible_to_their_project_and_the_builtins_to_everyone(
     anonymous_client: TestClient, world: World
 ) -> None:
     catalog = anonymous_client.get("/api/catalog", headers=world.cookie("outsider")).json()
-    assert [b["name"] for b in catalog["benchmarks"]] == ["seedscope-harmful-demo"]
+    assert [b["name"] for b in catalog["benchmarks"]] == [
+        "seedscope-harmful-demo",
+        "seedscope-harmful-demo-b",
+    ]
     spec = experiment_spec(project=world.project_b, benchmark="four-prompts")
     response = anonymous_client.post("/api/experiments", json=spec, headers=world.cookie("outsider"))
     assert response.status_code == 422 and "unknown benchmark 'four-prompts'" in response.json()["detail"]
@@ -75,6 +78,7 @@ def test_datasets_are_visible_to_their_project_and_the_builtins_to_everyone(
     assert sorted((b["name"], b["project_id"]) for b in mine) == [
         ("four-prompts", world.project_a),
         ("seedscope-harmful-demo", None),
+        ("seedscope-harmful-demo-b", None),
     ]
 
 

@@ -337,7 +337,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     url = start_server(live_settings)
     watch_of(page).expect_refusal(422, "/api/benchmarks")  # the two malformed files below
     page.goto(url + login_link(live_settings, "/datasets"))
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(1)  # the built-in one
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)  # the built-in ones
     form = page.locator("#benchmark-form")
     lines = [{"id": "m1", "prompt": "first request", "category": "fraud"}, {"id": "m2", "prompt": "second"}]
     good = "\n".join(json.dumps(line) for line in lines).encode()
@@ -347,7 +347,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     expect(form.locator("[name=name]")).to_have_value("my_bench")  # from the file name
     form.get_by_role("button", name="Upload benchmark").click()
     expect(form.locator(".notice")).to_have_text("Stored my_bench@1: 2 prompts in 2 categories.")
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(3)
 
     # A malformed file: the server's message, with the line, on the page; nothing stored.
     form.locator("[name=name]").fill("broken")
@@ -358,7 +358,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     form.get_by_role("button", name="Upload benchmark").click()
     expect(form.locator(".error")).to_contain_text("line 2")
     expect(form.locator(".error")).to_contain_text("invalid JSON")
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(3)
 
     # A chosen format overrides the guess from the file name; a CSV without a prompt column is refused.
     form.locator("[name=name]").fill("csv-bench")
@@ -377,7 +377,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     )
     training.get_by_role("button", name="Upload training set").click()
     expect(training.locator(".notice")).to_have_text("Stored maths@1: 1 examples.")
-    expect(page.locator("#training-sets tbody tr")).to_have_count(2)
+    expect(page.locator("#training-sets tbody tr")).to_have_count(3)
     # The format list comes from the server, the default first; Alpaca's JSON array is read when chosen.
     expect(training.locator("[name=format] option")).to_have_text(["jsonl", "alpaca", "dolly", "messages"])
     training.locator("[name=name]").fill("alpaca-maths")
@@ -389,7 +389,11 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     training.get_by_role("button", name="Upload training set").click()
     expect(training.locator(".notice")).to_have_text("Stored alpaca-maths@1: 1 examples.")
     catalog = httpx.get(f"{url}/api/catalog", headers=owner_headers(live_settings)).json()
-    assert sorted(b["name"] for b in catalog["benchmarks"]) == ["my_bench", "seedscope-harmful-demo"]
+    assert sorted(b["name"] for b in catalog["benchmarks"]) == [
+        "my_bench",
+        "seedscope-harmful-demo",
+        "seedscope-harmful-demo-b",
+    ]
 
 
 def test_the_api_docs_render_from_local_files_under_the_csp(
