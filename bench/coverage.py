@@ -597,6 +597,8 @@ FAST = [
     "48p-3s-sd0.8-k1-unpaired",
     "48p-3s-sd0.3-k1-null",
     "48p-2s-sd0.3-k1",
+    # An evaluation-only pair with a seed x setting interaction; its 2 seeds keep it quick (no MDD to size).
+    "48p-2s-sd0.8-k1-evaluation-sxe0.3",
 ]
 
 
