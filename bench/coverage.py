@@ -34,7 +34,7 @@ about 80% means the MDD keeps its promise, below it that it is optimistic. A rep
 no reachable difference has 80% power counts in "MDD withheld" instead. "width / oracle" is the for-new-seeds
 interval's mean width over the width 2 * 1.96 * SD of the estimate's error over the replications.
 
-Usage: python bench/coverage.py [--reps 2000] [--fast] [--scenario NAME ...]
+Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation] [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
 falls below 0.72 (except with paired fine-tuned arms, a known gap) or, for two unpaired fine-tuned arms with 3
