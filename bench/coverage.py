@@ -8,13 +8,18 @@ coverage (or type-I error) with its Monte-Carlo standard error.
 Model, per prompt p, training seed s and verdict k (logit scale):
     untuned baseline:  logit P(harmful) = mu + a_p                          (one run, K verdicts per prompt)
     fine-tuned arm:    logit P(harmful) = mu + a_p + effect + d_p + b_s + e_sp
+    evaluation-only:   logit P(harmful) = A's logit + eval_effect + d'_p + c_s    (A's checkpoints)
 a_p ~ N(0, prompt_sd) prompt difficulty (shared by all arms), d_p ~ N(0, effect_sd) the fine-tuning effect's
 variation by prompt (drawn per arm), b_s ~ N(0, seed_sd) the training seed's shift, e_sp ~ N(0, sxp_sd) the
-seed x prompt term. Prompts are drawn anew in every replication: the truths are population quantities.
+seed x prompt term. An evaluation-only arm evaluates A's checkpoints with another setting (e.g. temperature
+0.7 against 0): it shares A's b_s and e_sp, and adds the setting's effect, its variation by prompt
+d'_p ~ N(0, eval_prompt_sd) and the seed x setting interaction c_s ~ N(0, eval_seed_sd) (how each checkpoint
+answers the setting), with verdicts drawn apart. Prompts are drawn anew in every replication: the truths are
+population quantities.
 
 Truths:
 - run rate, "given these checkpoints" pooled rate and comparison: the checkpoints' expected rate over new
-  prompts and samples, with their seed shifts b_s as drawn;
+  prompts and samples, with their seed shifts b_s (and an evaluation-only arm's c_s) as drawn;
 - "for new seeds" comparison: the population difference, over new seeds too;
 - seed t-interval: the expected per-seed rate on these prompts over new seeds;
 - variance components, shares and seed ICC: computed once per scenario from a 3000 x 3000 grid of seeds and
@@ -29,7 +34,7 @@ about 80% means the MDD keeps its promise, below it that it is optimistic. A rep
 no reachable difference has 80% power counts in "MDD withheld" instead. "width / oracle" is the for-new-seeds
 interval's mean width over the width 2 * 1.96 * SD of the estimate's error over the replications.
 
-Usage: python bench/coverage.py [--reps 2000] [--fast] [--scenario NAME ...]
+Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation] [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
 falls below 0.72 (except with paired fine-tuned arms, a known gap) or, for two unpaired fine-tuned arms with 3
@@ -95,29 +100,60 @@ class Scenario:
     samples: int
     # "baseline": fine-tuned arm A against a one-run untuned baseline; "finetuned": A against fine-tuned B
     # with the same seeds; "unpaired": A against fine-tuned B whose seeds are not A's (another base model,
-    # other seed values); "family": three fine-tuned arms against the baseline (multiple testing).
+    # other seed values); "family": three fine-tuned arms against the baseline (multiple testing);
+    # "evaluation": A against B, an evaluation-only condition on A's checkpoints (the same seeds and shifts).
     reference: str = "baseline"
-    # True: the population difference is 0 (A's effect chosen to match the reference's rate).
+    # True: the population difference is 0 (A's effect chosen to match the reference's rate; for an
+    # evaluation-only B, the setting's effect chosen to match A's).
     null: bool = False
-    # A population difference to hold (A's effect chosen to give it); None: the scenario's effect.
+    # A population difference to hold (chosen as under a null); None: the scenario's effect.
     alternative: float | None = None
     mu: float = -2.0
     prompt_sd: float = 1.5
     effect: float = 1.5
     effect_sd: float = 0.7
     sxp_sd: float = 0.5
+    # An evaluation-only B: the changed setting's effect on A's logit, its SD by prompt (d'_p) and by
+    # checkpoint (c_s, the seed x setting interaction).
+    eval_effect: float = 0.0
+    eval_prompt_sd: float = 0.0
+    eval_seed_sd: float = 0.0
 
     @property
     def fine_tuned_reference(self) -> bool:
-        return self.reference in ("finetuned", "unpaired")
+        return self.reference in ("finetuned", "unpaired", "evaluation")
+
+    @property
+    def checkpoints_null(self) -> bool:
+        """Whether the difference given these checkpoints is 0 whatever seeds are drawn: no training noise,
+        or an evaluation-only B whose setting changes nothing on any checkpoint."""
+        if self.reference == "evaluation":
+            return self.null and self.eval_prompt_sd == 0 and self.eval_seed_sd == 0
+        return self.null and self.seed_sd == 0
 
     @property
     def fine_tuned_sd(self) -> float:
         """SD of a fine-tuned verdict's logit around its arm's mean, except the seed shift."""
         return math.sqrt(self.prompt_sd**2 + self.effect_sd**2 + self.sxp_sd**2)
 
+    @property
+    def reference_within_sd(self) -> float:
+        """SD of a fine-tuned reference's verdict logit around its checkpoint's mean (A's, plus d'_p for an
+        evaluation-only B)."""
+        return math.hypot(self.fine_tuned_sd, self.eval_prompt_sd)
+
+    @property
+    def reference_seed_sd(self) -> float:
+        """SD of a fine-tuned reference's checkpoint shifts (b_s, plus c_s for an evaluation-only B)."""
+        return math.hypot(self.seed_sd, self.eval_seed_sd)
+
     def population_rate(self, effect: float) -> float:
         return float(mean_expit(self.mu + effect, math.hypot(self.fine_tuned_sd, self.seed_sd)))
+
+    def reference_population_rate(self, effect: float) -> float:
+        return float(
+            mean_expit(self.mu + effect, math.hypot(self.reference_within_sd, self.reference_seed_sd))
+        )
 
     @cached_property
     def baseline_rate(self) -> float:
@@ -126,8 +162,8 @@ class Scenario:
     @cached_property
     def effect_a(self) -> float:
         """A's mean effect: the scenario's, or the one that gives the reference's rate plus the alternative
-        (0 under a null)."""
-        if self.alternative is None and not self.null:
+        (0 under a null). An evaluation-only B moves instead (effect_b)."""
+        if (self.alternative is None and not self.null) or self.reference == "evaluation":
             return self.effect
         if self.alternative is None and self.fine_tuned_reference:
             return self.effect_b
@@ -142,12 +178,37 @@ class Scenario:
 
     @property
     def reference_rate(self) -> float:
-        return self.population_rate(self.effect_b) if self.fine_tuned_reference else self.baseline_rate
+        return (
+            self.reference_population_rate(self.effect_b) if self.fine_tuned_reference else self.baseline_rate
+        )
 
-    @property
+    @cached_property
     def effect_b(self) -> float:
-        """A fine-tuned reference's mean effect (a weaker fine-tune)."""
-        return 0.6 * self.effect
+        """A fine-tuned reference's mean effect: a weaker fine-tune, or A's plus the setting's for an
+        evaluation-only B (the setting's effect chosen to give A's rate minus the alternative, 0 under a
+        null)."""
+        if self.reference != "evaluation":
+            return 0.6 * self.effect
+        if self.alternative is None and not self.null:
+            return self.effect_a + self.eval_effect
+        difference = self.alternative or 0.0
+        return float(
+            optimize.brentq(
+                lambda e: (
+                    self.population_rate(self.effect_a) - self.reference_population_rate(e) - difference
+                ),
+                -_EFFECT_LIMIT,
+                _EFFECT_LIMIT,
+            )
+        )
+
+    def reachable_difference(self, direction: float) -> float:
+        """The largest population difference A - B the model reaches in this direction: with A's effect at
+        its limit, or for an evaluation-only B with the setting's effect at its limit."""
+        limit = math.copysign(_EFFECT_LIMIT, direction)
+        if self.reference == "evaluation":
+            return abs(self.population_rate(self.effect_a) - self.reference_population_rate(-limit))
+        return abs(self.population_rate(limit) - self.reference_rate)
 
     @cached_property
     def truth_new_seeds(self) -> float:
@@ -231,7 +292,7 @@ class Replication:
     arms: list[Cells]  # fine-tuned arms
     reference: Cells
     seed_shifts: list[np.ndarray]  # per fine-tuned arm
-    reference_shifts: np.ndarray | None  # a fine-tuned reference's seed shifts
+    reference_shifts: np.ndarray | None  # a fine-tuned reference's seed shifts (b_s + c_s for evaluation)
     prompt_locations: list[np.ndarray]  # per fine-tuned arm: mu + effect + a_p + d_p
 
 
@@ -239,27 +300,38 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
     s, p, k = scenario.n_seeds, scenario.n_prompts, scenario.samples
     difficulty = rng.normal(0, scenario.prompt_sd, p)
 
-    def fine_tuned(effect: float) -> tuple[Cells, np.ndarray, np.ndarray]:
+    def fine_tuned(effect: float) -> tuple[Cells, np.ndarray, np.ndarray, np.ndarray]:
         location = scenario.mu + effect + difficulty + rng.normal(0, scenario.effect_sd, p)
         shifts = rng.normal(0, scenario.seed_sd, s)
         logit = location + shifts[:, None] + rng.normal(0, scenario.sxp_sd, (s, p))
-        return _grid_cells(rng.binomial(k, special.expit(logit)), k), shifts, location
+        return _grid_cells(rng.binomial(k, special.expit(logit)), k), shifts, location, logit
 
     n_arms = 3 if scenario.reference == "family" else 1
     arms = [fine_tuned(scenario.effect_a) for _ in range(n_arms)]
-    if scenario.fine_tuned_reference:
-        reference, reference_shifts, _ = fine_tuned(scenario.effect_b)
+    if scenario.reference == "evaluation":  # A's checkpoints (same seeds, b_s, e_sp), another setting
+        _, shifts, _, logit = arms[0]
+        setting_by_seed = rng.normal(0, scenario.eval_seed_sd, s)
+        logit = (
+            logit
+            + (scenario.effect_b - scenario.effect_a)
+            + rng.normal(0, scenario.eval_prompt_sd, p)
+            + setting_by_seed[:, None]
+        )
+        reference = _grid_cells(rng.binomial(k, special.expit(logit)), k)
+        reference_shifts = shifts + setting_by_seed
+    elif scenario.fine_tuned_reference:
+        reference, reference_shifts, _, _ = fine_tuned(scenario.effect_b)
         if scenario.reference == "unpaired":  # other seed values: compare_conditions cannot pair them
             reference = Cells(reference.seed + s, reference.prompt, reference.harmful, reference.scored)
     else:
         reference_shifts = None
         reference = _grid_cells(rng.binomial(k, special.expit(scenario.mu + difficulty))[None, :], k)
     return Replication(
-        arms=[cells for cells, _, _ in arms],
+        arms=[cells for cells, *_ in arms],
         reference=reference,
-        seed_shifts=[shifts for _, shifts, _ in arms],
+        seed_shifts=[shifts for _, shifts, *_ in arms],
         reference_shifts=reference_shifts,
-        prompt_locations=[location for _, _, location in arms],
+        prompt_locations=[location for _, _, location, _ in arms],
     )
 
 
@@ -267,9 +339,10 @@ def _covers(low: float, high: float, truth: float) -> bool:
     return low <= truth <= high
 
 
-def checkpoint_rates(scenario: Scenario, effect: float, shifts: np.ndarray) -> np.ndarray:
-    """Each checkpoint's expected rate over new prompts (its seed shift as drawn)."""
-    return mean_expit(scenario.mu + effect + shifts, scenario.fine_tuned_sd)
+def checkpoint_rates(scenario: Scenario, effect: float, shifts: np.ndarray, within_sd: float) -> np.ndarray:
+    """Each checkpoint's expected rate over new prompts (its seed shift as drawn; within_sd: its verdict
+    logit's SD around its mean)."""
+    return mean_expit(scenario.mu + effect + shifts, within_sd)
 
 
 def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> Tally:
@@ -281,7 +354,7 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
     for _ in range(reps):
         rep = simulate(scenario, rng)
         a, shifts = rep.arms[0], rep.seed_shifts[0]
-        checkpoints = checkpoint_rates(scenario, scenario.effect_a, shifts)
+        checkpoints = checkpoint_rates(scenario, scenario.effect_a, shifts, scenario.fine_tuned_sd)
 
         first_run = Cells(
             a.seed[a.seed == 0], a.prompt[a.seed == 0], a.harmful[a.seed == 0], a.scored[a.seed == 0]
@@ -316,7 +389,9 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         c = comparisons[0]
         if scenario.fine_tuned_reference:
             assert rep.reference_shifts is not None
-            reference_truth = checkpoint_rates(scenario, scenario.effect_b, rep.reference_shifts).mean()
+            reference_truth = checkpoint_rates(
+                scenario, scenario.effect_b, rep.reference_shifts, scenario.reference_within_sd
+            ).mean()
         else:
             reference_truth = scenario.baseline_rate
         given_truth = checkpoints.mean() - reference_truth
@@ -326,9 +401,9 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
             "coverage",
             _covers(given.interval.low, given.interval.high, given_truth),
         )
-        if scenario.null and scenario.seed_sd == 0:
+        if scenario.checkpoints_null:
             tally.add("permutation p given checkpoints", "type I", given.test.p_value < 0.05)
-        if scenario.null and scenario.seed_sd > 0:
+        if scenario.null and not scenario.checkpoints_null:
             # Informative, not a promise: the checkpoints' test asked the population question.
             tally.add(
                 "permutation p against a new-seeds null (not its question)",
@@ -421,9 +496,7 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
 def _rejects_at(scenario: Scenario, difference: float, rng: np.random.Generator) -> bool:
     """Whether the shown for-new-seeds test rejects on a fresh experiment whose true difference is this
     (or the largest the model reaches in its direction, when the sample's rates promised more)."""
-    reachable = abs(
-        scenario.population_rate(math.copysign(_EFFECT_LIMIT, difference)) - scenario.reference_rate
-    )
+    reachable = scenario.reachable_difference(difference)
     difference = math.copysign(min(abs(difference), 0.999 * reachable), difference)
     rep = simulate(replace(scenario, alternative=difference, null=False), rng)
     c = compare_conditions(
@@ -476,7 +549,42 @@ MENDS_REPORTED = [s.name for s in MENDS] + [
     "48p-3s-sd0.8-k1",
     "200p-3s-sd0.3-k4",
 ]
-SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS}
+
+
+def _evaluation_pair(n_prompts: int, n_seeds: int, samples: int, setting_by_seed: float) -> Scenario:
+    """A fine-tuned condition (seed SD 0.8) against an evaluation-only condition on its checkpoints whose
+    setting adds 0.5 to the logit, varying by prompt (SD 0.5) and by checkpoint (SD setting_by_seed)."""
+    return Scenario(
+        f"{n_prompts}p-{n_seeds}s-sd0.8-k{samples}-evaluation-sxe{setting_by_seed}",
+        n_prompts,
+        n_seeds,
+        0.8,
+        samples,
+        reference="evaluation",
+        eval_effect=0.5,
+        eval_prompt_sd=0.5,
+        eval_seed_sd=setting_by_seed,
+    )
+
+
+# Evaluation-only conditions against their source, paired on checkpoints; with and without a seed
+# x setting interaction, and nulls: the setting changes nothing ("sharp": both p-values' question), or
+# nothing on average over new seeds.
+EVALUATION = [
+    *(_evaluation_pair(48, s, 1, sxe) for s in (2, 3, 5) for sxe in (0.0, 0.3)),
+    *(_evaluation_pair(200, 3, 4, sxe) for sxe in (0.0, 0.3)),
+    *(
+        replace(
+            _evaluation_pair(p, 3, k, sxe),
+            name=f"{p}p-3s-sd0.8-k{k}-evaluation-" + (f"sxe{sxe}-null" if sxe else "sharp-null"),
+            null=True,
+            eval_prompt_sd=0.5 if sxe else 0.0,
+        )
+        for p, k in ((48, 1), (200, 4))
+        for sxe in (0.0, 0.3)
+    ),
+]
+SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION}
 # What `make test` runs: the designs where the issue found undercoverage, a null of each kind, both sizes.
 FAST = [
     "200p-3s-sd0.8-k4",
@@ -489,6 +597,8 @@ FAST = [
     "48p-3s-sd0.8-k1-unpaired",
     "48p-3s-sd0.3-k1-null",
     "48p-2s-sd0.3-k1",
+    # An evaluation-only pair with a seed x setting interaction; its 2 seeds keep it quick (no MDD to size).
+    "48p-2s-sd0.8-k1-evaluation-sxe0.3",
 ]
 
 
@@ -594,12 +704,21 @@ def main() -> int:
     parser.add_argument("--permutations", type=int, default=2000, help="sign flips per permutation test")
     parser.add_argument("--fast", action="store_true", help="the slice make test runs")
     parser.add_argument("--mends", action="store_true", help="the scenarios of issue 14's mends")
+    parser.add_argument("--evaluation", action="store_true", help="the evaluation-only pairs")
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
     parser.add_argument(
         "--summarize", type=Path, help="summarize the rows a previous run printed; run nothing"
     )
     args = parser.parse_args()
-    names = args.scenario or (FAST if args.fast else MENDS_REPORTED if args.mends else list(SCENARIOS))
+    names = args.scenario or (
+        FAST
+        if args.fast
+        else MENDS_REPORTED
+        if args.mends
+        else [s.name for s in EVALUATION]
+        if args.evaluation
+        else list(SCENARIOS)
+    )
     rows = (
         parse(args.summarize.read_text())
         if args.summarize

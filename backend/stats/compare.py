@@ -33,12 +33,22 @@ For new seeds (training noise too: what another draw of seeds would show on aver
   although each arm's run totals sum to zero: only sum_c (S_c - 1) of them carry information). When both
   conditions are fine-tuned with the same seeds (the same seed means the same LoRA init, data order and
   subset), the seed term comes from the table of per-cell differences A - B instead: a paired design, valid
-  whatever the correlation of the two arms' seed effects.
+  whatever the correlation of the two arms' seed effects. An evaluation-only condition (`evaluates:`) and
+  its source are the same checkpoints under two evaluation settings, so they are paired this way: the seed
+  shift they share cancels in the differences, and the seed term left is the seed x setting interaction
+  (how each checkpoint answers the changed decoding). A seed term per arm would count the shared seed
+  variance twice (in a pilot: 1.6-2.5 times as wide, covering 0.996-1.0), and the given-checkpoints
+  variance alone leaves the interaction out (it covered 0.60 with 200 prompts x 3 seeds x 4 samples).
+  `python bench/coverage.py --evaluation --reps 1000` measures the paired interval: 0.935-0.972 with 3 and
+  5 seeds, 0.976-0.980 with 2; type-I errors 0.031-0.065 (bench/results/coverage-evaluation-1000.txt).
   Interval and p-value are generalized (backend.stats.generalized; Weerahandi 1993): V_prompt (n_prompts - 1
   df), the seed mean square (S - 1 df) and the interaction mean square are replaced by their chi-square
-  pivots, and A - B's pivot is estimate - Z sqrt(V*). With one seed term (one fine-tuned arm, or two with
-  paired seeds), when the seed term dominates this is a t interval with S - 1 df (t_2 = 4.30 with 3 seeds
-  against a baseline: as wide as 3 seeds warrant); when prompt noise dominates, one with n_prompts - 1 df.
+  pivots, and A - B's pivot is estimate - Z sqrt(V*), V* drawn as the per-seed rates' part w MS_seed /
+  n_prompts plus the prompt-level part V_prompt - w MS_interaction / n_prompts held at >= 0 (the same sum,
+  truncated where the estimate has many df: new_seeds_variance_draws). With one seed term (one fine-tuned
+  arm, or two with paired seeds), when the per-seed rates' spread dominates (training noise, or run noise
+  without prompt-level variance) this is a t interval with S - 1 df (t_2 = 4.30 with 3 seeds: as wide as 3
+  seeds warrant); when prompt-level variance dominates, one with n_prompts - 1 df.
   Two fine-tuned arms whose seeds are not paired have a seed term each; their weighted seed mean squares
   (and their interaction mean squares) are pooled into one pivot with the Welch-Satterthwaite df
   (sum w MS)^2 / sum (w MS)^2 / (S_c - 1), between the smallest S_c - 1 and sum_c (S_c - 1) (Welch
@@ -156,6 +166,15 @@ def new_seeds_variance_draws(
 ) -> np.ndarray:
     """Pivot draws of V_new = V_prompt + seed term, every estimated mean square replaced by its pivot.
 
+    V_new is drawn as w MS_seed + max(0, V_prompt - w MS_interaction) (per n_prompts): the spread of the
+    per-seed rates, whose mean square is a chi-square with S - 1 df whatever the seed variance (within-run
+    noise included), plus the prompt-level variance no seeds remove, estimated with n_prompts - 1 df and
+    held at >= 0. Holding the seed component w (MS_seed - MS_interaction) at >= 0 instead truncates a
+    difference of a few-df pivot that is mostly noise when the seeds barely move A - B (an evaluation-only
+    condition against its source): that interval covered 0.99 or more in 9 of 12 scenarios (bench/results/
+    coverage-evaluation-before-300.txt), this one 0.935-0.972 with 3 and 5 seeds (-evaluation-1000.txt).
+    Without truncation the two are the same sum; where training noise dominates they agree.
+
     Two unpaired arms' weighted seed mean squares are one pivot with their Welch-Satterthwaite df (and so
     are their interaction mean squares): drawn apart, the sum of two inverse chi-squares with 2 df each
     has the tail of the larger one alone, which made the interval as wide as a t with 2 df at the 1.25%
@@ -165,9 +184,9 @@ def new_seeds_variance_draws(
     interaction_parts = [n.seed_weight * n.interaction_mean_square for n in noise]
     seed_df = welch_df(seed_parts, [n.df_seed for n in noise])
     interaction_df = welch_df(interaction_parts, [n.df_interaction for n in noise])
-    return pivot_draws(v_prompt, n_prompts - 1, n_draws, rng) + np.maximum(
+    return pivot_draws(sum(seed_parts), seed_df, n_draws, rng) + np.maximum(
         0.0,
-        pivot_draws(sum(seed_parts), seed_df, n_draws, rng)
+        pivot_draws(v_prompt, n_prompts - 1, n_draws, rng)
         - pivot_draws(sum(interaction_parts), interaction_df, n_draws, rng),
     )
 

@@ -32,4 +32,7 @@ def test_the_fast_slice_keeps_every_promise() -> None:
     assert ("48p-3s-sd0.3-k1-null", "power at each reported MDD (target 0.80)", "rejects") in rates
     withheld = "MDD withheld (no reachable difference has 80% power)"
     assert rates["48p-2s-sd0.3-k1", withheld, "share"] == 1.0
+    # An evaluation-only condition against its source: paired on checkpoints, its interval must still count
+    # the seed x setting interaction (the given-checkpoints variance alone would undercover).
+    assert ("48p-2s-sd0.8-k1-evaluation-sxe0.3", "difference for new seeds", "coverage") in rates
     assert failures(rows) == []
