@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -274,3 +276,18 @@ def test_a_grid_may_vary_the_base_model_and_the_training_set() -> None:
 def test_a_bad_setup_factor_is_refused_naming_it(factors: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         ExperimentSpec.model_validate(experiment_spec(conditions=[], grid={"factors": factors}))
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"benchmarks": ["a", "b"]}, "give `benchmark` (one) or `benchmarks` (several), not both"),
+        ({"benchmark": None}, "an experiment needs a benchmark"),
+        ({"benchmark": None, "benchmarks": ["a", "a"]}, "benchmarks repeat a name"),
+    ],
+)
+def test_benchmarks_are_named_once(overrides: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        ExperimentSpec.model_validate(experiment_spec(**overrides))
+    several = ExperimentSpec.model_validate(experiment_spec(benchmark=None, benchmarks=["a", "b@2"]))
+    assert several.benchmark_references() == ["a", "b@2"]

@@ -319,3 +319,17 @@ def test_a_condition_trains_on_its_own_training_set(
     provenance = client.get(f"/api/runs/{run_id}").json()["provenance"]
     assert provenance["training"]["examples"] == 5
     assert provenance["data"]["training_set"] == uploaded["content_hash"]
+
+
+def test_every_run_answers_every_benchmark_s_prompts(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    upload_small_benchmark(client, "three-more", 3)
+    spec = tiny_experiment(tiny_model_dir, benchmark=None, benchmarks=["six-prompts", "three-more"])
+    experiment = client.post("/api/experiments", json=spec).json()
+    drain(queue, store, migrated)
+    assert row_counts(client)[0] == 2 * (N_PROMPTS + 3) * SAMPLES
+    run = client.get(f"/api/runs/{experiment['runs'][1]['id']}").json()
+    assert run["status"] == "done"
+    hashes = [b["content_hash"] for b in client.get("/api/catalog").json()["benchmarks"][-2:]]
+    assert run["provenance"]["data"]["benchmarks"] == hashes

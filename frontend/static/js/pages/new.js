@@ -128,7 +128,8 @@ function experimentSpec(form, conditions, grid) {
     description: data.get("description").trim(),
     base_model: model,
     base_model_revision: data.get("base_model_revision").trim() || null,
-    benchmark: data.get("benchmark"),
+    // One benchmark by its field, several as a list: the definition then reads as a person would write it.
+    ...(data.getAll("benchmark").length > 1 ? { benchmarks: data.getAll("benchmark") } : { benchmark: data.get("benchmark") }),
     training_set: data.get("training_set"),
     judges: [...form.querySelectorAll("[name=judge]:checked")].map((box) => box.value),
     seeds: parseSeeds(data.get("seeds")),
