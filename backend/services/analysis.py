@@ -135,16 +135,23 @@ class ExperimentData:
         )
 
     def reference_of(self, condition: ConditionRead) -> ConditionRead | None:
-        """What a condition is compared with by default: the untuned baseline of its own base model (a
-        baseline: the experiment's first, when it is another); without baselines, the first condition.
-        None for the reference itself."""
+        """What a condition is compared with by default: the untuned baseline of its own base model, the
+        one decoding as it does when the model has several; a baseline, with an earlier baseline (of its
+        model, else the first); without baselines, the first condition. None for the first of them."""
         conditions = self.experiment.conditions
         baselines = [c for c in conditions if c.is_baseline]
-        own = next((c for c in baselines if c.spec.model_key == condition.spec.model_key), None)
-        reference = (own if own is not None and own.id != condition.id else None) or next(
-            iter(baselines or conditions), None
+        if not baselines:
+            return None if conditions[0].id == condition.id else conditions[0]
+        if condition.id == baselines[0].id:
+            return None
+        candidates = (
+            list(itertools.takewhile(lambda c: c.id != condition.id, baselines))
+            if condition.is_baseline
+            else baselines
         )
-        return None if reference is None or reference.id == condition.id else reference
+        same_model = [c for c in candidates if c.spec.model_key == condition.spec.model_key]
+        same_decoding = [c for c in same_model if c.spec.generation == condition.spec.generation]
+        return next(iter(same_decoding or same_model or candidates))
 
     @property
     def partial(self) -> bool:

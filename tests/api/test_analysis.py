@@ -439,7 +439,7 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
     client: TestClient,
 ) -> None:
     """The hand-worked verdicts, with lr-5e-4 and a second baseline on another base model."""
-    other = "embedded:smollm2-135m-instruct"
+    other, hot = "embedded:smollm2-135m-instruct", {"temperature": 0.7}
     upload_small_benchmark(client, "four-prompts", 4)
     spec = experiment_spec(
         benchmark="four-prompts",
@@ -449,10 +449,20 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
             {"name": "lr-2e-4", "training": {"learning_rate": 2e-4}},
             {"name": "lr-5e-4", "training": {"learning_rate": 5e-4}, "base_model": other},
             {"name": "other baseline", "finetune": False, "seeds": [0], "base_model": other},
+            # At T = 0.7, beside the baseline of its model that decodes as it does.
+            {
+                "name": "other hot baseline",
+                "finetune": False,
+                "seeds": [0],
+                "base_model": other,
+                "generation": hot,
+            },
+            {"name": "lr-5e-4 hot", "evaluates": "lr-5e-4", "generation": hot},
         ],
     )
     experiment = client.post("/api/experiments", json=spec).json()
-    verdicts = {**VERDICTS, ("other baseline", 0): [S, H, S, H]}
+    verdicts = {**VERDICTS, ("other baseline", 0): [S, H, S, H], ("other hot baseline", 0): [H, H, S, H]}
+    verdicts |= {("lr-5e-4 hot", seed): [H, H, H, S] for seed in (0, 1, 2)}
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for run in experiment["runs"]:
             add_verdicts(session, run["id"], [[v] for v in verdicts[(run["condition_name"], run["seed"])]])
@@ -462,6 +472,9 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
         ("lr-2e-4", "baseline"),
         ("lr-5e-4", "other baseline"),
         ("other baseline", "baseline"),
+        ("other hot baseline", "other baseline"),
+        ("lr-5e-4 hot", "other hot baseline"),
+        ("lr-5e-4 hot", "lr-5e-4"),
     }
     # Per-prompt rates: lr-5e-4 (1, 1, 2/3, 1), its own baseline (0, 1, 0, 1).
     assert comparisons[("lr-5e-4", "other baseline")]["estimate"] == pytest.approx((1 + 2 / 3) / 4)
@@ -470,7 +483,10 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
     assert across["new_seeds"]["paired_seeds"] is False
     # The report names each base model with the conditions that start from it.
     report = client.get(f"/api/experiments/{experiment['id']}/report.md").text
-    assert f"`{other}`, revision none given (`lr-5e-4`, `other baseline`)" in report
+    assert (
+        f"`{other}`, revision none given (`lr-5e-4`, `other baseline`, `other hot baseline`, `lr-5e-4 hot`)"
+        in report
+    )
 
 
 def test_every_number_exists_per_benchmark_and_under_each_benchmark(client: TestClient) -> None:
