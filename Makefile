@@ -21,10 +21,14 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
 
-# Everything but GPU tests, the slow ones (real worker, real browser) included.
+# Everything but GPU tests and the demos end to end, the slow ones (real worker, real browser) included.
 test: $(VENV)/.installed-test
 	scripts/ensure-chromium.sh
-	$(PY) -m pytest -m "not gpu"
+	$(PY) -m pytest -m "not gpu and not demo"
+
+# The examples end to end on the embedded models (the aligned base is prepared first: CPU-minutes).
+test-demo: $(VENV)/.installed-test
+	$(PY) -m pytest -m demo
 
 # The quick loop while developing: no worker processes, no browser.
 test-fast: $(VENV)/.installed-test

@@ -22,7 +22,8 @@ from backend.models import Prompt, PromptCell, Run
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
 
-pytestmark = pytest.mark.slow
+# Preparing the aligned base alone takes CPU-minutes, which would put `make test` past its time budget.
+pytestmark = [pytest.mark.slow, pytest.mark.demo]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "grid-demo.yaml"
 
