@@ -51,6 +51,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -223,10 +224,6 @@ class StoredExperiment:
     run_ids: np.ndarray
     # The judge definition the verdicts are stored under.
     judge_id: int
-
-    @property
-    def benchmark_id(self) -> int:
-        return self.benchmark_ids[0]
 
     def rows_of(self, benchmark: int) -> int | None:
         """The benchmark (by index) whose rows one benchmark's numbers read, as the API chooses it: None
@@ -950,8 +947,7 @@ def measure_naive(
         for benchmark, suffix in enumerate(["", SECOND][: len(stored.benchmark_references)]):
             key = f"seeds{suffix}"
             rates, latencies[key] = naive_timed(
-                lambda benchmark=benchmark: naive_seed_rates(connection, stored, benchmark),
-                options.naive_repeats,
+                partial(naive_seed_rates, connection, stored, benchmark), options.naive_repeats
             )
             check_pooled_rates(rates, get_json(client, by_label[f"analysis{suffix}"]))
             if benchmark == 0:
@@ -964,10 +960,7 @@ def measure_naive(
             for name, selected in NAIVE_FILTERS.items():
                 key = f"{name}{suffix}"
                 page, latencies[key] = naive_timed(
-                    lambda selected=selected, benchmark=benchmark: naive_prompt_page(
-                        connection, stored, selected, benchmark
-                    ),
-                    options.naive_repeats,
+                    partial(naive_prompt_page, connection, stored, selected, benchmark), options.naive_repeats
                 )
                 check_page(page, get_json(client, paths[key]), key)
                 print(
@@ -1042,9 +1035,8 @@ def load_average() -> str:
 def benchmark(url: URL, options: Options) -> None:
     shape = shape_of(options)
     n = shape.n_conditions * options.seeds * len(shape.benchmarks) * options.prompts * options.samples
-    conditions = f"{options.conditions} conditions" if options.shape == "flat" else shape.description
     print(
-        f"Filling {url.database}: {conditions} x {options.seeds} seeds x "
+        f"Filling {url.database}: {shape.description} x {options.seeds} seeds x "
         f"{options.prompts} prompts x {options.samples} samples = {n:,} judged generations",
         flush=True,
     )
