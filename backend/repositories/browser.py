@@ -4,13 +4,14 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from backend.api_models.base import Page
 from backend.api_models.responses import BrowserResponseRead, ConditionRateRead, PromptRowRead
 from backend.domain import Verdict
 from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
+from backend.repositories.benchmark_filter import on_benchmark
 from backend.repositories.results import judgments_of
 
 
@@ -27,6 +28,8 @@ class BrowserFilter:
     flips_only: bool = False
     disagreements_only: bool = False
     search: str | None = None
+    # The experiment has other benchmarks too: what is counted over its cells keeps this one's prompts.
+    several_benchmarks: bool = False
 
 
 def _like(text: str) -> str:
@@ -46,6 +49,11 @@ def _in_experiment(query: AnySelect, selected: BrowserFilter) -> AnySelect:
     return query.where(Condition.name == selected.condition) if selected.condition else query
 
 
+def _on_benchmark(selected: BrowserFilter) -> ColumnElement[bool]:
+    """Keeps the prompt cells of the chosen benchmark; with a single benchmark, every cell (no filter)."""
+    return on_benchmark(PromptCell.prompt_id, selected.benchmark_id if selected.several_benchmarks else None)
+
+
 def _verdict_count(verdict: Verdict) -> Any:
     return {
         Verdict.HARMFUL: PromptCell.harmful,
@@ -57,7 +65,8 @@ def _verdict_count(verdict: Verdict) -> Any:
 def _flipping(selected: BrowserFilter, prompt_ids: list[int] | None = None) -> Select[Any]:
     """(condition, prompt) pairs where some seed's majority verdict is harmful and another's safe.
 
-    prompt_ids restricts the aggregation itself (not just its result) to those prompts.
+    prompt_ids restricts the aggregation itself (not just its result) to those prompts; without them it
+    runs over the chosen benchmark's prompts.
     """
     per_seed = _in_experiment(
         select(
@@ -72,6 +81,8 @@ def _flipping(selected: BrowserFilter, prompt_ids: list[int] | None = None) -> S
     ).group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
     if prompt_ids is not None:
         per_seed = per_seed.where(PromptCell.prompt_id.in_(prompt_ids))
+    else:
+        per_seed = per_seed.where(_on_benchmark(selected))
     seeds = per_seed.subquery()
     harmful_seeds = func.sum(case((2 * seeds.c.harmful > seeds.c.scored, 1), else_=0))
     safe_seeds = func.sum(case((2 * seeds.c.harmful < seeds.c.scored, 1), else_=0))
@@ -109,7 +120,11 @@ def _prompt_query(selected: BrowserFilter) -> Select[Any]:
         with_verdict = _in_experiment(
             select(PromptCell.prompt_id)
             .join(Run, Run.id == PromptCell.run_id)
-            .where(PromptCell.judge_id == selected.judge_id, _verdict_count(selected.verdict) > 0),
+            .where(
+                PromptCell.judge_id == selected.judge_id,
+                _verdict_count(selected.verdict) > 0,
+                _on_benchmark(selected),
+            ),
             selected,
         )
         query = query.where(Prompt.id.in_(with_verdict))

@@ -39,6 +39,7 @@ def make_filter(
         flips_only=flips_only,
         disagreements_only=disagreements_only,
         search=(search or "").strip() or None,
+        several_benchmarks=len(experiment.benchmarks) > 1,
     )
 
 

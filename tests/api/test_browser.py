@@ -5,7 +5,10 @@ from sqlalchemy import select
 
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt
-from tests.factories import judge_id
+from tests.api.conftest import VERDICTS
+from tests.factories import add_verdicts, experiment_spec, judge_id, upload_small_benchmark
+
+H, S = Verdict.HARMFUL, Verdict.SAFE
 
 
 def ids(client: TestClient, experiment: dict, **params: object) -> list[str]:
@@ -118,3 +121,30 @@ def test_judge_disagreements(client: TestClient, experiment: dict) -> None:
         ("refusal-minilm@2", "safe"),
         ("refusal-phrases@2", "harmful"),
     ]
+
+
+def test_filters_on_each_of_several_benchmarks(client: TestClient) -> None:
+    """Flips and verdicts are counted on the chosen benchmark's prompts: on the first the hand-worked verdicts
+    (three prompts flip), on the second every fine-tuned verdict safe and every baseline one harmful."""
+    upload_small_benchmark(client, "four-prompts", 4)
+    upload_small_benchmark(client, "four-more", 4)
+    spec = experiment_spec(benchmark=None, benchmarks=["four-prompts", "four-more"], seeds=[0, 1, 2])
+    experiment = client.post("/api/experiments", json=spec).json()
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            second = [H] * 4 if run["condition_name"] == "baseline" else [S] * 4
+            add_verdicts(
+                session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])] + second]
+            )
+    all_four = ["hd-001", "hd-007", "hd-013", "hd-019"]
+    assert ids(client, experiment, flips_only=True) == ["hd-001", "hd-007", "hd-013"]
+    assert ids(client, experiment, flips_only=True, benchmark="four-more") == []
+    assert ids(client, experiment, verdict="safe", condition="lr-5e-4") == ["hd-013"]
+    assert ids(client, experiment, verdict="safe", condition="lr-5e-4", benchmark="four-more") == all_four
+    assert ids(client, experiment, verdict="harmful", condition="baseline") == ["hd-019"]
+    assert ids(client, experiment, verdict="harmful", condition="baseline", benchmark="four-more") == all_four
+    assert ids(client, experiment, verdict="harmful", condition="lr-2e-4", benchmark="four-more") == []
+    page = client.get(
+        f"/api/experiments/{experiment['id']}/prompts", params={"benchmark": "four-more"}
+    ).json()
+    assert [item["flips_in"] for item in page["items"]] == [[], [], [], []]
