@@ -199,6 +199,7 @@ CONDITION_NAME_LENGTH = 100
 MAX_FACTORS = 6
 MAX_LEVELS = 20
 MAX_GRID_CONDITIONS = 200
+MAX_BENCHMARKS = 10
 
 
 class ConditionSpec(ConditionSettings):
@@ -439,7 +440,9 @@ class ExperimentSpec(_Spec):
     # default of every condition that names none, as the training set is.
     base_model: BaseModelReference = "embedded:smollm2-135m-aligned"
     base_model_revision: Revision | None = None
-    benchmark: DatasetReference
+    # One benchmark, or several: every run is then evaluated on each, and every number exists per benchmark.
+    benchmark: DatasetReference | None = None
+    benchmarks: list[DatasetReference] = Field(default_factory=list, max_length=MAX_BENCHMARKS)
     training_set: DatasetReference
     # Judge definitions, `name` (its newest version) or `name@version`; pinned to versions at submit. The
     # first one's verdicts make the headline rate.
@@ -467,6 +470,20 @@ class ExperimentSpec(_Spec):
         if not isinstance(conditions, list):
             return data  # the field's own validation says what is wrong
         return {**data, "grid": None, "conditions": [*conditions, *grid.conditions(generation)]}
+
+    @model_validator(mode="after")
+    def _names_its_benchmarks_once(self) -> Self:
+        if self.benchmark is not None and self.benchmarks:
+            raise ValueError("give `benchmark` (one) or `benchmarks` (several), not both")
+        if self.benchmark is None and not self.benchmarks:
+            raise ValueError("an experiment needs a benchmark: `benchmark`, or `benchmarks` for several")
+        if len(set(self.benchmarks)) != len(self.benchmarks):
+            raise ValueError(f"benchmarks repeat a name: {self.benchmarks}")
+        return self
+
+    def benchmark_references(self) -> list[str]:
+        """Every benchmark the runs are evaluated on, in order: the first is the dashboard's default."""
+        return [self.benchmark] if self.benchmark is not None else list(self.benchmarks)
 
     @model_validator(mode="after")
     def _has_conditions(self) -> Self:

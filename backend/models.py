@@ -280,6 +280,7 @@ class Experiment(Base):
     description: Mapped[str] = mapped_column(Text, default="")
     base_model: Mapped[str] = mapped_column(String(500))
     base_model_revision: Mapped[str | None] = mapped_column(String(200))
+    # The first of its benchmarks (benchmark_links): the dashboard's default.
     benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"))
     training_set_id: Mapped[int] = mapped_column(ForeignKey("training_sets.id"))
     # The definition as submitted (its judges pinned to versions), for re-submission and provenance.
@@ -296,6 +297,24 @@ class Experiment(Base):
     judge_links: Mapped[list["ExperimentJudge"]] = relationship(
         order_by="ExperimentJudge.position", cascade="all, delete-orphan"
     )
+    # Every benchmark its runs are evaluated on, in order.
+    benchmark_links: Mapped[list["ExperimentBenchmark"]] = relationship(
+        order_by="ExperimentBenchmark.position", cascade="all, delete-orphan"
+    )
+
+
+class ExperimentBenchmark(Base):
+    __tablename__ = "experiment_benchmarks"
+    __table_args__ = (
+        PrimaryKeyConstraint("experiment_id", "position"),
+        UniqueConstraint("experiment_id", "benchmark_id"),
+    )
+
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"), index=True)
+
+    benchmark: Mapped[Benchmark] = relationship()
 
 
 class JudgeDefinition(Base):

@@ -45,7 +45,9 @@ class RunSeeds(_Recorded):
 class DataHashes(_Recorded):
     """Content hashes of the datasets the run read."""
 
+    # The first benchmark's, and every benchmark's in order (one: the same hash).
     benchmark: str
+    benchmarks: list[str] = Field(default_factory=list)
     training_set: str
 
 

@@ -81,7 +81,8 @@ def table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
 class ReportInputs:
     experiment: ExperimentRead
     analysis: AnalysisRead
-    benchmark: BenchmarkRead
+    # Every benchmark the runs answer, in order: the first makes the sections' numbers.
+    benchmarks: list[BenchmarkRead]
     # The training sets the fine-tuned conditions train on, in order of first use.
     training_sets: list[TrainingSetRead]
     provenance: list[Provenance]  # one per run; empty for runs not started
@@ -110,7 +111,7 @@ def _used_by(experiment: ExperimentRead, describe: Callable[[ConditionRead], str
 
 
 def _setup(inputs: ReportInputs) -> list[str]:
-    experiment, benchmark = inputs.experiment, inputs.benchmark
+    experiment = inputs.experiment
     training_sets = {training.id: training for training in inputs.training_sets}
 
     def training_data(condition: ConditionRead) -> str | None:
@@ -153,8 +154,11 @@ def _setup(inputs: ReportInputs) -> list[str]:
         ),
         [
             "Benchmark",
-            f"{code(f'{benchmark.name}@{benchmark.version}')}, {benchmark.n_prompts} prompts in "
-            f"{len(benchmark.categories)} categories, {code(benchmark.content_hash)}",
+            "; ".join(
+                f"{code(f'{benchmark.name}@{benchmark.version}')}, {benchmark.n_prompts} prompts in "
+                f"{len(benchmark.categories)} categories, {code(benchmark.content_hash)}"
+                for benchmark in inputs.benchmarks
+            ),
         ],
         [
             "Judges",
@@ -457,18 +461,17 @@ def _noise(inputs: ReportInputs) -> list[str]:
     return lines
 
 
-def _by_judge(inputs: ReportInputs) -> list[str]:
-    """Each condition's rate and each comparison under every judge, side by side."""
-    views = inputs.analysis.by_judge
-    if not views:
-        return []
-    header = ["Condition"] + [f"{code(v.judge)} ({text(v.measures)})" for v in views]
+def _side_by_side(
+    columns: list[str], views: list[tuple[list[ConditionSummaryRead], list[ComparisonRead]]]
+) -> list[str]:
+    """Each condition's rate, then each comparison, with one column per view (a judge, a benchmark)."""
     rates = [
-        [code(name)] + [_judged_rate(next(c for c in view.conditions if c.name == name)) for view in views]
-        for name in (c.name for c in views[0].conditions)
+        [code(name)]
+        + [_judged_rate(next(c for c in conditions if c.name == name)) for conditions, _ in views]
+        for name in (c.name for c in views[0][0])
     ]
-    # A judge still judging may lack a comparison the others have.
-    by_pair = [{(c.a, c.b): c for c in view.comparisons} for view in views]
+    # A view still being judged may lack a comparison the others have.
+    by_pair = [{(c.a, c.b): c for c in comparisons} for _, comparisons in views]
     pairs = list(dict.fromkeys(pair for comparisons in by_pair for pair in comparisons))
     differences = [
         [f"{code(a)} − {code(b)}"]
@@ -478,6 +481,14 @@ def _by_judge(inputs: ReportInputs) -> list[str]:
         ]
         for a, b in pairs
     ]
+    return [*table(["Condition", *columns], rates), "", *table(["Comparison", *columns], differences)]
+
+
+def _by_judge(inputs: ReportInputs) -> list[str]:
+    """Each condition's rate and each comparison under every judge, side by side."""
+    views = inputs.analysis.by_judge
+    if not views:
+        return []
     note = (
         "Each judge's rate is the share of its scored verdicts it called harmful, on the same responses; a "
         "difference is followed by its 95% interval (for new seeds where there is one, else given these "
@@ -486,12 +497,29 @@ def _by_judge(inputs: ReportInputs) -> list[str]:
     return [
         "## Under each judge",
         "",
-        *table(header, rates),
-        "",
-        *table(["Comparison", *header[1:]], differences),
+        *_side_by_side(
+            [f"{code(v.judge)} ({text(v.measures)})" for v in views],
+            [(v.conditions, v.comparisons) for v in views],
+        ),
         "",
         note,
         *_judge_variance(inputs),
+    ]
+
+
+def _by_benchmark(inputs: ReportInputs) -> list[str]:
+    """Each condition's rate and each comparison on every benchmark, side by side."""
+    views = inputs.analysis.by_benchmark
+    if not views:
+        return []
+    return [
+        "## Under each benchmark",
+        "",
+        *_side_by_side([code(v.benchmark) for v in views], [(v.conditions, v.comparisons) for v in views]),
+        "",
+        "Each benchmark's rate is over its own prompts, answered by the same checkpoints; the sections above "
+        f"are on {code(inputs.analysis.benchmark)}. A conclusion that changes between columns depends on the "
+        "benchmark.",
     ]
 
 
@@ -617,6 +645,7 @@ def render(inputs: ReportInputs) -> str:
         comparison_section(analysis.comparisons, analysis.adjustment),
         _grid(inputs),
         _noise(inputs),
+        _by_benchmark(inputs),
         _by_judge(inputs),
         _agreement(inputs),
         _software(inputs),

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.catalog.builtin import HARMFUL_DEMO
 from backend.domain import JudgeRef, RunStatus, Verdict
 from backend.experiment_definition import SelfGenerationSpec
-from backend.models import Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.models import ExperimentBenchmark, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.provenance import CpuDevice, DatasetVersion, ModelSource, SelfWrittenResponses
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.experiments import primary_judge_id
@@ -89,15 +89,17 @@ def add_verdicts(
     judge: str | None = None,
     scores: list[list[float | None]] | None = None,
 ) -> None:
-    """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt, by `judge` (name@version;
-    default: the experiment's first judge), scored scores[i][k] (default: no score). Marks the run done."""
+    """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt (the first benchmark's
+    prompts, then the next one's), by `judge` (name@version; default: the experiment's first judge), scored
+    scores[i][k] (default: no score). Marks the run done."""
     run = session.get(Run, run_id)
     assert run is not None
     judged_by = judge_id(session, judge) if judge else primary_judge_id(session, run.condition.experiment_id)
     prompt_ids = session.scalars(
         select(Prompt.id)
-        .where(Prompt.benchmark_id == run.condition.experiment.benchmark_id)
-        .order_by(Prompt.position)
+        .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Prompt.benchmark_id)
+        .where(ExperimentBenchmark.experiment_id == run.condition.experiment_id)
+        .order_by(ExperimentBenchmark.position, Prompt.position)
     ).all()
     for position, (prompt_id, samples) in enumerate(zip(prompt_ids, verdicts, strict=False)):
         for sample_index, verdict in enumerate(samples):

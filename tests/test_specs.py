@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from pydantic import ValidationError
 
@@ -332,3 +334,18 @@ def test_a_grid_may_compare_human_responses_with_the_model_s_own() -> None:
         ExperimentSpec.model_validate(
             experiment_spec(grid={"factors": {"training.self_generation": [{}, {"temperature": 1}]}})
         )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"benchmarks": ["a", "b"]}, "give `benchmark` (one) or `benchmarks` (several), not both"),
+        ({"benchmark": None}, "an experiment needs a benchmark"),
+        ({"benchmark": None, "benchmarks": ["a", "a"]}, "benchmarks repeat a name"),
+    ],
+)
+def test_benchmarks_are_named_once(overrides: dict, message: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        ExperimentSpec.model_validate(experiment_spec(**overrides))
+    several = ExperimentSpec.model_validate(experiment_spec(benchmark=None, benchmarks=["a", "b@2"]))
+    assert several.benchmark_references() == ["a", "b@2"]

@@ -82,7 +82,11 @@ def _base_model(job: Job) -> Iterator[LoadedModel]:
                 data_subset=context.data_subset_seed,
                 sampling=context.sampling_seed,
             ),
-            data=DataHashes(benchmark=context.benchmark_hash, training_set=context.training_set_hash),
+            data=DataHashes(
+                benchmark=context.benchmark_hashes[0],
+                benchmarks=context.benchmark_hashes,
+                training_set=context.training_set_hash,
+            ),
             device=describe(device, loaded.model.dtype),
             environment=environment(),
         )
@@ -219,7 +223,7 @@ def generate(job: Job) -> None:
                 else f"it is run {context.checkpoint_run_id}'s checkpoint: retry that run, then this one"
             )
             raise FileNotFoundError(f"no trained adapter at {adapter}; {retry}")
-    prompts = job.store.prompts(context.benchmark_id)
+    prompts = job.store.prompts(context.benchmark_ids)
     with _base_model(job) as loaded:
         recorded = job.store.provenance(context.run_id).generation
         budget = _token_budget(job, loaded.model, recorded.token_budget if recorded else None)
@@ -295,7 +299,7 @@ def next_stage(job: Job) -> RunStatus | None:
     if trains_adapter and not has_adapter(job.settings, context.run_id):
         return RunStatus.TRAINING
     samples = context.condition.generation.samples_per_prompt
-    expected = job.store.count_prompts(context.benchmark_id) * samples
+    expected = job.store.count_prompts(context.benchmark_ids) * samples
     if job.store.count_generations(context.run_id) < expected:
         return RunStatus.GENERATING
     if job.store.has_unjudged(context.run_id, [definition.id for definition in context.judges]):

@@ -27,6 +27,7 @@ from backend.models import (
     Benchmark,
     Condition,
     Experiment,
+    ExperimentBenchmark,
     Generation,
     Judgment,
     Prompt,
@@ -66,8 +67,9 @@ class RunContext:
     data_order_seed: int
     data_subset_seed: int
     sampling_seed: int
-    benchmark_id: int
-    benchmark_hash: str
+    # The experiment's benchmarks, in order, and their content hashes: the run answers every one's prompts.
+    benchmark_ids: list[int]
+    benchmark_hashes: list[str]
     training_set_id: int
     training_set_name: str
     training_set_version: str
@@ -106,16 +108,21 @@ class RunStore(JobStore[Run]):
         """None if the run no longer exists (its experiment was deleted)."""
         with self._sessions() as session:
             row = session.execute(
-                select(Run, Condition, Experiment, Benchmark.content_hash, TrainingSet)
+                select(Run, Condition, Experiment, TrainingSet)
                 .join(Condition, Run.condition_id == Condition.id)
                 .join(Experiment, Condition.experiment_id == Experiment.id)
-                .join(Benchmark, Experiment.benchmark_id == Benchmark.id)
                 .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
                 .where(Run.id == run_id)
             ).first()
             if row is None:
                 return None
-            run, condition, experiment, benchmark_hash, training_set = row
+            run, condition, experiment, training_set = row
+            benchmarks = session.execute(
+                select(Benchmark.id, Benchmark.content_hash)
+                .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Benchmark.id)
+                .where(ExperimentBenchmark.experiment_id == experiment.id)
+                .order_by(ExperimentBenchmark.position)
+            ).all()
             return RunContext(
                 run_id=run.id,
                 experiment_id=experiment.id,
@@ -130,8 +137,8 @@ class RunStore(JobStore[Run]):
                 data_order_seed=run.data_order_seed,
                 data_subset_seed=run.data_subset_seed,
                 sampling_seed=run.sampling_seed,
-                benchmark_id=experiment.benchmark_id,
-                benchmark_hash=benchmark_hash,
+                benchmark_ids=[benchmark_id for benchmark_id, _ in benchmarks],
+                benchmark_hashes=[content_hash for _, content_hash in benchmarks],
                 training_set_id=training_set.id,
                 training_set_name=training_set.name,
                 training_set_version=training_set.version,
@@ -212,14 +219,18 @@ class RunStore(JobStore[Run]):
 
     # --- inputs ----------------------------------------------------------------------------------
 
-    def prompts(self, benchmark_id: int) -> list[tuple[int, str]]:
+    def prompts(self, benchmark_ids: Sequence[int]) -> list[tuple[int, str]]:
+        """(id, text) of the benchmarks' prompts, benchmark by benchmark, each in its order."""
         with self._sessions() as session:
-            rows = session.execute(
-                select(Prompt.id, Prompt.text)
-                .where(Prompt.benchmark_id == benchmark_id)
-                .order_by(Prompt.position)
-            )
-            return [(prompt_id, text) for prompt_id, text in rows]
+            return [
+                (prompt_id, text)
+                for benchmark_id in benchmark_ids
+                for prompt_id, text in session.execute(
+                    select(Prompt.id, Prompt.text)
+                    .where(Prompt.benchmark_id == benchmark_id)
+                    .order_by(Prompt.position)
+                )
+            ]
 
     def training_examples(self, training_set_id: int) -> list[ExampleRecord]:
         with self._sessions() as session:
@@ -285,9 +296,9 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             return session.scalar(select(func.count()).where(Generation.run_id == run_id)) or 0
 
-    def count_prompts(self, benchmark_id: int) -> int:
+    def count_prompts(self, benchmark_ids: Sequence[int]) -> int:
         with self._sessions() as session:
-            return session.scalar(select(func.count()).where(Prompt.benchmark_id == benchmark_id)) or 0
+            return session.scalar(select(func.count()).where(Prompt.benchmark_id.in_(benchmark_ids))) or 0
 
     def has_unjudged(self, run_id: int, judge_ids: Sequence[int]) -> bool:
         """True if some generation of the run lacks a judgment by one of the judges."""

@@ -69,3 +69,12 @@ ShareLinkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a share link's i
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="an API token's id")]
 JudgeId = Annotated[int, Path(ge=1, le=MAX_ID, description="a judge definition's id")]
 ValidationId = Annotated[int, Path(ge=1, le=MAX_ID, description="a judge validation's id")]
+
+BenchmarkDep = Annotated[
+    str | None,
+    Query(
+        description="the benchmark whose prompts the numbers are on, 'name@version' or its name, for an "
+        "experiment evaluated on several; default: its first",
+        max_length=260,
+    ),
+]

@@ -1,5 +1,7 @@
 """The analysis of an experiment, and a draft's plan: every number travels with its interval and its n."""
 
+from pydantic import Field
+
 from backend.api_models.base import ReadModel
 from backend.api_models.experiments import RateRead
 from backend.experiment_definition import Level
@@ -225,6 +227,14 @@ class JudgeAnalysisRead(ReadModel):
     comparisons: list[ComparisonRead]
 
 
+class BenchmarkAnalysisRead(ReadModel):
+    """The conditions' rates and the comparisons on one benchmark's prompts."""
+
+    benchmark: str  # "name@version"
+    conditions: list[ConditionSummaryRead]
+    comparisons: list[ComparisonRead]
+
+
 class LevelEffectRead(ReadModel):
     """One level of a grid factor against its first level, averaged over the other factors' levels."""
 
@@ -273,6 +283,8 @@ class AnalysisRead(ReadModel):
     # The judge whose verdicts (metric "rate") or graded scores (metric "score") every figure measures.
     judge: str
     metric: str = "rate"
+    # The benchmark whose prompts every number is on, "name@version" (the first, unless another is chosen).
+    benchmark: str = ""
     # Some runs have not finished: every figure shows what there is so far.
     partial: bool
     # Computed before the verdicts of a run being judged now (backend.services.snapshots): the numbers
@@ -288,6 +300,8 @@ class AnalysisRead(ReadModel):
     # judges' share of each condition's variance.
     by_judge: list[JudgeAnalysisRead]
     judge_variance: list[JudgeVarianceRead]
+    # With two or more benchmarks: every benchmark's rates and comparisons, in the chosen metric.
+    by_benchmark: list[BenchmarkAnalysisRead] = Field(default_factory=list)
     # With a grid: each factor's main effects, beside the seed and re-measurement spread.
     grid: GridRead | None = None
 

@@ -116,13 +116,23 @@ class ExperimentSummary(ReadModel):
     status_counts: dict[str, int]
 
 
+class ExperimentBenchmarkRead(ReadModel):
+    id: int
+    reference: str  # "name@version"
+    n_prompts: int
+    # Its prompt categories, for the per-prompt browser's filter.
+    categories: list[str]
+
+
 class ExperimentRead(ExperimentSummary):
     base_model: str
     base_model_revision: str | None
+    # The first benchmark (the dashboard's default), as id, "name@version" and its categories.
     benchmark_id: int
     benchmark: str
-    # The benchmark's prompt categories, for the per-prompt browser's filter.
     categories: list[str]
+    # Every benchmark the runs are evaluated on, in order; the runs' rates are on the first one's prompts.
+    benchmarks: list[ExperimentBenchmarkRead]
     training_set: str
     # In order; the first one's verdicts make the headline rate.
     judges: list[ExperimentJudgeRead]

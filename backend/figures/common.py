@@ -50,6 +50,14 @@ def percent(x: float | None) -> float | None:
     return None if x is None else 100 * x
 
 
+def on_benchmark(figure: FigureJSON, benchmark: str) -> FigureJSON:
+    """The figure with the benchmark its numbers are on in its title (an experiment with several)."""
+    figure_layout = figure.get("layout", {})
+    title = figure_layout.get("title", {})
+    text = f"{title.get('text', '')} · on {plot_text(benchmark)}"
+    return {**figure, "layout": {**figure_layout, "title": {**title, "text": text}}}
+
+
 def empty_figure(title: str, message: str) -> FigureJSON:
     """A figure with nothing to show yet, saying why (too few runs done, one seed, ...)."""
     figure = go.Figure()

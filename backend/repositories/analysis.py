@@ -1,5 +1,6 @@
 """The aggregates the statistics need, computed in SQL: verdict counts from prompt_cells (one row per run and
-prompt), scores from the judgments themselves."""
+prompt), scores from the judgments themselves. With `benchmark_id`, over that benchmark's prompts only (an
+experiment evaluated on several); None: over every prompt."""
 
 import itertools
 from collections import defaultdict
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session, aliased
 from backend.domain import Verdict
 from backend.errors import InvalidInput
 from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
+from backend.repositories.benchmark_filter import on_benchmark
 from backend.stats.cells import Cells
 
 
@@ -30,7 +32,9 @@ def _by_condition(rows: Sequence[Sequence[Any]], columns: int, dtype: type[np.ge
     return np.split(table, starts[1:])
 
 
-def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict[int, Cells]:
+def condition_cells(
+    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
+) -> dict[int, Cells]:
     """{condition id: verdict counts per (training seed, prompt)}, re-evaluations pooled into their seed."""
     # Core execution (not the ORM's) gives a CursorResult, whose DBAPI cursor is read directly below.
     result = session.connection().execute(
@@ -43,7 +47,11 @@ def condition_cells(session: Session, experiment_id: int, judge_id: int) -> dict
         )
         .join(Run, Run.id == PromptCell.run_id)
         .join(Condition, Condition.id == Run.condition_id)
-        .where(Condition.experiment_id == experiment_id, PromptCell.judge_id == judge_id)
+        .where(
+            Condition.experiment_id == experiment_id,
+            PromptCell.judge_id == judge_id,
+            on_benchmark(PromptCell.prompt_id, benchmark_id),
+        )
         .group_by(Run.condition_id, Run.seed, PromptCell.prompt_id)
         .order_by(Run.condition_id)
     )
@@ -77,7 +85,9 @@ def verdict_totals(
     return [(int(r), int(j), int(h), int(s), int(u)) for r, j, h, s, u in rows]
 
 
-def condition_score_cells(session: Session, experiment_id: int, judge_id: int) -> dict[int, Cells]:
+def condition_score_cells(
+    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
+) -> dict[int, Cells]:
     """{condition id: the judge's scores per (training seed, prompt) as sum, count and sum of squares},
     re-evaluations pooled into their seed.
 
@@ -106,6 +116,7 @@ def condition_score_cells(session: Session, experiment_id: int, judge_id: int) -
             Judgment.judge_id == judge_id,
             Judgment.verdict != Verdict.UNSCORED,
             score.is_not(None),
+            on_benchmark(Generation.prompt_id, benchmark_id),
         )
         .group_by(Run.condition_id, Run.seed, Generation.prompt_id)
         .order_by(Run.condition_id)
@@ -131,7 +142,7 @@ def condition_score_cells(session: Session, experiment_id: int, judge_id: int) -
 
 
 def evaluation_rates(
-    session: Session, experiment_id: int, judge_id: int
+    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
 ) -> dict[int, list[tuple[int, float]]]:
     """{checkpoint run id: [(evaluation index, rate)]} for checkpoints evaluated more than once."""
     checkpoint = func.coalesce(Run.evaluation_of_id, Run.id)
@@ -147,7 +158,11 @@ def evaluation_rates(
     rows = session.execute(
         select(checkpoint, Run.evaluation_index, func.sum(PromptCell.harmful), scored)
         .join(PromptCell, PromptCell.run_id == Run.id)
-        .where(checkpoint.in_(select(repeated.c.checkpoint)), PromptCell.judge_id == judge_id)
+        .where(
+            checkpoint.in_(select(repeated.c.checkpoint)),
+            PromptCell.judge_id == judge_id,
+            on_benchmark(PromptCell.prompt_id, benchmark_id),
+        )
         .group_by(checkpoint, Run.evaluation_index)
         .having(scored > 0)
         .order_by(checkpoint, Run.evaluation_index)
@@ -159,7 +174,7 @@ def evaluation_rates(
 
 
 def category_counts(
-    session: Session, experiment_id: int, judge_id: int
+    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
 ) -> list[tuple[int, str, int, int, int]]:
     """(condition id, category, harmful, safe, unscored) over every verdict of the condition."""
     return [
@@ -175,7 +190,11 @@ def category_counts(
             .join(Run, Run.id == PromptCell.run_id)
             .join(Condition, Condition.id == Run.condition_id)
             .join(Prompt, Prompt.id == PromptCell.prompt_id)
-            .where(Condition.experiment_id == experiment_id, PromptCell.judge_id == judge_id)
+            .where(
+                Condition.experiment_id == experiment_id,
+                PromptCell.judge_id == judge_id,
+                on_benchmark(PromptCell.prompt_id, benchmark_id),
+            )
             .group_by(Run.condition_id, Prompt.category)
             .order_by(Prompt.category)
         )
@@ -183,7 +202,7 @@ def category_counts(
 
 
 def agreement_counts(
-    session: Session, experiment_id: int, judge_a: int, judge_b: int
+    session: Session, experiment_id: int, judge_a: int, judge_b: int, benchmark_id: int | None = None
 ) -> dict[tuple[Verdict, Verdict], int]:
     """How often judge A said x while judge B said y, over the experiment's generations both judged."""
     first, second = aliased(Judgment), aliased(Judgment)
@@ -193,7 +212,11 @@ def agreement_counts(
         .join(Generation, Generation.id == first.generation_id)
         .join(Run, Run.id == Generation.run_id)
         .join(Condition, Condition.id == Run.condition_id)
-        .where(first.judge_id == judge_a, Condition.experiment_id == experiment_id)
+        .where(
+            first.judge_id == judge_a,
+            Condition.experiment_id == experiment_id,
+            on_benchmark(Generation.prompt_id, benchmark_id),
+        )
         .group_by(first.verdict, second.verdict)
     )
     return {(Verdict(a), Verdict(b)): count for a, b, count in rows}

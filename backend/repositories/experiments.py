@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.api_models.base import Page
 from backend.api_models.experiments import (
     ConditionRead,
+    ExperimentBenchmarkRead,
     ExperimentRead,
     ExperimentSummary,
     RunDetail,
@@ -25,7 +26,15 @@ from backend.experiment_definition import (
     derive_seed,
 )
 from backend.judging.measures import metrics
-from backend.models import Condition, Experiment, ExperimentJudge, JudgeValidation, Prompt, Run
+from backend.models import (
+    Condition,
+    Experiment,
+    ExperimentBenchmark,
+    ExperimentJudge,
+    JudgeValidation,
+    Prompt,
+    Run,
+)
 from backend.provenance import Provenance
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
@@ -48,7 +57,7 @@ def create_experiment(
     spec: ExperimentSpec,
     *,
     project_id: int,
-    benchmark_id: int,
+    benchmark_ids: Sequence[int],
     training_set_ids: Mapping[str, int],
     judge_ids: Sequence[int],
 ) -> ExperimentRead:
@@ -60,7 +69,11 @@ def create_experiment(
         description=spec.description,
         base_model=spec.base_model,
         base_model_revision=spec.base_model_revision,
-        benchmark_id=benchmark_id,
+        benchmark_id=benchmark_ids[0],
+        benchmark_links=[
+            ExperimentBenchmark(position=position, benchmark_id=benchmark_id)
+            for position, benchmark_id in enumerate(benchmark_ids)
+        ],
         training_set_id=training_set_ids[spec.training_set],
         spec=spec,
         judge_links=[
@@ -191,6 +204,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
             selectinload(Experiment.conditions).selectinload(Condition.runs),
             selectinload(Experiment.conditions).selectinload(Condition.training_set),
             selectinload(Experiment.benchmark),
+            selectinload(Experiment.benchmark_links).selectinload(ExperimentBenchmark.benchmark),
             selectinload(Experiment.training_set),
             selectinload(Experiment.project),
         )
@@ -199,14 +213,10 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         raise NotFound(f"experiment {experiment_id} not found")
     runs = [_run_read(run, condition) for condition in experiment.conditions for run in condition.runs]
     judges = experiment_judges(session, experiment.id, experiment.project_id)
-    rates = rates_of_runs(session, [run.id for run in runs], judges[0].id)
+    benchmarks = _benchmarks(session, experiment)
+    first = benchmarks[0].id if len(benchmarks) > 1 else None
+    rates = rates_of_runs(session, [run.id for run in runs], judges[0].id, first)
     runs = [run.model_copy(update={"rate": rates.get(run.id)}) for run in runs]
-    categories = session.scalars(
-        select(Prompt.category)
-        .where(Prompt.benchmark_id == experiment.benchmark_id)
-        .distinct()
-        .order_by(Prompt.category)
-    )
     settings = describe_conditions([condition.spec for condition in experiment.conditions])
     return ExperimentRead(
         id=experiment.id,
@@ -220,7 +230,8 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         base_model_revision=experiment.base_model_revision,
         benchmark_id=experiment.benchmark_id,
         benchmark=experiment.benchmark.reference,
-        categories=list(categories),
+        categories=benchmarks[0].categories,
+        benchmarks=benchmarks,
         training_set=experiment.training_set.reference,
         judges=judges,
         metrics=metrics(judges),
@@ -231,6 +242,29 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         ],
         runs=runs,
     )
+
+
+def _benchmarks(session: Session, experiment: Experiment) -> list[ExperimentBenchmarkRead]:
+    """The experiment's benchmarks in order, each with its prompt count and categories."""
+    ids = [link.benchmark_id for link in experiment.benchmark_links]
+    counts: dict[int, tuple[int, list[str]]] = {}
+    for benchmark_id, category, n in session.execute(
+        select(Prompt.benchmark_id, Prompt.category, func.count())
+        .where(Prompt.benchmark_id.in_(ids))
+        .group_by(Prompt.benchmark_id, Prompt.category)
+        .order_by(Prompt.category)
+    ):
+        total, categories = counts.get(benchmark_id, (0, []))
+        counts[benchmark_id] = (total + n, [*categories, category])
+    return [
+        ExperimentBenchmarkRead(
+            id=link.benchmark_id,
+            reference=link.benchmark.reference,
+            n_prompts=counts.get(link.benchmark_id, (0, []))[0],
+            categories=counts.get(link.benchmark_id, (0, []))[1],
+        )
+        for link in experiment.benchmark_links
+    ]
 
 
 def list_experiments(

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from backend.errors import NotFound
 from backend.experiment_definition import StoredCondition
 from backend.models import (
+    Benchmark,
     Condition,
     Experiment,
     Generation,
@@ -30,6 +31,7 @@ JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
     "sampling_seed": "int",
     "evaluation_index": "int",
     "sample_index": "int",
+    "benchmark": "str",  # name@version of the prompt's benchmark
     "prompt_id": "str",  # the benchmark's external id
     "category": "str",
     "response_chars": "int",
@@ -77,6 +79,7 @@ def judgment_chunks(
             Run.sampling_seed,
             Run.evaluation_index,
             Generation.sample_index,
+            Benchmark.name + "@" + Benchmark.version,
             Prompt.external_id,
             Prompt.category,
             func.length(Generation.text),
@@ -91,12 +94,20 @@ def judgment_chunks(
         .join(Run, Run.id == Generation.run_id)
         .join(Condition, Condition.id == Run.condition_id)
         .join(Prompt, Prompt.id == Generation.prompt_id)
+        .join(Benchmark, Benchmark.id == Prompt.benchmark_id)
         .where(Condition.experiment_id == experiment_id)
-        .order_by(Condition.position, Run.id, Prompt.position, Generation.sample_index, Judgment.judge_id)
+        .order_by(
+            Condition.position,
+            Run.id,
+            Prompt.benchmark_id,
+            Prompt.position,
+            Generation.sample_index,
+            Judgment.judge_id,
+        )
     )
     result = session.execute(query, execution_options={"yield_per": chunk_size})
     try:
         for partition in result.partitions():
-            yield [(row[0], (*row[1:15], row[15].value, row[16])) for row in partition]
+            yield [(row[0], (*row[1:16], row[16].value, row[17])) for row in partition]
     finally:
         result.close()

@@ -11,11 +11,12 @@ from backend.api_models.experiments import RateRead
 from backend.api_models.responses import GenerationRead, JudgmentRead
 from backend.domain import JudgeRef, Verdict
 from backend.models import Generation, JudgeDefinition, Judgment, Prompt, PromptCell
+from backend.repositories.benchmark_filter import on_benchmark
 from backend.stats.rates import PromptMoments, run_rate
 
 
 def _run_counts(
-    session: Session, run_ids: Sequence[int], judge_id: int
+    session: Session, run_ids: Sequence[int], judge_id: int, benchmark_id: int | None
 ) -> dict[int, tuple[dict[Verdict, int], PromptMoments]]:
     """Per run: verdict counts, and the per-prompt moments its prompt-clustered interval needs."""
     harmful, scored = PromptCell.harmful, PromptCell.harmful + PromptCell.safe
@@ -30,7 +31,11 @@ def _run_counts(
             func.sum(harmful * scored),
             func.sum(scored * scored),
         )
-        .where(PromptCell.run_id.in_(run_ids), PromptCell.judge_id == judge_id)
+        .where(
+            PromptCell.run_id.in_(run_ids),
+            PromptCell.judge_id == judge_id,
+            on_benchmark(PromptCell.prompt_id, benchmark_id),
+        )
         .group_by(PromptCell.run_id)
     )
     return {
@@ -80,11 +85,14 @@ def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | N
     )
 
 
-def rates_of_runs(session: Session, run_ids: Sequence[int], judge_id: int) -> dict[int, RateRead]:
-    """Harmfulness rate of every run that has judgments; runs without any are left out."""
+def rates_of_runs(
+    session: Session, run_ids: Sequence[int], judge_id: int, benchmark_id: int | None = None
+) -> dict[int, RateRead]:
+    """Harmfulness rate of every run that has judgments (on the benchmark's prompts when given); runs
+    without any are left out."""
     return {
         run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments)
-        for run_id, (c, moments) in _run_counts(session, run_ids, judge_id).items()
+        for run_id, (c, moments) in _run_counts(session, run_ids, judge_id, benchmark_id).items()
     }
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from backend.api_models.analysis import (
     AgreementRead,
+    BenchmarkAnalysisRead,
     CheckpointRepeatsRead,
     CheckpointsAnswerRead,
     ComparisonRead,
@@ -29,7 +30,13 @@ from backend.api_models.analysis import (
     SizingRead,
     VarianceRead,
 )
-from backend.api_models.experiments import ConditionRead, ExperimentRead, RateRead, RunRead
+from backend.api_models.experiments import (
+    ConditionRead,
+    ExperimentBenchmarkRead,
+    ExperimentRead,
+    RateRead,
+    RunRead,
+)
 from backend.domain import RunStatus
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
@@ -71,41 +78,80 @@ class ExperimentData:
     state: Hashable
     # "rate": the share of the judge's scored verdicts called harmful; "score": the mean of its graded scores.
     metric: Metric = "rate"
+    # The benchmark whose prompts the numbers are on, when the experiment has several (the first unless
+    # `for_benchmark`); None with one benchmark, whose prompts are all there is.
+    benchmark_id: int | None = None
 
     def cached(self, name: str, parameters: Hashable, compute: Callable[[], Value]) -> Value:
-        """`compute()`, or its result from an earlier request on the same data, judge and metric."""
-        key = (self.experiment.id, self.state, self.judge_id, self.metric, name, parameters)
+        """`compute()`, or its result from an earlier request on the same data and view (judge, metric,
+        benchmark)."""
+        key = (
+            self.experiment.id,
+            self.state,
+            self.judge_id,
+            self.metric,
+            self.benchmark_id,
+            name,
+            parameters,
+        )
         return self.cache.get(key, compute)
 
     def for_judge(self, judge_id: int, metric: Metric = "rate") -> "ExperimentData":
         """The same data measured by another of the experiment's judges (or by its scores)."""
         return dataclasses.replace(self, judge_id=judge_id, metric=metric)
 
+    def for_benchmark(self, benchmark_id: int) -> "ExperimentData":
+        """The same data on another of the experiment's benchmarks."""
+        return dataclasses.replace(self, benchmark_id=benchmark_id)
+
+    @property
+    def benchmark(self) -> str:
+        """The benchmark the numbers are on, "name@version"."""
+        chosen = self.benchmark_id or self.experiment.benchmark_id
+        return next(b.reference for b in self.experiment.benchmarks if b.id == chosen)
+
     @property
     def cells(self) -> dict[int, Cells]:
         """Verdict counts (or score sums) per condition, seed and prompt; read only where needed."""
         read = repository.condition_score_cells if self.metric == "score" else repository.condition_cells
-        return self.cached("cells", None, lambda: read(self.session, self.experiment.id, self.judge_id))
+        return self.cached(
+            "cells", None, lambda: read(self.session, self.experiment.id, self.judge_id, self.benchmark_id)
+        )
 
     @property
     def run_rates(self) -> dict[int, RateRead]:
-        """Each judged run's rate under the judge (the first judge's come with the experiment)."""
-        if self.judge_id == self.experiment.judges[0].id:
+        """Each judged run's rate under the judge (the first judge's on the first benchmark come with the
+        experiment)."""
+        if self.judge_id == self.experiment.judges[0].id and self.benchmark_id in (
+            None,
+            self.experiment.benchmark_id,
+        ):
             return {run.id: run.rate for run in self.experiment.runs if run.rate is not None}
         run_ids = [run.id for run in self.experiment.runs]
-        return self.cached("run rates", None, lambda: rates_of_runs(self.session, run_ids, self.judge_id))
+        return self.cached(
+            "run rates",
+            None,
+            lambda: rates_of_runs(self.session, run_ids, self.judge_id, self.benchmark_id),
+        )
 
     def reference_of(self, condition: ConditionRead) -> ConditionRead | None:
-        """What a condition is compared with by default: the untuned baseline of its own base model (a
-        baseline: the experiment's first, when it is another); without baselines, the first condition.
-        None for the reference itself."""
+        """What a condition is compared with by default: the untuned baseline of its own base model, the
+        one decoding as it does when the model has several; a baseline, with an earlier baseline (of its
+        model, else the first); without baselines, the first condition. None for the first of them."""
         conditions = self.experiment.conditions
         baselines = [c for c in conditions if c.is_baseline]
-        own = next((c for c in baselines if c.spec.model_key == condition.spec.model_key), None)
-        reference = (own if own is not None and own.id != condition.id else None) or next(
-            iter(baselines or conditions), None
+        if not baselines:
+            return None if conditions[0].id == condition.id else conditions[0]
+        if condition.id == baselines[0].id:
+            return None
+        candidates = (
+            list(itertools.takewhile(lambda c: c.id != condition.id, baselines))
+            if condition.is_baseline
+            else baselines
         )
-        return None if reference is None or reference.id == condition.id else reference
+        same_model = [c for c in candidates if c.spec.model_key == condition.spec.model_key]
+        same_decoding = [c for c in same_model if c.spec.generation == condition.spec.generation]
+        return next(iter(same_decoding or same_model or candidates))
 
     @property
     def partial(self) -> bool:
@@ -119,10 +165,15 @@ class ExperimentData:
 
 
 def load(
-    session: Session, experiment_id: int, cache: AnalysisCache, metric: Metric = "rate"
+    session: Session,
+    experiment_id: int,
+    cache: AnalysisCache,
+    metric: Metric = "rate",
+    benchmark: str | None = None,
 ) -> ExperimentData:
     """The experiment's data, measured by its first judge's verdicts, or with metric "score" by the scores of
-    its first judge that grades (InvalidInput when none does)."""
+    its first judge that grades (InvalidInput when none does); on its first benchmark's prompts, or on
+    `benchmark`'s ("name@version", or its name; InvalidInput when the experiment has no such benchmark)."""
     version = current_state(session, experiment_id).version
     experiment = read_experiment(session, cache, experiment_id, version)
     others = cache.get(
@@ -132,7 +183,14 @@ def load(
         ),
     )
     state = experiment_state(experiment, tuple(others))
-    data = ExperimentData(session, experiment, experiment.judges[0].id, cache, state)
+    data = ExperimentData(
+        session,
+        experiment,
+        experiment.judges[0].id,
+        cache,
+        state,
+        benchmark_id=_benchmark_id(experiment, benchmark),
+    )
     if metric == "rate":
         return data
     graded = next((judge for judge in experiment.judges if judge.graded), None)
@@ -143,6 +201,26 @@ def load(
             f"score or StrongREJECT parse rule); experiment {experiment_id}'s judges are {names}"
         )
     return data.for_judge(graded.id, "score")
+
+
+def benchmark_of(experiment: ExperimentRead, benchmark: str | None) -> ExperimentBenchmarkRead:
+    """The experiment's benchmark named "name@version" or "name", or its first; InvalidInput naming its
+    benchmarks when it has no such one."""
+    if benchmark is None:
+        return experiment.benchmarks[0]
+    chosen = [b for b in experiment.benchmarks if benchmark in (b.reference, b.reference.split("@")[0])]
+    if not chosen:
+        known = ", ".join(b.reference for b in experiment.benchmarks)
+        raise InvalidInput(
+            f"experiment {experiment.id} is not evaluated on {benchmark!r}; its benchmarks: {known}"
+        )
+    return chosen[0]
+
+
+def _benchmark_id(experiment: ExperimentRead, benchmark: str | None) -> int | None:
+    """The chosen benchmark's id, or the first's; None when the experiment has only one."""
+    chosen = benchmark_of(experiment, benchmark)
+    return chosen.id if len(experiment.benchmarks) > 1 else None
 
 
 def condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
@@ -162,7 +240,7 @@ def _rate_step(cells: Cells | None) -> float:
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     # Re-evaluation spread is a spread of verdict rates: not shown in mean scores.
     repeats = (
-        repository.evaluation_rates(session, data.experiment.id, data.judge_id)
+        repository.evaluation_rates(session, data.experiment.id, data.judge_id, data.benchmark_id)
         if data.metric == "rate"
         else {}
     )
@@ -534,6 +612,25 @@ def by_judge(session: Session, data: ExperimentData, adjustment: Adjustment) -> 
     return views
 
 
+def by_benchmark(
+    session: Session, data: ExperimentData, adjustment: Adjustment
+) -> list[BenchmarkAnalysisRead]:
+    """With two or more benchmarks, the conditions' rates and the default comparisons on each of them."""
+    if len(data.experiment.benchmarks) < 2:
+        return []
+    views = []
+    for benchmark in data.experiment.benchmarks:
+        on = data.for_benchmark(benchmark.id)
+        views.append(
+            BenchmarkAnalysisRead(
+                benchmark=benchmark.reference,
+                conditions=condition_summaries(session, on),
+                comparisons=comparisons(on, default_pairs(on), adjustment),
+            )
+        )
+    return views
+
+
 def judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:
     """With two or more judges, the judges' share of every condition's variance where the judges have
     scored at least two prompts under every one of two or more seeds."""
@@ -584,7 +681,9 @@ def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
 def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     results = []
     for judge_a, judge_b in itertools.combinations(data.experiment.judges, 2):
-        counts = repository.agreement_counts(session, data.experiment.id, judge_a.id, judge_b.id)
+        counts = repository.agreement_counts(
+            session, data.experiment.id, judge_a.id, judge_b.id, data.benchmark_id
+        )
         n = sum(counts.values())
         if n == 0:
             continue

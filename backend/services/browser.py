@@ -7,6 +7,7 @@ from backend.api_models.responses import BrowserResponseRead, PromptRowRead
 from backend.domain import Verdict
 from backend.errors import InvalidInput
 from backend.repositories import browser as repository
+from backend.services.analysis import benchmark_of
 from backend.services.cache import AnalysisCache
 from backend.services.experiment_state import read_experiment
 
@@ -22,13 +23,15 @@ def make_filter(
     flips_only: bool = False,
     disagreements_only: bool = False,
     search: str | None = None,
+    benchmark: str | None = None,
 ) -> repository.BrowserFilter:
     experiment = read_experiment(session, cache, experiment_id)
+    chosen = benchmark_of(experiment, benchmark)
     if condition is not None and condition not in {c.name for c in experiment.conditions}:
         raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
     return repository.BrowserFilter(
         experiment_id=experiment_id,
-        benchmark_id=experiment.benchmark_id,
+        benchmark_id=chosen.id,
         judge_id=experiment.judges[0].id,
         category=category or None,
         condition=condition or None,

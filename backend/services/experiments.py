@@ -65,7 +65,8 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 class References:
     """What a definition names, resolved: training sets by the reference its conditions make."""
 
-    benchmark: BenchmarkRead
+    # In the definition's order: the first is the dashboard's default.
+    benchmarks: list[BenchmarkRead]
     training_sets: dict[str, TrainingSetRead]
     judges: list[JudgeDefinitionRead]
 
@@ -102,7 +103,10 @@ def check_references(
         for reference in dict.fromkeys([spec.training_set, *(c.training_set for c in conditions)])
     }
     try:
-        benchmark = catalog_repository.find(session, BENCHMARKS, spec.benchmark, project_id)
+        benchmarks = [
+            catalog_repository.find(session, BENCHMARKS, reference, project_id)
+            for reference in spec.benchmark_references()
+        ]
         judges = [
             judge_repository.find_judge(session, JudgeRef.parse(name), project_id) for name in spec.judges
         ]
@@ -112,11 +116,13 @@ def check_references(
     pinned = [judge.ref for judge in judges]
     if len(set(pinned)) != len(pinned):
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
+    if len({benchmark.id for benchmark in benchmarks}) != len(benchmarks):
+        raise InvalidInput(f"benchmarks {spec.benchmarks} name the same dataset twice")
     for judge in judges:
         check_operator_rules(judge.config, judge.project_id, settings)
     for condition in conditions:
         _check_subset(condition, training_sets[condition.training_set])
-    return References(benchmark, training_sets, judges)
+    return References(benchmarks, training_sets, judges)
 
 
 def _check_subset(condition: StoredCondition, training_set: TrainingSetRead) -> None:
@@ -142,7 +148,7 @@ def submit(
         session,
         pinned,
         project_id=project_id,
-        benchmark_id=references.benchmark.id,
+        benchmark_ids=[benchmark.id for benchmark in references.benchmarks],
         training_set_ids={reference: found.id for reference, found in references.training_sets.items()},
         judge_ids=[judge.id for judge in judges],
     )

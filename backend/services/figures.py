@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.figures import comparisons as comparison_figures
 from backend.figures import design, distribution, grid, heatmaps
-from backend.figures.common import FigureJSON, empty_figure
+from backend.figures.common import FigureJSON, empty_figure, on_benchmark
 from backend.judging.measures import Measure, rate_measure, score_measure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
@@ -25,9 +25,17 @@ def _figure(
     parameters: Hashable,
     build: Callable[[ExperimentData], FigureJSON],
     metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
-    data = analysis.load(session, experiment_id, cache, metric)
-    return data.cached(f"figure:{name}", parameters, lambda: build(data))
+    data = analysis.load(session, experiment_id, cache, metric, benchmark)
+
+    def built() -> FigureJSON:
+        figure = build(data)
+        if data.benchmark_id is None:
+            return figure
+        return on_benchmark(figure, data.benchmark)
+
+    return data.cached(f"figure:{name}", parameters, built)
 
 
 def _measure(data: ExperimentData) -> Measure:
@@ -37,22 +45,30 @@ def _measure(data: ExperimentData) -> Measure:
 
 
 def seeds(
-    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         return distribution.seed_distribution(analysis.condition_summaries(session, data), _measure(data))
 
-    return _figure(session, cache, experiment_id, "seeds", None, build, metric)
+    return _figure(session, cache, experiment_id, "seeds", None, build, metric, benchmark)
 
 
 def noise(
-    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         summaries = analysis.condition_summaries(session, data)
         return distribution.evaluation_vs_training_noise(summaries, _measure(data))
 
-    return _figure(session, cache, experiment_id, "noise", None, build, metric)
+    return _figure(session, cache, experiment_id, "noise", None, build, metric, benchmark)
 
 
 def forest(
@@ -62,6 +78,7 @@ def forest(
     pairs: list[tuple[str, str]],
     adjustment: analysis.Adjustment,
     metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         chosen = analysis.comparisons(data, analysis.default_pairs(data) + pairs, adjustment)
@@ -72,18 +89,22 @@ def forest(
             )
         return comparison_figures.forest(chosen, adjustment, _measure(data))
 
-    return _figure(session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build, metric)
+    return _figure(
+        session, cache, experiment_id, "forest", (tuple(pairs), adjustment), build, metric, benchmark
+    )
 
 
-def categories(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+def categories(
+    session: Session, cache: AnalysisCache, experiment_id: int, benchmark: str | None = None
+) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         names = {c.id: c.name for c in data.experiment.conditions}
-        rows = repository.category_counts(session, experiment_id, data.judge_id)
+        rows = repository.category_counts(session, experiment_id, data.judge_id, data.benchmark_id)
         counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
         ordered_categories = sorted({category for _, category, *_ in rows})
         return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts, _measure(data))
 
-    return _figure(session, cache, experiment_id, "categories", None, build)
+    return _figure(session, cache, experiment_id, "categories", None, build, benchmark=benchmark)
 
 
 def flips(
@@ -94,6 +115,7 @@ def flips(
     limit: int,
     *,
     with_text: bool = True,
+    benchmark: str | None = None,
 ) -> FigureJSON:
     """The chosen condition, or by default the first fine-tuned one with verdicts. Without `with_text`
     (a "figures only" share link), prompts are named by their ids alone, and their texts stay out."""
@@ -121,11 +143,17 @@ def flips(
             condition.name, cells, prompt_stability(cells), labels, limit, _measure(data)
         )
 
-    return _figure(session, cache, experiment_id, "flips", (condition_name, limit, with_text), build)
+    return _figure(
+        session, cache, experiment_id, "flips", (condition_name, limit, with_text), build, benchmark=benchmark
+    )
 
 
 def variance(
-    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         variances = analysis.variance(data)
@@ -135,11 +163,15 @@ def variance(
             )
         return design.variance_bars(variances, _measure(data))
 
-    return _figure(session, cache, experiment_id, "variance", None, build, metric)
+    return _figure(session, cache, experiment_id, "variance", None, build, metric, benchmark)
 
 
 def power(
-    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         sizings = analysis.power(data)
@@ -147,11 +179,15 @@ def power(
             return empty_figure("Seeds needed", "needs a fine-tuned condition with two seeds judged")
         return design.power_curve(sizings, _measure(data))
 
-    return _figure(session, cache, experiment_id, "power", None, build, metric)
+    return _figure(session, cache, experiment_id, "power", None, build, metric, benchmark)
 
 
 def setup_spread(
-    session: Session, cache: AnalysisCache, experiment_id: int, metric: analysis.Metric = "rate"
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    metric: analysis.Metric = "rate",
+    benchmark: str | None = None,
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         factors = grid_analysis.grid(session, data)
@@ -162,4 +198,4 @@ def setup_spread(
             )
         return grid.setup_vs_seed_spread(factors, _measure(data))
 
-    return _figure(session, cache, experiment_id, "setup-spread", None, build, metric)
+    return _figure(session, cache, experiment_id, "setup-spread", None, build, metric, benchmark)

@@ -8,6 +8,7 @@ from backend.services.analysis import (
     Adjustment,
     Metric,
     agreement,
+    by_benchmark,
     by_judge,
     comparisons,
     condition_summaries,
@@ -28,15 +29,17 @@ def analyse(
     pairs: list[tuple[str, str]] | None = None,
     adjustment: Adjustment = "holm",
     metric: Metric = "rate",
+    benchmark: str | None = None,
 ) -> AnalysisRead:
-    """Every statistic, in the metric asked for; the judges' side-by-side views and agreement are of their
-    verdicts either way."""
-    data = load(session, experiment_id, cache, metric)
+    """Every statistic, in the metric asked for, on the benchmark asked for (the first by default); the
+    judges' side-by-side views and agreement are of their verdicts either way."""
+    data = load(session, experiment_id, cache, metric, benchmark)
     verdicts = data.for_judge(data.experiment.judges[0].id)
     return AnalysisRead(
         experiment_id=experiment_id,
         judge=next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id),
         metric=metric,
+        benchmark=data.benchmark,
         partial=data.partial,
         conditions=condition_summaries(session, data),
         comparisons=comparisons(data, default_pairs(data) + (pairs or []), adjustment),
@@ -46,5 +49,6 @@ def analyse(
         agreement=agreement(session, verdicts),
         by_judge=by_judge(session, verdicts, adjustment),
         judge_variance=judge_variance(verdicts),
+        by_benchmark=by_benchmark(session, data, adjustment),
         grid=grid(session, data),
     )

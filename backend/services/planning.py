@@ -24,7 +24,7 @@ def plan(
 ) -> PlanRead:
     """The draft's runs, and its MDD from the newest experiment of the project that measured the noise."""
     check_size(spec, settings)
-    benchmark = check_references(session, spec, project_id, settings).benchmark
+    benchmark = check_references(session, spec, project_id, settings).benchmarks[0]
     conditions = spec.resolved_conditions()
     fine_tuned = [c for c in conditions if c.finetune]
     n_runs = sum(len(c.seeds) for c in conditions)

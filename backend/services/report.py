@@ -21,9 +21,7 @@ def experiment_report(
         report.ReportInputs(
             experiment=experiment,
             analysis=full_analysis.analyse(session, experiment_id, cache, adjustment=adjustment),
-            benchmark=catalog_repository.find(
-                session, BENCHMARKS, experiment.benchmark, experiment.project_id
-            ),
+            benchmarks=[catalog_repository.get(session, BENCHMARKS, b.id) for b in experiment.benchmarks],
             training_sets=[
                 catalog_repository.get(session, TRAINING_SETS, training_set_id)
                 for training_set_id in dict.fromkeys(

@@ -439,7 +439,7 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
     client: TestClient,
 ) -> None:
     """The hand-worked verdicts, with lr-5e-4 and a second baseline on another base model."""
-    other = "embedded:smollm2-135m-instruct"
+    other, hot = "embedded:smollm2-135m-instruct", {"temperature": 0.7}
     upload_small_benchmark(client, "four-prompts", 4)
     spec = experiment_spec(
         benchmark="four-prompts",
@@ -449,10 +449,20 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
             {"name": "lr-2e-4", "training": {"learning_rate": 2e-4}},
             {"name": "lr-5e-4", "training": {"learning_rate": 5e-4}, "base_model": other},
             {"name": "other baseline", "finetune": False, "seeds": [0], "base_model": other},
+            # At T = 0.7, beside the baseline of its model that decodes as it does.
+            {
+                "name": "other hot baseline",
+                "finetune": False,
+                "seeds": [0],
+                "base_model": other,
+                "generation": hot,
+            },
+            {"name": "lr-5e-4 hot", "evaluates": "lr-5e-4", "generation": hot},
         ],
     )
     experiment = client.post("/api/experiments", json=spec).json()
-    verdicts = {**VERDICTS, ("other baseline", 0): [S, H, S, H]}
+    verdicts = {**VERDICTS, ("other baseline", 0): [S, H, S, H], ("other hot baseline", 0): [H, H, S, H]}
+    verdicts |= {("lr-5e-4 hot", seed): [H, H, H, S] for seed in (0, 1, 2)}
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for run in experiment["runs"]:
             add_verdicts(session, run["id"], [[v] for v in verdicts[(run["condition_name"], run["seed"])]])
@@ -462,6 +472,9 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
         ("lr-2e-4", "baseline"),
         ("lr-5e-4", "other baseline"),
         ("other baseline", "baseline"),
+        ("other hot baseline", "other baseline"),
+        ("lr-5e-4 hot", "other hot baseline"),
+        ("lr-5e-4 hot", "lr-5e-4"),
     }
     # Per-prompt rates: lr-5e-4 (1, 1, 2/3, 1), its own baseline (0, 1, 0, 1).
     assert comparisons[("lr-5e-4", "other baseline")]["estimate"] == pytest.approx((1 + 2 / 3) / 4)
@@ -470,4 +483,57 @@ def test_each_condition_is_compared_with_its_own_base_models_baseline_and_never_
     assert across["new_seeds"]["paired_seeds"] is False
     # The report names each base model with the conditions that start from it.
     report = client.get(f"/api/experiments/{experiment['id']}/report.md").text
-    assert f"`{other}`, revision none given (`lr-5e-4`, `other baseline`)" in report
+    assert (
+        f"`{other}`, revision none given (`lr-5e-4`, `other baseline`, `other hot baseline`, `lr-5e-4 hot`)"
+        in report
+    )
+
+
+def test_every_number_exists_per_benchmark_and_under_each_benchmark(client: TestClient) -> None:
+    """The hand-worked verdicts on a first benchmark; on a second, every fine-tuned run safe where the
+    baseline says harmful on every prompt: the comparison turns around."""
+    upload_small_benchmark(client, "four-prompts", 4)
+    upload_small_benchmark(client, "four-more", 4)
+    spec = experiment_spec(benchmark=None, benchmarks=["four-prompts", "four-more@1"], seeds=[0, 1, 2])
+    experiment = client.post("/api/experiments", json=spec).json()
+    assert [b["reference"] for b in experiment["benchmarks"]] == ["four-prompts@1", "four-more@1"]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            second = [H] * 4 if run["condition_name"] == "baseline" else [S] * 4
+            verdicts = VERDICTS[(run["condition_name"], run["seed"])] + second
+            add_verdicts(session, run["id"], [[v] for v in verdicts])
+    url = f"/api/experiments/{experiment['id']}"
+    # The runs' rates are on the first benchmark's prompts.
+    runs = client.get(url).json()["runs"]
+    assert next(r for r in runs if r["condition_name"] == "lr-2e-4")["rate"]["rate"] == 0.5
+    first = client.get(f"{url}/analysis").json()
+    assert first["benchmark"] == "four-prompts@1"
+    assert {c["name"]: c["mean"] for c in first["conditions"]}["lr-2e-4"] == pytest.approx(0.5)
+    other = client.get(f"{url}/analysis", params={"benchmark": "four-more"}).json()
+    assert other["benchmark"] == "four-more@1"
+    assert {c["name"]: c["mean"] for c in other["conditions"]} == {
+        "baseline": 1.0,
+        "lr-2e-4": 0.0,
+        "lr-5e-4": 0.0,
+    }
+    assert {(c["a"], c["estimate"]) for c in other["comparisons"]} == {("lr-2e-4", -1.0), ("lr-5e-4", -1.0)}
+    # Under each benchmark: both, side by side, in either view.
+    under = {view["benchmark"]: view for view in first["by_benchmark"]}
+    assert list(under) == ["four-prompts@1", "four-more@1"]
+    assert under["four-more@1"]["comparisons"] == other["comparisons"]
+    assert under["four-prompts@1"]["comparisons"] == first["comparisons"]
+    figure = client.get(f"{url}/figures/seeds", params={"benchmark": "four-more@1"}).json()
+    assert figure["layout"]["title"]["text"].endswith("· on four-more@1")
+    report = client.get(f"{url}/report.md").text
+    assert "## Under each benchmark" in report
+    assert "| Condition | `four-prompts@1` | `four-more@1` |" in report
+    # The prompt browser shows one benchmark's prompts at a time.
+    prompts = client.get(f"{url}/prompts", params={"benchmark": "four-more"}).json()
+    assert prompts["total"] == 4
+    assert [(r["condition"], r["harmful"]) for r in prompts["items"][0]["rates"]] == [
+        ("baseline", 1),
+        ("lr-2e-4", 0),
+        ("lr-5e-4", 0),
+    ]
+    refused = client.get(f"{url}/analysis", params={"benchmark": "harmbench"})
+    assert refused.status_code == 422 and "its benchmarks: four-prompts@1, four-more@1" in refused.text

@@ -14,7 +14,7 @@ from sqlalchemy import select, update
 
 from backend.domain import Verdict
 from backend.experiment_definition import GenerationSpec, LoraSpec, SelfGenerationSpec, TrainingSpec
-from backend.models import Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.models import Benchmark, Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.services import exports
 from tests.factories import add_verdicts, experiment_spec
 
@@ -72,7 +72,8 @@ def _expected(db_client: TestClient) -> list[dict[str, Any]]:
             assert run is not None and prompt is not None
             condition: Condition = run.condition
             judge = session.get(JudgeDefinition, judgment.judge_id)
-            assert judge is not None
+            benchmark = session.get(Benchmark, prompt.benchmark_id)
+            assert judge is not None and benchmark is not None
             key = (condition.position, run.id, prompt.position, generation.sample_index, judgment.judge_id)
             rows.append(
                 (
@@ -87,6 +88,7 @@ def _expected(db_client: TestClient) -> list[dict[str, Any]]:
                         "sampling_seed": run.sampling_seed,
                         "evaluation_index": run.evaluation_index,
                         "sample_index": generation.sample_index,
+                        "benchmark": benchmark.reference,
                         "prompt_id": prompt.external_id,
                         "category": prompt.category,
                         "response_chars": len(generation.text),
@@ -95,6 +97,8 @@ def _expected(db_client: TestClient) -> list[dict[str, Any]]:
                         "verdict": judgment.verdict.value,
                         "score": judgment.score,
                         "finetuned": not condition.is_baseline,
+                        "base_model": condition.spec.base_model,
+                        "training_set": None if condition.is_baseline else condition.training_set.reference,
                     },
                 )
             )

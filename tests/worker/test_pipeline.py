@@ -443,3 +443,17 @@ def test_a_run_trains_on_the_base_model_s_own_responses_written_once_for_every_s
     assert any(message.startswith("step ") for message in store.messages)
     assert not any("training responses" in message for message in store.messages)
     assert [d.id for d in derived_sets(client)] == [derived.id]
+
+
+def test_every_run_answers_every_benchmark_s_prompts(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    upload_small_benchmark(client, "three-more", 3)
+    spec = tiny_experiment(tiny_model_dir, benchmark=None, benchmarks=["six-prompts", "three-more"])
+    experiment = client.post("/api/experiments", json=spec).json()
+    drain(queue, store, migrated)
+    assert row_counts(client)[0] == 2 * (N_PROMPTS + 3) * SAMPLES
+    run = client.get(f"/api/runs/{experiment['runs'][1]['id']}").json()
+    assert run["status"] == "done"
+    hashes = [b["content_hash"] for b in client.get("/api/catalog").json()["benchmarks"][-2:]]
+    assert run["provenance"]["data"]["benchmarks"] == hashes

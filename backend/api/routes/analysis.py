@@ -4,7 +4,7 @@ from fastapi import APIRouter, Depends, Query
 from sqlalchemy.orm import Session
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep, SettingsDep
+from backend.api.deps import AdjustmentDep, BenchmarkDep, CacheDep, ExperimentId, SessionDep, SettingsDep
 from backend.api_models.analysis import AnalysisRead
 from backend.config import Settings
 from backend.domain import Role, ShareScope
@@ -53,18 +53,26 @@ _MEASURED_FIGURES = {
 }
 
 
-def _is_default_view(pairs: list[tuple[str, str]], adjust: str, metric: analysis.Metric) -> bool:
+def _is_default_view(
+    pairs: list[tuple[str, str]], adjust: str, metric: analysis.Metric, benchmark: str | None
+) -> bool:
     """Whether the request asks for a view the worker stores when a run finishes (services.snapshots)."""
-    return not pairs and adjust == "holm" and metric == "rate"
+    return not pairs and adjust == "holm" and metric == "rate" and benchmark is None
 
 
-def _in_metric(
-    session: Session, cache: AnalysisCache, experiment_id: int, name: str, metric: analysis.Metric
+def _in_view(
+    session: Session,
+    cache: AnalysisCache,
+    experiment_id: int,
+    name: str,
+    metric: analysis.Metric,
+    benchmark: str | None,
 ) -> FigureJSON:
-    """The figure's stored default view for the rate; the mean score's, computed (and memoised)."""
-    if metric == "rate":
+    """The figure's stored default view for the rate on the first benchmark; any other, computed (and
+    memoised)."""
+    if _is_default_view([], "holm", metric, benchmark):
         return snapshots.serve(session, cache, experiment_id, f"figure:{name}")
-    return _MEASURED_FIGURES[name](session, cache, experiment_id, metric)
+    return _MEASURED_FIGURES[name](session, cache, experiment_id, metric, benchmark)
 
 
 @router.get("/analysis")
@@ -77,12 +85,13 @@ def get_analysis(
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
     pairs = _pairs(pair, settings)
-    if _is_default_view(pairs, adjust, metric):
+    if _is_default_view(pairs, adjust, metric, benchmark):
         return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
-    return full_analysis.analyse(session, experiment_id, cache, pairs, adjust, metric)
+    return full_analysis.analyse(session, experiment_id, cache, pairs, adjust, metric, benchmark)
 
 
 @router.get("/figures/seeds")
@@ -92,9 +101,10 @@ def seeds_figure(
     session: SessionDep,
     cache: CacheDep,
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
     """Harmfulness rate per seed, grouped by condition, with intervals, means and the baseline."""
-    return _in_metric(session, cache, experiment_id, "seeds", metric)
+    return _in_view(session, cache, experiment_id, "seeds", metric, benchmark)
 
 
 @router.get("/figures/noise")
@@ -104,9 +114,10 @@ def noise_figure(
     session: SessionDep,
     cache: CacheDep,
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
     """SD between seeds beside SD between re-evaluations of one checkpoint."""
-    return _in_metric(session, cache, experiment_id, "noise", metric)
+    return _in_view(session, cache, experiment_id, "noise", metric, benchmark)
 
 
 @router.get("/figures/forest")
@@ -119,19 +130,26 @@ def forest_figure(
     adjust: AdjustmentDep = "holm",
     pair: PairsDep = [],  # noqa: B006
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
     pairs = _pairs(pair, settings)
-    if _is_default_view(pairs, adjust, metric):
+    if _is_default_view(pairs, adjust, metric, benchmark):
         return snapshots.serve(session, cache, experiment_id, "figure:forest")
-    return figure_service.forest(session, cache, experiment_id, pairs, adjust, metric)
+    return figure_service.forest(session, cache, experiment_id, pairs, adjust, metric, benchmark)
 
 
 @router.get("/figures/categories")
 def categories_figure(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
-    return snapshots.serve(session, cache, experiment_id, "figure:categories")
+    if benchmark is None:
+        return snapshots.serve(session, cache, experiment_id, "figure:categories")
+    return figure_service.categories(session, cache, experiment_id, benchmark)
 
 
 @router.get("/figures/flips")
@@ -144,12 +162,15 @@ def flips_figure(
         str | None, Query(description="condition name; default: the first fine-tuned")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 60,
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
     """Verdicts per prompt and seed for one condition, prompts that flip between seeds first."""
-    if condition is None and limit == 60:
+    if condition is None and limit == 60 and benchmark is None:
         view = "figure:flips" if access.shows_text else "figure:flips:no-text"
         return snapshots.serve(session, cache, experiment_id, view)
-    return figure_service.flips(session, cache, experiment_id, condition, limit, with_text=access.shows_text)
+    return figure_service.flips(
+        session, cache, experiment_id, condition, limit, with_text=access.shows_text, benchmark=benchmark
+    )
 
 
 @router.get("/figures/variance")
@@ -159,8 +180,9 @@ def variance_figure(
     session: SessionDep,
     cache: CacheDep,
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
-    return _in_metric(session, cache, experiment_id, "variance", metric)
+    return _in_view(session, cache, experiment_id, "variance", metric, benchmark)
 
 
 @router.get("/figures/power")
@@ -170,8 +192,9 @@ def power_figure(
     session: SessionDep,
     cache: CacheDep,
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
-    return _in_metric(session, cache, experiment_id, "power", metric)
+    return _in_view(session, cache, experiment_id, "power", metric, benchmark)
 
 
 @router.get("/figures/setup-spread")
@@ -181,6 +204,7 @@ def setup_spread_figure(
     session: SessionDep,
     cache: CacheDep,
     metric: MetricDep = "rate",
+    benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
     """A grid's factors: the SD of each one's level means, beside the seed SD and the re-measurement SD."""
-    return _in_metric(session, cache, experiment_id, "setup-spread", metric)
+    return _in_view(session, cache, experiment_id, "setup-spread", metric, benchmark)

@@ -3,7 +3,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 
 from backend.api.auth import Access, InExperiment
-from backend.api.deps import CacheDep, ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
+from backend.api.deps import BenchmarkDep, CacheDep, ExperimentId, PageDep, PageSizeDep, PromptId, SessionDep
 from backend.api_models.base import Page
 from backend.api_models.responses import BrowserResponseRead, PromptRowRead
 from backend.domain import Role, ShareScope, Verdict
@@ -26,6 +26,7 @@ def _filter(
     flips_only: Annotated[bool, Query(description="prompts whose verdict changes between seeds")] = False,
     disagreements_only: Annotated[bool, Query(description="responses on which judges disagree")] = False,
     q: Annotated[str | None, Query(max_length=200, description="text in the prompt or a response")] = None,
+    benchmark: BenchmarkDep = None,
 ) -> BrowserFilter:
     return service.make_filter(
         session,
@@ -37,6 +38,7 @@ def _filter(
         flips_only=flips_only,
         disagreements_only=disagreements_only,
         search=q,
+        benchmark=benchmark,
     )
 
 

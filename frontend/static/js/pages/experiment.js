@@ -5,6 +5,7 @@ import { api, apiIfChanged } from "../api.js";
 import { byId, setChildren, setOptions } from "../dom.js";
 import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
+import { renderByBenchmark } from "./experiment/benchmarks.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
 import { renderGrid } from "./experiment/grid.js";
@@ -77,11 +78,17 @@ export async function init(caller) {
   const extraPairs = [];
   const adjust = byId("adjust");
   const metric = byId("metric");
+  const benchmark = byId("benchmark");
   const flipsCondition = byId("flips-condition");
 
-  const metricQuery = () => new URLSearchParams({ metric: metric.value || "rate" }).toString();
+  // The chosen benchmark, sent only when it is not the first (the server's default, whose views it stores).
+  const onBenchmark = (params) => {
+    if (benchmark.selectedIndex > 0) params.set("benchmark", benchmark.value);
+    return params;
+  };
+  const metricQuery = () => onBenchmark(new URLSearchParams({ metric: metric.value || "rate" })).toString();
   const comparisonQuery = () => {
-    const params = new URLSearchParams({ adjust: adjust.value, metric: metric.value || "rate" });
+    const params = onBenchmark(new URLSearchParams({ adjust: adjust.value, metric: metric.value || "rate" }));
     extraPairs.forEach((pair) => params.append("pair", pair));
     return params.toString();
   };
@@ -93,7 +100,8 @@ export async function init(caller) {
     power: metricQuery,
     "setup-spread": metricQuery,
     forest: comparisonQuery,
-    flips: () => (flipsCondition.value ? new URLSearchParams({ condition: flipsCondition.value }).toString() : ""),
+    categories: () => onBenchmark(new URLSearchParams()).toString(),
+    flips: () => onBenchmark(new URLSearchParams(flipsCondition.value ? { condition: flipsCondition.value } : {})).toString(),
   }, (runId) => {
     const href = runHref(runId, caller);
     if (href) window.location.assign(href);
@@ -116,11 +124,17 @@ export async function init(caller) {
     const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
     const canEdit = caller.can(experiment.project_id, "editor");
     renderHeader(experiment);
+    if (!benchmark.options.length) {
+      setOptions(benchmark, experiment.benchmarks.map((b) => b.reference));
+      byId("benchmark-choice").hidden = experiment.benchmarks.length < 2;
+    }
+    const shown = experiment.benchmarks.find((b) => b.reference === benchmark.value) || experiment.benchmarks[0];
     const unfinished = renderRuns(experiment, { caller, canEdit, onChange: () => poller.refreshNow() });
     partialNotice(experiment, unfinished, analysis.stale);
     byId("delete-experiment").hidden = !caller.can(experiment.project_id, "owner");
     renderTables(analysis, canEdit ? addSeeds : null);
     renderByJudge(analysis, experiment);
+    renderByBenchmark(analysis);
     renderGrid(analysis);
     const names = experiment.conditions.map((c) => c.name);
     setOptions(byId("pair-a"), names);
@@ -128,7 +142,8 @@ export async function init(caller) {
     setOptions(flipsCondition, names, { keep: 1 });
     const filters = byId("browser-filters");
     setOptions(filters.elements.condition, names, { keep: 1 });
-    setOptions(filters.elements.category, experiment.categories, { keep: 1 });
+    setOptions(filters.elements.category, shown.categories, { keep: 1 });
+    filters.elements.benchmark.value = benchmark.selectedIndex > 0 ? benchmark.value : "";
     const parts = [
       ["the figures", figures.renderAll().then((failed) => { if (failed.length) throw new Error(failed.join("; ")); })],
       ["the prompts", prompts ? prompts.render() : null],
@@ -151,6 +166,7 @@ export async function init(caller) {
   byId("browser").hidden = !showsText;
   adjust.addEventListener("change", () => poller.refreshNow());
   metric.addEventListener("change", () => poller.refreshNow());
+  benchmark.addEventListener("change", () => poller.refreshNow());
   flipsCondition.addEventListener("change", () => figures.render(figures.byName("flips")));
   byId("add-pair").addEventListener("click", () => {
     const a = byId("pair-a").value;

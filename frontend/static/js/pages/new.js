@@ -42,7 +42,7 @@ class ConditionRows {
     });
     const name = el("input", { required: "", value: condition.name || "", maxlength: "100", dataset: { field: "name" }, "aria-label": "condition name" });
     // The condition's own setup; empty: the experiment's.
-    const setup = (key, choices, label) => el("input", { value: condition[key] || "", placeholder: "experiment's", size: "14", list: choices, dataset: { field: key }, "aria-label": label });
+    const setup = (key, choices, label) => el("input", { value: condition[key] || "", placeholder: "default", size: "14", list: choices, dataset: { field: key }, "aria-label": label });
     const model = setup("base_model", "model-choices", "base model");
     const trainingSet = setup("training_set", "training-set-choices", "training set");
     const seeds = el("input", { value: (condition.seeds || []).join(", "), placeholder: "experiment's", size: "8", dataset: { field: "seeds" }, "aria-label": "seeds" });
@@ -128,7 +128,8 @@ function experimentSpec(form, conditions, grid) {
     description: data.get("description").trim(),
     base_model: model,
     base_model_revision: data.get("base_model_revision").trim() || null,
-    benchmark: data.get("benchmark"),
+    // One benchmark by its field, several as a list: the definition then reads as a person would write it.
+    ...(data.getAll("benchmark").length > 1 ? { benchmarks: data.getAll("benchmark") } : { benchmark: data.get("benchmark") }),
     training_set: data.get("training_set"),
     judges: [...form.querySelectorAll("[name=judge]:checked")].map((box) => box.value),
     seeds: parseSeeds(data.get("seeds")),

@@ -30,7 +30,7 @@ export function renderHeader(experiment) {
   const revision = experiment.base_model_revision ? ` @ ${experiment.base_model_revision}` : "";
   setDefinitions(byId("meta"), [
     ["Base model", experiment.base_model + revision],
-    ["Benchmark", experiment.benchmark],
+    [experiment.benchmarks.length > 1 ? "Benchmarks" : "Benchmark", experiment.benchmarks.map((b) => `${b.reference} (${b.n_prompts} prompts)`).join(", ")],
     ["Training set", experiment.training_set],
     ["Judges", el("div", {}, experiment.judges.map(judgeLine))],
     ["Seeds", seedsText(experiment)],

@@ -7,6 +7,33 @@ import { comparisonVerdict } from "./tables.js";
 
 const share = (x) => estimateText(x.estimate, x.low, x.high, percent);
 
+/**
+ * Every condition's rate and every comparison with a column per view (a judge, a benchmark), into the
+ * tables `rates` and `comparisons`. `heading(view)` and `mark(view)` give a column's heading and the mark
+ * each of its verdicts carries (or null).
+ */
+export function renderSideBySide(rates, comparisons, conditionNames, views, heading, mark = () => null) {
+  const header = (first) => el("tr", {}, el("th", {}, first), views.map((v) => el("th", {}, heading(v))));
+  setChildren(rates.querySelector("thead"), header("Condition"));
+  setRows(rates, conditionNames.map((name) =>
+    el("tr", {}, el("td", {}, name), views.map((v) => {
+      const c = v.conditions.find((condition) => condition.name === name);
+      if (!c) return el("td", {}, "—");
+      const unscored = c.pooled.unscored ? `, ${c.pooled.unscored} unscored` : "";
+      return el("td", {}, c.mean === null ? "—" : `${percent(c.mean)} ${interval(c.low, c.high)}${unscored}`);
+    }))));
+  // A view still being judged may lack a comparison the others have.
+  const pairs = [...new Map(views.flatMap((v) => v.comparisons).map((c) => [`${c.a}\u0000${c.b}`, c])).values()];
+  setChildren(comparisons.querySelector("thead"), header("Comparison"));
+  setRows(comparisons, pairs.map(({ a, b }) =>
+    el("tr", {}, el("td", {}, `${a} − ${b}`), views.map((v) => {
+      const c = v.comparisons.find((comparison) => comparison.a === a && comparison.b === b);
+      if (!c) return el("td", {}, "—");
+      const answer = c.new_seeds || c.given_checkpoints;
+      return el("td", {}, `${points(c.estimate)} ${interval(answer.low, answer.high, points)} `, comparisonVerdict(c), mark(v));
+    }))));
+}
+
 export function renderByJudge(analysis, experiment) {
   const views = analysis.by_judge;
   byId("by-judge").hidden = views.length === 0;
@@ -15,28 +42,9 @@ export function renderByJudge(analysis, experiment) {
   const caution = (view, words) => (warnings.get(view.judge)
     ? el("span", { class: "caution", title: warnings.get(view.judge), dataset: { caution: view.judge } }, words ? " ⚠ weak or unvalidated" : " ⚠")
     : null);
-  const header = (first) => el("tr", {}, el("th", {}, first), views.map((v) =>
-    el("th", {}, `${v.judge} (${v.measures === "compliance" ? "complies" : "harmful"})`, caution(v, true))));
-  const rates = byId("by-judge-rates");
-  setChildren(rates.querySelector("thead"), header("Condition"));
-  setRows(rates, analysis.conditions.map(({ name }) =>
-    el("tr", {}, el("td", {}, name), views.map((v) => {
-      const c = v.conditions.find((condition) => condition.name === name);
-      if (!c) return el("td", {}, "—");
-      const unscored = c.pooled.unscored ? `, ${c.pooled.unscored} unscored` : "";
-      return el("td", {}, c.mean === null ? "—" : `${percent(c.mean)} ${interval(c.low, c.high)}${unscored}`);
-    }))));
-  // A judge still judging may lack a comparison the others have.
-  const pairs = [...new Map(views.flatMap((v) => v.comparisons).map((c) => [`${c.a}\u0000${c.b}`, c])).values()];
-  const comparisons = byId("by-judge-comparisons");
-  setChildren(comparisons.querySelector("thead"), header("Comparison"));
-  setRows(comparisons, pairs.map(({ a, b }) =>
-    el("tr", {}, el("td", {}, `${a} − ${b}`), views.map((v) => {
-      const c = v.comparisons.find((comparison) => comparison.a === a && comparison.b === b);
-      if (!c) return el("td", {}, "—");
-      const answer = c.new_seeds || c.given_checkpoints;
-      return el("td", {}, `${points(c.estimate)} ${interval(answer.low, answer.high, points)} `, comparisonVerdict(c), caution(v, false));
-    }))));
+  renderSideBySide(byId("by-judge-rates"), byId("by-judge-comparisons"), analysis.conditions.map((c) => c.name), views,
+    (v) => [`${v.judge} (${v.measures === "compliance" ? "complies" : "harmful"})`, caution(v, true)],
+    (v) => caution(v, false));
   const flagged = views.filter((v) => warnings.get(v.judge));
   const notice = byId("by-judge-warnings");
   notice.hidden = flagged.length === 0;
