@@ -85,7 +85,7 @@ class SelfGenerationSpec(_Decoding):
     max_new_tokens: int = Field(128, ge=1, le=4096)
 
     @property
-    def generation(self) -> GenerationSpec:
+    def as_generation(self) -> GenerationSpec:
         """These settings as the generation code takes them: one response per prompt."""
         return GenerationSpec(**self.model_dump())
 

@@ -295,7 +295,9 @@ def test_a_condition_trains_on_the_training_set_s_responses_unless_it_asks_for_t
     assert human.training.responses == "human" and own.training.responses == "self"
     # Greedy unless set, with room for a full answer.
     assert (own.training.self_generation.temperature, own.training.self_generation.max_new_tokens) == (0, 128)
-    assert sampled.training.self_generation.generation == GenerationSpec(temperature=0.7, max_new_tokens=128)
+    assert sampled.training.self_generation.as_generation == GenerationSpec(
+        temperature=0.7, max_new_tokens=128
+    )
 
 
 @pytest.mark.parametrize(

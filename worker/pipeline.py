@@ -190,7 +190,7 @@ def _answer_prompts(
 ) -> list[ExampleRecord]:
     """The source's examples with the base model's answers (as `responses` says to write them) in place
     of their responses, in order."""
-    spec = responses.generation.generation
+    spec = responses.generation.as_generation
     # Each prompt goes by its position in the set where the generation code takes a prompt id.
     prompts = list(enumerate(example.prompt for example in source))
     batches = plan_generation(loaded.tokenizer, prompts, spec, responses.token_budget)

@@ -377,8 +377,10 @@ def test_a_run_trains_on_the_base_model_s_own_responses_written_once_for_every_s
     upload_small_benchmark(client, "six-prompts", N_PROMPTS)
     store = ProgressRecordingStore(client.app.state.session_factory)  # type: ignore[attr-defined]
     store.messages = []
+    # On the CPU in fp32, as the direct generation below, also where a GPU is visible.
+    on_cpu = migrated.model_copy(update={"device": "cpu"})
     experiment = own_responses_experiment(client, tiny_model_dir)
-    drain(queue, store, migrated)
+    drain(queue, store, on_cpu)
     runs = [r for r in experiment["runs"] if r["condition_name"] == "own"]
     assert [client.get(f"/api/runs/{r['id']}").json()["status"] for r in runs] == ["done", "done"]
     # One derived set for both seeds: greedy answers depend on no seed.
@@ -387,7 +389,7 @@ def test_a_run_trains_on_the_base_model_s_own_responses_written_once_for_every_s
     five = next(t for t in source if t["name"] == "five")
     assert [e.prompt for e in derived.examples] == FIVE_PROMPTS
     # The answers are the base model's: greedy generation of a prompt with the pipeline's generation code.
-    loaded = load_base_model(str(tiny_model_dir), None, migrated, torch.device("cpu"))
+    loaded = load_base_model(str(tiny_model_dir), None, on_cpu, torch.device("cpu"))
     (answer,) = generate_batch(
         loaded.model,
         loaded.tokenizer,
@@ -433,12 +435,12 @@ def test_a_run_trains_on_the_base_model_s_own_responses_written_once_for_every_s
     # stored, writing nothing again.
     store.messages = []
     retried = runs[1]["id"]
-    shutil.rmtree(adapter_directory(migrated, retried))
+    shutil.rmtree(adapter_directory(on_cpu, retried))
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         session.get(Run, retried).status = RunStatus.TRAINING  # type: ignore[union-attr]
         session.commit()
     assert client.post(f"/api/runs/{retried}/retry").status_code == 200
-    drain(queue, store, migrated)
+    drain(queue, store, on_cpu)
     assert client.get(f"/api/runs/{retried}").json()["status"] == "done"
     assert any(message.startswith("step ") for message in store.messages)
     assert not any("training responses" in message for message in store.messages)
