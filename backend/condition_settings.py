@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from backend.api_models.experiments import SettingRead
-from backend.experiment_definition import StoredCondition
+from backend.experiment_definition import StoredCondition, TrainingSpec
 
 Item = tuple[str, str, str]  # (key, group, text)
 
@@ -19,10 +19,19 @@ def _base_model(spec: StoredCondition) -> list[Item]:
     return [("base_model", "setup", f"{spec.base_model}{revision}")]
 
 
+def _responses(training: TrainingSpec) -> str:
+    if training.responses == "human":
+        return "the training set's responses"
+    writing = training.self_generation
+    decoding = "greedy" if writing.temperature == 0 else f"T={writing.temperature:g}, top-p {writing.top_p:g}"
+    return f"the base model's own responses ({decoding}, up to {writing.max_new_tokens} tokens)"
+
+
 def _training(spec: StoredCondition) -> list[Item]:
     training, lora = spec.training, spec.lora
     return [
         ("training_set", "setup", f"trained on {spec.training_set}"),
+        ("training.responses", "setup", f"with {_responses(training)}"),
         ("training.learning_rate", "training", f"lr {training.learning_rate:g}"),
         ("training.epochs", "training", f"{training.epochs} epoch(s)"),
         ("training.batch_size", "training", f"batch {training.batch_size}"),

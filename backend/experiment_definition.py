@@ -17,7 +17,7 @@ ask for.
 import itertools
 import re
 from collections.abc import Sequence
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -68,6 +68,28 @@ class LoraSpec(_Spec):
         return modules
 
 
+class _Decoding(_Spec):
+    # 0 means greedy decoding; the sampling seed then changes nothing.
+    temperature: float = Field(0.0, ge=0, le=5)
+    top_p: float = Field(1.0, gt=0, le=1)
+
+
+class GenerationSpec(_Decoding):
+    max_new_tokens: int = Field(64, ge=1, le=4096)
+    samples_per_prompt: int = Field(1, ge=1, le=100)
+
+
+class SelfGenerationSpec(_Decoding):
+    """How the base model writes its own training responses (training.responses: self)."""
+
+    max_new_tokens: int = Field(128, ge=1, le=4096)
+
+    @property
+    def as_generation(self) -> GenerationSpec:
+        """These settings as the generation code takes them: one response per prompt."""
+        return GenerationSpec(**self.model_dump())
+
+
 class TrainingSpec(_Spec):
     learning_rate: float = Field(2e-4, gt=0, le=1)
     epochs: int = Field(1, ge=1, le=100)
@@ -79,14 +101,10 @@ class TrainingSpec(_Spec):
     # AdamW's decoupled decay per step is learning_rate x weight_decay; above 1 it would shrink weights
     # faster than they learn.
     weight_decay: float = Field(0.0, ge=0, le=1)
-
-
-class GenerationSpec(_Spec):
-    # 0 means greedy decoding; the sampling seed then changes nothing.
-    temperature: float = Field(0.0, ge=0, le=5)
-    top_p: float = Field(1.0, gt=0, le=1)
-    max_new_tokens: int = Field(64, ge=1, le=4096)
-    samples_per_prompt: int = Field(1, ge=1, le=100)
+    # "human": train on the training set's responses as they are; "self": on the base model's own answers
+    # to its prompts (Fraser et al. 2025, 4.4), written once into a derived training set before training.
+    responses: Literal["human", "self"] = "human"
+    self_generation: SelfGenerationSpec = Field(default_factory=SelfGenerationSpec)
 
 
 class PinnedSeeds(_Spec):
@@ -133,19 +151,21 @@ class ConditionSettings(_Spec):
 # A grid factor's level: a number, a name (a base model, a training set), or None where the setting takes
 # it ("all" for training.subset_size).
 Level = int | float | str | None
-# The groups of settings a grid may vary, and their models: every field of these but lists.
+# The groups of settings a grid may vary, and their models: every field of these but UNVARIED.
 VARIED_GROUPS: dict[str, type[BaseModel]] = {
     "lora": LoraSpec,
     "training": TrainingSpec,
     "generation": GenerationSpec,
 }
+# A level is one value (Level): a list or a group of settings is none.
+UNVARIED = ("target_modules", "self_generation")
 # The condition's own fields a grid may vary: what it trains on and from.
 VARIED_SETUP = ("base_model", "training_set")
 VARIABLE_FIELDS = VARIED_SETUP + tuple(
     f"{group}.{name}"
     for group, model in VARIED_GROUPS.items()
     for name, field in model.model_fields.items()
-    if name != "target_modules"
+    if name not in UNVARIED
 )
 
 

@@ -27,7 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
 from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
 from backend.experiment_definition import ExperimentSpec, StoredCondition
-from backend.provenance import Provenance
+from backend.provenance import Provenance, SelfWrittenResponses
 
 
 def utcnow() -> datetime:
@@ -249,6 +249,9 @@ class Prompt(Base):
 
 class TrainingSet(Dataset):
     __tablename__ = "training_sets"
+
+    # How a derived set's responses were written (backend.catalog.derived); None for the others.
+    derivation: Mapped[SelfWrittenResponses | None] = mapped_column(JSONModel(SelfWrittenResponses))
 
     examples: Mapped[list["TrainingExample"]] = relationship(
         back_populates="training_set", order_by="TrainingExample.position"

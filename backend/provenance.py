@@ -6,9 +6,13 @@ none, a baseline never trains). A field added after runs were first recorded is 
 lack it. A provenance is shown as it was recorded: what it never recorded is left out, not written as null.
 """
 
+import hashlib
+import json
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+
+from backend.experiment_definition import SelfGenerationSpec
 
 
 class _Recorded(BaseModel):
@@ -45,6 +49,15 @@ class DataHashes(_Recorded):
     benchmark: str
     benchmarks: list[str] = Field(default_factory=list)
     training_set: str
+
+
+class DatasetVersion(_Recorded):
+    """One stored version of a dataset, as a run or a derived dataset used it."""
+
+    id: int
+    name: str
+    version: str
+    content_hash: str
 
 
 class CpuDevice(_Recorded):
@@ -84,6 +97,34 @@ class GenerationRecord(_Recorded):
     batches: int
 
 
+class SelfWrittenResponses(_Recorded):
+    """How the responses of a derived training set (backend.catalog.derived) were written: shown with the
+    set."""
+
+    source: DatasetVersion  # the training set whose prompts were answered
+    base_model: ModelSource  # the model that answered, as the worker loaded it (no adapter)
+    # The sampling seed (the writing run's data-order seed); "greedy" when decoding is greedy, as no seed
+    # changes what greedy decoding writes.
+    seed: int | Literal["greedy"]
+    generation: SelfGenerationSpec
+    # How and where: tokens per generation batch (which prompts shared a batch), the device.
+    token_budget: int
+    device: Device
+    created_by_run: int
+
+    def identity(self) -> str:
+        """sha256 over what decides the answers: the source's content, the model's weights, the seed and the
+        settings; not where, how batched or by which run they were written."""
+        decided_by = {
+            "source": self.source.content_hash,
+            "base_model": self.base_model.model_dump(exclude={"path"}),
+            "seed": self.seed,
+            "generation": self.generation.model_dump(mode="json"),
+        }
+        digest = hashlib.sha256(json.dumps(decided_by, sort_keys=True).encode())
+        return "sha256:" + digest.hexdigest()
+
+
 class Provenance(_Recorded):
     base_model: ModelSource | None = None
     seeds: RunSeeds | None = None
@@ -92,6 +133,8 @@ class Provenance(_Recorded):
     environment: Environment | None = None
     training: TrainingRecord | None = None
     generation: GenerationRecord | None = None
+    # The derived training set of the base model's own responses it trained on (training.responses: self).
+    training_responses: DatasetVersion | None = None
 
     def with_sections(self, sections: "Provenance") -> Self:
         """This provenance with the sections `sections` records added, or replacing the ones recorded."""

@@ -134,11 +134,24 @@ def _setup(inputs: ReportInputs) -> list[str]:
             if source is not None
         }
     )
+    # Derived training sets (training.responses: self) the runs trained on.
+    self_written = sorted(
+        {
+            f"{code(f'{derived.name}@{derived.version}')}, {code(derived.content_hash)}"
+            for derived in (p.training_responses for p in inputs.provenance)
+            if derived is not None
+        }
+    )
     originals = [run for run in experiment.runs if run.evaluation_of_id is None]
     rows = [
         ["Base model", _used_by(experiment, _base_model)],
         ["Base model as loaded by the workers", "; ".join(loaded) or "no run has loaded it yet"],
         ["Training data", _used_by(experiment, training_data) or "none: no condition is fine-tuned"],
+        *(
+            [["Training responses written by the base model", "; ".join(self_written)]]
+            if self_written
+            else []
+        ),
         [
             "Benchmark",
             "; ".join(

@@ -9,7 +9,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.catalog.builtin import HARMFUL_DEMO
 from backend.domain import JudgeRef, RunStatus, Verdict
+from backend.experiment_definition import SelfGenerationSpec
 from backend.models import ExperimentBenchmark, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.provenance import CpuDevice, DatasetVersion, ModelSource, SelfWrittenResponses
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.experiments import primary_judge_id
 
@@ -29,6 +31,19 @@ def experiment_spec(**overrides: Any) -> dict[str, Any]:
     }
     spec.update(overrides)
     return spec
+
+
+def self_written(source: DatasetVersion, run_id: int, model: str = "org/model") -> SelfWrittenResponses:
+    """What a run records about the greedy answers `model` (a hub id) writes to `source`'s prompts."""
+    return SelfWrittenResponses(
+        source=source,
+        base_model=ModelSource(reference=model, revision=None, path=model, weights_sha256=None, commit="abc"),
+        seed="greedy",
+        generation=SelfGenerationSpec(),
+        token_budget=8192,
+        device=CpuDevice(type="cpu", torch_threads=2),
+        created_by_run=run_id,
+    )
 
 
 def causal_judge_spec(model: str, pattern: str = r"^\W*(\w+)") -> dict[str, Any]:

@@ -278,6 +278,66 @@ def test_a_bad_setup_factor_is_refused_naming_it(factors: dict, message: str) ->
         ExperimentSpec.model_validate(experiment_spec(conditions=[], grid={"factors": factors}))
 
 
+def test_a_condition_trains_on_the_training_set_s_responses_unless_it_asks_for_the_model_s_own() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            conditions=[
+                {"name": "human"},
+                {"name": "own", "training": {"responses": "self"}},
+                {
+                    "name": "sampled",
+                    "training": {"responses": "self", "self_generation": {"temperature": 0.7}},
+                },
+            ]
+        )
+    )
+    human, own, sampled = spec.resolved_conditions()
+    assert human.training.responses == "human" and own.training.responses == "self"
+    # Greedy unless set, with room for a full answer.
+    assert (own.training.self_generation.temperature, own.training.self_generation.max_new_tokens) == (0, 128)
+    assert sampled.training.self_generation.as_generation == GenerationSpec(
+        temperature=0.7, max_new_tokens=128
+    )
+
+
+@pytest.mark.parametrize(
+    ("training", "message"),
+    [
+        ({"responses": "model"}, "training.responses"),
+        ({"self_generation": {"temperature": -1}}, "training.self_generation.temperature"),
+        ({"self_generation": {"max_new_tokens": 0}}, "training.self_generation.max_new_tokens"),
+        ({"self_generation": {"samples_per_prompt": 2}}, "training.self_generation.samples_per_prompt"),
+    ],
+)
+def test_bad_response_settings_are_refused_naming_the_field(training: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as error:
+        ExperimentSpec.model_validate(experiment_spec(conditions=[{"name": "a", "training": training}]))
+    assert message in str(error.value)
+
+
+def test_a_grid_may_compare_human_responses_with_the_model_s_own() -> None:
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}],
+            grid={
+                "factors": {"training.responses": ["human", "self"]},
+                "settings": {"training": {"self_generation": {"max_new_tokens": 64}}},
+            },
+        )
+    )
+    _, human, own = spec.resolved_conditions()
+    assert (human.name, own.name) == ("responses=human", "responses=self")
+    assert (human.training.responses, own.training.responses) == ("human", "self")
+    # Each trains its own checkpoints, and the grid's settings reach both.
+    assert human.evaluates is None and own.evaluates is None
+    assert own.training.self_generation.max_new_tokens == 64
+    assert grid_factors(spec.conditions) == {"training.responses": ["human", "self"]}
+    with pytest.raises(ValidationError, match=r"'training\.self_generation': not a condition field"):
+        ExperimentSpec.model_validate(
+            experiment_spec(grid={"factors": {"training.self_generation": [{}, {"temperature": 1}]}})
+        )
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [

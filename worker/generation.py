@@ -5,7 +5,7 @@ number of samples, max_new_tokens and the token budget, never on what is done or
 moment; each batch is seeded by its index. A run records its budget (worker.pipeline) and keeps it.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -79,6 +79,17 @@ def plan_batches(
     if current:
         batches.append(current)
     return batches
+
+
+def plan_generation(
+    tokenizer: PreTrainedTokenizerBase,
+    prompts: Sequence[tuple[int, str]],
+    spec: GenerationSpec,
+    token_budget: int,
+) -> list[list[GenerationItem]]:
+    """The batches of every (prompt, sample) `spec` asks for, planned on the prompts' token lengths."""
+    lengths = prompt_lengths(tokenizer, [text for _, text in prompts])
+    return plan_batches(prompts, lengths, spec.samples_per_prompt, spec.max_new_tokens, token_budget)
 
 
 def default_token_budget(model: PreTrainedModel, device: torch.device) -> int:
@@ -159,3 +170,16 @@ def generate_batch(
         text = str(tokenizer.decode(tokens[:length], skip_special_tokens=True)).strip()
         results.append(GeneratedText(item, text, length))
     return results
+
+
+def generate_batches(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    batches: Iterable[tuple[int, Sequence[GenerationItem]]],
+    spec: GenerationSpec,
+    sampling_seed: int,
+) -> Iterator[list[GeneratedText]]:
+    """The responses to each (index in the plan, batch) in turn, each batch seeded by its index, so the
+    batches left after an interruption sample as they would have."""
+    for index, batch in batches:
+        yield generate_batch(model, tokenizer, batch, spec, batch_seed(sampling_seed, index))

@@ -10,11 +10,21 @@ from pathlib import Path
 from peft import PeftModel
 from transformers import PreTrainedModel
 
+from backend.catalog.derived import derived_name
+from backend.catalog.records import ExampleRecord
 from backend.config import Settings
 from backend.domain import RunStatus
-from backend.provenance import DataHashes, GenerationRecord, Provenance, RunSeeds, TrainingRecord
+from backend.provenance import (
+    DataHashes,
+    DatasetVersion,
+    GenerationRecord,
+    Provenance,
+    RunSeeds,
+    SelfWrittenResponses,
+    TrainingRecord,
+)
 from worker.device import describe, pick_device
-from worker.generation import batch_seed, default_token_budget, generate_batch, plan_batches, prompt_lengths
+from worker.generation import default_token_budget, generate_batches, plan_generation
 from worker.judges import load_judge
 from worker.judges.base import JudgeResources, judge_pairs
 from worker.lease import Lease
@@ -100,16 +110,23 @@ def adapter_attached(model: PreTrainedModel, adapter: Path) -> Iterator[PeftMode
 
 
 def finetune(job: Job) -> None:
-    """Train the run's LoRA adapter on the cached base model and publish it; the base model is restored."""
+    """Train the run's LoRA adapter on the cached base model and publish it; the base model is restored.
+    With training.responses: self it trains on the base model's own answers to its training set's prompts
+    (a derived training set, written first unless a run stored it already)."""
     context, spec = job.context, job.context.condition
     target = adapter_directory(job.settings, context.run_id)
-    examples = job.store.training_examples(context.training_set_id)
 
     def on_step(step: int, total: int, loss: float) -> None:
         job.progress(step / total, f"step {step}/{total}, loss {loss:.3f}")
 
     seeds = TrainingSeeds(context.lora_init_seed, context.data_order_seed, context.data_subset_seed)
     with _base_model(job) as loaded:
+        training_set_id = context.training_set_id
+        if spec.training.responses == "self":
+            derived = _self_written_set(job, loaded)
+            job.store.add_provenance(job.lease, Provenance(training_responses=derived))
+            training_set_id = derived.id
+        examples = job.store.training_examples(training_set_id)
         model, result = train_lora(
             loaded.model, loaded.tokenizer, examples, spec.lora, spec.training, seeds, on_step
         )
@@ -130,6 +147,68 @@ def finetune(job: Job) -> None:
     job.store.add_provenance(job.lease, Provenance(training=trained))
 
 
+def _self_written_set(job: Job, loaded: LoadedModel) -> DatasetVersion:
+    """The derived training set of the base model's own answers to the prompts of the run's training set:
+    the one a run that would write the same answers stored, else written now and stored. Sampled answers
+    are seeded by the run's data-order seed; greedy ones depend on no seed, so every run shares them."""
+    context = job.context
+    writing = context.condition.training.self_generation
+    model = loaded.model
+    responses = SelfWrittenResponses(
+        source=DatasetVersion(
+            id=context.training_set_id,
+            name=context.training_set_name,
+            version=context.training_set_version,
+            content_hash=context.training_set_hash,
+        ),
+        base_model=loaded.source,
+        seed=context.data_order_seed if writing.temperature > 0 else "greedy",
+        generation=writing,
+        token_budget=_token_budget(job, model),
+        device=describe(next(model.parameters()).device, model.dtype),
+        created_by_run=context.run_id,
+    )
+    name = derived_name(responses)
+    stored = job.store.derived_training_set(context.project_id, name)
+    if stored is None:
+        examples = _answer_prompts(
+            job, loaded, job.store.training_examples(context.training_set_id), responses
+        )
+        stored = job.store.add_derived_training_set(job.lease, context.project_id, name, examples, responses)
+    if stored.derivation is None or stored.derivation.identity() != responses.identity():
+        raise ValueError(
+            f"the project's training set {name}@{stored.version} holds other responses than the base model's "
+            "own with these settings (an upload of that name?): the run cannot store its own under that name"
+        )
+    return DatasetVersion(
+        id=stored.id, name=stored.name, version=stored.version, content_hash=stored.content_hash
+    )
+
+
+def _answer_prompts(
+    job: Job, loaded: LoadedModel, source: list[ExampleRecord], responses: SelfWrittenResponses
+) -> list[ExampleRecord]:
+    """The source's examples with the base model's answers (as `responses` says to write them) in place
+    of their responses, in order."""
+    spec = responses.generation.as_generation
+    # Each prompt goes by its position in the set where the generation code takes a prompt id.
+    prompts = list(enumerate(example.prompt for example in source))
+    batches = plan_generation(loaded.tokenizer, prompts, spec, responses.token_budget)
+    answers: dict[int, str] = {}
+
+    def report() -> None:
+        job.progress(
+            len(answers) / len(source), f"writing its own training responses {len(answers)}/{len(source)}"
+        )
+
+    report()
+    seed = job.context.data_order_seed
+    for generated in generate_batches(loaded.model, loaded.tokenizer, enumerate(batches), spec, seed):
+        answers.update((answer.item.prompt_id, answer.text) for answer in generated)
+        report()
+    return [ExampleRecord(prompt, answers[position]) for position, prompt in prompts]
+
+
 def generate(job: Job) -> None:
     """Generate every (prompt, sample) the run has not stored yet, a batch per transaction."""
     context, settings = job.context, job.settings
@@ -146,9 +225,9 @@ def generate(job: Job) -> None:
             raise FileNotFoundError(f"no trained adapter at {adapter}; {retry}")
     prompts = job.store.prompts(context.benchmark_ids)
     with _base_model(job) as loaded:
-        budget = _token_budget(job, loaded.model)
-        lengths = prompt_lengths(loaded.tokenizer, [text for _, text in prompts])
-        batches = plan_batches(prompts, lengths, spec.samples_per_prompt, spec.max_new_tokens, budget)
+        recorded = job.store.provenance(context.run_id).generation
+        budget = _token_budget(job, loaded.model, recorded.token_budget if recorded else None)
+        batches = plan_generation(loaded.tokenizer, prompts, spec, budget)
         planned = GenerationRecord(token_budget=budget, batches=len(batches))
         job.store.add_provenance(job.lease, Provenance(generation=planned))
         stored = job.store.generated_keys(context.run_id)
@@ -159,14 +238,12 @@ def generate(job: Job) -> None:
         ]
         total = sum(len(batch) for batch in batches)
         done = total - sum(len(batch) for _, batch in pending)
+        job.progress(done / total, f"generated {done}/{total} responses")
         with _maybe_adapter(loaded.model, adapter) as model:
-            for index, batch in pending:
-                job.progress(done / total, f"generated {done}/{total} responses")
-                generated = generate_batch(
-                    model, loaded.tokenizer, batch, spec, batch_seed(context.sampling_seed, index)
-                )
+            for generated in generate_batches(model, loaded.tokenizer, pending, spec, context.sampling_seed):
                 job.store.add_generations(job.lease, generated)
-                done += len(batch)
+                done += len(generated)
+                job.progress(done / total, f"generated {done}/{total} responses")
 
 
 @contextmanager
@@ -178,14 +255,13 @@ def _maybe_adapter(model: PreTrainedModel, adapter: Path | None) -> Iterator[Pre
             yield attached  # type: ignore[misc]  # a PeftModel generates like the model it wraps
 
 
-def _token_budget(job: Job, model: PreTrainedModel) -> int:
-    """The setting if given; else the budget the run recorded when it first generated, so a resumed run
-    plans the batches it planned before; else the device's default."""
+def _token_budget(job: Job, model: PreTrainedModel, recorded: int | None = None) -> int:
+    """The setting if given; else `recorded`, the budget a run recorded when it first generated, so a
+    resumed run plans the batches it planned before; else the device's default."""
     if job.settings.generation_token_budget > 0:
         return job.settings.generation_token_budget
-    recorded = job.store.provenance(job.context.run_id).generation
     if recorded is not None:
-        return recorded.token_budget
+        return recorded
     return default_token_budget(model, next(model.parameters()).device)
 
 

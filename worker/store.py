@@ -10,12 +10,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from backend.api_models.catalog import TrainingSetRead
 from backend.api_models.judges import JudgeDefinitionRead
+from backend.catalog.derived import DERIVED_VERSION, SELF_WRITTEN
+from backend.catalog.kinds import TRAINING_SETS
 from backend.catalog.records import ExampleRecord
 from backend.db import dialect_insert
 from backend.domain import RunStatus
+from backend.errors import Conflict
 from backend.experiment_definition import StoredCondition
 from backend.jobs import RUNS
 from backend.models import (
@@ -31,7 +36,8 @@ from backend.models import (
     TrainingSet,
     utcnow,
 )
-from backend.provenance import Provenance
+from backend.provenance import Provenance, SelfWrittenResponses
+from backend.repositories import catalog as catalog_repository
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
 from worker.generation import GeneratedText
@@ -46,6 +52,8 @@ class RunContext:
 
     run_id: int
     experiment_id: int
+    # The experiment's project: where a derived training set of the run's goes.
+    project_id: int
     is_baseline: bool
     # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement
     # (the run it repeats) or its condition evaluates another's checkpoints (that one's run of its seed).
@@ -63,6 +71,8 @@ class RunContext:
     benchmark_ids: list[int]
     benchmark_hashes: list[str]
     training_set_id: int
+    training_set_name: str
+    training_set_version: str
     training_set_hash: str
 
 
@@ -98,7 +108,7 @@ class RunStore(JobStore[Run]):
         """None if the run no longer exists (its experiment was deleted)."""
         with self._sessions() as session:
             row = session.execute(
-                select(Run, Condition, Experiment, TrainingSet.content_hash)
+                select(Run, Condition, Experiment, TrainingSet)
                 .join(Condition, Run.condition_id == Condition.id)
                 .join(Experiment, Condition.experiment_id == Experiment.id)
                 .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
@@ -106,7 +116,7 @@ class RunStore(JobStore[Run]):
             ).first()
             if row is None:
                 return None
-            run, condition, experiment, training_set_hash = row
+            run, condition, experiment, training_set = row
             benchmarks = session.execute(
                 select(Benchmark.id, Benchmark.content_hash)
                 .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Benchmark.id)
@@ -116,6 +126,7 @@ class RunStore(JobStore[Run]):
             return RunContext(
                 run_id=run.id,
                 experiment_id=experiment.id,
+                project_id=experiment.project_id,
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=_checkpoint_run_id(session, run, condition),
                 condition=condition.spec,
@@ -128,8 +139,10 @@ class RunStore(JobStore[Run]):
                 sampling_seed=run.sampling_seed,
                 benchmark_ids=[benchmark_id for benchmark_id, _ in benchmarks],
                 benchmark_hashes=[content_hash for _, content_hash in benchmarks],
-                training_set_id=condition.training_set_id,
-                training_set_hash=training_set_hash,
+                training_set_id=training_set.id,
+                training_set_name=training_set.name,
+                training_set_version=training_set.version,
+                training_set_hash=training_set.content_hash,
             )
 
     # --- the run's status ----------------------------------------------------------------------------
@@ -227,6 +240,47 @@ class RunStore(JobStore[Run]):
                 .order_by(TrainingExample.position)
             )
             return [ExampleRecord(prompt, response) for prompt, response in rows]
+
+    def derived_training_set(self, project_id: int, name: str) -> TrainingSetRead | None:
+        """The project's derived training set of that name (backend.catalog.derived), if stored."""
+        with self._sessions() as session:
+            return catalog_repository.stored(session, TRAINING_SETS, project_id, name, DERIVED_VERSION)
+
+    def add_derived_training_set(
+        self,
+        lease: Lease,
+        project_id: int,
+        name: str,
+        examples: Sequence[ExampleRecord],
+        derivation: SelfWrittenResponses,
+    ) -> TrainingSetRead:
+        """Store a derived training set in the project, in one transaction; if another run stored one of
+        that name first (they raced to write the same answers), that one, which every run then trains on."""
+        source = derivation.source
+        description = (
+            f"The prompts of {source.name}@{source.version} with {derivation.base_model.reference}'s own "
+            f"answers as the responses (training.responses: self), written by run "
+            f"{derivation.created_by_run}."
+        )
+        try:
+            with self._sessions.begin() as session:
+                self._hold(session, lease)
+                return catalog_repository.add(
+                    session,
+                    TRAINING_SETS,
+                    project_id=project_id,
+                    name=name,
+                    version=DERIVED_VERSION,
+                    source=SELF_WRITTEN,
+                    description=description,
+                    records=examples,
+                    recorded={"derivation": derivation},
+                )
+        except (IntegrityError, Conflict):
+            winner = self.derived_training_set(project_id, name)
+            if winner is None:
+                raise
+            return winner
 
     # --- results ---------------------------------------------------------------------------------
 

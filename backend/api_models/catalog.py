@@ -13,6 +13,7 @@ from backend.catalog.training_sets import TRAINING_SET_FORMATS
 from backend.catalog.uploads import DatasetFile
 from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
 from backend.judging.definition import Measured
+from backend.provenance import SelfWrittenResponses
 
 
 # What every kind of dataset shows; each kind's read model adds its counts (backend.catalog.kinds).
@@ -34,6 +35,8 @@ class BenchmarkRead(DatasetRead):
 
 class TrainingSetRead(DatasetRead):
     n_examples: int
+    # A derived set's: how its responses were written (training.responses: self); None for the others.
+    derivation: SelfWrittenResponses | None = None
 
 
 class ValidationSetRead(DatasetRead):

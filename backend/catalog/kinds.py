@@ -62,6 +62,9 @@ class DatasetKind(Generic[R, Read]):
     categories: bool = False
     # Columns this kind's dataset rows add, set by the upload, each with how a conflict names its value.
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Columns this kind's rows add that record how a dataset was made (a derived training set's
+    # derivation): shown, stored with a new row, never compared.
+    recorded: Sequence[str] = ()
     # The record's field that messages name an item by besides its position (a benchmark's ids are its
     # authors': HarmBench's BehaviorID); None: the position alone.
     named_by: str | None = None
@@ -127,6 +130,7 @@ TRAINING_SETS = DatasetKind(
     bounds={"prompt": "max_example_chars", "response": "max_example_chars"},
     read_model=TrainingSetRead,
     count="n_examples",
+    recorded=("derivation",),
 )
 
 VALIDATION_SETS = DatasetKind(

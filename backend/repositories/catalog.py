@@ -26,7 +26,7 @@ def _read(session: Session, kind: DatasetKind[Any, Read], row: Dataset) -> Read:
     tallies = (func.sum(case((condition, 1), else_=0)) for condition in kind.tallies.values())
     query = select(func.count(), *tallies).select_from(items).where(in_dataset)
     count, *tallied = session.execute(query).one()
-    columns = (*DatasetRead.model_fields, *kind.attributes)
+    columns = (*DatasetRead.model_fields, *kind.attributes, *kind.recorded)
     fields: dict[str, Any] = {name: getattr(row, name) for name in columns}
     fields[kind.count] = count
     fields.update(zip(kind.tallies, (n or 0 for n in tallied), strict=True))
@@ -72,6 +72,25 @@ def list_datasets(session: Session, kind: DatasetKind[Any, Read], project_ids: S
     return [_read(session, kind, row) for row in rows]
 
 
+def _row(
+    session: Session, kind: DatasetKind[Any, Any], project_id: int | None, name: str, version: str
+) -> Dataset | None:
+    """The project's (None: the built-ins') row for (name, version), if stored."""
+    model = kind.model
+    same_project = model.project_id.is_(None) if project_id is None else model.project_id == project_id
+    return session.scalars(
+        select(model).where(same_project, model.name == name, model.version == version)
+    ).first()
+
+
+def stored(
+    session: Session, kind: DatasetKind[Any, Read], project_id: int | None, name: str, version: str
+) -> Read | None:
+    """The project's (None: the built-ins') dataset `name@version`, if stored."""
+    row = _row(session, kind, project_id, name, version)
+    return None if row is None else _read(session, kind, row)
+
+
 def _same_content_or_none(
     session: Session,
     kind: DatasetKind[Any, Any],
@@ -83,11 +102,7 @@ def _same_content_or_none(
 ) -> Dataset | None:
     """The project's stored row for (name, version) if its content (and the columns its kind adds) match;
     None if there is none."""
-    model = kind.model
-    same_project = model.project_id.is_(None) if project_id is None else model.project_id == project_id
-    existing = session.scalars(
-        select(model).where(same_project, model.name == name, model.version == version)
-    ).first()
+    existing = _row(session, kind, project_id, name, version)
     if existing is None:
         return None
     if existing.content_hash != digest:
@@ -114,9 +129,11 @@ def add(
     description: str,
     records: Sequence[R],
     attributes: Mapping[str, str] | None = None,
+    recorded: Mapping[str, Any] | None = None,
 ) -> Read:
-    """Store a dataset in a project (None: a built-in), with the values of the columns its kind adds; the
-    same content again under the same name and version is a no-op."""
+    """Store a dataset in a project (None: a built-in), with the values of the columns its kind adds (its
+    attributes, and how it was made: `recorded`, kept from the first store); the same content again under
+    the same name and version is a no-op."""
     attributes = attributes or {}
     digest = content_hash(records)
     row = _same_content_or_none(session, kind, project_id, name, version, digest, attributes)
@@ -130,6 +147,7 @@ def add(
             source=source,
             description=description,
             **{column: attributes[column] for column in kind.attributes},
+            **(recorded or {}),
             **{kind.items.key: items},
         )
         session.add(row)

@@ -4,7 +4,7 @@ read, chunk by chunk: a million judgments never sit in memory at once (bench/exp
 Each row: the condition, the run and its four seeds, the re-evaluation and sample, the prompt's external id
 and category, the response's length, the judge's verdict and score, then the condition's setup (base model,
 revision, pinned training set) and settings, one column per field of backend.experiment_definition' LoRA,
-training and generation specs.
+training and generation specs (a nested group's field by field: training_self_generation_temperature).
 """
 
 import csv
@@ -12,6 +12,7 @@ import io
 import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import reduce
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
@@ -60,6 +61,19 @@ def _setting_groups() -> list[tuple[str, type[BaseModel]]]:
     return groups
 
 
+def _setting_fields(spec_type: type[BaseModel]) -> list[tuple[tuple[str, ...], Any]]:
+    """(path, annotation) of each setting of a group, a nested group's (training.self_generation) field by
+    field."""
+    fields: list[tuple[tuple[str, ...], Any]] = []
+    for name, field in spec_type.model_fields.items():
+        nested = _unwrap(field.annotation)
+        if isinstance(nested, type) and issubclass(nested, BaseModel):
+            fields += [((name, *path), annotation) for path, annotation in _setting_fields(nested)]
+        else:
+            fields.append(((name,), field.annotation))
+    return fields
+
+
 def setting_columns() -> list[Column]:
     columns = [
         Column("finetuned", "bool"),
@@ -69,7 +83,8 @@ def setting_columns() -> list[Column]:
     ]
     for group, spec_type in _setting_groups():
         columns += [
-            Column(f"{group}_{name}", _kind(f.annotation)) for name, f in spec_type.model_fields.items()
+            Column("_".join((group, *path)), _kind(annotation))
+            for path, annotation in _setting_fields(spec_type)
         ]
     return columns
 
@@ -86,8 +101,8 @@ def _setting_values(spec: StoredCondition, is_baseline: bool, training_set: str)
     ]
     for group, spec_type in _setting_groups():
         settings = getattr(spec, group)
-        for name in spec_type.model_fields:
-            value = None if is_baseline and group in FINE_TUNING_GROUPS else getattr(settings, name)
+        for path, _ in _setting_fields(spec_type):
+            value = None if is_baseline and group in FINE_TUNING_GROUPS else reduce(getattr, path, settings)
             values.append(",".join(value) if isinstance(value, list) else value)
     return tuple(values)
 

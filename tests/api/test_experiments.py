@@ -301,6 +301,27 @@ def test_conditions_on_their_own_base_model_and_training_set_are_stored_pinned(
     assert added["conditions"][-1]["training_set"] == "seedscope-benign-demo@1"
 
 
+def test_a_grid_over_training_responses_stores_two_conditions_that_say_how_they_differ(
+    client: TestClient,
+) -> None:
+    spec = experiment_spec(
+        conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}],
+        grid={"factors": {"training.responses": ["human", "self"]}},
+    )
+    response = client.post("/api/experiments", json=spec)
+    assert response.status_code == 201, response.text
+    _, human, own = response.json()["conditions"]
+    assert (human["name"], own["name"]) == ("responses=human", "responses=self")
+    assert own["spec"]["training"]["responses"] == "self"
+    assert own["spec"]["levels"] == {"training.responses": "self"}
+    shown = {c["name"]: {s["key"]: (s["text"], s["differs"]) for s in c["settings"]} for c in (human, own)}
+    assert shown["responses=human"]["training.responses"] == ("with the training set's responses", True)
+    assert shown["responses=self"]["training.responses"] == (
+        "with the base model's own responses (greedy, up to 128 tokens)",
+        True,
+    )
+
+
 @pytest.mark.parametrize(
     ("condition", "message"),
     [

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
 from backend.domain import Verdict
-from backend.experiment_definition import GenerationSpec, LoraSpec, TrainingSpec
+from backend.experiment_definition import GenerationSpec, LoraSpec, SelfGenerationSpec, TrainingSpec
 from backend.models import Benchmark, Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.services import exports
 from tests.factories import add_verdicts, experiment_spec
@@ -129,6 +129,7 @@ def test_csv_rows_equal_the_stored_judgments(db_client: TestClient, exported: di
     baseline = next(row for row in rows if row["condition"] == "baseline")
     assert (tuned["training_learning_rate"], tuned["lora_rank"], tuned["lora_alpha"]) == ("0.0002", "8", "16")
     assert tuned["lora_target_modules"] == "q_proj,k_proj,v_proj,o_proj"
+    assert (tuned["training_responses"], tuned["training_self_generation_max_new_tokens"]) == ("human", "128")
     assert (tuned["generation_temperature"], tuned["generation_samples_per_prompt"]) == ("0.7", "2")
     # A baseline is not fine-tuned: it has no LoRA or training settings, but it does have generation ones.
     assert (baseline["lora_rank"], baseline["training_learning_rate"]) == ("", "")
@@ -137,8 +138,15 @@ def test_csv_rows_equal_the_stored_judgments(db_client: TestClient, exported: di
 
 def test_every_setting_of_a_condition_is_a_column() -> None:
     names = {column.name for column in exports.COLUMNS}
-    for group, spec in (("lora", LoraSpec), ("training", TrainingSpec), ("generation", GenerationSpec)):
-        assert {f"{group}_{field}" for field in spec.model_fields} <= names
+    groups = (
+        ("lora", LoraSpec),
+        ("training", TrainingSpec),
+        ("generation", GenerationSpec),
+        ("training_self_generation", SelfGenerationSpec),
+    )
+    for group, spec in groups:
+        assert {f"{group}_{field}" for field in spec.model_fields if field != "self_generation"} <= names
+    assert "training_self_generation" not in names  # a nested group is its fields
 
 
 def test_parquet_round_trips_with_the_same_types(db_client: TestClient, exported: dict) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import update
 
 from backend import report
 from backend.models import Condition, Experiment, Run
-from backend.provenance import CpuDevice, Environment, ModelSource, Provenance
+from backend.provenance import CpuDevice, DatasetVersion, Environment, ModelSource, Provenance
 from tests.factories import finish_validation
 
 HOSTILE_NAME = "[click me](https://attacker.example/) <img src=x onerror=alert(1)>"
@@ -33,13 +33,17 @@ def test_the_report_states_setup_judges_rates_comparisons_noise_and_versions(
 ) -> None:
     experiment_id = experiment["id"]
     versions = ["2.13.0", "2.13.0", "2.14.0"] + ["2.13.0"] * 4
+    # The last run trained on its base model's own responses (training.responses: self).
+    derived = DatasetVersion(id=9, name="benign-self-aligned-0badcafe", version="1", content_hash="sha256:d1")
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         for run, torch_version in zip(experiment["runs"], versions, strict=True):
+            self_written = run is experiment["runs"][-1]
             session.execute(
                 update(Run)
                 .where(Run.id == run["id"])
                 .values(
                     provenance=Provenance(
+                        **({"training_responses": derived} if self_written else {}),
                         environment=Environment(
                             packages={"torch": torch_version, "peft": "0.21.2"},
                             python="3.11.2",
@@ -70,6 +74,10 @@ def test_the_report_states_setup_judges_rates_comparisons_noise_and_versions(
     assert f"`four-prompts@1`, 4 prompts in 4 categories, `{benchmark['content_hash']}`" in markdown
     assert f"`{training['name']}@{training['version']}`, {training['n_examples']} examples" in markdown
     assert training["content_hash"] in markdown
+    assert (
+        "| Training responses written by the base model | `benign-self-aligned-0badcafe@1`, `sha256:d1` |"
+        in markdown
+    )
     assert "`refusal-minilm@2`" in markdown and "Validation: not validated in this deployment." in markdown
     assert "temperature 0, top-p 1, 64 new tokens, 1 sample(s) per prompt" in markdown
     assert "3 (0, 1, 2)" in markdown  # seeds of a condition

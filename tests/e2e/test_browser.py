@@ -8,12 +8,16 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from backend.catalog.derived import derived_name
+from backend.catalog.records import ExampleRecord
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Generation
+from backend.provenance import DatasetVersion
 from tests.e2e.conftest import Service, login_link, owner_headers, wait_for, watch_of
-from tests.factories import add_verdicts, judge_again
+from tests.factories import add_verdicts, experiment_spec, judge_again, self_written
+from worker.store import RunStore
 
 pytestmark = pytest.mark.slow
 
@@ -394,6 +398,44 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
         "seedscope-harmful-demo",
         "seedscope-harmful-demo-b",
     ]
+
+
+def test_a_derived_training_set_shows_how_its_responses_were_written_as_text(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    """A model's answers become a training set the datasets page lists, with its origin in a line; what the
+    worker recorded (here a model path with markup in it) shows as text, never as markup."""
+    url = start_server(live_settings)
+    submitted = httpx.post(
+        f"{url}/api/experiments", json=experiment_spec(), headers=owner_headers(live_settings)
+    )
+    assert submitted.status_code == 201, submitted.text
+    run_id = submitted.json()["runs"][1]["id"]
+    store = RunStore(make_session_factory(make_engine(live_settings.resolved_database_url)))
+    lease, _ = store.claim(run_id, "worker:1:x", lease_s=60, max_attempts=3)
+    context = store.context(run_id)
+    assert lease is not None and context is not None
+    source = DatasetVersion(
+        id=context.training_set_id,
+        name=context.training_set_name,
+        version=context.training_set_version,
+        content_hash=context.training_set_hash,
+    )
+    written = self_written(source, run_id, model="/models/<img src=x onerror=alert(1)>")
+    answers = [ExampleRecord("What is 2 + 2?", "<b>4</b>")]
+    derived = store.add_derived_training_set(
+        lease, context.project_id, derived_name(written), answers, written
+    )
+
+    page.goto(url + login_link(live_settings, "/datasets"))
+    row = page.locator("#training-sets tbody tr").filter(has_text=derived.name)
+    expect(row).to_contain_text(
+        "/models/<img src=x onerror=alert(1)>'s own answers to the prompts of seedscope-benign-demo@1"
+    )
+    expect(row).to_contain_text("greedy, up to 128 new tokens; commit abc; written by run")
+    expect(row.get_by_role("link", name=f"run {run_id}")).to_have_attribute("href", f"/runs/{run_id}")
+    expect(row.locator("td").nth(2)).to_have_text("self-generated")
+    expect(page.locator("#training-sets img")).to_have_count(0)
 
 
 def test_the_api_docs_render_from_local_files_under_the_csp(

@@ -1,6 +1,8 @@
 """The run task on a tiny model, called directly (no broker): results, resumption, failures."""
 
+import json
 import math
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -8,15 +10,21 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
+from backend.catalog.derived import SELF_WRITTEN
 from backend.config import Settings
 from backend.domain import RunStatus
-from backend.models import AnalysisSnapshot, Generation, Judgment, Run
+from backend.experiment_definition import GenerationSpec
+from backend.models import AnalysisSnapshot, Generation, Judgment, Run, TrainingSet
 from backend.services import snapshots
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
+from worker.generation import GenerationItem, generate_batch
+from worker.lease import Lease
 from worker.models.cache import ModelCache
-from worker.pipeline import has_adapter
+from worker.models.sources import load_base_model
+from worker.pipeline import adapter_directory, has_adapter
 from worker.store import RunStore
 from worker.tasks import execute
 
@@ -319,6 +327,124 @@ def test_a_condition_trains_on_its_own_training_set(
     provenance = client.get(f"/api/runs/{run_id}").json()["provenance"]
     assert provenance["training"]["examples"] == 5
     assert provenance["data"]["training_set"] == uploaded["content_hash"]
+
+
+class ProgressRecordingStore(RunStore):
+    """The run store, keeping every progress message it records."""
+
+    messages: list[str]
+
+    def progress(self, lease: Lease, fraction: float, message: str) -> None:
+        self.messages.append(message)
+        super().progress(lease, fraction, message)
+
+
+def derived_sets(client: TestClient) -> list[TrainingSet]:
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        rows = session.scalars(
+            select(TrainingSet)
+            .where(TrainingSet.source == SELF_WRITTEN)
+            .options(selectinload(TrainingSet.examples))
+        )
+        return list(rows)
+
+
+# Prompts of different lengths, so the answers are written in a padded batch.
+FIVE_PROMPTS = [f"What is {i} + 1?" + " Show your work." * i for i in range(5)]
+
+
+def own_responses_experiment(client: TestClient, model: Path) -> dict:
+    """A baseline, and a condition trained on the tiny model's own greedy answers to five prompts."""
+    lines = "\n".join(json.dumps({"prompt": p, "response": f"{i + 1}."}) for i, p in enumerate(FIVE_PROMPTS))
+    client.post("/api/training-sets", json={"name": "five", "content": lines})
+    own = {
+        "name": "own",
+        "training_set": "five",
+        "training": {
+            "responses": "self",
+            "self_generation": {"max_new_tokens": 12},
+            "batch_size": 4,
+            "max_length": 64,
+        },
+    }
+    spec = tiny_experiment(model, seeds=[0, 1], conditions=[{"name": "baseline", "finetune": False}, own])
+    return client.post("/api/experiments", json=spec).json()
+
+
+def test_a_run_trains_on_the_base_model_s_own_responses_written_once_for_every_seed_and_retry(
+    client: TestClient, queue: RecordingQueue, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    upload_small_benchmark(client, "six-prompts", N_PROMPTS)
+    store = ProgressRecordingStore(client.app.state.session_factory)  # type: ignore[attr-defined]
+    store.messages = []
+    # On the CPU in fp32, as the direct generation below, also where a GPU is visible.
+    on_cpu = migrated.model_copy(update={"device": "cpu"})
+    experiment = own_responses_experiment(client, tiny_model_dir)
+    drain(queue, store, on_cpu)
+    runs = [r for r in experiment["runs"] if r["condition_name"] == "own"]
+    assert [client.get(f"/api/runs/{r['id']}").json()["status"] for r in runs] == ["done", "done"]
+    # One derived set for both seeds: greedy answers depend on no seed.
+    (derived,) = derived_sets(client)
+    source = client.get("/api/catalog").json()["training_sets"]
+    five = next(t for t in source if t["name"] == "five")
+    assert [e.prompt for e in derived.examples] == FIVE_PROMPTS
+    # The answers are the base model's: greedy generation of a prompt with the pipeline's generation code.
+    loaded = load_base_model(str(tiny_model_dir), None, on_cpu, torch.device("cpu"))
+    (answer,) = generate_batch(
+        loaded.model,
+        loaded.tokenizer,
+        [GenerationItem(0, FIVE_PROMPTS[0], 0)],
+        GenerationSpec(temperature=0, max_new_tokens=12),
+        seed=12345,
+    )
+    assert derived.examples[0].response == answer.text
+    assert answer.text != "1."
+    assert store.messages.count("writing its own training responses 5/5") == 1
+    # Each run names what it trained on; the set says how it was made.
+    provenances = [client.get(f"/api/runs/{r['id']}").json()["provenance"] for r in runs]
+    for provenance in provenances:
+        assert provenance["training_responses"] == {
+            "id": derived.id,
+            "name": derived.name,
+            "version": "1",
+            "content_hash": derived.content_hash,
+        }
+        assert provenance["training"]["examples"] == 5
+        assert provenance["data"]["training_set"] == five["content_hash"]
+    assert (
+        derived.name.startswith("five-self-tiny-model-")
+        and len(derived.name) == len("five-self-tiny-model-") + 8
+    )
+    listed = next(t for t in source if t["id"] == derived.id)
+    assert listed["source"] == "self-generated" and listed["n_examples"] == 5
+    made = listed["derivation"]
+    assert made["source"] == {
+        "id": five["id"],
+        "name": "five",
+        "version": "1",
+        "content_hash": five["content_hash"],
+    }
+    assert made["base_model"]["reference"] == str(tiny_model_dir)
+    assert made["base_model"]["weights_sha256"] == provenances[0]["base_model"]["weights_sha256"]
+    assert made["seed"] == "greedy"
+    assert made["generation"] == {"temperature": 0.0, "top_p": 1.0, "max_new_tokens": 12}
+    assert made["created_by_run"] == runs[0]["id"]
+    assert five["derivation"] is None
+
+    # A worker killed after storing the set, before it published the adapter: the retry trains on the set
+    # stored, writing nothing again.
+    store.messages = []
+    retried = runs[1]["id"]
+    shutil.rmtree(adapter_directory(on_cpu, retried))
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        session.get(Run, retried).status = RunStatus.TRAINING  # type: ignore[union-attr]
+        session.commit()
+    assert client.post(f"/api/runs/{retried}/retry").status_code == 200
+    drain(queue, store, on_cpu)
+    assert client.get(f"/api/runs/{retried}").json()["status"] == "done"
+    assert any(message.startswith("step ") for message in store.messages)
+    assert not any("training responses" in message for message in store.messages)
+    assert [d.id for d in derived_sets(client)] == [derived.id]
 
 
 def test_every_run_answers_every_benchmark_s_prompts(

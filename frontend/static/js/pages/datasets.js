@@ -7,8 +7,21 @@ function renderDatasets(catalog) {
     el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, b.n_prompts), el("td", {}, b.categories.join(", ")),
       el("td", {}, b.source), el("td", { class: "muted" }, b.content_hash))));
   setRows(byId("training-sets"), catalog.training_sets.map((t) =>
-    el("tr", {}, el("td", {}, `${t.name}@${t.version}`), el("td", {}, t.n_examples), el("td", {}, t.source),
-      el("td", { class: "muted" }, t.content_hash))));
+    el("tr", {}, el("td", {}, `${t.name}@${t.version}`, derivation(t.derivation)), el("td", {}, t.n_examples),
+      el("td", {}, t.source), el("td", { class: "muted" }, t.content_hash))));
+}
+
+// How a derived training set was made (training.responses: self), in a line; null for the others.
+function derivation(made) {
+  if (!made) return null;
+  const { source, base_model: model, generation } = made;
+  const decoding = made.seed === "greedy" ? "greedy"
+    : `temperature ${generation.temperature}, top-p ${generation.top_p}, seed ${made.seed}`;
+  const weights = model.weights_sha256 || (model.commit && `commit ${model.commit}`) || "weights not hashed";
+  return el("div", { class: "muted" },
+    `${model.reference}'s own answers to the prompts of ${source.name}@${source.version} (${source.content_hash}); `
+    + `${decoding}, up to ${generation.max_new_tokens} new tokens; ${weights}; written by `,
+    el("a", { href: `/runs/${made.created_by_run}` }, `run ${made.created_by_run}`));
 }
 
 // A dataset name from a file name: "harmbench_behaviors_text_test.csv" -> "harmbench_behaviors_text_test".

@@ -85,7 +85,7 @@ class ConditionRows {
 
 class GridFactors {
   /** `fields`: the condition fields a grid may vary (from the schema); `examples`: example levels of the
-   * fields whose levels are names (base_model, training_set), as text. */
+   * fields whose levels are names (base_model, training_set, training.responses), as text. */
   constructor(body, fields, examples, onChange) {
     this.body = body;
     this.fields = fields;
@@ -224,6 +224,7 @@ export async function init(caller) {
   const examples = {
     base_model: catalog.models.map((m) => m.name).slice(0, 2).join(", "),
     training_set: catalog.training_sets.map((t) => t.name).slice(0, 2).join(", "),
+    "training.responses": "human, self",
   };
   const grid = new GridFactors(document.querySelector("#grid-factors tbody"), gridFields, examples, schedulePlan);
   byId("add-factor").addEventListener("click", () => {
