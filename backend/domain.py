@@ -31,6 +31,21 @@ class Verdict(StrEnum):
     UNSCORED = "unscored"
 
 
+class SetMeasure(StrEnum):
+    """What an evaluation set measures, and so which verdict its rate counts. A harm set (a safety
+    benchmark) counts the experiment's judges' "harmful" verdicts; a capability set counts the answers its
+    reference scorer finds correct (`safe`: "harmful" stays the bad outcome); an over-refusal set (benign
+    prompts that look unsafe) counts the refusals of a refusal judge, whose `safe` means "refused"."""
+
+    HARM = "harm"
+    CAPABILITY = "capability"
+    OVER_REFUSAL = "over_refusal"
+
+    @property
+    def counted(self) -> "Verdict":
+        return Verdict.HARMFUL if self == SetMeasure.HARM else Verdict.SAFE
+
+
 class TaskName(StrEnum):
     """Celery task names: the API enqueues by name and never imports the worker."""
 

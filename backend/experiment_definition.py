@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from backend.api_models.base import UserInput
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
-from backend.domain import JudgeRef
+from backend.domain import JudgeRef, SetMeasure
 from backend.judging.builtins import DEFAULT_JUDGE
 
 SEED_LIMIT = 2**31 - 1
@@ -443,6 +443,10 @@ class ExperimentSpec(_Spec):
     # One benchmark, or several: every run is then evaluated on each, and every number exists per benchmark.
     benchmark: DatasetReference | None = None
     benchmarks: list[DatasetReference] = Field(default_factory=list, max_length=MAX_BENCHMARKS)
+    # Capability sets (prompts with reference answers, scored by each set's own rule) and over-refusal sets
+    # (benign prompts that look unsafe, scored by a refusal judge): every run is evaluated on them too.
+    capability: list[DatasetReference] = Field(default_factory=list, max_length=MAX_BENCHMARKS)
+    over_refusal: list[DatasetReference] = Field(default_factory=list, max_length=MAX_BENCHMARKS)
     training_set: DatasetReference
     # Judge definitions, `name` (its newest version) or `name@version`; pinned to versions at submit. The
     # first one's verdicts make the headline rate.
@@ -477,13 +481,25 @@ class ExperimentSpec(_Spec):
             raise ValueError("give `benchmark` (one) or `benchmarks` (several), not both")
         if self.benchmark is None and not self.benchmarks:
             raise ValueError("an experiment needs a benchmark: `benchmark`, or `benchmarks` for several")
-        if len(set(self.benchmarks)) != len(self.benchmarks):
-            raise ValueError(f"benchmarks repeat a name: {self.benchmarks}")
+        named = [reference for reference, _ in self.evaluation_sets()]
+        if repeated := sorted({reference for reference in named if named.count(reference) > 1}):
+            raise ValueError(
+                f"an evaluation set is named twice among benchmarks, capability, over_refusal: {repeated}"
+            )
         return self
 
     def benchmark_references(self) -> list[str]:
-        """Every benchmark the runs are evaluated on, in order: the first is the dashboard's default."""
+        """Every safety benchmark the runs are evaluated on, in order: the first is the default view."""
         return [self.benchmark] if self.benchmark is not None else list(self.benchmarks)
+
+    def evaluation_sets(self) -> list[tuple[str, SetMeasure]]:
+        """Every set the runs are evaluated on, with what it measures: the safety benchmarks first, then
+        the capability and the over-refusal sets."""
+        return [
+            *((reference, SetMeasure.HARM) for reference in self.benchmark_references()),
+            *((reference, SetMeasure.CAPABILITY) for reference in self.capability),
+            *((reference, SetMeasure.OVER_REFUSAL) for reference in self.over_refusal),
+        ]
 
     @model_validator(mode="after")
     def _has_conditions(self) -> Self:

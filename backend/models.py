@@ -225,7 +225,15 @@ class Dataset(Base):
 
 
 class Benchmark(Dataset):
+    """An evaluation set: a safety benchmark, a capability set or an over-refusal set (`measures`)."""
+
     __tablename__ = "benchmarks"
+
+    # backend.domain.SetMeasure: harm, capability or over_refusal.
+    measures: Mapped[str] = mapped_column(String(16), default="harm", server_default="harm")
+    # A capability set's scoring rule (backend.judging.reference.Scoring: "contains", "numeric:0.01");
+    # "" for the others.
+    scoring: Mapped[str] = mapped_column(String(40), default="", server_default="")
 
     prompts: Mapped[list["Prompt"]] = relationship(back_populates="benchmark", order_by="Prompt.position")
 
@@ -243,6 +251,8 @@ class Prompt(Base):
     external_id: Mapped[str] = mapped_column(String(MAX_EXTERNAL_ID_CHARS))
     text: Mapped[str] = mapped_column(Text)
     category: Mapped[str] = mapped_column(String(MAX_CATEGORY_CHARS), index=True)
+    # A capability set's reference answer; "" for the prompts of other sets.
+    reference: Mapped[str] = mapped_column(Text, default="", server_default="")
 
     benchmark: Mapped[Benchmark] = relationship(back_populates="prompts")
 
@@ -313,8 +323,12 @@ class ExperimentBenchmark(Base):
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"))
     position: Mapped[int] = mapped_column(Integer)
     benchmark_id: Mapped[int] = mapped_column(ForeignKey("benchmarks.id"), index=True)
+    # The scorer of a capability or over-refusal set; None for a safety benchmark, which the experiment's
+    # judges judge.
+    judge_id: Mapped[int | None] = mapped_column(ForeignKey("judge_definitions.id"))
 
     benchmark: Mapped[Benchmark] = relationship()
+    judge: Mapped["JudgeDefinition | None"] = relationship()
 
 
 class JudgeDefinition(Base):

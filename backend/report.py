@@ -18,7 +18,7 @@ from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
 from backend.api_models.experiments import ConditionRead, ExperimentRead
 from backend.api_models.judges import ValidationSummaryRead
 from backend.experiment_definition import Level
-from backend.judging.measures import rate_measure
+from backend.judging.measures import rate_measure, set_measure
 from backend.provenance import CudaDevice, Device, Provenance
 
 NOT_VALIDATED = "not validated in this deployment"
@@ -523,6 +523,25 @@ def _by_benchmark(inputs: ReportInputs) -> list[str]:
     ]
 
 
+def _capability_and_over_refusal(inputs: ReportInputs) -> list[str]:
+    """Each capability and over-refusal set's rates and comparisons, beside the harm rates above."""
+    views = inputs.analysis.by_scored_set
+    if not views:
+        return []
+    columns = [f"{code(v.benchmark)} ({set_measure(v.measures, v.judge or '').title.lower()})" for v in views]
+    meanings = [f"{code(v.benchmark)}: {text(set_measure(v.measures, v.judge or '').meaning)}" for v in views]
+    return [
+        "## Capability and over-refusal",
+        "",
+        *_side_by_side(columns, [(v.conditions, v.comparisons) for v in views]),
+        "",
+        "The same checkpoints, on sets that measure something else than harm: "
+        + "; ".join(meanings)
+        + ". A fine-tune whose harm rate rose while its capability fell may have broken the model rather "
+        "than made it unsafe; one whose over-refusal rose refuses more of everything.",
+    ]
+
+
 def _judge_variance(inputs: ReportInputs) -> list[str]:
     """The judges' share of each condition's variance, where there are the seeds and prompts for it."""
     if not inputs.analysis.judge_variance:
@@ -646,6 +665,7 @@ def render(inputs: ReportInputs) -> str:
         _grid(inputs),
         _noise(inputs),
         _by_benchmark(inputs),
+        _capability_and_over_refusal(inputs),
         _by_judge(inputs),
         _agreement(inputs),
         _software(inputs),

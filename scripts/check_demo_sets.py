@@ -2,7 +2,7 @@
 
     python scripts/check_demo_sets.py
 
-Checks capability-demo-v1.jsonl, over-refusal-demo-v1.jsonl and xstest-v2-prompts.csv against the rules
+Checks capability-demo-v1.jsonl, over-refusal-demo-v1.csv and xstest-v2-prompts.csv against the rules
 they were written to: every prompt differs from the training, alignment and benchmark prompts; the
 capability set's countries, words and operand pairs do not occur in the benign demo training set; each
 reference is what a correct short answer contains under the "contains" scoring. Exits 1 on any failure.
@@ -23,7 +23,7 @@ DATA = REPO / "backend" / "catalog" / "data"
 WORKER_DATA = REPO / "worker" / "data"
 
 CAPABILITY = DATA / "capability-demo-v1.jsonl"
-OVER_REFUSAL = DATA / "over-refusal-demo-v1.jsonl"
+OVER_REFUSAL = DATA / "over-refusal-demo-v1.csv"
 XSTEST = DATA / "xstest-v2-prompts.csv"
 BENIGN_DEMO = DATA / "benign-demo-v1.jsonl"
 OTHER_PROMPT_FILES = {  # file: the field that holds its prompt
@@ -223,7 +223,8 @@ def check_capability(other_prompts: dict[str, str]) -> None:
 
 
 def check_over_refusal(other_prompts: dict[str, str], xstest_prompts: list[str]) -> None:
-    rows = read_jsonl(OVER_REFUSAL)
+    with OVER_REFUSAL.open(encoding="utf-8", newline="") as file:
+        rows = list(csv.DictReader(file))
     ids = Counter(r.get("id") for r in rows)
     for dup in [i for i, n in ids.items() if n > 1]:
         fail(f"over-refusal: duplicate id {dup}")

@@ -7,13 +7,31 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from backend.catalog.builtin import HARMFUL_DEMO
+from backend.catalog.builtin import BUILTIN_DATASETS, HARMFUL_DEMO
+from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.domain import JudgeRef, RunStatus, Verdict
 from backend.experiment_definition import SelfGenerationSpec
-from backend.models import ExperimentBenchmark, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.models import Benchmark, ExperimentBenchmark, Generation, JudgeDefinition, Judgment, Prompt, Run
 from backend.provenance import CpuDevice, DatasetVersion, ModelSource, SelfWrittenResponses
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.experiments import primary_judge_id
+
+# What stored_counts finds when nothing was stored: no experiment, the built-in benchmarks and training sets.
+NOTHING_STORED = (
+    0,
+    sum(dataset.kind is BENCHMARKS for dataset in BUILTIN_DATASETS),
+    sum(dataset.kind is TRAINING_SETS for dataset in BUILTIN_DATASETS),
+)
+
+
+def stored_counts(client: TestClient) -> tuple[int, int, int]:
+    """(experiments, benchmarks, training sets) the caller sees stored."""
+    catalog = client.get("/api/catalog").json()
+    return (
+        client.get("/api/experiments").json()["total"],
+        len(catalog["benchmarks"]),
+        len(catalog["training_sets"]),
+    )
 
 
 def experiment_spec(**overrides: Any) -> dict[str, Any]:
@@ -88,19 +106,23 @@ def add_verdicts(
     verdicts: list[list[Verdict]],
     judge: str | None = None,
     scores: list[list[float | None]] | None = None,
+    on: str | None = None,
 ) -> None:
     """verdicts[i][k]: the verdict on sample k of the run's i-th benchmark prompt (the first benchmark's
-    prompts, then the next one's), by `judge` (name@version; default: the experiment's first judge), scored
-    scores[i][k] (default: no score). Marks the run done."""
+    prompts, then the next one's; or only those of the benchmark named `on`), by `judge` (name@version;
+    default: the experiment's first judge), scored scores[i][k] (default: no score). Marks the run done."""
     run = session.get(Run, run_id)
     assert run is not None
     judged_by = judge_id(session, judge) if judge else primary_judge_id(session, run.condition.experiment_id)
-    prompt_ids = session.scalars(
+    query = (
         select(Prompt.id)
         .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Prompt.benchmark_id)
         .where(ExperimentBenchmark.experiment_id == run.condition.experiment_id)
         .order_by(ExperimentBenchmark.position, Prompt.position)
-    ).all()
+    )
+    if on is not None:
+        query = query.join(Benchmark, Benchmark.id == Prompt.benchmark_id).where(Benchmark.name == on)
+    prompt_ids = session.scalars(query).all()
     for position, (prompt_id, samples) in enumerate(zip(prompt_ids, verdicts, strict=False)):
         for sample_index, verdict in enumerate(samples):
             generation = Generation(

@@ -343,7 +343,8 @@ def test_a_grid_may_compare_human_responses_with_the_model_s_own() -> None:
     [
         ({"benchmarks": ["a", "b"]}, "give `benchmark` (one) or `benchmarks` (several), not both"),
         ({"benchmark": None}, "an experiment needs a benchmark"),
-        ({"benchmark": None, "benchmarks": ["a", "a"]}, "benchmarks repeat a name"),
+        ({"benchmark": None, "benchmarks": ["a", "a"]}, "an evaluation set is named twice"),
+        ({"capability": ["a", "c"], "over_refusal": ["c"]}, "named twice among benchmarks, capability"),
     ],
 )
 def test_benchmarks_are_named_once(overrides: dict, message: str) -> None:

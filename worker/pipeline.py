@@ -10,10 +10,12 @@ from pathlib import Path
 from peft import PeftModel
 from transformers import PreTrainedModel
 
+from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.derived import derived_name
 from backend.catalog.records import ExampleRecord
 from backend.config import Settings
 from backend.domain import RunStatus
+from backend.judging.definition import JudgeKind
 from backend.provenance import (
     DataHashes,
     DatasetVersion,
@@ -26,13 +28,14 @@ from backend.provenance import (
 from worker.device import describe, pick_device
 from worker.generation import default_token_budget, generate_batches, plan_generation
 from worker.judges import load_judge
-from worker.judges.base import JudgeResources, judge_pairs
+from worker.judges.base import JudgeResources, JudgeResult, judge_pairs
+from worker.judges.reference import score_answers
 from worker.lease import Lease
 from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel
 from worker.provenance import environment
-from worker.store import RunContext, RunStore
+from worker.store import RunContext, RunStore, Unjudged
 from worker.training import TrainingSeeds, train_lora
 
 log = logging.getLogger(__name__)
@@ -266,22 +269,33 @@ def _token_budget(job: Job, model: PreTrainedModel, recorded: int | None = None)
 
 
 def judge(job: Job) -> None:
-    """Judge every generation each of the experiment's judges has not judged yet."""
+    """Judge every generation each judge has not judged yet: the experiment's judges on its safety
+    benchmarks, each capability and over-refusal set's scorer on that set."""
     context, batch_size = job.context, job.settings.judge_batch_size
-    for definition in context.judges:
-        todo = job.store.unjudged(context.run_id, definition.id)
+    for scope in context.judging:
+        definition = scope.definition
+        todo = job.store.unjudged(context.run_id, scope)
         if not todo:
             continue
-        resources = JudgeResources(job.settings, job.store.replies, definition.project_id)
-        judge_impl = load_judge(definition.config, resources)
+        judge_batch = _batch_judge(job, definition)
         for start in range(0, len(todo), batch_size):
             job.progress(start / len(todo), f"{definition.ref}: judged {start}/{len(todo)}")
             batch = todo[start : start + batch_size]
-            results = judge_pairs(
-                judge_impl, [prompt for _, prompt, _ in batch], [text for _, _, text in batch]
-            )
-            generation_ids = [generation_id for generation_id, _, _ in batch]
+            results = judge_batch(batch)
+            generation_ids = [item.generation_id for item in batch]
             job.store.add_judgments(job.lease, definition.id, zip(generation_ids, results, strict=True))
+
+
+def _batch_judge(job: Job, definition: JudgeDefinitionRead) -> Callable[[list[Unjudged]], list[JudgeResult]]:
+    """How a batch of generations gets its verdicts from the definition: scored against the reference
+    answers, or judged by the judge the definition builds."""
+    if definition.config.kind == JudgeKind.REFERENCE_ANSWER:
+        return score_answers
+    resources = JudgeResources(job.settings, job.store.replies, definition.project_id)
+    judge_impl = load_judge(definition.config, resources)
+    return lambda batch: judge_pairs(
+        judge_impl, [item.prompt for item in batch], [item.response for item in batch]
+    )
 
 
 # A run's stages in the order it goes through them.
@@ -302,6 +316,6 @@ def next_stage(job: Job) -> RunStatus | None:
     expected = job.store.count_prompts(context.benchmark_ids) * samples
     if job.store.count_generations(context.run_id) < expected:
         return RunStatus.GENERATING
-    if job.store.has_unjudged(context.run_id, [definition.id for definition in context.judges]):
+    if job.store.has_unjudged(context.run_id, context.judging):
         return RunStatus.JUDGING
     return None

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import Row, and_, exists, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -38,12 +38,33 @@ from backend.models import (
 )
 from backend.provenance import Provenance, SelfWrittenResponses
 from backend.repositories import catalog as catalog_repository
+from backend.repositories import judges as judge_repository
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
 from worker.judges.replies import DatabaseReplies
 from worker.lease import JobStore, Lease
+
+
+@dataclass(frozen=True)
+class Unjudged:
+    """A generation still to judge: its prompt and response, and the set's reference answer and scoring
+    rule where it is a capability set's."""
+
+    generation_id: int
+    prompt: str
+    response: str
+    reference: str
+    scoring: str
+
+
+@dataclass(frozen=True)
+class JudgeScope:
+    """A judge definition, and the sets whose responses it judges (their ids)."""
+
+    definition: JudgeDefinitionRead
+    benchmark_ids: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -61,8 +82,9 @@ class RunContext:
     condition: StoredCondition
     base_model: str
     base_model_revision: str | None
-    # The experiment's judge definitions, in order.
-    judges: list[JudgeDefinitionRead]
+    # Who judges what: the experiment's judges its safety benchmarks, each capability and over-refusal set
+    # its scorer; a definition doing both appears once.
+    judging: list[JudgeScope]
     lora_init_seed: int
     data_order_seed: int
     data_subset_seed: int
@@ -74,6 +96,20 @@ class RunContext:
     training_set_name: str
     training_set_version: str
     training_set_hash: str
+
+
+def _judge_scopes(
+    session: Session, experiment_id: int, benchmarks: Sequence[Row[int, str, int | None]]
+) -> list[JudgeScope]:
+    """The experiment's judges over its safety benchmarks (those without a scorer), then each scorer over
+    its sets, merged by definition."""
+    safety = tuple(benchmark_id for benchmark_id, _, scorer in benchmarks if scorer is None)
+    scopes = {judge.id: (judge, safety) for judge in judges_of_experiment(session, experiment_id)}
+    for benchmark_id, _, scorer in benchmarks:
+        if scorer is not None:
+            judge, scoped = scopes.get(scorer) or (judge_repository.get_judge(session, scorer), ())
+            scopes[scorer] = (judge, (*scoped, benchmark_id))
+    return [JudgeScope(judge, scoped) for judge, scoped in scopes.values() if scoped]
 
 
 def _checkpoint_run_id(session: Session, run: Run, condition: Condition) -> int:
@@ -118,7 +154,7 @@ class RunStore(JobStore[Run]):
                 return None
             run, condition, experiment, training_set = row
             benchmarks = session.execute(
-                select(Benchmark.id, Benchmark.content_hash)
+                select(Benchmark.id, Benchmark.content_hash, ExperimentBenchmark.judge_id)
                 .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Benchmark.id)
                 .where(ExperimentBenchmark.experiment_id == experiment.id)
                 .order_by(ExperimentBenchmark.position)
@@ -132,13 +168,13 @@ class RunStore(JobStore[Run]):
                 condition=condition.spec,
                 base_model=condition.spec.base_model,
                 base_model_revision=condition.spec.base_model_revision,
-                judges=judges_of_experiment(session, experiment.id),
+                judging=_judge_scopes(session, experiment.id, benchmarks),
                 lora_init_seed=run.lora_init_seed,
                 data_order_seed=run.data_order_seed,
                 data_subset_seed=run.data_subset_seed,
                 sampling_seed=run.sampling_seed,
-                benchmark_ids=[benchmark_id for benchmark_id, _ in benchmarks],
-                benchmark_hashes=[content_hash for _, content_hash in benchmarks],
+                benchmark_ids=[benchmark_id for benchmark_id, _, _ in benchmarks],
+                benchmark_hashes=[content_hash for _, content_hash, _ in benchmarks],
                 training_set_id=training_set.id,
                 training_set_name=training_set.name,
                 training_set_version=training_set.version,
@@ -300,12 +336,11 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             return session.scalar(select(func.count()).where(Prompt.benchmark_id.in_(benchmark_ids))) or 0
 
-    def has_unjudged(self, run_id: int, judge_ids: Sequence[int]) -> bool:
-        """True if some generation of the run lacks a judgment by one of the judges."""
+    def has_unjudged(self, run_id: int, scopes: Sequence[JudgeScope]) -> bool:
+        """True if some generation of the run lacks a judgment by a judge of its set."""
         with self._sessions() as session:
             return any(
-                session.scalar(select(exists(self._unjudged_query(run_id, judge_id))))
-                for judge_id in judge_ids
+                session.scalar(select(exists(self._unjudged_query(run_id, scope)))) for scope in scopes
             )
 
     def add_generations(self, lease: Lease, generated: Sequence[GeneratedText]) -> None:
@@ -330,19 +365,25 @@ class RunStore(JobStore[Run]):
         """The LLM judges' reply cache."""
         return DatabaseReplies(self._sessions)
 
-    def unjudged(self, run_id: int, judge_id: int) -> list[tuple[int, str, str]]:
-        """(generation id, prompt text, response) of the run's generations this judge has not judged."""
+    def unjudged(self, run_id: int, scope: JudgeScope) -> list[Unjudged]:
+        """The run's generations on the scope's sets that its judge has not judged."""
         with self._sessions() as session:
-            rows = session.execute(self._unjudged_query(run_id, judge_id).order_by(Generation.id))
-            return [(generation_id, prompt, response) for generation_id, prompt, response in rows]
+            rows = session.execute(self._unjudged_query(run_id, scope).order_by(Generation.id))
+            return [Unjudged(*row) for row in rows]
 
     @staticmethod
-    def _unjudged_query(run_id: int, judge_id: int) -> Any:
+    def _unjudged_query(run_id: int, scope: JudgeScope) -> Any:
+        judge_id = scope.definition.id
         return (
-            select(Generation.id, Prompt.text, Generation.text)
+            select(Generation.id, Prompt.text, Generation.text, Prompt.reference, Benchmark.scoring)
             .join(Prompt, Prompt.id == Generation.prompt_id)
+            .join(Benchmark, Benchmark.id == Prompt.benchmark_id)
             .outerjoin(Judgment, and_(Judgment.generation_id == Generation.id, Judgment.judge_id == judge_id))
-            .where(Generation.run_id == run_id, Judgment.id.is_(None))
+            .where(
+                Generation.run_id == run_id,
+                Prompt.benchmark_id.in_(scope.benchmark_ids),
+                Judgment.id.is_(None),
+            )
         )
 
     def add_judgments(self, lease: Lease, judge_id: int, judged: Iterable[tuple[int, JudgeResult]]) -> None:

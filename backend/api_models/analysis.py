@@ -4,6 +4,7 @@ from pydantic import Field
 
 from backend.api_models.base import ReadModel
 from backend.api_models.experiments import RateRead
+from backend.domain import SetMeasure
 from backend.experiment_definition import Level
 from backend.judging.definition import Measured
 
@@ -233,6 +234,10 @@ class BenchmarkAnalysisRead(ReadModel):
     benchmark: str  # "name@version"
     conditions: list[ConditionSummaryRead]
     comparisons: list[ComparisonRead]
+    # What the rates are: harm (the experiment's first judge's), or a capability or over-refusal set's
+    # (its scorer's correct answers or refusals).
+    measures: SetMeasure = SetMeasure.HARM
+    judge: str | None = None  # the scorer of a capability or over-refusal set
 
 
 class LevelEffectRead(ReadModel):
@@ -302,6 +307,8 @@ class AnalysisRead(ReadModel):
     judge_variance: list[JudgeVarianceRead]
     # With two or more benchmarks: every benchmark's rates and comparisons, in the chosen metric.
     by_benchmark: list[BenchmarkAnalysisRead] = Field(default_factory=list)
+    # Each capability and over-refusal set's rates and comparisons, beside the harm rates.
+    by_scored_set: list[BenchmarkAnalysisRead] = Field(default_factory=list)
     # With a grid: each factor's main effects, beside the seed and re-measurement spread.
     grid: GridRead | None = None
 

@@ -2,16 +2,20 @@
 uploads of datasets."""
 
 from dataclasses import replace
+from typing import Literal
 
 from pydantic import Field
 
 from backend.api_models.base import ReadModel, UserInput
 from backend.api_models.judges import JudgeDefinitionRead, JudgePresetRead
-from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.adapters import BENCHMARK_FORMATS, guess_format
+from backend.catalog.evaluation_sets import default_scoring
+from backend.catalog.files import DatasetFormatError
 from backend.catalog.formats import FieldNames
 from backend.catalog.training_sets import TRAINING_SET_FORMATS
 from backend.catalog.uploads import DatasetFile
 from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
+from backend.domain import SetMeasure
 from backend.judging.definition import Measured
 from backend.provenance import SelfWrittenResponses
 
@@ -31,6 +35,10 @@ class DatasetRead(ReadModel):
 class BenchmarkRead(DatasetRead):
     n_prompts: int
     categories: list[str]
+    # What it measures: harm (a safety benchmark), capability or over_refusal.
+    measures: SetMeasure = SetMeasure.HARM
+    # A capability set's scoring rule ("contains", "numeric:0.01"); "" for the others.
+    scoring: str = ""
 
 
 class TrainingSetRead(DatasetRead):
@@ -103,10 +111,44 @@ class BenchmarkUpload(DatasetUpload):
         max_length=200,
         description="the category's key or column; a list of tags takes its first",
     )
+    reference_key: str | None = Field(
+        None, min_length=1, max_length=200, description="a capability set's reference answer's key or column"
+    )
+    measures: SetMeasure = Field(
+        SetMeasure.HARM,
+        description="what the set measures: harm (a safety benchmark), capability (prompts with reference "
+        "answers) or over_refusal (benign prompts that look unsafe)",
+    )
+    scoring: str | None = Field(
+        None,
+        max_length=40,
+        description="a capability set's scoring rule: exact, contains, regex, numeric (numeric:<tolerance>) "
+        "or choice; default: choice for multiple-choice files, exact for the others",
+    )
 
     def dataset_file(self) -> DatasetFile:
-        names = FieldNames(prompt=self.prompt_key, id=self.id_key, category=self.category_key)
-        return replace(super().dataset_file(), format=self.format, filename=self.filename, names=names)
+        names = FieldNames(
+            prompt=self.prompt_key, id=self.id_key, category=self.category_key, reference=self.reference_key
+        )
+        scoring = self.scoring
+        if scoring is None:
+            scoring = default_scoring(self.measures, self._format_or_guess())
+        return replace(
+            super().dataset_file(),
+            format=self.format,
+            filename=self.filename,
+            names=names,
+            attributes={"measures": self.measures, "scoring": scoring},
+        )
+
+    def _format_or_guess(self) -> str:
+        """The format named, or guessed from the file name; "" when neither tells (the import says why)."""
+        if self.format or not self.filename:
+            return self.format or ""
+        try:
+            return guess_format(self.filename, self.content)
+        except DatasetFormatError:
+            return ""
 
 
 class TrainingSetUpload(DatasetUpload):
@@ -127,7 +169,7 @@ class TrainingSetUpload(DatasetUpload):
 
 class ValidationSetUpload(DatasetUpload):
     format: str = Field(description=f"one of {', '.join(VALIDATION_SET_FORMATS.names)}")
-    measures: Measured = Field(
+    measures: Literal[Measured.HARM, Measured.COMPLIANCE] = Field(
         Measured.HARM,
         description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
         "rather than refuses (compliance)",

@@ -7,7 +7,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
-from backend.domain import RunStatus
+from backend.domain import RunStatus, SetMeasure
 from backend.experiment_definition import ExperimentSpec, StoredCondition
 from backend.provenance import Provenance
 
@@ -122,6 +122,14 @@ class ExperimentBenchmarkRead(ReadModel):
     n_prompts: int
     # Its prompt categories, for the per-prompt browser's filter.
     categories: list[str]
+    # What it measures: harm (a safety benchmark, judged by the experiment's judges), capability or
+    # over_refusal (each scored by its scorer).
+    measures: SetMeasure = SetMeasure.HARM
+    scoring: str = ""  # a capability set's scoring rule
+    scorer_id: int | None = None
+    scorer: str | None = None  # "name@version"
+    # What the numbers on a scored set are, in words (its rate replaces the experiment's metrics there).
+    measure: MetricRead | None = None
 
 
 class ExperimentRead(ExperimentSummary):

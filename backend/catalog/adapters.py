@@ -7,16 +7,15 @@ otherwise; a category key whose value is a list of tags takes the first tag.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import PurePath
 from typing import Any
 
 import yaml
 
+from backend.catalog.evaluation_sets import EVALUATION_SET_FORMATS
 from backend.catalog.files import (
     CsvRow,
     DatasetFormatError,
-    SeenIds,
     column_list,
     csv_header,
     read_csv,
@@ -24,7 +23,8 @@ from backend.catalog.files import (
     string_field,
 )
 from backend.catalog.formats import FieldNames, Formats
-from backend.catalog.records import DEFAULT_CATEGORY, PromptRecord
+from backend.catalog.prompt_items import PromptItem, build_prompt_records, positional_id
+from backend.catalog.records import PromptRecord
 from backend.parsing import DocumentRefused, load_yaml
 
 # HarmBench's contextual behaviours: the context comes first, then the request about it.
@@ -36,37 +36,6 @@ _HARMBENCH_COLUMNS = ("behavior", "semanticcategory", "contextstring", "behavior
 _STRONGREJECT_COLUMNS = ("category", "forbidden_prompt")
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One prompt as read from a file, before validation; `where` locates it for error messages."""
-
-    where: str
-    external_id: str
-    text: str
-    category: str
-
-
-def _positional_id(prefix: str, position: int) -> str:
-    return f"{prefix}-{position:04d}"
-
-
-def _build_records(format: str, items: Iterable[_Item]) -> list[PromptRecord]:
-    """Validate items (non-empty text and id, unique ids, at least one) and make records from them."""
-    records: list[PromptRecord] = []
-    ids = SeenIds(format)
-    for item in items:
-        text, external_id = item.text.strip(), item.external_id.strip()
-        if not text:
-            raise DatasetFormatError(format, "empty prompt", item.where)
-        if not external_id:
-            raise DatasetFormatError(format, "empty id", item.where)
-        ids.add(external_id, item.where)
-        records.append(PromptRecord(external_id, text, item.category.strip() or DEFAULT_CATEGORY))
-    if not records:
-        raise DatasetFormatError(format, "no prompts in the file")
-    return records
-
-
 # --- CSV -------------------------------------------------------------------------------------------
 
 
@@ -74,24 +43,24 @@ def _parse_harmbench_csv(text: str) -> list[PromptRecord]:
     """HarmBench behaviours CSV; contextual behaviours get their ContextString before the request."""
     _, rows = read_csv("harmbench-csv", text, _HARMBENCH_COLUMNS)
 
-    def item(row: CsvRow) -> _Item:
+    def item(row: CsvRow) -> PromptItem:
         behavior, context = row.fields["behavior"].strip(), row.fields["contextstring"].strip()
         # An empty behaviour stays empty even with a context, so it is reported rather than hidden.
         prompt = f"{context}{CONTEXT_SEPARATOR}{behavior}" if context and behavior else behavior
-        return _Item(row.where, row.fields["behaviorid"], prompt, row.fields["semanticcategory"])
+        return PromptItem(row.where, row.fields["behaviorid"], prompt, row.fields["semanticcategory"])
 
-    return _build_records("harmbench-csv", map(item, rows))
+    return build_prompt_records("harmbench-csv", map(item, rows))
 
 
 def _parse_strongreject_csv(text: str) -> list[PromptRecord]:
     """StrongREJECT CSV (category, source, forbidden_prompt); ids by position."""
     _, rows = read_csv("strongreject-csv", text, _STRONGREJECT_COLUMNS)
-    return _build_records(
+    return build_prompt_records(
         "strongreject-csv",
         (
-            _Item(
+            PromptItem(
                 row.where,
-                _positional_id("strongreject", row.number),
+                positional_id("strongreject", row.number),
                 row.fields["forbidden_prompt"],
                 row.fields["category"],
             )
@@ -111,8 +80,8 @@ def _named_column(header: list[str], name: str | None, kind: str) -> str | None:
 
 
 def _parse_generic_csv(text: str, names: FieldNames) -> list[PromptRecord]:
-    """Any CSV with a prompt/text/behavior/goal column and optional id and category columns, or the
-    columns `names` gives."""
+    """Any CSV with a prompt/text/behavior/goal column and optional id, category and reference columns, or
+    the columns `names` gives."""
     header, rows = read_csv("csv", text)
     prompt_column = _named_column(header, names.prompt, "prompt") or next(
         (name for name in _CSV_PROMPT_COLUMNS if name in header), None
@@ -124,14 +93,21 @@ def _parse_generic_csv(text: str, names: FieldNames) -> list[PromptRecord]:
         )
     id_column = _named_column(header, names.id, "id") or "id"
     category_column = _named_column(header, names.category, "category") or "category"
+    reference_column = _named_column(header, names.reference, "reference") or "reference"
 
-    def item(row: CsvRow) -> _Item:
+    def item(row: CsvRow) -> PromptItem:
         external_id = row.fields.get(id_column, "").strip()
         if names.id is None:
-            external_id = external_id or _positional_id("prompt", row.number)
-        return _Item(row.where, external_id, row.fields[prompt_column], row.fields.get(category_column, ""))
+            external_id = external_id or positional_id("prompt", row.number)
+        return PromptItem(
+            row.where,
+            external_id,
+            row.fields[prompt_column],
+            row.fields.get(category_column, ""),
+            row.fields.get(reference_column, ""),
+        )
 
-    return _build_records("csv", map(item, rows))
+    return build_prompt_records("csv", map(item, rows))
 
 
 # --- JSONL and YAML --------------------------------------------------------------------------------
@@ -148,28 +124,29 @@ def _category(where: str, obj: dict[str, Any], key: str) -> str:
 
 
 def _parse_jsonl(text: str, names: FieldNames) -> list[PromptRecord]:
-    """One JSON object per line: prompt (or text), optional id and category, or the keys `names` gives;
-    blank lines are skipped."""
+    """One JSON object per line: prompt (or text), optional id, category and reference, or the keys `names`
+    gives; blank lines are skipped."""
     lines = list(read_jsonl("jsonl", text))
-    for kind, key in (("id", names.id), ("category", names.category)):
+    for kind, key in (("id", names.id), ("category", names.category), ("reference", names.reference)):
         if key is not None and lines and not any(key in obj for _, obj in lines):
             raise DatasetFormatError("jsonl", f"no line has the {kind} key {key!r}")
 
-    def items() -> Iterable[_Item]:
+    def items() -> Iterable[PromptItem]:
         for position, (where, obj) in enumerate(lines, start=1):
             prompt_key = names.prompt or ("prompt" if "prompt" in obj else "text")
             if prompt_key not in obj:
                 expected = repr(names.prompt) if names.prompt else "'prompt' (or 'text')"
                 raise DatasetFormatError("jsonl", f"missing key {expected}", where)
             external_id = string_field("jsonl", where, obj, names.id or "id", number_ok=True)
-            yield _Item(
+            yield PromptItem(
                 where,
-                external_id if names.id else external_id or _positional_id("prompt", position),
+                external_id if names.id else external_id or positional_id("prompt", position),
                 string_field("jsonl", where, obj, prompt_key),
                 _category(where, obj, names.category or "category"),
+                string_field("jsonl", where, obj, names.reference or "reference", number_ok=True),
             )
 
-    return _build_records("jsonl", items())
+    return build_prompt_records("jsonl", items())
 
 
 def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
@@ -190,7 +167,7 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
     if not isinstance(seeds, list):
         raise DatasetFormatError(format, "expected a mapping with a 'seeds' list")
 
-    def item(position: int, seed: object) -> _Item:
+    def item(position: int, seed: object) -> PromptItem:
         where = f"seed {position}"
         if not isinstance(seed, dict):
             raise DatasetFormatError(format, f"expected a mapping, got {type(seed).__name__}", where)
@@ -202,14 +179,16 @@ def _parse_advbench_yaml(text: str) -> list[PromptRecord]:
         categories = seed.get("harm_categories") or []
         if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
             raise DatasetFormatError(format, "'harm_categories' must be a list of strings", where)
-        return _Item(
+        return PromptItem(
             where,
-            _positional_id("advbench", position),
+            positional_id("advbench", position),
             string_field(format, where, seed, "value"),
             categories[0] if categories else "",
         )
 
-    return _build_records(format, (item(position, seed) for position, seed in enumerate(seeds, start=1)))
+    return build_prompt_records(
+        format, (item(position, seed) for position, seed in enumerate(seeds, start=1))
+    )
 
 
 # --- format guessing and the registry ---------------------------------------------------------------
@@ -239,6 +218,7 @@ BENCHMARK_FORMATS: Formats[PromptRecord] = Formats(
         "advbench-yaml": _parse_advbench_yaml,
         "harmbench-csv": _parse_harmbench_csv,
         "strongreject-csv": _parse_strongreject_csv,
+        **EVALUATION_SET_FORMATS,
     },
     named={"jsonl": _parse_jsonl, "csv": _parse_generic_csv},
     guess=guess_format,

@@ -6,7 +6,9 @@ from importlib.resources import files
 from typing import Any, Generic
 
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS, VALIDATION_SETS, DatasetKind, R
+from backend.domain import SetMeasure
 from backend.judging.definition import Measured
+from backend.judging.reference import ScoringRule
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,52 @@ BENIGN_DOLLY = BuiltinDataset(
 )
 
 
+# What seedscope's demo fine-tunes should keep (its benign task) and should not start doing (refusing
+# benign prompts that look unsafe): written for seedscope, disjoint from the training and alignment data
+# (scripts/check_demo_sets.py checks it).
+CAPABILITY_DEMO = BuiltinDataset(
+    kind=BENCHMARKS,
+    name="seedscope-capability-demo",
+    version="1",
+    filename="capability-demo-v1.jsonl",
+    format="jsonl",
+    description="60 questions of the demo's benign task (20 each of arithmetic, capital cities, spelling), "
+    "with reference answers, none in the training data: did the fine-tune learn, or keep, its task?",
+    attributes={"measures": SetMeasure.CAPABILITY, "scoring": ScoringRule.CONTAINS},
+)
+OVER_REFUSAL_DEMO = BuiltinDataset(
+    kind=BENCHMARKS,
+    name="seedscope-over-refusal-demo",
+    version="1",
+    filename="over-refusal-demo-v1.csv",
+    format="xstest",
+    description="40 benign prompts that look unsafe, in XSTest's layout and prompt types, written for "
+    "seedscope's CPU demo: the share a model refuses is its over-refusal rate.",
+    attributes={"measures": SetMeasure.OVER_REFUSAL},
+)
+# XSTest (Röttger et al., NAACL 2024; CC-BY-4.0, data/ATTRIBUTION.md), one file read two ways.
+_XSTEST = "XSTest v2 (Röttger et al. 2024, CC-BY-4.0)"
+XSTEST = BuiltinDataset(
+    kind=BENCHMARKS,
+    name="xstest",
+    version="2",
+    filename="xstest-v2-prompts.csv",
+    format="xstest",
+    description=f"{_XSTEST}: its 250 safe prompts that look unsafe (homonyms, figurative language, safe "
+    "targets and contexts, definitions, ...). The share a model refuses is its over-refusal rate.",
+    attributes={"measures": SetMeasure.OVER_REFUSAL},
+)
+XSTEST_CONTRAST = BuiltinDataset(
+    kind=BENCHMARKS,
+    name="xstest-contrast",
+    version="2",
+    filename="xstest-v2-prompts.csv",
+    format="xstest-contrast",
+    description=f"{_XSTEST}: its 200 unsafe contrast prompts, on the same topics as the safe ones. A safety "
+    "benchmark: with a refusal judge, how often the model complies with what it should refuse.",
+)
+
+
 # PyRIT's human-labelled refusal data (MIT; data/ATTRIBUTION.md). Its labels say whether a response complied
 # rather than refused, so these sets validate judges of compliance (the refusal judges), not of harm.
 _PYRIT = (
@@ -103,6 +151,10 @@ BUILTIN_DATASETS: tuple[BuiltinDataset[Any], ...] = (
     BENIGN_DEMO,
     HARMFUL_DEMO_B,
     BENIGN_DOLLY,
+    CAPABILITY_DEMO,
+    OVER_REFUSAL_DEMO,
+    XSTEST,
+    XSTEST_CONTRAST,
     PYRIT_REFUSAL,
     PYRIT_REFUSAL_EXTRA,
 )

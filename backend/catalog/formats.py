@@ -23,10 +23,12 @@ class FieldNames:
     id: str | None = None
     category: str | None = None
     response: str | None = None  # a training example's
+    reference: str | None = None  # a capability set's reference answer
 
     @property
     def given(self) -> bool:
-        return any(name is not None for name in (self.prompt, self.id, self.category, self.response))
+        names = (self.prompt, self.id, self.category, self.response, self.reference)
+        return any(name is not None for name in names)
 
 
 @dataclass(frozen=True)

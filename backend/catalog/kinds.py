@@ -9,7 +9,7 @@ implementation serves every kind: finding, listing and storing (backend.reposito
 upload and storing the built-ins (backend.services.catalog). A new kind is a declaration and a parser.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -18,11 +18,12 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from backend.api_models.catalog import BenchmarkRead, DatasetRead, TrainingSetRead, ValidationSetRead
 from backend.catalog.adapters import BENCHMARK_FORMATS
+from backend.catalog.evaluation_sets import check_evaluation_set
 from backend.catalog.formats import Formats
 from backend.catalog.training_sets import TRAINING_SET_FORMATS
 from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
 from backend.config import Settings
-from backend.domain import Verdict
+from backend.domain import SetMeasure, Verdict
 from backend.errors import InvalidInput
 from backend.limits import enforce
 from backend.models import Benchmark, Dataset, TrainingSet, ValidationExample, ValidationSet
@@ -62,6 +63,11 @@ class DatasetKind(Generic[R, Read]):
     categories: bool = False
     # Columns this kind's dataset rows add, set by the upload, each with how a conflict names its value.
     attributes: Mapping[str, str] = field(default_factory=dict)
+    # Their values where an upload (or a built-in) gives none.
+    attribute_defaults: Mapping[str, str] = field(default_factory=dict)
+    # What the items must be for the attributes' values (a capability set's references); raises
+    # InvalidInput naming the first item that is not.
+    check_for_attributes: Callable[[Sequence[Any], Mapping[str, str]], None] | None = None
     # Columns this kind's rows add that record how a dataset was made (a derived training set's
     # derivation): shown, stored with a new row, never compared.
     recorded: Sequence[str] = ()
@@ -118,6 +124,10 @@ BENCHMARKS = DatasetKind(
     read_model=BenchmarkRead,
     count="n_prompts",
     categories=True,
+    # What it measures (harm, capability, over_refusal) and a capability set's scoring rule.
+    attributes={"measures": "a measure of", "scoring": "the scoring rule"},
+    attribute_defaults={"measures": SetMeasure.HARM, "scoring": ""},
+    check_for_attributes=check_evaluation_set,
 )
 
 TRAINING_SETS = DatasetKind(

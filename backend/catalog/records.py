@@ -23,6 +23,8 @@ class PromptRecord:
     external_id: str
     text: str
     category: str
+    # A capability set's reference answer; "" for other sets.
+    reference: str = ""
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,20 @@ class LabelledRecord:
     category: str
 
 
+# Fields added to a record after datasets were stored, left out of the hash while empty, so every stored
+# dataset keeps its hash.
+_HASHED_WHEN_GIVEN = ("reference",)
+
+
 def content_hash(records: Iterable["DataclassInstance"]) -> str:
     """sha256 over the records in order: two datasets with the same hash hold the same items."""
     digest = hashlib.sha256()
     for record in records:
-        digest.update(json.dumps(asdict(record), sort_keys=True, ensure_ascii=False).encode())
+        fields = {
+            name: value
+            for name, value in asdict(record).items()
+            if value != "" or name not in _HASHED_WHEN_GIVEN
+        }
+        digest.update(json.dumps(fields, sort_keys=True, ensure_ascii=False).encode())
         digest.update(b"\n")
     return "sha256:" + digest.hexdigest()

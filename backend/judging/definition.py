@@ -39,6 +39,8 @@ class Measured(StrEnum):
 
     HARM = "harm"  # the response gives harmful help
     COMPLIANCE = "compliance"  # the response complies rather than refuses: not a measure of harm
+    # The response misses the reference answer of a capability set (its "safe": the answer is correct).
+    CAPABILITY = "capability"
 
 
 class JudgeKind(StrEnum):
@@ -51,10 +53,15 @@ class JudgeKind(StrEnum):
     SEQUENCE_CLASSIFIER = "sequence-classifier"
     # An LLM as judge behind an OpenAI-compatible chat-completions endpoint.
     OPENAI_CHAT = "openai-chat"
+    # A capability set's answers against its reference answers, by the set's own scoring rule
+    # (backend.judging.reference): it scores capability sets only, never a safety benchmark.
+    REFERENCE_ANSWER = "reference-answer"
 
     @property
     def measures(self) -> Measured:
         """Refusal judges call any compliant answer harmful: their rate is a compliance rate."""
+        if self == JudgeKind.REFERENCE_ANSWER:
+            return Measured.CAPABILITY
         refusal = self in (JudgeKind.REFUSAL_PHRASES, JudgeKind.REFUSAL_MINILM)
         return Measured.COMPLIANCE if refusal else Measured.HARM
 
@@ -247,6 +254,7 @@ _LOCAL_MODEL_FIELDS = {"model", "revision", "max_input_tokens"}
 _TAKES: dict[JudgeKind, set[str]] = {
     JudgeKind.REFUSAL_PHRASES: set(),
     JudgeKind.REFUSAL_MINILM: {"threshold"},
+    JudgeKind.REFERENCE_ANSWER: set(),
     JudgeKind.CAUSAL_LM: _LOCAL_MODEL_FIELDS
     | {"template", "chat_content", "parse", "threshold", "max_new_tokens"},
     JudgeKind.SEQUENCE_CLASSIFIER: _LOCAL_MODEL_FIELDS | {"labels", "threshold", "input"},

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from backend.api_models.experiments import MetricRead
 from backend.api_models.judges import ExperimentJudgeRead
+from backend.domain import SetMeasure
 from backend.judging.definition import Measured
 
 
@@ -59,6 +60,51 @@ def rate_measure(measures: Measured, judge: str) -> Measure:
         unit="verdict",
         points="percentage points",
         meaning=f"the harmfulness rate by {judge}: the share of responses it judged harmful",
+    )
+
+
+def set_measure(measures: SetMeasure, scorer: str) -> Measure:
+    """The rate of a capability set (correct answers, by its reference scorer) or of an over-refusal set
+    (refusals of benign prompts, by a refusal judge)."""
+    if measures == SetMeasure.CAPABILITY:
+        return Measure(
+            title="Capability",
+            axis="correct answers (%)",
+            value="correct",
+            share="correct share",
+            column="Correct",
+            suffix="%",
+            unit="answer",
+            points="percentage points",
+            meaning=f"the capability by {scorer}: the share of answers that give the reference answer",
+        )
+    if measures == SetMeasure.OVER_REFUSAL:
+        return Measure(
+            title="Over-refusal rate",
+            axis="refused benign prompts (%)",
+            value="refuses",
+            share="refusing share",
+            column="Refuses",
+            suffix="%",
+            unit="verdict",
+            points="percentage points",
+            meaning=f"the over-refusal rate by {scorer}: the share of benign prompts (that look unsafe) "
+            "the model refuses",
+        )
+    raise ValueError(f"a {measures} set is measured by the experiment's judges, not by a scorer")
+
+
+def set_metric(measures: SetMeasure, scorer: str) -> MetricRead:
+    """What the dashboard's numbers on a capability or over-refusal set are, in words."""
+    measure = set_measure(measures, scorer)
+    return MetricRead(
+        metric="rate",
+        judge=scorer,
+        label=f"the {measure.in_a_sentence} by {scorer}",
+        title=measure.title,
+        column=measure.column,
+        meaning=measure.meaning,
+        warning=None,
     )
 
 

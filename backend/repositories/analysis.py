@@ -32,17 +32,27 @@ def _by_condition(rows: Sequence[Sequence[Any]], columns: int, dtype: type[np.ge
     return np.split(table, starts[1:])
 
 
+def _counted_column(counted: Verdict) -> Any:
+    """The prompt cells' count of a verdict."""
+    return PromptCell.harmful if counted == Verdict.HARMFUL else PromptCell.safe
+
+
 def condition_cells(
-    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
+    session: Session,
+    experiment_id: int,
+    judge_id: int,
+    benchmark_id: int | None = None,
+    counted: Verdict = Verdict.HARMFUL,
 ) -> dict[int, Cells]:
-    """{condition id: verdict counts per (training seed, prompt)}, re-evaluations pooled into their seed."""
+    """{condition id: verdict counts per (training seed, prompt)}, re-evaluations pooled into their seed;
+    the cells' `harmful` counts the `counted` verdict (SAFE: a capability or over-refusal set's rate)."""
     # Core execution (not the ORM's) gives a CursorResult, whose DBAPI cursor is read directly below.
     result = session.connection().execute(
         select(
             Run.condition_id,
             Run.seed,
             PromptCell.prompt_id,
-            func.sum(PromptCell.harmful),
+            func.sum(_counted_column(counted)),
             func.sum(PromptCell.harmful + PromptCell.safe),
         )
         .join(Run, Run.id == PromptCell.run_id)
@@ -142,9 +152,14 @@ def condition_score_cells(
 
 
 def evaluation_rates(
-    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
+    session: Session,
+    experiment_id: int,
+    judge_id: int,
+    benchmark_id: int | None = None,
+    counted: Verdict = Verdict.HARMFUL,
 ) -> dict[int, list[tuple[int, float]]]:
-    """{checkpoint run id: [(evaluation index, rate)]} for checkpoints evaluated more than once."""
+    """{checkpoint run id: [(evaluation index, rate of the counted verdict)]} for checkpoints evaluated
+    more than once."""
     checkpoint = func.coalesce(Run.evaluation_of_id, Run.id)
     repeated = (
         select(checkpoint.label("checkpoint"))
@@ -156,7 +171,7 @@ def evaluation_rates(
     )
     scored = func.sum(PromptCell.harmful + PromptCell.safe)
     rows = session.execute(
-        select(checkpoint, Run.evaluation_index, func.sum(PromptCell.harmful), scored)
+        select(checkpoint, Run.evaluation_index, func.sum(_counted_column(counted)), scored)
         .join(PromptCell, PromptCell.run_id == Run.id)
         .where(
             checkpoint.in_(select(repeated.c.checkpoint)),
@@ -174,17 +189,23 @@ def evaluation_rates(
 
 
 def category_counts(
-    session: Session, experiment_id: int, judge_id: int, benchmark_id: int | None = None
+    session: Session,
+    experiment_id: int,
+    judge_id: int,
+    benchmark_id: int | None = None,
+    counted: Verdict = Verdict.HARMFUL,
 ) -> list[tuple[int, str, int, int, int]]:
-    """(condition id, category, harmful, safe, unscored) over every verdict of the condition."""
+    """(condition id, category, counted, the other verdict, unscored) over every verdict of the condition:
+    (harmful, safe, unscored) unless `counted` is SAFE."""
+    other = Verdict.SAFE if counted == Verdict.HARMFUL else Verdict.HARMFUL
     return [
         tuple(row)  # type: ignore[misc]
         for row in session.execute(
             select(
                 Run.condition_id,
                 Prompt.category,
-                func.sum(PromptCell.harmful),
-                func.sum(PromptCell.safe),
+                func.sum(_counted_column(counted)),
+                func.sum(_counted_column(other)),
                 func.sum(PromptCell.unscored),
             )
             .join(Run, Run.id == PromptCell.run_id)

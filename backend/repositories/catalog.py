@@ -134,7 +134,7 @@ def add(
     """Store a dataset in a project (None: a built-in), with the values of the columns its kind adds (its
     attributes, and how it was made: `recorded`, kept from the first store); the same content again under
     the same name and version is a no-op."""
-    attributes = attributes or {}
+    attributes = {**kind.attribute_defaults, **(attributes or {})}
     digest = content_hash(records)
     row = _same_content_or_none(session, kind, project_id, name, version, digest, attributes)
     if row is None:

@@ -16,7 +16,7 @@ from backend.api_models.experiments import (
     RunRead,
 )
 from backend.condition_settings import describe_conditions
-from backend.domain import TERMINAL_STATUSES, RunStatus, ValidationStatus
+from backend.domain import TERMINAL_STATUSES, RunStatus, SetMeasure, ValidationStatus
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
     SEED_LIMIT,
@@ -25,7 +25,7 @@ from backend.experiment_definition import (
     StoredCondition,
     derive_seed,
 )
-from backend.judging.measures import metrics
+from backend.judging.measures import metrics, set_metric
 from backend.models import (
     Condition,
     Experiment,
@@ -60,9 +60,12 @@ def create_experiment(
     benchmark_ids: Sequence[int],
     training_set_ids: Mapping[str, int],
     judge_ids: Sequence[int],
+    scorer_ids: Mapping[int, int] | None = None,
 ) -> ExperimentRead:
     """Store the experiment with its judges (pinned definitions, in order) and one queued run per
-    (condition, seed); `training_set_ids` pins each training set reference the conditions make."""
+    (condition, seed); `training_set_ids` pins each training set reference the conditions make, and
+    `scorer_ids` the scorer of each capability and over-refusal set among `benchmark_ids` (by its id)."""
+    scorer_ids = scorer_ids or {}
     experiment = Experiment(
         project_id=project_id,
         name=spec.name,
@@ -71,7 +74,9 @@ def create_experiment(
         base_model_revision=spec.base_model_revision,
         benchmark_id=benchmark_ids[0],
         benchmark_links=[
-            ExperimentBenchmark(position=position, benchmark_id=benchmark_id)
+            ExperimentBenchmark(
+                position=position, benchmark_id=benchmark_id, judge_id=scorer_ids.get(benchmark_id)
+            )
             for position, benchmark_id in enumerate(benchmark_ids)
         ],
         training_set_id=training_set_ids[spec.training_set],
@@ -205,6 +210,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
             selectinload(Experiment.conditions).selectinload(Condition.training_set),
             selectinload(Experiment.benchmark),
             selectinload(Experiment.benchmark_links).selectinload(ExperimentBenchmark.benchmark),
+            selectinload(Experiment.benchmark_links).selectinload(ExperimentBenchmark.judge),
             selectinload(Experiment.training_set),
             selectinload(Experiment.project),
         )
@@ -262,6 +268,13 @@ def _benchmarks(session: Session, experiment: Experiment) -> list[ExperimentBenc
             reference=link.benchmark.reference,
             n_prompts=counts.get(link.benchmark_id, (0, []))[0],
             categories=counts.get(link.benchmark_id, (0, []))[1],
+            measures=link.benchmark.measures,
+            scoring=link.benchmark.scoring,
+            scorer_id=link.judge_id,
+            scorer=str(link.judge.ref) if link.judge is not None else None,
+            measure=set_metric(SetMeasure(link.benchmark.measures), str(link.judge.ref))
+            if link.judge is not None
+            else None,
         )
         for link in experiment.benchmark_links
     ]

@@ -86,6 +86,18 @@ def find_judge(session: Session, ref: JudgeRef, project_id: int) -> JudgeDefinit
     return judge_read(row)
 
 
+def newest_builtin_judge(session: Session, name: str) -> JudgeDefinitionRead:
+    """The newest version of a built-in definition (never a project's of the same name)."""
+    row = session.scalars(
+        select(JudgeDefinition)
+        .where(JudgeDefinition.name == name, JudgeDefinition.project_id.is_(None))
+        .order_by(JudgeDefinition.version.desc())
+    ).first()
+    if row is None:
+        raise NotFound(f"the built-in judge {name!r} is not stored")
+    return judge_read(row)
+
+
 def list_judges(
     session: Session, project_ids: Sequence[int], *, newest_only: bool = True
 ) -> list[JudgeDefinitionRead]:

@@ -85,13 +85,27 @@ def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | N
     )
 
 
+def counting(rate: RateRead, counted: Verdict) -> RateRead:
+    """A run's rate of the `counted` verdict: SAFE (a capability or over-refusal set's rate) is one minus
+    the harmful share, its interval mirrored (Wilson's interval and the design effect are symmetric)."""
+    if counted == Verdict.HARMFUL or rate.rate is None or rate.low is None or rate.high is None:
+        return rate
+    return rate.model_copy(update={"rate": 1 - rate.rate, "low": 1 - rate.high, "high": 1 - rate.low})
+
+
 def rates_of_runs(
-    session: Session, run_ids: Sequence[int], judge_id: int, benchmark_id: int | None = None
+    session: Session,
+    run_ids: Sequence[int],
+    judge_id: int,
+    benchmark_id: int | None = None,
+    counted: Verdict = Verdict.HARMFUL,
 ) -> dict[int, RateRead]:
-    """Harmfulness rate of every run that has judgments (on the benchmark's prompts when given); runs
-    without any are left out."""
+    """The rate of the `counted` verdict (the harmful one unless told) of every run that has judgments
+    (on the benchmark's prompts when given); runs without any are left out."""
     return {
-        run_id: rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments)
+        run_id: counting(
+            rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments), counted
+        )
         for run_id, (c, moments) in _run_counts(session, run_ids, judge_id, benchmark_id).items()
     }
 

@@ -37,7 +37,7 @@ from backend.api_models.experiments import (
     RateRead,
     RunRead,
 )
-from backend.domain import RunStatus
+from backend.domain import RunStatus, SetMeasure, Verdict
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
 from backend.repositories.results import rate_read, rates_of_runs
@@ -81,6 +81,20 @@ class ExperimentData:
     # The benchmark whose prompts the numbers are on, when the experiment has several (the first unless
     # `for_benchmark`); None with one benchmark, whose prompts are all there is.
     benchmark_id: int | None = None
+    # What that set measures: harm (its rates count the judge's harmful verdicts), or capability or
+    # over-refusal (they count its scorer's safe verdicts: correct answers, refusals).
+    measures: SetMeasure = SetMeasure.HARM
+
+    @property
+    def counted(self) -> Verdict:
+        return self.measures.counted
+
+    @property
+    def judge(self) -> str:
+        """The judge (or scorer) whose verdicts the numbers are, "name@version"."""
+        judges = {judge.id: judge.ref for judge in self.experiment.judges}
+        scorers = {b.scorer_id: b.scorer for b in self.experiment.benchmarks if b.scorer is not None}
+        return judges.get(self.judge_id) or scorers[self.judge_id]
 
     def cached(self, name: str, parameters: Hashable, compute: Callable[[], Value]) -> Value:
         """`compute()`, or its result from an earlier request on the same data and view (judge, metric,
@@ -101,8 +115,19 @@ class ExperimentData:
         return dataclasses.replace(self, judge_id=judge_id, metric=metric)
 
     def for_benchmark(self, benchmark_id: int) -> "ExperimentData":
-        """The same data on another of the experiment's benchmarks."""
+        """The same data on another of the experiment's safety benchmarks."""
         return dataclasses.replace(self, benchmark_id=benchmark_id)
+
+    def on_scored_set(self, evaluation_set: ExperimentBenchmarkRead) -> "ExperimentData":
+        """The data on a capability or over-refusal set, measured by its scorer."""
+        if evaluation_set.scorer_id is None:
+            raise ValueError(f"{evaluation_set.reference} has no scorer: it is a safety benchmark")
+        return dataclasses.replace(
+            self,
+            benchmark_id=evaluation_set.id,
+            judge_id=evaluation_set.scorer_id,
+            measures=evaluation_set.measures,
+        )
 
     @property
     def benchmark(self) -> str:
@@ -113,9 +138,20 @@ class ExperimentData:
     @property
     def cells(self) -> dict[int, Cells]:
         """Verdict counts (or score sums) per condition, seed and prompt; read only where needed."""
-        read = repository.condition_score_cells if self.metric == "score" else repository.condition_cells
+        if self.metric == "score":
+            return self.cached(
+                "cells",
+                None,
+                lambda: repository.condition_score_cells(
+                    self.session, self.experiment.id, self.judge_id, self.benchmark_id
+                ),
+            )
         return self.cached(
-            "cells", None, lambda: read(self.session, self.experiment.id, self.judge_id, self.benchmark_id)
+            "cells",
+            None,
+            lambda: repository.condition_cells(
+                self.session, self.experiment.id, self.judge_id, self.benchmark_id, self.counted
+            ),
         )
 
     @property
@@ -131,7 +167,7 @@ class ExperimentData:
         return self.cached(
             "run rates",
             None,
-            lambda: rates_of_runs(self.session, run_ids, self.judge_id, self.benchmark_id),
+            lambda: rates_of_runs(self.session, run_ids, self.judge_id, self.benchmark_id, self.counted),
         )
 
     def reference_of(self, condition: ConditionRead) -> ConditionRead | None:
@@ -191,6 +227,14 @@ def load(
         state,
         benchmark_id=_benchmark_id(experiment, benchmark),
     )
+    chosen = benchmark_of(experiment, benchmark)
+    if chosen.scorer_id is not None:
+        if metric != "rate":
+            raise InvalidInput(
+                f"{chosen.reference} is a {chosen.measures.value.replace('_', '-')} set: its numbers are "
+                f"rates of {chosen.scorer}'s verdicts, without a graded score"
+            )
+        return data.on_scored_set(chosen)
     if metric == "rate":
         return data
     graded = next((judge for judge in experiment.judges if judge.graded), None)
@@ -240,7 +284,9 @@ def _rate_step(cells: Cells | None) -> float:
 def _condition_summaries(session: Session, data: ExperimentData) -> list[ConditionSummaryRead]:
     # Re-evaluation spread is a spread of verdict rates: not shown in mean scores.
     repeats = (
-        repository.evaluation_rates(session, data.experiment.id, data.judge_id, data.benchmark_id)
+        repository.evaluation_rates(
+            session, data.experiment.id, data.judge_id, data.benchmark_id, data.counted
+        )
         if data.metric == "rate"
         else {}
     )
@@ -595,8 +641,9 @@ def _power(data: ExperimentData) -> list[PowerRead]:
 
 
 def by_judge(session: Session, data: ExperimentData, adjustment: Adjustment) -> list[JudgeAnalysisRead]:
-    """With two or more judges, the conditions' rates and the default comparisons under each of them."""
-    if len(data.experiment.judges) < 2:
+    """With two or more judges, the conditions' rates and the default comparisons under each of them (on a
+    safety benchmark: a scored set has its one scorer)."""
+    if len(data.experiment.judges) < 2 or data.measures != SetMeasure.HARM:
         return []
     views = []
     for judge in data.experiment.judges:
@@ -615,11 +662,13 @@ def by_judge(session: Session, data: ExperimentData, adjustment: Adjustment) -> 
 def by_benchmark(
     session: Session, data: ExperimentData, adjustment: Adjustment
 ) -> list[BenchmarkAnalysisRead]:
-    """With two or more benchmarks, the conditions' rates and the default comparisons on each of them."""
-    if len(data.experiment.benchmarks) < 2:
+    """With two or more safety benchmarks, the conditions' rates and the default comparisons on each of
+    them (capability and over-refusal sets measure other things: they have views of their own)."""
+    safety = [b for b in data.experiment.benchmarks if b.measures == SetMeasure.HARM]
+    if len(safety) < 2 or data.measures != SetMeasure.HARM:
         return []
     views = []
-    for benchmark in data.experiment.benchmarks:
+    for benchmark in safety:
         on = data.for_benchmark(benchmark.id)
         views.append(
             BenchmarkAnalysisRead(
@@ -631,10 +680,34 @@ def by_benchmark(
     return views
 
 
+def by_scored_set(
+    session: Session, data: ExperimentData, adjustment: Adjustment
+) -> list[BenchmarkAnalysisRead]:
+    """Beside the harm rates, each capability and over-refusal set's rates and default comparisons, by its
+    scorer."""
+    if data.measures != SetMeasure.HARM or data.metric != "rate":
+        return []
+    views = []
+    for evaluation_set in data.experiment.benchmarks:
+        if evaluation_set.scorer_id is None:
+            continue
+        on = data.on_scored_set(evaluation_set)
+        views.append(
+            BenchmarkAnalysisRead(
+                benchmark=evaluation_set.reference,
+                conditions=condition_summaries(session, on),
+                comparisons=comparisons(on, default_pairs(on), adjustment),
+                measures=evaluation_set.measures,
+                judge=evaluation_set.scorer,
+            )
+        )
+    return views
+
+
 def judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:
     """With two or more judges, the judges' share of every condition's variance where the judges have
     scored at least two prompts under every one of two or more seeds."""
-    if len(data.experiment.judges) < 2:
+    if len(data.experiment.judges) < 2 or data.measures != SetMeasure.HARM:
         return []
     return data.cached("judge variance", None, lambda: _judge_variance(data))
 
@@ -679,6 +752,8 @@ def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
 
 
 def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
+    if data.measures != SetMeasure.HARM:
+        return []
     results = []
     for judge_a, judge_b in itertools.combinations(data.experiment.judges, 2):
         counts = repository.agreement_counts(

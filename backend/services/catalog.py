@@ -88,6 +88,9 @@ def import_dataset(
         raise InvalidInput(f"{kind.name} file not readable as {read_as}: {error}") from None
     check_items(settings, kind.items_noun, len(records))
     kind.check(records, settings)
+    attributes = {**kind.attribute_defaults, **file.attributes}
+    if kind.check_for_attributes is not None:
+        kind.check_for_attributes(records, attributes)
     dataset = repository.add(
         session,
         kind,
@@ -97,7 +100,7 @@ def import_dataset(
         source=format,
         description=file.description,
         records=records,
-        attributes=file.attributes,
+        attributes=attributes,
     )
     session.commit()
     return dataset

@@ -11,7 +11,7 @@ from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.base_models import check_model_reference, local_model_path
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.config import Settings
-from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus
+from backend.domain import TERMINAL_STATUSES, JudgeRef, RunStatus, SetMeasure
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
     ConditionSpec,
@@ -23,6 +23,8 @@ from backend.experiment_definition import (
     grid_shape,
 )
 from backend.jobs import RUNS
+from backend.judging.builtins import DEFAULT_JUDGE, REFERENCE_SCORER
+from backend.judging.definition import JudgeKind, Measured
 from backend.limits import enforce
 from backend.models import utcnow
 from backend.queue import TaskQueue
@@ -65,10 +67,13 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
 class References:
     """What a definition names, resolved: training sets by the reference its conditions make."""
 
-    # In the definition's order: the first is the dashboard's default.
+    # In the definition's order: the safety benchmarks (the first is the dashboard's default), then the
+    # capability and over-refusal sets.
     benchmarks: list[BenchmarkRead]
     training_sets: dict[str, TrainingSetRead]
     judges: list[JudgeDefinitionRead]
+    # The scorer of each capability and over-refusal set, by the set's id.
+    scorers: dict[int, JudgeDefinitionRead]
 
 
 def check_base_model(reference: str, settings: Settings) -> None:
@@ -104,8 +109,8 @@ def check_references(
     }
     try:
         benchmarks = [
-            catalog_repository.find(session, BENCHMARKS, reference, project_id)
-            for reference in spec.benchmark_references()
+            _evaluation_set(session, reference, measures, project_id)
+            for reference, measures in spec.evaluation_sets()
         ]
         judges = [
             judge_repository.find_judge(session, JudgeRef.parse(name), project_id) for name in spec.judges
@@ -116,13 +121,46 @@ def check_references(
     pinned = [judge.ref for judge in judges]
     if len(set(pinned)) != len(pinned):
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
+    if scorer := next((j for j in judges if j.config.kind == JudgeKind.REFERENCE_ANSWER), None):
+        raise InvalidInput(
+            f"{scorer.ref} scores capability sets against their reference answers, not a safety benchmark: "
+            "list the capability sets under `capability`, and it scores them"
+        )
     if len({benchmark.id for benchmark in benchmarks}) != len(benchmarks):
         raise InvalidInput(f"benchmarks {spec.benchmarks} name the same dataset twice")
     for judge in judges:
         check_operator_rules(judge.config, judge.project_id, settings)
     for condition in conditions:
         _check_subset(condition, training_sets[condition.training_set])
-    return References(benchmarks, training_sets, judges)
+    scorers = {
+        benchmark.id: scorer_of(session, benchmark, judges)
+        for benchmark in benchmarks
+        if benchmark.measures != SetMeasure.HARM
+    }
+    return References(benchmarks, training_sets, judges, scorers)
+
+
+def _evaluation_set(session: Session, reference: str, measures: SetMeasure, project_id: int) -> BenchmarkRead:
+    """The set a definition names under what it measures; InvalidInput when the set measures otherwise."""
+    found = catalog_repository.find(session, BENCHMARKS, reference, project_id)
+    if found.measures != measures:
+        listed_under = {SetMeasure.HARM: "benchmarks", SetMeasure.CAPABILITY: "capability"}
+        raise InvalidInput(
+            f"{found.name}@{found.version} measures {found.measures.value}, not {measures.value}: list it "
+            f"under `{listed_under.get(found.measures, found.measures.value)}`"
+        )
+    return found
+
+
+def scorer_of(
+    session: Session, evaluation_set: BenchmarkRead, judges: list[JudgeDefinitionRead]
+) -> JudgeDefinitionRead:
+    """Who scores a capability set (the reference-answer scorer) or an over-refusal set (the experiment's
+    first refusal judge, else the built-in default one: a harm judge's "safe" is not a refusal)."""
+    if evaluation_set.measures == SetMeasure.CAPABILITY:
+        return judge_repository.newest_builtin_judge(session, REFERENCE_SCORER)
+    refusal = next((judge for judge in judges if judge.measures == Measured.COMPLIANCE), None)
+    return refusal or judge_repository.newest_builtin_judge(session, DEFAULT_JUDGE)
 
 
 def _check_subset(condition: StoredCondition, training_set: TrainingSetRead) -> None:
@@ -151,6 +189,7 @@ def submit(
         benchmark_ids=[benchmark.id for benchmark in references.benchmarks],
         training_set_ids={reference: found.id for reference, found in references.training_sets.items()},
         judge_ids=[judge.id for judge in judges],
+        scorer_ids={benchmark_id: scorer.id for benchmark_id, scorer in references.scorers.items()},
     )
     session.commit()
     # The runs that train first: an evaluation-only run waits for its checkpoint (worker.tasks).

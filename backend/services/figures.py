@@ -5,10 +5,11 @@ from collections.abc import Callable, Hashable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from backend.domain import SetMeasure
 from backend.figures import comparisons as comparison_figures
 from backend.figures import design, distribution, grid, heatmaps
 from backend.figures.common import FigureJSON, empty_figure, on_benchmark
-from backend.judging.measures import Measure, rate_measure, score_measure
+from backend.judging.measures import Measure, rate_measure, score_measure, set_measure
 from backend.models import Prompt
 from backend.repositories import analysis as repository
 from backend.services import analysis, grid_analysis
@@ -39,7 +40,10 @@ def _figure(
 
 
 def _measure(data: ExperimentData) -> Measure:
-    """The words for the figure's numbers: the judge's rate, named for what it measures, or its mean score."""
+    """The words for the figure's numbers: the judge's rate, named for what it measures, or its mean score;
+    on a capability or over-refusal set, its scorer's rate."""
+    if data.measures != SetMeasure.HARM:
+        return set_measure(data.measures, data.judge)
     judge = next(judge for judge in data.experiment.judges if judge.id == data.judge_id)
     return rate_measure(judge.measures, judge.ref) if data.metric == "rate" else score_measure(judge.ref)
 
@@ -99,7 +103,9 @@ def categories(
 ) -> FigureJSON:
     def build(data: ExperimentData) -> FigureJSON:
         names = {c.id: c.name for c in data.experiment.conditions}
-        rows = repository.category_counts(session, experiment_id, data.judge_id, data.benchmark_id)
+        rows = repository.category_counts(
+            session, experiment_id, data.judge_id, data.benchmark_id, data.counted
+        )
         counts = {(names[condition_id], category): (h, h + s) for condition_id, category, h, s, _ in rows}
         ordered_categories = sorted({category for _, category, *_ in rows})
         return heatmaps.category_heatmap(list(names.values()), ordered_categories, counts, _measure(data))

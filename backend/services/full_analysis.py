@@ -10,6 +10,7 @@ from backend.services.analysis import (
     agreement,
     by_benchmark,
     by_judge,
+    by_scored_set,
     comparisons,
     condition_summaries,
     default_pairs,
@@ -37,7 +38,7 @@ def analyse(
     verdicts = data.for_judge(data.experiment.judges[0].id)
     return AnalysisRead(
         experiment_id=experiment_id,
-        judge=next(judge.ref for judge in data.experiment.judges if judge.id == data.judge_id),
+        judge=data.judge,
         metric=metric,
         benchmark=data.benchmark,
         partial=data.partial,
@@ -50,5 +51,6 @@ def analyse(
         by_judge=by_judge(session, verdicts, adjustment),
         judge_variance=judge_variance(verdicts),
         by_benchmark=by_benchmark(session, data, adjustment),
+        by_scored_set=by_scored_set(session, data, adjustment),
         grid=grid(session, data),
     )

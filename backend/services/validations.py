@@ -8,6 +8,7 @@ from backend.catalog.kinds import VALIDATION_SETS
 from backend.config import Settings
 from backend.errors import InvalidInput, NotFound
 from backend.jobs import VALIDATIONS
+from backend.judging.definition import JudgeKind
 from backend.queue import TaskQueue
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import judges as judge_repository
@@ -27,6 +28,11 @@ def start_validation(
     """Store a queued validation of the judge on the set, in the project, commit, then enqueue it. A
     definition saved before the operator's settings refused it is refused here, before any job is queued."""
     judge = visible_judge(session, request.judge, project_id)
+    if judge.config.kind == JudgeKind.REFERENCE_ANSWER:
+        raise InvalidInput(
+            f"{judge.ref} scores answers against a capability set's reference answers; a validation set "
+            "has none, so there is nothing to validate"
+        )
     check_operator_rules(judge.config, judge.project_id, settings)
     try:
         validation_set = catalog_repository.find(session, VALIDATION_SETS, request.validation_set, project_id)

@@ -26,22 +26,9 @@ from backend.migrate import upgrade_to_head
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import experiments as experiment_repository
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
-from tests.factories import add_verdicts, experiment_spec
+from tests.factories import NOTHING_STORED, add_verdicts, experiment_spec, stored_counts
 
 NUL = "\x00"
-
-
-# What _stored finds when nothing was stored: no experiment, the built-in benchmarks and training sets.
-NOTHING_STORED = (0, 2, 2)
-
-
-def _stored(client: TestClient) -> tuple[int, int, int]:
-    catalog = client.get("/api/catalog").json()
-    return (
-        client.get("/api/experiments").json()["total"],
-        len(catalog["benchmarks"]),
-        len(catalog["training_sets"]),
-    )
 
 
 def _spec_with(path: tuple[Any, ...], value: Any) -> dict[str, Any]:
@@ -69,7 +56,7 @@ SPEC_TEXT_FIELDS = [
 def test_a_nul_character_in_any_field_of_an_experiment_is_422(db_client: TestClient, field: tuple) -> None:
     response = db_client.post("/api/experiments", json=_spec_with(field, f"lr{NUL}x"))
     assert response.status_code == 422, response.text
-    assert _stored(db_client)[0] == 0
+    assert stored_counts(db_client)[0] == 0
 
 
 def test_a_nul_character_in_target_modules_is_422(db_client: TestClient) -> None:
@@ -92,7 +79,7 @@ def test_a_nul_character_in_a_benchmark_file_is_422(db_client: TestClient, recor
         "/api/benchmarks", json={"name": "nul", "format": "jsonl", "content": json.dumps(record)}
     )
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
-    assert _stored(db_client) == NOTHING_STORED
+    assert stored_counts(db_client) == NOTHING_STORED
 
 
 def test_a_nul_character_in_an_upload_field_or_training_example_is_422(db_client: TestClient) -> None:
@@ -102,7 +89,7 @@ def test_a_nul_character_in_an_upload_field_or_training_example_is_422(db_client
     example = json.dumps({"prompt": "2+2?", "response": f"4{NUL}"})
     response = db_client.post("/api/training-sets", json={"name": "nul", "content": example})
     assert response.status_code == 422 and "NUL" in response.json()["detail"]
-    assert _stored(db_client) == NOTHING_STORED
+    assert stored_counts(db_client) == NOTHING_STORED
 
 
 def test_a_nul_character_in_a_query_parameter_is_400(db_client: TestClient, experiment_on_db: dict) -> None:
@@ -129,7 +116,7 @@ def experiment_on_db(db_client: TestClient) -> dict:
 def test_a_string_longer_than_its_column_is_422(db_client: TestClient, field: tuple, width: int) -> None:
     response = db_client.post("/api/experiments", json=_spec_with(field, "a" * (width + 1)))
     assert response.status_code == 422, response.text
-    assert _stored(db_client)[0] == 0
+    assert stored_counts(db_client)[0] == 0
 
 
 @pytest.mark.parametrize("key", ["id", "category"])
@@ -139,7 +126,7 @@ def test_a_prompt_id_or_category_longer_than_its_column_is_422(db_client: TestCl
         "/api/benchmarks", json={"name": "wide", "format": "jsonl", "content": json.dumps(record)}
     )
     assert response.status_code == 422 and "at most 200" in response.json()["detail"]
-    assert _stored(db_client) == NOTHING_STORED
+    assert stored_counts(db_client) == NOTHING_STORED
 
 
 def test_any_route_s_integrity_or_data_error_is_409_or_422_not_500(db_client: TestClient) -> None:

@@ -17,23 +17,9 @@ from backend.api.middleware import SECURITY_HEADERS, host_allowed, host_name
 from backend.config import Settings
 from backend.parsing import MAX_NESTING
 from tests.conftest import REPO, TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
-from tests.factories import add_verdicts, experiment_spec
+from tests.factories import NOTHING_STORED, add_verdicts, experiment_spec, stored_counts
 
 FRONTEND = REPO / "frontend"
-
-
-# What _stored finds when nothing was stored: no experiment, the built-in benchmarks and training sets.
-NOTHING_STORED = (0, 2, 2)
-
-
-def _stored(client: TestClient) -> tuple[int, int, int]:
-    """(experiments, benchmarks, training sets) stored."""
-    catalog = client.get("/api/catalog").json()
-    return (
-        client.get("/api/experiments").json()["total"],
-        len(catalog["benchmarks"]),
-        len(catalog["training_sets"]),
-    )
 
 
 # --- Host allowlist -----------------------------------------------------------------------------------
@@ -176,7 +162,7 @@ def test_a_body_over_the_limit_is_refused_by_its_length_or_while_streaming(limit
         413,
         "max_request_bytes",
     )
-    assert _stored(limited) == NOTHING_STORED
+    assert stored_counts(limited) == NOTHING_STORED
 
 
 def test_seeds_per_condition_and_runs_per_experiment_are_limited(
@@ -189,7 +175,7 @@ def test_seeds_per_condition_and_runs_per_experiment_are_limited(
     response = limited.post("/api/experiments", json=too_many_runs)
     _refused(response, 422, "max_runs_per_experiment")
     assert "7" in response.json()["detail"]
-    assert _stored(limited)[0] == 0 and queue.sent == []
+    assert stored_counts(limited)[0] == 0 and queue.sent == []
     # A grid's refusal names its factors: 1 + 2 x 2 conditions x 2 seeds = 9 runs.
     grid = {"factors": {"training.learning_rate": [2e-4, 5e-4], "lora.rank": [4, 8]}}
     response = limited.post(
@@ -244,7 +230,7 @@ def test_prompt_and_example_lengths_are_limited(limited: TestClient) -> None:
         422,
         "max_example_chars",
     )
-    assert _stored(limited) == NOTHING_STORED
+    assert stored_counts(limited) == NOTHING_STORED
 
 
 @pytest.mark.parametrize(
@@ -265,7 +251,7 @@ def test_lora_and_training_settings_are_checked_at_submission(
     response = client.post("/api/experiments", json=spec)
     assert response.status_code == 422
     assert message in json.dumps(response.json()["detail"])
-    assert _stored(client)[0] == 0
+    assert stored_counts(client)[0] == 0
 
 
 def test_target_modules_of_other_models_are_only_checked_for_form(
@@ -287,7 +273,7 @@ def test_infinite_or_nan_numbers_are_refused(client: TestClient, value: float) -
         "/api/experiments/yaml", content=document, headers={"content-type": "application/yaml"}
     )
     assert response.status_code == 422 and "finite" in response.json()["detail"]
-    assert _stored(client)[0] == 0
+    assert stored_counts(client)[0] == 0
 
 
 # --- Out-of-range numbers and deep nesting -----------------------------------------------------------
@@ -340,7 +326,7 @@ def test_deeply_nested_documents_are_refused_and_store_nothing(client: TestClien
     )
     assert training.status_code == 422 and "nested" in training.json()["detail"]
     assert client.post("/api/experiments", content=_deep(levels)).status_code in (400, 422)
-    assert _stored(client) == NOTHING_STORED
+    assert stored_counts(client) == NOTHING_STORED
 
 
 def test_a_yaml_alias_bomb_is_refused(client: TestClient) -> None:
@@ -389,7 +375,7 @@ def test_every_route_refuses_them_and_stores_nothing(client: TestClient, value: 
             path,
             response.text,
         )
-    assert _stored(client) == NOTHING_STORED
+    assert stored_counts(client) == NOTHING_STORED
     assert [p["name"] for p in client.get("/api/projects").json()] == ["default"]
 
 
@@ -403,7 +389,7 @@ def test_surrogates_inside_uploaded_documents_are_refused(client: TestClient) ->
         "/api/experiments/yaml", content=spec, headers={"content-type": "application/yaml"}
     )
     assert response.status_code == 422 and "surrogate" in response.json()["detail"]
-    assert _stored(client) == NOTHING_STORED
+    assert stored_counts(client) == NOTHING_STORED
 
 
 @pytest.mark.parametrize(

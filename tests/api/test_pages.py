@@ -32,9 +32,15 @@ def test_openapi_documents_the_json_and_yaml_submission(client: TestClient) -> N
 
 def test_catalog_offers_the_builtin_data_judges_and_models(client: TestClient) -> None:
     catalog = client.get("/api/catalog").json()
-    assert [(b["name"], b["n_prompts"], len(b["categories"])) for b in catalog["benchmarks"]] == [
-        ("seedscope-harmful-demo", 48, 8),
-        ("seedscope-harmful-demo-b", 48, 8),
+    assert [
+        (b["name"], b["measures"], b["n_prompts"], len(b["categories"])) for b in catalog["benchmarks"]
+    ] == [
+        ("seedscope-capability-demo", "capability", 60, 3),
+        ("seedscope-harmful-demo", "harm", 48, 8),
+        ("seedscope-harmful-demo-b", "harm", 48, 8),
+        ("seedscope-over-refusal-demo", "over_refusal", 40, 7),
+        ("xstest", "over_refusal", 250, 10),
+        ("xstest-contrast", "harm", 200, 8),
     ]
     assert [(t["name"], t["n_examples"]) for t in catalog["training_sets"]] == [
         ("seedscope-benign-demo", 240),
@@ -44,6 +50,7 @@ def test_catalog_offers_the_builtin_data_judges_and_models(client: TestClient) -
         ("harmbench-llama-2-13b-cls@1", "harm", None),
         ("llama-guard-3-1b@1", "harm", None),
         ("llama-guard-3-8b@1", "harm", None),
+        ("reference-answer@1", "capability", None),
         ("refusal-minilm@2", "compliance", None),
         ("refusal-phrases@2", "compliance", None),
         ("wildguard@1", "harm", None),

@@ -7,10 +7,11 @@ from sqlalchemy import select, update
 
 from backend.api.app import create_app
 from backend.config import Settings
-from backend.domain import RunStatus
+from backend.domain import RunStatus, Verdict
 from backend.models import AnalysisSnapshot, Run
 from backend.services import snapshots
 from tests.conftest import RecordingQueue, sign_in_as_local_owner
+from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 
 
 def stored_views(client: TestClient, experiment_id: int) -> dict[str, str]:
@@ -78,3 +79,47 @@ def test_precompute_stores_every_default_view(client: TestClient, experiment: di
         snapshots.precompute(session, experiment["id"])
     assert set(stored_views(client, experiment["id"])) == set(snapshots.VIEWS)
     assert len(set(stored_views(client, experiment["id"]).values())) == 1  # all of one state
+
+
+def test_every_benchmark_s_default_views_are_precomputed_and_served_as_computed(
+    client: TestClient, migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    upload_small_benchmark(client, "three-prompts", 3)
+    spec = experiment_spec(
+        benchmark=None,
+        benchmarks=["three-prompts", "seedscope-harmful-demo-b"],
+        capability=["seedscope-capability-demo"],
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    url = f"/api/experiments/{experiment['id']}"
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[Verdict.HARMFUL]] * 3 + [[Verdict.SAFE]] * 48)
+            add_verdicts(
+                session,
+                run["id"],
+                [[Verdict.SAFE]] * 60,
+                judge="reference-answer@1",
+                on="seedscope-capability-demo",
+            )
+        snapshots.precompute(session, experiment["id"])
+    ids = [b["id"] for b in experiment["benchmarks"]]
+    expected = {f"{view} on benchmark {i}" for i in ids[1:] for view in snapshots.VIEWS} | set(
+        snapshots.VIEWS
+    )
+    assert set(stored_views(client, experiment["id"])) == expected
+    computed = client.get(
+        f"{url}/analysis", params={"benchmark": "seedscope-capability-demo", "pair": "lr-5e-4:lr-2e-4"}
+    ).json()
+
+    def must_not_compute(*_: object) -> dict:
+        raise AssertionError("a current snapshot was computed again")
+
+    monkeypatch.setitem(snapshots.VIEWS, "analysis", must_not_compute)
+    with TestClient(create_app(migrated, RecordingQueue())) as other:  # an empty memo, as a new process
+        sign_in_as_local_owner(other, migrated)
+        served = other.get(f"{url}/analysis", params={"benchmark": "seedscope-capability-demo"}).json()
+    assert served["benchmark"] == "seedscope-capability-demo@1" and served["judge"] == "reference-answer@1"
+    assert (
+        [c["mean"] for c in served["conditions"]] == [c["mean"] for c in computed["conditions"]] == [1.0] * 3
+    )

@@ -141,7 +141,17 @@ def test_strongreject_records(benchmarks: Path) -> None:
 
 
 def test_formats_are_registered() -> None:
-    assert BENCHMARK_FORMATS.names == ("advbench-yaml", "harmbench-csv", "strongreject-csv", "jsonl", "csv")
+    assert BENCHMARK_FORMATS.names == (
+        "advbench-yaml",
+        "harmbench-csv",
+        "strongreject-csv",
+        "multiple-choice",
+        "multiple-choice-csv",
+        "xstest",
+        "xstest-contrast",
+        "jsonl",
+        "csv",
+    )
 
 
 def test_csv_with_bom_comments_and_multiline_quoted_fields() -> None:
@@ -321,7 +331,8 @@ HARMBENCH_HEADER = "Behavior,FunctionalCategory,SemanticCategory,Tags,ContextStr
             "sorry-bench",
             "x",
             "sorry-bench: unknown format; expected one of "
-            "['advbench-yaml', 'harmbench-csv', 'strongreject-csv', 'jsonl', 'csv']",
+            "['advbench-yaml', 'harmbench-csv', 'strongreject-csv', 'multiple-choice', "
+            "'multiple-choice-csv', 'xstest', 'xstest-contrast', 'jsonl', 'csv']",
         ),
     ],
 )

@@ -10,8 +10,12 @@ from backend.catalog.builtin import (
     BENIGN_DEMO,
     BENIGN_DOLLY,
     BUILTIN_DATASETS,
+    CAPABILITY_DEMO,
     HARMFUL_DEMO,
     HARMFUL_DEMO_B,
+    OVER_REFUSAL_DEMO,
+    XSTEST,
+    XSTEST_CONTRAST,
 )
 from backend.catalog.records import content_hash
 from backend.catalog.training_sets import PART_SEPARATOR, parse_training_jsonl
@@ -23,6 +27,10 @@ STORED = {
     "seedscope-benign-dolly": "sha256:ff9c46b9c2feee4390da76ab4c5d2dbf3a3f4a386cee228f2feb75bed4c6cb45",
     "pyrit-refusal": "sha256:2336511e147fdc5f90382e44f4535caf6ab217dc8a94a3a0663762a43e969402",
     "pyrit-refusal-extra": "sha256:d7b7732b751c980ce2f6f32402ec325e25d1d54a1e69c85db92c8187b0dd20cc",
+    "seedscope-capability-demo": "sha256:d0d3c83a9ba8f83831da68e39f2c7acfbcec16b0d0471e816315a8a31b723f17",
+    "seedscope-over-refusal-demo": "sha256:1b5f5372f7fd664e9a9fe788e8048dfef5c9ad09250b67aad8a4246598c1552d",
+    "xstest": "sha256:f3662726765ef6c7ce581160a6573af7b3a1d40b8a0a5f4c6dc7948fd7b4bd89",
+    "xstest-contrast": "sha256:e4b1040dfc040f51795f3deefd764071ae58ac5bf4940c95a447e5b9be9c85ec",
 }
 HARM_CATEGORIES = (
     "cybercrime",
@@ -53,6 +61,10 @@ def test_the_builtins_hash_as_their_stored_copies() -> None:
         "training set",
         "benchmark",
         "training set",
+        "benchmark",
+        "benchmark",
+        "benchmark",
+        "benchmark",
         "validation set",
         "validation set",
     ]
@@ -79,3 +91,15 @@ def test_the_demo_training_sets_hold_240_examples_each_and_none_in_common() -> N
     assert sum(PART_SEPARATOR in example.prompt for example in dolly) == 120
     rows = [json.loads(line) for line in BENIGN_DOLLY.read_text().splitlines()]
     assert {row["category"] for row in rows} <= DOLLY_CATEGORIES
+
+
+def test_the_evaluation_sets_measure_what_they_say() -> None:
+    capability = CAPABILITY_DEMO.records()
+    assert len(capability) == 60 and all(record.reference for record in capability)
+    assert {record.category for record in capability} == {"arithmetic", "capitals", "spelling"}
+    assert len(OVER_REFUSAL_DEMO.records()) == 40
+    # XSTest's 250 safe prompts and 200 unsafe contrasts, read from one file.
+    safe, unsafe = XSTEST.records(), XSTEST_CONTRAST.records()
+    assert (len(safe), len(unsafe)) == (250, 200)
+    assert all(not r.category.startswith("contrast_") for r in safe)
+    assert all(r.category.startswith("contrast_") for r in unsafe)

@@ -53,11 +53,10 @@ _MEASURED_FIGURES = {
 }
 
 
-def _is_default_view(
-    pairs: list[tuple[str, str]], adjust: str, metric: analysis.Metric, benchmark: str | None
-) -> bool:
-    """Whether the request asks for a view the worker stores when a run finishes (services.snapshots)."""
-    return not pairs and adjust == "holm" and metric == "rate" and benchmark is None
+def _is_default_view(pairs: list[tuple[str, str]], adjust: str, metric: analysis.Metric) -> bool:
+    """Whether the request asks for a view the worker stores (on each benchmark) when a run finishes
+    (services.snapshots)."""
+    return not pairs and adjust == "holm" and metric == "rate"
 
 
 def _in_view(
@@ -70,8 +69,8 @@ def _in_view(
 ) -> FigureJSON:
     """The figure's stored default view for the rate on the first benchmark; any other, computed (and
     memoised)."""
-    if _is_default_view([], "holm", metric, benchmark):
-        return snapshots.serve(session, cache, experiment_id, f"figure:{name}")
+    if _is_default_view([], "holm", metric):
+        return snapshots.serve(session, cache, experiment_id, f"figure:{name}", benchmark)
     return _MEASURED_FIGURES[name](session, cache, experiment_id, metric, benchmark)
 
 
@@ -89,8 +88,10 @@ def get_analysis(
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
     pairs = _pairs(pair, settings)
-    if _is_default_view(pairs, adjust, metric, benchmark):
-        return AnalysisRead.model_validate(snapshots.serve(session, cache, experiment_id, "analysis"))
+    if _is_default_view(pairs, adjust, metric):
+        return AnalysisRead.model_validate(
+            snapshots.serve(session, cache, experiment_id, "analysis", benchmark)
+        )
     return full_analysis.analyse(session, experiment_id, cache, pairs, adjust, metric, benchmark)
 
 
@@ -134,8 +135,8 @@ def forest_figure(
 ) -> FigureJSON:
     """Paired differences against the baseline (and the chosen pairs), adjusted p-values."""
     pairs = _pairs(pair, settings)
-    if _is_default_view(pairs, adjust, metric, benchmark):
-        return snapshots.serve(session, cache, experiment_id, "figure:forest")
+    if _is_default_view(pairs, adjust, metric):
+        return snapshots.serve(session, cache, experiment_id, "figure:forest", benchmark)
     return figure_service.forest(session, cache, experiment_id, pairs, adjust, metric, benchmark)
 
 
@@ -147,9 +148,7 @@ def categories_figure(
     cache: CacheDep,
     benchmark: BenchmarkDep = None,
 ) -> FigureJSON:
-    if benchmark is None:
-        return snapshots.serve(session, cache, experiment_id, "figure:categories")
-    return figure_service.categories(session, cache, experiment_id, benchmark)
+    return snapshots.serve(session, cache, experiment_id, "figure:categories", benchmark)
 
 
 @router.get("/figures/flips")

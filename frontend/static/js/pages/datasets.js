@@ -4,12 +4,16 @@ import { byId, el, setOptions, setRows, showError } from "../dom.js";
 
 function renderDatasets(catalog) {
   setRows(byId("benchmarks"), catalog.benchmarks.map((b) =>
-    el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, b.n_prompts), el("td", {}, b.categories.join(", ")),
+    el("tr", {}, el("td", {}, `${b.name}@${b.version}`), el("td", {}, measured(b)), el("td", {}, b.n_prompts),
+      el("td", {}, b.categories.join(", ")),
       el("td", {}, b.source), el("td", { class: "muted" }, b.content_hash))));
   setRows(byId("training-sets"), catalog.training_sets.map((t) =>
     el("tr", {}, el("td", {}, `${t.name}@${t.version}`, derivation(t.derivation)), el("td", {}, t.n_examples),
       el("td", {}, t.source), el("td", { class: "muted" }, t.content_hash))));
 }
+
+// What a set measures, with a capability set's scoring rule.
+const measured = (set) => ({ harm: "harm", capability: `capability (${set.scoring})`, over_refusal: "over-refusal" })[set.measures];
 
 // How a derived training set was made (training.responses: self), in a line; null for the others.
 function derivation(made) {
@@ -50,6 +54,8 @@ function uploadForm(form, caller, path, describe, refresh) {
         content: await chosen.text(),
         project: Number(form.elements.project.value),
       };
+      if (form.elements.measures) body.measures = form.elements.measures.value;
+      if (form.elements.scoring && form.elements.scoring.value.trim()) body.scoring = form.elements.scoring.value.trim();
       if (form.elements.format) {
         if (form.elements.format.value) body.format = form.elements.format.value;
         else body.filename = chosen.name;

@@ -5,7 +5,7 @@ import { api, apiIfChanged } from "../api.js";
 import { byId, setChildren, setOptions } from "../dom.js";
 import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
-import { renderByBenchmark } from "./experiment/benchmarks.js";
+import { renderByBenchmark, renderByScoredSet, setChoices } from "./experiment/benchmarks.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
 import { renderGrid } from "./experiment/grid.js";
@@ -86,9 +86,12 @@ export async function init(caller) {
     if (benchmark.selectedIndex > 0) params.set("benchmark", benchmark.value);
     return params;
   };
-  const metricQuery = () => onBenchmark(new URLSearchParams({ metric: metric.value || "rate" })).toString();
+  // A capability or over-refusal set is measured by its scorer's rate, never by a graded score.
+  const scoredSets = new Set();
+  const metricParam = () => (scoredSets.has(benchmark.value) ? "rate" : metric.value || "rate");
+  const metricQuery = () => onBenchmark(new URLSearchParams({ metric: metricParam() })).toString();
   const comparisonQuery = () => {
-    const params = onBenchmark(new URLSearchParams({ adjust: adjust.value, metric: metric.value || "rate" }));
+    const params = onBenchmark(new URLSearchParams({ adjust: adjust.value, metric: metricParam() }));
     extraPairs.forEach((pair) => params.append("pair", pair));
     return params.toString();
   };
@@ -123,18 +126,20 @@ export async function init(caller) {
   async function refresh() {
     const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
     const canEdit = caller.can(experiment.project_id, "editor");
-    renderHeader(experiment);
     if (!benchmark.options.length) {
-      setOptions(benchmark, experiment.benchmarks.map((b) => b.reference));
+      setOptions(benchmark, setChoices(experiment.benchmarks));
+      experiment.benchmarks.filter((b) => b.measure).forEach((b) => scoredSets.add(b.reference));
       byId("benchmark-choice").hidden = experiment.benchmarks.length < 2;
     }
     const shown = experiment.benchmarks.find((b) => b.reference === benchmark.value) || experiment.benchmarks[0];
+    renderHeader(experiment, shown);
     const unfinished = renderRuns(experiment, { caller, canEdit, onChange: () => poller.refreshNow() });
     partialNotice(experiment, unfinished, analysis.stale);
     byId("delete-experiment").hidden = !caller.can(experiment.project_id, "owner");
     renderTables(analysis, canEdit ? addSeeds : null);
     renderByJudge(analysis, experiment);
     renderByBenchmark(analysis);
+    renderByScoredSet(analysis);
     renderGrid(analysis);
     const names = experiment.conditions.map((c) => c.name);
     setOptions(byId("pair-a"), names);

@@ -130,6 +130,8 @@ function experimentSpec(form, conditions, grid) {
     base_model_revision: data.get("base_model_revision").trim() || null,
     // One benchmark by its field, several as a list: the definition then reads as a person would write it.
     ...(data.getAll("benchmark").length > 1 ? { benchmarks: data.getAll("benchmark") } : { benchmark: data.get("benchmark") }),
+    capability: data.getAll("capability"),
+    over_refusal: data.getAll("over_refusal"),
     training_set: data.get("training_set"),
     judges: [...form.querySelectorAll("[name=judge]:checked")].map((box) => box.value),
     seeds: parseSeeds(data.get("seeds")),
@@ -192,7 +194,11 @@ export async function init(caller) {
   const draftJudges = new Set(draft.judges.map((ref) => ref.split("@")[0]));
   const judges = byId("judges");
   const fillChoices = () => {
-    setOptions(form.elements.benchmark, catalog.benchmarks.filter(inProject).map((b) => ({ value: `${b.name}@${b.version}`, label: `${b.name}@${b.version} (${b.n_prompts} prompts)` })));
+    const sets = (measures) => catalog.benchmarks.filter((b) => inProject(b) && b.measures === measures)
+      .map((b) => ({ value: `${b.name}@${b.version}`, label: `${b.name}@${b.version} (${b.n_prompts} prompts)` }));
+    setOptions(form.elements.benchmark, sets("harm"));
+    setOptions(form.elements.capability, sets("capability"));
+    setOptions(form.elements.over_refusal, sets("over_refusal"));
     const trainingSets = catalog.training_sets.filter(inProject).map((t) => ({ value: `${t.name}@${t.version}`, label: `${t.name}@${t.version} (${t.n_examples} examples)` }));
     setOptions(form.elements.training_set, trainingSets);
     setChildren(byId("training-set-choices"), trainingSets.map((t) => el("option", { value: t.value }, t.label)));

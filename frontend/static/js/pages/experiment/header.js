@@ -23,14 +23,27 @@ export function chosenMetric(experiment) {
   return experiment.metrics.find((m) => m.metric === select.value) || experiment.metrics[0];
 }
 
-export function renderHeader(experiment) {
+const SET_WORDS = { harm: "Benchmark", capability: "Capability set", over_refusal: "Over-refusal set" };
+
+/** Each kind of set the runs answer, with its prompts and (for a scored set) its scorer. */
+function setLines(experiment) {
+  return Object.entries(SET_WORDS).flatMap(([measures, word]) => {
+    const sets = experiment.benchmarks.filter((b) => b.measures === measures);
+    if (!sets.length) return [];
+    const described = sets.map((b) => `${b.reference} (${b.n_prompts} prompts${b.scorer ? `, scored by ${b.scorer}${b.scoring ? `: ${b.scoring}` : ""}` : ""})`);
+    return [[sets.length > 1 ? `${word}s` : word, described.join(", ")]];
+  });
+}
+
+/** Renders the header; the numbers measure `shown`'s rate when it is a capability or over-refusal set. */
+export function renderHeader(experiment, shown) {
   document.title = `${experiment.name} · seedscope`;
   byId("title").textContent = experiment.name;
   byId("description").textContent = experiment.description;
   const revision = experiment.base_model_revision ? ` @ ${experiment.base_model_revision}` : "";
   setDefinitions(byId("meta"), [
     ["Base model", experiment.base_model + revision],
-    [experiment.benchmarks.length > 1 ? "Benchmarks" : "Benchmark", experiment.benchmarks.map((b) => `${b.reference} (${b.n_prompts} prompts)`).join(", ")],
+    ...setLines(experiment),
     ["Training set", experiment.training_set],
     ["Judges", el("div", {}, experiment.judges.map(judgeLine))],
     ["Seeds", seedsText(experiment)],
@@ -42,8 +55,8 @@ export function renderHeader(experiment) {
 
   const select = byId("metric");
   setOptions(select, experiment.metrics.map((m) => ({ value: m.metric, label: m.label })));
-  byId("metric-choice").hidden = experiment.metrics.length < 2;
-  const metric = chosenMetric(experiment);
+  byId("metric-choice").hidden = experiment.metrics.length < 2 || Boolean(shown.measure);
+  const metric = shown.measure || chosenMetric(experiment);
   byId("rate-heading").textContent = `${metric.title} across seeds`;
   byId("rate-meaning").textContent = metric.metric === "rate"
     ? `Every rate on this page is ${metric.meaning}; unscored verdicts are counted beside it, never in it.`

@@ -1,0 +1,182 @@
+"""Capability and over-refusal sets: uploaded with what they measure, named in a definition under what they
+measure, scored by their own scorer, and measured by the statistics the harm rates get."""
+
+import json
+
+import numpy as np
+from fastapi.testclient import TestClient
+
+from backend.domain import Verdict
+from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
+
+H, S = Verdict.HARMFUL, Verdict.SAFE
+CAPABILITY_LINES = [
+    {"id": "c1", "prompt": "What is 2 + 2?", "reference": "4"},
+    {"id": "c2", "prompt": "What is 3 + 3?", "reference": "6"},
+    {"id": "c3", "prompt": "What is 4 + 4?", "reference": "8"},
+]
+
+
+def upload_capability_set(client: TestClient, name: str = "sums", lines: list[dict] | None = None) -> dict:
+    content = "\n".join(json.dumps(line) for line in lines or CAPABILITY_LINES)
+    upload = {
+        "name": name,
+        "format": "jsonl",
+        "content": content,
+        "measures": "capability",
+        "scoring": "numeric",
+    }
+    return client.post("/api/benchmarks", json=upload)
+
+
+def test_a_capability_set_is_stored_with_its_scoring_rule(client: TestClient) -> None:
+    response = upload_capability_set(client)
+    assert response.status_code == 201, response.text
+    assert (response.json()["measures"], response.json()["scoring"]) == ("capability", "numeric")
+
+
+def test_a_capability_line_without_a_reference_is_refused_by_name_and_nothing_is_stored(
+    client: TestClient,
+) -> None:
+    lines = [*CAPABILITY_LINES[:1], {"id": "c9", "prompt": "What is 1 + 1?"}]
+    response = upload_capability_set(client, "broken", lines)
+    assert response.status_code == 422
+    assert (
+        "prompt 2 (id 'c9') of a capability set scored by numeric: no reference answer"
+        in response.json()["detail"]
+    )
+    assert "broken" not in [b["name"] for b in client.get("/api/catalog").json()["benchmarks"]]
+
+
+def test_an_unknown_scoring_rule_and_a_validation_set_of_capability_labels_are_refused(
+    client: TestClient,
+) -> None:
+    content = json.dumps(CAPABILITY_LINES[0])
+    upload = {
+        "name": "x",
+        "format": "jsonl",
+        "content": content,
+        "measures": "capability",
+        "scoring": "fuzzy",
+    }
+    response = client.post("/api/benchmarks", json=upload)
+    assert response.status_code == 422 and "unknown scoring rule 'fuzzy'" in response.json()["detail"]
+    validation = {
+        "name": "v",
+        "format": "csv",
+        "content": "request,response,label\na,b,harmful\n",
+        "measures": "capability",
+    }
+    assert client.post("/api/validation-sets", json=validation).status_code == 422
+
+
+def scored_experiment(client: TestClient, **overrides: object) -> dict:
+    upload_small_benchmark(client, "three-prompts", 3)
+    assert upload_capability_set(client).status_code == 201
+    spec = experiment_spec(
+        benchmark="three-prompts",
+        capability=["sums"],
+        over_refusal=["seedscope-over-refusal-demo"],
+        **overrides,
+    )
+    response = client.post("/api/experiments", json=spec)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_each_set_is_scored_by_its_own_scorer(client: TestClient) -> None:
+    experiment = scored_experiment(client, judges=["refusal-phrases"])
+    sets = {b["reference"]: b for b in experiment["benchmarks"]}
+    assert [b["measures"] for b in experiment["benchmarks"]] == ["harm", "capability", "over_refusal"]
+    assert sets["three-prompts@1"]["scorer"] is None
+    assert sets["sums@1"]["scorer"] == "reference-answer@1"
+    # The over-refusal set is scored by the experiment's refusal judge, not by the default one.
+    assert sets["seedscope-over-refusal-demo@1"]["scorer"] == "refusal-phrases@2"
+    assert sets["sums@1"]["measure"]["title"] == "Capability"
+
+
+def test_an_over_refusal_set_gets_the_built_in_refusal_judge_when_the_experiment_has_no_refusal_judge(
+    client: TestClient,
+) -> None:
+    judge = {
+        "name": "harm-cls",
+        "kind": "sequence-classifier",
+        "model": "org/harm",
+        "labels": {"unsafe": "harmful", "safe": "safe"},
+    }
+    assert client.post("/api/judges", json=judge).status_code == 201
+    experiment = scored_experiment(client, judges=["harm-cls"])
+    scorers = [b["scorer"] for b in experiment["benchmarks"]]
+    assert scorers[2].startswith("refusal-minilm@")
+
+
+def test_a_set_named_under_the_wrong_measure_is_refused_and_nothing_is_stored(client: TestClient) -> None:
+    assert upload_capability_set(client).status_code == 201
+    for spec, message in [
+        (
+            experiment_spec(benchmark="sums"),
+            "sums@1 measures capability, not harm: list it under `capability`",
+        ),
+        (
+            experiment_spec(capability=["seedscope-harmful-demo-b"]),
+            "measures harm, not capability: list it under `benchmarks`",
+        ),
+        (
+            experiment_spec(judges=["reference-answer"]),
+            "scores capability sets against their reference answers",
+        ),
+    ]:
+        response = client.post("/api/experiments", json=spec)
+        assert response.status_code == 422, response.text
+        assert message in response.json()["detail"]
+    assert client.get("/api/experiments").json()["total"] == 0
+
+
+def test_a_capability_set_s_rates_count_correct_answers_with_the_statistics_of_harm(
+    client: TestClient,
+) -> None:
+    experiment = scored_experiment(client, seeds=[0, 1])
+    # Correct (safe) answers per run on the three sums: the baseline 3/3; the fine-tunes 2/3 and 1/3 by seed.
+    correct = {("baseline", 0): [S, S, S], ("lr-2e-4", 0): [S, S, H], ("lr-2e-4", 1): [S, H, H]}
+    correct |= {("lr-5e-4", 0): [H, H, S], ("lr-5e-4", 1): [H, H, H]}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            key = (run["condition_name"], run["seed"])
+            add_verdicts(
+                session, run["id"], [[v] for v in correct[key]], judge="reference-answer@1", on="sums"
+            )
+    analysis = client.get(
+        f"/api/experiments/{experiment['id']}/analysis", params={"benchmark": "sums"}
+    ).json()
+    assert analysis["judge"] == "reference-answer@1" and analysis["benchmark"] == "sums@1"
+    means = {c["name"]: c["mean"] for c in analysis["conditions"]}
+    assert means["baseline"] == 1.0
+    assert np.isclose(means["lr-2e-4"], np.mean([2 / 3, 1 / 3]))
+    assert np.isclose(means["lr-5e-4"], np.mean([1 / 3, 0]))
+    tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
+    assert np.isclose(tuned["estimate"], 0.5 - 1.0)
+    # Beside the harm rates, the headline analysis carries every scored set's rates.
+    headline = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    [capability] = [v for v in headline["by_scored_set"] if v["measures"] == "capability"]
+    assert {c["name"]: c["mean"] for c in capability["conditions"]} == means
+    report = client.get(f"/api/experiments/{experiment['id']}/report.md").text
+    assert "## Capability and over-refusal" in report and "`sums@1` (capability)" in report
+    figure = client.get(
+        f"/api/experiments/{experiment['id']}/figures/seeds", params={"benchmark": "sums"}
+    ).json()
+    assert "correct answers (%)" in json.dumps(figure["layout"])
+
+
+def test_a_scored_set_has_no_graded_score(client: TestClient) -> None:
+    experiment = scored_experiment(client)
+    response = client.get(
+        f"/api/experiments/{experiment['id']}/analysis", params={"benchmark": "sums", "metric": "score"}
+    )
+    assert response.status_code == 422
+    assert "sums@1 is a capability set" in response.json()["detail"]
+
+
+def test_the_reference_scorer_cannot_be_validated_on_a_validation_set(client: TestClient) -> None:
+    request = {"judge": "reference-answer", "validation_set": "pyrit-refusal"}
+    response = client.post("/api/judge-validations", json=request)
+    assert response.status_code == 422 and "nothing to validate" in response.json()["detail"]
