@@ -656,6 +656,17 @@ def evaluate_corrected(scenario: CorrectedScenario, reps: int, seed: int) -> Tal
         corrected = corrected_rate(
             counts, pooled.rate, pooled.n_scored / pooled.design_effect, seeds, seed=seed * reps + replication
         )
+        # For comparison, on every replication: the raw intervals around what the verdicts estimate.
+        called = [
+            scenario.sensitivity * t + (1 - scenario.specificity) * (1 - t)
+            for t in (given_truth, seeds_truth)
+        ]
+        tally.add(
+            "raw rate given checkpoints (of verdicts)",
+            "coverage",
+            _covers(pooled.low, pooled.high, called[0]),
+        )
+        tally.add("raw mean over seeds (of verdicts)", "coverage", _covers(seeds.low, seeds.high, called[1]))
         tally.add("corrected rate: withheld", "share", corrected.withheld is not None)
         if corrected.pooled is None or corrected.mean is None:
             continue
@@ -667,17 +678,6 @@ def evaluate_corrected(scenario: CorrectedScenario, reps: int, seed: int) -> Tal
                 tally.add(f"{quantity}: says harmful", "type I", interval.low > 0)
             else:
                 tally.add(quantity, "coverage", _covers(interval.low, interval.high, truth))
-        # For comparison, on the same replications: the raw intervals around what the verdicts estimate.
-        called = [
-            scenario.sensitivity * t + (1 - scenario.specificity) * (1 - t)
-            for t in (given_truth, seeds_truth)
-        ]
-        tally.add(
-            "raw rate given checkpoints (of verdicts)",
-            "coverage",
-            _covers(pooled.low, pooled.high, called[0]),
-        )
-        tally.add("raw mean over seeds (of verdicts)", "coverage", _covers(seeds.low, seeds.high, called[1]))
     return tally
 
 

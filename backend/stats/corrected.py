@@ -131,7 +131,8 @@ def wilson_pivot(rate: float, n_effective: float, n_draws: int, rng: np.random.G
     z = rng.standard_normal(n_draws)
     z2 = z * z
     spread = np.sqrt(rate * (1 - rate) / n_effective + z2 / (4 * n_effective**2))
-    return (rate + z2 / (2 * n_effective) + z * spread) / (1 + z2 / n_effective)
+    bound = (rate + z2 / (2 * n_effective) + z * spread) / (1 + z2 / n_effective)
+    return np.clip(bound, 0.0, 1.0)  # rounding error at a rate of 0 or 1
 
 
 def t_pivot(mean: float, se: float, df: int, n_draws: int, rng: np.random.Generator) -> np.ndarray:
