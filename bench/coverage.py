@@ -695,7 +695,7 @@ def _corrected(
 
 
 # Judges near chance (Se + Sp near 1), middling and near perfect (near 2); validations of 100 and 400
-# labels; 2 to 5 seeds; a rarer harm (about 10% instead of 40%); and harmless models, where every harmful
+# labels; 2 to 5 seeds; a rarer harm (about 17% instead of 42%); and harmless models, where every harmful
 # verdict is the judge's error.
 NEAR_CHANCE, MIDDLING, NEAR_PERFECT = (0.6, 0.55), (0.85, 0.8), (0.98, 0.99)
 CORRECTED = [
