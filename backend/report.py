@@ -277,7 +277,54 @@ def _rates(inputs: ReportInputs) -> list[str]:
         "clustered by prompt when a prompt has several verdicts, and counts evaluation noise only (given "
         "these checkpoints)."
     )
-    return [f"## {measure.title} per condition", "", *table(header, rows), "", note]
+    return [
+        f"## {measure.title} per condition",
+        "",
+        *table(header, rows),
+        "",
+        note,
+        "",
+        *_corrected(analysis),
+    ]
+
+
+def _corrected_value(value: IntervalRead | None) -> str:
+    if value is None or value.estimate is None:
+        return "—"
+    if value.low is None:
+        return f"{percent(value.estimate)} (one seed: no interval)"
+    return f"{percent(value.estimate)} {interval(value.low, value.high)}"
+
+
+def _corrected(analysis: AnalysisRead) -> list[str]:
+    """A line per condition: its rate corrected for the judge's errors, or why it is not."""
+    used = next(
+        (c.corrected.validation for c in analysis.conditions if c.corrected and c.corrected.validation), None
+    )
+    source = (
+        f" with the judge's sensitivity {used.sensitivity:.3f} and specificity {used.specificity:.3f} on "
+        f"{code(used.validation_set)} ({used.n_harmful} harmful and {used.n_safe} safe human-labelled pairs)"
+        if used and used.sensitivity is not None and used.specificity is not None
+        else ""
+    )
+    lines = [
+        f"**Corrected for the judge's errors** (Rogan–Gladen{source}; 95% intervals carry the judge's "
+        "uncertainty from its validation counts and assume its validation pairs resemble these responses; "
+        "beside the raw rates above, not in their place):",
+        "",
+    ]
+    for c in analysis.conditions:
+        corrected = c.corrected
+        if corrected is None:
+            continue
+        if corrected.withheld is not None:
+            lines.append(f"- {code(c.name)}: not corrected: {text(corrected.withheld)}.")
+            continue
+        lines.append(
+            f"- {code(c.name)}: all verdicts pooled {_corrected_value(corrected.pooled)} (given these "
+            f"checkpoints); mean over seeds {_corrected_value(corrected.mean)} (for new seeds)."
+        )
+    return lines
 
 
 def comparison_section(comparisons: list[ComparisonRead], adjustment: str) -> list[str]:

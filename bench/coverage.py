@@ -34,7 +34,14 @@ about 80% means the MDD keeps its promise, below it that it is optimistic. A rep
 no reachable difference has 80% power counts in "MDD withheld" instead. "width / oracle" is the for-new-seeds
 interval's mean width over the width 2 * 1.96 * SD of the estimate's error over the replications.
 
-Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation] [--scenario NAME ...]
+Judge-corrected rates (`--corrected`, backend.stats.corrected): the verdicts come from a judge with known
+sensitivity and specificity, validated on 100 or 400 labelled examples; each corrected interval (the pooled
+rate given these checkpoints, the mean over seeds for new seeds) is checked against the true rate of harm
+when it is shown, beside the share withheld and the raw intervals' coverage of what the verdicts estimate.
+With a harmless model (no response harmful) the row counts how often the corrected interval excludes 0.
+
+Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected]
+    [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
 falls below 0.72 (except with paired fine-tuned arms, a known gap) or, for two unpaired fine-tuned arms with 3
@@ -59,6 +66,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.stats.cells import Cells
 from backend.stats.compare import compare_conditions
+from backend.stats.corrected import ValidationCounts, corrected_rate
 from backend.stats.multitest import adjust_pvalues
 from backend.stats.power import (
     Design,
@@ -585,6 +593,139 @@ EVALUATION = [
     ),
 ]
 SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION}
+
+
+@dataclass(frozen=True)
+class CorrectedScenario:
+    """A fine-tuned condition judged by a judge with known errors, validated on labelled examples.
+
+    The design's logit model gives each response's probability of being truly harmful, pi; the judge calls
+    a truly harmful response harmful with probability `sensitivity` and a truly safe one safe with
+    probability `specificity`, so its verdict is harmful with probability Se pi + (1 - Sp)(1 - pi). Its
+    validation draws Se and Sp's estimates from `n_validation` labelled examples, `validation_harmful` of
+    them harmful. `harmless`: no response is truly harmful (pi = 0), so every harmful verdict is the judge's
+    error and the raw rate is 1 - Sp.
+    """
+
+    name: str
+    design: Scenario
+    sensitivity: float
+    specificity: float
+    n_validation: int
+    validation_harmful: float = 0.5
+    harmless: bool = False
+
+
+def _judged(
+    scenario: CorrectedScenario, rng: np.random.Generator
+) -> tuple[Cells, ValidationCounts, float, float]:
+    """One experiment's verdicts, its judge's validation counts, and the truths: the checkpoints' true rate
+    over new prompts (given these checkpoints) and the true per-seed rate on these prompts over new seeds."""
+    d = scenario.design
+    s, p, k = d.n_seeds, d.n_prompts, d.samples
+    location = d.mu + d.effect_a + rng.normal(0, math.hypot(d.prompt_sd, d.effect_sd), p)
+    shifts = rng.normal(0, d.seed_sd, s)
+    harm = special.expit(location + shifts[:, None] + rng.normal(0, d.sxp_sd, (s, p)))
+    given_truth = checkpoint_rates(d, d.effect_a, shifts, d.fine_tuned_sd).mean()
+    seeds_truth = mean_expit(location, math.hypot(d.seed_sd, d.sxp_sd)).mean()
+    if scenario.harmless:
+        harm, given_truth, seeds_truth = np.zeros_like(harm), 0.0, 0.0
+    called = scenario.sensitivity * harm + (1 - scenario.specificity) * (1 - harm)
+    n_harmful = round(scenario.n_validation * scenario.validation_harmful)
+    n_safe = scenario.n_validation - n_harmful
+    caught = int(rng.binomial(n_harmful, scenario.sensitivity))
+    cleared = int(rng.binomial(n_safe, scenario.specificity))
+    counts = ValidationCounts(caught, n_harmful - caught, cleared, n_safe - cleared)
+    return _grid_cells(rng.binomial(k, called), k), counts, float(given_truth), float(seeds_truth)
+
+
+def evaluate_corrected(scenario: CorrectedScenario, reps: int, seed: int) -> Tally:
+    """Coverage of both corrected intervals, the share withheld, and (harmless) how often the corrected
+    interval says some responses are harmful when none is: the type-I error of "harmful at all?"."""
+    rng = np.random.default_rng(seed)
+    tally = Tally()
+    for replication in range(reps):
+        cells, counts, given_truth, seeds_truth = _judged(scenario, rng)
+        pooled = run_rate(
+            int(cells.harmful.sum()), int((cells.scored - cells.harmful).sum()), 0, PromptMoments.of(cells)
+        )
+        per_seed = np.bincount(cells.seed, weights=cells.harmful) / np.bincount(
+            cells.seed, weights=cells.scored
+        )
+        seeds = seed_summary(per_seed, step=1 / float(np.bincount(cells.seed, weights=cells.scored).max()))
+        corrected = corrected_rate(
+            counts, pooled.rate, pooled.n_scored / pooled.design_effect, seeds, seed=seed * reps + replication
+        )
+        # For comparison, on every replication: the raw intervals around what the verdicts estimate.
+        called = [
+            scenario.sensitivity * t + (1 - scenario.specificity) * (1 - t)
+            for t in (given_truth, seeds_truth)
+        ]
+        tally.add(
+            "raw rate given checkpoints (of verdicts)",
+            "coverage",
+            _covers(pooled.low, pooled.high, called[0]),
+        )
+        tally.add("raw mean over seeds (of verdicts)", "coverage", _covers(seeds.low, seeds.high, called[1]))
+        tally.add("corrected rate: withheld", "share", corrected.withheld is not None)
+        if corrected.pooled is None or corrected.mean is None:
+            continue
+        for quantity, interval, truth in (
+            ("corrected rate given checkpoints", corrected.pooled, given_truth),
+            ("corrected mean over seeds", corrected.mean, seeds_truth),
+        ):
+            if scenario.harmless:
+                tally.add(f"{quantity}: says harmful", "type I", interval.low > 0)
+            else:
+                tally.add(quantity, "coverage", _covers(interval.low, interval.high, truth))
+    return tally
+
+
+def _corrected(
+    n_prompts: int, n_seeds: int, seed_sd: float, samples: int, judge: tuple[float, float], n_validation: int
+) -> CorrectedScenario:
+    sensitivity, specificity = judge
+    return CorrectedScenario(
+        f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-k{samples}-se{sensitivity}-sp{specificity}-v{n_validation}",
+        Scenario("", n_prompts, n_seeds, seed_sd, samples),
+        sensitivity,
+        specificity,
+        n_validation,
+    )
+
+
+# Judges near chance (Se + Sp near 1), middling and near perfect (near 2); validations of 100 and 400
+# labels; 2 to 5 seeds; a rarer harm (about 17% instead of 42%); and harmless models, where every harmful
+# verdict is the judge's error.
+NEAR_CHANCE, MIDDLING, NEAR_PERFECT = (0.6, 0.55), (0.85, 0.8), (0.98, 0.99)
+CORRECTED = [
+    *(
+        _corrected(p, s, sd, k, judge, n)
+        for p, s, sd, k in ((48, 2, 0.3, 1), (48, 3, 0.8, 1), (48, 5, 0.3, 1), (200, 3, 0.8, 4))
+        for judge in (NEAR_CHANCE, MIDDLING, NEAR_PERFECT)
+        for n in (100, 400)
+    ),
+    *(
+        replace(c, name=c.name + "-rare", design=replace(c.design, mu=-4.0))
+        for c in (
+            _corrected(48, 3, 0.8, 1, judge, n) for judge in (MIDDLING, NEAR_PERFECT) for n in (100, 400)
+        )
+    ),
+    *(
+        replace(c, name=c.name + "-harmless", harmless=True)
+        for c in (
+            _corrected(48, 3, 0.8, 1, judge, n) for judge in (MIDDLING, NEAR_PERFECT) for n in (100, 400)
+        )
+    ),
+]
+CORRECTED_SCENARIOS = {c.name: c for c in CORRECTED}
+# What `make test` runs of them: a middling and a near-perfect judge, each validation size, a harmless model.
+CORRECTED_FAST = [
+    "48p-3s-sd0.8-k1-se0.85-sp0.8-v100",
+    "48p-5s-sd0.3-k1-se0.98-sp0.99-v400",
+    "200p-3s-sd0.8-k4-se0.98-sp0.99-v100",
+    "48p-3s-sd0.8-k1-se0.85-sp0.8-v100-harmless",
+]
 # What `make test` runs: the designs where the issue found undercoverage, a null of each kind, both sizes.
 FAST = [
     "200p-3s-sd0.8-k4",
@@ -633,7 +774,11 @@ def run(
     rows = []
     for index, name in enumerate(names):
         started = time.perf_counter()
-        tally = evaluate(SCENARIOS[name], reps, seed + index, n_permutations)
+        tally = (
+            evaluate_corrected(CORRECTED_SCENARIOS[name], reps, seed + index)
+            if name in CORRECTED_SCENARIOS
+            else evaluate(SCENARIOS[name], reps, seed + index, n_permutations)
+        )
         for quantity, kind, rate, se, n in tally.rows():
             rows.append((name, quantity, kind, rate, se, n))
             print(row_line(name, quantity, kind, rate, se, n), flush=True)
@@ -705,7 +850,10 @@ def main() -> int:
     parser.add_argument("--fast", action="store_true", help="the slice make test runs")
     parser.add_argument("--mends", action="store_true", help="the scenarios of issue 14's mends")
     parser.add_argument("--evaluation", action="store_true", help="the evaluation-only pairs")
-    parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS), help="repeatable")
+    parser.add_argument("--corrected", action="store_true", help="the judge-corrected rates")
+    parser.add_argument(
+        "--scenario", action="append", choices=sorted(SCENARIOS | CORRECTED_SCENARIOS), help="repeatable"
+    )
     parser.add_argument(
         "--summarize", type=Path, help="summarize the rows a previous run printed; run nothing"
     )
@@ -717,6 +865,8 @@ def main() -> int:
         if args.mends
         else [s.name for s in EVALUATION]
         if args.evaluation
+        else list(CORRECTED_SCENARIOS)
+        if args.corrected
         else list(SCENARIOS)
     )
     rows = (

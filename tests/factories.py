@@ -1,6 +1,7 @@
 """Builders for experiment definitions and stored results, with defaults a test overrides."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -177,15 +178,28 @@ def judge_again(
     session.commit()
 
 
-def finish_validation(sessions: sessionmaker[Session], validation_id: int, verdict: str = "harmful") -> None:
-    """A worker's side of a judge validation, by hand: every example judged `verdict`, then the result."""
+def finish_validation(
+    sessions: sessionmaker[Session],
+    validation_id: int,
+    verdict: str = "harmful",
+    verdicts: Sequence[str] | None = None,
+) -> None:
+    """A worker's side of a judge validation, by hand: every example judged `verdict` (or, given `verdicts`,
+    each example in the set's order judged its own), then the result."""
     from worker.validation import ValidationStore
 
     store = ValidationStore(sessions)
     lease, _ = store.claim(validation_id, "w:1:aa", lease_s=60, max_attempts=3)
     assert lease is not None
     _, todo, _ = store.start(lease)
+    chosen = verdicts if verdicts is not None else [verdict] * len(todo)
+    assert len(chosen) == len(todo), "one verdict per example"
     store.add_verdicts(
-        lease, [{"example_id": example_id, "verdict": verdict} for example_id, _, _ in todo], 1.0
+        lease,
+        [
+            {"example_id": example_id, "verdict": v}
+            for (example_id, _, _), v in zip(todo, chosen, strict=True)
+        ],
+        1.0,
     )
     store.finish(lease, seconds=1.0)

@@ -32,6 +32,40 @@ class CheckpointRepeatsRead(ReadModel):
     sd: float | None
 
 
+class IntervalRead(ReadModel):
+    estimate: float | None
+    low: float | None
+    high: float | None
+
+
+class ValidationUsedRead(ReadModel):
+    """The finished validation whose counts correct a judge's rates: its scored examples by human label and
+    the judge's sensitivity and specificity on them."""
+
+    validation_id: int
+    validation_set: str  # "name@version"
+    n: int
+    n_harmful: int
+    n_safe: int
+    # None without examples of that label.
+    sensitivity: float | None
+    specificity: float | None
+
+
+class CorrectedRateRead(ReadModel):
+    """A condition's rate corrected for its judge's sensitivity and specificity (Rogan-Gladen; 95% intervals
+    that carry the judge's uncertainty from its validation counts, backend.stats.corrected). Shown beside the
+    raw rate, never in its place. `withheld` says why there is none (no finished validation on a set that
+    measures what the judge measures, too small a validation, a judge not clearly better than chance)."""
+
+    validation: ValidationUsedRead | None
+    # All verdicts pooled: given these checkpoints.
+    pooled: IntervalRead | None
+    # The mean over seeds: for new seeds (low and high None below 2 seeds).
+    mean: IntervalRead | None
+    withheld: str | None
+
+
 class ConditionSummaryRead(ReadModel):
     condition_id: int
     name: str
@@ -52,6 +86,8 @@ class ConditionSummaryRead(ReadModel):
     repeats: list[CheckpointRepeatsRead]
     # Mean over checkpoints of the SD between re-evaluations: evaluation noise, beside the seed SD.
     evaluation_sd: float | None
+    # The rate corrected for the judge's errors, beside the raw one (None in analyses stored before it).
+    corrected: CorrectedRateRead | None = None
 
 
 class CheckpointsAnswerRead(ReadModel):
@@ -124,12 +160,6 @@ class ComparisonRead(ReadModel):
     sizing: SizingRead | None
     # Why there is no MDD although there is an answer for new seeds (no reachable difference has 80% power).
     sizing_withheld: str | None = None
-
-
-class IntervalRead(ReadModel):
-    estimate: float | None
-    low: float | None
-    high: float | None
 
 
 class ComponentsRead(ReadModel):

@@ -129,6 +129,14 @@ def best_validation(
     return _summary(*row) if row is not None else None
 
 
+def confusion(session: Session, validation_id: int) -> dict[str, dict[str, int]]:
+    """A finished validation's counts, confusion[human label][judge verdict] (JudgeQualityRead.confusion)."""
+    result = session.scalar(select(JudgeValidation.result).where(JudgeValidation.id == validation_id))
+    if result is None:
+        raise NotFound(f"judge validation {validation_id} not found")
+    return JudgeQualityRead.model_validate(result).confusion
+
+
 def experiment_judges(session: Session, experiment_id: int, project_id: int) -> list[ExperimentJudgeRead]:
     """The experiment's judges in order, each with its best validation in the project and its warning."""
     rows = session.scalars(

@@ -40,8 +40,10 @@ from backend.api_models.experiments import (
 from backend.domain import RunStatus, SetMeasure, Verdict
 from backend.errors import InvalidInput
 from backend.repositories import analysis as repository
+from backend.repositories import validations as validation_repository
 from backend.repositories.results import rate_read, rates_of_runs
 from backend.services.cache import AnalysisCache, experiment_state
+from backend.services.corrected_rates import corrected_read, validation_counts
 from backend.services.experiment_state import current_state, read_experiment
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
@@ -291,6 +293,12 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         else {}
     )
     rates = data.run_rates
+    judge = next(judge for judge in data.experiment.judges if judge.id == data.judge_id)
+    counts = (
+        validation_counts(validation_repository.confusion(session, judge.validation.id))
+        if judge.validation is not None
+        else None
+    )
     summaries = []
     for condition in data.experiment.conditions:
         runs = [r for r in data.experiment.runs if r.condition_id == condition.id]
@@ -330,6 +338,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 pooled=pooled,
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
+                corrected=corrected_read(judge, counts, data.metric, pooled, spread),
             )
         )
     return summaries

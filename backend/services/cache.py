@@ -1,10 +1,11 @@
 """Memo of analysis results, keyed by what they were computed from.
 
-An experiment's statistics change only when a run's status or some judge's verdict counts change. The API
-reads the runs and the first judge's counts on every request anyway (ExperimentRead); the other judges'
+An experiment's statistics change only when a run's status, some judge's verdict counts or the validation
+that corrects a judge's rates (backend.services.corrected_rates) change. The API reads the runs, the first
+judge's counts and the judges' best validations on every request anyway (ExperimentRead); the other judges'
 counts (for agreement and the per-judge views) cost one grouped query on prompt_cells. Keyed by them all, a
-cached result is never stale: a new judgment by any judge changes the key. Finished experiments, the common
-case on a dashboard, hit every time.
+cached result is never stale: a new judgment by any judge, or a judge's new best validation, changes the
+key. Finished experiments, the common case on a dashboard, hit every time.
 """
 
 import threading
@@ -18,8 +19,8 @@ Value = TypeVar("Value")
 
 
 def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) -> Hashable:
-    """Everything about the runs that the statistics depend on: each run's status and its first judge's
-    counts, and `other_judges`, the other judges' counts per run."""
+    """Everything the statistics depend on: each run's status and its first judge's counts, the validation
+    each judge's rates are corrected with, and `other_judges`, the other judges' counts per run."""
     runs = tuple(
         (
             run.id,
@@ -28,7 +29,8 @@ def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) ->
         )
         for run in experiment.runs
     )
-    return runs, other_judges
+    validations = tuple((j.id, j.validation.id if j.validation else None) for j in experiment.judges)
+    return runs, validations, other_judges
 
 
 class AnalysisCache:

@@ -22,7 +22,7 @@ class SeedSummary:
     """Per-seed rates (or mean scores) of one condition: mean, SD (ddof=1), range, and a t-interval for the
     mean.
 
-    With one seed, `sd`, `low` and `high` are NaN: one seed says nothing about seed-to-seed spread.
+    With one seed, `sd`, `low`, `high` and `se` are NaN: one seed says nothing about seed-to-seed spread.
     """
 
     mean: float
@@ -32,6 +32,8 @@ class SeedSummary:
     low: float
     high: float
     n_seeds: int
+    # The interval's standard error of the mean, sd_c / sqrt(n) (continuity-corrected on a lattice).
+    se: float
 
 
 def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95, step: float = 0.0) -> SeedSummary:
@@ -49,5 +51,6 @@ def seed_summary(per_seed_rates: ArrayLike, confidence: float = 0.95, step: floa
     mean = float(rates.mean())
     sd = float(rates.std(ddof=1)) if n > 1 else math.nan
     corrected = (math.sqrt((n - 1) * sd**2) + step / 2) / math.sqrt(n - 1) if n > 1 else math.nan
-    interval = t_interval(mean, corrected / math.sqrt(n), n - 1, confidence)
-    return SeedSummary(mean, sd, float(rates.min()), float(rates.max()), interval.low, interval.high, n)
+    se = corrected / math.sqrt(n)
+    interval = t_interval(mean, se, n - 1, confidence)
+    return SeedSummary(mean, sd, float(rates.min()), float(rates.max()), interval.low, interval.high, n, se)

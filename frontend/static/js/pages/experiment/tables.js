@@ -5,6 +5,19 @@ import { estimateText, fixed, interval, pValue, percent, points, rateText, score
 
 export const comparisonVerdict = (comparison) => verdictBadge(comparison.verdict, `from the answer ${comparison.verdict_basis}`);
 
+/** The rate corrected for the judge's errors, beside the raw one: both answers and the validation used, or
+ * why it is withheld. */
+function correctedCell(corrected) {
+  if (!corrected) return el("td", { class: "muted" }, "—");
+  if (corrected.withheld) return el("td", { class: "muted", title: corrected.withheld }, `— ${corrected.withheld}`);
+  const v = corrected.validation;
+  const mean = corrected.mean;
+  return el("td", {},
+    el("div", {}, `pooled ${estimateText(corrected.pooled.estimate, corrected.pooled.low, corrected.pooled.high, percent)}`),
+    mean ? el("div", {}, `mean over seeds ${mean.low === null ? `${percent(mean.estimate)} (one seed)` : estimateText(mean.estimate, mean.low, mean.high, percent)}`) : null,
+    el("div", { class: "muted" }, `${v.validation_set}: n=${v.n}, sensitivity ${fixed(v.sensitivity, 2)}, specificity ${fixed(v.specificity, 2)}`));
+}
+
 function renderConditions(analysis) {
   const value = analysis.metric === "score" ? scoreValue : percent;
   byId("pooled-heading").textContent = `All ${analysis.metric === "score" ? "scores" : "verdicts"} pooled [95% given these checkpoints]`;
@@ -16,6 +29,7 @@ function renderConditions(analysis) {
       el("td", {}, points(c.sd)),
       el("td", {}, c.min === null ? "—" : `${value(c.min)}–${value(c.max)}`),
       el("td", {}, rateText(c.pooled, value)),
+      correctedCell(c.corrected),
       el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`))));
 }
 
