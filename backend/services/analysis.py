@@ -293,10 +293,12 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         else {}
     )
     rates = data.run_rates
-    judge = next(judge for judge in data.experiment.judges if judge.id == data.judge_id)
+    # Corrected for the judge's errors where it is one of the experiment's judges; a capability or
+    # over-refusal set's scorer has no validation on what its rate counts.
+    judge = next((judge for judge in data.experiment.judges if judge.id == data.judge_id), None)
     counts = (
         validation_counts(validation_repository.confusion(session, judge.validation.id))
-        if judge.validation is not None
+        if judge is not None and judge.validation is not None
         else None
     )
     summaries = []
@@ -338,7 +340,9 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 pooled=pooled,
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
-                corrected=corrected_read(judge, counts, data.metric, pooled, spread),
+                corrected=corrected_read(judge, counts, data.metric, pooled, spread)
+                if judge is not None
+                else None,
             )
         )
     return summaries
