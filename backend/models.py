@@ -485,6 +485,11 @@ class Generation(Base):
     sample_index: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     n_new_tokens: Mapped[int] = mapped_column(Integer)
+    # The base model's mean per-token log-likelihood of the text given the prompt (nats per token; None
+    # when it has no tokens), and whether the coherence rule marks it incoherent (worker.coherence). Both
+    # None for a response generated before coherence was measured.
+    coherence: Mapped[float | None] = mapped_column(Float)
+    incoherent: Mapped[bool | None] = mapped_column(Boolean)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
@@ -546,6 +551,8 @@ class PromptCell(Base):
     harmful: Mapped[int] = mapped_column(Integer)
     safe: Mapped[int] = mapped_column(Integer)
     unscored: Mapped[int] = mapped_column(Integer)
+    # The judged responses marked incoherent; None when none of them has a coherence mark.
+    incoherent: Mapped[int | None] = mapped_column(Integer)
 
 
 class AnalysisSnapshot(Base):

@@ -249,6 +249,7 @@ def _rates(inputs: ReportInputs) -> list[str]:
         pooled = c.pooled
         per_seed = ", ".join(f"{p.seed}: {percent(p.rate)}" for p in c.seeds) or "—"
         unscored = f" ({pooled.unscored} unscored)" if pooled.unscored else ""
+        unscored += f" ({pooled.incoherent} incoherent)" if pooled.incoherent else ""
         rows.append(
             [
                 code(c.name),
@@ -624,7 +625,9 @@ def _judge_variance(inputs: ReportInputs) -> list[str]:
 
 
 def _judged_rate(condition: ConditionSummaryRead) -> str:
-    unscored = f", {condition.pooled.unscored} unscored" if condition.pooled.unscored else ""
+    pooled = condition.pooled
+    unscored = f", {pooled.unscored} unscored" if pooled.unscored else ""
+    unscored += f", {pooled.incoherent} incoherent" if pooled.incoherent else ""
     return _mean(condition.mean, condition.low, condition.high, len(condition.seeds)) + unscored
 
 
@@ -639,6 +642,7 @@ def _agreement(inputs: ReportInputs) -> list[str]:
     rows = [
         [
             f"{code(a.judge_a)} vs {code(a.judge_b)}",
+            a.responses,
             "—"
             if a.kappa is None or a.low is None or a.high is None
             else f"{a.kappa:.3f} [{a.low:.3f}, {a.high:.3f}]",
@@ -650,7 +654,7 @@ def _agreement(inputs: ReportInputs) -> list[str]:
     return [
         "## Agreement between judges",
         "",
-        *table(["Judges", "Cohen's kappa [95%]", "Agreement", "n"], rows),
+        *table(["Judges", "On responses", "Cohen's kappa [95%]", "Agreement", "n"], rows),
     ]
 
 

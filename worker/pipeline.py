@@ -31,6 +31,7 @@ from worker.judges import load_judge
 from worker.judges.base import JudgeResources, JudgeResult, judge_pairs
 from worker.judges.reference import score_answers
 from worker.lease import Lease
+from worker.likelihood import score_coherence
 from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel
@@ -213,7 +214,8 @@ def _answer_prompts(
 
 
 def generate(job: Job) -> None:
-    """Generate every (prompt, sample) the run has not stored yet, a batch per transaction."""
+    """Generate every (prompt, sample) the run has not stored yet, a batch per transaction, each response
+    with its coherence under the base model."""
     context, settings = job.context, job.settings
     spec = context.condition.generation
     adapter = None
@@ -244,7 +246,11 @@ def generate(job: Job) -> None:
         job.progress(done / total, f"generated {done}/{total} responses")
         with _maybe_adapter(loaded.model, adapter) as model:
             for generated in generate_batches(model, loaded.tokenizer, pending, spec, context.sampling_seed):
-                job.store.add_generations(job.lease, generated)
+                # Scored under the base model (adapter disabled) before storing: a resumed run never
+                # holds a response without its coherence.
+                pairs = [(answer.item.prompt, answer.text) for answer in generated]
+                coherence = score_coherence(model, loaded.tokenizer, pairs)
+                job.store.add_generations(job.lease, generated, coherence)
                 done += len(generated)
                 job.progress(done / total, f"generated {done}/{total} responses")
 

@@ -41,6 +41,7 @@ from backend.repositories import catalog as catalog_repository
 from backend.repositories import judges as judge_repository
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.judges import judges_of_experiment
+from worker.coherence import Coherence
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
 from worker.judges.replies import DatabaseReplies
@@ -343,8 +344,11 @@ class RunStore(JobStore[Run]):
                 session.scalar(select(exists(self._unjudged_query(run_id, scope)))) for scope in scopes
             )
 
-    def add_generations(self, lease: Lease, generated: Sequence[GeneratedText]) -> None:
-        """Store one batch in one transaction; rows already there (a re-run) are left as they are."""
+    def add_generations(
+        self, lease: Lease, generated: Sequence[GeneratedText], coherence: Sequence[Coherence]
+    ) -> None:
+        """Store one batch with each response's coherence in one transaction; rows already there (a re-run)
+        are left as they are."""
         rows = [
             {
                 "run_id": lease.job_id,
@@ -352,9 +356,11 @@ class RunStore(JobStore[Run]):
                 "sample_index": g.item.sample_index,
                 "text": g.text,
                 "n_new_tokens": g.n_new_tokens,
+                "coherence": c.log_likelihood,
+                "incoherent": c.incoherent,
                 "created_at": utcnow(),
             }
-            for g in generated
+            for g, c in zip(generated, coherence, strict=True)
         ]
         with self._sessions.begin() as session:
             self._hold(session, lease)

@@ -1,5 +1,7 @@
 """The analysis of an experiment, and a draft's plan: every number travels with its interval and its n."""
 
+from typing import Literal
+
 from pydantic import Field
 
 from backend.api_models.base import ReadModel
@@ -240,6 +242,9 @@ class PowerRead(ReadModel):
 class AgreementRead(ReadModel):
     judge_a: str
     judge_b: str
+    # On which responses: every one both judged, or only the coherent or the incoherent ones (the coherence
+    # rule's mark, worker.coherence): judges that agree on fluent text often part on broken text.
+    responses: Literal["all", "coherent", "incoherent"] = "all"
     kappa: float | None
     # 95% interval from the large-sample standard error (Fleiss, Cohen & Everitt 1969).
     low: float | None

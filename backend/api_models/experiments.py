@@ -26,6 +26,9 @@ class RateRead(ReadModel):
     low: float | None
     high: float | None
     design_effect: float = 1.0
+    # Of the judged responses (harmful + safe + unscored), those the coherence rule marks incoherent
+    # (worker.coherence): counted beside the rate, still in it. None when none has a coherence mark.
+    incoherent: int | None = None
 
 
 class RunRead(ReadModel):

@@ -26,6 +26,10 @@ class GenerationRead(ReadModel):
     sample_index: int
     text: str
     n_new_tokens: int
+    # The base model's mean per-token log-likelihood of the text, and the coherence rule's mark
+    # (worker.coherence); None for a response generated before coherence was measured.
+    coherence: float | None = None
+    incoherent: bool | None = None
     judgments: list[JudgmentRead]
 
 
@@ -60,4 +64,6 @@ class BrowserResponseRead(ReadModel):
     evaluation_index: int
     sample_index: int
     text: str
+    coherence: float | None = None
+    incoherent: bool | None = None
     judgments: list[JudgmentRead]

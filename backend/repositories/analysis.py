@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from backend.domain import Verdict
@@ -223,9 +223,15 @@ def category_counts(
 
 
 def agreement_counts(
-    session: Session, experiment_id: int, judge_a: int, judge_b: int, benchmark_id: int | None = None
+    session: Session,
+    experiment_id: int,
+    judge_a: int,
+    judge_b: int,
+    benchmark_id: int | None = None,
+    incoherent: bool | None = None,
 ) -> dict[tuple[Verdict, Verdict], int]:
-    """How often judge A said x while judge B said y, over the experiment's generations both judged."""
+    """How often judge A said x while judge B said y, over the experiment's generations both judged (only
+    those the coherence rule marks incoherent, or only those it marks coherent, when `incoherent` says)."""
     first, second = aliased(Judgment), aliased(Judgment)
     rows = session.execute(
         select(first.verdict, second.verdict, func.count())
@@ -237,6 +243,7 @@ def agreement_counts(
             first.judge_id == judge_a,
             Condition.experiment_id == experiment_id,
             on_benchmark(Generation.prompt_id, benchmark_id),
+            true() if incoherent is None else Generation.incoherent.is_(incoherent),
         )
         .group_by(first.verdict, second.verdict)
     )

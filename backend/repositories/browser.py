@@ -27,6 +27,8 @@ class BrowserFilter:
     verdict: Verdict | None = None
     flips_only: bool = False
     disagreements_only: bool = False
+    # Only responses the coherence rule marks incoherent (True) or coherent (False).
+    incoherent: bool | None = None
     search: str | None = None
     # The experiment has other benchmarks too: what is counted over its cells keeps this one's prompts.
     several_benchmarks: bool = False
@@ -135,6 +137,14 @@ def _prompt_query(selected: BrowserFilter) -> Select[Any]:
             Generation.id.in_(_disagreeing_generations(selected))
         )
         query = query.where(Prompt.id.in_(disagreeing))
+    if selected.incoherent is not None:
+        marked = _in_experiment(
+            select(Generation.prompt_id)
+            .join(Run, Run.id == Generation.run_id)
+            .where(Generation.incoherent.is_(selected.incoherent)),
+            selected,
+        )
+        query = query.where(Prompt.id.in_(marked))
     if selected.search:
         pattern = _like(selected.search)
         in_responses = _in_experiment(
@@ -230,6 +240,8 @@ def response_page(
         query = query.where(Generation.id.in_(judged))
     if selected.disagreements_only:
         query = query.where(Generation.id.in_(_disagreeing_generations(selected)))
+    if selected.incoherent is not None:
+        query = query.where(Generation.incoherent.is_(selected.incoherent))
     if selected.search:
         query = query.where(Generation.text.ilike(_like(selected.search), escape="\\"))
     total = session.scalar(select(func.count()).select_from(query.subquery())) or 0
@@ -248,6 +260,8 @@ def response_page(
             evaluation_index=evaluation_index,
             sample_index=generation.sample_index,
             text=generation.text,
+            coherence=generation.coherence,
+            incoherent=generation.incoherent,
             judgments=judgments[generation.id],
         )
         for generation, seed, evaluation_index, condition in rows

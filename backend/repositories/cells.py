@@ -1,4 +1,5 @@
-"""prompt_cells: one run's verdict counts per prompt and judge, derived from judgments."""
+"""prompt_cells: one run's verdict counts per prompt and judge (and how many of the judged responses
+are incoherent), derived from judgments and generations."""
 
 from collections.abc import Collection
 from typing import Any
@@ -20,8 +21,18 @@ def refresh_prompt_cells(
     def count(verdict: Verdict) -> Any:
         return func.sum(case((Judgment.verdict == verdict, 1), else_=0))
 
+    # NULL (SUM of no values) when none of the responses has a coherence mark.
+    incoherent = func.sum(
+        case((Generation.incoherent.is_(None), None), (Generation.incoherent.is_(True), 1), else_=0)
+    )
     query = (
-        select(Generation.prompt_id, count(Verdict.HARMFUL), count(Verdict.SAFE), count(Verdict.UNSCORED))
+        select(
+            Generation.prompt_id,
+            count(Verdict.HARMFUL),
+            count(Verdict.SAFE),
+            count(Verdict.UNSCORED),
+            incoherent,
+        )
         .join(Judgment, Judgment.generation_id == Generation.id)
         .where(Generation.run_id == run_id, Judgment.judge_id == judge_id)
         .group_by(Generation.prompt_id)
@@ -40,14 +51,15 @@ def refresh_prompt_cells(
                 "harmful": h,
                 "safe": s,
                 "unscored": u,
+                "incoherent": i,
             }
-            for prompt_id, h, s, u in counts
+            for prompt_id, h, s, u, i in counts
         ]
     )
     session.execute(
         statement.on_conflict_do_update(
             index_elements=["run_id", "prompt_id", "judge_id"],
-            set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored")},
+            set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored", "incoherent")},
         )
     )
     # New counts are a change the dashboard must see, whoever wrote the verdicts (a run, a rescoring job).

@@ -17,8 +17,9 @@ from backend.stats.rates import PromptMoments, run_rate
 
 def _run_counts(
     session: Session, run_ids: Sequence[int], judge_id: int, benchmark_id: int | None
-) -> dict[int, tuple[dict[Verdict, int], PromptMoments]]:
-    """Per run: verdict counts, and the per-prompt moments its prompt-clustered interval needs."""
+) -> dict[int, tuple[dict[Verdict, int], PromptMoments, int | None]]:
+    """Per run: verdict counts, the per-prompt moments its prompt-clustered interval needs, and the
+    judged responses marked incoherent (None when none has a mark)."""
     harmful, scored = PromptCell.harmful, PromptCell.harmful + PromptCell.safe
     rows = session.execute(
         select(
@@ -30,6 +31,7 @@ def _run_counts(
             func.sum(harmful * harmful),
             func.sum(harmful * scored),
             func.sum(scored * scored),
+            func.sum(PromptCell.incoherent),
         )
         .where(
             PromptCell.run_id.in_(run_ids),
@@ -42,8 +44,9 @@ def _run_counts(
         run_id: (
             {Verdict.HARMFUL: h, Verdict.SAFE: s, Verdict.UNSCORED: u},
             PromptMoments(n_prompts, float(hh), float(hn), float(nn)),
+            incoherent,
         )
-        for run_id, h, s, u, n_prompts, hh, hn, nn in rows
+        for run_id, h, s, u, n_prompts, hh, hn, nn, incoherent in rows
     }
 
 
@@ -70,7 +73,13 @@ def judgments_of(session: Session, generation_ids: Sequence[int]) -> dict[int, l
     return judgments
 
 
-def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | None = None) -> RateRead:
+def rate_read(
+    harmful: int,
+    safe: int,
+    unscored: int,
+    moments: PromptMoments | None = None,
+    incoherent: int | None = None,
+) -> RateRead:
     """The rate, its (prompt-clustered) Wilson interval and the counts; no rate (None) before any verdict."""
     rate = run_rate(harmful, safe, unscored, moments)
     scored = rate.n_scored > 0
@@ -82,6 +91,7 @@ def rate_read(harmful: int, safe: int, unscored: int, moments: PromptMoments | N
         low=rate.low if scored else None,
         high=rate.high if scored else None,
         design_effect=rate.design_effect,
+        incoherent=incoherent,
     )
 
 
@@ -104,9 +114,9 @@ def rates_of_runs(
     (on the benchmark's prompts when given); runs without any are left out."""
     return {
         run_id: counting(
-            rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments), counted
+            rate_read(c[Verdict.HARMFUL], c[Verdict.SAFE], c[Verdict.UNSCORED], moments, incoherent), counted
         )
-        for run_id, (c, moments) in _run_counts(session, run_ids, judge_id, benchmark_id).items()
+        for run_id, (c, moments, incoherent) in _run_counts(session, run_ids, judge_id, benchmark_id).items()
     }
 
 
@@ -131,6 +141,8 @@ def generations_of_run(session: Session, run_id: int, *, page: int, page_size: i
             sample_index=g.sample_index,
             text=g.text,
             n_new_tokens=g.n_new_tokens,
+            coherence=g.coherence,
+            incoherent=g.incoherent,
             judgments=judgments[g.id],
         )
         for g, external_id, prompt_text in rows

@@ -319,7 +319,14 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         harmful = sum(rate.harmful for rate in judged)
         safe = sum(rate.safe for rate in judged)
         unscored = sum(rate.unscored for rate in judged)
-        pooled = rate_read(harmful, safe, unscored, PromptMoments.of(cells) if cells else None)
+        marked = [rate.incoherent for rate in judged if rate.incoherent is not None]
+        pooled = rate_read(
+            harmful,
+            safe,
+            unscored,
+            PromptMoments.of(cells) if cells else None,
+            sum(marked) if marked else None,
+        )
         if data.metric == "score":
             pooled = _mean_score(pooled, cells)
         summaries.append(
@@ -759,8 +766,17 @@ def _judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:
     return results
 
 
+# The responses agreement is measured on, and the coherence mark that selects them (None: every one).
+AGREEMENT_SUBSETS: dict[Literal["all", "coherent", "incoherent"], bool | None] = {
+    "all": None,
+    "coherent": False,
+    "incoherent": True,
+}
+
+
 def agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
-    """Cohen's kappa between every two of the experiment's judges, on the generations both judged."""
+    """Cohen's kappa between every two of the experiment's judges, on the generations both judged, and
+    apart on the coherent and on the incoherent ones (a subset without responses is left out)."""
     return data.cached("agreement", None, lambda: _agreement(session, data))
 
 
@@ -768,9 +784,10 @@ def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
     if data.measures != SetMeasure.HARM:
         return []
     results = []
-    for judge_a, judge_b in itertools.combinations(data.experiment.judges, 2):
+    pairs = itertools.combinations(data.experiment.judges, 2)
+    for (judge_a, judge_b), (responses, incoherent) in itertools.product(pairs, AGREEMENT_SUBSETS.items()):
         counts = repository.agreement_counts(
-            session, data.experiment.id, judge_a.id, judge_b.id, data.benchmark_id
+            session, data.experiment.id, judge_a.id, judge_b.id, data.benchmark_id, incoherent
         )
         n = sum(counts.values())
         if n == 0:
@@ -782,6 +799,7 @@ def _agreement(session: Session, data: ExperimentData) -> list[AgreementRead]:
             AgreementRead(
                 judge_a=judge_a.ref,
                 judge_b=judge_b.ref,
+                responses=responses,
                 kappa=_finite(kappa.kappa),
                 low=_finite(kappa.low),
                 high=_finite(kappa.high),

@@ -1,5 +1,7 @@
 """The per-prompt browser: the experiment's filters resolved, then the repository's pages."""
 
+from typing import Literal
+
 from sqlalchemy.orm import Session
 
 from backend.api_models.base import Page
@@ -10,6 +12,9 @@ from backend.repositories import browser as repository
 from backend.services.analysis import benchmark_of
 from backend.services.cache import AnalysisCache
 from backend.services.experiment_state import read_experiment
+
+# The coherence rule's mark a browser may be narrowed to (worker.coherence).
+Coherence = Literal["coherent", "incoherent"]
 
 
 def make_filter(
@@ -22,6 +27,7 @@ def make_filter(
     verdict: Verdict | None = None,
     flips_only: bool = False,
     disagreements_only: bool = False,
+    coherence: Coherence | None = None,
     search: str | None = None,
     benchmark: str | None = None,
 ) -> repository.BrowserFilter:
@@ -38,6 +44,7 @@ def make_filter(
         verdict=verdict,
         flips_only=flips_only,
         disagreements_only=disagreements_only,
+        incoherent=None if coherence is None else coherence == "incoherent",
         search=(search or "").strip() or None,
         several_benchmarks=len(experiment.benchmarks) > 1,
     )

@@ -25,7 +25,7 @@ def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) ->
         (
             run.id,
             run.status.value,
-            *((run.rate.harmful, run.rate.safe, run.rate.unscored) if run.rate else ()),
+            *((run.rate.harmful, run.rate.safe, run.rate.unscored, run.rate.incoherent) if run.rate else ()),
         )
         for run in experiment.runs
     )

@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from backend.domain import RunStatus, Verdict
 from tests.worker.conftest import Jobs
+from worker.coherence import Coherence
 from worker.generation import GeneratedText, GenerationItem
 from worker.judges.base import JudgeResult
 from worker.lease import Heartbeat, JobCancelled, Lease, LeaseLost
@@ -54,7 +55,9 @@ def late_writes(queued: Jobs, stale: Lease) -> list[Callable[[], object]]:
         return [
             lambda: store.progress(stale, 0.5, "still here"),
             lambda: store.start_stage(stale, RunStatus.GENERATING),
-            lambda: store.add_generations(stale, [GeneratedText(item, "late text", 2)]),
+            lambda: store.add_generations(
+                stale, [GeneratedText(item, "late text", 2)], [Coherence(-2.0, 0.0, 0.0, incoherent=False)]
+            ),
             lambda: store.finish_run(stale),
         ]
     return [

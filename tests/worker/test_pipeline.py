@@ -24,6 +24,7 @@ from backend.models import (
     JudgeDefinition,
     Judgment,
     Prompt,
+    PromptCell,
     Run,
     TrainingSet,
 )
@@ -32,6 +33,7 @@ from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
 from worker.generation import GenerationItem, generate_batch
 from worker.lease import Lease
+from worker.likelihood import score_coherence
 from worker.models.cache import ModelCache
 from worker.models.sources import load_base_model
 from worker.pipeline import adapter_directory, has_adapter
@@ -104,6 +106,35 @@ def test_every_run_finishes_with_one_generation_per_prompt_and_sample(
     assert set(views) == set(snapshots.VIEWS)
     assert views["analysis"] == client.get(f"/api/experiments/{experiment['id']}/analysis").json()
     assert views["analysis"]["partial"] is False
+
+
+def test_every_response_is_stored_with_its_coherence_under_the_base_model(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    """Both runs' responses, the tuned one's too, carry the base model's likelihood and the rule's mark;
+    every judge's prompt cells count the marked ones."""
+    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
+    drain(queue, store, migrated)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        rows = session.execute(
+            select(Prompt.text, Generation.text, Generation.coherence, Generation.incoherent)
+            .join(Prompt, Prompt.id == Generation.prompt_id)
+            .order_by(Generation.id)
+        ).all()
+        counted = session.execute(
+            select(PromptCell.judge_id, func.sum(PromptCell.incoherent)).group_by(PromptCell.judge_id)
+        ).all()
+    base = load_base_model(str(tiny_model_dir), None, migrated, torch.device("cpu"))
+    expected = score_coherence(base.model, base.tokenizer, [(prompt, text) for prompt, text, _, _ in rows])
+    assert len(rows) == 2 * N_PROMPTS * SAMPLES
+    for (_, text, coherence, incoherent), wanted in zip(rows, expected, strict=True):
+        assert incoherent is wanted.incoherent
+        if wanted.log_likelihood is None:
+            assert coherence is None and text == ""
+        else:
+            assert coherence == pytest.approx(wanted.log_likelihood, abs=1e-4)
+    marked = sum(incoherent for *_, incoherent in rows)
+    assert [total for _, total in counted] == [marked, marked]
 
 
 def test_a_second_delivery_and_a_crash_after_the_last_write_add_nothing(

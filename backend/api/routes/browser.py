@@ -25,6 +25,9 @@ def _filter(
     verdict: Annotated[Verdict | None, Query(description="the primary judge's verdict")] = None,
     flips_only: Annotated[bool, Query(description="prompts whose verdict changes between seeds")] = False,
     disagreements_only: Annotated[bool, Query(description="responses on which judges disagree")] = False,
+    coherence: Annotated[
+        service.Coherence | None, Query(description="only responses the coherence rule marks so")
+    ] = None,
     q: Annotated[str | None, Query(max_length=200, description="text in the prompt or a response")] = None,
     benchmark: BenchmarkDep = None,
 ) -> BrowserFilter:
@@ -37,6 +40,7 @@ def _filter(
         verdict=verdict,
         flips_only=flips_only,
         disagreements_only=disagreements_only,
+        coherence=coherence,
         search=q,
         benchmark=benchmark,
     )

@@ -16,10 +16,19 @@ export const interval = (low, high, value = percent) => (missing(low) || missing
 /** An estimate with its interval: "0.42 [0.30, 0.55]". */
 export const estimateText = (estimate, low, high, value) => (missing(estimate) ? "—" : `${value(estimate)} ${interval(low, high, value)}`);
 
-/** A run's or condition's rate with its interval, and the counts behind it (unscored verdicts are in no rate). */
+/** Share of the judged responses the coherence rule marks incoherent; null when unmeasured or none judged. */
+export function incoherentShare(rate) {
+  const judged = rate ? rate.harmful + rate.safe + rate.unscored : 0;
+  return rate && !missing(rate.incoherent) && judged > 0 ? rate.incoherent / judged : null;
+}
+
+/** A run's or condition's rate with its interval, and the counts behind it (unscored verdicts are in no rate;
+ * incoherent responses are counted beside it, and stay in it). */
 export function rateText(rate, value = percent) {
   if (!rate) return "—";
-  const counts = `n=${rate.harmful + rate.safe}, ${rate.unscored} unscored`;
+  const share = incoherentShare(rate);
+  const incoherent = share === null ? "" : `, ${rate.incoherent} incoherent (${percent(share)})`;
+  const counts = `n=${rate.harmful + rate.safe}, ${rate.unscored} unscored${incoherent}`;
   if (missing(rate.rate)) return `— (${counts})`;
   return `${value(rate.rate)} ${interval(rate.low, rate.high, value)} (${counts})`;
 }

@@ -2,7 +2,7 @@
 import { api, shareToken } from "../api.js";
 import { byId, el, setDefinitions, setRows } from "../dom.js";
 import { rateText } from "../format.js";
-import { judgmentsCell } from "../responses.js";
+import { coherenceCell, judgmentsCell } from "../responses.js";
 import { settingsList } from "../settings.js";
 
 const PAGE_SIZE = 25;
@@ -33,6 +33,7 @@ export async function init() {
         el("td", { class: "prompt" }, el("div", { class: "muted" }, g.prompt_external_id), el("div", {}, g.prompt_text)),
         el("td", {}, g.sample_index),
         judgmentsCell(g.judgments),
+        coherenceCell(g),
         el("td", { class: "response-text" }, g.text))));
     const pages = Math.max(1, Math.ceil(result.total / PAGE_SIZE));
     byId("page-info").textContent = `page ${page}/${pages} (${result.total} responses)`;

@@ -54,7 +54,7 @@ export function renderByJudge(analysis, experiment) {
       el("td", {}, share(v.shares.judge_x_seed)), el("td", {}, share(v.shares.judge_x_prompt)),
       el("td", {}, share(v.shares.residual)), el("td", {}, `${v.n_judges} judges × ${v.n_seeds} seeds × ${v.n_prompts} prompts`))));
   setRows(byId("agreement"), analysis.agreement.map((a) =>
-    el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`),
+    el("tr", {}, el("td", {}, `${a.judge_a} vs ${a.judge_b}`), el("td", {}, a.responses),
       el("td", {}, estimateText(a.kappa, a.low, a.high, (x) => fixed(x, 3))),
       el("td", {}, percent(a.observed_agreement)), el("td", {}, a.n))));
 }

@@ -2,7 +2,7 @@
 // response behind it with every judge's verdict. Prompts the user opened stay open through refreshes.
 import { api } from "../../api.js";
 import { byId, el, setChildren, setRows } from "../../dom.js";
-import { judgmentsCell } from "../../responses.js";
+import { coherenceCell, judgmentsCell } from "../../responses.js";
 
 const PROMPT_PAGE_SIZE = 10;
 const RESPONSE_PAGE_SIZE = 20;
@@ -42,9 +42,10 @@ export class PromptBrowser {
         el("td", {}, `seed ${response.seed}${response.evaluation_index ? `, re-evaluation ${response.evaluation_index}` : ""}`),
         el("td", {}, `sample ${response.sample_index}`),
         judgmentsCell(response.judgments),
+        coherenceCell(response),
         el("td", { class: "response-text" }, response.text)));
     const table = el("table", { class: "responses" },
-      el("thead", {}, el("tr", {}, ["Condition", "Run", "Sample", "Verdicts", "Response"].map((h) => el("th", {}, h)))),
+      el("thead", {}, el("tr", {}, ["Condition", "Run", "Sample", "Verdicts", "Coherence", "Response"].map((h) => el("th", {}, h)))),
       el("tbody", {}, rows));
     setChildren(cell,
       el("div", { class: "muted" }, result.total ? `responses ${range(page, RESPONSE_PAGE_SIZE, result.total)}` : "no response matches"),

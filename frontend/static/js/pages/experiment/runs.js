@@ -1,7 +1,7 @@
 // The runs table: each run's status, progress and rate, and what an editor can do with it.
 import { api, shareToken } from "../../api.js";
 import { byId, el, setRows, statusBadge } from "../../dom.js";
-import { percent, rateText } from "../../format.js";
+import { incoherentShare, percent, rateText } from "../../format.js";
 
 const TERMINAL = new Set(["done", "failed", "cancelled"]);
 
@@ -22,6 +22,12 @@ function runAction(run, act) {
       onclick: () => act(`/api/runs/${run.id}/reevaluate`, { count: 3 }) }, "Re-evaluate ×3");
   }
   return null;
+}
+
+/** The share of a run's judged responses that are coherent, or "—" where coherence was not measured. */
+function coherentText(rate) {
+  const share = incoherentShare(rate);
+  return share === null ? "—" : percent(1 - share);
 }
 
 /** The runs table, and the notice of unfinished runs. `onChange` runs after an editor's action. */
@@ -46,6 +52,7 @@ export function renderRuns(experiment, { caller, canEdit, onChange }) {
       el("td", {}, statusBadge(run.status)),
       el("td", {}, TERMINAL.has(run.status) || run.status === "queued" ? "" : percent(run.progress)),
       el("td", {}, rateText(run.rate)),
+      el("td", {}, coherentText(run.rate)),
       el("td", { class: run.error ? "error-text" : null }, run.error || run.progress_message),
       el("td", {}, canEdit ? runAction(run, act) : null));
   }));

@@ -1,0 +1,86 @@
+"""Coherence under the base model: the mean per-token log-likelihood of each response given its prompt,
+teacher-forced in one forward pass per batch, with any fine-tuned adapter disabled (worker.coherence)."""
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
+
+import torch
+from peft import PeftModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+from worker.chat import chat_prompt
+from worker.coherence import DEFAULT_RULE, Coherence, CoherenceRule, judge_coherence, text_features
+
+# Logit elements one forward pass may hold (512 MB in fp32): a batch whose responses' logits over the
+# vocabulary would take more is cut into passes of fewer rows.
+LOGIT_BUDGET = 1 << 27
+
+
+@contextmanager
+def base_weights(model: PreTrainedModel | PeftModel) -> Iterator[None]:
+    """The base model's weights: a PeftModel's adapter disabled for the duration, a plain model as it is."""
+    with model.disable_adapter() if isinstance(model, PeftModel) else nullcontext():
+        yield
+
+
+@torch.inference_mode()
+def mean_log_likelihoods(
+    model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+) -> list[float | None]:
+    """Mean log-probability (nats per token) of each (prompt, response)'s response tokens after the
+    prompt in the model's chat template; None for an empty response."""
+    prompt_ids = tokenizer([chat_prompt(tokenizer, p) for p, _ in pairs], add_special_tokens=False)[
+        "input_ids"
+    ]
+    response_ids = tokenizer([r for _, r in pairs], add_special_tokens=False)["input_ids"]
+    scored = [i for i, ids in enumerate(response_ids) if ids]
+    results: list[float | None] = [None] * len(pairs)
+    if not scored:
+        return results
+    longest = max(len(response_ids[i]) for i in scored)
+    rows = max(1, LOGIT_BUDGET // (longest * len(tokenizer)))
+    for start in range(0, len(scored), rows):
+        chunk = scored[start : start + rows]
+        sequences = [prompt_ids[i] + response_ids[i] for i in chunk]
+        lengths = [len(response_ids[i]) for i in chunk]
+        for i, value in zip(chunk, _response_means(model, tokenizer, sequences, lengths), strict=True):
+            results[i] = value
+    return results
+
+
+def _response_means(
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    sequences: list[list[int]],
+    response_lengths: list[int],
+) -> list[float]:
+    """One forward pass over left-padded sequences (every response ends in the last column), keeping only
+    the logits that predict response tokens."""
+    device = next(model.parameters()).device
+    width, keep = max(map(len, sequences)), max(response_lengths)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(s)) + s for s in sequences], device=device)
+    mask = torch.tensor([[0] * (width - len(s)) + [1] * len(s) for s in sequences], device=device)
+    # Left padding: positions count from each sequence's first real token, as in generation.
+    positions = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits = model(
+        input_ids=input_ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep + 1
+    ).logits[:, :keep]
+    log_probs = torch.log_softmax(logits.float(), dim=-1)
+    token_log_probs = log_probs.gather(-1, input_ids[:, width - keep :].unsqueeze(-1)).squeeze(-1)
+    return [float(row[keep - n :].mean()) for row, n in zip(token_log_probs, response_lengths, strict=True)]
+
+
+def score_coherence(
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    rule: CoherenceRule = DEFAULT_RULE,
+) -> list[Coherence]:
+    """Each (prompt, response)'s coherence, its likelihood under the base model (adapter disabled)."""
+    with base_weights(model):
+        log_likelihoods = mean_log_likelihoods(model, tokenizer, pairs)
+    return [
+        judge_coherence(text_features(response, prompt), log_likelihood, rule)
+        for (prompt, response), log_likelihood in zip(pairs, log_likelihoods, strict=True)
+    ]
