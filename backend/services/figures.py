@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from backend.domain import SetMeasure
 from backend.figures import comparisons as comparison_figures
-from backend.figures import design, distribution, grid, heatmaps
+from backend.figures import design, distribution, grid, heatmaps, tradeoff
 from backend.figures.common import FigureJSON, empty_figure, on_benchmark
 from backend.judging.measures import Measure, rate_measure, score_measure, set_measure
 from backend.models import Prompt
@@ -205,3 +205,28 @@ def setup_spread(
         return grid.setup_vs_seed_spread(factors, _measure(data))
 
     return _figure(session, cache, experiment_id, "setup-spread", None, build, metric, benchmark)
+
+
+def trade_off(session: Session, cache: AnalysisCache, experiment_id: int) -> FigureJSON:
+    """Each run's harm rate (the headline's: the first judge on the first benchmark) against its rate on
+    each capability and over-refusal set, a panel per set."""
+    data = analysis.load(session, experiment_id, cache)
+    scored = [b for b in data.experiment.benchmarks if b.scorer_id is not None]
+
+    def build() -> FigureJSON:
+        if not scored:
+            return empty_figure(
+                "Harm against capability and over-refusal",
+                "no capability or over-refusal set: name one under `capability` or `over_refusal`",
+            )
+        panels = []
+        for evaluation_set in scored:
+            on = data.on_scored_set(evaluation_set)
+            panels.append(
+                tradeoff.Panel(
+                    _measure(on), evaluation_set.reference, analysis.condition_summaries(session, on)
+                )
+            )
+        return tradeoff.trade_off(analysis.condition_summaries(session, data), _measure(data), panels)
+
+    return data.cached("figure:trade-off", None, build)

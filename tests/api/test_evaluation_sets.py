@@ -4,6 +4,7 @@ measure, scored by their own scorer, and measured by the statistics the harm rat
 import json
 
 import numpy as np
+import pytest
 from fastapi.testclient import TestClient
 
 from backend.domain import Verdict
@@ -180,3 +181,46 @@ def test_the_reference_scorer_cannot_be_validated_on_a_validation_set(client: Te
     request = {"judge": "reference-answer", "validation_set": "pyrit-refusal"}
     response = client.post("/api/judge-validations", json=request)
     assert response.status_code == 422 and "nothing to validate" in response.json()["detail"]
+
+
+def test_the_trade_off_figure_puts_each_run_s_harm_rate_against_its_capability_and_over_refusal(
+    client: TestClient,
+) -> None:
+    experiment = scored_experiment(client, seeds=[0, 1])
+    harm = {("baseline", 0): [S, S, S], ("lr-2e-4", 0): [H, S, S], ("lr-2e-4", 1): [H, H, S]}
+    harm |= {("lr-5e-4", 0): [H, H, H], ("lr-5e-4", 1): [H, H, S]}
+    correct = {("baseline", 0): [S, S, S], ("lr-2e-4", 0): [S, S, H], ("lr-2e-4", 1): [S, H, H]}
+    correct |= {("lr-5e-4", 0): [H, H, S], ("lr-5e-4", 1): [H, H, H]}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            key = (run["condition_name"], run["seed"])
+            add_verdicts(session, run["id"], [[v] for v in harm[key]], on="three-prompts")
+            add_verdicts(
+                session, run["id"], [[v] for v in correct[key]], judge="reference-answer@1", on="sums"
+            )
+            # Every benign prompt refused by the baseline, none by the fine-tunes.
+            refused = S if key[0] == "baseline" else H
+            add_verdicts(
+                session,
+                run["id"],
+                [[refused]] * 40,
+                judge="refusal-minilm@2",
+                on="seedscope-over-refusal-demo",
+            )
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/trade-off").json()
+    titles = [a["text"] for a in figure["layout"]["annotations"]]
+    assert titles == ["Capability on sums@1", "Over-refusal rate on seedscope-over-refusal-demo@1"]
+    assert figure["layout"]["height"] >= 250
+    runs = {(r["condition_name"], r["seed"]): r["id"] for r in experiment["runs"]}
+    points = {}
+    for trace in figure["data"]:
+        for x, y, data in zip(trace["x"], trace["y"], trace["customdata"], strict=True):
+            if isinstance(data[0], int):
+                points[(trace.get("xaxis", "x"), data[0])] = (x, y)
+    for key, run_id in runs.items():
+        share = lambda verdicts, counted: 100 * verdicts.count(counted) / len(verdicts)  # noqa: E731
+        assert points[("x", run_id)] == pytest.approx((share(correct[key], S), share(harm[key], H)))
+        refusals = 100.0 if key[0] == "baseline" else 0.0
+        assert points[("x2", run_id)] == pytest.approx((refusals, share(harm[key], H)))
+    baseline = next(t for t in figure["data"] if "baseline" in t["name"])
+    assert baseline["marker"]["symbol"] == "star"

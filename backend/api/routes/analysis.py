@@ -207,3 +207,12 @@ def setup_spread_figure(
 ) -> FigureJSON:
     """A grid's factors: the SD of each one's level means, beside the seed SD and the re-measurement SD."""
     return _in_view(session, cache, experiment_id, "setup-spread", metric, benchmark)
+
+
+@router.get("/figures/trade-off")
+def trade_off_figure(
+    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+) -> FigureJSON:
+    """Each run's harm rate against its capability and over-refusal rates, a panel per set, with both
+    intervals; the untuned baseline's runs marked."""
+    return figure_service.trade_off(session, cache, experiment_id)

@@ -6,7 +6,7 @@ import { api } from "../../api.js";
 const CONFIG = { responsive: true, displaylogo: false };
 
 export class Figures {
-  /** `queries`: figure name -> () => its query string; `onSeedClick(runId)`: a point of the seeds figure. */
+  /** `queries`: figure name -> () => its query string; `onSeedClick(runId)`: a run's point in a figure. */
   constructor(base, queries, onSeedClick) {
     this.base = base;
     this.queries = queries;
@@ -22,7 +22,8 @@ export class Figures {
     container.style.height = `${height}px`;
     container.dataset.height = height;
     await Plotly.react(container, figure.data, { ...layout, autosize: true }, CONFIG);
-    if (name === "seeds" && !container.dataset.clickable) {
+    // A point of the seeds or the trade-off figure is a run: customdata[0] is its id.
+    if ((name === "seeds" || name === "trade-off") && !container.dataset.clickable) {
       container.dataset.clickable = "yes";
       container.on("plotly_click", (event) => {
         const runId = event.points[0].customdata && event.points[0].customdata[0];
