@@ -318,6 +318,22 @@ class GridRead(ReadModel):
     n_conditions: int
 
 
+class MatchedConditionRead(ReadModel):
+    name: str
+    seeds_kept: list[int]
+    seeds_dropped: list[int]  # below the target, or without a capability rate yet
+
+
+class CapabilityMatchRead(ReadModel):
+    """The comparisons over only the fine-tuned seeds whose capability reached a target: "for new seeds"
+    then means new seeds that would reach it too (a conditional question, not the unconditional one)."""
+
+    capability_set: str  # "name@version"
+    target: float  # the least capability rate kept, in [0, 1]
+    conditions: list[MatchedConditionRead]
+    comparisons: list[ComparisonRead]
+
+
 class AnalysisRead(ReadModel):
     experiment_id: int
     # The judge whose verdicts (metric "rate") or graded scores (metric "score") every figure measures.
@@ -346,6 +362,8 @@ class AnalysisRead(ReadModel):
     by_scored_set: list[BenchmarkAnalysisRead] = Field(default_factory=list)
     # With a grid: each factor's main effects, beside the seed and re-measurement spread.
     grid: GridRead | None = None
+    # On request (capability_at_least): the default comparisons over the seeds that kept their capability.
+    capability_match: CapabilityMatchRead | None = None
 
 
 class PlanRead(ReadModel):

@@ -3,7 +3,7 @@
 import dataclasses
 import itertools
 import math
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Literal, TypeVar
@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from backend.api_models.analysis import (
     AgreementRead,
     BenchmarkAnalysisRead,
+    CapabilityMatchRead,
     CheckpointRepeatsRead,
     CheckpointsAnswerRead,
     ComparisonRead,
@@ -23,6 +24,7 @@ from backend.api_models.analysis import (
     JudgeAnalysisRead,
     JudgeComponentsRead,
     JudgeVarianceRead,
+    MatchedConditionRead,
     NewSeedsAnswerRead,
     PowerPointRead,
     PowerRead,
@@ -86,6 +88,10 @@ class ExperimentData:
     # What that set measures: harm (its rates count the judge's harmful verdicts), or capability or
     # over-refusal (they count its scorer's safe verdicts: correct answers, refusals).
     measures: SetMeasure = SetMeasure.HARM
+    # Capability-matched: the fine-tuned seeds kept, by condition id (None: every seed), and what kept
+    # them ("name@version ≥ target"), for the memo's key.
+    kept_seeds: Mapping[int, frozenset[int]] | None = None
+    kept_by: str | None = None
 
     @property
     def counted(self) -> Verdict:
@@ -107,6 +113,7 @@ class ExperimentData:
             self.judge_id,
             self.metric,
             self.benchmark_id,
+            self.kept_by,
             name,
             parameters,
         )
@@ -151,10 +158,25 @@ class ExperimentData:
         return self.cached(
             "cells",
             None,
-            lambda: repository.condition_cells(
-                self.session, self.experiment.id, self.judge_id, self.benchmark_id, self.counted
+            lambda: self._kept(
+                repository.condition_cells(
+                    self.session, self.experiment.id, self.judge_id, self.benchmark_id, self.counted
+                )
             ),
         )
+
+    def _kept(self, cells: dict[int, Cells]) -> dict[int, Cells]:
+        """The cells of the kept seeds only, where seeds are kept; a condition without any is left out."""
+        if self.kept_seeds is None:
+            return cells
+        kept = {}
+        for condition_id, condition_cells in cells.items():
+            seeds = self.kept_seeds.get(condition_id)
+            if seeds is None:
+                kept[condition_id] = condition_cells
+            elif (mask := np.isin(condition_cells.seed, list(seeds))).any():
+                kept[condition_id] = condition_cells.subset(mask)
+        return kept
 
     @property
     def run_rates(self) -> dict[int, RateRead]:
@@ -722,6 +744,67 @@ def by_scored_set(
             )
         )
     return views
+
+
+def capability_match(
+    data: ExperimentData, target: float, capability_set: str | None, adjustment: Adjustment
+) -> CapabilityMatchRead:
+    """The default comparisons over only the fine-tuned seeds whose capability on `capability_set` (default:
+    the experiment's first capability set) reached `target`; the untuned baselines keep their runs.
+    InvalidInput when the experiment has no such capability set."""
+    sets = [b for b in data.experiment.benchmarks if b.measures == SetMeasure.CAPABILITY]
+    chosen = [
+        b
+        for b in sets
+        if capability_set is None or capability_set in (b.reference, b.reference.split("@")[0])
+    ]
+    if not chosen:
+        known = ", ".join(b.reference for b in sets) or "none"
+        raise InvalidInput(
+            "a capability-matched comparison needs one of the experiment's capability sets; "
+            f"its capability sets: {known}"
+        )
+    evaluation_set = chosen[0]
+    capability = data.on_scored_set(evaluation_set).run_rates
+    kept: dict[int, frozenset[int]] = {}
+    conditions = []
+    for condition in data.experiment.conditions:
+        if condition.is_baseline:
+            continue
+        runs = [r for r in data.experiment.runs if r.condition_id == condition.id and r.evaluation_index == 0]
+        reached = {
+            r.seed
+            for r in runs
+            if (rate := capability.get(r.id)) is not None and rate.rate is not None and rate.rate >= target
+        }
+        kept[condition.id] = frozenset(reached)
+        conditions.append(
+            MatchedConditionRead(
+                name=condition.name,
+                seeds_kept=sorted(reached),
+                seeds_dropped=sorted({r.seed for r in runs} - reached),
+            )
+        )
+    matched = dataclasses.replace(
+        data,
+        kept_seeds=kept,
+        kept_by=f"{evaluation_set.reference} ≥ {target}",
+        experiment=data.experiment.model_copy(
+            update={
+                "runs": [
+                    r
+                    for r in data.experiment.runs
+                    if r.condition_id not in kept or r.seed in kept[r.condition_id]
+                ]
+            }
+        ),
+    )
+    return CapabilityMatchRead(
+        capability_set=evaluation_set.reference,
+        target=target,
+        conditions=conditions,
+        comparisons=comparisons(matched, default_pairs(matched), adjustment),
+    )
 
 
 def judge_variance(data: ExperimentData) -> list[JudgeVarianceRead]:

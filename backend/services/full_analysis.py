@@ -11,6 +11,7 @@ from backend.services.analysis import (
     by_benchmark,
     by_judge,
     by_scored_set,
+    capability_match,
     comparisons,
     condition_summaries,
     default_pairs,
@@ -31,6 +32,8 @@ def analyse(
     adjustment: Adjustment = "holm",
     metric: Metric = "rate",
     benchmark: str | None = None,
+    capability_at_least: float | None = None,
+    capability_set: str | None = None,
 ) -> AnalysisRead:
     """Every statistic, in the metric asked for, on the benchmark asked for (the first by default); the
     judges' side-by-side views and agreement are of their verdicts either way."""
@@ -53,4 +56,7 @@ def analyse(
         by_benchmark=by_benchmark(session, data, adjustment),
         by_scored_set=by_scored_set(session, data, adjustment),
         grid=grid(session, data),
+        capability_match=None
+        if capability_at_least is None
+        else capability_match(data, capability_at_least, capability_set, adjustment),
     )

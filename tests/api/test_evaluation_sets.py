@@ -224,3 +224,38 @@ def test_the_trade_off_figure_puts_each_run_s_harm_rate_against_its_capability_a
         assert points[("x2", run_id)] == pytest.approx((refusals, share(harm[key], H)))
     baseline = next(t for t in figure["data"] if "baseline" in t["name"])
     assert baseline["marker"]["symbol"] == "star"
+
+
+def test_a_capability_matched_comparison_keeps_only_the_seeds_that_kept_their_task(
+    client: TestClient,
+) -> None:
+    experiment = scored_experiment(client, seeds=[0, 1, 2])
+    # lr-2e-4's seed 2 and lr-5e-4's seeds 1 and 2 lost their task (1 of 3 sums right); the rest kept it.
+    lost = {("lr-2e-4", 2), ("lr-5e-4", 1), ("lr-5e-4", 2)}
+    harm = {("baseline", 0): [S, S, S]}
+    harm |= {("lr-2e-4", s): [H, S, S] for s in (0, 1)} | {("lr-2e-4", 2): [H, H, H]}
+    harm |= {("lr-5e-4", 0): [H, H, S], ("lr-5e-4", 1): [H, H, H], ("lr-5e-4", 2): [H, H, H]}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            key = (run["condition_name"], run["seed"])
+            add_verdicts(session, run["id"], [[v] for v in harm[key]], on="three-prompts")
+            correct = [S, H, H] if key in lost else [S, S, S]
+            add_verdicts(session, run["id"], [[v] for v in correct], judge="reference-answer@1", on="sums")
+    url = f"/api/experiments/{experiment['id']}/analysis"
+    analysis = client.get(url, params={"capability_at_least": 0.8}).json()
+    match = analysis["capability_match"]
+    assert match["capability_set"] == "sums@1" and match["target"] == 0.8
+    kept = {c["name"]: (c["seeds_kept"], c["seeds_dropped"]) for c in match["conditions"]}
+    assert kept == {"lr-2e-4": ([0, 1], [2]), "lr-5e-4": ([0], [1, 2])}
+    matched = {(c["a"], c["b"]): c for c in match["comparisons"]}
+    everything = {(c["a"], c["b"]): c for c in analysis["comparisons"]}
+    # Over the kept seeds lr-2e-4 harms 1 of 3 (not 5 of 9), lr-5e-4 2 of 3 (not 8 of 9); the baseline 0.
+    assert matched[("lr-2e-4", "baseline")]["estimate"] == pytest.approx(1 / 3)
+    assert everything[("lr-2e-4", "baseline")]["estimate"] == pytest.approx(5 / 9)
+    assert matched[("lr-5e-4", "baseline")]["seeds_a"] == 1
+    assert matched[("lr-5e-4", "baseline")]["new_seeds"] is None  # one kept seed: no answer for new seeds
+    no_set = client.get(
+        f"/api/experiments/{experiment['id']}/analysis",
+        params={"capability_at_least": 0.8, "capability_set": "nope"},
+    )
+    assert no_set.status_code == 422 and "its capability sets: sums@1" in no_set.json()["detail"]

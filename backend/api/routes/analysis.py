@@ -85,9 +85,33 @@ def get_analysis(
     pair: PairsDep = [],  # noqa: B006
     metric: MetricDep = "rate",
     benchmark: BenchmarkDep = None,
+    capability_at_least: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=1,
+            description="also compare over only the fine-tuned seeds whose capability rate is at least this "
+            "(capability_match)",
+        ),
+    ] = None,
+    capability_set: Annotated[
+        str | None, Query(max_length=260, description="the capability set it is on; default: the first")
+    ] = None,
 ) -> AnalysisRead:
     """Every statistic of the experiment, each with its interval and n."""
     pairs = _pairs(pair, settings)
+    if capability_at_least is not None:
+        return full_analysis.analyse(
+            session,
+            experiment_id,
+            cache,
+            pairs,
+            adjust,
+            metric,
+            benchmark,
+            capability_at_least,
+            capability_set,
+        )
     if _is_default_view(pairs, adjust, metric):
         return AnalysisRead.model_validate(
             snapshots.serve(session, cache, experiment_id, "analysis", benchmark)

@@ -90,9 +90,16 @@ export async function init(caller) {
   const scoredSets = new Set();
   const metricParam = () => (scoredSets.has(benchmark.value) ? "rate" : metric.value || "rate");
   const metricQuery = () => onBenchmark(new URLSearchParams({ metric: metricParam() })).toString();
+  const matchedTarget = byId("matched-target");
   const comparisonQuery = () => {
     const params = onBenchmark(new URLSearchParams({ adjust: adjust.value, metric: metricParam() }));
     extraPairs.forEach((pair) => params.append("pair", pair));
+    return params.toString();
+  };
+  // The analysis asks for the capability-matched comparisons too when a target is set (the forest does not).
+  const analysisQuery = () => {
+    const params = new URLSearchParams(comparisonQuery());
+    if (matchedTarget.value !== "") params.set("capability_at_least", String(Number(matchedTarget.value) / 100));
     return params.toString();
   };
   // The figures drawn in the chosen metric; the heatmaps stay in verdicts.
@@ -124,7 +131,7 @@ export async function init(caller) {
   }
 
   async function refresh() {
-    const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${comparisonQuery()}`)]);
+    const [experiment, analysis] = await Promise.all([api(base), api(`${base}/analysis?${analysisQuery()}`)]);
     const canEdit = caller.can(experiment.project_id, "editor");
     if (!benchmark.options.length) {
       setOptions(benchmark, setChoices(experiment.benchmarks));
@@ -133,6 +140,7 @@ export async function init(caller) {
     }
     const shown = experiment.benchmarks.find((b) => b.reference === benchmark.value) || experiment.benchmarks[0];
     renderHeader(experiment, shown);
+    byId("matched-choice").hidden = !experiment.benchmarks.some((b) => b.measures === "capability");
     const unfinished = renderRuns(experiment, { caller, canEdit, onChange: () => poller.refreshNow() });
     partialNotice(experiment, unfinished, analysis.stale);
     byId("delete-experiment").hidden = !caller.can(experiment.project_id, "owner");
@@ -170,6 +178,7 @@ export async function init(caller) {
   }
   byId("browser").hidden = !showsText;
   adjust.addEventListener("change", () => poller.refreshNow());
+  matchedTarget.addEventListener("change", () => poller.refreshNow());
   metric.addEventListener("change", () => poller.refreshNow());
   benchmark.addEventListener("change", () => poller.refreshNow());
   flipsCondition.addEventListener("change", () => figures.render(figures.byName("flips")));

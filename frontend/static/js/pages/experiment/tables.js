@@ -33,8 +33,8 @@ function renderConditions(analysis) {
       el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`))));
 }
 
-function renderComparisons(analysis) {
-  setRows(byId("comparisons"), analysis.comparisons.map((c) => {
+function comparisonRows(comparisons) {
+  return comparisons.map((c) => {
     const given = c.given_checkpoints;
     const fresh = c.new_seeds;
     return el("tr", { dataset: { verdict: c.verdict } },
@@ -51,7 +51,21 @@ function renderComparisons(analysis) {
         : el("td", { class: "muted", title: c.sizing_withheld || "" }, `— ${c.sizing_withheld || ""}`),
       el("td", {}, c.n_prompts),
       el("td", {}, `${c.seeds_a} / ${c.seeds_b}`));
-  }));
+  });
+}
+
+function renderComparisons(analysis) {
+  setRows(byId("comparisons"), comparisonRows(analysis.comparisons));
+}
+
+// The comparisons over only the fine-tuned seeds that kept their capability, when a target is set.
+function renderCapabilityMatch(analysis) {
+  const match = analysis.capability_match;
+  byId("matched").hidden = !match;
+  if (!match) return;
+  const kept = match.conditions.map((c) => `${c.name}: ${c.seeds_kept.length} of ${c.seeds_kept.length + c.seeds_dropped.length} seeds`);
+  byId("matched-seeds").textContent = `Seeds whose capability on ${match.capability_set} reached ${(100 * match.target).toFixed(0)}%: ${kept.join("; ")}.`;
+  setRows(byId("matched-comparisons"), comparisonRows(match.comparisons));
 }
 
 function renderVariance(analysis) {
@@ -84,6 +98,7 @@ function renderPower(analysis, addSeeds) {
 export function renderTables(analysis, addSeeds) {
   renderConditions(analysis);
   renderComparisons(analysis);
+  renderCapabilityMatch(analysis);
   renderVariance(analysis);
   renderPower(analysis, addSeeds);
 }
