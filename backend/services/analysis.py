@@ -66,6 +66,12 @@ MORE_SEEDS = (3, 10)
 ALPHA = 0.05
 
 
+def _possible(bound: float) -> float:
+    """An interval's bound on a difference of two values in [0, 1], within [-1, 1]: a normal or t interval
+    may reach past what any difference can be (the truth never lies there, so coverage is unchanged)."""
+    return bound if math.isnan(bound) else min(1.0, max(-1.0, bound))
+
+
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
@@ -542,8 +548,8 @@ def _comparisons(
                 given_checkpoints=CheckpointsAnswerRead(
                     se=given.se,
                     df=given.df,
-                    low=given.interval.low,
-                    high=given.interval.high,
+                    low=_possible(given.interval.low),
+                    high=_possible(given.interval.high),
                     p_value=given.test.p_value,
                     p_adjusted=given_p,
                     n_permutations=given.test.n_permutations,
@@ -554,8 +560,8 @@ def _comparisons(
                 else NewSeedsAnswerRead(
                     se=new.se,
                     df=None if math.isinf(new.df) else new.df,
-                    low=new.interval.low,
-                    high=new.interval.high,
+                    low=_possible(new.interval.low),
+                    high=_possible(new.interval.high),
                     p_value=new.p_value,
                     p_adjusted=new_p,
                     seed_variance=new.seed_variance,

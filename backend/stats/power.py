@@ -252,7 +252,9 @@ def minimum_detectable_difference(
         evaluation_factor, seed_factor = rates.factors(d)
         with np.errstate(invalid="ignore", divide="ignore"):
             se = np.sqrt(evaluation * evaluation_factor + seed * seed_factor)
-            power = np.where(se > 0, stats.norm.cdf(d / se - shortfall), 1.0)
+            # No noise at the alternative: a positive difference is always seen, no difference never (at a
+            # baseline of 0% the noise vanishes at d = 0, which is no detectable difference).
+            power = np.where(se > 0, stats.norm.cdf(d / se - shortfall), (d > 0).astype(float))
         return np.nan_to_num(power, nan=0.0).mean(axis=1) - target_power
 
     # The scaled noise need not grow monotonically with d: the MDD is the first crossing on a fine grid.

@@ -259,3 +259,18 @@ def test_a_capability_matched_comparison_keeps_only_the_seeds_that_kept_their_ta
         params={"capability_at_least": 0.8, "capability_set": "nope"},
     )
     assert no_set.status_code == 422 and "its capability sets: sums@1" in no_set.json()["detail"]
+
+
+def test_a_comparison_with_a_baseline_at_zero_is_sized_above_zero_and_bounded_by_100_points(
+    client: TestClient,
+) -> None:
+    experiment = scored_experiment(client, seeds=[0, 1, 2])
+    harmful = {0: [H, H, H], 1: [H, H, S], 2: [S, S, S]}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            verdicts = [S, S, S] if run["condition_name"] == "baseline" else harmful[run["seed"]]
+            add_verdicts(session, run["id"], [[v] for v in verdicts], on="three-prompts")
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
+    assert tuned["new_seeds"]["high"] <= 1.0 and tuned["new_seeds"]["low"] >= -1.0
+    assert tuned["sizing"]["minimum_detectable_difference"] > 0, tuned["sizing_withheld"]

@@ -154,6 +154,13 @@ def test_the_mdd_grows_with_the_noise_at_the_alternative() -> None:
     assert mdd == pytest.approx(plug_in / math.sqrt(evaluation + seed) * se, rel=1e-6)
 
 
+def test_a_baseline_at_zero_has_a_positive_mdd() -> None:
+    # B never harmful: the noise at A' = B + d vanishes as d -> 0, but a zero difference is never detected.
+    at_zero = Noise(np.array([0.05]), [(np.array([0.002]), np.array([0.05]))], Rates(0.25, 0.0))
+    mdd = minimum_detectable_difference(at_zero, Design(3, 8))
+    assert 0 < mdd < 1
+
+
 def test_no_reachable_difference_is_said_so() -> None:
     huge = Noise(np.array([50.0]), [(np.array([1.0]), np.array([1.0]))], Rates(0.5, 0.5))
     assert math.isinf(minimum_detectable_difference(huge, Design(3, 10)))
