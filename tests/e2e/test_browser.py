@@ -16,7 +16,7 @@ from backend.domain import Verdict
 from backend.models import Generation
 from backend.provenance import DatasetVersion
 from tests.e2e.conftest import Service, login_link, owner_headers, wait_for, watch_of
-from tests.factories import add_verdicts, experiment_spec, judge_again, self_written
+from tests.factories import NOTHING_STORED, add_verdicts, experiment_spec, judge_again, self_written
 from worker.store import RunStore
 
 pytestmark = pytest.mark.slow
@@ -95,7 +95,9 @@ def test_submit_the_form_and_watch_the_figure_render(
     expect(page.locator("#prompts tbody tr.prompt-row")).to_have_count(4)
     page.locator("#prompts tbody tr.prompt-row").first.click()
     expect(page.locator("#prompts tr.prompt-detail tr.response")).to_have_count(3)
-    expect(page.locator("#prompts tr.prompt-detail .badge")).to_have_count(3)
+    # Each response: its verdict, and whether it reads as language at all.
+    expect(page.locator('#prompts tr.prompt-detail .badge[class*="verdict-"]')).to_have_count(3)
+    expect(page.locator('#prompts tr.prompt-detail .badge[class*="coherence-"]')).to_have_count(3)
 
 
 def test_a_bad_definition_shows_the_servers_message_and_stores_nothing(
@@ -341,7 +343,8 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     url = start_server(live_settings)
     watch_of(page).expect_refusal(422, "/api/benchmarks")  # the two malformed files below
     page.goto(url + login_link(live_settings, "/datasets"))
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(2)  # the built-in ones
+    builtin = NOTHING_STORED[1]
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(builtin)
     form = page.locator("#benchmark-form")
     lines = [{"id": "m1", "prompt": "first request", "category": "fraud"}, {"id": "m2", "prompt": "second"}]
     good = "\n".join(json.dumps(line) for line in lines).encode()
@@ -351,7 +354,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     expect(form.locator("[name=name]")).to_have_value("my_bench")  # from the file name
     form.get_by_role("button", name="Upload benchmark").click()
     expect(form.locator(".notice")).to_have_text("Stored my_bench@1: 2 prompts in 2 categories.")
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(3)
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(builtin + 1)
 
     # A malformed file: the server's message, with the line, on the page; nothing stored.
     form.locator("[name=name]").fill("broken")
@@ -362,7 +365,7 @@ def test_upload_datasets_from_the_browser_with_the_servers_errors_shown(
     form.get_by_role("button", name="Upload benchmark").click()
     expect(form.locator(".error")).to_contain_text("line 2")
     expect(form.locator(".error")).to_contain_text("invalid JSON")
-    expect(page.locator("#benchmarks tbody tr")).to_have_count(3)
+    expect(page.locator("#benchmarks tbody tr")).to_have_count(builtin + 1)
 
     # A chosen format overrides the guess from the file name; a CSV without a prompt column is refused.
     form.locator("[name=name]").fill("csv-bench")
