@@ -183,7 +183,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     upgrade_to_head(settings.resolved_database_url)
     queue = RunsInProcess()
     started = time.perf_counter()
-    with TestClient(create_app(settings, queue)) as client:
+    with TestClient(create_app(settings, queue)) as client:  # type: ignore[arg-type]  # TaskQueue's one method
         signed_in(client, settings)
         experiment_id = args.experiment
         if experiment_id is None:
