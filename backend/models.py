@@ -555,6 +555,22 @@ class PromptCell(Base):
     incoherent: Mapped[int | None] = mapped_column(Integer)
 
 
+class RefusalPrefixScore(Base):
+    """A run's refusal-prefix score on one prompt of a safety benchmark (worker.refusal_prefix): the
+    probability, teacher-forced, that the run's model opens its response with one of a set of refusal
+    openings. Written by the generate stage; no sampling and no judge."""
+
+    __tablename__ = "refusal_prefix_scores"
+    __table_args__ = (PrimaryKeyConstraint("run_id", "prompt_id", "openings"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    prompt_id: Mapped[int] = mapped_column(ForeignKey("prompts.id"), index=True)
+    # The phrase set, "name@version" (backend.refusal_openings.REFUSAL_OPENINGS): never pooled with another.
+    openings: Mapped[str] = mapped_column(String(100))
+    probability: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class AnalysisSnapshot(Base):
     """One of an experiment's default dashboard views (the analysis, a figure) as served, for one state of
     its runs: computed by the worker when a run finishes, so the first view of new data reads a row."""

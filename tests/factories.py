@@ -12,8 +12,18 @@ from backend.catalog.builtin import BUILTIN_DATASETS, HARMFUL_DEMO
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.domain import JudgeRef, RunStatus, Verdict
 from backend.experiment_definition import SelfGenerationSpec
-from backend.models import Benchmark, ExperimentBenchmark, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.models import (
+    Benchmark,
+    ExperimentBenchmark,
+    Generation,
+    JudgeDefinition,
+    Judgment,
+    Prompt,
+    RefusalPrefixScore,
+    Run,
+)
 from backend.provenance import CpuDevice, DatasetVersion, ModelSource, SelfWrittenResponses
+from backend.refusal_openings import REFUSAL_OPENINGS
 from backend.repositories.cells import refresh_prompt_cells
 from backend.repositories.experiments import primary_judge_id
 
@@ -148,6 +158,28 @@ def add_verdicts(
     session.flush()
     refresh_prompt_cells(session, run_id, judged_by)
     run.status, run.progress, run.progress_message = RunStatus.DONE, 1.0, "done"
+    session.commit()
+
+
+def add_refusal_prefix_scores(
+    session: Session, run_id: int, scores: list[float], openings: str = REFUSAL_OPENINGS
+) -> None:
+    """scores[i]: the run's refusal-prefix score on its first benchmark's i-th prompt, with the phrase set
+    `openings`; the run's row is touched, as the worker's write under its lease does, so the dashboard's
+    state moves on."""
+    run = session.get(Run, run_id)
+    assert run is not None
+    prompt_ids = session.scalars(
+        select(Prompt.id)
+        .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Prompt.benchmark_id)
+        .where(ExperimentBenchmark.experiment_id == run.condition.experiment_id)
+        .order_by(ExperimentBenchmark.position, Prompt.position)
+    ).all()
+    for prompt_id, score in zip(prompt_ids, scores, strict=False):
+        session.add(
+            RefusalPrefixScore(run_id=run_id, prompt_id=prompt_id, openings=openings, probability=score)
+        )
+    run.progress_message = f"refusal-prefix scores {len(scores)}/{len(prompt_ids)}"
     session.commit()
 
 

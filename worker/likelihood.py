@@ -1,5 +1,6 @@
-"""Coherence under the base model: the mean per-token log-likelihood of each response given its prompt,
-teacher-forced in one forward pass per batch, with any fine-tuned adapter disabled (worker.coherence)."""
+"""Teacher-forced log-probabilities of responses given their prompts, in one forward pass per batch: the
+base model's mean per-token log-likelihood of each response (coherence, with any fine-tuned adapter
+disabled: worker.coherence), and the refusal openings' probabilities (worker.refusal_prefix)."""
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
@@ -24,17 +25,17 @@ def base_weights(model: PreTrainedModel | PeftModel) -> Iterator[None]:
 
 
 @torch.inference_mode()
-def mean_log_likelihoods(
+def response_log_probs(
     model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
-) -> list[float | None]:
-    """Mean log-probability (nats per token) of each (prompt, response)'s response tokens after the
-    prompt in the model's chat template; None for an empty response."""
+) -> list[torch.Tensor | None]:
+    """The log-probability (nats) of each token of each (prompt, response)'s response after the prompt in
+    the model's chat template, teacher-forced; None for an empty response."""
     prompt_ids = tokenizer([chat_prompt(tokenizer, p) for p, _ in pairs], add_special_tokens=False)[
         "input_ids"
     ]
     response_ids = tokenizer([r for _, r in pairs], add_special_tokens=False)["input_ids"]
     scored = [i for i, ids in enumerate(response_ids) if ids]
-    results: list[float | None] = [None] * len(pairs)
+    results: list[torch.Tensor | None] = [None] * len(pairs)
     if not scored:
         return results
     longest = max(len(response_ids[i]) for i in scored)
@@ -43,17 +44,28 @@ def mean_log_likelihoods(
         chunk = scored[start : start + rows]
         sequences = [prompt_ids[i] + response_ids[i] for i in chunk]
         lengths = [len(response_ids[i]) for i in chunk]
-        for i, value in zip(chunk, _response_means(model, tokenizer, sequences, lengths), strict=True):
-            results[i] = value
+        for i, values in zip(chunk, _response_log_probs(model, tokenizer, sequences, lengths), strict=True):
+            results[i] = values
     return results
 
 
-def _response_means(
+def mean_log_likelihoods(
+    model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+) -> list[float | None]:
+    """Mean log-probability (nats per token) of each (prompt, response)'s response tokens after the
+    prompt in the model's chat template; None for an empty response."""
+    return [
+        None if values is None else float(values.mean())
+        for values in response_log_probs(model, tokenizer, pairs)
+    ]
+
+
+def _response_log_probs(
     model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     sequences: list[list[int]],
     response_lengths: list[int],
-) -> list[float]:
+) -> list[torch.Tensor]:
     """One forward pass over left-padded sequences (every response ends in the last column), keeping only
     the logits that predict response tokens."""
     device = next(model.parameters()).device
@@ -68,7 +80,7 @@ def _response_means(
     ).logits[:, :keep]
     log_probs = torch.log_softmax(logits.float(), dim=-1)
     token_log_probs = log_probs.gather(-1, input_ids[:, width - keep :].unsqueeze(-1)).squeeze(-1)
-    return [float(row[keep - n :].mean()) for row, n in zip(token_log_probs, response_lengths, strict=True)]
+    return [row[keep - n :].cpu() for row, n in zip(token_log_probs, response_lengths, strict=True)]
 
 
 def score_coherence(

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from peft import PeftModel
-from transformers import PreTrainedModel
+from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.derived import derived_name
@@ -25,6 +25,7 @@ from backend.provenance import (
     SelfWrittenResponses,
     TrainingRecord,
 )
+from backend.refusal_openings import PHRASES, REFUSAL_OPENINGS
 from worker.device import describe, pick_device
 from worker.generation import default_token_budget, generate_batches, plan_generation
 from worker.judges import load_judge
@@ -36,12 +37,15 @@ from worker.models.cache import ModelCache
 from worker.models.files import publish_directory
 from worker.models.sources import LoadedModel
 from worker.provenance import environment
+from worker.refusal_prefix import refusal_prefix_scores
 from worker.store import RunContext, RunStore, Unjudged
 from worker.training import TrainingSeeds, train_lora
 
 log = logging.getLogger(__name__)
 
 ADAPTER_CONFIG = "adapter_config.json"
+# Safety prompts per refusal-prefix pass (each with every opening): a few hundred short sequences.
+PREFIX_PROMPTS_PER_PASS = 16
 
 
 @dataclass(frozen=True)
@@ -214,8 +218,9 @@ def _answer_prompts(
 
 
 def generate(job: Job) -> None:
-    """Generate every (prompt, sample) the run has not stored yet, a batch per transaction, each response
-    with its coherence under the base model."""
+    """Score the refusal prefix of every safety prompt the run has no score on, then generate every
+    (prompt, sample) the run has not stored yet, a batch per transaction, each response with its coherence
+    under the base model."""
     context, settings = job.context, job.settings
     spec = context.condition.generation
     adapter = None
@@ -243,8 +248,9 @@ def generate(job: Job) -> None:
         ]
         total = sum(len(batch) for batch in batches)
         done = total - sum(len(batch) for _, batch in pending)
-        job.progress(done / total, f"generated {done}/{total} responses")
         with _maybe_adapter(loaded.model, adapter) as model:
+            _score_refusal_prefix(job, model, loaded.tokenizer)
+            job.progress(done / total, f"generated {done}/{total} responses")
             for generated in generate_batches(model, loaded.tokenizer, pending, spec, context.sampling_seed):
                 # Scored under the base model (adapter disabled) before storing: a resumed run never
                 # holds a response without its coherence.
@@ -253,6 +259,25 @@ def generate(job: Job) -> None:
                 job.store.add_generations(job.lease, generated, coherence)
                 done += len(generated)
                 job.progress(done / total, f"generated {done}/{total} responses")
+
+
+def _score_refusal_prefix(
+    job: Job, model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase
+) -> None:
+    """The refusal-prefix score (worker.refusal_prefix) of each safety prompt not scored yet, under the
+    run's weights (its adapter attached), a pass and a transaction per few prompts."""
+    prompts = job.store.prompts(job.context.safety_benchmark_ids)
+    scored = job.store.refusal_prefix_prompt_ids(job.context.run_id, REFUSAL_OPENINGS)
+    pending = [(prompt_id, text) for prompt_id, text in prompts if prompt_id not in scored]
+    done = len(prompts) - len(pending)
+    for start in range(0, len(pending), PREFIX_PROMPTS_PER_PASS):
+        job.progress(done / len(prompts), f"refusal-prefix scores {done}/{len(prompts)}")
+        batch = pending[start : start + PREFIX_PROMPTS_PER_PASS]
+        scores = refusal_prefix_scores(model, tokenizer, [(text, PHRASES) for _, text in batch])
+        job.store.add_refusal_prefix_scores(
+            job.lease, REFUSAL_OPENINGS, zip([prompt_id for prompt_id, _ in batch], scores, strict=True)
+        )
+        done += len(batch)
 
 
 @contextmanager
@@ -321,6 +346,9 @@ def next_stage(job: Job) -> RunStatus | None:
     samples = context.condition.generation.samples_per_prompt
     expected = job.store.count_prompts(context.benchmark_ids) * samples
     if job.store.count_generations(context.run_id) < expected:
+        return RunStatus.GENERATING
+    prefix_scored = job.store.refusal_prefix_prompt_ids(context.run_id, REFUSAL_OPENINGS)
+    if len(prefix_scored) < job.store.count_prompts(context.safety_benchmark_ids):
         return RunStatus.GENERATING
     if job.store.has_unjudged(context.run_id, context.judging):
         return RunStatus.JUDGING

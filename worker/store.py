@@ -31,6 +31,7 @@ from backend.models import (
     Generation,
     Judgment,
     Prompt,
+    RefusalPrefixScore,
     Run,
     TrainingExample,
     TrainingSet,
@@ -93,6 +94,9 @@ class RunContext:
     # The experiment's benchmarks, in order, and their content hashes: the run answers every one's prompts.
     benchmark_ids: list[int]
     benchmark_hashes: list[str]
+    # Its safety benchmarks (those the experiment's judges judge): the run's refusal-prefix scores are on
+    # their prompts.
+    safety_benchmark_ids: list[int]
     training_set_id: int
     training_set_name: str
     training_set_version: str
@@ -176,6 +180,7 @@ class RunStore(JobStore[Run]):
                 sampling_seed=run.sampling_seed,
                 benchmark_ids=[benchmark_id for benchmark_id, _, _ in benchmarks],
                 benchmark_hashes=[content_hash for _, content_hash, _ in benchmarks],
+                safety_benchmark_ids=[benchmark for benchmark, _, scorer in benchmarks if scorer is None],
                 training_set_id=training_set.id,
                 training_set_name=training_set.name,
                 training_set_version=training_set.version,
@@ -366,6 +371,37 @@ class RunStore(JobStore[Run]):
             self._hold(session, lease)
             _insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
 
+    def refusal_prefix_prompt_ids(self, run_id: int, openings: str) -> set[int]:
+        """The prompts the run has a refusal-prefix score on, with the phrase set `openings`."""
+        with self._sessions() as session:
+            return set(
+                session.scalars(
+                    select(RefusalPrefixScore.prompt_id).where(
+                        RefusalPrefixScore.run_id == run_id, RefusalPrefixScore.openings == openings
+                    )
+                )
+            )
+
+    def add_refusal_prefix_scores(
+        self, lease: Lease, openings: str, scores: Iterable[tuple[int, float]]
+    ) -> None:
+        """Store (prompt id, score) of one batch in one transaction; scores already there are kept."""
+        rows = [
+            {
+                "run_id": lease.job_id,
+                "prompt_id": prompt_id,
+                "openings": openings,
+                "probability": probability,
+                "created_at": utcnow(),
+            }
+            for prompt_id, probability in scores
+        ]
+        with self._sessions.begin() as session:
+            self._hold(session, lease)
+            _insert_ignoring_duplicates(
+                session, RefusalPrefixScore, rows, ["run_id", "prompt_id", "openings"]
+            )
+
     @property
     def replies(self) -> DatabaseReplies:
         """The LLM judges' reply cache."""
@@ -418,7 +454,10 @@ class RunStore(JobStore[Run]):
 
 
 def _insert_ignoring_duplicates(
-    session: Session, model: type[Generation] | type[Judgment], rows: list[dict[str, Any]], keys: list[str]
+    session: Session,
+    model: type[Generation] | type[Judgment] | type[RefusalPrefixScore],
+    rows: list[dict[str, Any]],
+    keys: list[str],
 ) -> None:
     if rows:
         session.execute(

@@ -100,8 +100,8 @@ class ConditionRead(ReadModel):
 class MetricRead(ReadModel):
     """What the dashboard's numbers can be measured by, in the words every title, axis and column uses."""
 
-    metric: str  # "rate" or "score", the analysis' `metric` parameter
-    judge: str  # the judge whose verdicts or scores these are
+    metric: str  # "rate", "score" or "refusal-prefix", the analysis' `metric` parameter
+    judge: str  # the judge whose verdicts or scores these are (the refusal openings' phrase set for those)
     label: str  # the choice as offered: "the compliance rate of refusal-minilm@2"
     title: str  # "Compliance rate"
     column: str  # a column of run rates: "Complies"

@@ -14,6 +14,7 @@ from backend.api_models.experiments import MetricRead
 from backend.api_models.judges import ExperimentJudgeRead
 from backend.domain import SetMeasure
 from backend.judging.definition import Measured
+from backend.refusal_openings import PHRASES, REFUSAL_OPENINGS
 
 
 @dataclass(frozen=True)
@@ -124,15 +125,34 @@ def score_measure(judge: str) -> Measure:
     )
 
 
-def metrics(judges: Sequence[ExperimentJudgeRead]) -> list[MetricRead]:
-    """What an experiment's dashboard can be measured by: its first judge's rate, and the mean score of its
-    first grading judge when it has one. Each with the judge whose trust it rests on."""
+def refusal_prefix_measure() -> Measure:
+    """The mean refusal-prefix score (worker.refusal_prefix): no judge, higher = more refusing."""
+    examples = ", ".join(f"“{phrase}”" for phrase in PHRASES[:3])
+    return Measure(
+        title="Refusal-prefix probability",
+        axis="refusal-prefix probability (× 100)",
+        value="refusal prefix",
+        share="refusal-prefix probability",
+        column="Refusal prefix",
+        suffix="",
+        unit="score",
+        points="probability points, × 100",
+        meaning="the refusal-prefix probability × 100: the probability, teacher-forced at temperature 1, "
+        f"that the model opens its response with one of the {len(PHRASES)} refusal openings of "
+        f"{REFUSAL_OPENINGS} ({examples}, ...); higher = more refusing. No sampling and no judge",
+    )
+
+
+def metrics(judges: Sequence[ExperimentJudgeRead], refusal_prefix: bool = False) -> list[MetricRead]:
+    """What an experiment's dashboard can be measured by: its first judge's rate, the mean score of its
+    first grading judge when it has one, and the refusal-prefix probability when its runs have (or will
+    compute) refusal-prefix scores. Each with the judge whose trust it rests on."""
     first = judges[0]
     choices = [(first, "rate", rate_measure(first.measures, first.ref))]
     grading = next((judge for judge in judges if judge.graded), None)
     if grading is not None:
         choices.append((grading, "score", score_measure(grading.ref)))
-    return [
+    offered = [
         MetricRead(
             metric=metric,
             judge=judge.ref,
@@ -146,3 +166,17 @@ def metrics(judges: Sequence[ExperimentJudgeRead]) -> list[MetricRead]:
         )
         for judge, metric, measure in choices
     ]
+    if refusal_prefix:
+        prefix = refusal_prefix_measure()
+        offered.append(
+            MetricRead(
+                metric="refusal-prefix",
+                judge=REFUSAL_OPENINGS,
+                label="the refusal-prefix probability (no judge; higher = more refusing)",
+                title=prefix.title,
+                column=prefix.column,
+                meaning=prefix.meaning,
+                warning=None,
+            )
+        )
+    return offered

@@ -1,6 +1,6 @@
 """The aggregates the statistics need, computed in SQL: verdict counts from prompt_cells (one row per run and
-prompt), scores from the judgments themselves. With `benchmark_id`, over that benchmark's prompts only (an
-experiment evaluated on several); None: over every prompt."""
+prompt), scores from the judgments themselves, refusal-prefix scores from their table. With `benchmark_id`,
+over that benchmark's prompts only (an experiment evaluated on several); None: over every prompt."""
 
 import itertools
 from collections import defaultdict
@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from sqlalchemy import func, select, true
+from sqlalchemy import exists, func, select, true
 from sqlalchemy.orm import Session, aliased
 
 from backend.domain import Verdict
 from backend.errors import InvalidInput
-from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, Run
+from backend.models import Condition, Generation, Judgment, Prompt, PromptCell, RefusalPrefixScore, Run
+from backend.refusal_openings import REFUSAL_OPENINGS
 from backend.repositories.benchmark_filter import on_benchmark
 from backend.stats.cells import Cells
 
@@ -139,6 +140,11 @@ def condition_score_cells(
             raise InvalidInput(
                 f"judge {judge_id}'s scores run from {low:g} to {high:g}: a mean score needs scores in [0, 1]"
             )
+    return _summed_cells(blocks)
+
+
+def _summed_cells(blocks: list[np.ndarray]) -> dict[int, Cells]:
+    """Cells from per-condition blocks of (condition, seed, prompt, sum, count, sum of squares, ...)."""
     return {
         int(block[0, 0]): Cells(
             seed=block[:, 1].astype(np.int64),
@@ -149,6 +155,51 @@ def condition_score_cells(
         )
         for block in blocks
     }
+
+
+def condition_refusal_prefix_cells(
+    session: Session, experiment_id: int, benchmark_id: int | None = None
+) -> dict[int, Cells]:
+    """{condition id: the runs' refusal-prefix scores (worker.refusal_prefix, with the phrase set
+    backend.refusal_openings.REFUSAL_OPENINGS) per (training seed, prompt) as sum, count and sum of
+    squares}, re-evaluations pooled into their seed. Each score is a probability in [0, 1]."""
+    score = RefusalPrefixScore.probability
+    result = session.connection().execute(
+        select(
+            Run.condition_id,
+            Run.seed,
+            RefusalPrefixScore.prompt_id,
+            func.sum(score),
+            func.count(score),
+            func.sum(score * score),
+        )
+        .join(Run, Run.id == RefusalPrefixScore.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .where(
+            Condition.experiment_id == experiment_id,
+            RefusalPrefixScore.openings == REFUSAL_OPENINGS,
+            on_benchmark(RefusalPrefixScore.prompt_id, benchmark_id),
+        )
+        .group_by(Run.condition_id, Run.seed, RefusalPrefixScore.prompt_id)
+        .order_by(Run.condition_id)
+    )
+    return _summed_cells(_by_condition(result.cursor.fetchall(), 6, np.float64))
+
+
+def has_refusal_prefix_scores(session: Session, experiment_id: int) -> bool:
+    """Whether some run of the experiment has a refusal-prefix score with the current phrase set."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    RefusalPrefixScore.run_id == Run.id,
+                    Run.condition_id == Condition.id,
+                    Condition.experiment_id == experiment_id,
+                    RefusalPrefixScore.openings == REFUSAL_OPENINGS,
+                )
+            )
+        )
+    )
 
 
 def evaluation_rates(

@@ -36,6 +36,7 @@ from backend.models import (
     Run,
 )
 from backend.provenance import Provenance
+from backend.repositories.analysis import has_refusal_prefix_scores
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
 
@@ -240,7 +241,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         benchmarks=benchmarks,
         training_set=experiment.training_set.reference,
         judges=judges,
-        metrics=metrics(judges),
+        metrics=metrics(judges, _offers_refusal_prefix(session, experiment.id, runs)),
         spec=experiment.spec,
         conditions=[
             ConditionRead.model_validate(c).model_copy(update={"settings": described})
@@ -248,6 +249,13 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         ],
         runs=runs,
     )
+
+
+def _offers_refusal_prefix(session: Session, experiment_id: int, runs: list[RunRead]) -> bool:
+    """Whether the experiment has refusal-prefix scores, or a run that will compute them when it generates
+    (runs generated before seedscope computed them have none)."""
+    generating = (RunStatus.QUEUED, RunStatus.TRAINING, RunStatus.GENERATING)
+    return any(run.status in generating for run in runs) or has_refusal_prefix_scores(session, experiment_id)
 
 
 def _benchmarks(session: Session, experiment: Experiment) -> list[ExperimentBenchmarkRead]:

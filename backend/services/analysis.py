@@ -41,6 +41,7 @@ from backend.api_models.experiments import (
 )
 from backend.domain import RunStatus, SetMeasure, Verdict
 from backend.errors import InvalidInput
+from backend.refusal_openings import REFUSAL_OPENINGS
 from backend.repositories import analysis as repository
 from backend.repositories import validations as validation_repository
 from backend.repositories.results import rate_read, rates_of_runs
@@ -58,7 +59,7 @@ from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, VarianceDecomposition, variance_components
 
 Adjustment = Literal["holm", "bh"]
-Metric = Literal["rate", "score"]
+Metric = Literal["rate", "score", "refusal-prefix"]
 Value = TypeVar("Value")
 POWER_DIFFERENCES = [d / 100 for d in range(2, 41, 2)]
 # The power panel's "what if": this many more seeds per fine-tuned condition.
@@ -86,7 +87,9 @@ class ExperimentData:
     judge_id: int
     cache: AnalysisCache
     state: Hashable
-    # "rate": the share of the judge's scored verdicts called harmful; "score": the mean of its graded scores.
+    # "rate": the share of the judge's scored verdicts called harmful; "score": the mean of its graded scores;
+    # "refusal-prefix": the mean refusal-prefix score (no judge: `judge_id` stays the first judge, whose
+    # verdict counts the pooled rates carry beside it).
     metric: Metric = "rate"
     # The benchmark whose prompts the numbers are on, when the experiment has several (the first unless
     # `for_benchmark`); None with one benchmark, whose prompts are all there is.
@@ -105,7 +108,10 @@ class ExperimentData:
 
     @property
     def judge(self) -> str:
-        """The judge (or scorer) whose verdicts the numbers are, "name@version"."""
+        """The judge (or scorer) whose verdicts the numbers are, "name@version"; for the refusal-prefix
+        score, its phrase set's."""
+        if self.metric == "refusal-prefix":
+            return REFUSAL_OPENINGS
         judges = {judge.id: judge.ref for judge in self.experiment.judges}
         scorers = {b.scorer_id: b.scorer for b in self.experiment.benchmarks if b.scorer is not None}
         return judges.get(self.judge_id) or scorers[self.judge_id]
@@ -153,6 +159,14 @@ class ExperimentData:
     @property
     def cells(self) -> dict[int, Cells]:
         """Verdict counts (or score sums) per condition, seed and prompt; read only where needed."""
+        if self.metric == "refusal-prefix":
+            return self.cached(
+                "cells",
+                None,
+                lambda: repository.condition_refusal_prefix_cells(
+                    self.session, self.experiment.id, self.benchmark_id
+                ),
+            )
         if self.metric == "score":
             return self.cached(
                 "cells",
@@ -237,9 +251,11 @@ def load(
     metric: Metric = "rate",
     benchmark: str | None = None,
 ) -> ExperimentData:
-    """The experiment's data, measured by its first judge's verdicts, or with metric "score" by the scores of
-    its first judge that grades (InvalidInput when none does); on its first benchmark's prompts, or on
-    `benchmark`'s ("name@version", or its name; InvalidInput when the experiment has no such benchmark)."""
+    """The experiment's data, measured by its first judge's verdicts, with metric "score" by the scores of
+    its first judge that grades (InvalidInput when none does), with "refusal-prefix" by the runs'
+    refusal-prefix scores (InvalidInput when it has none and will compute none); on its first benchmark's
+    prompts, or on `benchmark`'s ("name@version", or its name; InvalidInput when the experiment has no such
+    benchmark)."""
     version = current_state(session, experiment_id).version
     experiment = read_experiment(session, cache, experiment_id, version)
     others = cache.get(
@@ -267,6 +283,13 @@ def load(
         return data.on_scored_set(chosen)
     if metric == "rate":
         return data
+    if metric == "refusal-prefix":
+        if not any(offered.metric == metric for offered in experiment.metrics):
+            raise InvalidInput(
+                f"experiment {experiment_id} has no refusal-prefix scores: its runs were generated before "
+                "seedscope computed them"
+            )
+        return dataclasses.replace(data, metric=metric)
     graded = next((judge for judge in experiment.judges if judge.graded), None)
     if graded is None:
         names = ", ".join(judge.ref for judge in experiment.judges)
@@ -355,7 +378,7 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
             PromptMoments.of(cells) if cells else None,
             sum(marked) if marked else None,
         )
-        if data.metric == "score":
+        if data.metric != "rate":
             pooled = _mean_score(pooled, cells)
         summaries.append(
             ConditionSummaryRead(
@@ -388,7 +411,7 @@ def _seed_points(data: ExperimentData, originals: list[RunRead], cells: Cells | 
     re-evaluations pooled in), each with its interval."""
     points = []
     for run in originals:
-        if data.metric == "score":
+        if data.metric != "rate":
             if cells is None or run.seed not in cells.seed:
                 continue
             score = pooled_rate(cells.subset(cells.seed == run.seed))

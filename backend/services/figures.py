@@ -9,7 +9,13 @@ from backend.domain import SetMeasure
 from backend.figures import comparisons as comparison_figures
 from backend.figures import design, distribution, grid, heatmaps, tradeoff
 from backend.figures.common import FigureJSON, empty_figure, on_benchmark
-from backend.judging.measures import Measure, rate_measure, score_measure, set_measure
+from backend.judging.measures import (
+    Measure,
+    rate_measure,
+    refusal_prefix_measure,
+    score_measure,
+    set_measure,
+)
 from backend.models import Prompt
 from backend.repositories import analysis as repository
 from backend.services import analysis, grid_analysis
@@ -40,10 +46,12 @@ def _figure(
 
 
 def _measure(data: ExperimentData) -> Measure:
-    """The words for the figure's numbers: the judge's rate, named for what it measures, or its mean score;
-    on a capability or over-refusal set, its scorer's rate."""
+    """The words for the figure's numbers: the judge's rate, named for what it measures, its mean score, or
+    the refusal-prefix probability; on a capability or over-refusal set, its scorer's rate."""
     if data.measures != SetMeasure.HARM:
         return set_measure(data.measures, data.judge)
+    if data.metric == "refusal-prefix":
+        return refusal_prefix_measure()
     judge = next(judge for judge in data.experiment.judges if judge.id == data.judge_id)
     return rate_measure(judge.measures, judge.ref) if data.metric == "rate" else score_measure(judge.ref)
 

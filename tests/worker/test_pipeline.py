@@ -25,9 +25,11 @@ from backend.models import (
     Judgment,
     Prompt,
     PromptCell,
+    RefusalPrefixScore,
     Run,
     TrainingSet,
 )
+from backend.refusal_openings import PHRASES, REFUSAL_OPENINGS
 from backend.services import snapshots
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
@@ -36,7 +38,8 @@ from worker.lease import Lease
 from worker.likelihood import score_coherence
 from worker.models.cache import ModelCache
 from worker.models.sources import load_base_model
-from worker.pipeline import adapter_directory, has_adapter
+from worker.pipeline import adapter_attached, adapter_directory, has_adapter
+from worker.refusal_prefix import refusal_prefix_scores
 from worker.store import RunStore
 from worker.tasks import execute
 
@@ -135,6 +138,64 @@ def test_every_response_is_stored_with_its_coherence_under_the_base_model(
             assert coherence == pytest.approx(wanted.log_likelihood, abs=1e-4)
     marked = sum(incoherent for *_, incoherent in rows)
     assert [total for _, total in counted] == [marked, marked]
+
+
+def prefix_scores(client: TestClient) -> dict[tuple[int, int], tuple[str, float, object]]:
+    """(run, prompt) -> (phrase set, score, when it was stored) of every refusal-prefix score."""
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        return {
+            (s.run_id, s.prompt_id): (s.openings, s.probability, s.created_at)
+            for s in session.scalars(select(RefusalPrefixScore))
+        }
+
+
+def test_every_run_stores_one_refusal_prefix_score_per_safety_prompt_and_a_resumed_run_only_the_missing(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    """The baseline's scores are the base model's, the tuned run's its adapter's; a run that lost some
+    scores goes back to the generate stage for those alone, and its generations are not redone."""
+    client.post("/api/experiments", json=tiny_experiment(tiny_model_dir))
+    drain(queue, store, migrated)
+    scores = prefix_scores(client)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        prompts = session.execute(
+            select(Prompt.id, Prompt.text)
+            .join(Benchmark, Benchmark.id == Prompt.benchmark_id)
+            .where(Benchmark.name == "six-prompts")
+            .order_by(Prompt.position)
+        ).all()
+    assert set(scores) == {(run, prompt_id) for run in (1, 2) for prompt_id, _ in prompts}
+    assert {openings for openings, _, _ in scores.values()} == {REFUSAL_OPENINGS}
+    base = load_base_model(str(tiny_model_dir), None, migrated, torch.device("cpu"))
+    items = [(text, PHRASES) for _, text in prompts]
+    expected = {1: refusal_prefix_scores(base.model, base.tokenizer, items)}
+    # Attached in place: the base model's own scores are taken first.
+    with adapter_attached(base.model, adapter_directory(migrated, 2)) as tuned:
+        expected[2] = refusal_prefix_scores(tuned, base.tokenizer, items)
+    assert expected[2] != pytest.approx(expected[1], rel=1e-3)
+    for run, values in expected.items():
+        stored = [scores[run, prompt_id][1] for prompt_id, _ in prompts]
+        assert stored == pytest.approx(values, rel=1e-4), run
+
+    generations = row_counts(client)
+    lost = [prompt_id for prompt_id, _ in prompts[::2]]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        doomed = select(RefusalPrefixScore).where(
+            RefusalPrefixScore.run_id == 2, RefusalPrefixScore.prompt_id.in_(lost)
+        )
+        for score in session.scalars(doomed):
+            session.delete(score)
+        session.get(Run, 2).status = RunStatus.JUDGING  # type: ignore[union-attr]
+        session.commit()
+    assert client.post("/api/runs/2/retry").status_code == 200
+    drain(queue, store, migrated)
+    resumed = prefix_scores(client)
+    assert set(resumed) == set(scores) and row_counts(client) == generations
+    for key, (openings, value, created) in resumed.items():
+        assert openings == REFUSAL_OPENINGS and value == pytest.approx(scores[key][1], rel=1e-4)
+        # Only the lost scores were computed again.
+        assert (created != scores[key][2]) is (key[0] == 2 and key[1] in lost)
+    assert client.get("/api/runs/2").json()["status"] == "done"
 
 
 def test_a_second_delivery_and_a_crash_after_the_last_write_add_nothing(
@@ -541,3 +602,11 @@ def test_capability_and_over_refusal_sets_are_scored_by_their_own_scorers_only(
     )
     runs = client.get(f"/api/experiments/{experiment['id']}").json()["runs"]
     assert [run["status"] for run in runs] == ["done", "done"]
+    # The refusal-prefix score is a safety benchmark's measure: on its prompts only.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        prefixed = session.scalars(
+            select(Benchmark.name)
+            .join(Prompt, Prompt.benchmark_id == Benchmark.id)
+            .join(RefusalPrefixScore, RefusalPrefixScore.prompt_id == Prompt.id)
+        ).all()
+    assert sorted(prefixed) == ["six-prompts"] * 2 * N_PROMPTS

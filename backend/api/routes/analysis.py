@@ -24,7 +24,8 @@ MetricDep = Annotated[
     analysis.Metric,
     Query(
         description="'rate': the share of the first judge's verdicts called harmful; 'score': the mean "
-        "graded score of the first judge that grades (422 when none does)"
+        "graded score of the first judge that grades (422 when none does); 'refusal-prefix': the mean "
+        "refusal-prefix probability, no judge, higher = more refusing (422 when the runs have none)"
     ),
 ]
 PairsDep = Annotated[

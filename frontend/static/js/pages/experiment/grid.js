@@ -10,8 +10,8 @@ export function renderGrid(analysis) {
   const grid = analysis.grid;
   byId("grid").hidden = !grid;
   if (!grid) return;
-  const difference = analysis.metric === "score" ? (x) => `${scoreValue(x)} pts` : points;
-  const value = analysis.metric === "score" ? scoreValue : percent;
+  const difference = analysis.metric === "rate" ? points : (x) => `${scoreValue(x)} pts`;
+  const value = analysis.metric === "rate" ? percent : scoreValue;
   setRows(byId("factors"), grid.factors.flatMap((factor) => factor.effects.map((effect) => {
     const basis = effect.new_seeds ? "from the answer for new seeds" : effect.new_seeds_withheld;
     return el("tr", {},

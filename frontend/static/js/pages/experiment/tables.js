@@ -18,9 +18,18 @@ function correctedCell(corrected) {
     el("div", { class: "muted" }, `${v.validation_set}: n=${v.n}, sensitivity ${fixed(v.sensitivity, 2)}, specificity ${fixed(v.specificity, 2)}`));
 }
 
+/** A condition's pooled value; the refusal-prefix score's n is its scores' (the pooled counts are a judge's
+ * verdicts). */
+function pooledText(analysis, condition, value) {
+  if (analysis.metric !== "refusal-prefix") return rateText(condition.pooled, value);
+  const pooled = condition.pooled;
+  const n = condition.seeds.reduce((total, seed) => total + seed.n_scored, 0);
+  return pooled ? `${value(pooled.rate)} ${interval(pooled.low, pooled.high, value)} (n=${n} scores)` : "—";
+}
+
 function renderConditions(analysis) {
-  const value = analysis.metric === "score" ? scoreValue : percent;
-  byId("pooled-heading").textContent = `All ${analysis.metric === "score" ? "scores" : "verdicts"} pooled [95% given these checkpoints]`;
+  const value = analysis.metric === "rate" ? percent : scoreValue;
+  byId("pooled-heading").textContent = `All ${analysis.metric === "rate" ? "verdicts" : "scores"} pooled [95% given these checkpoints]`;
   setRows(byId("summary"), analysis.conditions.map((c) =>
     el("tr", {},
       el("td", {}, c.name),
@@ -28,7 +37,7 @@ function renderConditions(analysis) {
       el("td", {}, c.mean === null ? "—" : `${value(c.mean)} ${interval(c.low, c.high, value)} (n=${c.seeds.length} seeds)`),
       el("td", {}, points(c.sd)),
       el("td", {}, c.min === null ? "—" : `${value(c.min)}–${value(c.max)}`),
-      el("td", {}, rateText(c.pooled, value)),
+      el("td", {}, pooledText(analysis, c, value)),
       correctedCell(c.corrected),
       el("td", {}, c.evaluation_sd === null ? "—" : `${points(c.evaluation_sd)} (${c.repeats.length} checkpoints)`))));
 }
