@@ -44,6 +44,10 @@ class RunRead(ReadModel):
     # Repeated measurements: the run whose checkpoint this one re-evaluates, and which re-evaluation it is.
     evaluation_of_id: int | None
     evaluation_index: int
+    # An intermediate checkpoint's evaluation: the run that trained it, and at what fraction of training
+    # (training.evaluate_at); None for every other run. Its condition is that run's.
+    checkpoint_of_id: int | None = None
+    checkpoint_fraction: float | None = None
     # 0: submitted with the experiment; k: added by the experiment's k-th extension.
     added_in: int
     status: RunStatus
