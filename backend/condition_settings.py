@@ -30,7 +30,8 @@ def _responses(training: TrainingSpec) -> str:
 def _checkpoints(spec: StoredCondition) -> str:
     if not spec.checkpoint_fractions:
         return "the end of training"
-    return ", ".join(f"{100 * fraction:g}%" for fraction in spec.training.evaluate_at) + " of training"
+    fractions = [*spec.checkpoint_fractions, 1.0]
+    return ", ".join(f"{100 * fraction:g}%" for fraction in fractions) + " of training"
 
 
 def _training(spec: StoredCondition) -> list[Item]:

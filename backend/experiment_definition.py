@@ -107,22 +107,10 @@ class TrainingSpec(_Spec):
     # to its prompts (Fraser et al. 2025, 4.4), written once into a derived training set before training.
     responses: Literal["human", "self"] = "human"
     self_generation: SelfGenerationSpec = Field(default_factory=SelfGenerationSpec)
-    # Fractions of training whose checkpoints are evaluated too (the erosion curve): ascending, in (0, 1];
-    # 1.0, the final checkpoint every run evaluates, is implied. [] evaluates the final checkpoint only.
+    # Fractions of training whose checkpoints are evaluated too (the erosion curve): ascending, in (0, 1]
+    # (checked with the condition's name: ConditionSpec); 1.0, the final checkpoint every run evaluates, is
+    # implied. [] evaluates the final checkpoint only.
     evaluate_at: list[float] = Field(default_factory=list)
-
-    @field_validator("evaluate_at")
-    @classmethod
-    def _checkpoint_fractions(cls, fractions: list[float]) -> list[float]:
-        if any(not 0 < fraction <= 1 for fraction in fractions):
-            raise ValueError(f"fractions of training must be in (0, 1], not {fractions}")
-        if any(later <= earlier for earlier, later in itertools.pairwise(fractions)):
-            raise ValueError(f"fractions of training must be ascending and distinct, not {fractions}")
-        intermediate = [fraction for fraction in fractions if fraction < 1]
-        if len(intermediate) >= MAX_CHECKPOINTS:
-            raise ValueError(f"at most {MAX_CHECKPOINTS} checkpoints, the final one included")
-        # Stored alike however written: the final checkpoint last, or nothing when it is the only one.
-        return [*intermediate, 1.0] if intermediate else []
 
     @property
     def intermediate_checkpoints(self) -> list[float]:
@@ -242,6 +230,18 @@ class ConditionSpec(ConditionSettings):
             value = _setting(self, path)
             if value is not None and value != level:
                 raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
+        return self
+
+    @model_validator(mode="after")
+    def _checkpoints_are_fractions_of_training(self) -> Self:
+        fractions = self.training.evaluate_at
+        where = f"condition {self.name!r}, training.evaluate_at {fractions}"
+        if any(not 0 < fraction <= 1 for fraction in fractions):
+            raise ValueError(f"{where}: fractions of training are in (0, 1]")
+        if any(later <= earlier for earlier, later in itertools.pairwise(fractions)):
+            raise ValueError(f"{where}: the fractions must be ascending and distinct")
+        if len(self.training.intermediate_checkpoints) >= MAX_CHECKPOINTS:
+            raise ValueError(f"{where}: at most {MAX_CHECKPOINTS} checkpoints, the final one included")
         return self
 
 

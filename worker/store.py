@@ -151,6 +151,7 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             row = session.execute(
                 select(Run, Condition, Experiment, TrainingSet)
+                .select_from(Run)
                 .join(Condition, owning_condition_id() == Condition.id)
                 .join(Experiment, Condition.experiment_id == Experiment.id)
                 .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
@@ -232,6 +233,7 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             row = session.execute(
                 select(Run, Condition)
+                .select_from(Run)
                 .join(Condition, owning_condition_id() == Condition.id)
                 .where(Run.id == run_id)
             ).first()

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -35,7 +36,7 @@ from backend.models import (
     Run,
     owning_condition_id,
 )
-from backend.provenance import Provenance
+from backend.provenance import Provenance, TrainingRecord
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
 
@@ -136,9 +137,38 @@ def _queued_run(spec: StoredCondition, seed: int, added_in: int) -> Run:
     )
 
 
+@dataclass(frozen=True)
+class CheckpointRun:
+    """The evaluation of an intermediate checkpoint of run `of_run_id`, at `fraction` of its training."""
+
+    id: int
+    of_run_id: int
+    fraction: float
+    status: RunStatus
+
+
+def checkpoint_runs(session: Session, run_ids: Sequence[int]) -> list[CheckpointRun]:
+    """The evaluations of those runs' intermediate checkpoints, run by run, earliest first."""
+    rows = session.execute(
+        select(Run.id, Run.checkpoint_of_id, Run.checkpoint_fraction, Run.status)
+        .where(Run.checkpoint_of_id.in_(run_ids))
+        .order_by(Run.checkpoint_of_id, Run.checkpoint_fraction)
+    )
+    return [
+        CheckpointRun(run_id, of_run_id, fraction, status)
+        for run_id, of_run_id, fraction, status in rows
+        if of_run_id is not None and fraction is not None
+    ]
+
+
 def checkpoint_run_ids(session: Session, run_ids: Sequence[int]) -> list[int]:
-    """The evaluations of those runs' intermediate checkpoints."""
-    return list(session.scalars(select(Run.id).where(Run.checkpoint_of_id.in_(run_ids)).order_by(Run.id)))
+    return [checkpoint.id for checkpoint in checkpoint_runs(session, run_ids)]
+
+
+def training_records(session: Session, run_ids: Sequence[int]) -> dict[int, TrainingRecord]:
+    """What those runs recorded of their training, for the runs that trained."""
+    rows = session.execute(select(Run.id, Run.provenance).where(Run.id.in_(run_ids)))
+    return {run_id: provenance.training for run_id, provenance in rows if provenance.training is not None}
 
 
 def _load_experiment(session: Session, experiment_id: int) -> Experiment:
