@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
@@ -90,6 +90,12 @@ class ConditionRead(ReadModel):
     # Its training set as pinned at submit, and as "name@version" (spec.training_set is as written).
     training_set_id: int
     training_set: str
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
+    @property
+    def checkpoints(self) -> list[float]:
+        """The fractions of training whose intermediate checkpoints its runs evaluate (the erosion curve)."""
+        return self.spec.checkpoint_fractions
 
     @field_validator("training_set", mode="before")
     @classmethod

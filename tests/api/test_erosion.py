@@ -80,6 +80,7 @@ def test_each_training_run_queues_an_evaluation_of_each_intermediate_checkpoint_
             .where(Run.checkpoint_of_id.is_not(None))
             .order_by(Run.id)
         ).all()
+    assert [c["checkpoints"] for c in experiment["conditions"]] == [[], [0.25, 0.5], []]
     trained = {r["seed"]: r["id"] for r in experiment["runs"] if r["condition_name"] == "lr-2e-4"}
     assert [(of, fraction, seed, condition) for _, of, fraction, seed, condition in rows] == [
         (trained[0], 0.25, 0, None),
