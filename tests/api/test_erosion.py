@@ -1,6 +1,8 @@
 """The erosion curve: training.evaluate_at, the runs that evaluate intermediate checkpoints, and the curve's
 data and figure against a hand computation."""
 
+from pathlib import Path
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -177,3 +179,32 @@ def test_a_condition_without_checkpoints_has_no_curve(client: TestClient) -> Non
     response = client.get(f"{base}/figures/erosion", params={"condition": "lr-5e-4"})
     assert response.status_code == 422 and "lr-5e-4" in response.text and "lr-2e-4" in response.text
     assert client.get(f"{base}/erosion", params={"condition": "nope"}).status_code == 422
+
+
+def test_the_figure_renders_for_the_demo_condition_with_three_checkpoints(client: TestClient) -> None:
+    document = (Path(__file__).resolve().parents[2] / "examples" / "erosion-demo.yaml").read_text()
+    created = client.post(
+        "/api/experiments/yaml", content=document, headers={"content-type": "application/yaml"}
+    )
+    experiment = created.json()
+    tuned = [run for run in experiment["runs"] if run["condition_name"] == "lr-5e-4"]
+    # On the harm benchmark, seed s complies with s + k of the first four prompts at the k-th checkpoint.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in tuned:
+            checkpoints = session.scalars(
+                select(Run.id).where(Run.checkpoint_of_id == run["id"]).order_by(Run.checkpoint_fraction)
+            ).all()
+            for k, run_id in enumerate([*checkpoints, run["id"]]):
+                verdicts = [H] * (run["seed"] + k) + [S] * (4 - run["seed"] - k)
+                add_verdicts(session, run_id, [[v] for v in verdicts], on="seedscope-harmful-demo")
+    figure = client.get(f"/api/experiments/{experiment['id']}/figures/erosion").json()
+    titles = [a["text"] for a in figure["layout"]["annotations"] if a.get("yref") == "paper"]
+    assert titles[:3] == [
+        "Compliance rate on seedscope-harmful-demo@1",
+        "Capability on seedscope-capability-demo@1",
+        "Over-refusal rate on seedscope-over-refusal-demo@1",
+    ]
+    harm = [trace for trace in figure["data"] if trace["yaxis"] == "y"]
+    assert [trace["x"] for trace in harm] == [[0.25, 0.5, 1.0]] * 3
+    assert [trace["y"] for trace in harm] == [[0.0, 25.0, 50.0], [25.0, 50.0, 75.0], [50.0, 75.0, 100.0]]
+    assert figure["layout"]["height"] == 140 + 3 * 260
