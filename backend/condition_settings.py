@@ -27,6 +27,13 @@ def _responses(training: TrainingSpec) -> str:
     return f"the base model's own responses ({decoding}, up to {writing.max_new_tokens} tokens)"
 
 
+def _checkpoints(spec: StoredCondition) -> str:
+    if not spec.checkpoint_fractions:
+        return "the end of training"
+    fractions = [*spec.checkpoint_fractions, 1.0]
+    return ", ".join(f"{100 * fraction:g}%" for fraction in fractions) + " of training"
+
+
 def _training(spec: StoredCondition) -> list[Item]:
     training, lora = spec.training, spec.lora
     return [
@@ -39,6 +46,7 @@ def _training(spec: StoredCondition) -> list[Item]:
         ("training.max_length", "training", f"max length {training.max_length}"),
         ("training.warmup_ratio", "training", f"warmup {training.warmup_ratio:g}"),
         ("training.weight_decay", "training", f"weight decay {training.weight_decay:g}"),
+        ("training.evaluate_at", "training", f"evaluated at {_checkpoints(spec)}"),
         ("lora.rank", "lora", f"rank {lora.rank}"),
         ("lora.alpha", "lora", f"alpha {lora.alpha}"),
         ("lora.dropout", "lora", f"dropout {lora.dropout:g}"),

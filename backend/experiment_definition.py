@@ -28,6 +28,8 @@ from backend.domain import JudgeRef, SetMeasure
 from backend.judging.builtins import DEFAULT_JUDGE
 
 SEED_LIMIT = 2**31 - 1
+# Checkpoints a run evaluates along its training (training.evaluate_at), the final one included.
+MAX_CHECKPOINTS = 10
 Seed = Annotated[int, Field(ge=0, le=SEED_LIMIT)]
 # A module name or dotted path as peft matches them ("q_proj", "mlp.down_proj").
 ModuleName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_]\w*(\.\w+)*$")]
@@ -105,6 +107,15 @@ class TrainingSpec(_Spec):
     # to its prompts (Fraser et al. 2025, 4.4), written once into a derived training set before training.
     responses: Literal["human", "self"] = "human"
     self_generation: SelfGenerationSpec = Field(default_factory=SelfGenerationSpec)
+    # Fractions of training whose checkpoints are evaluated too (the erosion curve): ascending, in (0, 1]
+    # (checked with the condition's name: ConditionSpec); 1.0, the final checkpoint every run evaluates, is
+    # implied. [] evaluates the final checkpoint only.
+    evaluate_at: list[float] = Field(default_factory=list)
+
+    @property
+    def intermediate_checkpoints(self) -> list[float]:
+        """The fractions of training, before its end, whose checkpoints are stored and evaluated."""
+        return [fraction for fraction in self.evaluate_at if fraction < 1]
 
 
 class PinnedSeeds(_Spec):
@@ -158,7 +169,7 @@ VARIED_GROUPS: dict[str, type[BaseModel]] = {
     "generation": GenerationSpec,
 }
 # A level is one value (Level): a list or a group of settings is none.
-UNVARIED = ("target_modules", "self_generation")
+UNVARIED = ("target_modules", "self_generation", "evaluate_at")
 # The condition's own fields a grid may vary: what it trains on and from.
 VARIED_SETUP = ("base_model", "training_set")
 VARIABLE_FIELDS = VARIED_SETUP + tuple(
@@ -219,6 +230,18 @@ class ConditionSpec(ConditionSettings):
             value = _setting(self, path)
             if value is not None and value != level:
                 raise ValueError(f"condition {self.name!r}: its level of {path!r} is not its setting")
+        return self
+
+    @model_validator(mode="after")
+    def _checkpoints_are_fractions_of_training(self) -> Self:
+        fractions = self.training.evaluate_at
+        where = f"condition {self.name!r}, training.evaluate_at {fractions}"
+        if any(not 0 < fraction <= 1 for fraction in fractions):
+            raise ValueError(f"{where}: fractions of training are in (0, 1]")
+        if any(later <= earlier for earlier, later in itertools.pairwise(fractions)):
+            raise ValueError(f"{where}: the fractions must be ascending and distinct")
+        if len(self.training.intermediate_checkpoints) >= MAX_CHECKPOINTS:
+            raise ValueError(f"{where}: at most {MAX_CHECKPOINTS} checkpoints, the final one included")
         return self
 
 
@@ -411,6 +434,18 @@ class StoredCondition(ConditionSpec):
     def model_key(self) -> tuple[str, str | None]:
         """The base model and revision: conditions with equal keys start from the same weights."""
         return self.base_model, self.base_model_revision
+
+    @property
+    def checkpoint_fractions(self) -> list[float]:
+        """The intermediate checkpoints its runs store and evaluate: those of training.evaluate_at before
+        the end, for a condition that trains (an evaluation-only condition evaluates final checkpoints)."""
+        trains = self.finetune and self.evaluates is None
+        return self.training.intermediate_checkpoints if trains else []
+
+    @property
+    def runs_per_seed(self) -> int:
+        """Its run of a seed, and that run's evaluation of each intermediate checkpoint."""
+        return 1 + len(self.checkpoint_fractions)
 
 
 def check_baselines(conditions: Sequence[StoredCondition]) -> None:

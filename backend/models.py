@@ -7,6 +7,7 @@ from pydantic import BaseModel
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     DateTime,
     Enum,
     Float,
@@ -19,10 +20,12 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
     literal_column,
+    select,
 )
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, declared_attr, mapped_column, relationship
 
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
 from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
@@ -430,13 +433,36 @@ class JobRow:
 
 
 class Run(JobRow, Base):
-    """One (condition, seed) fine-tune and its evaluation, or a repeated evaluation of such a run."""
+    """One (condition, seed) fine-tune and its evaluation, or a repeated evaluation of such a run, or the
+    evaluation of one of its intermediate checkpoints.
+
+    An intermediate checkpoint's evaluation hangs off the run that trained it (`checkpoint_of_id`), not off
+    a condition: every statistic reaches runs through their condition, so none counts it, and the final
+    checkpoint's numbers are the same with or without the erosion curve (backend.services.erosion reads it).
+    """
 
     __tablename__ = "runs"
-    __table_args__ = (UniqueConstraint("condition_id", "seed", "evaluation_index"),)
+    __table_args__ = (
+        UniqueConstraint("condition_id", "seed", "evaluation_index"),
+        UniqueConstraint("checkpoint_of_id", "checkpoint_fraction"),
+        CheckConstraint(
+            "(condition_id IS NULL) = (checkpoint_of_id IS NOT NULL) "
+            "AND (checkpoint_of_id IS NULL) = (checkpoint_fraction IS NULL)",
+            name="condition_or_checkpoint",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    condition_id: Mapped[int] = mapped_column(ForeignKey("conditions.id", ondelete="CASCADE"), index=True)
+    # None for an intermediate checkpoint's evaluation: its condition is its training run's.
+    condition_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conditions.id", ondelete="CASCADE"), index=True
+    )
+    # The run whose intermediate checkpoint this run evaluates, and at what fraction of that run's training
+    # (TrainingSpec.evaluate_at); both None for every other run.
+    checkpoint_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), index=True
+    )
+    checkpoint_fraction: Mapped[float | None] = mapped_column(Float)
     seed: Mapped[int] = mapped_column(Integer)
     lora_init_seed: Mapped[int] = mapped_column(Integer)
     data_order_seed: Mapped[int] = mapped_column(Integer)
@@ -462,7 +488,33 @@ class Run(JobRow, Base):
         Integer, default=0, server_default="0", onupdate=literal_column("revision") + 1
     )
 
-    condition: Mapped[Condition] = relationship(back_populates="runs")
+    condition: Mapped[Condition | None] = relationship(back_populates="runs")
+    # The evaluations of its intermediate checkpoints, earliest first.
+    checkpoints: Mapped[list["Run"]] = relationship(
+        back_populates="checkpoint_of",
+        foreign_keys=[checkpoint_of_id],
+        order_by="Run.checkpoint_fraction",
+        cascade="all, delete-orphan",
+    )
+    checkpoint_of: Mapped["Run | None"] = relationship(
+        back_populates="checkpoints", foreign_keys=[checkpoint_of_id], remote_side=[id]
+    )
+
+    @property
+    def owning_condition(self) -> Condition:
+        """Its condition, or an intermediate checkpoint's evaluation's training run's."""
+        owner = self.checkpoint_of.condition if self.checkpoint_of is not None else self.condition
+        assert owner is not None, "a run has a condition or a training run (runs' CHECK constraint)"
+        return owner
+
+
+def owning_condition_id() -> Any:
+    """SQL for the condition a run belongs to (Run.owning_condition): its own, else its training run's."""
+    trainer = aliased(Run)
+    return func.coalesce(
+        Run.condition_id,
+        select(trainer.condition_id).where(trainer.id == Run.checkpoint_of_id).scalar_subquery(),
+    )
 
 
 class Generation(Base):

@@ -84,11 +84,20 @@ class Environment(_Recorded):
     host: str
 
 
+class CheckpointRecord(_Recorded):
+    """An intermediate checkpoint the run stored: at which fraction of training, after which step."""
+
+    fraction: float
+    step: int
+
+
 class TrainingRecord(_Recorded):
     examples: int
     steps: int
     losses: list[float]  # per step
     seconds: float
+    # The intermediate checkpoints it stored (training.evaluate_at), earliest first.
+    checkpoints: list[CheckpointRecord] = []
 
 
 class GenerationRecord(_Recorded):

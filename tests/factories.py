@@ -124,11 +124,12 @@ def add_verdicts(
     default: the experiment's first judge), scored scores[i][k] (default: no score). Marks the run done."""
     run = session.get(Run, run_id)
     assert run is not None
-    judged_by = judge_id(session, judge) if judge else primary_judge_id(session, run.condition.experiment_id)
+    experiment_id = run.owning_condition.experiment_id
+    judged_by = judge_id(session, judge) if judge else primary_judge_id(session, experiment_id)
     query = (
         select(Prompt.id)
         .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Prompt.benchmark_id)
-        .where(ExperimentBenchmark.experiment_id == run.condition.experiment_id)
+        .where(ExperimentBenchmark.experiment_id == experiment_id)
         .order_by(ExperimentBenchmark.position, Prompt.position)
     )
     if on is not None:

@@ -34,7 +34,12 @@ PAPER_DATASETS = [
 
 @pytest.mark.parametrize(
     ("name", "runs", "fine_tunes"),
-    [("demo.yaml", 7, 6), ("grid-demo.yaml", 18, 8), ("paper-grid.yaml", 78, 30)],
+    [
+        ("demo.yaml", 7, 6),
+        ("grid-demo.yaml", 18, 8),
+        ("paper-grid.yaml", 78, 30),
+        ("erosion-demo.yaml", 10, 3),
+    ],
 )
 def test_an_example_plans_its_runs(client: TestClient, name: str, runs: int, fine_tunes: int) -> None:
     if name == "paper-grid.yaml":

@@ -17,6 +17,7 @@ from backend.config import Settings
 from backend.domain import RunStatus
 from backend.judging.definition import JudgeKind
 from backend.provenance import (
+    CheckpointRecord,
     DataHashes,
     DatasetVersion,
     GenerationRecord,
@@ -66,13 +67,22 @@ class Job:
 Stage = Callable[[Job], None]
 
 
-def adapter_directory(settings: Settings, run_id: int) -> Path:
-    """Where a run's LoRA adapter lives; shared storage when workers run on several hosts."""
-    return settings.run_artifacts_dir(run_id) / "adapter"
+def adapter_directory(settings: Settings, run_id: int, fraction: float | None = None) -> Path:
+    """Where a run's LoRA adapter lives (its final one, or its checkpoint at `fraction` of training);
+    shared storage when workers run on several hosts."""
+    name = "adapter" if fraction is None else f"adapter-at-{fraction:g}"
+    return settings.run_artifacts_dir(run_id) / name
 
 
-def has_adapter(settings: Settings, run_id: int) -> bool:
-    return (adapter_directory(settings, run_id) / ADAPTER_CONFIG).is_file()
+def has_adapter(settings: Settings, run_id: int, fraction: float | None = None) -> bool:
+    return (adapter_directory(settings, run_id, fraction) / ADAPTER_CONFIG).is_file()
+
+
+def _publish_adapter(job: Job, model: PeftModel, target: Path) -> None:
+    """Save the adapter aside, then move it into place: a crash never leaves one that looks complete."""
+    staging = target.with_name(f"{target.name}.partial-{job.lease.owner.rsplit(':', 1)[-1]}")
+    model.save_pretrained(str(staging))
+    publish_directory(staging, target)
 
 
 @contextmanager
@@ -118,14 +128,21 @@ def adapter_attached(model: PreTrainedModel, adapter: Path) -> Iterator[PeftMode
 
 
 def finetune(job: Job) -> None:
-    """Train the run's LoRA adapter on the cached base model and publish it; the base model is restored.
-    With training.responses: self it trains on the base model's own answers to its training set's prompts
-    (a derived training set, written first unless a run stored it already)."""
+    """Train the run's LoRA adapter on the cached base model and publish it, with its checkpoint at each
+    fraction of training.evaluate_at before the end; the base model is restored. With training.responses:
+    self it trains on the base model's own answers to its training set's prompts (a derived training set,
+    written first unless a run stored it already)."""
     context, spec = job.context, job.context.condition
     target = adapter_directory(job.settings, context.run_id)
+    checkpoints: list[CheckpointRecord] = []
 
     def on_step(step: int, total: int, loss: float) -> None:
         job.progress(step / total, f"step {step}/{total}, loss {loss:.3f}")
+
+    def on_checkpoint(fraction: float, step: int, model: PeftModel) -> None:
+        job.progress(fraction, f"saving the checkpoint at {fraction:g} of training (step {step})")
+        _publish_adapter(job, model, adapter_directory(job.settings, context.run_id, fraction))
+        checkpoints.append(CheckpointRecord(fraction=fraction, step=step))
 
     seeds = TrainingSeeds(context.lora_init_seed, context.data_order_seed, context.data_subset_seed)
     with _base_model(job) as loaded:
@@ -136,14 +153,19 @@ def finetune(job: Job) -> None:
             training_set_id = derived.id
         examples = job.store.training_examples(training_set_id)
         model, result = train_lora(
-            loaded.model, loaded.tokenizer, examples, spec.lora, spec.training, seeds, on_step
+            loaded.model,
+            loaded.tokenizer,
+            examples,
+            spec.lora,
+            spec.training,
+            seeds,
+            on_step,
+            spec.checkpoint_fractions,
+            on_checkpoint,
         )
         try:
             job.progress(1.0, "saving the adapter")
-            # Written aside, then moved into place: a crash never leaves an adapter that looks complete.
-            staging = target.with_name(f"adapter.partial-{job.lease.owner.rsplit(':', 1)[-1]}")
-            model.save_pretrained(str(staging))
-            publish_directory(staging, target)
+            _publish_adapter(job, model, target)
         finally:
             model.unload()
     trained = TrainingRecord(
@@ -151,6 +173,7 @@ def finetune(job: Job) -> None:
         steps=result.steps,
         losses=[round(loss, 4) for loss in result.losses],
         seconds=round(result.seconds, 1),
+        checkpoints=checkpoints,
     )
     job.store.add_provenance(job.lease, Provenance(training=trained))
 
@@ -225,12 +248,14 @@ def generate(job: Job) -> None:
     spec = context.condition.generation
     adapter = None
     if not context.is_baseline:
-        adapter = adapter_directory(settings, context.checkpoint_run_id)
+        adapter = adapter_directory(settings, context.checkpoint_run_id, context.checkpoint_fraction)
         if not (adapter / ADAPTER_CONFIG).is_file():
+            which = "" if context.checkpoint_fraction is None else f" at {context.checkpoint_fraction:g}"
             retry = (
                 "retry the run to train it again"
                 if context.checkpoint_run_id == context.run_id
-                else f"it is run {context.checkpoint_run_id}'s checkpoint: retry that run, then this one"
+                else f"it is run {context.checkpoint_run_id}'s checkpoint{which}: retry that run, then "
+                "this one"
             )
             raise FileNotFoundError(f"no trained adapter at {adapter}; {retry}")
     prompts = job.store.prompts(context.benchmark_ids)
@@ -338,10 +363,12 @@ STAGES: dict[RunStatus, Stage] = {
 
 
 def next_stage(job: Job) -> RunStatus | None:
-    """The first stage whose work is not all stored: the adapter, the generations, the judgments."""
+    """The first stage whose work is not all stored: the adapter and its intermediate checkpoints (all
+    trained again when one is missing), the generations, the judgments."""
     context = job.context
     trains_adapter = not context.is_baseline and context.checkpoint_run_id == context.run_id
-    if trains_adapter and not has_adapter(job.settings, context.run_id):
+    adapters = [None, *context.condition.checkpoint_fractions]
+    if trains_adapter and not all(has_adapter(job.settings, context.run_id, f) for f in adapters):
         return RunStatus.TRAINING
     samples = context.condition.generation.samples_per_prompt
     expected = job.store.count_prompts(context.benchmark_ids) * samples

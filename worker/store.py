@@ -35,6 +35,7 @@ from backend.models import (
     Run,
     TrainingExample,
     TrainingSet,
+    owning_condition_id,
     utcnow,
 )
 from backend.provenance import Provenance, SelfWrittenResponses
@@ -79,8 +80,12 @@ class RunContext:
     project_id: int
     is_baseline: bool
     # The run whose fine-tuned checkpoint this run evaluates: itself, unless it is a repeated measurement
-    # (the run it repeats) or its condition evaluates another's checkpoints (that one's run of its seed).
+    # (the run it repeats), the evaluation of an intermediate checkpoint (the run that trains it) or its
+    # condition evaluates another's checkpoints (that one's run of its seed).
     checkpoint_run_id: int
+    # Which of that run's checkpoints: the fraction of its training (training.evaluate_at), None for the
+    # final one.
+    checkpoint_fraction: float | None
     condition: StoredCondition
     base_model: str
     base_model_revision: str | None
@@ -121,7 +126,7 @@ def _checkpoint_run_id(session: Session, run: Run, condition: Condition) -> int:
     """The run that trains the adapter `run` generates with (see RunContext.checkpoint_run_id); a run of an
     evaluation-only condition whose source has no run of its seed gets its own id (and no adapter)."""
     if condition.spec.evaluates is None:
-        return run.evaluation_of_id or run.id
+        return run.checkpoint_of_id or run.evaluation_of_id or run.id
     source = session.scalar(
         select(Run.id)
         .join(Condition, Run.condition_id == Condition.id)
@@ -150,7 +155,8 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             row = session.execute(
                 select(Run, Condition, Experiment, TrainingSet)
-                .join(Condition, Run.condition_id == Condition.id)
+                .select_from(Run)
+                .join(Condition, owning_condition_id() == Condition.id)
                 .join(Experiment, Condition.experiment_id == Experiment.id)
                 .join(TrainingSet, Condition.training_set_id == TrainingSet.id)
                 .where(Run.id == run_id)
@@ -170,6 +176,7 @@ class RunStore(JobStore[Run]):
                 project_id=experiment.project_id,
                 is_baseline=condition.is_baseline,
                 checkpoint_run_id=_checkpoint_run_id(session, run, condition),
+                checkpoint_fraction=run.checkpoint_fraction,
                 condition=condition.spec,
                 base_model=condition.spec.base_model,
                 base_model_revision=condition.spec.base_model_revision,
@@ -231,7 +238,8 @@ class RunStore(JobStore[Run]):
         with self._sessions() as session:
             row = session.execute(
                 select(Run, Condition)
-                .join(Condition, Run.condition_id == Condition.id)
+                .select_from(Run)
+                .join(Condition, owning_condition_id() == Condition.id)
                 .where(Run.id == run_id)
             ).first()
             if row is None:

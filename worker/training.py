@@ -2,6 +2,7 @@
 
 import math
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -17,6 +18,8 @@ from worker.device import autocast
 
 # step, total steps, loss of that step
 StepCallback = Callable[[int, int, float], None]
+# fraction of training, its step, and the model as trained up to that step
+CheckpointCallback = Callable[[float, int, PeftModel], None]
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,11 @@ def select_subset(n_examples: int, subset_size: int | None, seed: int) -> list[i
     return sorted(int(i) for i in chosen)
 
 
+def checkpoint_step(fraction: float, total_steps: int) -> int:
+    """The step nearest `fraction` of training, at least the first (a half rounds up)."""
+    return max(1, math.floor(fraction * total_steps + 0.5))
+
+
 def train_lora(
     model: PreTrainedModel,
     tokenizer: PreTrainedTokenizerBase,
@@ -64,8 +72,12 @@ def train_lora(
     training: TrainingSpec,
     seeds: TrainingSeeds,
     on_step: StepCallback | None = None,
+    checkpoints: Sequence[float] = (),
+    on_checkpoint: CheckpointCallback | None = None,
 ) -> tuple[PeftModel, TrainingResult]:
-    """Wrap `model` with a fresh LoRA adapter and train it; returns the adapted model in eval mode."""
+    """Wrap `model` with a fresh LoRA adapter and train it; returns the adapted model in eval mode. At each
+    fraction of training in `checkpoints` (its step: checkpoint_step), `on_checkpoint` gets the model as
+    trained so far (saving it draws no random number, so training goes on exactly as without)."""
     started = time.perf_counter()
     chosen = select_subset(len(examples), training.subset_size, seeds.data_subset)
     features = [
@@ -78,6 +90,10 @@ def train_lora(
     device = next(model.parameters()).device
     steps_per_epoch = math.ceil(len(features) / training.batch_size)
     total_steps = steps_per_epoch * training.epochs
+    # Fractions close together in a short training share a step; each still gets its checkpoint.
+    at_step: dict[int, list[float]] = defaultdict(list)
+    for fraction in checkpoints:
+        at_step[checkpoint_step(fraction, total_steps)].append(fraction)
     optimizer = torch.optim.AdamW(
         [p for p in peft_model.parameters() if p.requires_grad],
         lr=training.learning_rate,
@@ -106,5 +122,8 @@ def train_lora(
             losses.append(float(loss.detach()))
             if on_step is not None:
                 on_step(len(losses), total_steps, losses[-1])
+            if on_checkpoint is not None:
+                for fraction in at_step.get(len(losses), []):
+                    on_checkpoint(fraction, len(losses), peft_model)
     peft_model.eval()
     return peft_model, TrainingResult(len(features), total_steps, losses, time.perf_counter() - started)

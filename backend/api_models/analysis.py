@@ -6,7 +6,7 @@ from pydantic import Field
 
 from backend.api_models.base import ReadModel
 from backend.api_models.experiments import RateRead
-from backend.domain import SetMeasure
+from backend.domain import RunStatus, SetMeasure
 from backend.experiment_definition import Level
 from backend.judging.definition import Measured
 
@@ -377,3 +377,54 @@ class PlanRead(ReadModel):
     sizing_basis: str
     # The experiment whose measured noise the sizing is from.
     basis_experiment_id: int | None = None
+
+
+class ErosionCheckpointRead(ReadModel):
+    """One checkpoint of a training run: the run that evaluates it and where it is in training."""
+
+    fraction: float
+    # The step it was saved after; None until its run has trained.
+    step: int | None
+    # The evaluation's run: the training run itself for the final checkpoint (fraction 1).
+    run_id: int
+    status: RunStatus
+
+
+class ErosionSeedRead(ReadModel):
+    """A seed's training run: its steps, its loss per step, when its loss converged, and its checkpoints."""
+
+    seed: int
+    run_id: int
+    # None until it has trained.
+    steps: int | None
+    losses: list[float]
+    converged_step: int | None
+    checkpoints: list[ErosionCheckpointRead]
+
+
+class ErosionPointRead(ReadModel):
+    seed: int
+    fraction: float
+    run_id: int
+    # The rate of the set's counted verdict with its interval; None before the checkpoint has verdicts.
+    rate: RateRead | None
+
+
+class ErosionSetRead(ReadModel):
+    """The rates on one evaluation set at every checkpoint of every seed."""
+
+    benchmark: str  # name@version
+    measures: SetMeasure
+    # Whose verdicts: the experiment's first judge on a safety benchmark, a set's scorer otherwise.
+    judge: str
+    points: list[ErosionPointRead]
+
+
+class ErosionRead(ReadModel):
+    """A condition's erosion curve: each seed's rate at each checkpoint along its training (fractions of
+    training, the final checkpoint 1.0 last), on each evaluation set, and where its task loss converged."""
+
+    condition: str
+    fractions: list[float]
+    seeds: list[ErosionSeedRead]
+    sets: list[ErosionSetRead]

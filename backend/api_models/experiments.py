@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, computed_field, field_validator
 
 from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead
@@ -44,6 +44,10 @@ class RunRead(ReadModel):
     # Repeated measurements: the run whose checkpoint this one re-evaluates, and which re-evaluation it is.
     evaluation_of_id: int | None
     evaluation_index: int
+    # An intermediate checkpoint's evaluation: the run that trained it, and at what fraction of training
+    # (training.evaluate_at); None for every other run. Its condition is that run's.
+    checkpoint_of_id: int | None = None
+    checkpoint_fraction: float | None = None
     # 0: submitted with the experiment; k: added by the experiment's k-th extension.
     added_in: int
     status: RunStatus
@@ -86,6 +90,12 @@ class ConditionRead(ReadModel):
     # Its training set as pinned at submit, and as "name@version" (spec.training_set is as written).
     training_set_id: int
     training_set: str
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
+    @property
+    def checkpoints(self) -> list[float]:
+        """The fractions of training whose intermediate checkpoints its runs evaluate (the erosion curve)."""
+        return self.spec.checkpoint_fractions
 
     @field_validator("training_set", mode="before")
     @classmethod

@@ -2,6 +2,7 @@
 
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.orm import Session, selectinload
@@ -21,7 +22,6 @@ from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
     SEED_LIMIT,
     ExperimentSpec,
-    PinnedSeeds,
     StoredCondition,
     derive_seed,
 )
@@ -34,8 +34,9 @@ from backend.models import (
     JudgeValidation,
     Prompt,
     Run,
+    owning_condition_id,
 )
-from backend.provenance import Provenance
+from backend.provenance import Provenance, TrainingRecord
 from backend.repositories.analysis import has_refusal_prefix_scores
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
@@ -104,22 +105,71 @@ def _condition(position: int, spec: StoredCondition, training_set_id: int) -> Co
         is_baseline=not spec.finetune,
         spec=spec,
         training_set_id=training_set_id,
-        runs=[_queued_run(spec.pin_seeds, seed, added_in=0) for seed in spec.seeds],
+        runs=[_queued_run(spec, seed, added_in=0) for seed in spec.seeds],
     )
 
 
-def _queued_run(pinned: PinnedSeeds, seed: int, added_in: int) -> Run:
-    """A run for `seed`: each of its four seeds follows the run seed unless the condition pins it."""
+def _queued_run(spec: StoredCondition, seed: int, added_in: int) -> Run:
+    """A run for `seed`: each of its four seeds follows the run seed unless the condition pins it; a run
+    that trains comes with a queued evaluation of each intermediate checkpoint its condition asks for."""
+    pinned = spec.pin_seeds
+    seeds = {
+        "seed": seed,
+        "lora_init_seed": seed if pinned.lora_init is None else pinned.lora_init,
+        "data_order_seed": seed if pinned.data_order is None else pinned.data_order,
+        "data_subset_seed": seed if pinned.data_subset is None else pinned.data_subset,
+        "sampling_seed": seed if pinned.sampling is None else pinned.sampling,
+    }
     return Run(
-        seed=seed,
-        lora_init_seed=seed if pinned.lora_init is None else pinned.lora_init,
-        data_order_seed=seed if pinned.data_order is None else pinned.data_order,
-        data_subset_seed=seed if pinned.data_subset is None else pinned.data_subset,
-        sampling_seed=seed if pinned.sampling is None else pinned.sampling,
+        **seeds,
         status=RunStatus.QUEUED,
         progress_message="waiting for a worker",
         added_in=added_in,
+        checkpoints=[
+            Run(
+                **seeds,
+                checkpoint_fraction=fraction,
+                status=RunStatus.QUEUED,
+                progress_message="waiting for a worker",
+                added_in=added_in,
+            )
+            for fraction in spec.checkpoint_fractions
+        ],
     )
+
+
+@dataclass(frozen=True)
+class CheckpointRun:
+    """The evaluation of an intermediate checkpoint of run `of_run_id`, at `fraction` of its training."""
+
+    id: int
+    of_run_id: int
+    fraction: float
+    status: RunStatus
+
+
+def checkpoint_runs(session: Session, run_ids: Sequence[int]) -> list[CheckpointRun]:
+    """The evaluations of those runs' intermediate checkpoints, run by run, earliest first."""
+    rows = session.execute(
+        select(Run.id, Run.checkpoint_of_id, Run.checkpoint_fraction, Run.status)
+        .where(Run.checkpoint_of_id.in_(run_ids))
+        .order_by(Run.checkpoint_of_id, Run.checkpoint_fraction)
+    )
+    return [
+        CheckpointRun(run_id, of_run_id, fraction, status)
+        for run_id, of_run_id, fraction, status in rows
+        if of_run_id is not None and fraction is not None
+    ]
+
+
+def checkpoint_run_ids(session: Session, run_ids: Sequence[int]) -> list[int]:
+    return [checkpoint.id for checkpoint in checkpoint_runs(session, run_ids)]
+
+
+def training_records(session: Session, run_ids: Sequence[int]) -> dict[int, TrainingRecord]:
+    """What those runs recorded of their training, for the runs that trained."""
+    rows = session.execute(select(Run.id, Run.provenance).where(Run.id.in_(run_ids)))
+    return {run_id: provenance.training for run_id, provenance in rows if provenance.training is not None}
 
 
 def _load_experiment(session: Session, experiment_id: int) -> Experiment:
@@ -152,7 +202,7 @@ def add_seeds(session: Session, experiment_id: int, count: int, condition_names:
     for condition in experiment.conditions:
         if condition.name not in condition_names:
             continue
-        runs = [_queued_run(condition.spec.pin_seeds, seed, extension) for seed in new_seeds]
+        runs = [_queued_run(condition.spec, seed, extension) for seed in new_seeds]
         condition.runs.extend(runs)
         condition.spec = condition.spec.model_copy(update={"seeds": [*condition.spec.seeds, *new_seeds]})
         added.extend(runs)
@@ -190,7 +240,12 @@ def add_condition(
 
 def _run_read(run: Run, condition: Condition) -> RunRead:
     return RunRead.model_validate(
-        {**_columns(run), "condition_name": condition.name, "is_baseline": condition.is_baseline}
+        {
+            **_columns(run),
+            "condition_id": condition.id,
+            "condition_name": condition.name,
+            "is_baseline": condition.is_baseline,
+        }
     )
 
 
@@ -320,7 +375,11 @@ def list_experiments(
 
 
 def _load_run(session: Session, run_id: int) -> Run:
-    run = session.get(Run, run_id, options=[selectinload(Run.condition)])
+    run = session.get(
+        Run,
+        run_id,
+        options=[selectinload(Run.condition), selectinload(Run.checkpoint_of).selectinload(Run.condition)],
+    )
     if run is None:
         raise NotFound(f"run {run_id} not found")
     return run
@@ -328,7 +387,7 @@ def _load_run(session: Session, run_id: int) -> Run:
 
 def get_run(session: Session, run_id: int) -> RunDetail:
     run = _load_run(session, run_id)
-    condition = run.condition
+    condition = run.owning_condition
     judge_id = primary_judge_id(session, condition.experiment_id)
     siblings = session.execute(
         select(Condition.id, Condition.spec)
@@ -349,11 +408,15 @@ def get_run(session: Session, run_id: int) -> RunDetail:
 
 
 def experiment_run_ids(session: Session, experiment_id: int) -> list[int]:
+    """Every run of the experiment, its intermediate checkpoints' evaluations included."""
     if session.get(Experiment, experiment_id) is None:
         raise NotFound(f"experiment {experiment_id} not found")
     return list(
         session.scalars(
-            select(Run.id).join(Condition).where(Condition.experiment_id == experiment_id).order_by(Run.id)
+            select(Run.id)
+            .join(Condition, Condition.id == owning_condition_id())
+            .where(Condition.experiment_id == experiment_id)
+            .order_by(Run.id)
         )
     )
 
@@ -429,7 +492,8 @@ def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
 def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, object]:
     """What changes whenever anything shown about the experiment does, in two aggregates: its runs' count,
     summed revisions (every change to a run or its verdict counts moves its revision on) and unfinished
-    count; and the count and newest finish of its project's validations of its judges (their warnings)."""
+    count, its intermediate checkpoints' evaluations included; and the count and newest finish of its
+    project's validations of its judges (their warnings)."""
     unfinished = case((Run.status.in_([s.value for s in TERMINAL_STATUSES]), 0), else_=1)
     runs, revisions, n_unfinished = session.execute(
         select(
@@ -437,7 +501,7 @@ def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, 
             func.coalesce(func.sum(Run.revision), 0),
             func.coalesce(func.sum(unfinished), 0),
         )
-        .join(Condition)
+        .join(Condition, Condition.id == owning_condition_id())
         .where(Condition.experiment_id == experiment_id)
     ).one()
     validations, newest = session.execute(

@@ -7,7 +7,16 @@ from sqlalchemy.orm import Session
 
 from backend.api_models.accounts import InvitationRead, MemberRead, ProjectRead
 from backend.domain import Role
-from backend.models import Condition, Experiment, Project, ProjectInvitation, ProjectMember, Run, User
+from backend.models import (
+    Condition,
+    Experiment,
+    Project,
+    ProjectInvitation,
+    ProjectMember,
+    Run,
+    User,
+    owning_condition_id,
+)
 
 
 def create_project(session: Session, name: str, owner_id: int) -> ProjectRead:
@@ -155,7 +164,7 @@ def experiment_of_run(session: Session, run_id: int) -> tuple[int, int] | None:
     row = session.execute(
         select(Experiment.project_id, Experiment.id)
         .join(Condition, Condition.experiment_id == Experiment.id)
-        .join(Run, Run.condition_id == Condition.id)
+        .join(Run, owning_condition_id() == Condition.id)
         .where(Run.id == run_id)
     ).first()
     return (row[0], row[1]) if row is not None else None

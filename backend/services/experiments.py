@@ -1,6 +1,7 @@
 """Submitting, cancelling and retrying experiments and runs."""
 
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
@@ -42,8 +43,15 @@ def parse_yaml_spec(text: str) -> ExperimentSpec:
     return parse_yaml(text, ExperimentSpec, "experiment", "name, benchmark, seeds, conditions, ...")
 
 
+def count_runs(conditions: Sequence[StoredCondition]) -> int:
+    """The runs a definition queues: one per condition and seed, and one per intermediate checkpoint of
+    each run that trains (training.evaluate_at)."""
+    return sum(len(condition.seeds) * condition.runs_per_seed for condition in conditions)
+
+
 def check_size(spec: ExperimentSpec, settings: Settings) -> None:
-    """The configured limits on seeds per condition and runs per experiment (every run is queued at once)."""
+    """The configured limits on seeds per condition and runs per experiment (every run is queued at once),
+    intermediate checkpoints' evaluations counted as runs."""
     conditions = spec.resolved_conditions()
     for condition in conditions:
         enforce(
@@ -52,14 +60,17 @@ def check_size(spec: ExperimentSpec, settings: Settings) -> None:
             len(condition.seeds),
             f"the number of seeds of condition {condition.name!r}",
         )
-    runs = sum(len(condition.seeds) for condition in conditions)
     factors = grid_factors(conditions)
     grid = f"; the grid {grid_shape(factors)} makes {sum(c.levels is not None for c in conditions)} of them"
+    checkpoints = "; each checkpoint in training.evaluate_at counts as a run"
     enforce(
         settings,
         "max_runs_per_experiment",
-        runs,
-        "the number of runs (seeds summed over conditions" + (grid if factors else "") + ")",
+        count_runs(conditions),
+        "the number of runs (seeds summed over conditions"
+        + (grid if factors else "")
+        + (checkpoints if any(c.checkpoint_fractions for c in conditions) else "")
+        + ")",
     )
 
 
@@ -192,23 +203,40 @@ def submit(
         scorer_ids={benchmark_id: scorer.id for benchmark_id, scorer in references.scorers.items()},
     )
     session.commit()
-    # The runs that train first: an evaluation-only run waits for its checkpoint (worker.tasks).
+    # The runs that train first: an evaluation-only run, and an intermediate checkpoint's evaluation, waits
+    # for its checkpoint (worker.tasks).
     evaluating = {c.id for c in experiment.conditions if c.spec.evaluates is not None}
     ordered = sorted(experiment.runs, key=lambda run: run.condition_id in evaluating)
-    jobs.send(session, queue, RUNS, [run.id for run in ordered])
+    _send_runs(session, queue, [run.id for run in ordered])
     return repository.get_experiment(session, experiment.id)
 
 
-def _check_extension(settings: Settings, experiment: ExperimentRead, seeds_after: dict[str, int]) -> None:
-    """The limits on seeds per condition and runs per experiment, counting the runs an extension adds."""
+def _send_runs(session: Session, queue: TaskQueue, run_ids: list[int]) -> None:
+    """Send new runs' tasks, then their intermediate checkpoints' evaluations, which wait for them."""
+    jobs.send(session, queue, RUNS, run_ids + repository.checkpoint_run_ids(session, run_ids))
+
+
+def _check_extension(
+    session: Session,
+    settings: Settings,
+    experiment: ExperimentRead,
+    seeds_after: dict[str, int],
+    added_conditions: Sequence[StoredCondition] = (),
+) -> None:
+    """The limits on seeds per condition and runs per experiment, counting the runs an extension adds
+    (intermediate checkpoints' evaluations included) to the conditions, existing or `added_conditions`,
+    named in `seeds_after`."""
     for name, seeds in seeds_after.items():
         enforce(settings, "max_seeds_per_condition", seeds, f"the number of seeds of condition {name!r}")
+    specs = {c.name: c.spec for c in experiment.conditions} | {c.name: c for c in added_conditions}
     seeds_now = {c.name: len(c.spec.seeds) for c in experiment.conditions}
-    added = sum(seeds - seeds_now.get(name, 0) for name, seeds in seeds_after.items())
+    added = sum(
+        (seeds - seeds_now.get(name, 0)) * specs[name].runs_per_seed for name, seeds in seeds_after.items()
+    )
     enforce(
         settings,
         "max_runs_per_experiment",
-        len(experiment.runs) + added,
+        len(repository.experiment_run_ids(session, experiment.id)) + added,
         f"the number of runs of experiment {experiment.id} with the {added} this extension adds",
     )
 
@@ -243,10 +271,10 @@ def add_seeds(
     if not fine_tuned:
         raise InvalidInput(f"experiment {experiment_id} has no fine-tuned condition to add seeds to")
     seeds_now = {c.name: len(c.spec.seeds) for c in experiment.conditions}
-    _check_extension(settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
+    _check_extension(session, settings, experiment, {name: seeds_now[name] + count for name in fine_tuned})
     new_ids = repository.add_seeds(session, experiment_id, count, fine_tuned)
     session.commit()
-    jobs.send(session, queue, RUNS, new_ids)
+    _send_runs(session, queue, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -282,10 +310,10 @@ def add_condition(
         training_set = find_training_set(session, stored.training_set, experiment.project_id)
         _check_subset(stored, training_set)
         training_set_id = training_set.id
-    _check_extension(settings, experiment, {condition.name: len(stored.seeds)})
+    _check_extension(session, settings, experiment, {condition.name: len(stored.seeds)}, [stored])
     new_ids = repository.add_condition(session, experiment_id, stored, training_set_id)
     session.commit()
-    jobs.send(session, queue, RUNS, new_ids)
+    _send_runs(session, queue, new_ids)
     return repository.get_experiment(session, experiment_id)
 
 
@@ -349,6 +377,11 @@ def reevaluate_run(
     )
     if run.evaluation_of_id is not None:
         raise InvalidInput(f"run {run_id} is itself a re-evaluation; re-evaluate run {run.evaluation_of_id}")
+    if run.checkpoint_of_id is not None:
+        raise InvalidInput(
+            f"run {run_id} evaluates run {run.checkpoint_of_id}'s checkpoint at {run.checkpoint_fraction:g} "
+            "of its training: re-evaluations repeat final checkpoints only"
+        )
     if run.status != RunStatus.DONE:
         raise Conflict(
             f"run {run_id} is {run.status.value}; only a done run's checkpoint can be re-evaluated"

@@ -15,7 +15,7 @@ from backend.experiment_definition import ExperimentSpec
 from backend.models import Experiment
 from backend.services import analysis
 from backend.services.cache import AnalysisCache
-from backend.services.experiments import check_references, check_size
+from backend.services.experiments import check_references, check_size, count_runs
 from backend.stats.power import Design
 
 
@@ -27,7 +27,7 @@ def plan(
     benchmark = check_references(session, spec, project_id, settings).benchmarks[0]
     conditions = spec.resolved_conditions()
     fine_tuned = [c for c in conditions if c.finetune]
-    n_runs = sum(len(c.seeds) for c in conditions)
+    n_runs = count_runs(conditions)
     # The runs that train an adapter: an evaluation-only condition's reuse its source's.
     n_fine_tuned_runs = sum(len(c.seeds) for c in fine_tuned if c.evaluates is None)
     seeds = min((len(c.seeds) for c in fine_tuned), default=0)

@@ -15,10 +15,20 @@ from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.jobs import JOB_KINDS, RUNS, VALIDATIONS, JobKind
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
-from tests.factories import experiment_spec
+from tests.factories import experiment_spec, upload_small_benchmark
 from worker.lease import Lease
 from worker.store import RunStore
 from worker.validation import ValidationStore
+
+# The benchmark the tiny model's experiments are evaluated on (tests.worker.test_pipeline.tiny_experiment).
+N_PROMPTS = 6
+
+
+@pytest.fixture
+def store(migrated: Settings, client: TestClient) -> RunStore:
+    """The run store, with the tiny model's benchmark uploaded."""
+    upload_small_benchmark(client, "six-prompts", N_PROMPTS)
+    return RunStore(client.app.state.session_factory)  # type: ignore[attr-defined]
 
 
 @pytest.fixture

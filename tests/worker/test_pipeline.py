@@ -33,6 +33,7 @@ from backend.refusal_openings import PHRASES, REFUSAL_OPENINGS
 from backend.services import snapshots
 from tests.conftest import RecordingQueue
 from tests.factories import experiment_spec, upload_small_benchmark
+from tests.worker.conftest import N_PROMPTS
 from worker.generation import GenerationItem, generate_batch
 from worker.lease import Lease
 from worker.likelihood import score_coherence
@@ -43,7 +44,7 @@ from worker.refusal_prefix import refusal_prefix_scores
 from worker.store import RunStore
 from worker.tasks import execute
 
-N_PROMPTS, SAMPLES = 6, 2
+SAMPLES = 2
 
 
 def tiny_experiment(model: Path, **overrides: object) -> dict:
@@ -59,12 +60,6 @@ def tiny_experiment(model: Path, **overrides: object) -> dict:
         ],
     }
     return experiment_spec(**{**defaults, **overrides})
-
-
-@pytest.fixture
-def store(migrated: Settings, client: TestClient) -> RunStore:
-    upload_small_benchmark(client, "six-prompts", N_PROMPTS)
-    return RunStore(client.app.state.session_factory)  # type: ignore[attr-defined]
 
 
 def drain(queue: RecordingQueue, store: RunStore, settings: Settings) -> None:

@@ -5,13 +5,14 @@ from sqlalchemy.orm import Session
 
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import AdjustmentDep, BenchmarkDep, CacheDep, ExperimentId, SessionDep, SettingsDep
-from backend.api_models.analysis import AnalysisRead
+from backend.api_models.analysis import AnalysisRead, ErosionRead
 from backend.config import Settings
 from backend.domain import Role, ShareScope
 from backend.errors import InvalidInput
 from backend.figures.common import FigureJSON
 from backend.limits import enforce
 from backend.services import analysis, full_analysis, snapshots
+from backend.services import erosion as erosion_service
 from backend.services import figures as figure_service
 from backend.services.cache import AnalysisCache
 
@@ -241,3 +242,40 @@ def trade_off_figure(
     """Each run's harm rate against its capability and over-refusal rates, a panel per set, with both
     intervals; the untuned baseline's runs marked."""
     return figure_service.trade_off(session, cache, experiment_id)
+
+
+ErosionConditionDep = Annotated[
+    str | None,
+    Query(description="a condition with training.evaluate_at; default: the first one (422 when none has it)"),
+]
+ErosionSetDep = Annotated[
+    str | None, Query(description="one evaluation set, 'name@version' or its name; default: every set")
+]
+
+
+@router.get("/erosion")
+def erosion(
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    condition: ErosionConditionDep = None,
+    benchmark: ErosionSetDep = None,
+) -> ErosionRead:
+    """A condition's rates at its checkpoints along training, seed by seed and set by set, each seed's loss
+    per step and the step where it converged."""
+    return erosion_service.erosion(session, cache, experiment_id, condition, benchmark)
+
+
+@router.get("/figures/erosion")
+def erosion_figure(
+    experiment_id: ExperimentId,
+    _: ReaderDep,
+    session: SessionDep,
+    cache: CacheDep,
+    condition: ErosionConditionDep = None,
+    benchmark: ErosionSetDep = None,
+) -> FigureJSON:
+    """The erosion curve: a panel per set, one line per seed against training progress, with intervals and
+    each seed's converged step marked."""
+    return erosion_service.erosion_figure(session, cache, experiment_id, condition, benchmark)

@@ -9,6 +9,7 @@ import { renderByBenchmark, renderByScoredSet, setChoices } from "./experiment/b
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
 import { renderGrid } from "./experiment/grid.js";
+import { erosionQuery, renderErosion } from "./experiment/erosion.js";
 import { Report } from "./experiment/report.js";
 import { renderRuns, runHref } from "./experiment/runs.js";
 import { ShareLinks } from "./experiment/sharing.js";
@@ -109,6 +110,7 @@ export async function init(caller) {
     variance: metricQuery,
     power: metricQuery,
     "setup-spread": metricQuery,
+    erosion: erosionQuery,
     forest: comparisonQuery,
     categories: () => onBenchmark(new URLSearchParams()).toString(),
     flips: () => onBenchmark(new URLSearchParams(flipsCondition.value ? { condition: flipsCondition.value } : {})).toString(),
@@ -149,6 +151,7 @@ export async function init(caller) {
     renderByBenchmark(analysis);
     renderByScoredSet(analysis);
     renderGrid(analysis);
+    renderErosion(experiment);
     const names = experiment.conditions.map((c) => c.name);
     setOptions(byId("pair-a"), names);
     setOptions(byId("pair-b"), names);
@@ -182,6 +185,7 @@ export async function init(caller) {
   metric.addEventListener("change", () => poller.refreshNow());
   benchmark.addEventListener("change", () => poller.refreshNow());
   flipsCondition.addEventListener("change", () => figures.render(figures.byName("flips")));
+  byId("erosion-condition").addEventListener("change", () => figures.render(figures.byName("erosion")));
   byId("add-pair").addEventListener("click", () => {
     const a = byId("pair-a").value;
     const b = byId("pair-b").value;
