@@ -159,6 +159,10 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /api/experiments/{experiment_id}/figures/variance": ({}, 200),
         "GET /api/experiments/{experiment_id}/figures/power": ({}, 200),
         "GET /api/experiments/{experiment_id}/figures/setup-spread": ({}, 200),
+        "GET /api/experiments/{experiment_id}/figures/trade-off": ({}, 200),
+        # The experiment has no condition with training.evaluate_at: an admitted caller is told so.
+        "GET /api/experiments/{experiment_id}/erosion": ({}, 422),
+        "GET /api/experiments/{experiment_id}/figures/erosion": ({}, 422),
         "GET /api/experiments/{experiment_id}/prompts": ({}, 200),
         "GET /api/experiments/{experiment_id}/prompts/{prompt_id}/responses": ({}, 200),
         "GET /login": ({}, 200),
