@@ -32,15 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.stats.cells import Cells
 from backend.stats.compare import compare_conditions
-
-_NODES, _WEIGHTS = np.polynomial.hermite_e.hermegauss(60)
-_WEIGHTS = _WEIGHTS / _WEIGHTS.sum()
-
-
-def mean_expit(location: np.ndarray | float, sd: float) -> np.ndarray:
-    """E[expit(location + N(0, sd^2))], elementwise in location."""
-    location = np.asarray(location, dtype=float)[..., None]
-    return (special.expit(location + sd * _NODES) * _WEIGHTS).sum(axis=-1)
+from bench.coverage import mean_expit
 
 
 @dataclass(frozen=True)
@@ -75,9 +67,11 @@ class Scenario:
         return stats.binom.sf(least - 1, self.capability_prompts, self.capability(shift, other))
 
     def _kept_weights(self) -> tuple[np.ndarray, np.ndarray]:
-        """Seed shifts on the quadrature grid and their weights among kept seeds."""
-        shift, other = np.meshgrid(self.seed_sd * _NODES, _NODES, indexing="ij")
-        weights = np.outer(_WEIGHTS, _WEIGHTS) * self.kept_probability(shift, other)
+        """Seed shifts on a Gauss-Hermite grid (over the shift and the capability's own term) and their
+        weights among kept seeds."""
+        nodes, weights = np.polynomial.hermite_e.hermegauss(60)
+        shift, other = np.meshgrid(self.seed_sd * nodes, nodes, indexing="ij")
+        weights = np.outer(weights, weights) * self.kept_probability(shift, other)
         return shift, weights / weights.sum()
 
     def matched_rate(self, effect: float) -> float:

@@ -33,6 +33,17 @@ def _bars(point: SeedPointRead | ConditionSummaryRead) -> tuple[float, float]:
     return 100 * (point.high - point.mean), 100 * (point.mean - point.low)
 
 
+def _error_bars(bars: list[tuple[float, float]], **style: object) -> dict[str, object]:
+    """Plotly's asymmetric error bars from (above, below) pairs."""
+    return {
+        "type": "data",
+        "symmetric": False,
+        "array": [above for above, _ in bars],
+        "arrayminus": [below for _, below in bars],
+        **style,
+    }
+
+
 def trade_off(harm: list[ConditionSummaryRead], harm_measure: Measure, panels: list[Panel]) -> FigureJSON:
     """A point per run (its seed's rate on both axes, each with the run's 95% interval) and a diamond per
     condition (means over seeds, t 95% intervals on both axes); the untuned baseline's points are stars."""
@@ -76,8 +87,6 @@ def _add_condition(
     other_by_seed = {p.seed: p for p in other.seeds}
     pairs = [(p, other_by_seed[p.seed]) for p in harm.seeds if p.seed in other_by_seed]
     if pairs:
-        harm_bars = [_bars(h) for h, _ in pairs]
-        other_bars = [_bars(o) for _, o in pairs]
         figure.add_trace(
             go.Scatter(
                 x=[100 * o.rate for _, o in pairs],
@@ -88,22 +97,8 @@ def _add_condition(
                     "color": colour,
                     "symbol": "star" if harm.is_baseline else "circle",
                 },
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [b[0] for b in other_bars],
-                    "arrayminus": [b[1] for b in other_bars],
-                    "width": 2,
-                    "thickness": 1,
-                },
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [b[0] for b in harm_bars],
-                    "arrayminus": [b[1] for b in harm_bars],
-                    "width": 2,
-                    "thickness": 1,
-                },
+                error_x=_error_bars([_bars(o) for _, o in pairs], width=2, thickness=1),
+                error_y=_error_bars([_bars(h) for h, _ in pairs], width=2, thickness=1),
                 name=name + (" (untuned baseline)" if harm.is_baseline else ""),
                 legendgroup=name,
                 showlegend=first_panel,
@@ -119,8 +114,6 @@ def _add_condition(
         )
     means = (harm.mean, harm.low, harm.high, other.mean, other.low, other.high)
     if len(pairs) > 1 and all(value is not None for value in means):
-        harm_above, harm_below = _bars(harm)
-        other_above, other_below = _bars(other)
         figure.add_trace(
             go.Scatter(
                 x=[100 * other.mean],  # type: ignore[operator]
@@ -132,22 +125,8 @@ def _add_condition(
                     "color": colour,
                     "line": {"width": 1.5, "color": "#1f2430"},
                 },
-                error_x={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [other_above],
-                    "arrayminus": [other_below],
-                    "width": 5,
-                    "color": colour,
-                },
-                error_y={
-                    "type": "data",
-                    "symmetric": False,
-                    "array": [harm_above],
-                    "arrayminus": [harm_below],
-                    "width": 5,
-                    "color": colour,
-                },
+                error_x=_error_bars([_bars(other)], width=5, color=colour),
+                error_y=_error_bars([_bars(harm)], width=5, color=colour),
                 name=f"{name}: mean over seeds",
                 legendgroup=name,
                 showlegend=False,
