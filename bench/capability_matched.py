@@ -124,24 +124,44 @@ def replicate(
     return True, comparison.new_seeds.interval.low, comparison.new_seeds.interval.high
 
 
-def evaluate(scenario: Scenario, reps: int, seed: int) -> str:
+@dataclass(frozen=True)
+class Result:
+    # Coverage of the matched truth, or under a null the share of intervals that exclude it (type I).
+    rate: float
+    se: float
+    answered: float  # share of replications with enough kept seeds for an answer
+    truth: float  # E[A | kept] - baseline
+    unconditional: float  # E[A] - baseline
+
+    def line(self, scenario: Scenario) -> str:
+        quantity = "type I" if scenario.null else "coverage"
+        truths = (
+            f"matched truth {100 * self.truth:+6.1f} pts, unconditional {100 * self.unconditional:+6.1f} pts"
+        )
+        return (
+            f"{scenario.name:<28} {quantity:<8} {self.rate:6.3f} ± {self.se:5.3f}   "
+            f"answered {self.answered:5.2f}   {truths}"
+        )
+
+
+def evaluate(scenario: Scenario, reps: int, seed: int) -> Result:
     rng = np.random.default_rng(seed)
     effect = scenario.effect_used
     truth = scenario.matched_rate(effect) - scenario.baseline_rate
-    unconditional = scenario.unconditional_rate(effect) - scenario.baseline_rate
     answered = covered = 0
     for _ in range(reps):
         shown, low, high = replicate(scenario, effect, rng)
         if shown:
             answered += 1
             covered += bool(low is not None and high is not None and low <= truth <= high)
-    rate = covered / answered if answered else math.nan
-    se = math.sqrt(rate * (1 - rate) / answered) if answered else math.nan
-    quantity = "type I" if scenario.null else "coverage"
-    value = 1 - rate if scenario.null else rate
-    return (
-        f"{scenario.name:<28} {quantity:<8} {value:6.3f} ± {se:5.3f}   answered {answered / reps:5.2f}   "
-        f"matched truth {100 * truth:+6.1f} pts, unconditional {100 * unconditional:+6.1f} pts"
+    coverage = covered / answered if answered else math.nan
+    se = math.sqrt(coverage * (1 - coverage) / answered) if answered else math.nan
+    return Result(
+        rate=1 - coverage if scenario.null else coverage,
+        se=se,
+        answered=answered / reps,
+        truth=truth,
+        unconditional=scenario.unconditional_rate(effect) - scenario.baseline_rate,
     )
 
 
@@ -168,7 +188,7 @@ def main() -> int:
         "coverage of E[A | kept] - baseline (target 0.93-0.97); type I: a null on that difference (<= 0.06)"
     )
     for index, scenario in enumerate(SCENARIOS):
-        print(evaluate(scenario, args.reps, args.seed + index), flush=True)
+        print(evaluate(scenario, args.reps, args.seed + index).line(scenario), flush=True)
     print(f"{time.perf_counter() - started:.0f} s")
     return 0
 
