@@ -274,3 +274,15 @@ def test_a_comparison_with_a_baseline_at_zero_is_sized_above_zero_and_bounded_by
     tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
     assert tuned["new_seeds"]["high"] <= 1.0 and tuned["new_seeds"]["low"] >= -1.0
     assert tuned["sizing"]["minimum_detectable_difference"] > 0, tuned["sizing_withheld"]
+
+
+def test_a_regex_reference_that_could_backtrack_is_refused_at_upload_and_nothing_is_stored(
+    client: TestClient,
+) -> None:
+    # A user's pattern runs in the worker on model output: only RE2's linear-time patterns get in.
+    lines = [{"id": "r1", "prompt": "Say aaa", "reference": r"(a+)+\1"}]
+    upload = {"name": "patterns", "format": "jsonl", "measures": "capability", "scoring": "regex"}
+    upload["content"] = "\n".join(json.dumps(line) for line in lines)
+    response = client.post("/api/benchmarks", json=upload)
+    assert response.status_code == 422 and "backreferences" in response.json()["detail"]
+    assert "patterns" not in [b["name"] for b in client.get("/api/catalog").json()["benchmarks"]]
