@@ -782,18 +782,16 @@ def capability_match(
     the experiment's first capability set) reached `target`; the untuned baselines keep their runs.
     InvalidInput when the experiment has no such capability set."""
     sets = [b for b in data.experiment.benchmarks if b.measures == SetMeasure.CAPABILITY]
-    chosen = [
-        b
-        for b in sets
-        if capability_set is None or capability_set in (b.reference, b.reference.split("@")[0])
-    ]
-    if not chosen:
+    try:
+        evaluation_set = sets[0] if capability_set is None else benchmark_of(data.experiment, capability_set)
+    except (IndexError, InvalidInput):
+        evaluation_set = None
+    if evaluation_set is None or evaluation_set.measures != SetMeasure.CAPABILITY:
         known = ", ".join(b.reference for b in sets) or "none"
         raise InvalidInput(
             "a capability-matched comparison needs one of the experiment's capability sets; "
             f"its capability sets: {known}"
         )
-    evaluation_set = chosen[0]
     capability = data.on_scored_set(evaluation_set).run_rates
     kept: dict[int, frozenset[int]] = {}
     conditions = []
