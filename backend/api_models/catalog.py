@@ -122,8 +122,9 @@ class BenchmarkUpload(DatasetUpload):
     scoring: str | None = Field(
         None,
         max_length=40,
-        description="a capability set's scoring rule: exact, contains, regex, numeric (numeric:<tolerance>) "
-        "or choice; default: choice for multiple-choice files, exact for the others",
+        description="a capability set's scoring rule: exact, contains, regex, numeric (numeric:<tolerance>), "
+        "choice or recall (recall:<minimum share>); default: choice for multiple-choice files, exact for "
+        "the others",
     )
 
     def dataset_file(self) -> DatasetFile:

@@ -159,7 +159,7 @@ def check_evaluation_set(records: Sequence[Any], attributes: Mapping[str, str]) 
     except ValueError as error:
         raise InvalidInput(str(error)) from None
     for position, record in enumerate(records, start=1):
-        if problem := rule.check_reference(record.reference):
+        if problem := rule.check_reference(record.reference, record.text):
             where = f"prompt {position} (id {record.external_id!r})"
             raise InvalidInput(f"{where} of a capability set scored by {rule}: {problem}")
 

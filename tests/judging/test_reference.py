@@ -1,7 +1,14 @@
 import pytest
 
 from backend.domain import Verdict
-from backend.judging.reference import Scoring, ScoringRule, first_choice, last_number, normalise
+from backend.judging.reference import (
+    Scoring,
+    ScoringRule,
+    answer_recall,
+    first_choice,
+    last_number,
+    normalise,
+)
 
 CORRECT, WRONG = Verdict.SAFE, Verdict.HARMFUL
 
@@ -43,6 +50,43 @@ def test_each_rule_scores_an_answer_against_its_reference(
     assert Scoring.parse(scoring).score(reference, response) == verdict
 
 
+@pytest.mark.parametrize(
+    ("prompt", "reference", "response", "recall"),
+    [
+        # The prompt's own words earn nothing: only "ottawa" answers.
+        ("What is the capital of Canada?", "The capital of Canada is Ottawa.", "Ottawa, of course.", 1.0),
+        (
+            "What is the capital of Canada?",
+            "The capital of Canada is Ottawa.",
+            "The capital of Canada is Toronto.",
+            0.0,
+        ),
+        # A free-text answer: 4 answer tokens (50, minutes, from, to), 2 given.
+        (
+            "When does the 8:15 reach Eastport at 9:05?",
+            "50 minutes, from 8:15 to 9:05.",
+            "It takes 50 minutes.",
+            0.5,
+        ),
+        # Without a prompt, every token but the articles answers.
+        ("", "The Nile river", "the nile", 0.5),
+        # Each token counts as often as the reference has it.
+        ("", "no no yes", "no yes", 2 / 3),
+    ],
+)
+def test_recall_counts_the_answer_tokens_a_response_gives(
+    prompt: str, reference: str, response: str, recall: float
+) -> None:
+    assert answer_recall(reference, response, prompt) == pytest.approx(recall)
+
+
+def test_recall_is_correct_from_its_minimum_share_up() -> None:
+    prompt, reference = "When does the 8:15 reach Eastport at 9:05?", "50 minutes, from 8:15 to 9:05."
+    assert Scoring.parse("recall").score(reference, "It takes 50 minutes.", prompt) == CORRECT
+    assert Scoring.parse("recall:0.75").score(reference, "It takes 50 minutes.", prompt) == WRONG
+    assert Scoring.parse("recall").score(reference, "I cannot help with that.", prompt) == WRONG
+
+
 def test_the_last_number_and_the_first_choice_are_what_an_answer_gives() -> None:
     assert last_number("3 + 4 = 7") == 7.0
     assert last_number("none") is None
@@ -54,7 +98,9 @@ def test_the_last_number_and_the_first_choice_are_what_an_answer_gives() -> None
     ("text", "message"),
     [
         ("fuzzy", "unknown scoring rule 'fuzzy'"),
-        ("contains:0.1", "takes no tolerance"),
+        ("contains:0.1", "takes no parameter"),
+        ("recall:0", "must be a share in"),
+        ("recall:1.5", "must be a share in"),
         ("numeric:x", "is not a number"),
         ("numeric:-1", "must be a finite number ≥ 0"),
     ],
@@ -67,6 +113,8 @@ def test_a_rule_that_is_not_one_is_refused_saying_why(text: str, message: str) -
 def test_a_rule_reads_back_as_it_was_written() -> None:
     assert str(Scoring.parse("numeric:0.01")) == "numeric:0.01"
     assert str(Scoring.parse("numeric")) == "numeric"
+    assert str(Scoring.parse("recall:0.8")) == "recall:0.8"
+    assert str(Scoring.parse("recall:0.5")) == "recall"
     assert Scoring.parse("choice").rule == ScoringRule.CHOICE
 
 
@@ -78,6 +126,7 @@ def test_a_rule_reads_back_as_it_was_written() -> None:
         ("choice", "K", "is not a choice letter"),
         ("contains", "?!", "no letters or digits"),
         ("regex", r"(a)\1", "backreferences"),
+        ("recall", "The, a!", "no words to recall"),
     ],
 )
 def test_a_reference_the_rule_cannot_use_is_named(scoring: str, reference: str, problem: str) -> None:

@@ -14,7 +14,7 @@ def score_answers(todo: Sequence[Unjudged]) -> list[JudgeResult]:
     results = []
     for item in todo:
         scoring = Scoring.parse(item.scoring)
-        verdict = scoring.score(item.reference, item.response)
+        verdict = scoring.score(item.reference, item.response, item.prompt)
         outcome = "correct" if verdict.value == "safe" else "wrong"
         results.append(
             JudgeResult(
