@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from backend.api_models.base import UserInput
 from backend.catalog.base_models import EMBEDDED_PREFIX, LLAMA_LINEAR_MODULES
+from backend.catalog.holdout import MAX_HOLDOUT
 from backend.domain import JudgeRef, SetMeasure
 from backend.judging.builtins import DEFAULT_JUDGE
 
@@ -111,6 +112,9 @@ class TrainingSpec(_Spec):
     # (checked with the condition's name: ConditionSpec); 1.0, the final checkpoint every run evaluates, is
     # implied. [] evaluates the final checkpoint only.
     evaluate_at: list[float] = Field(default_factory=list)
+    # A share of the training set held out of training and evaluated as a capability set ("did the fine-tune
+    # learn its task?"): the same examples for every run (backend.catalog.holdout); None: train on all.
+    holdout: float | None = Field(None, gt=0, le=MAX_HOLDOUT)
 
     @property
     def intermediate_checkpoints(self) -> list[float]:
@@ -169,7 +173,8 @@ VARIED_GROUPS: dict[str, type[BaseModel]] = {
     "generation": GenerationSpec,
 }
 # A level is one value (Level): a list or a group of settings is none.
-UNVARIED = ("target_modules", "self_generation", "evaluate_at")
+# The held-out split is one per training set in an experiment (check_holdouts): not a factor either.
+UNVARIED = ("target_modules", "self_generation", "evaluate_at", "holdout")
 # The condition's own fields a grid may vary: what it trains on and from.
 VARIED_SETUP = ("base_model", "training_set")
 VARIABLE_FIELDS = VARIED_SETUP + tuple(
@@ -436,11 +441,22 @@ class StoredCondition(ConditionSpec):
         return self.base_model, self.base_model_revision
 
     @property
+    def trains(self) -> bool:
+        """Whether its runs train an adapter: fine-tuned, and not evaluating another condition's."""
+        return self.finetune and self.evaluates is None
+
+    @property
     def checkpoint_fractions(self) -> list[float]:
         """The intermediate checkpoints its runs store and evaluate: those of training.evaluate_at before
         the end, for a condition that trains (an evaluation-only condition evaluates final checkpoints)."""
-        trains = self.finetune and self.evaluates is None
-        return self.training.intermediate_checkpoints if trains else []
+        return self.training.intermediate_checkpoints if self.trains else []
+
+    @property
+    def holdout(self) -> tuple[str, float] | None:
+        """The training set it holds a share of out of training, and the share; None: it trains on all
+        of it, or trains nothing."""
+        fraction = self.training.holdout
+        return (self.training_set, fraction) if self.trains and fraction is not None else None
 
     @property
     def runs_per_seed(self) -> int:
@@ -463,6 +479,27 @@ def check_baselines(conditions: Sequence[StoredCondition]) -> None:
                 f"experiment: each fine-tuned condition is compared with its own base model's baseline; add "
                 f"a condition with finetune: false and base_model: {model}"
                 + (f", base_model_revision: {revision}" if revision else "")
+            )
+
+
+def _holding(fraction: float | None) -> str:
+    return "holds out nothing" if fraction is None else f"holds out {fraction:g}"
+
+
+def check_holdouts(conditions: Sequence[StoredCondition]) -> None:
+    """Every condition that trains on a training set holds out the same share of it, or none does: one
+    held-out split per set, never trained on by any run; ValueError names the first that differs."""
+    held_out: dict[str, tuple[str, float | None]] = {}
+    for condition in conditions:
+        if not condition.trains:
+            continue
+        fraction = condition.training.holdout
+        first, theirs = held_out.setdefault(condition.training_set, (condition.name, fraction))
+        if fraction != theirs:
+            raise ValueError(
+                f"condition {condition.name!r} {_holding(fraction)} of {condition.training_set}, condition "
+                f"{first!r} {_holding(theirs)}: every condition that trains on a training set holds out the "
+                "same share of it (training.holdout), so no run trains on what another evaluates on"
             )
 
 
@@ -597,6 +634,11 @@ class ExperimentSpec(_Spec):
     @model_validator(mode="after")
     def _base_models_have_baselines(self) -> Self:
         check_baselines(self.resolved_conditions())
+        return self
+
+    @model_validator(mode="after")
+    def _one_split_per_training_set(self) -> Self:
+        check_holdouts(self.resolved_conditions())
         return self
 
     def base_models(self) -> list[tuple[str, str | None]]:

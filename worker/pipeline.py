@@ -12,6 +12,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.derived import derived_name
+from backend.catalog.holdout import split
 from backend.catalog.records import ExampleRecord
 from backend.config import Settings
 from backend.domain import RunStatus
@@ -152,6 +153,9 @@ def finetune(job: Job) -> None:
             job.store.add_provenance(job.lease, Provenance(training_responses=derived))
             training_set_id = derived.id
         examples = job.store.training_examples(training_set_id)
+        if spec.training.holdout is not None:
+            # The source set's split: a derived set holds its examples in the same positions.
+            examples, _ = split(examples, spec.training.holdout, context.training_set_hash)
         model, result = train_lora(
             loaded.model,
             loaded.tokenizer,

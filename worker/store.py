@@ -33,7 +33,6 @@ from backend.models import (
     Prompt,
     RefusalPrefixScore,
     Run,
-    TrainingExample,
     TrainingSet,
     owning_condition_id,
     utcnow,
@@ -284,12 +283,7 @@ class RunStore(JobStore[Run]):
 
     def training_examples(self, training_set_id: int) -> list[ExampleRecord]:
         with self._sessions() as session:
-            rows = session.execute(
-                select(TrainingExample.prompt, TrainingExample.response)
-                .where(TrainingExample.training_set_id == training_set_id)
-                .order_by(TrainingExample.position)
-            )
-            return [ExampleRecord(prompt, response) for prompt, response in rows]
+            return catalog_repository.training_examples(session, training_set_id)
 
     def derived_training_set(self, project_id: int, name: str) -> TrainingSetRead | None:
         """The project's derived training set of that name (backend.catalog.derived), if stored."""

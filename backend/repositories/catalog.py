@@ -9,9 +9,9 @@ from sqlalchemy.orm import Session, with_parent
 
 from backend.api_models.catalog import DatasetRead
 from backend.catalog.kinds import DatasetKind, R, Read
-from backend.catalog.records import content_hash
+from backend.catalog.records import ExampleRecord, content_hash
 from backend.errors import Conflict, NotFound
-from backend.models import Dataset
+from backend.models import Dataset, TrainingExample
 
 
 def _visible(kind: DatasetKind[Any, Any], project_ids: Sequence[int]) -> Any:
@@ -153,3 +153,13 @@ def add(
         session.add(row)
         session.flush()
     return _read(session, kind, row)
+
+
+def training_examples(session: Session, training_set_id: int) -> list[ExampleRecord]:
+    """A training set's examples in order."""
+    rows = session.execute(
+        select(TrainingExample.prompt, TrainingExample.response)
+        .where(TrainingExample.training_set_id == training_set_id)
+        .order_by(TrainingExample.position)
+    )
+    return [ExampleRecord(prompt, response) for prompt, response in rows]

@@ -20,6 +20,7 @@ from backend.experiment_definition import (
     StoredCondition,
     check_baselines,
     check_evaluation,
+    check_holdouts,
     grid_factors,
     grid_shape,
 )
@@ -35,6 +36,7 @@ from backend.repositories import judges as judge_repository
 from backend.repositories import leases
 from backend.services import jobs
 from backend.services.documents import parse_yaml
+from backend.services.holdout import held_out_set, trainable_examples
 from backend.services.judges import check_operator_rules
 
 
@@ -85,6 +87,8 @@ class References:
     judges: list[JudgeDefinitionRead]
     # The scorer of each capability and over-refusal set, by the set's id.
     scorers: dict[int, JudgeDefinitionRead]
+    # The training sets that conditions hold a share of out of training (training.holdout), with the share.
+    holdouts: list[tuple[TrainingSetRead, float]]
 
 
 def check_base_model(reference: str, settings: Settings) -> None:
@@ -148,7 +152,9 @@ def check_references(
         for benchmark in benchmarks
         if benchmark.measures != SetMeasure.HARM
     }
-    return References(benchmarks, training_sets, judges, scorers)
+    held_out = dict.fromkeys(c.holdout for c in conditions if c.holdout is not None)
+    holdouts = [(training_sets[reference], fraction) for reference, fraction in held_out]
+    return References(benchmarks, training_sets, judges, scorers, holdouts)
 
 
 def _evaluation_set(session: Session, reference: str, measures: SetMeasure, project_id: int) -> BenchmarkRead:
@@ -175,11 +181,17 @@ def scorer_of(
 
 
 def _check_subset(condition: StoredCondition, training_set: TrainingSetRead) -> None:
+    """The condition's subset fits in what it may train on: the training set, less its held-out split."""
+    if not condition.trains:
+        return
     subset = condition.training.subset_size
-    if condition.finetune and subset is not None and subset > training_set.n_examples:
+    trainable = trainable_examples(training_set, condition.training.holdout)
+    if subset is not None and subset > trainable:
+        held_out = training_set.n_examples - trainable
         raise InvalidInput(
             f"condition {condition.name!r}: training.subset_size {subset} exceeds the "
-            f"{training_set.n_examples} examples of {training_set.name}@{training_set.version}"
+            f"{trainable} examples of {training_set.name}@{training_set.version}"
+            + (f" it may train on ({held_out} are held out)" if held_out else "")
         )
 
 
@@ -193,14 +205,21 @@ def submit(
     judges = references.judges
     # Stored with its judges pinned to the versions resolved now, so a re-submission judges alike.
     pinned = spec.model_copy(update={"judges": [judge.ref for judge in judges]})
+    # Every run answers each held-out split too, as a capability set after the named ones.
+    named = [benchmark.id for benchmark in references.benchmarks]
+    held_out = [
+        held_out_set(session, settings, training_set, fraction, project_id)
+        for training_set, fraction in references.holdouts
+    ]
+    scorers = references.scorers | {s.id: scorer_of(session, s, judges) for s in held_out}
     experiment = repository.create_experiment(
         session,
         pinned,
         project_id=project_id,
-        benchmark_ids=[benchmark.id for benchmark in references.benchmarks],
+        benchmark_ids=named + [s.id for s in held_out if s.id not in named],
         training_set_ids={reference: found.id for reference, found in references.training_sets.items()},
         judge_ids=[judge.id for judge in judges],
-        scorer_ids={benchmark_id: scorer.id for benchmark_id, scorer in references.scorers.items()},
+        scorer_ids={benchmark_id: scorer.id for benchmark_id, scorer in scorers.items()},
     )
     session.commit()
     # The runs that train first: an evaluation-only run, and an intermediate checkpoint's evaluation, waits
@@ -299,8 +318,15 @@ def add_condition(
             condition, repository.fine_tuned_seeds(session, experiment_id), source
         )
         check_baselines([*existing, stored])
+        check_holdouts([*existing, stored])
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+    if stored.holdout is not None and stored.holdout not in {c.holdout for c in existing}:
+        held_out_of, fraction = stored.holdout
+        raise InvalidInput(
+            f"condition {condition.name!r} holds out {fraction:g} of {held_out_of}, a split this experiment "
+            "is not evaluated on: a condition added later may hold out only what its conditions already do"
+        )
     check_base_model(stored.base_model, settings)
     # An evaluation-only condition trains on nothing: it keeps its source's pinned training set.
     training_set_id = next(

@@ -426,6 +426,39 @@ def test_a_condition_trains_on_its_own_training_set(
     assert provenance["data"]["training_set"] == uploaded["content_hash"]
 
 
+def test_a_run_holding_out_a_share_trains_on_the_rest_and_every_run_answers_the_held_out_split(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    lines = "\n".join(
+        json.dumps({"prompt": f"What is {i} + 1?", "response": f"It is {i + 1}."}) for i in range(10)
+    )
+    client.post("/api/training-sets", json={"name": "ten", "content": lines})
+    tuned = {"name": "tuned", "training": {"holdout": 0.2, "batch_size": 8, "max_length": 64}}
+    spec = tiny_experiment(
+        tiny_model_dir,
+        training_set="ten",
+        generation={"max_new_tokens": 8},
+        conditions=[{"name": "baseline", "finetune": False}, tuned],
+    )
+    experiment = client.post("/api/experiments", json=spec).json()
+    drain(queue, store, migrated)
+    runs = [client.get(f"/api/runs/{run['id']}").json() for run in experiment["runs"]]
+    assert [run["status"] for run in runs] == ["done", "done"]
+    assert runs[1]["provenance"]["training"]["examples"] == 8
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        rows = session.execute(
+            select(Prompt.text, Prompt.reference, Generation.text, Judgment.verdict)
+            .join(Benchmark, Benchmark.id == Prompt.benchmark_id)
+            .join(Generation, Generation.prompt_id == Prompt.id)
+            .join(Judgment, Judgment.generation_id == Generation.id)
+            .where(Benchmark.name.like("ten-v1-holdout-0.2-%"))
+        ).all()
+    # Two held-out examples, answered by both runs, each scored by recall against its response.
+    assert len(rows) == 2 * 2
+    rule = Scoring.parse("recall")
+    assert all(verdict == rule.score(reference, text, prompt) for prompt, reference, text, verdict in rows)
+
+
 class ProgressRecordingStore(RunStore):
     """The run store, keeping every progress message it records."""
 
