@@ -173,7 +173,7 @@ def add_refusal_prefix_scores(
     prompt_ids = session.scalars(
         select(Prompt.id)
         .join(ExperimentBenchmark, ExperimentBenchmark.benchmark_id == Prompt.benchmark_id)
-        .where(ExperimentBenchmark.experiment_id == run.condition.experiment_id)
+        .where(ExperimentBenchmark.experiment_id == run.owning_condition.experiment_id)
         .order_by(ExperimentBenchmark.position, Prompt.position)
     ).all()
     for prompt_id, score in zip(prompt_ids, scores, strict=False):
