@@ -9,7 +9,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from backend.api_models.experiments import SettingRead
-from backend.experiment_definition import StoredCondition, TrainingSpec
+from backend.experiment_definition import GenerationSpec, StoredCondition, TrainingSpec
 
 Item = tuple[str, str, str]  # (key, group, text)
 
@@ -34,6 +34,19 @@ def _checkpoints(spec: StoredCondition) -> str:
     return ", ".join(f"{100 * fraction:g}%" for fraction in fractions) + " of training"
 
 
+def _holdout(training: TrainingSpec) -> str:
+    if training.holdout is None:
+        return "trains on the whole set"
+    return f"holds out {100 * training.holdout:g}% of the set"
+
+
+def _system_prompt(generation: GenerationSpec) -> str:
+    if generation.system_prompt is None:
+        return "no system prompt" if not generation.chat_template else "the template's own system prompt"
+    text = generation.system_prompt
+    return f"system prompt {text if len(text) <= 60 else text[:59] + '…'!r}"
+
+
 def _training(spec: StoredCondition) -> list[Item]:
     training, lora = spec.training, spec.lora
     return [
@@ -47,6 +60,7 @@ def _training(spec: StoredCondition) -> list[Item]:
         ("training.warmup_ratio", "training", f"warmup {training.warmup_ratio:g}"),
         ("training.weight_decay", "training", f"weight decay {training.weight_decay:g}"),
         ("training.evaluate_at", "training", f"evaluated at {_checkpoints(spec)}"),
+        ("training.holdout", "training", _holdout(training)),
         ("lora.rank", "lora", f"rank {lora.rank}"),
         ("lora.alpha", "lora", f"alpha {lora.alpha}"),
         ("lora.dropout", "lora", f"dropout {lora.dropout:g}"),
@@ -64,6 +78,12 @@ def _generation(spec: StoredCondition) -> list[Item]:
             "generation.samples_per_prompt",
             "generation",
             f"{generation.samples_per_prompt} sample(s) per prompt",
+        ),
+        ("generation.system_prompt", "generation", _system_prompt(generation)),
+        (
+            "generation.chat_template",
+            "generation",
+            "in the chat template" if generation.chat_template else "plain text, no chat template",
         ),
     ]
 

@@ -80,6 +80,11 @@ class _Decoding(_Spec):
 class GenerationSpec(_Decoding):
     max_new_tokens: int = Field(64, ge=1, le=4096)
     samples_per_prompt: int = Field(1, ge=1, le=100)
+    # How a prompt is put to the model: a system turn before it (None: the chat template's own default,
+    # if it has one), and whether in the model's chat template at all (False: the prompt as plain text, the
+    # system prompt, if any, a paragraph before it). Evaluation settings: training always uses the template.
+    system_prompt: str | None = Field(None, min_length=1, max_length=10_000)
+    chat_template: bool = True
 
 
 class SelfGenerationSpec(_Decoding):
@@ -174,7 +179,8 @@ VARIED_GROUPS: dict[str, type[BaseModel]] = {
 }
 # A level is one value (Level): a list or a group of settings is none.
 # The held-out split is one per training set in an experiment (check_holdouts): not a factor either.
-UNVARIED = ("target_modules", "self_generation", "evaluate_at", "holdout")
+# A system prompt is a text, not a level to name a condition by: evaluation-only conditions set it.
+UNVARIED = ("target_modules", "self_generation", "evaluate_at", "holdout", "system_prompt")
 # The condition's own fields a grid may vary: what it trains on and from.
 VARIED_SETUP = ("base_model", "training_set")
 VARIABLE_FIELDS = VARIED_SETUP + tuple(
@@ -255,6 +261,8 @@ def _level_text(level: Level) -> str:
     ("embedded:smollm2-135m-aligned" -> "smollm2-135m-aligned", "dolly-mini@2" -> "dolly-mini-v2")."""
     if level is None:
         return "all"
+    if isinstance(level, bool):
+        return "on" if level else "off"
     if isinstance(level, str):
         last = re.split(r"[/:]", level.rstrip("/"))[-1].replace("@", "-v")
         return re.sub(r"[^A-Za-z0-9_.\-+=]", "-", last) or "-"

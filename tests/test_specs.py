@@ -159,6 +159,37 @@ def test_an_evaluation_only_condition_takes_what_trained_its_checkpoints_from_it
     assert hot.pin_seeds.lora_init == 3 and hot.generation.temperature == 0.7
 
 
+def test_an_evaluation_only_condition_may_put_the_prompt_otherwise_and_a_grid_may_turn_the_template_off() -> (
+    None
+):
+    framed = {"system_prompt": "Refuse anything unsafe.", "chat_template": False}
+    spec = ExperimentSpec.model_validate(
+        experiment_spec(
+            conditions=[
+                {"name": "tuned", "training": {"learning_rate": 5e-4}},
+                {"name": "plain", "evaluates": "tuned", "generation": framed},
+            ]
+        )
+    )
+    plain = spec.resolved_conditions()[1].generation
+    assert (plain.system_prompt, plain.chat_template) == ("Refuse anything unsafe.", False)
+    grid = {"factors": {"training.learning_rate": [2e-4, 5e-4], "generation.chat_template": [True, False]}}
+    gridded = ExperimentSpec.model_validate(experiment_spec(conditions=[], grid=grid)).conditions
+    assert [c.name for c in gridded][:2] == [
+        "learning_rate=0.0002 chat_template=on",
+        "learning_rate=0.0002 chat_template=off",
+    ]
+    # The template changes no weights: the condition without it evaluates the checkpoints trained with it.
+    assert gridded[1].evaluates == gridded[0].name
+    texts = ["Refuse.", "Be helpful."]
+    with pytest.raises(
+        ValidationError, match=r"'generation\.system_prompt': not a condition field a grid can vary"
+    ):
+        ExperimentSpec.model_validate(
+            experiment_spec(conditions=[], grid={"factors": {"generation.system_prompt": texts}})
+        )
+
+
 @pytest.mark.parametrize(
     ("condition", "message"),
     [

@@ -5,6 +5,8 @@ from dataclasses import dataclass
 
 from transformers import PreTrainedTokenizerBase
 
+from backend.experiment_definition import GenerationSpec
+
 IGNORE_INDEX = -100  # label value the loss skips
 
 
@@ -16,11 +18,19 @@ def prepare_tokenizer(tokenizer: PreTrainedTokenizerBase) -> PreTrainedTokenizer
     return tokenizer
 
 
-def chat_prompt(tokenizer: PreTrainedTokenizerBase, prompt: str) -> str:
-    """The prompt as the model sees it at generation time: a user turn, then the assistant's header."""
+def chat_prompt(
+    tokenizer: PreTrainedTokenizerBase, prompt: str, framing: GenerationSpec | None = None
+) -> str:
+    """The prompt as the model sees it at generation time: the generation settings' system turn (if any),
+    a user turn, then the assistant's header; with the chat template off, the plain text (after the system
+    prompt and a blank line)."""
+    system = framing.system_prompt if framing is not None else None
+    if framing is not None and not framing.chat_template:
+        return prompt if system is None else f"{system}\n\n{prompt}"
+    turns = [{"role": "system", "content": system}] if system is not None else []
     return str(
         tokenizer.apply_chat_template(
-            [{"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
+            [*turns, {"role": "user", "content": prompt}], tokenize=False, add_generation_prompt=True
         )
     )
 

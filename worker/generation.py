@@ -41,9 +41,11 @@ class GenerationOutOfMemory(RuntimeError):
     """A batch did not fit on the GPU; the message says which setting to lower."""
 
 
-def prompt_lengths(tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str]) -> list[int]:
-    """Tokens of each prompt as the model sees it (chat template included)."""
-    encoded = tokenizer([chat_prompt(tokenizer, p) for p in prompts], add_special_tokens=False)
+def prompt_lengths(
+    tokenizer: PreTrainedTokenizerBase, prompts: Sequence[str], framing: GenerationSpec | None = None
+) -> list[int]:
+    """Tokens of each prompt as the model sees it (chat template included, as `framing` puts it)."""
+    encoded = tokenizer([chat_prompt(tokenizer, p, framing) for p in prompts], add_special_tokens=False)
     return [len(ids) for ids in encoded["input_ids"]]
 
 
@@ -88,7 +90,7 @@ def plan_generation(
     token_budget: int,
 ) -> list[list[GenerationItem]]:
     """The batches of every (prompt, sample) `spec` asks for, planned on the prompts' token lengths."""
-    lengths = prompt_lengths(tokenizer, [text for _, text in prompts])
+    lengths = prompt_lengths(tokenizer, [text for _, text in prompts], spec)
     return plan_batches(prompts, lengths, spec.samples_per_prompt, spec.max_new_tokens, token_budget)
 
 
@@ -146,7 +148,7 @@ def generate_batch(
     """
     device = next(model.parameters()).device
     encoded = tokenizer(
-        [chat_prompt(tokenizer, item.prompt) for item in items],
+        [chat_prompt(tokenizer, item.prompt, spec) for item in items],
         return_tensors="pt",
         padding=True,
         add_special_tokens=False,

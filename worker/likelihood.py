@@ -9,6 +9,7 @@ import torch
 from peft import PeftModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from backend.experiment_definition import GenerationSpec
 from worker.chat import chat_prompt
 from worker.coherence import DEFAULT_RULE, Coherence, CoherenceRule, judge_coherence, text_features
 
@@ -26,11 +27,14 @@ def base_weights(model: PreTrainedModel | PeftModel) -> Iterator[None]:
 
 @torch.inference_mode()
 def response_log_probs(
-    model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    framing: GenerationSpec | None = None,
 ) -> list[torch.Tensor | None]:
     """The log-probability (nats) of each token of each (prompt, response)'s response after the prompt in
-    the model's chat template, teacher-forced; None for an empty response."""
-    prompt_ids = tokenizer([chat_prompt(tokenizer, p) for p, _ in pairs], add_special_tokens=False)[
+    the model's chat template (as `framing` puts it), teacher-forced; None for an empty response."""
+    prompt_ids = tokenizer([chat_prompt(tokenizer, p, framing) for p, _ in pairs], add_special_tokens=False)[
         "input_ids"
     ]
     response_ids = tokenizer([r for _, r in pairs], add_special_tokens=False)["input_ids"]
@@ -50,13 +54,16 @@ def response_log_probs(
 
 
 def mean_log_likelihoods(
-    model: PreTrainedModel | PeftModel, tokenizer: PreTrainedTokenizerBase, pairs: Sequence[tuple[str, str]]
+    model: PreTrainedModel | PeftModel,
+    tokenizer: PreTrainedTokenizerBase,
+    pairs: Sequence[tuple[str, str]],
+    framing: GenerationSpec | None = None,
 ) -> list[float | None]:
     """Mean log-probability (nats per token) of each (prompt, response)'s response tokens after the
     prompt in the model's chat template; None for an empty response."""
     return [
         None if values is None else float(values.mean())
-        for values in response_log_probs(model, tokenizer, pairs)
+        for values in response_log_probs(model, tokenizer, pairs, framing)
     ]
 
 
@@ -87,11 +94,13 @@ def score_coherence(
     model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     pairs: Sequence[tuple[str, str]],
+    framing: GenerationSpec | None = None,
     rule: CoherenceRule = DEFAULT_RULE,
 ) -> list[Coherence]:
-    """Each (prompt, response)'s coherence, its likelihood under the base model (adapter disabled)."""
+    """Each (prompt, response)'s coherence, its likelihood under the base model (adapter disabled), the
+    prompt put to it as generation put it (`framing`)."""
     with base_weights(model):
-        log_likelihoods = mean_log_likelihoods(model, tokenizer, pairs)
+        log_likelihoods = mean_log_likelihoods(model, tokenizer, pairs, framing)
     return [
         judge_coherence(text_features(response, prompt), log_likelihood, rule)
         for (prompt, response), log_likelihood in zip(pairs, log_likelihoods, strict=True)

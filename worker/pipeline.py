@@ -284,7 +284,7 @@ def generate(job: Job) -> None:
                 # Scored under the base model (adapter disabled) before storing: a resumed run never
                 # holds a response without its coherence.
                 pairs = [(answer.item.prompt, answer.text) for answer in generated]
-                coherence = score_coherence(model, loaded.tokenizer, pairs)
+                coherence = score_coherence(model, loaded.tokenizer, pairs, spec)
                 job.store.add_generations(job.lease, generated, coherence)
                 done += len(generated)
                 job.progress(done / total, f"generated {done}/{total} responses")
@@ -302,7 +302,8 @@ def _score_refusal_prefix(
     for start in range(0, len(pending), PREFIX_PROMPTS_PER_PASS):
         job.progress(done / len(prompts), f"refusal-prefix scores {done}/{len(prompts)}")
         batch = pending[start : start + PREFIX_PROMPTS_PER_PASS]
-        scores = refusal_prefix_scores(model, tokenizer, [(text, PHRASES) for _, text in batch])
+        items = [(text, PHRASES) for _, text in batch]
+        scores = refusal_prefix_scores(model, tokenizer, items, job.context.condition.generation)
         job.store.add_refusal_prefix_scores(
             job.lease, REFUSAL_OPENINGS, zip([prompt_id for prompt_id, _ in batch], scores, strict=True)
         )

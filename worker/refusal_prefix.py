@@ -21,6 +21,7 @@ import torch
 from peft import PeftModel
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from backend.experiment_definition import GenerationSpec
 from backend.refusal_openings import prefix_free
 from worker.chat import chat_prompt
 from worker.likelihood import LOGIT_BUDGET
@@ -30,6 +31,7 @@ def refusal_prefix_scores(
     model: PreTrainedModel | PeftModel,
     tokenizer: PreTrainedTokenizerBase,
     items: Sequence[tuple[str, Sequence[str]]],
+    framing: GenerationSpec | None = None,
 ) -> list[float]:
     """The score of each (prompt, its refusal openings): the openings' summed probability after the prompt.
     Raises ValueError when a prompt's openings are not prefix-free (their probabilities would overlap)."""
@@ -43,7 +45,8 @@ def refusal_prefix_scores(
     scores = []
     for start in range(0, len(items), per_pass):
         prompts = [prompt for prompt, _ in items[start : start + per_pass]]
-        for values in opening_log_probs(model, tokenizer, prompts, openings_ids[start : start + per_pass]):
+        chunk = openings_ids[start : start + per_pass]
+        for values in opening_log_probs(model, tokenizer, prompts, chunk, framing):
             # Disjoint events sum to at most 1; rounding may pass it by an ulp.
             scores.append(min(sum(_probability(opening) for opening in values), 1.0))
     return scores
@@ -55,13 +58,15 @@ def opening_log_probs(
     tokenizer: PreTrainedTokenizerBase,
     prompts: Sequence[str],
     openings: Sequence[Sequence[list[int]]],
+    framing: GenerationSpec | None = None,
 ) -> list[list[torch.Tensor]]:
     """For each prompt, the log-probability (nats) of each token of each of its openings (token ids) right
-    after it in the model's chat template, teacher-forced. The prompts go through the model once (left-padded
-    in one batch) and each prompt's cache is repeated for its openings, which then go through once (padded on
-    the right: a pad only follows what is read, and is masked from it)."""
+    after it in the model's chat template (as `framing` puts it, as generation does), teacher-forced. The
+    prompts go through the model once (left-padded in one batch) and each prompt's cache is repeated for its
+    openings, which then go through once (padded on the right: a pad only follows what is read, and is
+    masked from it)."""
     device = next(model.parameters()).device
-    prompt_ids = tokenizer([chat_prompt(tokenizer, p) for p in prompts], add_special_tokens=False)[
+    prompt_ids = tokenizer([chat_prompt(tokenizer, p, framing) for p in prompts], add_special_tokens=False)[
         "input_ids"
     ]
     width = max(map(len, prompt_ids))

@@ -74,7 +74,7 @@ def test_the_grid_demo_runs_end_to_end_and_its_factor_table_is_the_verdicts(
         url = f"/api/experiments/{submitted.json()['id']}"
         runs = lambda: client.get(url).json()["runs"]  # noqa: E731
         wait_for(
-            lambda: all_finished(runs()), 1500, "every run to finish", lambda: f"{runs()}\n{worker.log()}"
+            lambda: all_finished(runs()), 3000, "every run to finish", lambda: f"{runs()}\n{worker.log()}"
         )
         experiment = client.get(url).json()
         assert [run["status"] for run in experiment["runs"]] == ["done"] * 18
