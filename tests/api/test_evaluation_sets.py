@@ -152,6 +152,10 @@ def test_a_capability_set_s_rates_count_correct_answers_with_the_statistics_of_h
     assert analysis["judge"] == "reference-answer@1" and analysis["benchmark"] == "sums@1"
     means = {c["name"]: c["mean"] for c in analysis["conditions"]}
     assert means["baseline"] == 1.0
+    # Pooled over the seeds too: the correct answers' share, beside the counts as stored (safe: correct).
+    pooled = {c["name"]: c["pooled"] for c in analysis["conditions"]}
+    assert pooled["baseline"]["rate"] == 1.0 and np.isclose(pooled["lr-5e-4"]["rate"], 1 / 6)
+    assert (pooled["lr-2e-4"]["safe"], pooled["lr-2e-4"]["harmful"], pooled["lr-2e-4"]["rate"]) == (3, 3, 0.5)
     assert np.isclose(means["lr-2e-4"], np.mean([2 / 3, 1 / 3]))
     assert np.isclose(means["lr-5e-4"], np.mean([1 / 3, 0]))
     tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
