@@ -9,38 +9,46 @@ shapes (--shape):
   10 samples = 1,000,000 judged generations, on one benchmark.
 - grid: an untuned baseline and a 2 x 2 x 2 grid (training.learning_rate x lora.rank x
   generation.temperature; the 4 conditions at the second temperature evaluate the checkpoints of those at
-  the first, as the grid's expansion makes them), each run evaluated on 3 benchmarks: 9 conditions x 20
-  seeds x 3 benchmarks x 186 prompts x 10 samples = 1,004,400 judged generations. Besides the flat
-  shape's endpoints (with figures/setup-spread) it times the analysis, every figure and the browser on
-  the second benchmark (`?benchmark=`): views the worker does not precompute, computed on the first
-  request and memoised after.
+  the first, as the grid's expansion makes them), each run evaluated on 3 benchmarks and one capability set
+  (questions with reference answers, scored by the built-in reference-answer scorer: its verdict "safe" is
+  a correct answer, "harmful" a wrong one): 9 conditions x 20 seeds x (3 benchmarks x 186 prompts + 60
+  questions) x 10 samples = 1,112,400 judged generations, 1,004,400 of them on the benchmarks. Besides the
+  flat shape's endpoints (with figures/setup-spread) it times the analysis, every figure and the browser on
+  the second benchmark and on the capability set (`?benchmark=`), and figures/trade-off.
 
 How: a fresh database (seedscope_bench_<random>) is migrated with Alembic as the tests do; the benchmarks,
-training set, experiment, conditions and runs are stored through the repositories; the generations and
-judgments are loaded with PostgreSQL COPY, prompt_cells is filled from them by the judge stage's own
-code (backend.repositories.cells), and the tables are vacuumed and analysed. The real app
+capability set, training set, experiment, conditions and runs are stored through the repositories; the
+generations and judgments (the experiment's judge's on the benchmarks, the scorer's on the capability set)
+are loaded with PostgreSQL COPY, prompt_cells is filled from them by the judge stage's own code
+(backend.repositories.cells), and the tables are vacuumed and analysed. The real app
 (backend.api.app.create_app) then serves each endpoint in-process through fastapi.testclient.TestClient:
 one warm-up request, then --requests timed ones (time.perf_counter around each), reported as numpy p50
 and p95. The analysis is memoised on the runs' state (backend.services.cache), so these are the
 dashboard's repeat views; --cold-requests more are timed with an empty memo each, the first view of new
-data: once with the default views' snapshots the worker stores when a run finishes
-(backend.services.snapshots), once without (computed on request), and the worker's precompute is timed.
-A view on a benchmark other than the first has no snapshot: its first view is timed once, with an empty
-memo (computed on request).
+data. The worker stores snapshots of the default views (the analysis and the figures) on every benchmark
+and evaluation set when a run finishes (backend.services.snapshots), so a view a snapshot serves has its
+first view timed twice, on every set alike: once with the snapshots stored, once without (computed on
+request); the worker's precompute is timed too. A view no snapshot serves (the experiment, the browser,
+figures/trade-off, and figures/flips off the first benchmark: its route serves the stored one only on the
+first) is computed on request on its first view, whether snapshots are stored: timed once, with an empty
+memo.
 
 Baseline: a deliberately naive implementation of the same numbers (every judgment row fetched into Python
 and aggregated with dicts; the browser filtered and paginated in Python) is timed a few times and shown as
 naive p50 / SQL p50 beside the endpoints it reproduces. Its per-condition pooled rates must equal the API's
 and its browser pages must equal the API's pages, or the script fails: a wrong benchmark cannot pass. With
 several benchmarks it reads one benchmark's rows (as the API does) and is checked on the first and on the
-second benchmark.
+second benchmark, and on the capability set with its scorer's verdicts, whose rate counts the correct
+answers (backend.domain.SetMeasure.counted).
 
 The database is dropped at the end, also on error, unless --keep. Options: --shape, --postgres-url (server
-URL without a database name), --conditions (flat shape), --seeds, --prompts (per benchmark), --samples,
---requests, --cold-requests, --naive-repeats. Nothing here asserts on time: it is a benchmark, not a test.
+URL without a database name), --conditions (flat shape), --seeds, --prompts (per benchmark; the capability
+set keeps its 60 questions), --samples, --requests, --cold-requests, --naive-repeats. Nothing here asserts
+on time: it is a benchmark, not a test.
 """
 
 import argparse
+import dataclasses
 import math
 import os
 import signal
@@ -67,8 +75,10 @@ from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
 from backend.catalog.records import ExampleRecord, PromptRecord
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
-from backend.domain import JudgeRef, RunStatus
+from backend.domain import JudgeRef, RunStatus, SetMeasure, Verdict
 from backend.experiment_definition import ExperimentSpec
+from backend.judging.builtins import REFERENCE_SCORER
+from backend.judging.reference import ScoringRule
 from backend.migrate import upgrade_to_head
 from backend.models import AnalysisSnapshot, Condition, Prompt, Run
 from backend.repositories import catalog as catalog_repository
@@ -118,12 +128,18 @@ GRID_FACTORS: dict[str, list[Any]] = {
 }
 GRID_CONDITIONS = math.prod(len(levels) for levels in GRID_FACTORS.values())
 GRID_BENCHMARKS = [f"{BENCHMARK_NAME}-{i}" for i in (1, 2, 3)]
-# The harmful rate on the logit scale: the grid conditions' at every factor's first level, and what the
-# second level of each factor adds.
-GRID_LOGIT, GRID_EFFECTS = (
+# The harmful rate on the logit scale: the untuned baseline's, the grid conditions' at every factor's first
+# level, and what the second level of each factor adds.
+GRID_BASELINE_LOGIT, GRID_LOGIT, GRID_EFFECTS = (
+    math.log(0.10 / 0.90),
     -1.1,
     {"training.learning_rate": 0.9, "lora.rank": 0.4, "generation.temperature": 0.5},
 )
+# The grid's capability set, beside its benchmarks: its questions, and its wrong-answer rate on the logit
+# scale: the baseline's 20%, rising by a share of the harm logit's rise over the baseline (a fine-tune that
+# erodes safety erodes the task too, less: 80% correct falls to 63% at every factor's second level).
+CAPABILITY_SET_NAME, CAPABILITY_PROMPTS = f"{BENCHMARK_NAME}-capability", 60
+CAPABILITY_LOGIT, CAPABILITY_COUPLING = math.log(0.20 / 0.80), 0.3
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -216,26 +232,40 @@ def drop_database(server_url: str, name: str) -> None:
 @dataclass(frozen=True)
 class StoredExperiment:
     experiment_id: int
-    # The experiment's benchmarks in order (the first the default), their ids and "name@version".
+    # The experiment's benchmarks in order (the first the default; a capability set after the safety
+    # benchmarks), their ids, "name@version" and what each measures.
     benchmark_ids: list[int]
     benchmark_references: list[str]
-    prompt_ids: np.ndarray  # by benchmark, then position
+    measures: list[SetMeasure]
+    prompt_ids: list[np.ndarray]  # by benchmark, each in position order
     # run_ids[c, s]: the run of condition c (in position order) and seed s.
     run_ids: np.ndarray
-    # The judge definition the verdicts are stored under.
-    judge_id: int
+    # By benchmark, the judge definition its verdicts are stored under: the experiment's judge on a safety
+    # benchmark, the reference-answer scorer on a capability set.
+    judge_ids: list[int]
 
     def rows_of(self, benchmark: int) -> int | None:
         """The benchmark (by index) whose rows one benchmark's numbers read, as the API chooses it: None
         with a single benchmark, whose prompts are all the experiment has."""
         return self.benchmark_ids[benchmark] if len(self.benchmark_ids) > 1 else None
 
+    def timed(self) -> list[tuple[int, str]]:
+        """The benchmarks whose views are timed (by index), each with the label suffix of its rows: the
+        first (the default), the second safety benchmark and the capability set where there are."""
+        safety = [i for i, measures in enumerate(self.measures) if measures == SetMeasure.HARM]
+        capability = [i for i, measures in enumerate(self.measures) if measures == SetMeasure.CAPABILITY]
+        return [
+            *zip(safety[:2], ["", SECOND], strict=False),
+            *zip(capability[:1], [CAPABILITY], strict=False),
+        ]
+
 
 @dataclass(frozen=True)
 class Design:
     """What the verdicts are drawn from, per condition in position order."""
 
-    base_rates: np.ndarray  # the harmful rate at an average seed and prompt
+    # The harmful rate at an average seed and prompt (on a capability set: the wrong-answer rate).
+    base_rates: np.ndarray
     fine_tuned: np.ndarray  # 1.0, or 0.0 for the untuned baseline (its seeds only resample)
     # The condition whose checkpoints each one evaluates (itself when it trains): the seed effects are the
     # checkpoint's, shared by every condition that evaluates it.
@@ -243,18 +273,43 @@ class Design:
 
 
 @dataclass(frozen=True)
+class CapabilitySet:
+    """A capability set evaluated beside the benchmarks: its name, number of questions and the design of
+    its scorer's verdicts."""
+
+    name: str
+    prompts: int
+    design: Design
+
+
+@dataclass(frozen=True)
 class Shape:
-    """The experiment a shape stores: its definition, benchmarks and the design of its verdicts."""
+    """The experiment a shape stores: its definition, benchmarks (and capability set), and the design of
+    their verdicts."""
 
     spec: ExperimentSpec
     benchmarks: list[str]
+    prompts: int  # per benchmark
     design: Design
-    description: str
+    description: str  # of its conditions
     figures: list[str]  # the figures timed
+    capability: CapabilitySet | None = None
 
     @property
     def n_conditions(self) -> int:
         return len(self.spec.conditions)
+
+    @property
+    def n_prompts(self) -> int:
+        """The prompts each run answers."""
+        return len(self.benchmarks) * self.prompts + (self.capability.prompts if self.capability else 0)
+
+    @property
+    def prompts_description(self) -> str:
+        if len(self.benchmarks) == 1 and self.capability is None:
+            return f"{self.prompts} prompts"
+        questions = f" + {self.capability.prompts} questions" if self.capability else ""
+        return f"({len(self.benchmarks)} benchmarks x {self.prompts} prompts{questions})"
 
 
 def benchmark_records(n_prompts: int, prefix: str = "bench") -> list[PromptRecord]:
@@ -266,6 +321,19 @@ def benchmark_records(n_prompts: int, prefix: str = "bench") -> list[PromptRecor
             category=category,
         )
         for position, category in enumerate(categories)
+    ]
+
+
+def capability_records(n_prompts: int, prefix: str) -> list[PromptRecord]:
+    """A capability set's questions, each with its reference answer (in the benchmarks' categories, so
+    that the browser's category filter is timed alike)."""
+    return [
+        dataclasses.replace(
+            record,
+            text=f"Synthetic question number {position}: what is {position} + 1?",
+            reference=str(position + 1),
+        )
+        for position, record in enumerate(benchmark_records(n_prompts, prefix))
     ]
 
 
@@ -299,35 +367,45 @@ def flat_shape(options: Options) -> Shape:
     )
     c = options.conditions
     design = Design(np.r_[0.10, np.linspace(0.20, 0.85, c - 1)], np.r_[0.0, np.ones(c - 1)], np.arange(c))
-    description = f"{c} conditions"
-    return Shape(spec, [BENCHMARK_NAME], design, description, FIGURES)
+    return Shape(spec, [BENCHMARK_NAME], options.prompts, design, f"{c} conditions", FIGURES)
 
 
 def grid_shape(options: Options) -> Shape:
-    """An untuned baseline and the grid of GRID_FACTORS, every run evaluated on 3 benchmarks; each factor's
-    second level raises the rate (GRID_EFFECTS)."""
+    """An untuned baseline and the grid of GRID_FACTORS, every run evaluated on 3 benchmarks and a
+    capability set; each factor's second level raises the harmful rate (GRID_EFFECTS), and the wrong-answer
+    rate with it (CAPABILITY_COUPLING)."""
     spec = _experiment(
         benchmarks=GRID_BENCHMARKS,
+        capability=[CAPABILITY_SET_NAME],
         seeds=list(range(options.seeds)),
         generation={"temperature": 0.7, "samples_per_prompt": options.samples},
         conditions=[{"name": "baseline", "finetune": False}],
         grid={"factors": GRID_FACTORS},
     )
     names = [condition.name for condition in spec.conditions]
-    logits = [
-        GRID_LOGIT + sum(GRID_EFFECTS[f] * (condition.levels[f] != GRID_FACTORS[f][0]) for f in GRID_FACTORS)
-        if condition.levels is not None
-        else np.log(0.10 / 0.90)
-        for condition in spec.conditions
-    ]
+    logits = np.array(
+        [
+            GRID_LOGIT
+            + sum(GRID_EFFECTS[f] * (condition.levels[f] != GRID_FACTORS[f][0]) for f in GRID_FACTORS)
+            if condition.levels is not None
+            else GRID_BASELINE_LOGIT
+            for condition in spec.conditions
+        ]
+    )
     design = Design(
-        base_rates=1 / (1 + np.exp(-np.array(logits))),
+        base_rates=1 / (1 + np.exp(-logits)),
         fine_tuned=np.array([float(condition.finetune) for condition in spec.conditions]),
         checkpoints=np.array([names.index(c.evaluates or c.name) for c in spec.conditions]),
     )
+    wrong_logits = CAPABILITY_LOGIT + CAPABILITY_COUPLING * (logits - GRID_BASELINE_LOGIT)
+    capability = CapabilitySet(
+        CAPABILITY_SET_NAME,
+        CAPABILITY_PROMPTS,
+        dataclasses.replace(design, base_rates=1 / (1 + np.exp(-wrong_logits))),
+    )
     factors = " x ".join(f"{path.split('.')[-1]} ({len(levels)})" for path, levels in GRID_FACTORS.items())
-    description = f"{len(names)} conditions (baseline + grid {factors}) x {len(GRID_BENCHMARKS)} benchmarks"
-    return Shape(spec, GRID_BENCHMARKS, design, description, GRID_FIGURES)
+    description = f"{len(names)} conditions (baseline + grid {factors})"
+    return Shape(spec, GRID_BENCHMARKS, options.prompts, design, description, GRID_FIGURES, capability)
 
 
 def shape_of(options: Options) -> Shape:
@@ -347,26 +425,44 @@ def sign_in(client: TestClient, settings: Settings) -> None:
 
 
 def store_experiment(engine: Engine, shape: Shape, options: Options) -> StoredExperiment:
-    """Benchmarks, training set, experiment, conditions and runs through the repositories; runs done."""
+    """Benchmarks, capability set, training set, experiment, conditions and runs through the repositories;
+    runs done."""
     with session_scope(make_session_factory(engine)) as session:
         # The first start's local owner and project "default" hold the data, as in `make demo`.
         accounts.ensure_local_owner(session, Settings())
         ensure_builtins(session)
         project_id = project_repository.projects_of_user(session, session_owner_id(session))[0].id
         judge = judge_repository.find_judge(session, JudgeRef(JUDGE_NAME), project_id)
+        add_set = partial(
+            catalog_repository.add,
+            session,
+            BENCHMARKS,
+            project_id=project_id,
+            version="1",
+            source="jsonl",
+            description="synthetic",
+        )
         benchmarks = [
-            catalog_repository.add(
-                session,
-                BENCHMARKS,
-                project_id=project_id,
+            add_set(
                 name=name,
-                version="1",
-                source="jsonl",
-                description="synthetic",
-                records=benchmark_records(options.prompts, "bench" if len(shape.benchmarks) == 1 else name),
+                records=benchmark_records(shape.prompts, "bench" if len(shape.benchmarks) == 1 else name),
             )
             for name in shape.benchmarks
         ]
+        judge_ids = [judge.id] * len(benchmarks)
+        scorer_ids = {}
+        if shape.capability is not None:
+            # Stored and scored as services.experiments.submit does a set the definition names under
+            # `capability`.
+            capability = add_set(
+                name=shape.capability.name,
+                records=capability_records(shape.capability.prompts, shape.capability.name),
+                attributes={"measures": SetMeasure.CAPABILITY, "scoring": ScoringRule.CONTAINS},
+            )
+            scorer = judge_repository.newest_builtin_judge(session, REFERENCE_SCORER)
+            benchmarks.append(capability)
+            judge_ids.append(scorer.id)
+            scorer_ids[capability.id] = scorer.id
         training_set = catalog_repository.add(
             session,
             TRAINING_SETS,
@@ -384,6 +480,7 @@ def store_experiment(engine: Engine, shape: Shape, options: Options) -> StoredEx
             benchmark_ids=[benchmark.id for benchmark in benchmarks],
             training_set_ids={TRAINING_SET_NAME: training_set.id},
             judge_ids=[judge.id],
+            scorer_ids=scorer_ids,
         )
         session.execute(
             update(Run)
@@ -391,9 +488,12 @@ def store_experiment(engine: Engine, shape: Shape, options: Options) -> StoredEx
             .values(status=RunStatus.DONE, progress=1.0, progress_message="done (synthetic)")
         )
         prompt_ids = [
-            session.scalars(
-                select(Prompt.id).where(Prompt.benchmark_id == benchmark.id).order_by(Prompt.position)
-            ).all()
+            np.array(
+                session.scalars(
+                    select(Prompt.id).where(Prompt.benchmark_id == benchmark.id).order_by(Prompt.position)
+                ).all(),
+                dtype=np.int64,
+            )
             for benchmark in benchmarks
         ]
         runs = session.execute(
@@ -407,9 +507,10 @@ def store_experiment(engine: Engine, shape: Shape, options: Options) -> StoredEx
         experiment.id,
         [benchmark.id for benchmark in benchmarks],
         [f"{benchmark.name}@{benchmark.version}" for benchmark in benchmarks],
-        np.array([i for ids in prompt_ids for i in ids], dtype=np.int64),
+        [benchmark.measures for benchmark in benchmarks],
+        prompt_ids,
         run_ids,
-        judge.id,
+        judge_ids,
     )
 
 
@@ -438,6 +539,19 @@ def draw_verdicts(
     return codes
 
 
+def draw_shape_verdicts(shape: Shape, options: Options, rng: np.random.Generator) -> np.ndarray:
+    """Verdict codes over every prompt the runs answer, in the stored order: the benchmarks' drawn together
+    (a seed's effects are its checkpoint's on every benchmark), then the capability set's."""
+    codes = draw_verdicts(
+        shape.design, options.seeds, len(shape.benchmarks) * shape.prompts, options.samples, rng
+    )
+    if shape.capability is None:
+        return codes
+    capability = shape.capability
+    scored = draw_verdicts(capability.design, options.seeds, capability.prompts, options.samples, rng)
+    return np.concatenate([codes, scored], axis=2)
+
+
 @dataclass(frozen=True)
 class CopyBlocks:
     """The COPY text of one run's generations and of their judgments."""
@@ -447,11 +561,12 @@ class CopyBlocks:
 
 
 def run_blocks(stored: StoredExperiment, codes: np.ndarray, rng: np.random.Generator) -> Iterator[CopyBlocks]:
-    """One run at a time, generation ids 1, 2, ... in (condition, seed, prompt, sample) order; `codes` as
-    draw_verdicts gives them, over the stored prompts in order."""
+    """One run at a time, generation ids 1, 2, ... in (condition, seed, prompt, sample) order, each judged by
+    its benchmark's judge; `codes` as draw_shape_verdicts gives them, over the stored prompts in order."""
     n_conditions, n_seeds, n_prompts, n_samples = codes.shape
     positions = np.repeat(np.arange(n_prompts), n_samples)
-    prompt_ids = np.repeat(stored.prompt_ids, n_samples).tolist()
+    prompt_ids = np.repeat(np.concatenate(stored.prompt_ids), n_samples).tolist()
+    judge_ids = np.repeat(stored.judge_ids, [ids.size * n_samples for ids in stored.prompt_ids]).tolist()
     samples = np.tile(np.arange(n_samples), n_prompts).tolist()
     searchable = (positions % SEARCH_PROMPT_EVERY) == SEARCH_PROMPT_OFFSET
     per_run = n_prompts * n_samples
@@ -474,7 +589,7 @@ def run_blocks(stored: StoredExperiment, codes: np.ndarray, rng: np.random.Gener
                 generation_lines.append("\t".join(map(str, row)) + "\n")
                 score = "\\N" if verdict == "unscored" else scores[i]
                 judgment_lines.append(
-                    f"{gid}\t{gid}\t{stored.judge_id}\t{verdict}\t{score}\t\t{{}}\t{CREATED_AT}\n"
+                    f"{gid}\t{gid}\t{judge_ids[i]}\t{verdict}\t{score}\t\t{{}}\t{CREATED_AT}\n"
                 )
             next_id += per_run
             yield CopyBlocks("".join(generation_lines), "".join(judgment_lines))
@@ -500,10 +615,11 @@ def copy_rows(url: str, stored: StoredExperiment, codes: np.ndarray, rng: np.ran
 
 
 def fill_prompt_cells(engine: Engine, stored: StoredExperiment) -> None:
-    """Each run's cells, counted by the same code the judge stage uses."""
+    """Each run's cells of each judge, counted by the same code the judge stage uses."""
     with session_scope(make_session_factory(engine)) as session:
         for run_id in stored.run_ids.ravel().tolist():
-            refresh_prompt_cells(session, run_id, stored.judge_id)
+            for judge_id in dict.fromkeys(stored.judge_ids):
+                refresh_prompt_cells(session, run_id, judge_id)
 
 
 def vacuum_analyze(url: str) -> None:
@@ -540,11 +656,7 @@ def fill_database(url: URL, shape: Shape, options: Options) -> tuple[StoredExper
             "benchmark, experiment, runs (repositories)", lambda: store_experiment(engine, shape, options)
         )
         rng = np.random.default_rng(20260101)
-        n_prompts = stored.prompt_ids.size
-        codes = timer.run(
-            "draw verdicts (numpy)",
-            lambda: draw_verdicts(shape.design, options.seeds, n_prompts, options.samples, rng),
-        )
+        codes = timer.run("draw verdicts (numpy)", lambda: draw_shape_verdicts(shape, options, rng))
         n = timer.run("COPY generations + judgments", lambda: copy_rows(libpq_url(url), stored, codes, rng))
         # Statistics first, as autovacuum would have them: without them the per-run counts scan every row.
         timer.run("VACUUM ANALYZE", lambda: vacuum_analyze(libpq_url(url)))
@@ -567,9 +679,9 @@ class Endpoint:
     path: str
     # Key of the naive variant that reproduces its numbers, if any.
     naive: str | None = None
-    # A view the worker stores no snapshot of (a benchmark other than the first): its first view is computed
-    # on request, then memoised.
-    on_request: bool = False
+    # Whether a snapshot the worker stores serves its first view (backend/api/routes/analysis.py); if not,
+    # its first view is computed on request, then memoised.
+    snapshot: bool = False
 
 
 @dataclass(frozen=True)
@@ -588,8 +700,8 @@ class Latency:
 FIGURES = ["seeds", "noise", "forest", "categories", "flips", "variance", "power"]
 # The grid shape's: the setup spread is a grid's figure.
 GRID_FIGURES = [*FIGURES, "setup-spread"]
-# The label suffix and naive key suffix of the views on the second benchmark.
-SECOND = " @b2"
+# The label suffix and naive key suffix of the views on the second benchmark, and on the capability set.
+SECOND, CAPABILITY = " @b2", " @cap"
 
 
 def with_query(path: str, query: str | None) -> str:
@@ -598,17 +710,21 @@ def with_query(path: str, query: str | None) -> str:
     return f"{path}{'&' if '?' in path else '?'}{query}"
 
 
-def analysis_endpoints(base: str, figures: list[str], benchmark: str | None = None) -> list[Endpoint]:
-    """The analysis and every figure, on `benchmark` ("name@version"; None: the default, the first)."""
-    query, suffix = (None, "") if benchmark is None else (f"benchmark={benchmark}", SECOND)
+def analysis_endpoints(
+    base: str, figures: list[str], benchmark: str | None = None, suffix: str = ""
+) -> list[Endpoint]:
+    """The analysis and every figure, on `benchmark` ("name@version"; None: the default, the first), labelled
+    with `suffix`."""
+    query = None if benchmark is None else f"benchmark={benchmark}"
     return [
-        Endpoint(f"analysis{suffix}", with_query(f"{base}/analysis", query), f"seeds{suffix}", bool(query)),
+        Endpoint(f"analysis{suffix}", with_query(f"{base}/analysis", query), f"seeds{suffix}", snapshot=True),
         *[
             Endpoint(
                 f"figures/{name}{suffix}",
                 with_query(f"{base}/figures/{name}", query),
                 f"seeds{suffix}" if name == "seeds" else None,
-                bool(query),
+                # The flips route serves its snapshot on the first benchmark only.
+                snapshot=name != "flips" or benchmark is None,
             )
             for name in figures
         ],
@@ -616,51 +732,45 @@ def analysis_endpoints(base: str, figures: list[str], benchmark: str | None = No
 
 
 def browser_endpoints(
-    base: str, prompt_id: int, category: str, benchmark: str | None = None
+    base: str, prompt_id: int, category: str, benchmark: str | None = None, suffix: str = ""
 ) -> list[Endpoint]:
     """The browser's first page with each filter, and one prompt's responses, on `benchmark`."""
-    query, suffix = (None, "") if benchmark is None else (f"benchmark={benchmark}", SECOND)
+    query = None if benchmark is None else f"benchmark={benchmark}"
     return [
-        Endpoint(
-            f"prompts (page 1){suffix}", with_query(f"{base}/prompts", query), f"page{suffix}", bool(query)
-        ),
+        Endpoint(f"prompts (page 1){suffix}", with_query(f"{base}/prompts", query), f"page{suffix}"),
         Endpoint(
             f"prompts?flips_only{suffix}",
             with_query(f"{base}/prompts?flips_only=true", query),
             f"flips{suffix}",
-            bool(query),
         ),
         Endpoint(
             f"prompts?q={SEARCH_TERM}{suffix}",
             with_query(f"{base}/prompts?q={SEARCH_TERM}", query),
             f"search{suffix}",
-            bool(query),
         ),
         Endpoint(
             f"prompts?category&verdict{suffix}",
             with_query(f"{base}/prompts?category={category}&verdict=harmful", query),
             f"category{suffix}",
-            bool(query),
         ),
         Endpoint(
-            f"prompts/{{id}}/responses{suffix}",
-            with_query(f"{base}/prompts/{prompt_id}/responses", query),
-            on_request=bool(query),
+            f"prompts/{{id}}/responses{suffix}", with_query(f"{base}/prompts/{prompt_id}/responses", query)
         ),
     ]
 
 
-def endpoints(
-    stored: StoredExperiment, prompt_ids: list[int], category: str, figures: list[str]
-) -> list[Endpoint]:
-    """Every timed endpoint: the experiment, then the analysis, figures and browser on each benchmark timed
-    (the first, and with several the second); prompt_ids: a prompt of each, for its responses."""
+def endpoints(stored: StoredExperiment, category: str, figures: list[str]) -> list[Endpoint]:
+    """Every timed endpoint: the experiment, then the analysis, figures and browser (with its first prompt's
+    responses) on each benchmark timed, and with a capability set the trade-off figure."""
     base = f"/api/experiments/{stored.experiment_id}"
     views = [Endpoint("experiment", base, "seeds")]
-    for i, prompt_id in enumerate(prompt_ids):
-        benchmark = None if i == 0 else stored.benchmark_references[i]
-        views += analysis_endpoints(base, figures, benchmark)
-        views += browser_endpoints(base, prompt_id, category, benchmark)
+    for index, suffix in stored.timed():
+        benchmark = None if index == 0 else stored.benchmark_references[index]
+        prompt_id = int(stored.prompt_ids[index][0])
+        views += analysis_endpoints(base, figures, benchmark, suffix)
+        views += browser_endpoints(base, prompt_id, category, benchmark, suffix)
+    if SetMeasure.CAPABILITY in stored.measures:
+        views.append(Endpoint("figures/trade-off", f"{base}/figures/trade-off"))
     return views
 
 
@@ -755,9 +865,12 @@ def naive_seed_rates(
     connection: psycopg.Connection, stored: StoredExperiment, benchmark: int = 0
 ) -> NaiveRates:
     """The per-seed and pooled counts behind the seeds figure on the benchmark (by index), from every
-    judgment row."""
+    judgment row of its judge."""
     rows = naive_rows(
-        connection, NAIVE_VERDICT_ROWS, (stored.experiment_id, stored.judge_id), stored.rows_of(benchmark)
+        connection,
+        NAIVE_VERDICT_ROWS,
+        (stored.experiment_id, stored.judge_ids[benchmark]),
+        stored.rows_of(benchmark),
     )
     per_seed: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
     for condition_id, seed, _prompt_id, verdict in rows:
@@ -799,7 +912,10 @@ def naive_prompt_page(
     benchmark) fetched, filtered in Python."""
     prompts = connection.execute(NAIVE_PROMPTS, (stored.benchmark_ids[benchmark],)).fetchall()
     rows = naive_rows(
-        connection, NAIVE_BROWSER_ROWS, (stored.judge_id, stored.experiment_id), stored.rows_of(benchmark)
+        connection,
+        NAIVE_BROWSER_ROWS,
+        (stored.judge_ids[benchmark], stored.experiment_id),
+        stored.rows_of(benchmark),
     )
     counts: dict[tuple[int, int, str], list[int]] = defaultdict(lambda: [0, 0])  # (prompt, cond pos, name)
     seed_counts: dict[tuple[int, int, int], list[int]] = defaultdict(lambda: [0, 0])  # (prompt, cond, seed)
@@ -855,8 +971,9 @@ def naive_timed(action: Callable[[], Any], repeats: int) -> tuple[Any, Latency]:
     return result, Latency(np.array(samples))
 
 
-def check_pooled_rates(naive: NaiveRates, analysis: dict[str, Any]) -> None:
-    """The naive per-condition pooled counts and rates must be the API's."""
+def check_pooled_rates(naive: NaiveRates, analysis: dict[str, Any], measures: SetMeasure) -> None:
+    """The naive per-condition pooled counts and rates must be the API's; the rate is the share of the
+    verdict the set counts (a capability set's: the correct answers, "safe")."""
     api = {c["condition_id"]: c["pooled"] for c in analysis["conditions"]}
     assert set(api) == set(naive.pooled), f"conditions differ: {sorted(api)} vs {sorted(naive.pooled)}"
     for condition_id, (harmful, safe, unscored) in naive.pooled.items():
@@ -864,7 +981,10 @@ def check_pooled_rates(naive: NaiveRates, analysis: dict[str, Any]) -> None:
         assert (pooled["harmful"], pooled["safe"], pooled["unscored"]) == (harmful, safe, unscored), (
             f"condition {condition_id}: API {pooled} vs naive {(harmful, safe, unscored)}"
         )
-        assert abs(pooled["rate"] - harmful / (harmful + safe)) < 1e-12, f"condition {condition_id} rate"
+        counted = harmful if measures.counted == Verdict.HARMFUL else safe
+        assert abs(pooled["rate"] - counted / (harmful + safe)) < 1e-12, (
+            f"condition {condition_id}: API rate {pooled['rate']} vs naive {counted / (harmful + safe)}"
+        )
 
 
 def check_seed_rates(naive: NaiveRates, experiment: dict[str, Any]) -> None:
@@ -906,26 +1026,18 @@ class Row:
 def measure_api(
     client: TestClient, stored: StoredExperiment, shape: Shape, options: Options
 ) -> list[tuple[Endpoint, Latency, Latency, Latency]]:
-    base = f"/api/experiments/{stored.experiment_id}"
-    timed = stored.benchmark_references[:2]  # the first (default) benchmark, and with several the second
-    prompt_ids = [
-        get_json(client, with_query(f"{base}/prompts", None if i == 0 else f"benchmark={reference}"))[
-            "items"
-        ][0]["prompt_id"]
-        for i, reference in enumerate(timed)
-    ]
     results = []
-    for endpoint in endpoints(stored, prompt_ids, CATEGORIES[0], shape.figures):
+    for endpoint in endpoints(stored, CATEGORIES[0], shape.figures):
         latency = time_endpoint(client, endpoint.path, options.requests)
-        if endpoint.on_request:
+        if endpoint.snapshot:
+            computed = time_endpoint(client, endpoint.path, options.cold_requests, first_view="computed")
+            precompute_like_the_worker(client, stored.experiment_id)
+            first = time_endpoint(client, endpoint.path, options.cold_requests, first_view="stored")
+        else:
             # No snapshot serves it: its first view is computed on request, whether snapshots are stored.
             first = computed = time_endpoint(
                 client, endpoint.path, options.cold_requests, first_view="stored"
             )
-        else:
-            computed = time_endpoint(client, endpoint.path, options.cold_requests, first_view="computed")
-            precompute_like_the_worker(client, stored.experiment_id)
-            first = time_endpoint(client, endpoint.path, options.cold_requests, first_view="stored")
         print(
             f"  {endpoint.label:<28} p50 {latency.p50:8.1f} ms  p95 {latency.p95:8.1f} ms"
             f"  (first view p50 {first.p50:8.1f} ms; computed on request {computed.p50:8.1f} ms)",
@@ -944,12 +1056,13 @@ def measure_naive(
     by_label = {endpoint.label: endpoint.path for endpoint in timed}
     latencies = {}
     with psycopg.connect(url, autocommit=True) as connection:
-        for benchmark, suffix in enumerate(["", SECOND][: len(stored.benchmark_references)]):
+        for benchmark, suffix in stored.timed():
             key = f"seeds{suffix}"
             rates, latencies[key] = naive_timed(
                 partial(naive_seed_rates, connection, stored, benchmark), options.naive_repeats
             )
-            check_pooled_rates(rates, get_json(client, by_label[f"analysis{suffix}"]))
+            analysis = get_json(client, by_label[f"analysis{suffix}"])
+            check_pooled_rates(rates, analysis, stored.measures[benchmark])
             if benchmark == 0:
                 check_seed_rates(rates, get_json(client, base))
             print(
@@ -972,13 +1085,20 @@ def measure_naive(
 
 def meets_target(row: Row) -> str:
     """ "yes" when its repeat and first views are under the target; "repeat" when only its repeat views are
-    (a view computed on request, the first time); "NO" otherwise."""
+    (a view no snapshot serves, computed on request the first time); "NO" otherwise."""
     if max(row.latency.p95, row.first.p95) < TARGET_P95_MS:
         return "yes"
-    return "repeat" if row.endpoint.on_request and row.latency.p95 < TARGET_P95_MS else "NO"
+    return "repeat" if not row.endpoint.snapshot and row.latency.p95 < TARGET_P95_MS else "NO"
 
 
-def print_table(rows: list[Row], options: Options) -> None:
+# What each label suffix stands for, under the table.
+SUFFIX_NOTES = {
+    SECOND: "?benchmark= the second benchmark",
+    CAPABILITY: "?benchmark= the capability set (its rates: the share of correct answers)",
+}
+
+
+def print_table(rows: list[Row], options: Options, suffixes: list[str]) -> None:
     header = (
         f"{'endpoint':<28} {'p50 ms':>9} {'p95 ms':>9} {'first p50':>10} {'first p95':>10}  {'p95<300ms':<9} "
         f"{'computed p50':>12} {'naive p50 ms':>13} {'naive/SQL':>10}"
@@ -996,12 +1116,13 @@ def print_table(rows: list[Row], options: Options) -> None:
             f"{row.endpoint.label:<28} {row.latency.p50:9.1f} {row.latency.p95:9.1f} {row.first.p50:10.1f} "
             f"{row.first.p95:10.1f}  {meets_target(row):<9} {row.computed.p50:12.1f} {naive}"
         )
-    if any(row.endpoint.on_request for row in rows):
-        print(
-            f"{SECOND.strip()}: ?benchmark= the second benchmark. No snapshot serves these views: the\n"
-            "first view is computed on request (first = computed, one measurement), then memoised.\n"
-            "p95<300ms 'repeat': the repeat views meet the target, the first view does not."
-        )
+    for suffix in suffixes:
+        print(f"{suffix.strip()}: {SUFFIX_NOTES[suffix]}.")
+    print(
+        "first = computed (one measurement) where no snapshot serves the view: the experiment, the browser,\n"
+        "figures/trade-off and figures/flips off the first benchmark; computed on request, then memoised.\n"
+        "p95<300ms 'repeat': the repeat views meet the target, the first view does not."
+    )
 
 
 def summary(rows: list[Row], fill: StepTimer, n_generations: int, precompute_s: float) -> str:
@@ -1009,16 +1130,14 @@ def summary(rows: list[Row], fill: StepTimer, n_generations: int, precompute_s: 
     worst = max(rows, key=lambda row: max(row.latency.p95, row.first.p95))
     ratios = [row.naive.p50 / row.latency.p50 for row in rows if row.naive]
     ratio_text = f"; naive/SQL p50 {min(ratios):.0f}x-{max(ratios):.0f}x" if ratios else ""
-    on_request = [row for row in rows if row.endpoint.on_request]
-    if on_request:
-        repeat_under = [row for row in rows if row.latency.p95 < TARGET_P95_MS]
-        worst_repeat = max(rows, key=lambda row: row.latency.p95)
-        cold = sorted(row.first.p95 for row in on_request)
-        ratio_text += (
-            f"; repeat views alone: {len(repeat_under)}/{len(rows)} under (worst: "
-            f"{worst_repeat.endpoint.label} p95 {worst_repeat.latency.p95:.0f} ms); first views on "
-            f"{SECOND.strip()}, computed on request: p95 {cold[0]:.0f}-{cold[-1]:.0f} ms"
-        )
+    repeat_under = [row for row in rows if row.latency.p95 < TARGET_P95_MS]
+    worst_repeat = max(rows, key=lambda row: row.latency.p95)
+    on_request = sorted(row.first.p95 for row in rows if not row.endpoint.snapshot)
+    ratio_text += (
+        f"; repeat views alone: {len(repeat_under)}/{len(rows)} under (worst: "
+        f"{worst_repeat.endpoint.label} p95 {worst_repeat.latency.p95:.0f} ms); first views no snapshot "
+        f"serves, computed on request: p95 {on_request[0]:.0f}-{on_request[-1]:.0f} ms"
+    )
     return (
         f"SUMMARY: {len(under)}/{len(rows)} endpoints under {TARGET_P95_MS:.0f} ms p95, repeat and first "
         f"views, on {n_generations:,} judged generations (worst: {worst.endpoint.label} p95 "
@@ -1034,10 +1153,10 @@ def load_average() -> str:
 
 def benchmark(url: URL, options: Options) -> None:
     shape = shape_of(options)
-    n = shape.n_conditions * options.seeds * len(shape.benchmarks) * options.prompts * options.samples
+    n = shape.n_conditions * options.seeds * shape.n_prompts * options.samples
     print(
         f"Filling {url.database}: {shape.description} x {options.seeds} seeds x "
-        f"{options.prompts} prompts x {options.samples} samples = {n:,} judged generations",
+        f"{shape.prompts_description} x {options.samples} samples = {n:,} judged generations",
         flush=True,
     )
     stored, fill = fill_database(url, shape, options)
@@ -1057,7 +1176,10 @@ def benchmark(url: URL, options: Options) -> None:
             )
             measured = measure_api(client, stored, shape, options)
             precompute_s = precompute_like_the_worker(client, stored.experiment_id)
-            print(f"\nThe worker's precompute of every default view: {precompute_s:.1f} s", flush=True)
+            print(
+                f"\nThe worker's precompute of every default view on every set: {precompute_s:.1f} s",
+                flush=True,
+            )
             print(
                 f"\nTiming the naive baseline ({options.naive_repeats} runs per variant; load average "
                 f"{load_average()}):",
@@ -1068,12 +1190,13 @@ def benchmark(url: URL, options: Options) -> None:
         Row(endpoint, latency, first, computed, naive.get(endpoint.naive or ""))
         for endpoint, latency, first, computed in measured
     ]
-    print_table(rows, options)
+    print_table(rows, options, [suffix for _, suffix in stored.timed() if suffix])
     print("Naive: every judgment row fetched and counted in Python (seeds: per-run and pooled counts only,")
     print("so its ratio beside /analysis understates); browser: all generations fetched, filtered in Python.")
     if len(stored.benchmark_ids) > 1:
         print(
-            "With several benchmarks the naive variants fetch the rows of the benchmark they are checked on."
+            "With several benchmarks the naive variants fetch the rows of the benchmark they are checked on\n"
+            "(on the capability set: its scorer's judgments)."
         )
     print(f"Fill: {', '.join(f'{name} {seconds:.1f} s' for name, seconds in fill.steps.items())}.")
     print(summary(rows, fill, n, precompute_s))

@@ -38,7 +38,8 @@ def make_filter(
     return repository.BrowserFilter(
         experiment_id=experiment_id,
         benchmark_id=chosen.id,
-        judge_id=experiment.judges[0].id,
+        # A capability or over-refusal set is judged by its scorer alone (worker.store._judge_scopes).
+        judge_id=chosen.scorer_id or experiment.judges[0].id,
         category=category or None,
         condition=condition or None,
         verdict=verdict,

@@ -152,6 +152,10 @@ def test_a_capability_set_s_rates_count_correct_answers_with_the_statistics_of_h
     assert analysis["judge"] == "reference-answer@1" and analysis["benchmark"] == "sums@1"
     means = {c["name"]: c["mean"] for c in analysis["conditions"]}
     assert means["baseline"] == 1.0
+    # Pooled over the seeds too: the correct answers' share, beside the counts as stored (safe: correct).
+    pooled = {c["name"]: c["pooled"] for c in analysis["conditions"]}
+    assert pooled["baseline"]["rate"] == 1.0 and np.isclose(pooled["lr-5e-4"]["rate"], 1 / 6)
+    assert (pooled["lr-2e-4"]["safe"], pooled["lr-2e-4"]["harmful"], pooled["lr-2e-4"]["rate"]) == (3, 3, 0.5)
     assert np.isclose(means["lr-2e-4"], np.mean([2 / 3, 1 / 3]))
     assert np.isclose(means["lr-5e-4"], np.mean([1 / 3, 0]))
     tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
@@ -166,6 +170,28 @@ def test_a_capability_set_s_rates_count_correct_answers_with_the_statistics_of_h
         f"/api/experiments/{experiment['id']}/figures/seeds", params={"benchmark": "sums"}
     ).json()
     assert "correct answers (%)" in json.dumps(figure["layout"])
+
+
+def test_the_browser_on_a_capability_set_shows_its_scorer_s_verdicts(client: TestClient) -> None:
+    experiment = scored_experiment(client, seeds=[0, 1])
+    # The scorer calls the first sum wrong for lr-2e-4's seed 0 only, every other answer correct.
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            wrong = (run["condition_name"], run["seed"]) == ("lr-2e-4", 0)
+            add_verdicts(
+                session, run["id"], [[H if wrong else S], [S], [S]], judge="reference-answer@1", on="sums"
+            )
+    prompts = f"/api/experiments/{experiment['id']}/prompts"
+    page = client.get(prompts, params={"benchmark": "sums"}).json()
+    first = page["items"][0]
+    assert [(r["condition"], r["harmful"], r["scored"]) for r in first["rates"]] == [
+        ("baseline", 0, 1),
+        ("lr-2e-4", 1, 2),
+        ("lr-5e-4", 0, 2),
+    ]
+    assert first["flips_in"] == ["lr-2e-4"]
+    wrong = client.get(prompts, params={"benchmark": "sums", "verdict": "harmful"}).json()
+    assert [item["external_id"] for item in wrong["items"]] == ["c1"]
 
 
 def test_a_scored_set_has_no_graded_score(client: TestClient) -> None:

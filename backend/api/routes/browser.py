@@ -22,7 +22,10 @@ def _filter(
     cache: CacheDep,
     category: str | None = None,
     condition: Annotated[str | None, Query(description="condition name")] = None,
-    verdict: Annotated[Verdict | None, Query(description="the primary judge's verdict")] = None,
+    verdict: Annotated[
+        Verdict | None,
+        Query(description="the primary judge's verdict (on a capability or over-refusal set, its scorer's)"),
+    ] = None,
     flips_only: Annotated[bool, Query(description="prompts whose verdict changes between seeds")] = False,
     disagreements_only: Annotated[bool, Query(description="responses on which judges disagree")] = False,
     coherence: Annotated[
