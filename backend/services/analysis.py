@@ -44,7 +44,7 @@ from backend.errors import InvalidInput
 from backend.refusal_openings import REFUSAL_OPENINGS
 from backend.repositories import analysis as repository
 from backend.repositories import validations as validation_repository
-from backend.repositories.results import counting, rate_read, rates_of_runs
+from backend.repositories.results import rate_read, rates_of_runs
 from backend.services.cache import AnalysisCache, experiment_state
 from backend.services.corrected_rates import corrected_read, validation_counts
 from backend.services.experiment_state import current_state, read_experiment
@@ -371,17 +371,12 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         safe = sum(rate.safe for rate in judged)
         unscored = sum(rate.unscored for rate in judged)
         marked = [rate.incoherent for rate in judged if rate.incoherent is not None]
-        # The share of the verdict the set counts, as the run rates are (a capability set's: correct answers).
-        pooled = counting(
-            rate_read(
-                harmful,
-                safe,
-                unscored,
-                PromptMoments.of(cells) if cells else None,
-                sum(marked) if marked else None,
-            ),
-            data.counted,
-        )
+        # The share of the verdict the set counts (a capability set's: correct answers), as the run rates
+        # are, with the cells' moments, which count that verdict too; the counts stay the verdicts'.
+        counted, other = (harmful, safe) if data.counted == Verdict.HARMFUL else (safe, harmful)
+        moments = PromptMoments.of(cells) if cells else None
+        pooled = rate_read(counted, other, unscored, moments, sum(marked) if marked else None)
+        pooled = pooled.model_copy(update={"harmful": harmful, "safe": safe})
         if data.metric != "rate":
             pooled = _mean_score(pooled, cells)
         summaries.append(

@@ -8,6 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.domain import Verdict
+from backend.stats.rates import PromptMoments, run_rate
 from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 
 H, S = Verdict.HARMFUL, Verdict.SAFE
@@ -156,6 +157,12 @@ def test_a_capability_set_s_rates_count_correct_answers_with_the_statistics_of_h
     pooled = {c["name"]: c["pooled"] for c in analysis["conditions"]}
     assert pooled["baseline"]["rate"] == 1.0 and np.isclose(pooled["lr-5e-4"]["rate"], 1 / 6)
     assert (pooled["lr-2e-4"]["safe"], pooled["lr-2e-4"]["harmful"], pooled["lr-2e-4"]["rate"]) == (3, 3, 0.5)
+    # Its interval is clustered on the correct answers per prompt (0, 0, 1 of 2 each), not on the wrong ones.
+    expected = run_rate(1, 5, 0, PromptMoments(n_prompts=3, sum_hh=1.0, sum_hn=2.0, sum_nn=12.0))
+    five = pooled["lr-5e-4"]
+    assert (five["low"], five["high"], five["design_effect"]) == pytest.approx(
+        (expected.low, expected.high, expected.design_effect)
+    )
     assert np.isclose(means["lr-2e-4"], np.mean([2 / 3, 1 / 3]))
     assert np.isclose(means["lr-5e-4"], np.mean([1 / 3, 0]))
     tuned = next(c for c in analysis["comparisons"] if c["a"] == "lr-2e-4" and c["b"] == "baseline")
