@@ -77,7 +77,7 @@ from backend.stats.power import (
     noise_of,
     sizing,
 )
-from backend.stats.rates import PromptMoments, run_rate
+from backend.stats.rates import PromptMoments, pooled_rate, run_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, variance_components
 
@@ -126,6 +126,13 @@ class Scenario:
     eval_effect: float = 0.0
     eval_prompt_sd: float = 0.0
     eval_seed_sd: float = 0.0
+    # True: a cell holds the probability itself, one value per (checkpoint, prompt), as a refusal-prefix
+    # score does (teacher-forced: no response is sampled or judged); samples must then be 1.
+    scores: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scores and self.samples != 1:
+            raise ValueError(f"{self.name}: a score is one value per cell, not {self.samples}")
 
     @property
     def fine_tuned_reference(self) -> bool:
@@ -222,6 +229,11 @@ class Scenario:
     def truth_new_seeds(self) -> float:
         return self.population_rate(self.effect_a) - self.reference_rate
 
+    def sampling_variance(self, probability: np.ndarray) -> float:
+        """A value's mean variance around its cell's probability: a verdict's p (1 - p); none for a score,
+        which is the probability."""
+        return 0.0 if self.scores else float((probability * (1 - probability)).mean())
+
     def components_given_seeds(self, shifts: np.ndarray, rng: np.random.Generator) -> Components:
         """What arm A's prompt, interaction and sampling components estimate with these seeds' shifts.
 
@@ -236,7 +248,7 @@ class Scenario:
         u = p - p.mean(axis=1, keepdims=True)
         interaction = float(((u - u.mean(axis=0)) ** 2).mean(axis=1).sum() / (shifts.size - 1))
         prompt = float(u.mean(axis=0).var()) - interaction / shifts.size
-        sampling = float((p * (1 - p)).mean())
+        sampling = self.sampling_variance(p)
         if self.samples == 1:
             return Components(math.nan, prompt, interaction + sampling, math.nan)
         return Components(math.nan, prompt, interaction, sampling)
@@ -257,8 +269,8 @@ class Scenario:
         seed = float(p.mean(axis=1).var())
         prompt = float(p.mean(axis=0).var())
         interaction = float(p.var()) - seed - prompt
-        sampling = float((p * (1 - p)).mean())
-        if self.samples == 1:  # one verdict per cell: the estimator lumps sampling into seed x prompt
+        sampling = self.sampling_variance(p)
+        if self.samples == 1:  # one value per cell: the estimator lumps sampling into seed x prompt
             return Components(seed, prompt, interaction + sampling, math.nan)
         return Components(seed, prompt, interaction, sampling)
 
@@ -290,9 +302,16 @@ class Tally:
             )
 
 
-def _grid_cells(harmful: np.ndarray, samples: int) -> Cells:
+def _grid_cells(harmful: np.ndarray, samples: int, sum_squares: np.ndarray | None = None) -> Cells:
+    """Cells of a seeds x prompts grid: verdict counts, or with `sum_squares` sums of scores."""
     seeds, prompts = np.indices(harmful.shape)
-    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.full(harmful.size, samples))
+    return Cells(
+        seeds.ravel(),
+        prompts.ravel(),
+        harmful.ravel(),
+        np.full(harmful.size, samples),
+        None if sum_squares is None else sum_squares.ravel(),
+    )
 
 
 @dataclass(frozen=True)
@@ -308,11 +327,19 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
     s, p, k = scenario.n_seeds, scenario.n_prompts, scenario.samples
     difficulty = rng.normal(0, scenario.prompt_sd, p)
 
+    def observe(logit: np.ndarray) -> Cells:
+        """The cells of a seeds x prompts grid of logits: k verdicts drawn per cell, or a score's one value,
+        the probability itself (as condition_refusal_prefix_cells reads it: sum, count 1, sum of squares)."""
+        probability = special.expit(logit)
+        if scenario.scores:
+            return _grid_cells(probability, 1, probability**2)
+        return _grid_cells(rng.binomial(k, probability), k)
+
     def fine_tuned(effect: float) -> tuple[Cells, np.ndarray, np.ndarray, np.ndarray]:
         location = scenario.mu + effect + difficulty + rng.normal(0, scenario.effect_sd, p)
         shifts = rng.normal(0, scenario.seed_sd, s)
         logit = location + shifts[:, None] + rng.normal(0, scenario.sxp_sd, (s, p))
-        return _grid_cells(rng.binomial(k, special.expit(logit)), k), shifts, location, logit
+        return observe(logit), shifts, location, logit
 
     n_arms = 3 if scenario.reference == "family" else 1
     arms = [fine_tuned(scenario.effect_a) for _ in range(n_arms)]
@@ -325,7 +352,7 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
             + rng.normal(0, scenario.eval_prompt_sd, p)
             + setting_by_seed[:, None]
         )
-        reference = _grid_cells(rng.binomial(k, special.expit(logit)), k)
+        reference = observe(logit)
         reference_shifts = shifts + setting_by_seed
     elif scenario.fine_tuned_reference:
         reference, reference_shifts, _, _ = fine_tuned(scenario.effect_b)
@@ -333,7 +360,7 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
             reference = Cells(reference.seed + s, reference.prompt, reference.harmful, reference.scored)
     else:
         reference_shifts = None
-        reference = _grid_cells(rng.binomial(k, special.expit(scenario.mu + difficulty))[None, :], k)
+        reference = observe((scenario.mu + difficulty)[None, :])
     return Replication(
         arms=[cells for cells, *_ in arms],
         reference=reference,
@@ -364,19 +391,16 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         a, shifts = rep.arms[0], rep.seed_shifts[0]
         checkpoints = checkpoint_rates(scenario, scenario.effect_a, shifts, scenario.fine_tuned_sd)
 
-        first_run = Cells(
-            a.seed[a.seed == 0], a.prompt[a.seed == 0], a.harmful[a.seed == 0], a.scored[a.seed == 0]
+        # pooled_rate is the dashboard's run_rate at the verdict counts (Wilson at the prompt-clustered n_eff)
+        # and, for scores, its mean score with the prompt-clustered t interval.
+        rate = pooled_rate(a.subset(a.seed == 0))
+        run_quantity = (
+            "run mean score (t, prompt-clustered)"
+            if scenario.scores
+            else "run rate (Wilson, prompt-clustered)"
         )
-        rate = run_rate(
-            int(first_run.harmful.sum()),
-            int((first_run.scored - first_run.harmful).sum()),
-            0,
-            PromptMoments.of(first_run),
-        )
-        tally.add(
-            "run rate (Wilson, prompt-clustered)", "coverage", _covers(rate.low, rate.high, checkpoints[0])
-        )
-        pooled = run_rate(int(a.harmful.sum()), int((a.scored - a.harmful).sum()), 0, PromptMoments.of(a))
+        tally.add(run_quantity, "coverage", _covers(rate.low, rate.high, checkpoints[0]))
+        pooled = pooled_rate(a)
         tally.add(
             "condition rate given checkpoints",
             "coverage",
@@ -384,7 +408,9 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         )
 
         per_seed = np.bincount(a.seed, weights=a.harmful) / np.bincount(a.seed, weights=a.scored)
-        summary = seed_summary(per_seed, step=1 / float(np.bincount(a.seed, weights=a.scored).max()))
+        # A verdict flipped moves a seed's rate by 1 / its count at least; a score moves by any amount.
+        step = 0.0 if scenario.scores else 1 / float(np.bincount(a.seed, weights=a.scored).max())
+        summary = seed_summary(per_seed, step=step)
         seed_truth = mean_expit(rep.prompt_locations[0], math.hypot(scenario.seed_sd, scenario.sxp_sd)).mean()
         tally.add(
             "mean over seeds (t, df = S - 1)", "coverage", _covers(summary.low, summary.high, seed_truth)
@@ -592,6 +618,7 @@ EVALUATION = [
         for sxe in (0.0, 0.3)
     ),
 ]
+
 SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION}
 
 
