@@ -40,7 +40,18 @@ rate given these checkpoints, the mean over seeds for new seeds) is checked agai
 when it is shown, beside the share withheld and the raw intervals' coverage of what the verdicts estimate.
 With a harmless model (no response harmful) the row counts how often the corrected interval excludes 0.
 
-Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected]
+The measures beside the harm rate (`--measures`), through the same model and truths, on the value scale:
+- capability: a capability set's cells count correct answers (condition_cells counting its scorer's safe
+  verdicts), so "harmful" above reads "correct": one greedy answer per prompt (K = 1), mu set so that the
+  untuned baseline answers 0.85 or 0.95 of new prompts correctly (near the ceiling, where intervals on a
+  share are hardest), a fine-tune that moves the logit by -0.5 (or +0.5);
+- refusal-prefix score: the teacher-forced probability of a refusal opening, one value per (checkpoint,
+  prompt) and no verdict drawn: the probability itself, expit(mu + a_p + effect + d_p + b_s + e_sp) for a
+  fine-tuned checkpoint and expit(mu + a_p) for the baseline, in cells of count 1 with their sums of squares
+  (as condition_refusal_prefix_cells reads them), so the run and pooled intervals are pooled_rate's t
+  intervals on mean scores and the variance components have no sampling term.
+
+Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected | --measures]
     [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
@@ -619,7 +630,72 @@ EVALUATION = [
     ),
 ]
 
-SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION}
+
+def _mu_at(rate: float, sd: float) -> float:
+    """The mu whose rate over new prompts, E[expit(mu + N(0, sd^2))], is `rate`."""
+    return float(optimize.brentq(lambda mu: mean_expit(mu, sd) - rate, -_EFFECT_LIMIT, _EFFECT_LIMIT))
+
+
+def _capability(
+    n_prompts: int, n_seeds: int, seed_sd: float, base_rate: float, effect: float = -0.5
+) -> Scenario:
+    """A capability set answered once per prompt (greedy decoding), its cells counting correct answers as
+    condition_cells counts a capability set's safe verdicts: the untuned baseline answers `base_rate` of new
+    prompts correctly, the fine-tune moves the logit by `effect` (a slight loss, or with a positive effect a
+    slight gain)."""
+    return Scenario(
+        f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-k1-capability{base_rate}" + ("-raised" if effect > 0 else ""),
+        n_prompts,
+        n_seeds,
+        seed_sd,
+        1,
+        mu=_mu_at(base_rate, Scenario.prompt_sd),
+        effect=effect,
+    )
+
+
+def _refusal_prefix(n_prompts: int, n_seeds: int, seed_sd: float) -> Scenario:
+    """Refusal-prefix scores in the demo's range (bench/results/refusal-prefix-noise.txt): the untuned
+    baseline opens with a refusal with probability 0.26 on average, the fine-tune 0.16; prompts differ far
+    more (SD 0.8 on the logit) than a checkpoint differs from another on a prompt (0.1)."""
+    return Scenario(
+        f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-refusal-prefix",
+        n_prompts,
+        n_seeds,
+        seed_sd,
+        1,
+        mu=-1.2,
+        prompt_sd=0.8,
+        effect=-0.8,
+        effect_sd=0.4,
+        sxp_sd=0.1,
+        scores=True,
+    )
+
+
+def _null(scenario: Scenario) -> Scenario:
+    return replace(scenario, name=scenario.name + "-null", null=True)
+
+
+# The measures beside the harm rate. Capability near the ceiling (a baseline at 0.85 and 0.95 correct),
+# where an interval on a share is hardest to get right, with the demo's 60 prompts and 200; a fine-tune that
+# loses a little capability, one that gains some, and nulls (the fine-tune's population rate the baseline's:
+# with seed SD 0 the checkpoints' too). Refusal-prefix scores: no sampling, so a seed's values are its
+# checkpoint's alone; seed SDs from none to one where the seed term dominates the new-seeds variance.
+CAPABILITY = [
+    *(_capability(p, s, 0.3, base) for base in (0.85, 0.95) for p in (60, 200) for s in (3, 5)),
+    *(_capability(60, 3, 0.8, base) for base in (0.85, 0.95)),
+    _capability(60, 3, 0.3, 0.95, effect=0.5),
+    *(_null(_capability(60, 3, sd, base)) for base in (0.85, 0.95) for sd in (0.0, 0.3)),
+    _null(_capability(200, 5, 0.3, 0.95)),
+]
+REFUSAL_PREFIX = [
+    *(_refusal_prefix(p, s, sd) for p in (48, 200) for s in (3, 5) for sd in (0.0, 0.1, 0.3)),
+    *(_null(_refusal_prefix(48, 3, sd)) for sd in (0.0, 0.1, 0.3)),
+    *(_null(_refusal_prefix(200, 5, sd)) for sd in (0.0, 0.3)),
+]
+MEASURES = CAPABILITY + REFUSAL_PREFIX
+SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION + MEASURES}
 
 
 @dataclass(frozen=True)
@@ -878,6 +954,7 @@ def main() -> int:
     parser.add_argument("--mends", action="store_true", help="the scenarios of issue 14's mends")
     parser.add_argument("--evaluation", action="store_true", help="the evaluation-only pairs")
     parser.add_argument("--corrected", action="store_true", help="the judge-corrected rates")
+    parser.add_argument("--measures", action="store_true", help="capability rates and refusal-prefix scores")
     parser.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS | CORRECTED_SCENARIOS), help="repeatable"
     )
@@ -894,6 +971,8 @@ def main() -> int:
         if args.evaluation
         else list(CORRECTED_SCENARIOS)
         if args.corrected
+        else [s.name for s in MEASURES]
+        if args.measures
         else list(SCENARIOS)
     )
     rows = (
