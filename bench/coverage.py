@@ -695,6 +695,15 @@ REFUSAL_PREFIX = [
     *(_null(_refusal_prefix(200, 5, sd)) for sd in (0.0, 0.3)),
 ]
 MEASURES = CAPABILITY + REFUSAL_PREFIX
+# What `make test` runs of them: capability near the ceiling with a loss, the demo's 60 prompts under a
+# new-seeds null, refusal-prefix scores under one. Two known gaps stay out of the slice (docs/statistics.md):
+# the difference given these checkpoints with 60 prompts at 0.95 when the arms are close (about 0.92), and
+# the prompt component of scores on 48 prompts (0.88-0.91).
+MEASURES_FAST = [
+    "200p-3s-sd0.3-k1-capability0.95",
+    "60p-3s-sd0.3-k1-capability0.85-null",
+    "200p-5s-sd0.3-refusal-prefix-null",
+]
 SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION + MEASURES}
 
 
