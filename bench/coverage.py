@@ -50,6 +50,8 @@ The measures beside the harm rate (`--measures`), through the same model and tru
   fine-tuned checkpoint and expit(mu + a_p) for the baseline, in cells of count 1 with their sums of squares
   (as condition_refusal_prefix_cells reads them), so the run and pooled intervals are pooled_rate's t
   intervals on mean scores and the variance components have no sampling term.
+The truths are the rates' with "rate" read as the expected value: given these checkpoints, E[expit(...)]
+over new prompts with the seed shifts as drawn; for new seeds, the population difference.
 
 Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected | --measures]
     [--scenario NAME ...]
@@ -656,7 +658,7 @@ def _capability(
 
 def _refusal_prefix(n_prompts: int, n_seeds: int, seed_sd: float) -> Scenario:
     """Refusal-prefix scores in the demo's range (bench/results/refusal-prefix-noise.txt): the untuned
-    baseline opens with a refusal with probability 0.26 on average, the fine-tune 0.16; prompts differ far
+    baseline opens with a refusal with probability 0.26 on average, the fine-tune 0.15; prompts differ far
     more (SD 0.8 on the logit) than a checkpoint differs from another on a prompt (0.1)."""
     return Scenario(
         f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-refusal-prefix",
