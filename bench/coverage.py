@@ -40,7 +40,20 @@ rate given these checkpoints, the mean over seeds for new seeds) is checked agai
 when it is shown, beside the share withheld and the raw intervals' coverage of what the verdicts estimate.
 With a harmless model (no response harmful) the row counts how often the corrected interval excludes 0.
 
-Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected]
+The measures beside the harm rate (`--measures`), through the same model and truths, on the value scale:
+- capability: a capability set's cells count correct answers (condition_cells counting its scorer's safe
+  verdicts), so "harmful" above reads "correct": one greedy answer per prompt (K = 1), mu set so that the
+  untuned baseline answers 0.85 or 0.95 of new prompts correctly (near the ceiling, where intervals on a
+  share are hardest), a fine-tune that moves the logit by -0.5 (or +0.5);
+- refusal-prefix score: the teacher-forced probability of a refusal opening, one value per (checkpoint,
+  prompt) and no verdict drawn: the probability itself, expit(mu + a_p + effect + d_p + b_s + e_sp) for a
+  fine-tuned checkpoint and expit(mu + a_p) for the baseline, in cells of count 1 with their sums of squares
+  (as condition_refusal_prefix_cells reads them), so the run and pooled intervals are pooled_rate's t
+  intervals on mean scores and the variance components have no sampling term.
+The truths are the rates' with "rate" read as the expected value: given these checkpoints, E[expit(...)]
+over new prompts with the seed shifts as drawn; for new seeds, the population difference.
+
+Usage: python bench/coverage.py [--reps 2000] [--fast | --mends | --evaluation | --corrected | --measures]
     [--scenario NAME ...]
 `--fast` runs the slice that `make test` runs (tests/bench/test_coverage.py) and exits 1 when any 95%
 interval covers less than 0.92, any p-value's type-I error exceeds 0.08, the power at the reported MDDs
@@ -77,7 +90,7 @@ from backend.stats.power import (
     noise_of,
     sizing,
 )
-from backend.stats.rates import PromptMoments, run_rate
+from backend.stats.rates import PromptMoments, pooled_rate, run_rate
 from backend.stats.seeds import seed_summary
 from backend.stats.variance import Components, variance_components
 
@@ -126,6 +139,13 @@ class Scenario:
     eval_effect: float = 0.0
     eval_prompt_sd: float = 0.0
     eval_seed_sd: float = 0.0
+    # True: a cell holds the probability itself, one value per (checkpoint, prompt), as a refusal-prefix
+    # score does (teacher-forced: no response is sampled or judged); samples must then be 1.
+    scores: bool = False
+
+    def __post_init__(self) -> None:
+        if self.scores and self.samples != 1:
+            raise ValueError(f"{self.name}: a score is one value per cell, not {self.samples}")
 
     @property
     def fine_tuned_reference(self) -> bool:
@@ -222,6 +242,11 @@ class Scenario:
     def truth_new_seeds(self) -> float:
         return self.population_rate(self.effect_a) - self.reference_rate
 
+    def sampling_variance(self, probability: np.ndarray) -> float:
+        """A value's mean variance around its cell's probability: a verdict's p (1 - p); none for a score,
+        which is the probability."""
+        return 0.0 if self.scores else float((probability * (1 - probability)).mean())
+
     def components_given_seeds(self, shifts: np.ndarray, rng: np.random.Generator) -> Components:
         """What arm A's prompt, interaction and sampling components estimate with these seeds' shifts.
 
@@ -236,7 +261,7 @@ class Scenario:
         u = p - p.mean(axis=1, keepdims=True)
         interaction = float(((u - u.mean(axis=0)) ** 2).mean(axis=1).sum() / (shifts.size - 1))
         prompt = float(u.mean(axis=0).var()) - interaction / shifts.size
-        sampling = float((p * (1 - p)).mean())
+        sampling = self.sampling_variance(p)
         if self.samples == 1:
             return Components(math.nan, prompt, interaction + sampling, math.nan)
         return Components(math.nan, prompt, interaction, sampling)
@@ -257,8 +282,8 @@ class Scenario:
         seed = float(p.mean(axis=1).var())
         prompt = float(p.mean(axis=0).var())
         interaction = float(p.var()) - seed - prompt
-        sampling = float((p * (1 - p)).mean())
-        if self.samples == 1:  # one verdict per cell: the estimator lumps sampling into seed x prompt
+        sampling = self.sampling_variance(p)
+        if self.samples == 1:  # one value per cell: the estimator lumps sampling into seed x prompt
             return Components(seed, prompt, interaction + sampling, math.nan)
         return Components(seed, prompt, interaction, sampling)
 
@@ -290,9 +315,16 @@ class Tally:
             )
 
 
-def _grid_cells(harmful: np.ndarray, samples: int) -> Cells:
+def _grid_cells(harmful: np.ndarray, samples: int, sum_squares: np.ndarray | None = None) -> Cells:
+    """Cells of a seeds x prompts grid: verdict counts, or with `sum_squares` sums of scores."""
     seeds, prompts = np.indices(harmful.shape)
-    return Cells(seeds.ravel(), prompts.ravel(), harmful.ravel(), np.full(harmful.size, samples))
+    return Cells(
+        seeds.ravel(),
+        prompts.ravel(),
+        harmful.ravel(),
+        np.full(harmful.size, samples),
+        None if sum_squares is None else sum_squares.ravel(),
+    )
 
 
 @dataclass(frozen=True)
@@ -308,11 +340,19 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
     s, p, k = scenario.n_seeds, scenario.n_prompts, scenario.samples
     difficulty = rng.normal(0, scenario.prompt_sd, p)
 
+    def observe(logit: np.ndarray) -> Cells:
+        """The cells of a seeds x prompts grid of logits: k verdicts drawn per cell, or a score's one value,
+        the probability itself (as condition_refusal_prefix_cells reads it: sum, count 1, sum of squares)."""
+        probability = special.expit(logit)
+        if scenario.scores:
+            return _grid_cells(probability, 1, probability**2)
+        return _grid_cells(rng.binomial(k, probability), k)
+
     def fine_tuned(effect: float) -> tuple[Cells, np.ndarray, np.ndarray, np.ndarray]:
         location = scenario.mu + effect + difficulty + rng.normal(0, scenario.effect_sd, p)
         shifts = rng.normal(0, scenario.seed_sd, s)
         logit = location + shifts[:, None] + rng.normal(0, scenario.sxp_sd, (s, p))
-        return _grid_cells(rng.binomial(k, special.expit(logit)), k), shifts, location, logit
+        return observe(logit), shifts, location, logit
 
     n_arms = 3 if scenario.reference == "family" else 1
     arms = [fine_tuned(scenario.effect_a) for _ in range(n_arms)]
@@ -325,7 +365,7 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
             + rng.normal(0, scenario.eval_prompt_sd, p)
             + setting_by_seed[:, None]
         )
-        reference = _grid_cells(rng.binomial(k, special.expit(logit)), k)
+        reference = observe(logit)
         reference_shifts = shifts + setting_by_seed
     elif scenario.fine_tuned_reference:
         reference, reference_shifts, _, _ = fine_tuned(scenario.effect_b)
@@ -333,7 +373,7 @@ def simulate(scenario: Scenario, rng: np.random.Generator) -> Replication:
             reference = Cells(reference.seed + s, reference.prompt, reference.harmful, reference.scored)
     else:
         reference_shifts = None
-        reference = _grid_cells(rng.binomial(k, special.expit(scenario.mu + difficulty))[None, :], k)
+        reference = observe((scenario.mu + difficulty)[None, :])
     return Replication(
         arms=[cells for cells, *_ in arms],
         reference=reference,
@@ -364,19 +404,16 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         a, shifts = rep.arms[0], rep.seed_shifts[0]
         checkpoints = checkpoint_rates(scenario, scenario.effect_a, shifts, scenario.fine_tuned_sd)
 
-        first_run = Cells(
-            a.seed[a.seed == 0], a.prompt[a.seed == 0], a.harmful[a.seed == 0], a.scored[a.seed == 0]
+        # pooled_rate is the dashboard's run_rate at the verdict counts (Wilson at the prompt-clustered n_eff)
+        # and, for scores, its mean score with the prompt-clustered t interval.
+        rate = pooled_rate(a.subset(a.seed == 0))
+        run_quantity = (
+            "run mean score (t, prompt-clustered)"
+            if scenario.scores
+            else "run rate (Wilson, prompt-clustered)"
         )
-        rate = run_rate(
-            int(first_run.harmful.sum()),
-            int((first_run.scored - first_run.harmful).sum()),
-            0,
-            PromptMoments.of(first_run),
-        )
-        tally.add(
-            "run rate (Wilson, prompt-clustered)", "coverage", _covers(rate.low, rate.high, checkpoints[0])
-        )
-        pooled = run_rate(int(a.harmful.sum()), int((a.scored - a.harmful).sum()), 0, PromptMoments.of(a))
+        tally.add(run_quantity, "coverage", _covers(rate.low, rate.high, checkpoints[0]))
+        pooled = pooled_rate(a)
         tally.add(
             "condition rate given checkpoints",
             "coverage",
@@ -384,7 +421,9 @@ def evaluate(scenario: Scenario, reps: int, seed: int, n_permutations: int) -> T
         )
 
         per_seed = np.bincount(a.seed, weights=a.harmful) / np.bincount(a.seed, weights=a.scored)
-        summary = seed_summary(per_seed, step=1 / float(np.bincount(a.seed, weights=a.scored).max()))
+        # A verdict flipped moves a seed's rate by 1 / its count at least; a score moves by any amount.
+        step = 0.0 if scenario.scores else 1 / float(np.bincount(a.seed, weights=a.scored).max())
+        summary = seed_summary(per_seed, step=step)
         seed_truth = mean_expit(rep.prompt_locations[0], math.hypot(scenario.seed_sd, scenario.sxp_sd)).mean()
         tally.add(
             "mean over seeds (t, df = S - 1)", "coverage", _covers(summary.low, summary.high, seed_truth)
@@ -592,7 +631,82 @@ EVALUATION = [
         for sxe in (0.0, 0.3)
     ),
 ]
-SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION}
+
+
+def _mu_at(rate: float, sd: float) -> float:
+    """The mu whose rate over new prompts, E[expit(mu + N(0, sd^2))], is `rate`."""
+    return float(optimize.brentq(lambda mu: mean_expit(mu, sd) - rate, -_EFFECT_LIMIT, _EFFECT_LIMIT))
+
+
+def _capability(
+    n_prompts: int, n_seeds: int, seed_sd: float, base_rate: float, effect: float = -0.5
+) -> Scenario:
+    """A capability set answered once per prompt (greedy decoding), its cells counting correct answers as
+    condition_cells counts a capability set's safe verdicts: the untuned baseline answers `base_rate` of new
+    prompts correctly, the fine-tune moves the logit by `effect` (a slight loss, or with a positive effect a
+    slight gain)."""
+    return Scenario(
+        f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-k1-capability{base_rate}" + ("-raised" if effect > 0 else ""),
+        n_prompts,
+        n_seeds,
+        seed_sd,
+        1,
+        mu=_mu_at(base_rate, Scenario.prompt_sd),
+        effect=effect,
+    )
+
+
+def _refusal_prefix(n_prompts: int, n_seeds: int, seed_sd: float) -> Scenario:
+    """Refusal-prefix scores in the demo's range (bench/results/refusal-prefix-noise.txt): the untuned
+    baseline opens with a refusal with probability 0.26 on average, the fine-tune 0.15; prompts differ far
+    more (SD 0.8 on the logit) than a checkpoint differs from another on a prompt (0.1)."""
+    return Scenario(
+        f"{n_prompts}p-{n_seeds}s-sd{seed_sd}-refusal-prefix",
+        n_prompts,
+        n_seeds,
+        seed_sd,
+        1,
+        mu=-1.2,
+        prompt_sd=0.8,
+        effect=-0.8,
+        effect_sd=0.4,
+        sxp_sd=0.1,
+        scores=True,
+    )
+
+
+def _null(scenario: Scenario) -> Scenario:
+    return replace(scenario, name=scenario.name + "-null", null=True)
+
+
+# The measures beside the harm rate. Capability near the ceiling (a baseline at 0.85 and 0.95 correct),
+# where an interval on a share is hardest to get right, with the demo's 60 prompts and 200; a fine-tune that
+# loses a little capability, one that gains some, and nulls (the fine-tune's population rate the baseline's:
+# with seed SD 0 the checkpoints' too). Refusal-prefix scores: no sampling, so a seed's values are its
+# checkpoint's alone; seed SDs from none to one where the seed term dominates the new-seeds variance.
+CAPABILITY = [
+    *(_capability(p, s, 0.3, base) for base in (0.85, 0.95) for p in (60, 200) for s in (3, 5)),
+    *(_capability(60, 3, 0.8, base) for base in (0.85, 0.95)),
+    _capability(60, 3, 0.3, 0.95, effect=0.5),
+    *(_null(_capability(60, 3, sd, base)) for base in (0.85, 0.95) for sd in (0.0, 0.3)),
+    _null(_capability(200, 5, 0.3, 0.95)),
+]
+REFUSAL_PREFIX = [
+    *(_refusal_prefix(p, s, sd) for p in (48, 200) for s in (3, 5) for sd in (0.0, 0.1, 0.3)),
+    *(_null(_refusal_prefix(48, 3, sd)) for sd in (0.0, 0.1, 0.3)),
+    *(_null(_refusal_prefix(200, 5, sd)) for sd in (0.0, 0.3)),
+]
+MEASURES = CAPABILITY + REFUSAL_PREFIX
+# What `make test` runs of them: capability near the ceiling with a loss, the demo's 60 prompts under a
+# new-seeds null, refusal-prefix scores under one. Two known gaps stay out of the slice (docs/statistics.md):
+# the difference given these checkpoints with 60 prompts at 0.95 when the arms are close (about 0.92), and
+# the prompt component of scores on 48 prompts (0.88-0.91).
+MEASURES_FAST = [
+    "200p-3s-sd0.3-k1-capability0.95",
+    "60p-3s-sd0.3-k1-capability0.85-null",
+    "200p-5s-sd0.3-refusal-prefix-null",
+]
+SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION + MEASURES}
 
 
 @dataclass(frozen=True)
@@ -851,6 +965,7 @@ def main() -> int:
     parser.add_argument("--mends", action="store_true", help="the scenarios of issue 14's mends")
     parser.add_argument("--evaluation", action="store_true", help="the evaluation-only pairs")
     parser.add_argument("--corrected", action="store_true", help="the judge-corrected rates")
+    parser.add_argument("--measures", action="store_true", help="capability rates and refusal-prefix scores")
     parser.add_argument(
         "--scenario", action="append", choices=sorted(SCENARIOS | CORRECTED_SCENARIOS), help="repeatable"
     )
@@ -867,6 +982,8 @@ def main() -> int:
         if args.evaluation
         else list(CORRECTED_SCENARIOS)
         if args.corrected
+        else [s.name for s in MEASURES]
+        if args.measures
         else list(SCENARIOS)
     )
     rows = (
