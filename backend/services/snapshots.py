@@ -5,14 +5,16 @@ At a million judgments the analysis (permutation tests, generalized intervals, s
 after new data and in every other API process. So the worker computes the default views when a run
 finishes (`precompute`) and stores them in analysis_snapshots, on each of the experiment's benchmarks
 (its safety benchmarks, capability and over-refusal sets); the API serves a snapshot when it was computed
-from the runs' current state, or, while a run is being judged (its verdicts arrive batch by batch), the
-latest one, marked stale: the figures then move when a run finishes rather than on every batch. Any other
+from the runs' current state by the same code, or, while a run is being judged (its verdicts arrive batch
+by batch), the latest one, marked stale: the figures then move when a run finishes rather than on every
+batch. Any other
 view (chosen pairs, another adjustment, another flips condition, the mean-score metric) is computed on
 request and memoised as before.
 """
 
 import hashlib
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -54,8 +56,21 @@ def _stored_as(view: str, experiment: ExperimentRead, benchmark: str | None) -> 
     return f"{view} on benchmark {chosen.id}", chosen.reference
 
 
+def _code_fingerprint() -> str:
+    """A hash of the backend's source: what computes the views. A snapshot stored by other code (before an
+    upgrade, or a fix of the statistics) is not current, whatever the runs' state."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*.py")):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+CODE_FINGERPRINT = _code_fingerprint()
+
+
 def _state_key(data: analysis.ExperimentData) -> str:
-    return hashlib.sha256(repr(data.state).encode()).hexdigest()
+    return hashlib.sha256(f"{CODE_FINGERPRINT} {data.state!r}".encode()).hexdigest()
 
 
 def serve(

@@ -43,6 +43,18 @@ def test_a_default_view_is_stored_and_served_by_another_process_without_computin
         assert other.get(f"{url}/figures/seeds").status_code == 200
 
 
+def test_a_view_stored_by_other_code_is_computed_afresh(
+    client: TestClient, experiment: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"/api/experiments/{experiment['id']}"
+    first = client.get(f"{url}/analysis").json()
+    before = stored_views(client, experiment["id"])["analysis"]
+    # The same runs, read by an upgraded backend (a fixed statistic): the stored view is not served.
+    monkeypatch.setattr(snapshots, "CODE_FINGERPRINT", "another version of the code")
+    assert client.get(f"{url}/analysis").json() == first
+    assert stored_views(client, experiment["id"])["analysis"] != before
+
+
 def test_new_state_is_computed_afresh_and_a_judged_run_gets_the_stale_view(
     client: TestClient, experiment: dict
 ) -> None:
