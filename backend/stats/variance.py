@@ -47,6 +47,9 @@ from backend.stats._checks import check_count, check_open_unit
 from backend.stats.cells import Cells
 from backend.stats.generalized import pivot_draws
 
+# A mean square at most this share of the largest one of its table is 0 computed in floating point.
+_ROUNDING_ZERO = 1e-12
+
 # Pivot draws per interval: the 2.5% quantile of 4000 draws moves by a few percent of the interval's width.
 INTERVAL_DRAWS = 4000
 
@@ -166,11 +169,16 @@ def table_mean_squares(rate: np.ndarray) -> tuple[float, float, float]:
     a, b = rate.shape
     seed_means, prompt_means, grand = rate.mean(axis=1), rate.mean(axis=0), rate.mean()
     residual = rate - seed_means[:, None] - prompt_means[None, :] + grand
-    return (
+    squares = (
         float(b * ((seed_means - grand) ** 2).sum() / (a - 1)),
         float(a * ((prompt_means - grand) ** 2).sum() / (b - 1)),
         float((residual**2).sum() / ((a - 1) * (b - 1))),
     )
+    # A zero left by rounding (every seed gives every prompt the same answer) is a zero: as 1e-34 its
+    # jackknife df would collapse and its pivot's chi-square draws underflow to 0.
+    largest = max(squares)
+    seed, prompt, interaction = (0.0 if x <= _ROUNDING_ZERO * largest else x for x in squares)
+    return seed, prompt, interaction
 
 
 def mean_squares(cells: Cells) -> MeanSquares:

@@ -205,3 +205,15 @@ def test_two_seeds_with_equal_rates_still_bound_the_seed_component_above() -> No
     )
     assert variance_components(scores).mean_squares.seed_mean_step == 0
     assert variance_components(scores).components_high.seed == 0
+
+
+def test_seeds_that_agree_on_every_prompt_leave_an_interval_around_the_prompt_component() -> None:
+    # The demo's over-refusal verdicts at lr 2e-4: three seeds refuse the same 6 of 40 prompts. The
+    # interaction's sum of squares is 0 up to rounding (1.8e-34); taken as a variance, its pivot collapsed
+    # and the prompt component's interval read [0, 0] around an estimate of 0.13.
+    refused = np.zeros(40, int)
+    refused[[5, 6, 9, 11, 13, 20]] = 1
+    result = variance_components(grid_cells(np.tile(refused, (3, 1)), 1))
+    assert result.mean_squares.interaction == 0 and result.components.seed_x_prompt == 0
+    assert 0 < result.components_low.prompt < result.components.prompt < result.components_high.prompt
+    assert result.components_high.seed_x_prompt == 0
