@@ -41,6 +41,7 @@ from dashboard_latency import (  # the 1M-judgment fill, shared with the latency
     drop_database,
     exit_on_sigterm,
     fill_database,
+    flat_shape,
 )
 
 from backend.services.exports import CHUNK_ROWS
@@ -181,6 +182,7 @@ def main() -> None:
     exit_on_sigterm()
     options = Options(
         postgres_url=args.postgres_url,
+        shape="flat",
         conditions=args.conditions,
         seeds=args.seeds,
         prompts=args.prompts,
@@ -200,7 +202,7 @@ def main() -> None:
             f"Filling {name} with {rows:,} judged generations (bench/dashboard_latency.py's fill):",
             flush=True,
         )
-        stored, _ = fill_database(url, options)
+        stored, _ = fill_database(url, flat_shape(options), options)
         print(f"\nExporting experiment {stored.experiment_id}, each variant in a fresh process:", flush=True)
         benchmark(url.render_as_string(hide_password=False), stored.experiment_id, rows, args.rounds)
     finally:
