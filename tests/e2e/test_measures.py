@@ -144,6 +144,13 @@ def test_capability_over_refusal_refusal_prefix_and_the_erosion_curve_for_owner_
     page.locator("#metric").select_option("rate")
     page.locator("#benchmark").select_option(label=f"{CAPABILITY}@1 (capability)")
     expect(page.locator("#figure-seeds .gtitle")).to_contain_text("Capability per seed", timeout=20_000)
+    # The prompt browser counts correct answers there, in the words of what the set measures.
+    expect(page.locator("#prompts-rate")).to_have_text("Correct per condition")
+    first = page.locator("#prompts tbody tr.prompt-row").first
+    expect(first).to_contain_text("baseline: 1/1")
+    expect(first).to_contain_text("lr-2e-4: 3/3")
+    verdicts = page.locator("#browser-filters [name=verdict] option").all_text_contents()
+    assert verdicts == ["any", "wrong", "correct", "unscored"]
     check_figure_heights(page)
     watch.assert_clean()
 

@@ -160,6 +160,7 @@ export async function init(caller) {
     setOptions(filters.elements.condition, names, { keep: 1 });
     setOptions(filters.elements.category, shown.categories, { keep: 1 });
     filters.elements.benchmark.value = benchmark.selectedIndex > 0 ? benchmark.value : "";
+    if (prompts) prompts.countsSafe = Boolean(shown.measure);
     const parts = [
       ["the figures", figures.renderAll().then((failed) => { if (failed.length) throw new Error(failed.join("; ")); })],
       ["the prompts", prompts ? prompts.render() : null],

@@ -23,6 +23,13 @@ export function chosenMetric(experiment) {
   return experiment.metrics.find((m) => m.metric === select.value) || experiment.metrics[0];
 }
 
+// The scorer's stored verdicts in the words of what a set measures (safe: correct, or refused).
+const VERDICT_WORDS = {
+  harm: { harmful: "harmful", safe: "safe" },
+  capability: { harmful: "wrong", safe: "correct" },
+  over_refusal: { harmful: "complies", safe: "refuses" },
+};
+
 const SET_WORDS = { harm: "Benchmark", capability: "Capability set", over_refusal: "Over-refusal set" };
 
 /** Each kind of set the runs answer, with its prompts and (for a scored set) its scorer. */
@@ -63,7 +70,13 @@ export function renderHeader(experiment, shown) {
     : `The seed, comparison, noise, variance and power figures and tables show ${metric.meaning}. The heatmaps, the judges' side-by-side tables, the runs and the responses stay in verdicts.`;
   const rates = experiment.metrics[0];
   byId("runs-rate").textContent = rates.column;
-  byId("prompts-rate").textContent = `${rates.column} per condition`;
+  // The browser counts what the shown set counts: a capability set's correct answers, an over-refusal set's
+  // refusals; its verdict filter is in the same words.
+  byId("prompts-rate").textContent = `${(shown.measure || rates).column} per condition`;
+  const verdictWords = VERDICT_WORDS[shown.measures] || VERDICT_WORDS.harm;
+  for (const option of byId("browser-filters").elements.verdict.options) {
+    if (option.value in verdictWords) option.textContent = verdictWords[option.value];
+  }
   // The headline's warning is about the judge whose numbers the headline shows.
   const warning = byId("judge-warning");
   warning.hidden = !metric.warning;

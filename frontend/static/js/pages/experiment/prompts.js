@@ -15,6 +15,8 @@ export class PromptBrowser {
     this.filters = byId("browser-filters");
     this.page = 1;
     this.open = new Set();
+    // Whether the set shown counts its scorer's safe verdicts (correct answers, refusals) rather than harm.
+    this.countsSafe = false;
     let searchTimer = null;
     this.filters.addEventListener("input", () => {
       clearTimeout(searchTimer);
@@ -71,7 +73,10 @@ export class PromptBrowser {
       detailRow.hidden = false;
       this.renderResponses(prompt, detail, 1);
     }
-    const rates = prompt.rates.map((r) => el("div", {}, `${r.condition}: ${r.harmful}/${r.scored}${r.unscored ? ` (${r.unscored} unscored)` : ""}`));
+    const rates = prompt.rates.map((r) => {
+      const counted = this.countsSafe ? r.scored - r.harmful : r.harmful;
+      return el("div", {}, `${r.condition}: ${counted}/${r.scored}${r.unscored ? ` (${r.unscored} unscored)` : ""}`);
+    });
     const row = el("tr", { class: "prompt-row", dataset: { promptId: prompt.prompt_id }, title: "show every response", onclick: toggle },
       el("td", { class: "prompt" }, el("div", { class: "muted" }, prompt.external_id), el("div", {}, prompt.text)),
       el("td", {}, prompt.category),
