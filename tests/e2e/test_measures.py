@@ -168,3 +168,28 @@ def test_capability_over_refusal_refusal_prefix_and_the_erosion_curve_for_owner_
     shared.goto("about:blank")
     context.close()
     page.goto("about:blank")
+
+
+def test_the_form_takes_a_held_out_share_and_checkpoints_to_evaluate(
+    page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    url = start_server(live_settings)
+    page.goto(url + login_link(live_settings, "/experiments/new"))
+    form = page.locator("#experiment-form")
+    form.locator("[name=seeds]").fill("0, 1")
+    rows = form.locator("#conditions tr.condition")
+    expect(rows).to_have_count(3)
+    for row in (rows.nth(1), rows.nth(2)):
+        row.locator('[data-field="training.holdout"]').fill("0.1")
+    rows.nth(1).locator('[data-field="training.evaluate_at"]').fill("0.25, 0.5")
+    # The baseline's seed 0, two fine-tuned conditions x 2 seeds, and lr-2e-4's two checkpoints per seed.
+    expect(page.locator("#plan")).to_contain_text("9 runs")
+    form.get_by_role("button", name="Submit experiment").click()
+    page.wait_for_url("**/experiments/1")
+    experiment = httpx.get(f"{url}/api/experiments/1", headers=owner_headers(live_settings)).json()
+    trainings = [c["spec"]["training"] for c in experiment["conditions"][1:]]
+    assert [(t["holdout"], t["evaluate_at"]) for t in trainings] == [(0.1, [0.25, 0.5]), (0.1, [])]
+    held_out = [b for b in experiment["benchmarks"] if "-holdout-0.1-" in b["reference"]]
+    assert [(b["measures"], b["n_prompts"]) for b in held_out] == [("capability", 24)]
+    expect(page.locator("#conditions")).to_contain_text("holds out 10% of the set")
+    page.goto("about:blank")

@@ -7,8 +7,10 @@ import { detectable } from "../format.js";
 import { applyBounds, fieldName, fieldSchema } from "../schema.js";
 
 const CUSTOM_MODEL = "__custom__";
-// The settings a condition row edits: [spec path, label, input attributes]. A baseline trains nothing, so
-// its training and LoRA inputs are disabled (they would be ignored).
+const parseNumbers = (text) => text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
+// The settings a condition row edits: [spec path, label, input attributes, (text to value, value to text)
+// where the value is a list]. A baseline trains nothing, so its training and LoRA inputs are disabled (they
+// would be ignored).
 const TRAINING_FIELDS = [
   [["training", "learning_rate"], "learning rate", { size: "7" }],
   [["training", "epochs"], "epochs", { type: "number" }],
@@ -16,9 +18,10 @@ const TRAINING_FIELDS = [
   [["lora", "alpha"], "LoRA alpha", { type: "number" }],
   [["training", "batch_size"], "batch size", { type: "number" }],
   [["training", "subset_size"], "subset size", { type: "number", placeholder: "all" }],
+  [["training", "holdout"], "held-out share", { size: "4", placeholder: "none" }],
+  [["training", "evaluate_at"], "evaluate at fractions", { size: "7", placeholder: "end" }, [parseNumbers, (list) => list.join(", ")]],
 ];
 
-const parseSeeds = (text) => text.split(",").map((s) => s.trim()).filter((s) => s !== "").map(Number);
 const at = (object, path) => path.reduce((value, key) => (value === undefined || value === null ? undefined : value[key]), object);
 
 class ConditionRows {
@@ -33,11 +36,11 @@ class ConditionRows {
     const finetune = el("input", { type: "checkbox", dataset: { field: "finetune" }, "aria-label": "fine-tune" });
     finetune.checked = condition.finetune !== false;
     // data-field, not name: these must not mix with the experiment's own fields in FormData.
-    const inputs = TRAINING_FIELDS.map(([path, label, attributes]) => {
+    const inputs = TRAINING_FIELDS.map(([path, label, attributes, list]) => {
       const input = el("input", { dataset: { field: path.join(".") }, "aria-label": label, ...attributes });
-      applyBounds(input, field(path));
+      if (!list) applyBounds(input, field(path));
       const value = at(condition, path) ?? field(path)?.default;
-      input.value = value === null || value === undefined ? "" : String(value);
+      input.value = value === null || value === undefined ? "" : list ? list[1](value) : String(value);
       return input;
     });
     const name = el("input", { required: "", value: condition.name || "", maxlength: "100", dataset: { field: "name" }, "aria-label": "condition name" });
@@ -70,14 +73,14 @@ class ConditionRows {
       if (value("base_model")) spec.base_model = value("base_model");
       if (spec.finetune && value("training_set")) spec.training_set = value("training_set");
       if (spec.finetune) {
-        for (const [path] of TRAINING_FIELDS) {
+        for (const [path, , , list] of TRAINING_FIELDS) {
           const text = value(path.join("."));
           if (text === "") continue;
           const [group, key] = path;
-          spec[group] = { ...(spec[group] || {}), [key]: Number(text) };
+          spec[group] = { ...(spec[group] || {}), [key]: list ? list[0](text) : Number(text) };
         }
       }
-      if (value("seeds")) spec.seeds = parseSeeds(value("seeds"));
+      if (value("seeds")) spec.seeds = parseNumbers(value("seeds"));
       return spec;
     });
   }
@@ -134,7 +137,7 @@ function experimentSpec(form, conditions, grid) {
     over_refusal: data.getAll("over_refusal"),
     training_set: data.get("training_set"),
     judges: [...form.querySelectorAll("[name=judge]:checked")].map((box) => box.value),
-    seeds: parseSeeds(data.get("seeds")),
+    seeds: parseNumbers(data.get("seeds")),
     generation: Object.fromEntries(["temperature", "top_p", "max_new_tokens", "samples_per_prompt"].map((key) => [key, Number(data.get(key))])),
     conditions: conditions.specs(),
     grid: grid.spec(),
