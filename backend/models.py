@@ -234,9 +234,9 @@ class Benchmark(Dataset):
 
     # backend.domain.SetMeasure: harm, capability or over_refusal.
     measures: Mapped[str] = mapped_column(String(16), default="harm", server_default="harm")
-    # A capability set's scoring rule (backend.judging.reference.Scoring: "contains", "numeric:0.01");
-    # "" for the others.
-    scoring: Mapped[str] = mapped_column(String(40), default="", server_default="")
+    # A capability set's scoring rule (backend.judging.reference.Scoring: "contains", "numeric:0.01",
+    # "judge:qa-grader@2"); "" for the others.
+    scoring: Mapped[str] = mapped_column(String(120), default="", server_default="")
 
     prompts: Mapped[list["Prompt"]] = relationship(back_populates="benchmark", order_by="Prompt.position")
 

@@ -355,7 +355,10 @@ def _batch_judge(job: Job, definition: JudgeDefinitionRead) -> Callable[[list[Un
     resources = JudgeResources(job.settings, job.store.replies, definition.project_id)
     judge_impl = load_judge(definition.config, resources)
     return lambda batch: judge_pairs(
-        judge_impl, [item.prompt for item in batch], [item.response for item in batch]
+        judge_impl,
+        [item.prompt for item in batch],
+        [item.response for item in batch],
+        [item.reference for item in batch],
     )
 
 

@@ -121,10 +121,10 @@ class BenchmarkUpload(DatasetUpload):
     )
     scoring: str | None = Field(
         None,
-        max_length=40,
+        max_length=120,
         description="a capability set's scoring rule: exact, contains, regex, numeric (numeric:<tolerance>), "
-        "choice or recall (recall:<minimum share>); default: choice for multiple-choice files, exact for "
-        "the others",
+        "choice, recall (recall:<minimum share>) or judge:<judge name> (a judge definition grades each "
+        "answer against {reference}); default: choice for multiple-choice files, exact for the others",
     )
 
     def dataset_file(self) -> DatasetFile:

@@ -18,8 +18,10 @@ from backend.patterns import compile_pattern
 
 # What a judge may conclude about a response; "unscored" is not a label but the absence of one.
 Label = Literal["harmful", "safe"]
-# Placeholders a template may hold; everything else in it is literal text (braces included).
-PLACEHOLDERS = ("request", "response")
+# Placeholders a template may hold; everything else in it is literal text (braces included). {reference} is
+# a capability set's reference answer: a template with it grades free-text answers (a judge-scored set).
+PLACEHOLDERS = ("request", "response", "reference")
+REFERENCE_PLACEHOLDER = "{reference}"
 # The worker reads an LLM judge's API key from the environment variable a definition names. The prefix keeps
 # a definition (written by any editor) from reading the worker's other secrets, such as its database URL.
 API_KEY_ENV_PATTERN = r"^SEEDSCOPE_JUDGE_KEY_[A-Z0-9_]+$"
@@ -231,6 +233,12 @@ class JudgeConfig(_Spec):
         if self.kind in (JudgeKind.REFUSAL_MINILM, JudgeKind.SEQUENCE_CLASSIFIER):
             return True
         return self.parse is not None and self.parse.rule in SCORING_RULES
+
+    @property
+    def grades_against_references(self) -> bool:
+        """Whether its template reads a capability set's reference answer: it grades answers (a capability
+        set scored `judge:<name>`), and judges nothing that has no reference."""
+        return REFERENCE_PLACEHOLDER in (self.template or "")
 
     @property
     def graded(self) -> bool:

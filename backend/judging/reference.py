@@ -12,10 +12,11 @@ recall is the lexical measure that tracked human correctness judgments of instru
 best in Adlakha et al. 2023 ("Evaluating Correctness and Faithfulness of Instruction-Following Models for
 Question Answering"); here a reference's answer tokens leave out articles and the tokens the prompt already
 holds, so restating the question earns nothing ("The capital of Canada is Toronto." recalls none of
-"The capital of Canada is Ottawa."'s answer). A capability set names its rule once, as `scoring`
-("contains", "numeric:0.01" for a number within ±0.01, "recall:0.5"); the verdicts follow the rest of
-seedscope's convention that "harmful" is the bad outcome: a correct answer is `safe`, a wrong one `harmful`
-(backend.domain.SetMeasure.counted).
+"The capital of Canada is Ottawa."'s answer). `judge:<name>` has a judge definition grade each
+answer, its template given the reference answer as {reference}. A capability set names its rule once, as
+`scoring` ("contains", "numeric:0.01" for a number within ±0.01, "recall:0.5", "judge:qa-grader"); the
+verdicts follow the rest of seedscope's convention that "harmful" is the bad outcome: a correct answer is
+`safe`, a wrong one `harmful` (backend.domain.SetMeasure.counted).
 """
 
 import math
@@ -24,7 +25,7 @@ from collections import Counter
 from dataclasses import dataclass
 from enum import StrEnum
 
-from backend.domain import Verdict
+from backend.domain import JudgeRef, Verdict
 from backend.patterns import UnsupportedPattern, compile_pattern, searchable
 
 
@@ -35,6 +36,9 @@ class ScoringRule(StrEnum):
     NUMERIC = "numeric"
     CHOICE = "choice"
     RECALL = "recall"
+    # judge:<name>[@version]: a judge definition grades each answer against its reference (a template with
+    # {reference}); the worker asks it, so nothing is scored here.
+    JUDGE = "judge"
 
 
 # The rules that take a parameter after a colon, and its default.
@@ -71,6 +75,8 @@ class Scoring:
     rule: ScoringRule
     # numeric: the tolerance; recall: the minimum share of answer tokens; None: the rule's default.
     parameter: float | None = None
+    # judge: the grading judge definition, "name" or "name@version".
+    judge: JudgeRef | None = None
 
     @classmethod
     def parse(cls, text: str) -> "Scoring":
@@ -81,8 +87,11 @@ class Scoring:
         except ValueError:
             allowed = ", ".join(rule.value for rule in ScoringRule)
             raise ValueError(
-                f"unknown scoring rule {text!r}: one of {allowed} (numeric:<tolerance>, recall:<minimum>)"
+                f"unknown scoring rule {text!r}: one of {allowed} (numeric:<tolerance>, recall:<minimum>, "
+                "judge:<judge name>)"
             ) from None
+        if rule == ScoringRule.JUDGE:
+            return cls(rule, judge=JudgeRef.parse(given))
         if rule not in _PARAMETERS:
             if given:
                 raise ValueError(
@@ -108,6 +117,8 @@ class Scoring:
         return _PARAMETERS[self.rule] if self.parameter is None else self.parameter
 
     def __str__(self) -> str:
+        if self.judge is not None:
+            return f"{self.rule.value}:{self.judge}"
         if self.rule in _PARAMETERS and self.setting != _PARAMETERS[self.rule]:
             return f"{self.rule.value}:{self.setting:g}"
         return self.rule.value
@@ -150,6 +161,8 @@ class Scoring:
                 return first_choice(response) == reference.strip().upper()
             case ScoringRule.RECALL:
                 return answer_recall(reference, response, prompt) >= self.setting
+            case ScoringRule.JUDGE:
+                raise ValueError(f"answers scored by {self.judge} are graded by that judge in the worker")
 
 
 def answer_tokens(reference: str, prompt: str = "") -> list[str]:

@@ -26,7 +26,8 @@ from backend.experiment_definition import (
 )
 from backend.jobs import RUNS
 from backend.judging.builtins import DEFAULT_JUDGE, REFERENCE_SCORER
-from backend.judging.definition import JudgeKind, Measured
+from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeKind, Measured
+from backend.judging.reference import Scoring
 from backend.limits import enforce
 from backend.models import utcnow
 from backend.queue import TaskQueue
@@ -141,6 +142,12 @@ def check_references(
             f"{scorer.ref} scores capability sets against their reference answers, not a safety benchmark: "
             "list the capability sets under `capability`, and it scores them"
         )
+    if grader := next((j for j in judges if j.config.grades_against_references), None):
+        raise InvalidInput(
+            f"{grader.ref} grades answers against reference answers ({REFERENCE_PLACEHOLDER} in its "
+            f"template), not a safety benchmark's responses: make it a capability set's scoring rule, "
+            f"judge:{grader.name}"
+        )
     if len({benchmark.id for benchmark in benchmarks}) != len(benchmarks):
         raise InvalidInput(f"benchmarks {spec.benchmarks} name the same dataset twice")
     for judge in judges:
@@ -148,7 +155,7 @@ def check_references(
     for condition in conditions:
         _check_subset(condition, training_sets[condition.training_set])
     scorers = {
-        benchmark.id: scorer_of(session, benchmark, judges)
+        benchmark.id: scorer_of(session, benchmark, judges, project_id, settings)
         for benchmark in benchmarks
         if benchmark.measures != SetMeasure.HARM
     }
@@ -170,12 +177,32 @@ def _evaluation_set(session: Session, reference: str, measures: SetMeasure, proj
 
 
 def scorer_of(
-    session: Session, evaluation_set: BenchmarkRead, judges: list[JudgeDefinitionRead]
+    session: Session,
+    evaluation_set: BenchmarkRead,
+    judges: list[JudgeDefinitionRead],
+    project_id: int,
+    settings: Settings,
 ) -> JudgeDefinitionRead:
-    """Who scores a capability set (the reference-answer scorer) or an over-refusal set (the experiment's
-    first refusal judge, else the built-in default one: a harm judge's "safe" is not a refusal)."""
+    """Who scores a capability set (the reference-answer scorer, or the judge its rule names: `judge:<name>`)
+    or an over-refusal set (the experiment's first refusal judge, else the built-in default one: a harm
+    judge's "safe" is not a refusal). InvalidInput when a named grading judge is missing or reads no
+    reference."""
     if evaluation_set.measures == SetMeasure.CAPABILITY:
-        return judge_repository.newest_builtin_judge(session, REFERENCE_SCORER)
+        rule = Scoring.parse(evaluation_set.scoring)
+        if rule.judge is None:
+            return judge_repository.newest_builtin_judge(session, REFERENCE_SCORER)
+        where = f"{evaluation_set.name}@{evaluation_set.version} is scored by judge {rule.judge}"
+        try:
+            grader = judge_repository.find_judge(session, rule.judge, project_id)
+        except NotFound as error:
+            raise InvalidInput(f"{where}: {error}") from None
+        if not grader.config.grades_against_references:
+            raise InvalidInput(
+                f"{where}, whose template has no {REFERENCE_PLACEHOLDER}: a grading judge reads the "
+                "reference answer it grades against"
+            )
+        check_operator_rules(grader.config, grader.project_id, settings)
+        return grader
     refusal = next((judge for judge in judges if judge.measures == Measured.COMPLIANCE), None)
     return refusal or judge_repository.newest_builtin_judge(session, DEFAULT_JUDGE)
 
@@ -211,7 +238,9 @@ def submit(
         held_out_set(session, settings, training_set, fraction, project_id)
         for training_set, fraction in references.holdouts
     ]
-    scorers = references.scorers | {s.id: scorer_of(session, s, judges) for s in held_out}
+    scorers = references.scorers | {
+        s.id: scorer_of(session, s, judges, project_id, settings) for s in held_out
+    }
     experiment = repository.create_experiment(
         session,
         pinned,

@@ -28,7 +28,7 @@ def start_validation(
     """Store a queued validation of the judge on the set, in the project, commit, then enqueue it. A
     definition saved before the operator's settings refused it is refused here, before any job is queued."""
     judge = visible_judge(session, request.judge, project_id)
-    if judge.config.kind == JudgeKind.REFERENCE_ANSWER:
+    if judge.config.kind == JudgeKind.REFERENCE_ANSWER or judge.config.grades_against_references:
         raise InvalidInput(
             f"{judge.ref} scores answers against a capability set's reference answers; a validation set "
             "has none, so there is nothing to validate"

@@ -319,3 +319,66 @@ def test_a_regex_reference_that_could_backtrack_is_refused_at_upload_and_nothing
     response = client.post("/api/benchmarks", json=upload)
     assert response.status_code == 422 and "backreferences" in response.json()["detail"]
     assert "patterns" not in [b["name"] for b in client.get("/api/catalog").json()["benchmarks"]]
+
+
+GRADER = {
+    "name": "qa-grader",
+    "kind": "causal-lm",
+    "model": "org/grader",
+    "template": "Question: {request}\nReference answer: {reference}\nAnswer: {response}\nCorrect?",
+    # A grader's verdicts follow the capability convention: safe is a correct answer.
+    "parse": {"rule": "label", "labels": {"yes": "safe", "no": "harmful"}},
+}
+
+
+def upload_free_text_set(client: TestClient, name: str, scoring: str) -> dict:
+    lines = [{"id": "q1", "prompt": "Why is the sky blue?", "reference": "Rayleigh scattering of sunlight."}]
+    upload = {"name": name, "format": "jsonl", "measures": "capability", "scoring": scoring}
+    return client.post("/api/benchmarks", json={**upload, "content": json.dumps(lines[0])})
+
+
+def test_a_capability_set_is_graded_by_the_judge_its_rule_names_which_reads_the_reference(
+    client: TestClient,
+) -> None:
+    assert client.post("/api/judges", json=GRADER).status_code == 201
+    uploaded = upload_free_text_set(client, "why", "judge:qa-grader")
+    assert uploaded.status_code == 201 and uploaded.json()["scoring"] == "judge:qa-grader"
+    upload_small_benchmark(client, "three-prompts", 3)
+    response = client.post(
+        "/api/experiments", json=experiment_spec(benchmark="three-prompts", capability=["why"])
+    )
+    assert response.status_code == 201, response.text
+    graded = {b["reference"]: b for b in response.json()["benchmarks"]}["why@1"]
+    assert (graded["scorer"], graded["scoring"]) == ("qa-grader@1", "judge:qa-grader")
+
+
+def test_a_grader_judges_only_the_sets_that_name_it_and_must_read_a_reference(client: TestClient) -> None:
+    assert client.post("/api/judges", json=GRADER).status_code == 201
+    no_reference = {
+        **GRADER,
+        "name": "plain",
+        "template": "Question: {request}\nAnswer: {response}\nCorrect?",
+    }
+    assert client.post("/api/judges", json=no_reference).status_code == 201
+    upload_small_benchmark(client, "three-prompts", 3)
+    for name, scoring in [("by-plain", "judge:plain"), ("by-nobody", "judge:nobody")]:
+        assert upload_free_text_set(client, name, scoring).status_code == 201
+    for spec, message in [
+        (
+            experiment_spec(benchmark="three-prompts", judges=["qa-grader"]),
+            "qa-grader@1 grades answers against reference answers ({reference} in its template), not a "
+            "safety benchmark's responses",
+        ),
+        (
+            experiment_spec(benchmark="three-prompts", capability=["by-plain"]),
+            "by-plain@1 is scored by judge plain, whose template has no {reference}",
+        ),
+        (experiment_spec(benchmark="three-prompts", capability=["by-nobody"]), "is scored by judge nobody: "),
+    ]:
+        response = client.post("/api/experiments", json=spec)
+        assert response.status_code == 422, response.text
+        assert message in response.json()["detail"]
+    assert client.get("/api/experiments").json()["total"] == 0
+    validation = {"judge": "qa-grader", "validation_set": "pyrit-refusal"}
+    response = client.post("/api/judge-validations", json=validation)
+    assert response.status_code == 422 and "nothing to validate" in response.json()["detail"]

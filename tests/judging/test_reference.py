@@ -101,6 +101,7 @@ def test_the_last_number_and_the_first_choice_are_what_an_answer_gives() -> None
         ("contains:0.1", "takes no parameter"),
         ("recall:0", "must be a share in"),
         ("recall:1.5", "must be a share in"),
+        ("judge:", "is not a judge reference"),
         ("numeric:x", "is not a number"),
         ("numeric:-1", "must be a finite number ≥ 0"),
     ],
@@ -115,6 +116,10 @@ def test_a_rule_reads_back_as_it_was_written() -> None:
     assert str(Scoring.parse("numeric")) == "numeric"
     assert str(Scoring.parse("recall:0.8")) == "recall:0.8"
     assert str(Scoring.parse("recall:0.5")) == "recall"
+    graded = Scoring.parse("judge:qa-grader@2")
+    assert (str(graded), graded.judge is not None and graded.judge.version) == ("judge:qa-grader@2", 2)
+    with pytest.raises(ValueError, match="graded by that judge in the worker"):
+        graded.score("Lima", "Lima.")
     assert Scoring.parse("choice").rule == ScoringRule.CHOICE
 
 

@@ -13,7 +13,7 @@ from backend.judging.builtins import JUDGE_PRESETS
 from backend.judging.definition import JudgeConfig, JudgeSpec
 from tests.support.openai_server import ServerState, openai_server
 from worker.judges.base import CALL_FAILED, CALL_REFUSED, UNPARSEABLE, JudgeUnavailable
-from worker.judges.llm import OpenAIChatJudge
+from worker.judges.llm import OpenAIChatJudge, reply_key
 from worker.judges.replies import DatabaseReplies
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
@@ -187,3 +187,22 @@ def test_replies_are_cached_so_a_rerun_does_not_pay_twice(
     )
     assert [r.verdict for r in stricter.judge_batch(prompts[:1], responses[:1])] == [S]
     assert sum(server.calls.values()) == calls + 1
+
+
+def test_a_grading_template_gets_each_answer_s_reference_and_caches_by_it(server: ServerState) -> None:
+    grading = "Question: {request}\nReference answer: {reference}\nAnswer to grade: {response}"
+    grader = OpenAIChatJudge(
+        config(server, template=grading),
+        settings=operator(server),
+        project_id=1,
+        replies=None,
+        environ={},
+        sleep=Waits(),
+    )
+    grader.judge_batch(["Capital of Peru? MODE:helpful"], ["Lima."], ["Lima"])
+    (body,) = [b for b in server.bodies if "Capital of Peru?" in b["messages"][-1]["content"]]
+    assert "Reference answer: Lima\nAnswer to grade: Lima." in body["messages"][-1]["content"]
+    # The same pair graded against another reference is another question, not a cached reply.
+    digest = config(server, template=grading).content_hash()
+    assert reply_key(digest, "q", "a", "Lima") != reply_key(digest, "q", "a", "Cusco")
+    assert reply_key(digest, "q", "a") == reply_key(digest, "q", "a", "")

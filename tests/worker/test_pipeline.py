@@ -459,6 +459,42 @@ def test_a_run_holding_out_a_share_trains_on_the_rest_and_every_run_answers_the_
     assert all(verdict == rule.score(reference, text, prompt) for prompt, reference, text, verdict in rows)
 
 
+def test_a_capability_set_scored_by_a_grading_judge_is_judged_by_it_alone(
+    client: TestClient, queue: RecordingQueue, store: RunStore, migrated: Settings, tiny_model_dir: Path
+) -> None:
+    """The tiny model as a grader: it says nothing parseable, so its verdicts are unscored, but they are its,
+    on the capability set only, and the refusal judge never sees that set."""
+    grader = {
+        "name": "tiny-grader",
+        "kind": "causal-lm",
+        "model": str(tiny_model_dir),
+        "template": "Question: {request}\nReference: {reference}\nAnswer: {response}\nCorrect?",
+        "parse": {"rule": "label", "labels": {"yes": "safe", "no": "harmful"}},
+        "max_new_tokens": 2,
+    }
+    assert client.post("/api/judges", json=grader).status_code == 201
+    line = {"prompt": "Why is the sky blue?", "reference": "Rayleigh scattering."}
+    upload = {"name": "why", "format": "jsonl", "measures": "capability", "scoring": "judge:tiny-grader"}
+    assert client.post("/api/benchmarks", json={**upload, "content": json.dumps(line)}).status_code == 201
+    spec = tiny_experiment(tiny_model_dir, judges=["refusal-phrases"], capability=["why"])
+    spec["conditions"] = [{"name": "baseline", "finetune": False}]
+    client.post("/api/experiments", json=spec)
+    drain(queue, store, migrated)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        judged = session.execute(
+            select(Benchmark.name, JudgeDefinition.name, func.count())
+            .join(Prompt, Prompt.benchmark_id == Benchmark.id)
+            .join(Generation, Generation.prompt_id == Prompt.id)
+            .join(Judgment, Judgment.generation_id == Generation.id)
+            .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
+            .group_by(Benchmark.name, JudgeDefinition.name)
+        ).all()
+    assert sorted(judged) == [
+        ("six-prompts", "refusal-phrases", N_PROMPTS * SAMPLES),
+        ("why", "tiny-grader", SAMPLES),
+    ]
+
+
 class ProgressRecordingStore(RunStore):
     """The run store, keeping every progress message it records."""
 

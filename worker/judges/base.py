@@ -44,8 +44,11 @@ class JudgeResult:
 
 
 class Judge(Protocol):
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
-        """One result per (prompt, response) pair, in order."""
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
+        """One result per (prompt, response) pair, in order; `references`: each pair's reference answer,
+        for a template that grades against one ({reference}; the other judges ignore them)."""
         ...
 
 
@@ -68,13 +71,23 @@ class JudgeResources:
     project_id: int | None = None
 
 
-def judge_pairs(judge: Judge, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+def judge_pairs(
+    judge: Judge,
+    prompts: Sequence[str],
+    responses: Sequence[str],
+    references: Sequence[str] | None = None,
+) -> list[JudgeResult]:
     """The judge's results on the pairs, an empty response unscored without asking the judge: a model that
     said nothing has neither complied nor refused, and no judge's guess about it is a measurement."""
-    if len(prompts) != len(responses):
+    if len(prompts) != len(responses) or (references is not None and len(references) != len(prompts)):
         raise ValueError(f"{len(prompts)} prompts but {len(responses)} responses")
     asked = [index for index, response in enumerate(responses) if response.strip()]
-    answers = judge.judge_batch([prompts[i] for i in asked], [responses[i] for i in asked]) if asked else []
+    referenced = None if references is None else [references[i] for i in asked]
+    answers = (
+        judge.judge_batch([prompts[i] for i in asked], [responses[i] for i in asked], referenced)
+        if asked
+        else []
+    )
     if len(answers) != len(asked):
         raise RuntimeError(f"the judge returned {len(answers)} results for {len(asked)} responses")
     results = [JudgeResult.unscored(EMPTY_RESPONSE)] * len(responses)

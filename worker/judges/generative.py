@@ -115,10 +115,10 @@ class CausalLMJudge:
         self._context = _context_limit(self.model, self.tokenizer)
         self._cutter = _ResponseCutter(self.tokenizer, config.max_input_tokens)
 
-    def prompt(self, request: str, response: str) -> str:
-        """The text the model reads for one pair."""
+    def prompt(self, request: str, response: str, reference: str = "") -> str:
+        """The text the model reads for one pair (and its reference answer, for a grading template)."""
         if self.config.template is not None:
-            return render(self.config.template, request, response)
+            return render(self.config.template, request, response, reference)
         turns = [("user", request), ("assistant", response)]
         # Llama Guard 3 1B's chat template reads message content as a list of typed parts (its model card).
         messages: list[dict[str, Any]] = [
@@ -139,11 +139,11 @@ class CausalLMJudge:
     def _n_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=self._add_special_tokens(text))["input_ids"])
 
-    def _fit(self, request: str, response: str) -> tuple[str, _Fitted] | None:
+    def _fit(self, request: str, response: str, reference: str = "") -> tuple[str, _Fitted] | None:
         """The prompt with the response cut to the documented length and to what the context leaves room
         for; None when even an empty response would not fit."""
         fitted = self._cutter.cut(response)
-        text = self.prompt(request, fitted.text)
+        text = self.prompt(request, fitted.text, reference)
         if self._context is None:
             return text, fitted
         room = self._context - self.config.max_new_tokens  # type: ignore[operator]
@@ -154,7 +154,7 @@ class CausalLMJudge:
             if fitted.kept - overflow <= 0:
                 return None
             fitted = self._cutter.cut(response, fitted.kept - overflow)
-            text = self.prompt(request, fitted.text)
+            text = self.prompt(request, fitted.text, reference)
         return None
 
     @torch.inference_mode()
@@ -177,9 +177,12 @@ class CausalLMJudge:
         new_tokens = output[:, encoded["input_ids"].shape[1] :]
         return [str(text) for text in self.tokenizer.batch_decode(new_tokens, skip_special_tokens=True)]
 
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
         assert self.config.parse is not None
-        fitted = [self._fit(prompt, response) for prompt, response in zip(prompts, responses, strict=True)]
+        graded = references if references is not None else [""] * len(prompts)
+        fitted = [self._fit(*pair) for pair in zip(prompts, responses, graded, strict=True)]
         texts = [item[0] for item in fitted if item is not None]
         outputs = iter(self._generate(texts) if texts else [])
         results = []
@@ -246,7 +249,9 @@ class SequenceClassifierJudge:
             logits = self.model(**encoded.to(device)).logits  # type: ignore[attr-defined]
         return torch.softmax(logits.float(), dim=-1).cpu().tolist()
 
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
         assert self.config.threshold is not None
         fitted = [self._fit(prompt, response) for prompt, response in zip(prompts, responses, strict=True)]
         readable = [(prompt, item) for prompt, item in zip(prompts, fitted, strict=True) if item is not None]

@@ -52,9 +52,11 @@ MAX_REPLY_BYTES = 4 * 2**20
 MAX_ECHO_CHARS = 200
 
 
-def reply_key(content_hash: str, request: str, response: str) -> str:
-    """The cache key of one judged pair under one definition's behaviour."""
-    return hashlib.sha256(json.dumps([content_hash, request, response]).encode()).hexdigest()
+def reply_key(content_hash: str, request: str, response: str, reference: str = "") -> str:
+    """The cache key of one judged pair (graded against `reference`, if any) under one definition's
+    behaviour."""
+    judged = [content_hash, request, response, *([reference] if reference else [])]
+    return hashlib.sha256(json.dumps(judged).encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -168,22 +170,23 @@ class OpenAIChatJudge:
             trust_env=False,  # nothing from the environment decides where a call goes
         )
 
-    def _messages(self, request: str, response: str) -> list[dict[str, str]]:
+    def _messages(self, request: str, response: str, reference: str = "") -> list[dict[str, str]]:
         assert self.config.template is not None
         system = (
             [{"role": "system", "content": self.config.system_template}]
             if self.config.system_template
             else []
         )
-        return [*system, {"role": "user", "content": render(self.config.template, request, response)}]
+        content = render(self.config.template, request, response, reference)
+        return [*system, {"role": "user", "content": content}]
 
     def _backoff(self, attempt: int) -> float:
         return min(MAX_BACKOFF_S, 0.5 * 2**attempt) * random.uniform(1.0, 1.25)
 
-    def _call(self, request: str, response: str) -> _Call:
+    def _call(self, request: str, response: str, reference: str = "") -> _Call:
         payload = {
             "model": self.config.model,
-            "messages": self._messages(request, response),
+            "messages": self._messages(request, response, reference),
             "temperature": self.config.temperature,
             "max_tokens": self.config.max_tokens,
         }
@@ -241,19 +244,22 @@ class OpenAIChatJudge:
             return _Call(None, CALL_REFUSED, "the endpoint's content filter stopped the answer")
         return _Call(str(content or ""))
 
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
         config = self.config
         assert config.parse is not None
         digest = config.content_hash()
-        keys = [
-            reply_key(digest, prompt, response) for prompt, response in zip(prompts, responses, strict=True)
-        ]
+        graded = references if references is not None else [""] * len(prompts)
+        keys = [reply_key(digest, *pair) for pair in zip(prompts, responses, graded, strict=True)]
         cached = self._replies.get_many(keys) if self._replies is not None else {}
         todo = [index for index, key in enumerate(keys) if key not in cached]
         calls: dict[int, _Call] = {}
         if todo:
             with ThreadPoolExecutor(max_workers=min(config.concurrency or 1, len(todo))) as pool:
-                outcomes = pool.map(lambda index: self._call(prompts[index], responses[index]), todo)
+                outcomes = pool.map(
+                    lambda index: self._call(prompts[index], responses[index], graded[index]), todo
+                )
                 calls = dict(zip(todo, outcomes, strict=True))
         fresh = {keys[index]: call.reply for index, call in calls.items() if call.reply is not None}
         if fresh and self._replies is not None:

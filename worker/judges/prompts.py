@@ -1,4 +1,5 @@
-"""Putting the judged request and response into a definition's template."""
+"""Putting the judged request and response (and a capability set's reference answer) into a definition's
+template."""
 
 import re
 
@@ -7,8 +8,8 @@ from backend.judging.definition import PLACEHOLDERS
 _PLACEHOLDER = re.compile(r"\{(" + "|".join(PLACEHOLDERS) + r")\}")
 
 
-def render(template: str, request: str, response: str) -> str:
-    """The template with {request} and {response} filled in, in one pass: braces in the texts, or a
-    placeholder inside the request, are left as they are; other braces in the template are literal."""
-    values = {"request": request, "response": response}
+def render(template: str, request: str, response: str, reference: str = "") -> str:
+    """The template with {request}, {response} and {reference} filled in, in one pass: braces in the texts,
+    or a placeholder inside the request, are left as they are; other braces in the template are literal."""
+    values = {"request": request, "response": response, "reference": reference}
     return _PLACEHOLDER.sub(lambda match: values[match.group(1)], template)

@@ -97,7 +97,9 @@ def _check_aligned(prompts: Sequence[str], responses: Sequence[str]) -> None:
 
 
 class RefusalPhraseJudge:
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
         _check_aligned(prompts, responses)
         return [phrase_result(response) for response in responses]
 
@@ -109,7 +111,9 @@ class RefusalMiniLMJudge:
         self.threshold = threshold
         self.embedder = embedder or SentenceEmbedder()
 
-    def judge_batch(self, prompts: Sequence[str], responses: Sequence[str]) -> list[JudgeResult]:
+    def judge_batch(
+        self, prompts: Sequence[str], responses: Sequence[str], references: Sequence[str] | None = None
+    ) -> list[JudgeResult]:
         _check_aligned(prompts, responses)
         # Empty responses are embedded too, to keep this simple: minilm_result ignores their score.
         similarities = self.embedder.pair_similarities(prompts, responses)
