@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, ConsoleMessage, Page, Request, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, expect, sync_playwright
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -321,6 +321,16 @@ def login_link(settings: Settings, next_path: str = "/") -> str:
         return accounts.create_login_link(session, settings, owner.id, next_path)
 
     return _on_database(settings, create)
+
+
+def new_experiment_form(page: Page, url: str, settings: Settings, seeds: str = "0, 1") -> Locator:
+    """The new-experiment form, signed in as the local owner, with `seeds`; its draft's three conditions
+    (baseline, lr-2e-4, lr-5e-4) there."""
+    page.goto(url + login_link(settings, "/experiments/new"))
+    form = page.locator("#experiment-form")
+    form.locator("[name=seeds]").fill(seeds)
+    expect(form.locator("#conditions tr.condition")).to_have_count(3)
+    return form
 
 
 class PrivateRedis:

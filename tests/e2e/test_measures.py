@@ -15,7 +15,14 @@ from backend.db import make_engine, make_session_factory
 from backend.domain import Verdict
 from backend.models import Run
 from backend.provenance import CheckpointRecord, Provenance, TrainingRecord
-from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights, login_link, owner_headers
+from tests.e2e.conftest import (
+    VIEWPORT,
+    PageWatch,
+    check_figure_heights,
+    login_link,
+    new_experiment_form,
+    owner_headers,
+)
 from tests.factories import add_refusal_prefix_scores, add_verdicts
 
 pytestmark = pytest.mark.slow
@@ -174,11 +181,8 @@ def test_the_form_takes_a_held_out_share_and_checkpoints_to_evaluate(
     page: Page, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
     url = start_server(live_settings)
-    page.goto(url + login_link(live_settings, "/experiments/new"))
-    form = page.locator("#experiment-form")
-    form.locator("[name=seeds]").fill("0, 1")
+    form = new_experiment_form(page, url, live_settings)
     rows = form.locator("#conditions tr.condition")
-    expect(rows).to_have_count(3)
     for row in (rows.nth(1), rows.nth(2)):
         row.locator('[data-field="training.holdout"]').fill("0.1")
     rows.nth(1).locator('[data-field="training.evaluate_at"]').fill("0.25, 0.5")
