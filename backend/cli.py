@@ -168,14 +168,22 @@ def watch(settings: Settings, experiment_id: int, interval_s: float = 5.0) -> bo
         experiment = _check(httpx.get(url, headers=api_headers(settings), timeout=30))
         runs = experiment["runs"]
         finished = [r for r in runs if RunStatus(r["status"]).is_terminal]
+        # Intermediate checkpoints' evaluations (the erosion curve) belong to no condition but finish too.
+        checkpoints = experiment["checkpoint_status_counts"]
+        checkpoints_left = sum(n for status, n in checkpoints.items() if not RunStatus(status).is_terminal)
         elapsed = time.monotonic() - started
-        print(f"\n[{elapsed / 60:5.1f} min] {len(finished)}/{len(runs)} runs finished")
+        print(f"\n[{elapsed / 60:5.1f} min] {len(finished)}/{len(runs)} runs finished", end="")
+        if checkpoints:
+            total = sum(checkpoints.values())
+            print(f", {total - checkpoints_left}/{total} checkpoint evaluations", end="")
+        print()
         # A refusal judge's rate is the share of responses that comply, not a harm rate.
         rate_name = "complies" if experiment["judges"][0]["measures"] == Measured.COMPLIANCE else "harmful"
         for run in runs:
             print(_progress_line(run, rate_name))
-        if len(finished) == len(runs):
-            return all(r["status"] == RunStatus.DONE for r in runs)
+        if len(finished) == len(runs) and checkpoints_left == 0:
+            done = all(r["status"] == RunStatus.DONE for r in runs)
+            return done and set(checkpoints) <= {RunStatus.DONE.value}
         time.sleep(interval_s)
 
 

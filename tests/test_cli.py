@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 
@@ -86,3 +87,33 @@ def test_judge_add_posts_a_yaml_definition(
         definition.write_text("name: strict-minilm\nkind: refusal-minilm\nthreshold: 0.5\n")
         cli.main(["judge", "add", str(definition)])
         assert "judge strict-minilm@2" in capsys.readouterr().out
+
+
+def test_watch_waits_for_the_checkpoints_evaluations_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The runs of the conditions done, an intermediate checkpoint still queued: not finished yet."""
+    run = {
+        "condition_name": "tuned",
+        "seed": 0,
+        "status": "done",
+        "progress": 1.0,
+        "progress_message": "done",
+        "error": None,
+    }
+    states = [{"queued": 1, "done": 1}, {"done": 2}]
+    answers = iter(
+        {
+            "runs": [{**run, "rate": None}],
+            "judges": [{"measures": "compliance"}],
+            "checkpoint_status_counts": s,
+        }
+        for s in states
+    )
+    asked: list[str] = []
+
+    def get(url: str, **_: object) -> httpx.Response:
+        asked.append(url)
+        return httpx.Response(200, json=next(answers), request=httpx.Request("GET", url))
+
+    monkeypatch.setattr(httpx, "get", get)
+    assert cli.watch(Settings(token="ssk_test"), 7, interval_s=0)
+    assert len(asked) == 2

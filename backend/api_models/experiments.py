@@ -162,6 +162,9 @@ class ExperimentRead(ExperimentSummary):
     spec: ExperimentSpec
     conditions: list[ConditionRead]
     runs: list[RunRead]
+    # The evaluations of intermediate checkpoints (training.evaluate_at) by status: no condition's runs, but
+    # the experiment is not finished while one is.
+    checkpoint_status_counts: dict[str, int]
 
 
 class ExperimentStateRead(ReadModel):

@@ -253,7 +253,7 @@ def _columns(row: Run) -> dict[str, object]:
     return {column.key: getattr(row, column.key) for column in Run.__table__.columns}
 
 
-def _status_counts(runs: Iterable[Run | RunRead]) -> dict[str, int]:
+def _status_counts(runs: Iterable[Run | RunRead | CheckpointRun]) -> dict[str, int]:
     return dict(Counter(run.status.value for run in runs))
 
 
@@ -288,6 +288,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         description=experiment.description,
         created_at=experiment.created_at,
         status_counts=_status_counts(runs),
+        checkpoint_status_counts=_status_counts(checkpoint_runs(session, [run.id for run in runs])),
         base_model=experiment.base_model,
         base_model_revision=experiment.base_model_revision,
         benchmark_id=experiment.benchmark_id,

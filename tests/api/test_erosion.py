@@ -63,6 +63,20 @@ def test_the_final_checkpoint_is_implied(client: TestClient, queue: RecordingQue
         assert len(queue.sent) == runs
 
 
+def test_the_experiment_counts_its_checkpoints_evaluations_by_status(client: TestClient) -> None:
+    upload_small_benchmark(client, "four-prompts", 4)
+    experiment = client.post("/api/experiments", json=_with_checkpoints([0.5])).json()
+    # lr-2e-4's two seeds each evaluate their checkpoint at half of training.
+    assert experiment["checkpoint_status_counts"] == {"queued": 2}
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        first = session.scalars(select(Run).where(Run.checkpoint_of_id.is_not(None)).order_by(Run.id)).first()
+        assert first is not None
+        add_verdicts(session, first.id, [[S]] * 4)
+    again = client.get(f"/api/experiments/{experiment['id']}").json()
+    assert again["checkpoint_status_counts"] == {"queued": 1, "done": 1}
+    assert client.get(f"/api/experiments/{experiment['id']}/state").json()["unfinished"] == 5 + 1
+
+
 def test_each_training_run_queues_an_evaluation_of_each_intermediate_checkpoint_after_it(
     client: TestClient, queue: RecordingQueue
 ) -> None:

@@ -11,7 +11,7 @@ import { Figures } from "./experiment/figures.js";
 import { renderGrid } from "./experiment/grid.js";
 import { erosionQuery, renderErosion } from "./experiment/erosion.js";
 import { Report } from "./experiment/report.js";
-import { renderRuns, runHref } from "./experiment/runs.js";
+import { TERMINAL, renderRuns, runHref } from "./experiment/runs.js";
 import { ShareLinks } from "./experiment/sharing.js";
 import { renderTables } from "./experiment/tables.js";
 
@@ -67,8 +67,12 @@ class Poller {
 
 function partialNotice(experiment, unfinished, stale) {
   const notice = byId("partial");
-  notice.hidden = unfinished === 0;
-  notice.textContent = `${unfinished} of ${experiment.runs.length} runs still running: every figure and number below shows partial data and updates by itself.`
+  // The intermediate checkpoints' evaluations (the erosion curve) are no condition's runs, but still work.
+  const checkpoints = Object.entries(experiment.checkpoint_status_counts);
+  const checkpointsLeft = checkpoints.filter(([status]) => !TERMINAL.has(status)).reduce((n, [, count]) => n + count, 0);
+  notice.hidden = unfinished + checkpointsLeft === 0;
+  const left = checkpointsLeft ? ` and ${checkpointsLeft} checkpoint evaluations` : "";
+  notice.textContent = `${unfinished} of ${experiment.runs.length} runs${left} still running: every figure and number below shows partial data and updates by itself.`
     + (stale ? " A run is being judged: the statistics and figures are those of the runs' state before it, and move when it finishes." : "");
 }
 

@@ -3,7 +3,7 @@ import { api, shareToken } from "../../api.js";
 import { byId, el, setRows, statusBadge } from "../../dom.js";
 import { incoherentShare, percent, rateText } from "../../format.js";
 
-const TERMINAL = new Set(["done", "failed", "cancelled"]);
+export const TERMINAL = new Set(["done", "failed", "cancelled"]);
 
 export const unfinishedRuns = (experiment) => experiment.runs.filter((run) => !TERMINAL.has(run.status));
 
