@@ -262,6 +262,21 @@ def check_figure_heights(page: Page) -> None:
         assert abs(drawn - asked) <= 2, f"{name} is {drawn} px tall, drawn for {asked}"
 
 
+def check_figure_heights_after_resize(page: Page, size: dict[str, int], timeout_s: float = 10) -> None:
+    """Resize the window, then check_figure_heights once Plotly has redrawn (it redraws on the resize event
+    after a debounce, later on a loaded machine): the last check's failure if it never passes."""
+    page.set_viewport_size(size)  # type: ignore[arg-type]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.wait_for_timeout(300)
+        try:
+            check_figure_heights(page)
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+
+
 @pytest.fixture
 def page(browser: Browser, start_server: Callable[[Settings], str]) -> Iterator[Page]:
     """A page in a fresh context, closed before any server the test started stops (a dashboard still polling

@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     VIEWPORT,
     PageWatch,
     check_figure_heights,
+    check_figure_heights_after_resize,
     login_link,
     new_experiment_form,
     owner_headers,
@@ -124,12 +125,8 @@ def _shows_the_measures(page: Page, watch: PageWatch) -> None:
     assert lines >= 3
     expect(page.locator("#by-scored-set")).to_contain_text(CAPABILITY)
     check_figure_heights(page)
-    page.set_viewport_size({"width": 900, "height": 800})
-    page.wait_for_timeout(500)
-    check_figure_heights(page)
-    page.set_viewport_size(VIEWPORT)
-    page.wait_for_timeout(500)
-    check_figure_heights(page)
+    check_figure_heights_after_resize(page, {"width": 900, "height": 800})
+    check_figure_heights_after_resize(page, VIEWPORT)
     watch.assert_clean()
 
 

@@ -14,7 +14,13 @@ from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, Verdict
 from backend.models import Run
-from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights, owner_headers
+from tests.e2e.conftest import (
+    VIEWPORT,
+    PageWatch,
+    check_figure_heights,
+    check_figure_heights_after_resize,
+    owner_headers,
+)
 from tests.e2e.test_browser import FIGURES, upload_benchmark
 from tests.factories import add_verdicts, judge_again
 
@@ -95,9 +101,7 @@ def _downloads_work(page: Page, experiment_id: int, tmp_path: Path) -> None:
 
 def _resizes_keep_figures_tall(page: Page, tmp_path: Path, scope: str) -> None:
     for size in ({"width": 900, "height": 700}, {"width": 1600, "height": 1100}, VIEWPORT):
-        page.set_viewport_size(size)  # type: ignore[arg-type]
-        page.wait_for_timeout(600)  # Plotly redraws on the window's resize event, after a short debounce
-        check_figure_heights(page)
+        check_figure_heights_after_resize(page, size)
     page.screenshot(path=str(tmp_path / f"share-{scope}.png"), full_page=True)  # resizes the window too
     page.wait_for_timeout(600)
     check_figure_heights(page)
