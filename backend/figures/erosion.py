@@ -30,7 +30,7 @@ def erosion_curves(erosion: ErosionRead, measures: list[Measure]) -> FigureJSON:
             figure.add_trace(line, row=row, col=1)
         figure.update_yaxes(title_text=measure.axis, range=[0, 100], row=row, col=1)
     for index, seed in enumerate(erosion.seeds):
-        _mark_convergence(figure, seed, _color(index))
+        _mark_convergence(figure, seed, _color(index), index)
     figure.update_xaxes(range=[0, 1.02], tickformat=".0%")
     figure.update_xaxes(
         title_text="training progress (share of steps; dotted: where each seed's task loss converged)",
@@ -88,8 +88,13 @@ def _seed_line(
     )
 
 
-def _mark_convergence(figure: go.Figure, seed: ErosionSeedRead, color: str) -> None:
-    """A dotted line across every panel at the seed's converged step, as a share of its steps."""
+# Pixels between the labels of seeds' converged steps: seeds often converge at (nearly) the same step.
+_LABEL_STEP_PX = 14
+
+
+def _mark_convergence(figure: go.Figure, seed: ErosionSeedRead, color: str, index: int) -> None:
+    """A dotted line across every panel at the seed's converged step, as a share of its steps; the index-th
+    seed's label a line lower than the one before, so labels at the same step stay readable."""
     if seed.converged_step is None or not seed.steps:
         return
     figure.add_vline(
@@ -99,4 +104,5 @@ def _mark_convergence(figure: go.Figure, seed: ErosionSeedRead, color: str) -> N
         annotation_text=f"seed {seed.seed}: step {seed.converged_step}/{seed.steps}",
         annotation_position="top left",
         annotation_font_color=color,
+        annotation_yshift=-_LABEL_STEP_PX * index,
     )
