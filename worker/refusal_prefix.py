@@ -40,8 +40,8 @@ def refusal_prefix_scores(
             raise ValueError(f"the refusal openings of {prompt[:60]!r} must be non-empty and prefix-free")
     openings_ids = [tokenizer(list(openings), add_special_tokens=False)["input_ids"] for _, openings in items]
     # Prompts per pass: as many as keep the openings' logits over the vocabulary within the budget.
-    rows_per_prompt = max(len(ids) * max(map(len, ids)) for ids in openings_ids) * len(tokenizer)
-    per_pass = max(1, LOGIT_BUDGET // rows_per_prompt)
+    logits_per_prompt = max(len(ids) * max(map(len, ids)) for ids in openings_ids) * len(tokenizer)
+    per_pass = max(1, LOGIT_BUDGET // logits_per_prompt)
     scores = []
     for start in range(0, len(items), per_pass):
         prompts = [prompt for prompt, _ in items[start : start + per_pass]]

@@ -54,12 +54,16 @@ def test_the_score_is_the_openings_summed_probability(
     assert alone[0] == pytest.approx(_probability(model, tokenizer, PROMPTS[0], "I cannot"), rel=1e-4)
 
 
-def test_batching_does_not_change_the_score(tiny: tuple[PreTrainedModel, PreTrainedTokenizerBase]) -> None:
+def test_batching_does_not_change_the_score(
+    tiny: tuple[PreTrainedModel, PreTrainedTokenizerBase], monkeypatch: pytest.MonkeyPatch
+) -> None:
     model, tokenizer = tiny
     items = [(p, PHRASES) for p in PROMPTS]
     batched = refusal_prefix_scores(model, tokenizer, items)
     one_by_one = [refusal_prefix_scores(model, tokenizer, [item])[0] for item in items]
     assert batched == pytest.approx(one_by_one, rel=1e-4)
+    monkeypatch.setattr("worker.refusal_prefix.LOGIT_BUDGET", 1)  # one prompt per pass
+    assert refusal_prefix_scores(model, tokenizer, items) == pytest.approx(batched, rel=1e-4)
     # Openings of different token lengths share the prompt's cache, each padded to the longest.
     for prompt in PROMPTS:
         for opening in PHRASES:
