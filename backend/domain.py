@@ -53,10 +53,12 @@ class TaskName(StrEnum):
     RUN = "seedscope.run"
     # Takes a judge validation's id, not a run's.
     VALIDATE_JUDGE = "seedscope.validate-judge"
+    # Takes a rescoring's id: a judge added to an experiment judges its stored responses.
+    RESCORE = "seedscope.rescore"
 
 
-class ValidationStatus(StrEnum):
-    """A judge validation job: queued, running in a worker, then done or failed."""
+class JudgeJobStatus(StrEnum):
+    """A judge job (a validation, a rescoring): queued, running in a worker, then done or failed."""
 
     QUEUED = "queued"
     RUNNING = "running"

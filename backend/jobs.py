@@ -7,7 +7,7 @@ again by the sweep (worker.sweep); a user retries a job that is neither done nor
 keeps stopping its workers fails after Settings.job_max_attempts. The statements behind all of this are
 written once, for any kind, in backend.repositories.leases.
 
-A new kind (rescoring stored responses with another judge, a judge stress test) declares its table, its
+A new kind (a judge stress test, say) declares its table, its
 statuses and its task here, and adds itself to JOB_KINDS so that the sweep covers it.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from backend.domain import STAGE_STATUSES, RunStatus, TaskName, ValidationStatus
-from backend.models import JobRow, JudgeValidation, Run
+from backend.domain import STAGE_STATUSES, JudgeJobStatus, RunStatus, TaskName
+from backend.models import JobRow, JudgeValidation, Rescoring, Run
 
 R = TypeVar("R", bound=JobRow)
 
@@ -65,11 +65,21 @@ VALIDATIONS = JobKind(
     noun="judge validation",
     model=JudgeValidation,
     task=TaskName.VALIDATE_JUDGE,
-    queued=ValidationStatus.QUEUED,
-    working=(ValidationStatus.RUNNING,),
-    done=ValidationStatus.DONE,
-    failed=ValidationStatus.FAILED,
+    queued=JudgeJobStatus.QUEUED,
+    working=(JudgeJobStatus.RUNNING,),
+    done=JudgeJobStatus.DONE,
+    failed=JudgeJobStatus.FAILED,
+)
+
+RESCORINGS = JobKind(
+    noun="rescoring",
+    model=Rescoring,
+    task=TaskName.RESCORE,
+    queued=JudgeJobStatus.QUEUED,
+    working=(JudgeJobStatus.RUNNING,),
+    done=JudgeJobStatus.DONE,
+    failed=JudgeJobStatus.FAILED,
 )
 
 # Every kind the sweep covers. They share one broker queue, which the sweep relies on (see requeue_stranded).
-JOB_KINDS: tuple[JobKind[Any], ...] = (RUNS, VALIDATIONS)
+JOB_KINDS: tuple[JobKind[Any], ...] = (RUNS, VALIDATIONS, RESCORINGS)

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, declared_attr, mapped_column, relationship
 
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
-from backend.domain import JudgeRef, Role, RunStatus, ShareScope, ValidationStatus, Verdict
+from backend.domain import JudgeJobStatus, JudgeRef, Role, RunStatus, ShareScope, Verdict
 from backend.experiment_definition import ExperimentSpec, StoredCondition
 from backend.provenance import Provenance, SelfWrittenResponses
 
@@ -299,14 +299,20 @@ class Experiment(Base):
     # The definition as submitted (its judges pinned to versions), for re-submission and provenance.
     spec: Mapped[ExperimentSpec] = mapped_column(JSONModel(ExperimentSpec))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Who last chose the headline judge (moved it first among judge_links), and when; None while it is the
+    # first judge of the definition as submitted.
+    headline_chosen_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    headline_chosen_at: Mapped[datetime | None]
 
     project: Mapped[Project] = relationship()
+    headline_chosen_by: Mapped[User | None] = relationship()
     benchmark: Mapped[Benchmark] = relationship()
     training_set: Mapped[TrainingSet] = relationship()
     conditions: Mapped[list["Condition"]] = relationship(
         back_populates="experiment", order_by="Condition.position", cascade="all, delete-orphan"
     )
-    # The judge definitions, pinned at submit, in order: the first one's verdicts make the headline rate.
+    # The judge definitions, pinned at submit or added later (rescorings), in order: the first one's verdicts
+    # make the headline rate.
     judge_links: Mapped[list["ExperimentJudge"]] = relationship(
         order_by="ExperimentJudge.position", cascade="all, delete-orphan"
     )
@@ -679,8 +685,8 @@ class JudgeValidation(JobRow, Base):
     project_id: Mapped[int] = mapped_column(ForeignKey("projects.id"), index=True)
     judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"), index=True)
     validation_set_id: Mapped[int] = mapped_column(ForeignKey("validation_sets.id"), index=True)
-    status: Mapped[ValidationStatus] = mapped_column(
-        _str_enum(ValidationStatus, "validation_status"), default=ValidationStatus.QUEUED
+    status: Mapped[JudgeJobStatus] = mapped_column(
+        _str_enum(JudgeJobStatus, "validation_status"), default=JudgeJobStatus.QUEUED
     )
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     # The headline figures, as columns so the best validation of a judge is one query; the rest (precision,
@@ -694,6 +700,25 @@ class JudgeValidation(JobRow, Base):
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # Judging time, model loading excluded.
     seconds: Mapped[float | None] = mapped_column(Float)
+
+
+class Rescoring(JobRow, Base):
+    """A judge added to an experiment after submit, judging the responses its runs had already stored: a
+    worker job. Runs that start after the judge was added judge with it themselves."""
+
+    __tablename__ = "rescorings"
+    __table_args__ = (UniqueConstraint("experiment_id", "judge_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"), index=True)
+    status: Mapped[JudgeJobStatus] = mapped_column(
+        _str_enum(JudgeJobStatus, "rescoring_status"), default=JudgeJobStatus.QUEUED
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Responses this job judged (its earlier attempts included), and the judging time, model loading excluded.
+    n_judged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
 class ValidationJudgment(_Verdict, Base):

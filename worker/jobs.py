@@ -2,12 +2,15 @@
 fails it with a readable error, and lets go of it."""
 
 import logging
+import time
 from collections.abc import Callable
 
 from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.orm import Session
 
 from backend.config import Settings
 from backend.jobs import R
+from backend.services import snapshots
 from worker.generation import GenerationOutOfMemory
 from worker.judges.base import JudgeUnavailable
 from worker.lease import Heartbeat, JobCancelled, JobStore, Lease, LeaseLost, lease_owner
@@ -69,3 +72,17 @@ def work_on(
             except DATABASE_UNREACHABLE as error:
                 log.warning("%s: could not release the lease (%s); it expires on its own", name, error)
     return True
+
+
+def refresh_dashboard(open_session: Callable[[], Session], experiment_id: int) -> None:
+    """The experiment's default dashboard views for its new state (backend.services.snapshots), after a job
+    changed it, so the first view reads them instead of computing them. A failure here costs the API a
+    computation, not the job: it is logged, never raised."""
+    started = time.perf_counter()
+    try:
+        with open_session() as session:
+            snapshots.precompute(session, experiment_id)
+    except Exception:
+        log.exception("experiment %s: could not precompute the dashboard", experiment_id)
+        return
+    log.info("experiment %s: dashboard precomputed in %.1f s", experiment_id, time.perf_counter() - started)

@@ -40,7 +40,7 @@ from backend.models import (
 from backend.provenance import Provenance, SelfWrittenResponses
 from backend.repositories import catalog as catalog_repository
 from backend.repositories import judges as judge_repository
-from backend.repositories.cells import refresh_prompt_cells
+from backend.repositories.cells import add_judgments
 from backend.repositories.judges import judges_of_experiment
 from worker.coherence import Coherence
 from worker.generation import GeneratedText
@@ -432,32 +432,29 @@ class RunStore(JobStore[Run]):
 
     def add_judgments(self, lease: Lease, judge_id: int, judged: Iterable[tuple[int, JudgeResult]]) -> None:
         """Store judgments (ignoring ones already there) and recount the run's prompt cells, atomically."""
-        rows = [
-            {
-                "generation_id": generation_id,
-                "judge_id": judge_id,
-                "verdict": result.verdict,
-                "score": result.score,
-                "output": result.output,
-                "details": result.details,
-                "created_at": utcnow(),
-            }
-            for generation_id, result in judged
-        ]
         with self._sessions.begin() as session:
             self._hold(session, lease)
-            _insert_ignoring_duplicates(session, Judgment, rows, ["generation_id", "judge_id"])
-            touched = session.scalars(
-                select(Generation.prompt_id)
-                .where(Generation.id.in_([r["generation_id"] for r in rows]))
-                .distinct()
-            ).all()
-            refresh_prompt_cells(session, lease.job_id, judge_id, touched)
+            add_judgments(session, judge_id, judgment_rows(judged))
+
+
+def judgment_rows(judged: Iterable[tuple[int, JudgeResult]]) -> list[dict[str, Any]]:
+    """Judgment rows (without the judge) for (generation id, verdict) pairs."""
+    return [
+        {
+            "generation_id": generation_id,
+            "verdict": result.verdict,
+            "score": result.score,
+            "output": result.output,
+            "details": result.details,
+            "created_at": utcnow(),
+        }
+        for generation_id, result in judged
+    ]
 
 
 def _insert_ignoring_duplicates(
     session: Session,
-    model: type[Generation] | type[Judgment] | type[RefusalPrefixScore],
+    model: type[Generation] | type[RefusalPrefixScore],
     rows: list[dict[str, Any]],
     keys: list[str],
 ) -> None:

@@ -7,9 +7,8 @@ from functools import cache
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
 from backend.domain import RunStatus, TaskName
-from backend.services import snapshots
 from worker.app import celery, settings
-from worker.jobs import DATABASE_UNREACHABLE, readable, work_on
+from worker.jobs import DATABASE_UNREACHABLE, readable, refresh_dashboard, work_on
 from worker.lease import JobCancelled, Lease, LeaseLost
 from worker.models.cache import ModelCache
 from worker.pipeline import STAGES, Job, next_stage
@@ -63,21 +62,7 @@ def _run_stages(job: Job) -> None:
         finished.add(status)
     job.store.finish_run(job.lease)
     log.info("run %s: done", job.lease.job_id)
-    _refresh_dashboard(job.store, job.context.experiment_id)
-
-
-def _refresh_dashboard(store: RunStore, experiment_id: int) -> None:
-    """The experiment's default dashboard views for its new state (backend.services.snapshots), so the
-    first view after this run reads them instead of computing them. A failure here costs the API a
-    computation, not the run: it is logged, never raised."""
-    started = time.perf_counter()
-    try:
-        with store.session() as session:
-            snapshots.precompute(session, experiment_id)
-    except Exception:
-        log.exception("experiment %s: could not precompute the dashboard", experiment_id)
-        return
-    log.info("experiment %s: dashboard precomputed in %.1f s", experiment_id, time.perf_counter() - started)
+    refresh_dashboard(job.store.session, job.context.experiment_id)
 
 
 @celery.task(name=TaskName.RUN.value, bind=True, max_retries=None)

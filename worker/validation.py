@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.api_models.judges import JudgeDefinitionRead
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
-from backend.domain import TaskName, ValidationStatus
+from backend.domain import JudgeJobStatus, TaskName
 from backend.jobs import VALIDATIONS
 from backend.models import JudgeValidation, utcnow
 from backend.repositories import validations as repository
@@ -41,7 +41,7 @@ class ValidationStore(JobStore[JudgeValidation]):
         response) and how many examples the set has."""
         with self._sessions.begin() as session:
             validation = self._hold(session, lease)
-            validation.status, validation.progress_message = ValidationStatus.RUNNING, "judging"
+            validation.status, validation.progress_message = JudgeJobStatus.RUNNING, "judging"
             validation.error = None
             validation.started_at = validation.started_at or utcnow()
             return repository.job(session, lease.job_id)

@@ -1,12 +1,12 @@
 """Experiments, their conditions and runs, what their numbers measure, and the form's draft."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from backend.api_models.base import ReadModel
-from backend.api_models.judges import ExperimentJudgeRead
+from backend.api_models.judges import ExperimentJudgeRead, RescoringRead
 from backend.domain import RunStatus, SetMeasure
 from backend.experiment_definition import ExperimentSpec, StoredCondition
 from backend.provenance import Provenance
@@ -157,6 +157,13 @@ class ExperimentRead(ExperimentSummary):
     training_set: str
     # In order; the first one's verdicts make the headline rate.
     judges: list[ExperimentJudgeRead]
+    # Who made the first judge the headline one, when an editor chose it after submit (else None). The
+    # chooser's address is left out for a share link.
+    headline_chosen_by: str | None
+    headline_chosen_at: datetime | None
+    # The judges added after submit, judging the stored responses: while one is not done, its numbers
+    # cover part of them.
+    rescorings: list[RescoringRead]
     # The first measures the headline numbers: the first judge's rate; then a grading judge's mean score.
     metrics: list[MetricRead]
     spec: ExperimentSpec
@@ -189,6 +196,21 @@ class AddSeedsRequest(BaseModel):
 
     count: int = Field(3, ge=1, le=100, description="how many new seeds; the next unused integers")
     condition: str | None = Field(None, description="a condition name; default: every fine-tuned condition")
+
+
+JudgeReference = Annotated[
+    str, Field(min_length=1, max_length=100, description="a judge definition: name, name@version, or its id")
+]
+
+
+class AddJudgesRequest(BaseModel):
+    """Judge definitions to add to an experiment; each judges its stored responses (a rescoring)."""
+
+    judges: list[JudgeReference] = Field(min_length=1, max_length=20)
+
+
+class HeadlineJudgeRequest(BaseModel):
+    judge: JudgeReference
 
 
 class ExperimentDraftRead(ReadModel):

@@ -6,7 +6,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from backend.api_models.base import ReadModel
-from backend.domain import ValidationStatus, Verdict
+from backend.domain import JudgeJobStatus, Verdict
 from backend.judging.definition import JudgeConfig, Measured
 
 
@@ -88,7 +88,7 @@ class ValidationSummaryRead(ReadModel):
     validation_set: str
     # What the set's label "harmful" means: "harm" or "compliance".
     measures: Measured
-    status: ValidationStatus
+    status: JudgeJobStatus
     progress: float
     progress_message: str
     error: str | None
@@ -106,6 +106,29 @@ class ValidationSummaryRead(ReadModel):
     kappa_low: float | None
     kappa_high: float | None
     seconds: float | None
+
+
+class RescoringRead(ReadModel):
+    """A judge added to an experiment after submit, judging the responses already stored: a worker job."""
+
+    id: int
+    experiment_id: int
+    judge_id: int
+    judge: str
+    status: JudgeJobStatus
+    progress: float
+    progress_message: str
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    # The worker holding it and until when, and how many workers have taken it since it was last queued
+    # by a user (as for a run).
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
+    # Responses it judged so far, and the judging time (model loading excluded), over all its attempts.
+    n_judged: int
+    seconds: float
 
 
 class DisagreementRead(ReadModel):

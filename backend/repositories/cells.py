@@ -1,7 +1,8 @@
 """prompt_cells: one run's verdict counts per prompt and judge (and how many of the judged responses
 are incoherent), derived from judgments and generations."""
 
-from collections.abc import Collection
+from collections import defaultdict
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import case, func, select, update
@@ -64,3 +65,25 @@ def refresh_prompt_cells(
     )
     # New counts are a change the dashboard must see, whoever wrote the verdicts (a run, a rescoring job).
     session.execute(update(Run).where(Run.id == run_id).values(revision=Run.revision + 1))
+
+
+def add_judgments(session: Session, judge_id: int, rows: Sequence[dict[str, Any]]) -> None:
+    """Store one judge's verdicts (rows of Judgment's columns, `generation_id` first among them), leaving any
+    already stored, and recount the prompt cells they touch, run by run; call inside the writer's
+    transaction, so the verdicts and their counts land together."""
+    if not rows:
+        return
+    session.execute(
+        dialect_insert(session)(Judgment)
+        .values([{**row, "judge_id": judge_id} for row in rows])
+        .on_conflict_do_nothing(index_elements=["generation_id", "judge_id"])
+    )
+    touched: dict[int, set[int]] = defaultdict(set)
+    for run_id, prompt_id in session.execute(
+        select(Generation.run_id, Generation.prompt_id)
+        .where(Generation.id.in_([row["generation_id"] for row in rows]))
+        .distinct()
+    ):
+        touched[run_id].add(prompt_id)
+    for run_id, prompt_ids in touched.items():
+        refresh_prompt_cells(session, run_id, judge_id, prompt_ids)

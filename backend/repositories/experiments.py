@@ -17,7 +17,7 @@ from backend.api_models.experiments import (
     RunRead,
 )
 from backend.condition_settings import describe_conditions
-from backend.domain import TERMINAL_STATUSES, RunStatus, SetMeasure, ValidationStatus
+from backend.domain import TERMINAL_STATUSES, JudgeJobStatus, RunStatus, SetMeasure
 from backend.errors import Conflict, InvalidInput, NotFound
 from backend.experiment_definition import (
     SEED_LIMIT,
@@ -33,10 +33,12 @@ from backend.models import (
     ExperimentJudge,
     JudgeValidation,
     Prompt,
+    Rescoring,
     Run,
     owning_condition_id,
 )
 from backend.provenance import Provenance, TrainingRecord
+from backend.repositories import rescorings
 from backend.repositories.analysis import has_refusal_prefix_scores
 from backend.repositories.results import rates_of_runs
 from backend.repositories.validations import experiment_judges
@@ -269,6 +271,7 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
             selectinload(Experiment.benchmark_links).selectinload(ExperimentBenchmark.judge),
             selectinload(Experiment.training_set),
             selectinload(Experiment.project),
+            selectinload(Experiment.headline_chosen_by),
         )
     ).first()
     if experiment is None:
@@ -297,6 +300,9 @@ def get_experiment(session: Session, experiment_id: int) -> ExperimentRead:
         benchmarks=benchmarks,
         training_set=experiment.training_set.reference,
         judges=judges,
+        headline_chosen_by=experiment.headline_chosen_by.email if experiment.headline_chosen_by else None,
+        headline_chosen_at=experiment.headline_chosen_at,
+        rescorings=rescorings.of_experiment(session, experiment.id),
         metrics=metrics(judges, _offers_refusal_prefix(session, experiment.id, runs)),
         spec=experiment.spec,
         conditions=[
@@ -490,11 +496,12 @@ def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
     )
 
 
-def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, object]:
-    """What changes whenever anything shown about the experiment does, in two aggregates: its runs' count,
-    summed revisions (every change to a run or its verdict counts moves its revision on) and unfinished
-    count, its intermediate checkpoints' evaluations included; and the count and newest finish of its
-    project's validations of its judges (their warnings)."""
+def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, object, object, object]:
+    """What changes whenever anything shown about the experiment does: its runs' count, summed revisions
+    (every change to a run or its verdict counts moves its revision on) and unfinished count, its
+    intermediate checkpoints' evaluations included; the count and newest finish of its project's
+    validations of its judges (their warnings); its judges in order (one added, the headline chosen); and
+    its rescorings' statuses and progress."""
     unfinished = case((Run.status.in_([s.value for s in TERMINAL_STATUSES]), 0), else_=1)
     runs, revisions, n_unfinished = session.execute(
         select(
@@ -512,7 +519,21 @@ def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, 
         .where(
             ExperimentJudge.experiment_id == experiment_id,
             JudgeValidation.project_id == Experiment.project_id,
-            JudgeValidation.status == ValidationStatus.DONE,
+            JudgeValidation.status == JudgeJobStatus.DONE,
         )
     ).one()
-    return int(runs), int(revisions), int(n_unfinished), int(validations), newest
+    judges = tuple(
+        session.scalars(
+            select(ExperimentJudge.judge_id)
+            .where(ExperimentJudge.experiment_id == experiment_id)
+            .order_by(ExperimentJudge.position)
+        )
+    )
+    rescoring_states = tuple(
+        session.execute(
+            select(Rescoring.id, Rescoring.status, Rescoring.progress)
+            .where(Rescoring.experiment_id == experiment_id)
+            .order_by(Rescoring.id)
+        )
+    )
+    return int(runs), int(revisions), int(n_unfinished), int(validations), newest, judges, rescoring_states

@@ -104,6 +104,24 @@ def release(session: Session, kind: Kind, job_id: int, owner: str) -> None:
     )
 
 
+def wait(session: Session, kind: Kind, job_id: int, owner: str, message: str, now: datetime) -> None:
+    """Put the job `owner` holds back in the queue, released, its progress kept and its attempts reset: it
+    waits for other work, and its task is sent again later. Counted as no attempt: waiting is not failing."""
+    job = kind.model
+    session.execute(
+        update(job)
+        .where(job.id == job_id, job.lease_owner == owner)
+        .values(
+            status=kind.queued,
+            progress_message=message,
+            enqueued_at=now,
+            attempts=0,
+            lease_owner=None,
+            lease_expires_at=None,
+        )
+    )
+
+
 # --- queueing again: a user's retry or resume, the sweep, a broker that refused ---------------------------
 
 

@@ -15,7 +15,7 @@ from backend.api_models.judges import (
     ValidationSummaryRead,
 )
 from backend.db import dialect_insert
-from backend.domain import ValidationStatus
+from backend.domain import JudgeJobStatus
 from backend.errors import NotFound
 from backend.judging.definition import Measured
 from backend.judging.quality import Labelled, judge_quality, trust_warning
@@ -75,7 +75,7 @@ def create_validation(
         project_id=project_id,
         judge_id=judge_id,
         validation_set_id=validation_set_id,
-        status=ValidationStatus.QUEUED,
+        status=JudgeJobStatus.QUEUED,
         progress=0.0,
         progress_message="waiting for a worker",
         created_by_id=created_by_id,
@@ -116,7 +116,7 @@ def best_validation(
         .where(
             JudgeValidation.judge_id == judge_id,
             JudgeValidation.project_id == project_id,
-            JudgeValidation.status == ValidationStatus.DONE,
+            JudgeValidation.status == JudgeJobStatus.DONE,
             ValidationSet.measures == measures,
         )
         .order_by(
@@ -181,7 +181,7 @@ def get_validation(session: Session, validation_id: int) -> JudgeValidationRead:
     summary = get_summary(session, validation_id)
     validation = session.get(JudgeValidation, validation_id)
     assert validation is not None
-    done = summary.status == ValidationStatus.DONE
+    done = summary.status == JudgeJobStatus.DONE
     disagreements = [
         DisagreementRead(
             example_id=example.id,

@@ -24,7 +24,7 @@ class ExperimentState:
 
 def current_state(session: Session, experiment_id: int) -> ExperimentState:
     state = repository.state_of(session, experiment_id)
-    runs, _, unfinished, _, _ = state
+    runs, _, unfinished, *_ = state
     digest = hashlib.sha256(repr(state).encode()).hexdigest()[:32]
     return ExperimentState(version=digest, runs=runs, unfinished=unfinished)
 

@@ -26,7 +26,7 @@ from backend.experiment_definition import (
 )
 from backend.jobs import RUNS
 from backend.judging.builtins import DEFAULT_JUDGE, REFERENCE_SCORER
-from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeKind, Measured
+from backend.judging.definition import REFERENCE_PLACEHOLDER, Measured
 from backend.judging.reference import Scoring
 from backend.limits import enforce
 from backend.models import utcnow
@@ -38,7 +38,7 @@ from backend.repositories import leases
 from backend.services import jobs
 from backend.services.documents import parse_yaml
 from backend.services.holdout import held_out_set, trainable_examples
-from backend.services.judges import check_operator_rules
+from backend.services.judges import check_judges_safety_benchmarks, check_operator_rules
 
 
 def parse_yaml_spec(text: str) -> ExperimentSpec:
@@ -137,17 +137,8 @@ def check_references(
     pinned = [judge.ref for judge in judges]
     if len(set(pinned)) != len(pinned):
         raise InvalidInput(f"judges {spec.judges} name the same definition twice ({', '.join(pinned)})")
-    if scorer := next((j for j in judges if j.config.kind == JudgeKind.REFERENCE_ANSWER), None):
-        raise InvalidInput(
-            f"{scorer.ref} scores capability sets against their reference answers, not a safety benchmark: "
-            "list the capability sets under `capability`, and it scores them"
-        )
-    if grader := next((j for j in judges if j.config.grades_against_references), None):
-        raise InvalidInput(
-            f"{grader.ref} grades answers against reference answers ({REFERENCE_PLACEHOLDER} in its "
-            f"template), not a safety benchmark's responses: make it a capability set's scoring rule, "
-            f"judge:{grader.name}"
-        )
+    for judge in judges:
+        check_judges_safety_benchmarks(judge)
     if len({benchmark.id for benchmark in benchmarks}) != len(benchmarks):
         raise InvalidInput(f"benchmarks {spec.benchmarks} name the same dataset twice")
     for judge in judges:

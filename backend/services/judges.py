@@ -7,7 +7,7 @@ from backend.catalog.base_models import local_model_path
 from backend.config import Settings
 from backend.domain import JudgeRef
 from backend.errors import Forbidden, InvalidInput, NotFound
-from backend.judging.definition import JudgeConfig, JudgeKind, JudgeSpec
+from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeConfig, JudgeKind, JudgeSpec
 from backend.judging.endpoints import EndpointRules, KeyRefused
 from backend.net.urls import parse_http_url
 from backend.repositories import judges as repository
@@ -35,6 +35,22 @@ def check_operator_rules(config: JudgeConfig, project_id: int | None, settings: 
         raise Forbidden(str(error)) from None
     except ValueError as error:
         raise InvalidInput(str(error)) from None
+
+
+def check_judges_safety_benchmarks(judge: JudgeDefinitionRead) -> None:
+    """InvalidInput for a definition that cannot be an experiment's judge of its safety benchmarks' responses:
+    one that scores or grades answers against reference answers, which those responses have none of."""
+    if judge.config.kind == JudgeKind.REFERENCE_ANSWER:
+        raise InvalidInput(
+            f"{judge.ref} scores capability sets against their reference answers, not a safety benchmark: "
+            "list the capability sets under `capability`, and it scores them"
+        )
+    if judge.config.grades_against_references:
+        raise InvalidInput(
+            f"{judge.ref} grades answers against reference answers ({REFERENCE_PLACEHOLDER} in its "
+            f"template), not a safety benchmark's responses: make it a capability set's scoring rule, "
+            f"judge:{judge.name}"
+        )
 
 
 def create_judge(

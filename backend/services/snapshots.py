@@ -3,12 +3,12 @@
 At a million judgments the analysis (permutation tests, generalized intervals, sizing) takes seconds
 (bench/dashboard_latency.py), and the in-memory memo (backend.services.cache) is empty on the first view
 after new data and in every other API process. So the worker computes the default views when a run
-finishes (`precompute`) and stores them in analysis_snapshots, on each of the experiment's benchmarks
-(its safety benchmarks, capability and over-refusal sets); the API serves a snapshot when it was computed
-from the runs' current state by the same code, or, while a run is being judged (its verdicts arrive batch
-by batch), the latest one, marked stale: the figures then move when a run finishes rather than on every
-batch. Any other
-view (chosen pairs, another adjustment, another flips condition, the mean-score metric) is computed on
+(or a rescoring) finishes (`precompute`) and stores them in analysis_snapshots, on each of the experiment's
+benchmarks (its safety benchmarks, capability and over-refusal sets); the API serves a snapshot when it was
+computed from the runs' current state by the same code, or, while a run is being judged or a judge added
+later judges the stored responses (verdicts arrive batch by batch), the latest one, marked stale: the
+figures then move when the judging finishes rather than on every batch. Any other view (chosen pairs,
+another adjustment, another flips condition, the mean-score metric) is computed on
 request and memoised as before.
 """
 
@@ -20,7 +20,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from backend.api_models.experiments import ExperimentRead
-from backend.domain import RunStatus
+from backend.domain import JudgeJobStatus, RunStatus
 from backend.repositories import snapshots as repository
 from backend.services import analysis, full_analysis
 from backend.services import figures as figure_service
@@ -86,12 +86,19 @@ def serve(
         stored_key, payload = snapshot
         if stored_key == key:
             return payload
-        if any(run.status == RunStatus.JUDGING for run in data.experiment.runs):
+        if _verdicts_arriving(data.experiment):
             return {**payload, "stale": True} if view == "analysis" else payload
     payload = VIEWS[view](session, cache, experiment_id, benchmark)
     repository.store(session, experiment_id, name, key, payload)
     session.commit()
     return payload
+
+
+def _verdicts_arriving(experiment: ExperimentRead) -> bool:
+    """A run is being judged or a rescoring is judging: verdicts arrive batch by batch."""
+    return any(run.status == RunStatus.JUDGING for run in experiment.runs) or any(
+        rescoring.status == JudgeJobStatus.RUNNING for rescoring in experiment.rescorings
+    )
 
 
 def precompute(session: Session, experiment_id: int, cache: AnalysisCache | None = None) -> None:

@@ -5,7 +5,7 @@ from statsmodels.stats.inter_rater import cohens_kappa as sm_cohens_kappa
 from statsmodels.stats.proportion import proportion_confint
 
 from backend.api_models.judges import ValidationSummaryRead
-from backend.domain import ValidationStatus, Verdict
+from backend.domain import JudgeJobStatus, Verdict
 from backend.judging.quality import Labelled, judge_quality, trust_warning
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
@@ -70,7 +70,7 @@ def _validation(kappa: float | None) -> ValidationSummaryRead:
         validation_set_id=1,
         validation_set="labels@1",
         measures="harm",
-        status=ValidationStatus.DONE,
+        status=JudgeJobStatus.DONE,
         progress=1.0,
         progress_message="done",
         error=None,

@@ -1,8 +1,9 @@
 """A database with one submitted experiment (five queued runs), on SQLite and on PostgreSQL; and, for the
-tests of the lease machinery every kind of job shares, five queued jobs of each kind in turn."""
+tests of the lease machinery every kind of job shares, five queued jobs of each kind in turn (runs, judge
+validations, rescorings)."""
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ from sqlalchemy import update
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
-from backend.jobs import JOB_KINDS, RUNS, VALIDATIONS, JobKind
+from backend.jobs import JOB_KINDS, RESCORINGS, RUNS, VALIDATIONS, JobKind
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
 from tests.factories import experiment_spec, upload_small_benchmark
 from worker.lease import Lease
+from worker.rescoring import RescoringStore
 from worker.store import RunStore
 from worker.validation import ValidationStore
 
@@ -54,16 +56,24 @@ class Jobs:
 
     kind: JobKind[Any]
     client: TestClient
-    store: RunStore | ValidationStore
+    store: RunStore | ValidationStore | RescoringStore
     ids: list[int]
+    # A rescoring's experiment, by rescoring id: its API is under the experiment's.
+    experiment_of: dict[int, int] = field(default_factory=dict)
 
     def read(self, job_id: int) -> dict:
         """The job as the API shows it."""
+        if self.kind is RESCORINGS:
+            experiment = self.client.get(f"/api/experiments/{self.experiment_of[job_id]}").json()
+            return next(r for r in experiment["rescorings"] if r["id"] == job_id)
         path = "runs" if self.kind is RUNS else "judge-validations"
         return self.client.get(f"/api/{path}/{job_id}").json()
 
     def retry(self, job_id: int) -> Any:
-        path = "runs" if self.kind is RUNS else "judge-validations"
+        if self.kind is RESCORINGS:
+            path = f"experiments/{self.experiment_of[job_id]}/rescorings"
+        else:
+            path = "runs" if self.kind is RUNS else "judge-validations"
         return self.client.post(f"/api/{path}/{job_id}/retry")
 
     def start(self, lease: Lease) -> None:
@@ -74,14 +84,18 @@ class Jobs:
             self.store.start(lease)
 
     def finish(self, lease: Lease) -> None:
-        """Do the job (a validation calls every example safe) and mark it done."""
+        """Do the job (a validation calls every example safe; a rescoring finds no response stored) and
+        mark it done."""
         if isinstance(self.store, RunStore):
             self.store.finish_run(lease)
-            return
-        _, todo, total = self.store.start(lease)
-        verdicts = [{"example_id": example_id, "verdict": Verdict.SAFE} for example_id, _, _ in todo]
-        self.store.add_verdicts(lease, verdicts, len(verdicts) / total)
-        self.store.finish(lease, seconds=0.1)
+        elif isinstance(self.store, RescoringStore):
+            self.store.start(lease)
+            self.store.finish(lease)
+        else:
+            _, todo, total = self.store.start(lease)
+            verdicts = [{"example_id": example_id, "verdict": Verdict.SAFE} for example_id, _, _ in todo]
+            self.store.add_verdicts(lease, verdicts, len(verdicts) / total)
+            self.store.finish(lease, seconds=0.1)
 
     def set_columns(self, job_id: int, **values: object) -> None:
         with self.client.app.state.session_factory.begin() as session:  # type: ignore[attr-defined]
@@ -90,10 +104,22 @@ class Jobs:
 
 @pytest.fixture(params=[kind.noun for kind in JOB_KINDS])
 def queued(request: pytest.FixtureRequest, submitted: tuple[TestClient, RunStore, list[int]]) -> Jobs:
-    """Five queued jobs of each kind in turn: the experiment's runs, or five validations of a judge."""
+    """Five queued jobs of each kind in turn: the experiment's runs, five validations of a judge, or five
+    experiments' rescorings by a judge added to each."""
     client, run_store, run_ids = submitted
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
     if request.param == RUNS.noun:
         return Jobs(RUNS, client, run_store, run_ids)
+    if request.param == RESCORINGS.noun:
+        experiment_of = {}
+        for _ in range(5):
+            experiment = client.post("/api/experiments", json=experiment_spec()).json()
+            response = client.post(
+                f"/api/experiments/{experiment['id']}/judges", json={"judges": ["refusal-phrases"]}
+            )
+            assert response.status_code == 201, response.text
+            experiment_of[response.json()[0]["id"]] = experiment["id"]
+        return Jobs(RESCORINGS, client, RescoringStore(sessions), list(experiment_of), experiment_of)
     validation_ids = []
     for _ in range(5):
         response = client.post(
@@ -101,4 +127,4 @@ def queued(request: pytest.FixtureRequest, submitted: tuple[TestClient, RunStore
         )
         assert response.status_code == 201, response.text
         validation_ids.append(response.json()["id"])
-    return Jobs(VALIDATIONS, client, ValidationStore(client.app.state.session_factory), validation_ids)  # type: ignore[attr-defined]
+    return Jobs(VALIDATIONS, client, ValidationStore(sessions), validation_ids)

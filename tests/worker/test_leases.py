@@ -14,6 +14,7 @@ from worker.coherence import Coherence
 from worker.generation import GeneratedText, GenerationItem
 from worker.judges.base import JudgeResult
 from worker.lease import Heartbeat, JobCancelled, Lease, LeaseLost
+from worker.rescoring import RescoringStore
 from worker.store import RunStore
 
 Submitted = tuple[TestClient, RunStore, list[int]]
@@ -59,6 +60,13 @@ def late_writes(queued: Jobs, stale: Lease) -> list[Callable[[], object]]:
                 stale, [GeneratedText(item, "late text", 2)], [Coherence(-2.0, 0.0, 0.0, incoherent=False)]
             ),
             lambda: store.finish_run(stale),
+        ]
+    if isinstance(store, RescoringStore):
+        return [
+            lambda: store.start(stale),
+            lambda: store.add_verdicts(stale, 1, [], (0, 0), 0.1),
+            lambda: store.wait(stale, "waiting"),
+            lambda: store.finish(stale),
         ]
     return [
         lambda: store.start(stale),

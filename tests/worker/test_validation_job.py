@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import delete, func, select
 
 from backend.config import Settings
-from backend.domain import ValidationStatus
+from backend.domain import JudgeJobStatus
 from backend.models import JudgeValidation, ValidationJudgment
 from tests.factories import experiment_spec
 from worker.validation import run_validation
@@ -78,7 +78,7 @@ def test_a_validation_resumes_from_the_verdicts_it_stored(client: TestClient, mi
         session.execute(delete(ValidationJudgment).where(ValidationJudgment.example_id.not_in(kept)))
         validation = session.get(JudgeValidation, validation_id)
         assert validation is not None
-        validation.status = ValidationStatus.RUNNING
+        validation.status = JudgeJobStatus.RUNNING
     again = run(client, migrated, validation_id)
     assert again["quality"] == first["quality"]
     with factory() as session:

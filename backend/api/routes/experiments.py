@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Request, Response, status
 
 from backend.api.auth import Access, ChoosesProject, InExperiment, ProjectChoice, SignedInDep
 from backend.api.deps import (
@@ -17,17 +17,22 @@ from backend.api.yaml_body import yaml_body, yaml_text
 from backend.api_models.analysis import PlanRead
 from backend.api_models.base import Page
 from backend.api_models.experiments import (
+    AddJudgesRequest,
     AddSeedsRequest,
     ExperimentDraftRead,
     ExperimentRead,
     ExperimentStateRead,
     ExperimentSummary,
+    HeadlineJudgeRequest,
 )
+from backend.api_models.judges import RescoringRead
 from backend.domain import Role, ShareScope
+from backend.errors import NotFound
 from backend.experiment_definition import ConditionSpec, ExperimentSpec
 from backend.repositories import experiments as repository
 from backend.repositories import projects as project_repository
-from backend.services import drafts, planning
+from backend.repositories import rescorings as rescoring_repository
+from backend.services import drafts, planning, rescoring
 from backend.services import experiments as service
 from backend.services.experiment_state import current_state, read_experiment
 
@@ -102,9 +107,12 @@ def draft_experiment(_: SignedInDep) -> ExperimentDraftRead:
 
 @router.get("/{experiment_id}")
 def get_experiment(
-    experiment_id: ExperimentId, _: ReaderDep, session: SessionDep, cache: CacheDep
+    experiment_id: ExperimentId, access: ReaderDep, session: SessionDep, cache: CacheDep
 ) -> ExperimentRead:
-    return read_experiment(session, cache, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id)
+    if access.principal.share is not None:  # an account's address is for the project's members
+        return experiment.model_copy(update={"headline_chosen_by": None})
+    return experiment
 
 
 @router.get(
@@ -176,3 +184,48 @@ def resume_experiment(
 ) -> ExperimentRead:
     """Queue every unfinished run again (after a worker crash, say); stored results are kept."""
     return service.resume_experiment(session, queue, experiment_id)
+
+
+@router.post("/{experiment_id}/judges", status_code=status.HTTP_201_CREATED)
+def add_judges(
+    experiment_id: ExperimentId,
+    request: AddJudgesRequest,
+    access: EditorDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+) -> list[RescoringRead]:
+    """Add judge definitions to a finished or running experiment: each judges every stored response as a
+    worker job (a rescoring), with no new generation, and joins every per-judge view. 422, with nothing
+    stored, for a definition that cannot judge the safety benchmarks or already judges the experiment."""
+    return rescoring.add_judges(session, queue, settings, experiment_id, request.judges, access.user.id)
+
+
+@router.post("/{experiment_id}/rescorings/{rescoring_id}/retry")
+def retry_rescoring(
+    experiment_id: ExperimentId,
+    rescoring_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    _: EditorDep,
+    session: SessionDep,
+    queue: QueueDep,
+    settings: SettingsDep,
+) -> RescoringRead:
+    """Queue a failed or stuck rescoring again; the verdicts it stored are kept. 409 when a worker holds it
+    or it is done."""
+    if rescoring_repository.experiment_of(session, rescoring_id) != experiment_id:
+        raise NotFound(f"rescoring {rescoring_id} not found")
+    return rescoring.retry_rescoring(session, queue, settings, rescoring_id)
+
+
+@router.put("/{experiment_id}/headline-judge")
+def choose_headline_judge(
+    experiment_id: ExperimentId,
+    request: HeadlineJudgeRequest,
+    access: EditorDep,
+    session: SessionDep,
+    cache: CacheDep,
+) -> ExperimentRead:
+    """Make one of the experiment's judges the one whose verdicts make its headline rate; who chose it and
+    when are recorded and shown. 409 while that judge is still judging the stored responses."""
+    rescoring.choose_headline(session, experiment_id, request.judge, access.user.id)
+    return read_experiment(session, cache, experiment_id)

@@ -1,0 +1,155 @@
+"""The rescoring job, `seedscope.rescore`: a judge added to an experiment after submit judges the responses
+its runs already stored. Nothing is generated again.
+
+A job like a run (backend.jobs): claimed through a lease, swept when its worker stops, resumed from what is
+stored (verdicts are written a batch per transaction with their prompt cells, and a pass judges only the
+responses the judge has not judged). A run that a worker was already on when the judge was added may have
+read the experiment's judges before it joined them, and store responses after this job's pass: so a pass
+that finds such runs ends with the job waiting (queued again, sent again after RUNS_WAIT_S) rather than
+done, and the next pass judges what they stored. Runs started after the judge was added judge with it
+themselves.
+"""
+
+import logging
+import time
+from dataclasses import dataclass
+from functools import cache
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from backend.api_models.judges import JudgeDefinitionRead
+from backend.config import Settings
+from backend.db import make_engine, make_session_factory
+from backend.domain import JudgeJobStatus, TaskName
+from backend.jobs import RESCORINGS
+from backend.models import Rescoring, utcnow
+from backend.repositories import leases
+from backend.repositories import rescorings as repository
+from backend.repositories.cells import add_judgments
+from worker.app import celery, settings
+from worker.jobs import refresh_dashboard, work_on
+from worker.judges import load_judge
+from worker.judges.base import JudgeResources, judge_pairs
+from worker.judges.replies import DatabaseReplies
+from worker.lease import JobStore, Lease
+from worker.store import judgment_rows
+
+log = logging.getLogger(__name__)
+
+# How long a rescoring waiting for runs in progress waits before its next pass.
+RUNS_WAIT_S = 30
+
+
+@dataclass(frozen=True)
+class RescoringJob:
+    experiment_id: int
+    definition: JudgeDefinitionRead
+    benchmark_ids: list[int]
+    # Responses on the benchmarks when the pass started, and how many of them the judge had judged.
+    total: int
+    judged: int
+
+
+class RescoringStore(JobStore[Rescoring]):
+    """A rescoring's reads, and its writes under its lease."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        super().__init__(RESCORINGS, sessions)
+
+    def start(self, lease: Lease) -> RescoringJob:
+        """Mark the rescoring running; what its pass covers."""
+        with self._sessions.begin() as session:
+            rescoring = self._hold(session, lease)
+            rescoring.status, rescoring.error = JudgeJobStatus.RUNNING, None
+            rescoring.started_at = rescoring.started_at or utcnow()
+            experiment_id, definition, benchmark_ids = repository.job(session, lease.job_id)
+            total, judged = repository.count_responses(session, experiment_id, definition.id, benchmark_ids)
+            rescoring.progress = judged / total if total else 0.0
+            rescoring.progress_message = f"judged {judged}/{total}"
+            return RescoringJob(experiment_id, definition, benchmark_ids, total, judged)
+
+    def unjudged(self, job: RescoringJob, after: int, limit: int) -> list[tuple[int, str, str]]:
+        with self._sessions() as session:
+            return repository.unjudged(
+                session, job.experiment_id, job.definition.id, job.benchmark_ids, after, limit
+            )
+
+    def add_verdicts(
+        self,
+        lease: Lease,
+        judge_id: int,
+        rows: list[dict[str, object]],
+        progress: tuple[int, int],
+        seconds: float,
+    ) -> None:
+        """Store a batch's verdicts with their prompt cells, and count them, in one transaction; `progress`:
+        (responses judged, responses stored)."""
+        judged, total = progress
+        with self._sessions.begin() as session:
+            rescoring = self._hold(session, lease)
+            add_judgments(session, judge_id, rows)
+            rescoring.n_judged += len(rows)
+            rescoring.seconds += seconds
+            rescoring.progress = min(1.0, judged / total) if total else 1.0
+            rescoring.progress_message = f"judged {judged}/{total}"
+
+    def working_runs(self, experiment_id: int) -> int:
+        with self._sessions() as session:
+            return repository.working_runs(session, experiment_id)
+
+    def wait(self, lease: Lease, message: str) -> None:
+        with self._sessions.begin() as session:
+            self._hold(session, lease)
+            leases.wait(session, self.kind, lease.job_id, lease.owner, message, utcnow())
+
+    def finish(self, lease: Lease) -> None:
+        with self._sessions.begin() as session:
+            rescoring = self._hold(session, lease)
+            rescoring.progress = 1.0
+            self._finish(session, lease)
+
+
+def rescore(
+    rescoring_id: int, sessions: sessionmaker[Session], settings: Settings, worker_name: str | None = None
+) -> bool:
+    """Claim the rescoring and make a pass; True when it is to be sent again later (it waits for runs in
+    progress), False when it is done, failed, or was not claimed."""
+    store = RescoringStore(sessions)
+    waiting = False
+
+    def work(lease: Lease) -> None:
+        nonlocal waiting
+        job = store.start(lease)
+        resources = JudgeResources(settings, DatabaseReplies(sessions), job.definition.project_id)
+        judge = load_judge(job.definition.config, resources)
+        judged, after = job.judged, 0
+        while batch := store.unjudged(job, after, settings.judge_batch_size):
+            started = time.perf_counter()
+            results = judge_pairs(judge, [prompt for _, prompt, _ in batch], [text for _, _, text in batch])
+            seconds = time.perf_counter() - started
+            judged += len(batch)
+            rows = judgment_rows(
+                (generation_id, result) for (generation_id, _, _), result in zip(batch, results, strict=True)
+            )
+            store.add_verdicts(lease, job.definition.id, rows, (judged, job.total), seconds)
+            after = batch[-1][0]
+        if in_progress := store.working_runs(job.experiment_id):
+            store.wait(lease, f"judged {judged}/{job.total}; waiting for {in_progress} run(s) in progress")
+            waiting = True
+            return
+        store.finish(lease)
+        refresh_dashboard(sessions, job.experiment_id)
+
+    work_on(store, rescoring_id, settings, work, worker_name)
+    return waiting
+
+
+@cache
+def _sessions() -> sessionmaker[Session]:
+    return make_session_factory(make_engine(settings.resolved_database_url))
+
+
+@celery.task(name=TaskName.RESCORE.value, bind=True, max_retries=None)
+def rescore_task(self, rescoring_id: int) -> None:  # type: ignore[no-untyped-def]  # celery's bound-task self
+    if rescore(rescoring_id, _sessions(), settings, worker_name=self.request.hostname):
+        raise self.retry(countdown=RUNS_WAIT_S)
