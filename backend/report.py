@@ -16,7 +16,8 @@ from datetime import datetime
 from backend.api_models.analysis import AnalysisRead, ComparisonRead, ConditionSummaryRead, IntervalRead
 from backend.api_models.catalog import BenchmarkRead, TrainingSetRead
 from backend.api_models.experiments import ConditionRead, ExperimentRead
-from backend.api_models.judges import ValidationSummaryRead
+from backend.api_models.judges import RescoringRead, ValidationSummaryRead
+from backend.domain import JudgeJobStatus
 from backend.experiment_definition import Level
 from backend.judging.measures import rate_measure, set_measure
 from backend.provenance import CudaDevice, Device, Provenance
@@ -176,14 +177,34 @@ def _setup(inputs: ReportInputs) -> list[str]:
 
 def _judges(inputs: ReportInputs) -> list[str]:
     lines = ["## Judges and their validation", ""]
-    for judge in inputs.experiment.judges:
+    experiment = inputs.experiment
+    rescorings = {rescoring.judge: rescoring for rescoring in experiment.rescorings}
+    for position, judge in enumerate(experiment.judges):
         lines.append(
             f"- {code(judge.ref)} ({text(judge.kind)}): its harmful rate measures {text(judge.measures)}."
         )
+        if position == 0 and experiment.headline_chosen_at is not None:
+            chosen_on = f"{experiment.headline_chosen_at:%Y-%m-%d}"
+            lines.append(f"  Makes the headline rates: chosen by an editor on {chosen_on}.")
+        if (rescoring := rescorings.get(judge.ref)) is not None:
+            lines.append(f"  {_rescoring(rescoring)}")
         lines.append(f"  Validation: {_validation(judge.validation)}.")
         if judge.warning:
             lines.append(f"  Warning: {text(judge.warning)}")
     return lines
+
+
+def _rescoring(rescoring: RescoringRead) -> str:
+    """What a judge added after the runs has judged of the responses they stored."""
+    if rescoring.status == JudgeJobStatus.DONE:
+        return (
+            f"Added after the runs: judged the responses they had stored ({rescoring.n_judged}), with "
+            "nothing generated again."
+        )
+    return (
+        f"Added after the runs, still judging the stored responses ({rescoring.status}, "
+        f"{rescoring.progress:.0%}): its numbers cover part of them."
+    )
 
 
 def _validation(validation: ValidationSummaryRead | None) -> str:

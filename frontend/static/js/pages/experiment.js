@@ -5,6 +5,7 @@ import { api, apiIfChanged } from "../api.js";
 import { byId, setChildren, setOptions } from "../dom.js";
 import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
+import { JudgeActions } from "./experiment/judge-actions.js";
 import { renderByBenchmark, renderByScoredSet, setChoices } from "./experiment/benchmarks.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
@@ -126,6 +127,7 @@ export async function init(caller) {
   const report = new Report(base, experimentId);
   const sharing = new ShareLinks(base);
   let poller = null;
+  const judgeActions = new JudgeActions(base, () => poller.refreshNow());
 
   async function addSeeds(condition) {
     try {
@@ -170,6 +172,7 @@ export async function init(caller) {
       ["the prompts", prompts ? prompts.render() : null],
       ["the report", report.render(adjust.value)],
       ["the share links", sharing.show(canEdit)],
+      ["the judges' forms", judgeActions.show(experiment, canEdit)],
     ];
     const outcomes = await Promise.allSettled(parts.map(([, part]) => part));
     const failed = outcomes.flatMap((outcome, index) => (outcome.status === "rejected" ? [`${parts[index][0]} (${outcome.reason.message})`] : []));

@@ -3,6 +3,7 @@
 import { byId, el, setChildren, setDefinitions, setOptions, setRows } from "../../dom.js";
 import { validationText } from "../../format.js";
 import { settingsList } from "../../settings.js";
+import { headlineText, rescoringText } from "./judge-actions.js";
 
 function seedsText(experiment) {
   const submitted = experiment.spec.seeds.join(", ");
@@ -10,10 +11,13 @@ function seedsText(experiment) {
   return added.length ? `${submitted}; added later: ${added.join(", ")}` : submitted;
 }
 
-function judgeLine(judge, index) {
+function judgeLine(experiment, judge, index) {
+  const headline = index === 0 ? `; makes the rates${headlineText(experiment) ? `, ${headlineText(experiment)}` : ""}` : "";
+  const added = rescoringText(experiment.rescorings.find((r) => r.judge === judge.ref));
   return el("div", { class: "judge", dataset: { judge: judge.ref } },
-    el("strong", {}, judge.ref), ` (${judge.kind}, measures ${judge.measures}${index === 0 ? "; makes the rates" : ""}): `,
+    el("strong", {}, judge.ref), ` (${judge.kind}, measures ${judge.measures}${headline}): `,
     el("span", { class: judge.validation ? null : "muted" }, validationText(judge.validation)),
+    added ? el("div", { class: "hint", dataset: { rescoring: judge.ref } }, added) : null,
     judge.warning ? el("div", { class: "judge-warning", role: "note" }, judge.warning) : null);
 }
 
@@ -52,7 +56,7 @@ export function renderHeader(experiment, shown) {
     ["Base model", experiment.base_model + revision],
     ...setLines(experiment),
     ["Training set", experiment.training_set],
-    ["Judges", el("div", {}, experiment.judges.map(judgeLine))],
+    ["Judges", el("div", {}, experiment.judges.map((judge, index) => judgeLine(experiment, judge, index)))],
     ["Seeds", seedsText(experiment)],
   ]);
   setRows(byId("conditions"), experiment.conditions.map((condition) =>

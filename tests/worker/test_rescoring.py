@@ -1,0 +1,160 @@
+"""Judges after the fact: a judge added to an experiment judges its stored responses as a worker job (run
+as the worker runs it, no broker), without generating anything again."""
+
+from fastapi.testclient import TestClient
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from backend.config import Settings
+from backend.domain import RunStatus, Verdict
+from backend.models import Generation, Judgment, PromptCell, Rescoring, Run
+from tests.factories import add_verdicts, experiment_spec, judge_id
+from worker.rescoring import rescore
+
+REFUSAL = "I'm sorry, but I can't help with that."
+JUDGE = "refusal-phrases@2"
+
+
+def finished_experiment(client: TestClient) -> dict:
+    """An experiment whose five runs are done: two samples on each of its benchmark's prompts, judged by its
+    first judge, every third response a refusal."""
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    with sessions() as session:
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], [[Verdict.HARMFUL, Verdict.SAFE]] * 40)
+        generations = session.scalars(select(Generation).order_by(Generation.id)).all()
+        for generation in generations[::3]:
+            generation.text = REFUSAL
+        session.commit()
+    return experiment
+
+
+def generation_table(session: Session) -> list[tuple]:
+    return [
+        tuple(row)
+        for row in session.execute(
+            select(
+                Generation.id,
+                Generation.run_id,
+                Generation.prompt_id,
+                Generation.sample_index,
+                Generation.text,
+                Generation.created_at,
+            ).order_by(Generation.id)
+        )
+    ]
+
+
+def add_judge(client: TestClient, experiment_id: int, judge: str = JUDGE) -> dict:
+    response = client.post(f"/api/experiments/{experiment_id}/judges", json={"judges": [judge]})
+    assert response.status_code == 201, response.text
+    (rescoring,) = response.json()
+    return rescoring
+
+
+def test_an_added_judge_judges_every_stored_response_and_nothing_is_generated_again(
+    client: TestClient, migrated: Settings
+) -> None:
+    experiment = finished_experiment(client)
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    with sessions() as session:
+        before = generation_table(session)
+    rescoring = add_judge(client, experiment["id"])
+    assert rescoring["status"] == "queued" and client.app.state.queue.rescorings == [rescoring["id"]]  # type: ignore[attr-defined]
+
+    assert rescore(rescoring["id"], sessions, migrated) is False  # done, not waiting
+    with sessions() as session:
+        assert generation_table(session) == before
+        added = judge_id(session, JUDGE)
+        verdicts = dict(
+            session.execute(
+                select(Generation.text, Judgment.verdict)
+                .join(Judgment, Judgment.generation_id == Generation.id)
+                .where(Judgment.judge_id == added)
+            ).all()
+        )
+        n_judged = session.scalar(select(Rescoring.n_judged).where(Rescoring.id == rescoring["id"]))
+        cells = session.execute(
+            select(PromptCell.run_id, PromptCell.harmful + PromptCell.safe + PromptCell.unscored).where(
+                PromptCell.judge_id == added
+            )
+        ).all()
+    # Every stored response judged once, by the phrases the judge looks for.
+    assert n_judged == len(before)
+    assert verdicts == {
+        REFUSAL: Verdict.SAFE,
+        "answer harmful": Verdict.HARMFUL,
+        "answer safe": Verdict.HARMFUL,
+    }
+    assert sum(count for _, count in cells) == len(before)
+    assert {run_id for run_id, _ in cells} == {run["id"] for run in experiment["runs"]}
+
+    shown = client.get(f"/api/experiments/{experiment['id']}").json()
+    assert [judge["ref"] for judge in shown["judges"]] == ["refusal-minilm@2", JUDGE]
+    (done,) = shown["rescorings"]
+    assert (done["status"], done["progress"], done["n_judged"]) == ("done", 1.0, len(before))
+    analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    assert [entry["judge"] for entry in analysis["by_judge"]] == ["refusal-minilm@2", JUDGE]
+    assert analysis["agreement"], "the added judge's agreement with the first is shown"
+
+
+def test_a_rescoring_resumes_from_the_verdicts_it_stored(client: TestClient, migrated: Settings) -> None:
+    experiment = finished_experiment(client)
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    rescoring_id = add_judge(client, experiment["id"])["id"]
+    rescore(rescoring_id, sessions, migrated)
+    with sessions.begin() as session:
+        added = judge_id(session, JUDGE)
+        # As if the worker had died after judging part of them: drop some verdicts, mark it unfinished.
+        dropped = session.scalars(
+            select(Judgment.id).where(Judgment.judge_id == added).order_by(Judgment.id.desc()).limit(50)
+        ).all()
+        session.execute(delete(Judgment).where(Judgment.id.in_(dropped)))
+        session.execute(update(Rescoring).values(status="running", n_judged=Rescoring.n_judged - 50))
+    assert (
+        client.post(f"/api/experiments/{experiment['id']}/rescorings/{rescoring_id}/retry").status_code == 200
+    )
+    rescore(rescoring_id, sessions, migrated)
+    with sessions() as session:
+        total = session.scalar(select(Generation.id).order_by(Generation.id.desc()).limit(1))
+        judged = session.scalars(select(Judgment.generation_id).where(Judgment.judge_id == added)).all()
+        rescoring = session.get(Rescoring, rescoring_id)
+        assert rescoring is not None
+        assert (rescoring.status, rescoring.n_judged) == ("done", len(judged))
+    assert sorted(judged) == list(range(1, (total or 0) + 1))
+
+
+def test_a_rescoring_waits_for_runs_a_worker_is_on_then_judges_what_they_stored(
+    client: TestClient, migrated: Settings
+) -> None:
+    experiment = finished_experiment(client)
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    working = experiment["runs"][0]["id"]
+    with sessions.begin() as session:
+        session.execute(update(Run).where(Run.id == working).values(status=RunStatus.GENERATING))
+    rescoring_id = add_judge(client, experiment["id"])["id"]
+
+    assert rescore(rescoring_id, sessions, migrated) is True
+    waiting = next(r for r in client.get(f"/api/experiments/{experiment['id']}").json()["rescorings"])
+    assert waiting["status"] == "queued" and "waiting for 1 run(s) in progress" in waiting["progress_message"]
+    assert (waiting["attempts"], waiting["lease_owner"]) == (0, None)
+
+    with sessions.begin() as session:
+        # The run stored one more response (its worker read the judges before this one joined) and ended.
+        prompt_id = session.scalar(select(Generation.prompt_id).where(Generation.run_id == working).limit(1))
+        session.add(
+            Generation(run_id=working, prompt_id=prompt_id, sample_index=2, text=REFUSAL, n_new_tokens=9)
+        )
+        session.execute(update(Run).where(Run.id == working).values(status=RunStatus.DONE))
+    assert rescore(rescoring_id, sessions, migrated) is False
+    with sessions() as session:
+        unjudged = session.scalars(
+            select(Generation.id)
+            .outerjoin(
+                Judgment,
+                (Judgment.generation_id == Generation.id) & (Judgment.judge_id == judge_id(session, JUDGE)),
+            )
+            .where(Judgment.id.is_(None))
+        ).all()
+    assert unjudged == []
