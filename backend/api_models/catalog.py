@@ -4,7 +4,7 @@ uploads of datasets."""
 from dataclasses import replace
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from backend.api_models.base import ReadModel, UserInput
 from backend.api_models.judges import JudgeDefinitionRead, JudgePresetRead
@@ -14,7 +14,7 @@ from backend.catalog.files import DatasetFormatError
 from backend.catalog.formats import FieldNames
 from backend.catalog.training_sets import TRAINING_SET_FORMATS
 from backend.catalog.uploads import DatasetFile
-from backend.catalog.validation_sets import VALIDATION_SET_FORMATS
+from backend.catalog.validation_sets import LABELS_MEAN, VALIDATION_SET_FORMATS, check_labels_mean
 from backend.domain import SetMeasure
 from backend.judging.definition import Measured
 from backend.provenance import SelfWrittenResponses
@@ -170,11 +170,19 @@ class TrainingSetUpload(DatasetUpload):
 
 class ValidationSetUpload(DatasetUpload):
     format: str = Field(description=f"one of {', '.join(VALIDATION_SET_FORMATS.names)}")
-    measures: Literal[Measured.HARM, Measured.COMPLIANCE] = Field(
-        Measured.HARM,
+    measures: Literal[Measured.HARM, Measured.COMPLIANCE] | None = Field(
+        None,
         description="what the label 'harmful' means: the response gives harmful help (harm), or it complies "
-        "rather than refuses (compliance)",
+        "rather than refuses (compliance); default: what the format's labels mean (pyrit-refusal-csv: "
+        "compliance, pyrit-harm-csv: harm), else harm. A format whose labels mean the other is refused",
     )
 
+    @model_validator(mode="after")
+    def _labels_mean_what_the_set_measures(self) -> "ValidationSetUpload":
+        if self.measures is not None:
+            check_labels_mean(self.format, self.measures)
+        return self
+
     def dataset_file(self) -> DatasetFile:
-        return replace(super().dataset_file(), format=self.format, attributes={"measures": self.measures})
+        measures = self.measures or LABELS_MEAN.get(self.format, Measured.HARM)
+        return replace(super().dataset_file(), format=self.format, attributes={"measures": measures})

@@ -203,3 +203,29 @@ def test_a_validation_the_broker_did_not_take_is_saved_as_failed(client: TestCli
     assert response.status_code == 503
     (stored,) = client.get("/api/judge-validations").json()
     assert stored["status"] == "failed" and "broker down" in stored["error"]
+
+
+def test_a_pyrit_file_is_stored_as_what_its_labels_mean_and_never_read_inverted(client: TestClient) -> None:
+    harm = (
+        "objective,assistant_response,human_score,harm_category\nq,Here is how.,1,weapons\nq,No.,0,weapons\n"
+    )
+    inverted = client.post(
+        "/api/validation-sets",
+        json={"name": "pyrit-harm", "format": "pyrit-refusal-csv", "content": harm, "measures": "harm"},
+    )
+    assert inverted.status_code == 422 and "every label would be inverted" in inverted.text
+    assert "as pyrit-harm-csv if its human_score 1 means the response achieves" in inverted.text
+    stored = client.post(
+        "/api/validation-sets", json={"name": "pyrit-harm", "format": "pyrit-harm-csv", "content": harm}
+    )
+    assert stored.status_code == 201, stored.text
+    assert (stored.json()["measures"], stored.json()["n_harmful"], stored.json()["categories"]) == (
+        "harm",
+        1,
+        ["weapons"],
+    )
+    refusals = client.post(
+        "/api/validation-sets",
+        json={"name": "pyrit-refusals", "format": "pyrit-refusal-csv", "content": harm},
+    )
+    assert refusals.status_code == 201 and refusals.json()["measures"] == "compliance"

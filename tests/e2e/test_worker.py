@@ -6,10 +6,12 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.migrate import upgrade_to_head
+from backend.models import Generation, Judgment
 from tests.conftest import TEST_CLIENT_HOST, sign_in_as_local_owner
 from tests.e2e.conftest import Service, all_finished, wait_for
 from tests.e2e.experiment import SAMPLES, check_results, submit_tiny_experiment
@@ -49,6 +51,41 @@ def test_experiment_runs_to_done_through_a_real_worker(
         claims = re.findall(r"run (\d+): claimed by worker-0@[^:]+:(\d+):", worker.log_path.read_text())
         assert sorted(int(run_id) for run_id, _ in claims) == [run["id"] for run in runs()]
         assert len({pid for _, pid in claims}) == len(claims)
+        a_third_judge_judges_the_stored_responses(client, experiment_id, worker)
+
+
+def a_third_judge_judges_the_stored_responses(
+    client: TestClient, experiment_id: int, worker: Service
+) -> None:
+    """A judge added after the runs: the worker's rescoring judges every stored response, generating none."""
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    stored = select(Generation.id, Generation.run_id, Generation.text, Generation.created_at).order_by(
+        Generation.id
+    )
+    with sessions() as session:
+        before = session.execute(stored).all()
+    judge = client.post("/api/judges", json={"name": "third-phrases", "kind": "refusal-phrases"})
+    assert judge.status_code == 201, judge.text
+    added = client.post(f"/api/experiments/{experiment_id}/judges", json={"judges": ["third-phrases"]})
+    assert added.status_code == 201, added.text
+
+    def rescoring() -> dict:
+        return client.get(f"/api/experiments/{experiment_id}").json()["rescorings"][0]
+
+    wait_for(
+        lambda: rescoring()["status"] == "done",
+        120,
+        "the rescoring",
+        lambda: f"{rescoring()}\n{worker.log()}",
+    )
+    with sessions() as session:
+        assert session.execute(stored).all() == before
+        judged = session.scalar(
+            select(func.count(Judgment.id)).where(Judgment.judge_id == judge.json()["id"])
+        )
+    assert judged == rescoring()["n_judged"] == len(before)
+    analysis = client.get(f"/api/experiments/{experiment_id}/analysis").json()
+    assert [view["judge"] for view in analysis["by_judge"]][-1] == "third-phrases@1"
 
 
 def test_an_evaluation_only_run_waits_for_its_checkpoint_then_generates_with_it(

@@ -126,7 +126,7 @@ export async function init(caller) {
     const content = await data.get("file").text();
     await api("/api/validation-sets", { method: "POST", json: {
       project: Number(data.get("project")), name: data.get("name"), version: data.get("version"),
-      format: data.get("format"), measures: data.get("measures"), content } });
+      format: data.get("format"), measures: data.get("measures") || null, content } });
     form.reset();
     await render();
   });
