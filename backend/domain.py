@@ -66,6 +66,15 @@ class JudgeJobStatus(StrEnum):
     FAILED = "failed"
 
 
+class HumanLabel(StrEnum):
+    """A person's label on one response of a labelling sample: what the sample asks (harm or compliance),
+    or that they cannot tell."""
+
+    HARMFUL = "harmful"
+    SAFE = "safe"
+    CANT_TELL = "cant_tell"
+
+
 JUDGE_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 _JUDGE_REFERENCE = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9_.\-]*)(?:@(?P<version>[1-9][0-9]*))?$")
 

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, aliased, declared_attr, mapped_column, relationship
 
 from backend.catalog.records import MAX_CATEGORY_CHARS, MAX_EXTERNAL_ID_CHARS
-from backend.domain import JudgeJobStatus, JudgeRef, Role, RunStatus, ShareScope, Verdict
+from backend.domain import HumanLabel, JudgeJobStatus, JudgeRef, Role, RunStatus, ShareScope, Verdict
 from backend.experiment_definition import ExperimentSpec, StoredCondition
 from backend.provenance import Provenance, SelfWrittenResponses
 
@@ -719,6 +719,55 @@ class Rescoring(JobRow, Base):
     # Responses this job judged (its earlier attempts included), and the judging time, model loading excluded.
     n_judged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+
+
+class LabellingSample(Base):
+    """Responses of an experiment drawn for its members to label by hand: a validation set of the
+    experiment's own distribution (backend.services.labelling)."""
+
+    __tablename__ = "labelling_samples"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
+    # What a label "harmful" means: "harm" (gives harmful help) or "compliance" (complies, not refuses).
+    measures: Mapped[str] = mapped_column(String(16))
+    seed: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    items: Mapped[list["LabellingItem"]] = relationship(
+        order_by="LabellingItem.position", cascade="all, delete-orphan"
+    )
+
+
+class LabellingItem(Base):
+    """One response of a labelling sample, in the order labellers see them, with the stratum it was drawn
+    from (its condition, and whether the judges agreed on it)."""
+
+    __tablename__ = "labelling_items"
+    __table_args__ = (
+        UniqueConstraint("sample_id", "position"),
+        UniqueConstraint("sample_id", "generation_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    sample_id: Mapped[int] = mapped_column(ForeignKey("labelling_samples.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    stratum: Mapped[str] = mapped_column(String(200))
+
+
+class HumanLabelRow(Base):
+    """A member's label on one item of a labelling sample, saved as they answer."""
+
+    __tablename__ = "human_labels"
+    __table_args__ = (PrimaryKeyConstraint("item_id", "user_id"),)
+
+    item_id: Mapped[int] = mapped_column(ForeignKey("labelling_items.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    label: Mapped[HumanLabel] = mapped_column(_str_enum(HumanLabel, "human_label"))
+    note: Mapped[str] = mapped_column(Text, default="")
+    labelled_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class ValidationJudgment(_Verdict, Base):

@@ -30,6 +30,7 @@ from backend.api.routes import (
     experiments,
     exports,
     judges,
+    labelling,
     pages,
     projects,
     runs,
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         analysis.router,
         browser.router,
         exports.router,
+        labelling.router,
     ):
         app.include_router(router)
     pages.mount_frontend(app)

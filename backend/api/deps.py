@@ -69,6 +69,7 @@ ShareLinkId = Annotated[int, Path(ge=1, le=MAX_ID, description="a share link's i
 TokenId = Annotated[int, Path(ge=1, le=MAX_ID, description="an API token's id")]
 JudgeId = Annotated[int, Path(ge=1, le=MAX_ID, description="a judge definition's id")]
 ValidationId = Annotated[int, Path(ge=1, le=MAX_ID, description="a judge validation's id")]
+SampleId = Annotated[int, Path(ge=1, le=MAX_ID, description="a labelling sample's id")]
 
 BenchmarkDep = Annotated[
     str | None,

@@ -8,6 +8,7 @@ fails the test: the next engineer who adds a route must say how to call it here.
 import shutil
 from collections.abc import Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -182,6 +183,27 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /static/vendor/swagger-ui-bundle.js": ({}, 200),
         "GET /static/vendor/swagger-ui.css": ({}, 200),
         "GET /datasets": ({}, 200),
+        # A definition can judge an experiment once: each admitted caller adds its own.
+        "POST /api/experiments/{experiment_id}/judges": (
+            {
+                "json": lambda caller: {
+                    "judges": ["alpha-keywords" if caller == "editor" else "alpha-phrases"]
+                }
+            },
+            201,
+        ),
+        "POST /api/experiments/{experiment_id}/rescorings/{rescoring_id}/retry": ({}, 200),
+        "PUT /api/experiments/{experiment_id}/headline-judge": ({"json": {"judge": "refusal-minilm"}}, 200),
+        "POST /api/experiments/{experiment_id}/labelling-samples": ({"json": {"size": 4}}, 201),
+        "GET /api/experiments/{experiment_id}/labelling-samples": ({}, 200),
+        "GET /api/experiments/{experiment_id}/labelling-samples/{sample_id}/items": ({}, 200),
+        "PUT /api/experiments/{experiment_id}/labelling-samples/{sample_id}/items/{item_id}/label": (
+            {"json": {"label": "harmful"}},
+            204,
+        ),
+        # Nobody has labelled the sample: its results wait until the caller has (see test_labelling).
+        "GET /api/experiments/{experiment_id}/labelling-samples/{sample_id}/results": ({}, 409),
+        "GET /experiments/{experiment_id}/labelling/{sample_id}": ({}, 200),
         "GET /api/experiments/{experiment_id}/export.csv": ({}, 200),
         "GET /api/experiments/{experiment_id}/export.parquet": ({}, 200),
         "GET /api/experiments/{experiment_id}/report.md": ({}, 200),
@@ -204,6 +226,9 @@ def path_of(route: DeclaredRoute, world: World) -> str:
         "token_id": world.owner_token_id,
         "judge_id": world.judge_id,
         "validation_id": world.validation_id,
+        "rescoring_id": world.rescoring_id,
+        "sample_id": world.sample_id,
+        "item_id": world.item_id,
         # The run page of a share link needs one that shows responses.
         "token": world.share_tokens[ShareScope.RESPONSES if "/runs/" in route.path else ShareScope.FIGURES],
     }
@@ -252,7 +277,23 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, W
     upgrade_to_head(settings.resolved_database_url)
     with TestClient(create_app(settings, RecordingQueue())) as client:
         world = build_world(client, settings)
+        world = replace(world, **judged_after_the_fact(client, world))
     yield root / "template.sqlite", world
+
+
+def judged_after_the_fact(client: TestClient, world: World) -> dict[str, int]:
+    """A rescoring (queued: a judge added after the runs) and a labelling sample of the world's experiment,
+    and a second judge definition of project A (alpha-phrases is the first) to add."""
+    owner = world.cookie("owner")
+    path = f"/api/experiments/{world.experiment_id}"
+    second = {"name": "alpha-keywords", "kind": "refusal-phrases", "project": world.project_a}
+    assert client.post("/api/judges", json=second, headers=owner).status_code == 201
+    rescoring = client.post(f"{path}/judges", json={"judges": ["refusal-phrases"]}, headers=owner)
+    sample = client.post(f"{path}/labelling-samples", json={"size": 4}, headers=owner)
+    assert rescoring.status_code == 201 and sample.status_code == 201, rescoring.text + sample.text
+    sample_id = sample.json()["id"]
+    items = client.get(f"{path}/labelling-samples/{sample_id}/items", headers=owner).json()
+    return {"rescoring_id": rescoring.json()[0]["id"], "sample_id": sample_id, "item_id": items[0]["id"]}
 
 
 def _settings(database: Path, home: Path) -> Settings:

@@ -24,7 +24,7 @@ from backend.api.auth import (
     SignedIn,
     SignedInDep,
 )
-from backend.api.deps import ExperimentId, RunId, SessionDep, ValidationId
+from backend.api.deps import ExperimentId, RunId, SampleId, SessionDep, ValidationId
 from backend.api_models.accounts import ShareGrantRead
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
@@ -63,6 +63,14 @@ def new_experiment() -> FileResponse:
 @router.get("/experiments/{experiment_id}", dependencies=[Depends(InExperiment(Role.VIEWER, page=True))])
 def experiment_page(experiment_id: ExperimentId) -> FileResponse:
     return _page("experiment.html")
+
+
+@router.get(
+    "/experiments/{experiment_id}/labelling/{sample_id}",
+    dependencies=[Depends(InExperiment(Role.VIEWER, page=True))],
+)
+def labelling_page(experiment_id: ExperimentId, sample_id: SampleId) -> FileResponse:
+    return _page("labelling.html")
 
 
 @router.get("/runs/{run_id}", dependencies=[Depends(InRun(Role.VIEWER, page=True))])

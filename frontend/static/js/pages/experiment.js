@@ -6,6 +6,7 @@ import { byId, setChildren, setOptions } from "../dom.js";
 import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
 import { JudgeActions } from "./experiment/judge-actions.js";
+import { LabellingSamples } from "./experiment/labelling.js";
 import { renderByBenchmark, renderByScoredSet, setChoices } from "./experiment/benchmarks.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
@@ -128,6 +129,7 @@ export async function init(caller) {
   const sharing = new ShareLinks(base);
   let poller = null;
   const judgeActions = new JudgeActions(base, () => poller.refreshNow());
+  const labelling = caller.share ? null : new LabellingSamples(base, experimentId);
 
   async function addSeeds(condition) {
     try {
@@ -173,6 +175,7 @@ export async function init(caller) {
       ["the report", report.render(adjust.value)],
       ["the share links", sharing.show(canEdit)],
       ["the judges' forms", judgeActions.show(experiment, canEdit)],
+      ["the labelling samples", labelling ? labelling.show(canEdit) : null],
     ];
     const outcomes = await Promise.allSettled(parts.map(([, part]) => part));
     const failed = outcomes.flatMap((outcome, index) => (outcome.status === "rejected" ? [`${parts[index][0]} (${outcome.reason.message})`] : []));
