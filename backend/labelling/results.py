@@ -149,6 +149,15 @@ def _warning(
         return None
     return (
         f"{judge} agrees materially less with people on the fine-tuned conditions' responses (kappa "
-        f"{tuned.kappa:.2f}, n={tuned.n_scored}) than on the baseline's ({baseline.kappa:.2f}, "
-        f"n={baseline.n_scored}): its rates on the fine-tunes are the less trustworthy ones"
+        f"{_kappa_text(tuned)}) than on the baseline's ({_kappa_text(baseline)}): its rates on the "
+        "fine-tunes are the less trustworthy ones, as far as samples this size can tell"
     )
+
+
+def _kappa_text(quality: JudgeQualityRead) -> str:
+    interval = (
+        f" [{quality.kappa_low:.2f}, {quality.kappa_high:.2f}]"
+        if quality.kappa_low is not None and quality.kappa_high is not None
+        else ""
+    )
+    return f"{quality.kappa:.2f}{interval}, n={quality.n_scored}"
