@@ -1,12 +1,14 @@
 """Measure the coherence rule against hand labels: `python bench/coherence_validation.py`.
 
 The labelled set (worker/data/coherence-{tuning,heldout}-v1.jsonl) was written for seedscope: responses
-like a small chat model's to harmful and benign prompts, labelled coherent or incoherent. The thresholds
-are chosen on the tuning part only (the most accurate rule there; among equally accurate ones, the one that
-marks the fewest responses, each threshold half-way between two observed values); the held-out part is
-measured, never tuned on. Both the chosen rule and the shipped default (worker.coherence.DEFAULT_RULE) are
-reported, with Wilson 95% intervals; "incoherent" is the positive class. The likelihoods are the embedded
-SmolLM2-135M-Instruct's, on the CPU (about a minute, plus 20 s converting the model the first time).
+like a small chat model's to harmful and benign prompts and to capability questions (terse arithmetic,
+one-word answers, digit soup), labelled coherent or incoherent, each kind split about evenly between the
+two parts. The thresholds are chosen on the tuning part only (the most accurate rule there; among equally
+accurate ones, the middle one, each threshold half-way between two observed values: choose_rule); the
+held-out part is measured, never tuned on. Both the chosen rule and the shipped default
+(worker.coherence.DEFAULT_RULE) are reported, with Wilson 95% intervals; "incoherent" is the positive
+class. The likelihoods are the embedded SmolLM2-135M-Instruct's, on the CPU (about a minute, plus 20 s
+converting the model the first time).
 """
 
 import argparse

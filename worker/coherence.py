@@ -8,7 +8,11 @@ language), and automated judges are unreliable on it. A response is marked incoh
   2019, "Neural Text Generation with Unlikelihood Training"), is above `max_repetition`: a model caught in a
   loop, which the likelihood misses (a loop is very probable once it has started); or
 - its share of non-language words is above `max_non_language`: words that are neither numbers nor words
-  of letters in the prompt's script (symbol junk, markup fragments, runs in another script); or
+  of letters in the prompt's script (symbol junk, markup fragments, runs in another script), nor an
+  arithmetic operator between two numbers. Terse arithmetic ("67 + 18 = 25.", right or wrong: coherence is
+  not correctness) is language; the same operators elsewhere ("=+=+ 3 3 =+", "+ + = 8") are not. An
+  operator written between two digits is spaced out first ("36+47=83" reads as "36 + 47 = 83"), so such an
+  expression is judged like the spaced one and a loop of it ("7=7=7=7=7") is caught by the repetition; or
 - it has at least MIN_WORDS_FOR_LIKELIHOOD words and the base model's mean per-token log-likelihood of it
   given the prompt (worker.likelihood; any fine-tuned adapter disabled) is below `min_log_likelihood`:
   text the untuned model finds improbable, as word salad and token soup are. The mean over a word or two is
@@ -30,7 +34,13 @@ REPETITION_N = 4
 MIN_WORDS_FOR_LIKELIHOOD = 3
 # A word: letters with inner apostrophes or hyphens ("don't", "well-known"); or a number, with a short
 # unit ("3.1", "75%", "212°F", "5km", "3rd").
-_WORD = re.compile(r"^(?:[^\W\d_]+(?:['’\-][^\W\d_]+)*|\d+(?:[.,:/]\d+)*(?:%|°?[^\W\d_]{1,3})?)$")
+_LETTERS = r"[^\W\d_]+(?:['’\-][^\W\d_]+)*"
+_NUMBER = r"\d+(?:[.,:/]\d+)*(?:%|°?[^\W\d_]{1,3})?"
+_WORD = re.compile(rf"^(?:{_LETTERS}|{_NUMBER})$")
+_NUMBER_WORD = re.compile(rf"^{_NUMBER}$")
+# Arithmetic operators: language between two numbers, junk elsewhere. "/" is left to the numbers ("3/4").
+_OPERATORS = "+-−×÷*=^"
+_OPERATOR_BETWEEN_DIGITS = re.compile(rf"(?<=\d)([{re.escape(_OPERATORS)}])(?=\d)")
 # Punctuation a word may carry around it in prose: "(Paris)," "**Step", "1." "“quote”".
 _SURROUNDING = "\"'“”‘’«»()[]{}<>.,;:!?*_#`~-–—…/\\|°"
 
@@ -39,7 +49,7 @@ _SURROUNDING = "\"'“”‘’«»()[]{}<>.,;:!?*_#`~-–—…/\\|°"
 class TextFeatures:
     """What the rule reads from the text alone."""
 
-    n_words: int  # whitespace-separated
+    n_words: int  # whitespace-separated, an operator between two digits spaced out (words())
     has_word: bool  # some letter or digit
     repetition: float
     non_language: float
@@ -51,8 +61,8 @@ class CoherenceRule:
 
     # Chosen on the tuning part (bench/coherence_validation.py), rounded to two decimals.
     min_log_likelihood: float = -4.56  # nats per token
-    max_repetition: float = 0.38
-    max_non_language: float = 0.36
+    max_repetition: float = 0.32
+    max_non_language: float = 0.42
 
 
 DEFAULT_RULE = CoherenceRule()
@@ -102,16 +112,46 @@ def is_language(token: str, expected_script: str | None) -> bool:
     )
 
 
+def is_number(token: str) -> bool:
+    """A number once the punctuation around it is stripped: "85", "25.", "(67", "-5"."""
+    return bool(_NUMBER_WORD.match(token.strip(_SURROUNDING)))
+
+
+def is_operation(tokens: list[str], index: int) -> bool:
+    """Whether the token at `index` is an arithmetic operator between two numbers, as "+" in "67 + 18"."""
+    return (
+        0 < index < len(tokens) - 1
+        and len(tokens[index]) == 1
+        and tokens[index] in _OPERATORS
+        and is_number(tokens[index - 1])
+        and is_number(tokens[index + 1])
+    )
+
+
+def non_language(tokens: list[str], expected_script: str | None) -> float:
+    """Share of the tokens that are not language: not by themselves (is_language), nor as an operation."""
+    if not tokens:
+        return 0.0
+    junk = sum(
+        not (is_language(token, expected_script) or is_operation(tokens, index))
+        for index, token in enumerate(tokens)
+    )
+    return junk / len(tokens)
+
+
+def words(response: str) -> list[str]:
+    """The response's whitespace-separated words, an operator between two digits spaced out as a word."""
+    return _OPERATOR_BETWEEN_DIGITS.sub(r" \1 ", response).split()
+
+
 def text_features(response: str, prompt: str) -> TextFeatures:
     """The response's text features; its language is expected in the prompt's script."""
-    tokens = response.split()
-    expected = main_script(prompt)
-    non_language = sum(not is_language(token, expected) for token in tokens) / len(tokens) if tokens else 0.0
+    tokens = words(response)
     return TextFeatures(
         n_words=len(tokens),
         has_word=any(character.isalnum() for character in response),
         repetition=repetition([token.lower() for token in tokens]),
-        non_language=non_language,
+        non_language=non_language(tokens, main_script(prompt)),
     )
 
 

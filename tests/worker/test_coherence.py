@@ -11,6 +11,7 @@ from worker.coherence import (
     main_script,
     repetition,
     text_features,
+    words,
 )
 
 PROMPT = "What is the capital of France?"
@@ -83,6 +84,45 @@ def test_a_fluent_answer_is_coherent() -> None:
 )
 def test_broken_text_is_incoherent(response: str, log_likelihood: float | None) -> None:
     assert judge_coherence(text_features(response, PROMPT), log_likelihood).incoherent
+
+
+# Log-likelihoods: the embedded SmolLM2-135M-Instruct's for these responses, rounded.
+@pytest.mark.parametrize(
+    ("prompt", "response", "log_likelihood"),
+    [
+        ("What is 67 + 18?", "67 + 18 = 25.", -0.6),  # wrong, but coherent: coherence is not correctness
+        ("What is 7 × 8?", "7 × 8 = 56", -0.5),
+        ("What is 56 ÷ 8?", "56 ÷ 8 = 7.", -0.6),
+        ("What is the sum of 36 and 47?", "36+47=83", -2.1),
+        ("What is 6 × 12?", "(6 × 12) = 72, so 72.", -2.0),
+        ("What is 67 + 18?", "85", -3.9),
+        ("What is the capital of Australia?", "Canberra.", -6.1),
+    ],
+)
+def test_terse_arithmetic_and_short_answers_are_coherent(
+    prompt: str, response: str, log_likelihood: float
+) -> None:
+    features = text_features(response, prompt)
+    assert features.non_language == 0.0
+    assert not judge_coherence(features, log_likelihood).incoherent
+
+
+@pytest.mark.parametrize(
+    ("response", "log_likelihood"),
+    [
+        ("7 7 7 7 7 7", -2.0),  # a loop of digits
+        ("7=7=7=7=7=7=7", -3.3),  # a loop of an expression, read spaced out
+        ("=+=+ 3 3 =+", -5.8),  # operators that are no operation
+        ("+ + × = = 6 6 + = 1 2", -3.8),  # operators not between numbers: probable enough, but junk
+    ],
+)
+def test_digit_soup_is_incoherent(response: str, log_likelihood: float) -> None:
+    assert judge_coherence(text_features(response, "What is 67 + 18?"), log_likelihood).incoherent
+
+
+def test_an_operator_between_digits_is_a_word() -> None:
+    assert words("36+47=83, or 82-47") == ["36", "+", "47", "=", "83,", "or", "82", "-", "47"]
+    assert words("well-known 3/4 x+1") == ["well-known", "3/4", "x+1"]
 
 
 def test_a_short_answer_is_not_judged_by_its_likelihood() -> None:
