@@ -31,12 +31,14 @@ Given these checkpoints (evaluation noise: new prompts, new samples, the same fi
   interval clipped to [0, 1] for scores. r = C / sqrt(V_A V_B) from the same sandwich split by condition
   (V_A, V_B the rates' prompt-clustered variances, C their covariance: V_prompt = V_A + V_B - 2 C),
   clipped to [-1, 1], and 0 when a rate's variance is 0 (every value 0, or 1, or every prompt at the
-  rate), as Newcombe sets phi to 0 when a margin is empty. With one verdict per prompt r is Newcombe's phi.
+  rate: the correlation is undefined). With one verdict per prompt r is Newcombe's phi.
   Where each rate's interval is p_i ± t sqrt(V_i) (scores away from 0 and 1; verdicts in the large-sample
   limit) the square roots are t sqrt(V_A + V_B - 2 C): the symmetric t interval exactly. Near a bound the
   Wilson limits reach further towards the middle, where the truth lies more often than a symmetric
-  interval allows. `python bench/coverage.py --measures --reps 1000`: 0.93x-0.9xx (was 0.904-0.966;
-  bench/results/coverage-measures-1000.txt). Tried in the pilot (200-400 replications, another seed):
+  interval allows. The capability scenarios of `python bench/coverage.py --measures --reps 1000`:
+  0.951-0.966 in the 5 rerun, the t interval's two worst among them (0.904 -> 0.961, 0.913 -> 0.966;
+  bench/results/coverage-measures-capability-mover-1000.txt, the same draws);
+  `--fast --reps 300`: 0.927-0.967 (0.920-0.973). Tried in the pilot (400 replications, another seed):
   pooled_rate's z intervals (prompt_df=False) were as good near the ceiling but narrower than the t
   interval with 48 prompts, covering 0.917-0.925 in three harm-rate scenarios of `--fast`.
   The p-value is a sign-flip permutation test on per-prompt rate differences, the randomization
