@@ -698,13 +698,14 @@ REFUSAL_PREFIX = [
 ]
 MEASURES = CAPABILITY + REFUSAL_PREFIX
 # What `make test` runs of them: capability near the ceiling with a loss, the demo's 60 prompts under a
-# new-seeds null, refusal-prefix scores under one. Two known gaps stay out of the slice (docs/statistics.md):
-# the difference given these checkpoints with 60 prompts at 0.95 when the arms are close (about 0.92), and
-# the prompt component of scores on 48 prompts (0.88-0.91).
+# new-seeds null, refusal-prefix scores under one, and the gain near the ceiling where the symmetric t
+# interval for the difference given these checkpoints covered 0.90 (the MOVER interval's case). A known gap
+# stays out of the slice (docs/statistics.md): the prompt component of scores on 48 prompts (0.88-0.91).
 MEASURES_FAST = [
     "200p-3s-sd0.3-k1-capability0.95",
     "60p-3s-sd0.3-k1-capability0.85-null",
     "200p-5s-sd0.3-refusal-prefix-null",
+    "60p-3s-sd0.3-k1-capability0.95-raised",
 ]
 SCENARIOS = {s.name: s for s in GRID + EXTRA + MENDS + EVALUATION + MEASURES}
 

@@ -95,7 +95,9 @@ class ConditionSummaryRead(ReadModel):
 class CheckpointsAnswerRead(ReadModel):
     """Given these checkpoints: evaluation noise only (new prompts and samples, same fine-tuned weights).
 
-    Interval clustered by prompt (Miller 2024), t with n_prompts - 1 df; sign-flip permutation p-value.
+    SE clustered by prompt (Miller 2024) with n_prompts - 1 df; the interval combines the two conditions'
+    rate intervals (MOVER, backend.stats.compare), skewed near a rate of 0 or 1; sign-flip permutation
+    p-value.
     """
 
     se: float

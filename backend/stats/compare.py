@@ -14,9 +14,36 @@ Given these checkpoints (evaluation noise: new prompts, new samples, the same fi
   V_prompt = G / (G - 1) * sum over prompts of (sum of u_c on the prompt)^2, G = number of prompts. With equal
   counts per prompt this is exactly var(per-prompt difference) / n_prompts. statsmodels' default
   (use_correction=True) also multiplies by (N - 1) / (N - 2), N = values of both conditions, so our
-  variance = statsmodels' * (N - 2) / (N - 1). t critical value with df = n_prompts - 1. Its p-value is a
-  sign-flip permutation test on per-prompt rate differences, the randomization counterpart of this
-  interval; prompts without scored values in A or in B are left out of the test.
+  variance = statsmodels' * (N - 2) / (N - 1); `se` is its square root and `df` = n_prompts - 1.
+  The interval is not the symmetric estimate ± t_{df} se: near a rate of 0 or 1 (a capability set the base
+  model answers 95% right) that is a Wald interval, whose variance estimate is small exactly when the
+  estimate sits near the bound, and it covered 0.90-0.92 with 60 prompts, its misses on one side
+  (bench/results/coverage-measures-1000.txt before this interval). It is the MOVER ("method of variance
+  estimates recovery") interval of Zou & Donner (2008, Stat Med 27:1693-1702), Newcombe's (1998, Stat Med
+  17:2635-2650, method 10) hybrid score interval for paired proportions generalized: with each condition's
+  own interval [l_i, u_i] around its rate p_i and the correlation r of the two rates,
+      L = d - sqrt((p_A - l_A)^2 - 2 r (p_A - l_A)(u_B - p_B) + (u_B - p_B)^2)
+      U = d + sqrt((u_A - p_A)^2 - 2 r (u_A - p_A)(p_B - l_B) + (p_B - l_B)^2),   d = p_A - p_B:
+  the lower limit of A - B takes A's distance to its lower limit and B's to its upper one, as a lower
+  limit of p_A and an upper one of p_B make the smallest plausible difference. The rates' intervals are
+  backend.stats.rates.pooled_rate's with the t critical value on n_prompts - 1 df (prompt_df=True): Wilson
+  at the prompt-clustered effective sample size for verdicts (Korn & Graubard's df adjustment), the t
+  interval clipped to [0, 1] for scores. r = C / sqrt(V_A V_B) from the same sandwich split by condition
+  (V_A, V_B the rates' prompt-clustered variances, C their covariance: V_prompt = V_A + V_B - 2 C),
+  clipped to [-1, 1], and 0 when a rate's variance is 0 (every value 0, or 1, or every prompt at the
+  rate: the correlation is undefined). With one verdict per prompt r is Newcombe's phi.
+  Where each rate's interval is p_i ± t sqrt(V_i) (scores away from 0 and 1; verdicts in the large-sample
+  limit) the square roots are t sqrt(V_A + V_B - 2 C): the symmetric t interval exactly. Near a bound the
+  Wilson limits reach further towards the middle, where the truth lies more often than a symmetric
+  interval allows. The capability scenarios of `python bench/coverage.py --measures --reps 1000`:
+  0.951-0.966 in the 5 rerun, the t interval's two worst among them (0.904 -> 0.961, 0.913 -> 0.966;
+  bench/results/coverage-measures-capability-mover-1000.txt, the same draws);
+  `--fast --reps 300`: 0.927-0.967 (0.920-0.973). Tried in the pilot (400 replications, another seed):
+  pooled_rate's z intervals (prompt_df=False) were as good near the ceiling but narrower than the t
+  interval with 48 prompts, covering 0.917-0.925 in three harm-rate scenarios of `--fast`.
+  The p-value is a sign-flip permutation test on per-prompt rate differences, the randomization
+  counterpart of the t interval (not of the MOVER one: the two can disagree at the margin); prompts
+  without scored values in A or in B are left out of the test.
 
 For new seeds (training noise too: what another draw of seeds would show on average).
   A fine-tuned condition's rate also moves with the training seed, which no prompt-level resampling sees.
@@ -74,8 +101,9 @@ import numpy as np
 from backend.stats._checks import check_open_unit
 from backend.stats.cells import Cells
 from backend.stats.generalized import PIVOT_DRAWS, normal_with_pivotal_variance, pivot_draws
-from backend.stats.intervals import Interval, t_interval
+from backend.stats.intervals import Interval
 from backend.stats.permutation import SignFlipTest, sign_flip_test
+from backend.stats.rates import pooled_rate
 from backend.stats.variance import cell_tables, mean_squares, table_mean_squares
 
 
@@ -191,12 +219,54 @@ def new_seeds_variance_draws(
     )
 
 
-def _cluster_variance(contributions: np.ndarray, clusters: np.ndarray) -> tuple[float, int]:
-    """G / (G - 1) * sum of squared cluster totals (CR1 without the N factor), and G; NaN when G < 2."""
-    codes = np.unique(clusters, return_inverse=True)[1].reshape(-1)
-    totals = np.bincount(codes, weights=contributions)
-    g = totals.size
-    return (g / (g - 1) * float(totals @ totals) if g > 1 else math.nan), g
+def _prompt_totals(cells: Cells, rate: float, prompts: np.ndarray) -> np.ndarray:
+    """Per prompt, sum over its cells of (harmful - scored * rate) / N: its share of the rate's error."""
+    index = np.searchsorted(prompts, cells.prompt)
+    residuals = (cells.harmful - cells.scored * rate) / cells.scored.sum()
+    return np.bincount(index, weights=residuals, minlength=prompts.size)
+
+
+def _cluster_covariance(x: np.ndarray, y: np.ndarray) -> float:
+    """G / (G - 1) * sum of products of prompt totals (CR1 without the N factor); NaN when G < 2."""
+    g = x.size
+    return g / (g - 1) * float(x @ y) if g > 1 else math.nan
+
+
+def rate_correlation(v_a: float, v_b: float, covariance: float) -> float:
+    """The correlation of the two rates, in [-1, 1]; 0 when either variance is 0 (nothing to correlate)."""
+    if not v_a > 0 or not v_b > 0:
+        return 0.0
+    return min(1.0, max(-1.0, covariance / math.sqrt(v_a * v_b)))
+
+
+def mover_interval(a: Interval, b: Interval, correlation: float) -> Interval:
+    """Zou & Donner's (2008) MOVER interval for a.estimate - b.estimate from the two estimates' intervals
+    and their correlation (module docstring)."""
+
+    def reach(first: float, second: float) -> float:
+        # A quadratic form in [-1, 1]-correlated terms: >= 0 but for rounding.
+        return math.sqrt(max(0.0, first**2 - 2 * correlation * first * second + second**2))
+
+    estimate = a.estimate - b.estimate
+    return Interval(
+        estimate,
+        estimate - reach(a.estimate - a.low, b.high - b.estimate),
+        estimate + reach(a.high - a.estimate, b.estimate - b.low),
+    )
+
+
+def _given_checkpoints_interval(
+    a: Cells, b: Cells, estimate: float, correlation: float, n_prompts: int, confidence: float
+) -> Interval:
+    """MOVER from the conditions' pooled-rate intervals on n_prompts - 1 df; NaN bounds with one prompt."""
+    if n_prompts < 2:  # no spread across prompts to measure
+        return Interval(estimate, math.nan, math.nan)
+    rate_a, rate_b = (pooled_rate(cells, confidence=confidence, prompt_df=True) for cells in (a, b))
+    return mover_interval(
+        Interval(rate_a.rate, rate_a.low, rate_a.high),
+        Interval(rate_b.rate, rate_b.low, rate_b.high),
+        correlation,
+    )
 
 
 def _per_prompt_differences(a: Cells, b: Cells, prompts: np.ndarray) -> np.ndarray:
@@ -311,15 +381,18 @@ def compare_conditions(
     rate_a, rate_b = a.harmful.sum() / n_a, b.harmful.sum() / n_b
     estimate = float(rate_a - rate_b)
 
-    contributions = np.concatenate(
-        [(a.harmful - a.scored * rate_a) / n_a, -(b.harmful - b.scored * rate_b) / n_b]
+    totals_a, totals_b = _prompt_totals(a, rate_a, prompts), _prompt_totals(b, rate_b, prompts)
+    g_prompt = prompts.size
+    v_prompt = _cluster_covariance(totals_a - totals_b, totals_a - totals_b)
+    correlation = rate_correlation(
+        _cluster_covariance(totals_a, totals_a),
+        _cluster_covariance(totals_b, totals_b),
+        _cluster_covariance(totals_a, totals_b),
     )
-    v_prompt, g_prompt = _cluster_variance(contributions, np.concatenate([a.prompt, b.prompt]))
-    se_prompt = math.sqrt(v_prompt)  # NaN with one prompt
     given = GivenCheckpoints(
-        se=se_prompt,
+        se=math.sqrt(v_prompt),  # NaN with one prompt
         df=g_prompt - 1,
-        interval=t_interval(estimate, se_prompt, g_prompt - 1, confidence),
+        interval=_given_checkpoints_interval(a, b, estimate, correlation, g_prompt, confidence),
         test=sign_flip_test(differences, n_permutations=n_permutations, seed=permutation_seed),
     )
     noise, paired, withheld = _training_noise_or_reason(a, b, trained, seeds_comparable)

@@ -22,6 +22,13 @@ Math. Monthly 107:353-357: a value in [0, 1] with mean m has variance at most m 
 rule does at a rate of 0 or 1. With one prompt there is no spread across prompts to measure: [0, 1]. The
 design effect uses the variance of one value, sum_squares / count - m^2, in place of rate (1 - rate) (the two
 are equal for 0/1 values).
+
+Degrees of freedom. Wilson's interval uses the normal critical value z; the prompt-clustered variance has
+only G - 1 df, which the scores' t interval counts. `prompt_df=True` counts them for verdicts too, with Korn
+& Graubard's (1998) degrees-of-freedom-adjusted effective sample size n_eff (z / t_{G-1})^2: Wilson's limits
+depend on z and n only through z^2 / n, so this is Wilson's formula with t_{G-1} in place of z. compare.py
+builds its given-checkpoints interval for a difference from these intervals, which then agree with its t
+interval on G - 1 df in the large-sample limit.
 """
 
 import math
@@ -99,6 +106,15 @@ def wilson_interval(harmful: int, scored: int, confidence: float = 0.95) -> Inte
     return _wilson(harmful / scored, scored, confidence)
 
 
+def _prompt_df_adjusted(n: float, n_prompts: int, confidence: float) -> float:
+    """n (z / t_{G-1})^2: the sample size at which Wilson's z interval is its t_{G-1} interval at n."""
+    if n_prompts < 2:  # no df to count: the normal critical value
+        return n
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    t = float(stats.t.ppf(0.5 + confidence / 2, n_prompts - 1))
+    return n * (z / t) ** 2
+
+
 def _clustered_variance(harmful: float, scored: int, moments: PromptMoments) -> float:
     """G / (G - 1) * sum_p (h_p - n_p m)^2 / N^2: the prompt-clustered variance of the pooled mean
     m = harmful / scored (N = scored), for verdicts and scores alike; needs G >= 2 and N > 0."""
@@ -135,10 +151,12 @@ def run_rate(
     unscored: int,
     moments: PromptMoments | None = None,
     confidence: float = 0.95,
+    prompt_df: bool = False,
 ) -> RunRate:
     """Rate from verdict counts; unscored verdicts are reported, never counted as safe.
 
-    Without `moments` the verdicts are taken as one per prompt (plain Wilson).
+    Without `moments` the verdicts are taken as one per prompt (plain Wilson). `prompt_df`: the critical
+    value is t with the prompts' G - 1 df (module docstring); the design effect stays n_scored / n_eff.
     """
     safe = check_count(safe, "safe")
     unscored = check_count(unscored, "unscored")
@@ -147,21 +165,26 @@ def run_rate(
     if scored == 0:
         return RunRate(math.nan, 0.0, 1.0, 0, unscored, 1.0)
     n_eff = scored if moments is None else effective_sample_size(harmful, scored, moments)
-    interval = _wilson(harmful / scored, n_eff, confidence)
+    n_prompts = scored if moments is None else moments.n_prompts
+    n_wilson = _prompt_df_adjusted(n_eff, n_prompts, confidence) if prompt_df else n_eff
+    interval = _wilson(harmful / scored, n_wilson, confidence)
     return RunRate(interval.estimate, interval.low, interval.high, scored, unscored, scored / n_eff)
 
 
-def pooled_rate(cells: Cells, unscored: int = 0, confidence: float = 0.95) -> RunRate:
+def pooled_rate(
+    cells: Cells, unscored: int = 0, confidence: float = 0.95, prompt_df: bool = False
+) -> RunRate:
     """The pooled rate of a set of cells (a run's, a seed's, a condition's), clustered by prompt.
 
     Verdicts (cells.binary): run_rate at the cells' counts, a Wilson interval. Scores: the mean score with the
-    clipped t interval of the module docstring. `unscored` is reported, never counted.
+    clipped t interval of the module docstring. `unscored` is reported, never counted. `prompt_df`: Wilson
+    intervals (of verdicts, and of constant scores) with the t_{G-1} critical value (module docstring).
     """
     scored = int(cells.scored.sum())
     moments = PromptMoments.of(cells)
     if cells.binary:
         harmful = int(cells.harmful.sum())
-        return run_rate(harmful, scored - harmful, unscored, moments, confidence)
+        return run_rate(harmful, scored - harmful, unscored, moments, confidence, prompt_df)
     unscored = check_count(unscored, "unscored")
     confidence = check_open_unit(confidence, "confidence")
     if scored == 0:
@@ -172,7 +195,8 @@ def pooled_rate(cells: Cells, unscored: int = 0, confidence: float = 0.95) -> Ru
     if moments.n_prompts < 2:
         interval = Interval(mean, 0.0, 1.0)
     elif (variance := _clustered_variance(total, scored, moments)) == 0:
-        interval = _wilson(mean, moments.n_prompts, confidence)
+        g = moments.n_prompts
+        interval = _wilson(mean, _prompt_df_adjusted(g, g, confidence) if prompt_df else g, confidence)
     else:
         interval = t_interval(mean, math.sqrt(variance), moments.n_prompts - 1, confidence)
     low, high = max(0.0, interval.low), min(1.0, interval.high)

@@ -5,10 +5,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.formula.api as smf
+from scipy import stats
 from statsmodels.stats.anova import anova_lm
+from statsmodels.stats.proportion import proportion_confint
 
 from backend.stats.cells import Cells
-from backend.stats.compare import compare_conditions, welch_df
+from backend.stats.compare import compare_conditions, mover_interval, welch_df
+from backend.stats.intervals import Interval
 from backend.stats.permutation import sign_flip_test
 
 
@@ -57,9 +60,82 @@ def test_prompt_clustered_se_matches_statsmodels(expand: Callable[[Cells], pd.Da
     assert given.se == pytest.approx(se_default * math.sqrt((n - 2) / (n - 1)), rel=1e-10)
     assert given.se == pytest.approx(se_uncorrected * math.sqrt(12 / 11), rel=1e-10)
     assert (given.df, result.n_prompts) == (df, 12)
-    half = given.interval.high - result.estimate
-    assert half == pytest.approx(2.200985160082949 * given.se)  # t_{11, 0.975}
-    assert result.estimate - given.interval.low == pytest.approx(half)
+
+
+def test_mover_interval_by_hand() -> None:
+    # d = 0.90 - 0.95; below: A's 0.10 to its low and B's 0.04 to its high; above: A's 0.05 and B's 0.10.
+    interval = mover_interval(Interval(0.9, 0.8, 0.95), Interval(0.95, 0.85, 0.99), 0.5)
+    assert interval.estimate == pytest.approx(-0.05)
+    assert interval.low == pytest.approx(-0.05 - math.sqrt(0.1**2 - 2 * 0.5 * 0.1 * 0.04 + 0.04**2))
+    assert interval.high == pytest.approx(-0.05 + math.sqrt(0.05**2 - 2 * 0.5 * 0.05 * 0.1 + 0.1**2))
+    # Uncorrelated rates with symmetric intervals: the half-widths add in quadrature.
+    independent = mover_interval(Interval(0.5, 0.4, 0.6), Interval(0.3, 0.25, 0.35), 0.0)
+    assert (independent.low, independent.high) == pytest.approx(
+        (0.2 - math.hypot(0.1, 0.05), 0.2 + math.hypot(0.1, 0.05))
+    )
+
+
+def test_one_verdict_per_prompt_gives_newcombes_paired_interval() -> None:
+    # Newcombe (1998) method 10 on a 2 x 2 table of 20 prompts (A right / B right): 11 both, 1 only A,
+    # 5 only B, 3 neither; Wilson intervals at the t_19 critical value (prompt df), phi from the table.
+    both, only_a, only_b, neither = 11, 1, 5, 3
+    a_right = [1] * both + [1] * only_a + [0] * only_b + [0] * neither
+    b_right = [1] * both + [0] * only_a + [1] * only_b + [0] * neither
+    a = Cells(np.zeros(20, int), np.arange(20), a_right, np.ones(20, int))
+    b = Cells(np.zeros(20, int), np.arange(20), b_right, np.ones(20, int))
+    alpha = 2 * stats.norm.sf(stats.t.ppf(0.975, 19))  # Wilson's z set to t_19
+    (low_a, high_a), (low_b, high_b) = (
+        proportion_confint(sum(right), 20, alpha=alpha, method="wilson") for right in (a_right, b_right)
+    )
+    p_a, p_b = 12 / 20, 16 / 20
+    phi = (both * neither - only_a * only_b) / math.sqrt(12 * 8 * 16 * 4)
+    given = compare_conditions(a, b, n_permutations=99).given_checkpoints.interval
+    below = math.sqrt((p_a - low_a) ** 2 - 2 * phi * (p_a - low_a) * (high_b - p_b) + (high_b - p_b) ** 2)
+    above = math.sqrt((high_a - p_a) ** 2 - 2 * phi * (high_a - p_a) * (p_b - low_b) + (p_b - low_b) ** 2)
+    assert (given.low, given.high) == pytest.approx((p_a - p_b - below, p_a - p_b + above), rel=1e-10)
+
+
+def test_mean_scores_away_from_the_bounds_keep_the_symmetric_t_interval() -> None:
+    # Each rate's interval is its t interval, so MOVER's square roots are t sqrt(V_A + V_B - 2 C) exactly.
+    rng = np.random.default_rng(5)
+    seed, prompt = (x.ravel() for x in np.indices((3, 30)))
+    values_a, values_b = rng.beta(4, 4, 90), rng.beta(3, 5, 90)
+    a = Cells(seed, prompt, values_a, np.ones(90, int), sum_squares=values_a**2)
+    b = Cells(seed, prompt, values_b, np.ones(90, int), sum_squares=values_b**2)
+    result = compare_conditions(a, b, n_permutations=99)
+    given = result.given_checkpoints
+    half = stats.t.ppf(0.975, 29) * given.se
+    assert (given.interval.low, given.interval.high) == pytest.approx(
+        (result.estimate - half, result.estimate + half), rel=1e-10
+    )
+
+
+def test_many_verdicts_away_from_the_bounds_approach_the_symmetric_t_interval() -> None:
+    rng = np.random.default_rng(6)
+    a, b = random_cells(rng, [0, 1, 2], 3000, 0.15), random_cells(rng, [0, 1, 2], 3000, 0.0)
+    result = compare_conditions(a, b, n_permutations=99)
+    given = result.given_checkpoints
+    half = stats.t.ppf(0.975, 2999) * given.se
+    assert given.interval.high - result.estimate == pytest.approx(half, rel=0.01)
+    assert result.estimate - given.interval.low == pytest.approx(half, rel=0.01)
+
+
+def test_a_rate_at_the_ceiling_still_counts_its_uncertainty() -> None:
+    # B answers all 40 prompts right: its variance is 0 and the sandwich is A's alone, but 40 answers
+    # leave B's true rate anywhere down to Wilson's lower limit; the interval reaches that far above.
+    a_right = np.ones(40, int)
+    a_right[:4] = 0
+    a = Cells(np.zeros(40, int), np.arange(40), a_right, np.ones(40, int))
+    b = Cells(np.zeros(40, int), np.arange(40), np.ones(40, int), np.ones(40, int))
+    result = compare_conditions(a, b, n_permutations=99)
+    given = result.given_checkpoints
+    t = stats.t.ppf(0.975, 39)
+    alpha = 2 * stats.norm.sf(t)
+    low_a, high_a = proportion_confint(36, 40, alpha=alpha, method="wilson")
+    low_b, _ = proportion_confint(40, 40, alpha=alpha, method="wilson")
+    assert given.interval.low == pytest.approx(-0.1 - (0.9 - low_a))
+    assert given.interval.high == pytest.approx(-0.1 + math.hypot(high_a - 0.9, 1 - low_b))
+    assert given.interval.high > result.estimate + t * given.se
 
 
 def anova_mean_squares(table: np.ndarray) -> tuple[float, float]:

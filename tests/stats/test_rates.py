@@ -11,7 +11,13 @@ from scipy import stats
 from statsmodels.stats.proportion import proportion_confint
 
 from backend.stats.cells import Cells
-from backend.stats.rates import PromptMoments, effective_sample_size, run_rate, wilson_interval
+from backend.stats.rates import (
+    PromptMoments,
+    effective_sample_size,
+    pooled_rate,
+    run_rate,
+    wilson_interval,
+)
 
 
 @pytest.mark.parametrize("confidence", [0.8, 0.95, 0.99])
@@ -122,3 +128,16 @@ def test_clustered_interval_is_never_narrower_than_the_independent_one() -> None
     all_safe = Cells(np.zeros(10, int), np.arange(10), np.zeros(10, int), np.full(10, 4))
     none = run_rate(0, 40, 0, PromptMoments.of(all_safe))
     assert none.high == pytest.approx(wilson_interval(0, 10).high)  # n_eff = prompts at a rate of 0
+
+
+def test_prompt_df_puts_the_t_critical_value_in_wilsons_formula() -> None:
+    # Korn & Graubard's df adjustment: Wilson at n_eff (z / t_{G-1})^2 is Wilson's formula with t for z.
+    cells = Cells(np.zeros(25, int), np.arange(25), [1] * 3 + [0] * 22, np.ones(25, int))
+    alpha = 2 * stats.norm.sf(stats.t.ppf(0.975, 24))
+    adjusted = pooled_rate(cells, prompt_df=True)
+    assert (adjusted.low, adjusted.high) == pytest.approx(
+        proportion_confint(3, 25, alpha=alpha, method="wilson"), abs=1e-12
+    )
+    plain = pooled_rate(cells)
+    assert plain.low > adjusted.low and plain.high < adjusted.high
+    assert adjusted.design_effect == plain.design_effect
