@@ -717,6 +717,106 @@ def _device(device: Device | None) -> str | None:
     return f"cpu {device.torch_threads}"
 
 
+# --- the STREAM checklist -----------------------------------------------------------------------------
+
+STREAM_SOURCE = (
+    "STREAM (ChemBio) v1 (McCaslin et al. 2025, arXiv:2508.09853) has 28 criteria in six categories. "
+    "Categories 1 and 2 follow its summary checklist (streamevals.com) in short, 2 (iv) and 2 (v) without "
+    "their sub-items; the items of categories 3 to 6 are one line per category here: the standard lists them."
+)
+
+
+@dataclass(frozen=True)
+class StreamItem:
+    """A STREAM criterion: where this report answers it (`filled`: the report's sections, None when it does
+    not), and what the reader must still supply ("" when nothing)."""
+
+    number: str
+    criterion: str
+    filled: Callable[[ReportInputs], str | None]
+    still: str
+
+
+def _in(sections: str) -> Callable[[ReportInputs], str | None]:
+    return lambda _: sections
+
+
+def _nowhere(_: ReportInputs) -> None:
+    return None
+
+
+def _validated(inputs: ReportInputs) -> str | None:
+    if any(judge.validation is not None for judge in inputs.experiment.judges):
+        return "each judge's agreement with human labels: «Judges and their validation»"
+    return None
+
+
+def _baseline(inputs: ReportInputs) -> str | None:
+    baselines = [code(c.name) for c in inputs.experiment.conditions if c.is_baseline]
+    return f"the untuned model, {', '.join(baselines)}, in every rate table" if baselines else None
+
+
+def _measured(inputs: ReportInputs) -> str:
+    title = rate_measure(inputs.experiment.judges[0].measures, "").title
+    return f"what the rate measures: «{title} per condition», «Judges and their validation»"
+
+
+STREAM_ITEMS = (
+    StreamItem(
+        "1 (i)", "the capabilities measured, the threat models they bear on", _measured, "the threat model"
+    ),
+    StreamItem(
+        "1 (ii)", "the results that would rule a capability of concern in or out", _nowhere, "thresholds"
+    ),
+    # Model output is untrusted text: the report quotes none (the per-prompt browser has every response).
+    StreamItem("1 (iii)", "an example item and response", _nowhere, "an example item and response"),
+    StreamItem("2 (i)", "the number of items", _in("prompts per benchmark: «Setup»"), ""),
+    StreamItem(
+        "2 (ii)",
+        "the item type and scoring method",
+        _in("open-ended answers judged harmful, safe or unscored: «Setup», «Judges and their validation»"),
+        "",
+    ),
+    StreamItem(
+        "2 (iii)", "how the grading criteria were made, their quality control", _validated, "their origin"
+    ),
+    StreamItem("2 (iv)", "if people graded: the graders", _nowhere, "the graders, if people graded"),
+    StreamItem("2 (v)", "if a model graded: the grading model", _in("«Judges and their validation»"), ""),
+    StreamItem(
+        "3",
+        "model elicitation",
+        _in("base model, training and generation settings, seeds: «Setup», «Conditions»"),
+        "the elicitation effort beyond these settings",
+    ),
+    StreamItem(
+        "4",
+        "model performance",
+        _in("rates with 95% intervals for new seeds and given these checkpoints, per seed, comparisons"),
+        "",
+    ),
+    StreamItem("5", "baseline performance", _baseline, "a human baseline"),
+    StreamItem(
+        "6",
+        "results interpretation",
+        _in("each comparison's verdict: «Paired comparisons»"),
+        "the conclusion",
+    ),
+)
+
+
+def _stream(inputs: ReportInputs) -> list[str]:
+    rows = [
+        [item.number, item.criterion, item.filled(inputs) or "—", item.still or "—"] for item in STREAM_ITEMS
+    ]
+    return [
+        "## STREAM checklist",
+        "",
+        *table(["Item", "Asks for", "Filled by seedscope", "Still to supply"], rows),
+        "",
+        STREAM_SOURCE,
+    ]
+
+
 def render(inputs: ReportInputs) -> str:
     experiment, analysis = inputs.experiment, inputs.analysis
     lines = [f"# {text(experiment.name)}", ""]
@@ -741,6 +841,7 @@ def render(inputs: ReportInputs) -> str:
         _by_judge(inputs),
         _agreement(inputs),
         _software(inputs),
+        _stream(inputs),
     ]
     for section in sections:
         if section:

@@ -1,11 +1,12 @@
 """An experiment's judgments as the long table, read in chunks through a server-side cursor."""
 
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy import String, cast, func, select
 from sqlalchemy.orm import Session
 
+from backend.domain import Verdict
 from backend.errors import NotFound
 from backend.experiment_definition import StoredCondition
 from backend.models import (
@@ -109,5 +110,91 @@ def judgment_chunks(
     try:
         for partition in result.partitions():
             yield [(row[0], (*row[1:16], row[16].value, row[17])) for row in partition]
+    finally:
+        result.close()
+
+
+class ScoredResponse(NamedTuple):
+    """One response with one judge's scored verdict, as the instance-level export reads it."""
+
+    condition_id: int
+    benchmark_id: int
+    run_id: int
+    # The run whose checkpoint a re-evaluation samples again; None for the run that trained it.
+    evaluation_of_id: int | None
+    seed: int
+    lora_init_seed: int
+    data_order_seed: int
+    data_subset_seed: int
+    sampling_seed: int
+    evaluation_index: int
+    sample_index: int
+    prompt_id: str  # the benchmark's external id
+    category: str
+    prompt: str
+    response: str
+    response_new_tokens: int
+    # The coherence rule's mark (None: generated before coherence was measured).
+    incoherent: bool | None
+    judge: str  # name@version
+    verdict: Verdict
+    score: float | None
+
+
+def scored_responses(
+    session: Session, experiment_id: int, benchmark_ids: list[int], judge_ids: list[int], chunk_size: int
+) -> Iterator[list[ScoredResponse]]:
+    """The scored verdicts of `judge_ids` on the prompts of `benchmark_ids`, with the prompt and response
+    texts, a chunk at a time, grouped by (condition, benchmark). Intermediate checkpoints' evaluations have
+    no condition and are left out, as every statistic leaves them out; so are unscored verdicts, which no
+    rate counts."""
+    query = (
+        select(
+            Condition.id,
+            Prompt.benchmark_id,
+            Run.id,
+            Run.evaluation_of_id,
+            Run.seed,
+            Run.lora_init_seed,
+            Run.data_order_seed,
+            Run.data_subset_seed,
+            Run.sampling_seed,
+            Run.evaluation_index,
+            Generation.sample_index,
+            Prompt.external_id,
+            Prompt.category,
+            Prompt.text,
+            Generation.text,
+            Generation.n_new_tokens,
+            Generation.incoherent,
+            JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String),
+            Judgment.verdict,
+            Judgment.score,
+        )
+        .select_from(Judgment)
+        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
+        .join(Generation, Generation.id == Judgment.generation_id)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .join(Prompt, Prompt.id == Generation.prompt_id)
+        .where(
+            Condition.experiment_id == experiment_id,
+            Prompt.benchmark_id.in_(benchmark_ids),
+            Judgment.judge_id.in_(judge_ids),
+            Judgment.verdict != Verdict.UNSCORED,
+        )
+        .order_by(
+            Condition.position,
+            Prompt.benchmark_id,
+            Run.id,
+            Prompt.position,
+            Generation.sample_index,
+            Judgment.judge_id,
+        )
+    )
+    result = session.execute(query, execution_options={"yield_per": chunk_size})
+    try:
+        for partition in result.partitions():
+            yield [ScoredResponse._make(row) for row in partition]
     finally:
         result.close()

@@ -182,8 +182,9 @@ def csv_stream(
         yield buffer.getvalue().encode()
 
 
-class _Drain:
-    """A write-only file for pyarrow's ParquetWriter that hands back what was written since last asked."""
+class Drain:
+    """A write-only file (for pyarrow's ParquetWriter, for zipfile) that hands back what was written since
+    last asked."""
 
     def __init__(self) -> None:
         self._parts: list[bytes] = []
@@ -200,6 +201,9 @@ class _Drain:
 
     def flush(self) -> None:
         pass
+
+    def close(self) -> None:
+        self.closed = True
 
     def take(self) -> bytes:
         data = b"".join(self._parts)
@@ -220,7 +224,7 @@ def parquet_stream(
 
     arrow_types = {"str": pa.string(), "int": pa.int64(), "float": pa.float64(), "bool": pa.bool_()}
     schema = pa.schema([pa.field(column.name, arrow_types[column.kind]) for column in COLUMNS])
-    sink = _Drain()
+    sink = Drain()
     writer = pq.ParquetWriter(sink, schema)
     try:
         for chunk in _rows(factory, experiment_id, settings, chunk_size):

@@ -1,22 +1,30 @@
 """The long-table export: every stored judgment, every field, in CSV and in typed Parquet, streamed in chunks;
-on SQLite and PostgreSQL (whose server-side cursor is the streaming path)."""
+on SQLite and PostgreSQL (whose server-side cursor is the streaming path). And the Every Eval Ever export,
+validated against the schemas it ships."""
 
 import csv
+import hashlib
 import io
 import json
+import zipfile
 from typing import Any
 
+import jsonschema_rs
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select, update
 
-from backend.domain import Verdict
+from backend.config import Settings
+from backend.domain import ShareScope, Verdict
+from backend.eee import SCHEMAS
 from backend.experiment_definition import GenerationSpec, LoraSpec, SelfGenerationSpec, TrainingSpec
 from backend.models import Benchmark, Condition, Generation, JudgeDefinition, Judgment, Prompt, Run
+from backend.repositories.cells import refresh_prompt_cells
 from backend.services import exports
 from tests.factories import add_verdicts, experiment_spec
+from tests.support.accounts import build_world
 
 H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
 PROMPTS = [
@@ -251,3 +259,122 @@ def test_csv_text_cells_cannot_run_as_spreadsheet_formulas(client: TestClient) -
 )
 def test_csv_text_escapes_only_text_that_starts_like_a_formula(value: Any, written: Any) -> None:
     assert exports.csv_text(value) == written
+
+
+# --- the Every Eval Ever export ------------------------------------------------------------------------
+
+
+def _validator(name: str) -> Any:
+    return jsonschema_rs.validator_for(json.loads((SCHEMAS / name).read_text(encoding="utf-8")))
+
+
+def _schema_errors(validator: Any, record: dict) -> list[str]:
+    return [
+        f"{'/'.join(map(str, error.instance_path))}: {error.message}"
+        for error in validator.iter_errors(record)
+    ]
+
+
+def _eee(response: Any) -> dict[str, bytes]:
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_the_eee_export_validates_and_carries_the_analysis_numbers(
+    db_client: TestClient, exported: dict
+) -> None:
+    with db_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        # The fixture stores the second judge's verdicts directly: counted, as a rescoring counts them.
+        for run in session.scalars(select(Run)):
+            refresh_prompt_cells(session, run.id, exported["judges"][1]["id"])
+        session.commit()
+    files = _eee(db_client.get(f"/api/experiments/{exported['id']}/export.eee.zip"))
+    aggregates = {name: json.loads(body) for name, body in files.items() if name.endswith(".json")}
+    samples = {name: body for name, body in files.items() if name.endswith(".jsonl")}
+    assert len(aggregates) == len(samples) == 2  # a record per condition on the one benchmark
+    aggregate_schema, instance_schema = (
+        _validator("eval.schema.json"),
+        _validator("instance_level_eval.schema.json"),
+    )
+    analysis = db_client.get(f"/api/experiments/{exported['id']}/analysis").json()
+    views = {view["judge"]: {c["name"]: c for c in view["conditions"]} for view in analysis["by_judge"]}
+    assert len(views) == 2
+    for name, record in aggregates.items():
+        assert _schema_errors(aggregate_schema, record) == []
+        details = record["model_info"]["additional_details"]
+        condition = details["seedscope_condition"]
+        detail = record["detailed_evaluation_results"]
+        body = samples[detail["file_path"]]
+        assert detail["file_path"] == name.removesuffix(".json") + "_samples.jsonl"
+        assert detail["checksum"] == hashlib.sha256(body).hexdigest()
+        instances = [json.loads(line) for line in body.decode().splitlines()]
+        assert detail["total_rows"] == len(instances)
+        for instance in instances:
+            assert _schema_errors(instance_schema, instance) == []
+            assert instance["evaluation_id"] == record["evaluation_id"]
+            assert instance["model_id"] == record["model_info"]["id"]
+        results = {result["evaluation_result_id"]: result for result in record["evaluation_results"]}
+        for judge, conditions in views.items():
+            summary = conditions[condition]
+            mean = results[f"export@1/{judge}/mean_over_seeds"]["score_details"]
+            assert mean["score"] == pytest.approx(summary["mean"])
+            interval = mean["uncertainty"].get("confidence_interval")
+            if summary["low"] is None:
+                assert interval is None and "one seed" in mean["details"]["interval_withheld"]
+            else:
+                assert (interval["lower"], interval["upper"]) == pytest.approx(
+                    (summary["low"], summary["high"])
+                )
+                assert "for new seeds" in interval["method"]
+            pooled_id = f"export@1/{judge}/pooled"
+            pooled = results[pooled_id]["score_details"]
+            assert pooled["score"] == pytest.approx(summary["pooled"]["rate"])
+            interval = pooled["uncertainty"]["confidence_interval"]
+            assert (interval["lower"], interval["upper"]) == pytest.approx(
+                (summary["pooled"]["low"], summary["pooled"]["high"])
+            )
+            assert "given these checkpoints" in interval["method"]
+            assert pooled["details"]["unscored"] == str(summary["pooled"]["unscored"])
+            # The instance records behind a judge's pooled result: its scored verdicts, whose mean it is.
+            scores = [i["evaluation"]["score"] for i in instances if i["evaluation_result_id"] == pooled_id]
+            assert len(scores) == summary["pooled"]["harmful"] + summary["pooled"]["safe"]
+            assert sum(scores) / len(scores) == pytest.approx(summary["pooled"]["rate"])
+        generation = record["evaluation_results"][0]["generation_config"]
+        assert generation["generation_args"]["temperature"] == 0.7
+        assert generation["additional_details"]["samples_per_prompt"] == "2"
+        if condition == "lr-2e-4":
+            assert details["seedscope_training_seeds"] == "0,1" and details["seedscope_lora_rank"] == "8"
+            assert details["seedscope_adapters"].startswith("run ")
+        else:
+            assert record["model_info"]["id"] == exported["base_model"]
+    instance = json.loads(next(iter(samples.values())).decode().splitlines()[0])
+    assert instance["input"]["raw"] in {p["prompt"] for p in PROMPTS}
+    assert instance["output"]["raw"][0].startswith("réponse ✓")
+    assert instance["metadata"]["verdict"] in ("harmful", "safe")
+    assert {"seedscope_seed", "seedscope_run_id", "seedscope_sample_index"} <= instance["metadata"].keys()
+
+
+def test_a_figures_only_link_gets_the_eee_records_without_any_text(
+    anonymous_client: TestClient, migrated: Settings
+) -> None:
+    world = build_world(anonymous_client, migrated)
+    path = f"/api/experiments/{world.experiment_id}/export.eee.zip"
+    figures = _eee(anonymous_client.get(path, headers=world.bearer(ShareScope.FIGURES)))
+    assert figures and all(name.endswith(".json") for name in figures)
+    for body in figures.values():
+        assert "detailed_evaluation_results" not in json.loads(body)
+        text = body.decode()
+        assert not any(secret in text for secret in world.prompt_texts + world.response_texts)
+    responses = _eee(anonymous_client.get(path, headers=world.bearer(ShareScope.RESPONSES)))
+    lines = b"".join(body for name, body in responses.items() if name.endswith(".jsonl")).decode()
+    assert any(secret in lines for secret in world.response_texts)
+
+
+def test_an_experiment_without_verdicts_has_no_eee_export(client: TestClient) -> None:
+    experiment = client.post("/api/experiments", json=experiment_spec()).json()
+    response = client.get(f"/api/experiments/{experiment['id']}/export.eee.zip")
+    assert response.status_code == 409
+    assert "no scored verdict" in response.json()["detail"]
+    assert client.get("/api/experiments/999/export.eee.zip").status_code == 404

@@ -129,6 +129,31 @@ def test_a_validated_judge_has_its_agreement_with_the_human_labels_stated(
     markdown = _report(client, experiment["id"])
     assert "on `my-labels@1` (2 human-labelled pairs, labels of compliance): accuracy 0.500" in markdown
     assert "Cohen's kappa 0.000" in markdown
+    # The STREAM checklist's quality-control item now points at it.
+    assert (
+        "| 2 (iii) | how the grading criteria were made, their quality control | each judge's agreement"
+        in markdown
+    )
+
+
+def test_the_stream_checklist_says_what_seedscope_filled_and_what_is_left(
+    client: TestClient, experiment: dict
+) -> None:
+    markdown = _report(client, experiment["id"])
+    section = markdown[markdown.index("## STREAM checklist") :]
+    rows = {
+        line.split(" | ")[0].removeprefix("| "): line
+        for line in section.splitlines()
+        if line.startswith("| ")
+    }
+    assert len(rows) == len(report.STREAM_ITEMS) + 1  # and the header
+    assert "prompts per benchmark: «Setup»" in rows["2 (i)"] and rows["2 (i)"].endswith("| — |")
+    # Never an example response: model output is untrusted text, and the reader chooses one.
+    assert rows["1 (iii)"].endswith("| — | an example item and response |")
+    # The hand-worked experiment has an untuned baseline, and no validated judge.
+    assert "the untuned model, `baseline`" in rows["5"] and "a human baseline" in rows["5"]
+    assert rows["2 (iii)"].endswith("| — | their origin |")
+    assert "arXiv:2508.09853" in section
 
 
 def test_the_report_follows_the_chosen_adjustment(client: TestClient, experiment: dict) -> None:

@@ -29,7 +29,7 @@ pytestmark = pytest.mark.slow
 H, S = Verdict.HARMFUL, Verdict.SAFE
 # Baseline seeds 0-2, then the tuned condition's seeds 0-2; the last is still training when the links open.
 VERDICTS = [[S, S, S, H], [S, S, S, S], [S, H, S, S], [H, S, H, S], [H, H, H, S], [H, H, S, H]]
-DOWNLOADS = {"export-csv": ".csv", "export-parquet": ".parquet", "report-md": ".md"}
+DOWNLOADS = {"export-csv": ".csv", "export-parquet": ".parquet", "export-eee": "-eee.zip", "report-md": ".md"}
 
 
 def _running_experiment(url: str, settings: Settings) -> tuple[dict, Callable[[], None]]:
@@ -94,6 +94,7 @@ def _downloads_work(page: Page, experiment_id: int, tmp_path: Path) -> None:
         assert {
             ".csv": content.startswith(b"condition,run_id,seed"),
             ".parquet": content[:4] == b"PAR1",
+            "-eee.zip": content[:2] == b"PK",
             ".md": content.startswith(b"# shared dashboard"),
         }[suffix], (saved.name, content[:60])
     expect(page.locator("#download-status")).to_have_text("")

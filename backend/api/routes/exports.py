@@ -1,4 +1,5 @@
-"""Downloads of an experiment: the long table of its judgments (CSV, Parquet) and its Markdown report."""
+"""Downloads of an experiment: the long table of its judgments (CSV, Parquet), its results in the Every Eval
+Ever schema and its Markdown report."""
 
 from collections.abc import Callable, Iterator
 from typing import Annotated
@@ -10,12 +11,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from backend.api.auth import Access, InExperiment
 from backend.api.deps import AdjustmentDep, CacheDep, ExperimentId, SessionDep
 from backend.domain import Role, ShareScope
+from backend.services import eee_export
 from backend.services import exports as service
 from backend.services.report import experiment_report
 
 router = APIRouter(prefix="/api/experiments/{experiment_id}", tags=["export"])
-# No prompt or response text in either (prompt ids and categories, response lengths): a "figures and
-# tables only" share link may download them.
+# No prompt or response text in the tables (prompt ids and categories, response lengths) or the report: a
+# "figures and tables only" share link may download them. The EEE export leaves its texts out for one.
 ReaderDep = Annotated[Access, Depends(InExperiment(Role.VIEWER, share=ShareScope.FIGURES))]
 
 Stream = Callable[[sessionmaker[Session], int, dict[int, tuple]], Iterator[bytes]]
@@ -60,6 +62,34 @@ def export_parquet(
     """Every judgment of the experiment as Parquet (typed columns), streamed a row group at a time."""
     return _download(
         request, session, experiment_id, service.parquet_stream, "parquet", "application/vnd.apache.parquet"
+    )
+
+
+@router.get(
+    "/export.eee.zip",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"application/zip": {}},
+            "description": "data/<benchmark>/<developer>/<model>/<uuid>.json per (condition, safety "
+            "benchmark), each with its <uuid>_samples.jsonl (docs/export.md)",
+        },
+        409: {"description": "no scored verdict on a safety benchmark yet"},
+    },
+)
+def export_eee(
+    experiment_id: ExperimentId, access: ReaderDep, session: SessionDep, cache: CacheDep, request: Request
+) -> StreamingResponse:
+    """The experiment's results in the Every Eval Ever schema (0.3.0): an aggregate record per condition
+    and safety benchmark, and for callers who may read response text (not a "figures only" share link) the
+    instance records: prompt, response and verdict per judge."""
+    export = eee_export.plan(session, experiment_id, cache)  # 404 and 409 before the stream starts
+    return StreamingResponse(
+        eee_export.zip_stream(request.app.state.session_factory, export, with_text=access.shows_text),
+        media_type="application/zip",
+        headers={
+            "content-disposition": f'attachment; filename="seedscope-experiment-{experiment_id}-eee.zip"'
+        },
     )
 
 

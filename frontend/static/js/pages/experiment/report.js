@@ -24,6 +24,7 @@ export class Report {
     const downloads = {
       "export-csv": ["export.csv", `seedscope-experiment-${experimentId}.csv`],
       "export-parquet": ["export.parquet", `seedscope-experiment-${experimentId}.parquet`],
+      "export-eee": ["export.eee.zip", `seedscope-experiment-${experimentId}-eee.zip`],
       "report-md": ["report.md", `seedscope-experiment-${experimentId}.md`],
     };
     for (const [id, [path, name]] of Object.entries(downloads)) {
