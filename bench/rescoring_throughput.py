@@ -234,12 +234,15 @@ def time_while_running(
     job: multiprocessing.process.BaseProcess,
     pause_s: float,
 ) -> tuple[dict[str, Latency], int]:
-    """Rounds of one request per endpoint while the rescoring runs; the latencies and the rounds."""
+    """Rounds of one request per endpoint while the rescoring runs (at least one, should a tiny one be over
+    by then); the latencies and the rounds."""
     sessions = client.app.state.session_factory  # type: ignore[attr-defined]
     wait_until_running(sessions, rescoring_id, job)
     samples: dict[str, list[float]] = defaultdict(list)
     rounds = 0
-    while job.is_alive() and rescoring_status(sessions, rescoring_id) == JudgeJobStatus.RUNNING:
+    while rounds == 0 or (
+        job.is_alive() and rescoring_status(sessions, rescoring_id) == JudgeJobStatus.RUNNING
+    ):
         for endpoint in timed:
             latency = time_endpoint(client, endpoint.path, 1, warm_up=False)
             samples[endpoint.label].extend(latency.samples_ms.tolist())
@@ -295,7 +298,9 @@ VERDICT_ORDER = ("harmful", "safe", "unscored")
 def check_every_response_judged_once(
     connection: psycopg.Connection, stored: StoredExperiment, judge_id: int
 ) -> int:
-    responses, judgments, judged = connection.execute(COVERAGE, (judge_id, stored.experiment_id)).fetchone()
+    ((responses, judgments, judged),) = connection.execute(
+        COVERAGE, (judge_id, stored.experiment_id)
+    ).fetchall()
     assert responses == judgments == judged, (
         f"{responses} responses, {judgments} judgments by the added judge on {judged} of them"
     )
