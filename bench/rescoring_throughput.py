@@ -262,6 +262,9 @@ def run_rescoring(
     try:
         latencies, rounds = time_while_running(client, timed, rescoring_id, job, pause_s)
         seconds, waiting = receiving.recv()
+    except BaseException:
+        job.terminate()  # an interrupted or failed bench leaves no job running
+        raise
     finally:
         job.join()
     if waiting or job.exitcode != 0:
