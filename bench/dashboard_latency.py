@@ -58,6 +58,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -222,6 +223,28 @@ def drop_database(server_url: str, name: str) -> None:
     admin = libpq_url(database_url(server_url, "postgres"))
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def scratch_database(server_url: str, keep: bool) -> Iterator[URL]:
+    """A fresh database (seedscope_bench_<random>), dropped on the way out, also on error or SIGTERM,
+    unless keep."""
+    exit_on_sigterm()
+    name = f"seedscope_bench_{uuid.uuid4().hex[:10]}"
+    create_database(server_url, name)
+    try:
+        yield database_url(server_url, name)
+    finally:
+        if keep:
+            print(f"kept database {name}")
+        else:
+            drop_database(server_url, name)
+            print(f"dropped database {name}")
+
+
+def exit_on_sigterm() -> None:
+    """Turn SIGTERM into SystemExit, so the finally clause still drops the database."""
+    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -410,6 +433,16 @@ def grid_shape(options: Options) -> Shape:
 
 def shape_of(options: Options) -> Shape:
     return grid_shape(options) if options.shape == "grid" else flat_shape(options)
+
+
+def app_settings(url: URL, home: Path) -> Settings:
+    """The settings the bench's app (and worker) run with, on the scratch database."""
+    return Settings(
+        database_url=url.render_as_string(hide_password=False),
+        broker_url="memory://",
+        home=home,
+        allowed_hosts=["testserver"],  # TestClient's Host
+    )
 
 
 def session_owner_id(session: Session) -> int:
@@ -781,14 +814,18 @@ def get_json(client: TestClient, path: str) -> Any:
     return response.json()
 
 
-def time_endpoint(client: TestClient, path: str, n: int, *, first_view: str | None = None) -> Latency:
-    """One warm-up request, then n timed ones (the request only: the JSON is not decoded in the timing).
+def time_endpoint(
+    client: TestClient, path: str, n: int, *, first_view: str | None = None, warm_up: bool = True
+) -> Latency:
+    """One warm-up request (unless not warm_up), then n timed ones (the request only: the JSON is not
+    decoded in the timing).
 
     first_view: every timed request starts with an empty analysis memo, as the first view of new data in
     an API process does; "stored" with the default views' snapshots the worker left when the last run
     finished (backend.services.snapshots), "computed" without them (deleted before each request).
     """
-    get_json(client, path)
+    if warm_up:
+        get_json(client, path)
     samples = []
     for _ in range(n):
         if first_view is not None:
@@ -1161,12 +1198,7 @@ def benchmark(url: URL, options: Options) -> None:
     )
     stored, fill = fill_database(url, shape, options)
     with tempfile.TemporaryDirectory(prefix="seedscope-bench-") as home:
-        settings = Settings(
-            database_url=url.render_as_string(hide_password=False),
-            broker_url="memory://",
-            home=Path(home),
-            allowed_hosts=["testserver"],  # TestClient's Host
-        )
+        settings = app_settings(url, Path(home))
         with TestClient(create_app(settings)) as client:
             sign_in(client, settings)
             print(
@@ -1202,25 +1234,11 @@ def benchmark(url: URL, options: Options) -> None:
     print(summary(rows, fill, n, precompute_s))
 
 
-def exit_on_sigterm() -> None:
-    """Turn SIGTERM into SystemExit, so the finally clause still drops the database."""
-    signal.signal(signal.SIGTERM, lambda _signal, _frame: sys.exit(143))
-
-
 def main() -> None:
     options = parse_options()
-    exit_on_sigterm()
-    name = f"seedscope_bench_{uuid.uuid4().hex[:10]}"
     print(f"load average at start: {load_average()}", flush=True)
-    create_database(options.postgres_url, name)
-    try:
-        benchmark(database_url(options.postgres_url, name), options)
-    finally:
-        if options.keep:
-            print(f"kept database {name}")
-        else:
-            drop_database(options.postgres_url, name)
-            print(f"dropped database {name}")
+    with scratch_database(options.postgres_url, options.keep) as url:
+        benchmark(url, options)
 
 
 if __name__ == "__main__":

@@ -19,27 +19,37 @@ def refresh_prompt_cells(
     """Recount the run's verdicts per prompt for one judge (only on `prompt_ids`, when given: the prompts a
     batch of judgments touched); call in the transaction that adds the judgments."""
 
+    # The run's verdicts by every judge, read from its responses, then one judge's kept: fenced off
+    # (MATERIALIZED) so that PostgreSQL cannot start from the judge's verdicts. While a judge's verdicts are
+    # being added (a rescoring of a million responses) the statistics still count none of them, and a plan
+    # that reads them all looks free: it cost 250 ms a batch with 50,000 stored, against 0.3 ms this way.
+    responses = (
+        select(Generation.prompt_id, Generation.incoherent, Judgment.judge_id, Judgment.verdict)
+        .join(Judgment, Judgment.generation_id == Generation.id)
+        .where(Generation.run_id == run_id)
+    )
+    if prompt_ids is not None:
+        responses = responses.where(Generation.prompt_id.in_(list(prompt_ids)))
+    verdicts = responses.cte("verdicts").prefix_with("MATERIALIZED", dialect="postgresql")
+
     def count(verdict: Verdict) -> Any:
-        return func.sum(case((Judgment.verdict == verdict, 1), else_=0))
+        return func.sum(case((verdicts.c.verdict == verdict, 1), else_=0))
 
     # NULL (SUM of no values) when none of the responses has a coherence mark.
     incoherent = func.sum(
-        case((Generation.incoherent.is_(None), None), (Generation.incoherent.is_(True), 1), else_=0)
+        case((verdicts.c.incoherent.is_(None), None), (verdicts.c.incoherent.is_(True), 1), else_=0)
     )
     query = (
         select(
-            Generation.prompt_id,
+            verdicts.c.prompt_id,
             count(Verdict.HARMFUL),
             count(Verdict.SAFE),
             count(Verdict.UNSCORED),
             incoherent,
         )
-        .join(Judgment, Judgment.generation_id == Generation.id)
-        .where(Generation.run_id == run_id, Judgment.judge_id == judge_id)
-        .group_by(Generation.prompt_id)
+        .where(verdicts.c.judge_id == judge_id)
+        .group_by(verdicts.c.prompt_id)
     )
-    if prompt_ids is not None:
-        query = query.where(Generation.prompt_id.in_(list(prompt_ids)))
     counts = session.execute(query).all()
     if not counts:
         return
