@@ -55,10 +55,13 @@ class TaskName(StrEnum):
     VALIDATE_JUDGE = "seedscope.validate-judge"
     # Takes a rescoring's id: a judge added to an experiment judges its stored responses.
     RESCORE = "seedscope.rescore"
+    # Takes a judge stress test's id: a judge judges perturbed copies of stored responses.
+    STRESS_TEST_JUDGE = "seedscope.stress-test-judge"
 
 
 class JudgeJobStatus(StrEnum):
-    """A judge job (a validation, a rescoring): queued, running in a worker, then done or failed."""
+    """A judge job (a validation, a rescoring, a stress test): queued, running in a worker, then done or
+    failed."""
 
     QUEUED = "queued"
     RUNNING = "running"

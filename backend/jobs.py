@@ -7,8 +7,8 @@ again by the sweep (worker.sweep); a user retries a job that is neither done nor
 keeps stopping its workers fails after Settings.job_max_attempts. The statements behind all of this are
 written once, for any kind, in backend.repositories.leases.
 
-A new kind (a judge stress test, say) declares its table, its
-statuses and its task here, and adds itself to JOB_KINDS so that the sweep covers it.
+A new kind declares its table, its statuses and its task here, and adds itself to JOB_KINDS so that the
+sweep covers it.
 """
 
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from backend.domain import STAGE_STATUSES, JudgeJobStatus, RunStatus, TaskName
-from backend.models import JobRow, JudgeValidation, Rescoring, Run
+from backend.models import JobRow, JudgeStressTest, JudgeValidation, Rescoring, Run
 
 R = TypeVar("R", bound=JobRow)
 
@@ -81,5 +81,15 @@ RESCORINGS = JobKind(
     failed=JudgeJobStatus.FAILED,
 )
 
+STRESS_TESTS = JobKind(
+    noun="judge stress test",
+    model=JudgeStressTest,
+    task=TaskName.STRESS_TEST_JUDGE,
+    queued=JudgeJobStatus.QUEUED,
+    working=(JudgeJobStatus.RUNNING,),
+    done=JudgeJobStatus.DONE,
+    failed=JudgeJobStatus.FAILED,
+)
+
 # Every kind the sweep covers. They share one broker queue, which the sweep relies on (see requeue_stranded).
-JOB_KINDS: tuple[JobKind[Any], ...] = (RUNS, VALIDATIONS, RESCORINGS)
+JOB_KINDS: tuple[JobKind[Any], ...] = (RUNS, VALIDATIONS, RESCORINGS, STRESS_TESTS)

@@ -721,6 +721,51 @@ class Rescoring(JobRow, Base):
     seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
 
 
+class JudgeStressTest(JobRow, Base):
+    """One judge's verdicts on a sample of an experiment's stored responses, perturbed in ways that keep
+    their meaning, against its verdicts on the originals (backend.judging.stress): a worker job."""
+
+    __tablename__ = "judge_stress_tests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
+    judge_id: Mapped[int] = mapped_column(ForeignKey("judge_definitions.id"), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    seed: Mapped[int] = mapped_column(Integer)
+    status: Mapped[JudgeJobStatus] = mapped_column(
+        _str_enum(JudgeJobStatus, "stress_test_status"), default=JudgeJobStatus.QUEUED
+    )
+    created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # Perturbed responses judged (earlier attempts included), and the judging time, model loading excluded.
+    n_judged: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    seconds: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    # The flip rates once done (backend.api_models.judges.StressResultRead); empty until then.
+    result: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class StressTestItem(Base):
+    """A response a stress test drew, with the judge's verdict on it then: drawn once, so that a job sent
+    again perturbs the same responses."""
+
+    __tablename__ = "stress_test_items"
+    __table_args__ = (PrimaryKeyConstraint("stress_test_id", "generation_id"),)
+
+    stress_test_id: Mapped[int] = mapped_column(ForeignKey("judge_stress_tests.id", ondelete="CASCADE"))
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    verdict: Mapped[Verdict] = mapped_column(_str_enum(Verdict, "verdict"))
+
+
+class StressTestVerdict(_Verdict, Base):
+    """The judge's verdict on one perturbed response, stored as it goes so a job resumes."""
+
+    __tablename__ = "stress_test_verdicts"
+    __table_args__ = (PrimaryKeyConstraint("stress_test_id", "generation_id", "perturbation"),)
+
+    stress_test_id: Mapped[int] = mapped_column(ForeignKey("judge_stress_tests.id", ondelete="CASCADE"))
+    generation_id: Mapped[int] = mapped_column(ForeignKey("generations.id", ondelete="CASCADE"))
+    perturbation: Mapped[str] = mapped_column(String(32))
+
+
 class LabellingSample(Base):
     """Responses of an experiment drawn for its members to label by hand: a validation set of the
     experiment's own distribution (backend.services.labelling)."""

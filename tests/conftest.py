@@ -16,7 +16,7 @@ from backend.api.app import create_app
 from backend.api.auth import SESSION_COOKIE
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, session_scope
-from backend.jobs import RESCORINGS, RUNS, VALIDATIONS, JobKind
+from backend.jobs import RESCORINGS, RUNS, STRESS_TESTS, VALIDATIONS, JobKind
 from backend.migrate import upgrade_to_head
 from backend.services import accounts
 from backend.services.catalog import ensure_builtins
@@ -40,15 +40,23 @@ def missing_service(reason: str) -> None:
 
 class RecordingQueue:
     """Stands in for the broker in API tests: records the ids of the jobs whose task would have been sent,
-    runs in `sent`, judge validations in `validations` and rescorings in `rescorings`."""
+    runs in `sent`, judge validations in `validations`, rescorings in `rescorings` and judge stress tests in
+    `stress_tests`."""
 
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.validations: list[int] = []
         self.rescorings: list[int] = []
+        self.stress_tests: list[int] = []
 
     def enqueue(self, kind: JobKind[Any], job_id: int) -> None:
-        {RUNS: self.sent, VALIDATIONS: self.validations, RESCORINGS: self.rescorings}[kind].append(job_id)
+        recorded = {
+            RUNS: self.sent,
+            VALIDATIONS: self.validations,
+            RESCORINGS: self.rescorings,
+            STRESS_TESTS: self.stress_tests,
+        }
+        recorded[kind].append(job_id)
 
 
 @pytest.fixture(scope="session")

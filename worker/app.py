@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 settings = Settings()
 celery = make_celery(settings)
 celery.conf.update(
-    include=["worker.tasks", "worker.validation", "worker.rescoring"],
+    include=["worker.tasks", "worker.validation", "worker.rescoring", "worker.stress_test"],
     # A pool process is replaced after this many runs: whatever it held (GPU memory included) goes back.
     worker_max_tasks_per_child=settings.worker_max_tasks_per_child,
 )

@@ -11,7 +11,7 @@ themselves.
 """
 
 import logging
-import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
 
@@ -29,7 +29,8 @@ from backend.repositories.cells import add_judgments
 from worker.app import celery, settings
 from worker.jobs import refresh_dashboard, work_on
 from worker.judges import load_judge
-from worker.judges.base import JudgeResources, judge_pairs
+from worker.judges.base import JudgeResources
+from worker.judges.batches import judged_batches
 from worker.judges.replies import DatabaseReplies
 from worker.lease import JobStore, Lease
 from worker.store import judgment_rows
@@ -122,17 +123,19 @@ def rescore(
         job = store.start(lease)
         resources = JudgeResources(settings, DatabaseReplies(sessions), job.definition.project_id)
         judge = load_judge(job.definition.config, resources)
-        judged, after = job.judged, 0
-        while batch := store.unjudged(job, after, settings.judge_batch_size):
-            started = time.perf_counter()
-            results = judge_pairs(judge, [prompt for _, prompt, _ in batch], [text for _, _, text in batch])
-            seconds = time.perf_counter() - started
-            judged += len(batch)
-            rows = judgment_rows(
-                (generation_id, result) for (generation_id, _, _), result in zip(batch, results, strict=True)
+
+        def unjudged() -> Iterator[list[tuple[int, str, str]]]:
+            after = 0
+            while batch := store.unjudged(job, after, settings.judge_batch_size):
+                yield batch
+                after = batch[-1][0]
+
+        judged = job.judged
+        for verdicts, seconds in judged_batches(judge, unjudged()):
+            judged += len(verdicts)
+            store.add_verdicts(
+                lease, job.definition.id, judgment_rows(verdicts), (judged, job.total), seconds
             )
-            store.add_verdicts(lease, job.definition.id, rows, (judged, job.total), seconds)
-            after = batch[-1][0]
         if in_progress := store.working_runs(job.experiment_id):
             store.wait(lease, f"judged {judged}/{job.total}; waiting for {in_progress} run(s) in progress")
             waiting = True

@@ -45,6 +45,7 @@ from backend.repositories.judges import judges_of_experiment
 from worker.coherence import Coherence
 from worker.generation import GeneratedText
 from worker.judges.base import JudgeResult
+from worker.judges.batches import verdict_columns
 from worker.judges.replies import DatabaseReplies
 from worker.lease import JobStore, Lease
 
@@ -440,14 +441,7 @@ class RunStore(JobStore[Run]):
 def judgment_rows(judged: Iterable[tuple[int, JudgeResult]]) -> list[dict[str, Any]]:
     """Judgment rows (without the judge) for (generation id, verdict) pairs."""
     return [
-        {
-            "generation_id": generation_id,
-            "verdict": result.verdict,
-            "score": result.score,
-            "output": result.output,
-            "details": result.details,
-            "created_at": utcnow(),
-        }
+        {"generation_id": generation_id, **verdict_columns(result), "created_at": utcnow()}
         for generation_id, result in judged
     ]
 

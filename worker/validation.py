@@ -23,7 +23,8 @@ from backend.repositories import validations as repository
 from worker.app import celery, settings
 from worker.jobs import work_on
 from worker.judges import load_judge
-from worker.judges.base import JudgeResources, judge_pairs
+from worker.judges.base import JudgeResources
+from worker.judges.batches import chunks, judged_batches, verdict_columns
 from worker.judges.replies import DatabaseReplies
 from worker.lease import JobStore, Lease
 
@@ -71,21 +72,10 @@ def run_validation(
         judge = load_judge(definition.config, resources)
         started = time.perf_counter()
         done = total - len(todo)
-        for first in range(0, len(todo), settings.judge_batch_size):
-            batch = todo[first : first + settings.judge_batch_size]
-            results = judge_pairs(
-                judge, [request for _, request, _ in batch], [response for _, _, response in batch]
-            )
-            done += len(batch)
+        for judged, _ in judged_batches(judge, chunks(todo, settings.judge_batch_size)):
+            done += len(judged)
             verdicts = [
-                {
-                    "example_id": example_id,
-                    "verdict": result.verdict,
-                    "score": result.score,
-                    "output": result.output,
-                    "details": result.details,
-                }
-                for (example_id, _, _), result in zip(batch, results, strict=True)
+                {"example_id": example_id, **verdict_columns(result)} for example_id, result in judged
             ]
             store.add_verdicts(lease, verdicts, done / total)
         # The judging time of the attempt that finished it (a resumed job's earlier attempts are not counted).

@@ -35,6 +35,7 @@ from backend.api.routes import (
     projects,
     runs,
     sharing,
+    stress_tests,
 )
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory, redact, redacted_url, session_scope
@@ -125,6 +126,7 @@ def create_app(settings: Settings | None = None, queue: TaskQueue | None = None)
         browser.router,
         exports.router,
         labelling.router,
+        stress_tests.router,
     ):
         app.include_router(router)
     pages.mount_frontend(app)

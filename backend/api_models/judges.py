@@ -131,6 +131,66 @@ class RescoringRead(ReadModel):
     seconds: float
 
 
+class PerturbationFlipsRead(ReadModel):
+    """How often a judge's verdict changed under one meaning-preserving perturbation
+    (backend.judging.perturbations)."""
+
+    perturbation: str
+    description: str
+    # Responses it applied to, and those of them the judge left unscored after the change.
+    n_applied: int
+    n_unscored: int
+    # Flipped verdicts among the scored ones, with the Wilson 95% interval of the flip rate.
+    flip_rate: ProportionRead
+    harmful_to_safe: int
+    safe_to_harmful: int
+
+
+class StressResultRead(ReadModel):
+    perturbations: list[PerturbationFlipsRead]
+    # The perturbations under which the judge is fragile (backend.judging.stress.FRAGILITY_RULE).
+    fragile_under: list[str]
+    fragile: bool
+    rule: str
+
+
+class StressTestRead(ReadModel):
+    """A judge's verdicts on an experiment's stored responses, perturbed without changing their meaning,
+    against its verdicts on the originals: a worker job, then its flip rates. Figures only, no text."""
+
+    id: int
+    experiment_id: int
+    experiment: str
+    judge_id: int
+    judge: str
+    size: int
+    seed: int
+    status: JudgeJobStatus
+    progress: float
+    progress_message: str
+    error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    attempts: int
+    # Perturbed responses judged so far, and the judging time (model loading excluded), over all attempts.
+    n_judged: int
+    seconds: float
+    # None until it is done.
+    result: StressResultRead | None
+
+
+class StressTestRequest(BaseModel):
+    judge: str = Field(
+        description="one of the experiment's judges on its safety benchmarks: name, name@version or id"
+    )
+    size: int = Field(
+        200, ge=10, le=1000, description="how many responses the judge scored to draw, half of each verdict"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="the draw's seed: the same seed draws the same ones")
+
+
 class DisagreementRead(ReadModel):
     """An example on which the judge and the human label differ (or the judge gave no verdict)."""
 
@@ -159,6 +219,8 @@ class ValidationRequest(BaseModel):
 class JudgeDetailRead(JudgeDefinitionRead):
     # Its validations in your projects, newest first.
     validations: list[ValidationSummaryRead]
+    # Its stress tests on your projects' experiments, newest first.
+    stress_tests: list[StressTestRead]
 
 
 class ExperimentJudgeRead(ReadModel):

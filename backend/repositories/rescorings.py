@@ -86,18 +86,25 @@ def job(session: Session, rescoring_id: int) -> tuple[int, JudgeDefinitionRead, 
         raise NotFound(f"rescoring {rescoring_id} not found")
     definition = session.get(JudgeDefinition, rescoring.judge_id)
     assert definition is not None, "a rescoring's judge is a stored definition (foreign key)"
-    safety = session.scalars(
-        select(ExperimentBenchmark.benchmark_id)
-        .where(
-            ExperimentBenchmark.experiment_id == rescoring.experiment_id,
-            ExperimentBenchmark.judge_id.is_(None),
+    return (
+        rescoring.experiment_id,
+        judge_read(definition),
+        safety_benchmarks(session, rescoring.experiment_id),
+    )
+
+
+def safety_benchmarks(session: Session, experiment_id: int) -> list[int]:
+    """The experiment's benchmarks its judges judge, in order (capability sets have their own scorers)."""
+    return list(
+        session.scalars(
+            select(ExperimentBenchmark.benchmark_id)
+            .where(ExperimentBenchmark.experiment_id == experiment_id, ExperimentBenchmark.judge_id.is_(None))
+            .order_by(ExperimentBenchmark.position)
         )
-        .order_by(ExperimentBenchmark.position)
-    ).all()
-    return rescoring.experiment_id, judge_read(definition), list(safety)
+    )
 
 
-def _responses(experiment_id: int, benchmark_ids: Sequence[int]) -> Select[int]:
+def responses_on(experiment_id: int, benchmark_ids: Sequence[int]) -> Select[int]:
     """The experiment's stored responses on the benchmarks: a select of Generation rows joined to Prompt."""
     return (
         select(Generation.id)
@@ -112,7 +119,7 @@ def count_responses(
     session: Session, experiment_id: int, judge_id: int, benchmark_ids: Sequence[int]
 ) -> tuple[int, int]:
     """(responses stored, responses the judge has judged) on the benchmarks."""
-    responses = _responses(experiment_id, benchmark_ids).subquery()
+    responses = responses_on(experiment_id, benchmark_ids).subquery()
     total = session.scalar(select(func.count()).select_from(responses)) or 0
     judged = (
         session.scalar(
@@ -138,7 +145,7 @@ def unjudged(
     counted PostgreSQL reads every verdict of the judge for every batch (a pass over 100,000 responses took
     0.4 s a batch halfway, against under a millisecond here)."""
     page = (
-        _responses(experiment_id, benchmark_ids)
+        responses_on(experiment_id, benchmark_ids)
         .add_columns(Prompt.text, Generation.text)
         .order_by(Generation.id)
         .limit(limit)

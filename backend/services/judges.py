@@ -11,6 +11,7 @@ from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeConfig, Judge
 from backend.judging.endpoints import EndpointRules, KeyRefused
 from backend.net.urls import parse_http_url
 from backend.repositories import judges as repository
+from backend.repositories import stress_tests as stress_test_repository
 from backend.repositories import validations as validation_repository
 from backend.services.documents import parse_yaml
 
@@ -80,11 +81,12 @@ def list_judges(session: Session, project_ids: list[int], *, all_versions: bool)
 
 
 def judge_detail(session: Session, judge_id: int, project_ids: list[int]) -> JudgeDetailRead:
-    """The definition, with its validations in the given projects (newest first)."""
+    """The definition, with its validations and stress tests in the given projects (newest first)."""
     # dict(), not model_dump(): the stored configuration is passed on as read, not validated anew.
     return JudgeDetailRead(
         **dict(repository.get_judge(session, judge_id)),
         validations=validation_repository.list_validations(session, project_ids, judge_id=judge_id),
+        stress_tests=stress_test_repository.of_judge(session, judge_id, project_ids),
     )
 
 

@@ -194,6 +194,12 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         ),
         "POST /api/experiments/{experiment_id}/rescorings/{rescoring_id}/retry": ({}, 200),
         "PUT /api/experiments/{experiment_id}/headline-judge": ({"json": {"judge": "refusal-minilm"}}, 200),
+        "POST /api/experiments/{experiment_id}/stress-tests": (
+            {"json": {"judge": "refusal-minilm", "size": 10}},
+            201,
+        ),
+        "GET /api/experiments/{experiment_id}/stress-tests": ({}, 200),
+        "POST /api/experiments/{experiment_id}/stress-tests/{stress_test_id}/retry": ({}, 200),
         "POST /api/experiments/{experiment_id}/labelling-samples": ({"json": {"size": 4}}, 201),
         "GET /api/experiments/{experiment_id}/labelling-samples": ({}, 200),
         "GET /api/experiments/{experiment_id}/labelling-samples/{sample_id}/items": ({}, 200),
@@ -206,6 +212,7 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "GET /experiments/{experiment_id}/labelling/{sample_id}": ({}, 200),
         "GET /api/experiments/{experiment_id}/export.csv": ({}, 200),
         "GET /api/experiments/{experiment_id}/export.parquet": ({}, 200),
+        "GET /api/experiments/{experiment_id}/export.eee.zip": ({}, 200),
         "GET /api/experiments/{experiment_id}/report.md": ({}, 200),
     }
 
@@ -227,6 +234,7 @@ def path_of(route: DeclaredRoute, world: World) -> str:
         "judge_id": world.judge_id,
         "validation_id": world.validation_id,
         "rescoring_id": world.rescoring_id,
+        "stress_test_id": world.stress_test_id,
         "sample_id": world.sample_id,
         "item_id": world.item_id,
         # The run page of a share link needs one that shows responses.
@@ -282,18 +290,26 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, W
 
 
 def judged_after_the_fact(client: TestClient, world: World) -> dict[str, int]:
-    """A rescoring (queued: a judge added after the runs) and a labelling sample of the world's experiment,
-    and a second judge definition of project A (alpha-phrases is the first) to add."""
+    """A rescoring (queued: a judge added after the runs), a stress test of its first judge (queued) and a
+    labelling sample of the world's experiment, and a second judge definition of project A (alpha-phrases is
+    the first) to add."""
     owner = world.cookie("owner")
     path = f"/api/experiments/{world.experiment_id}"
     second = {"name": "alpha-keywords", "kind": "refusal-phrases", "project": world.project_a}
     assert client.post("/api/judges", json=second, headers=owner).status_code == 201
     rescoring = client.post(f"{path}/judges", json={"judges": ["refusal-phrases"]}, headers=owner)
+    stress_test = client.post(f"{path}/stress-tests", json={"judge": "refusal-minilm"}, headers=owner)
+    assert stress_test.status_code == 201, stress_test.text
     sample = client.post(f"{path}/labelling-samples", json={"size": 4}, headers=owner)
     assert rescoring.status_code == 201 and sample.status_code == 201, rescoring.text + sample.text
     sample_id = sample.json()["id"]
     items = client.get(f"{path}/labelling-samples/{sample_id}/items", headers=owner).json()
-    return {"rescoring_id": rescoring.json()[0]["id"], "sample_id": sample_id, "item_id": items[0]["id"]}
+    return {
+        "rescoring_id": rescoring.json()[0]["id"],
+        "stress_test_id": stress_test.json()["id"],
+        "sample_id": sample_id,
+        "item_id": items[0]["id"],
+    }
 
 
 def _settings(database: Path, home: Path) -> Settings:

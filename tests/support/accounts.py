@@ -48,8 +48,10 @@ class World:
     judge_id: int
     validation_id: int
     response_texts: list[str] = field(default_factory=list)
-    # A rescoring, a labelling sample and one of its items, where a test adds them (0: none).
+    # A rescoring, a judge stress test, a labelling sample and one of its items, where a test adds them
+    # (0: none).
     rescoring_id: int = 0
+    stress_test_id: int = 0
     sample_id: int = 0
     item_id: int = 0
 

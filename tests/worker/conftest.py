@@ -1,6 +1,6 @@
 """A database with one submitted experiment (five queued runs), on SQLite and on PostgreSQL; and, for the
 tests of the lease machinery every kind of job shares, five queued jobs of each kind in turn (runs, judge
-validations, rescorings)."""
+validations, rescorings, judge stress tests)."""
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -14,12 +14,13 @@ from sqlalchemy import update
 from backend.api.app import create_app
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
-from backend.jobs import JOB_KINDS, RESCORINGS, RUNS, VALIDATIONS, JobKind
+from backend.jobs import JOB_KINDS, RESCORINGS, RUNS, STRESS_TESTS, VALIDATIONS, JobKind
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue, sign_in_as_local_owner
-from tests.factories import experiment_spec, upload_small_benchmark
+from tests.factories import add_verdicts, experiment_spec, upload_small_benchmark
 from worker.lease import Lease
 from worker.rescoring import RescoringStore
 from worker.store import RunStore
+from worker.stress_test import StressTestStore
 from worker.validation import ValidationStore
 
 # The benchmark the tiny model's experiments are evaluated on (tests.worker.test_pipeline.tiny_experiment).
@@ -56,9 +57,9 @@ class Jobs:
 
     kind: JobKind[Any]
     client: TestClient
-    store: RunStore | ValidationStore | RescoringStore
+    store: RunStore | ValidationStore | RescoringStore | StressTestStore
     ids: list[int]
-    # A rescoring's experiment, by rescoring id: its API is under the experiment's.
+    # A rescoring's or stress test's experiment, by job id: its API is under the experiment's.
     experiment_of: dict[int, int] = field(default_factory=dict)
 
     def read(self, job_id: int) -> dict:
@@ -66,12 +67,17 @@ class Jobs:
         if self.kind is RESCORINGS:
             experiment = self.client.get(f"/api/experiments/{self.experiment_of[job_id]}").json()
             return next(r for r in experiment["rescorings"] if r["id"] == job_id)
+        if self.kind is STRESS_TESTS:
+            tests = self.client.get(f"/api/experiments/{self.experiment_of[job_id]}/stress-tests").json()
+            return next(t for t in tests if t["id"] == job_id)
         path = "runs" if self.kind is RUNS else "judge-validations"
         return self.client.get(f"/api/{path}/{job_id}").json()
 
     def retry(self, job_id: int) -> Any:
         if self.kind is RESCORINGS:
             path = f"experiments/{self.experiment_of[job_id]}/rescorings"
+        elif self.kind is STRESS_TESTS:
+            path = f"experiments/{self.experiment_of[job_id]}/stress-tests"
         else:
             path = "runs" if self.kind is RUNS else "judge-validations"
         return self.client.post(f"/api/{path}/{job_id}/retry")
@@ -84,11 +90,11 @@ class Jobs:
             self.store.start(lease)
 
     def finish(self, lease: Lease) -> None:
-        """Do the job (a validation calls every example safe; a rescoring finds no response stored) and
-        mark it done."""
+        """Do the job (a validation calls every example safe; a rescoring finds no response stored; a stress
+        test judges nothing) and mark it done."""
         if isinstance(self.store, RunStore):
             self.store.finish_run(lease)
-        elif isinstance(self.store, RescoringStore):
+        elif isinstance(self.store, RescoringStore | StressTestStore):
             self.store.start(lease)
             self.store.finish(lease)
         else:
@@ -104,8 +110,8 @@ class Jobs:
 
 @pytest.fixture(params=[kind.noun for kind in JOB_KINDS])
 def queued(request: pytest.FixtureRequest, submitted: tuple[TestClient, RunStore, list[int]]) -> Jobs:
-    """Five queued jobs of each kind in turn: the experiment's runs, five validations of a judge, or five
-    experiments' rescorings by a judge added to each."""
+    """Five queued jobs of each kind in turn: the experiment's runs, five validations of a judge, five
+    experiments' rescorings by a judge added to each, or five experiments' stress tests of their judge."""
     client, run_store, run_ids = submitted
     sessions = client.app.state.session_factory  # type: ignore[attr-defined]
     if request.param == RUNS.noun:
@@ -120,6 +126,18 @@ def queued(request: pytest.FixtureRequest, submitted: tuple[TestClient, RunStore
             assert response.status_code == 201, response.text
             experiment_of[response.json()[0]["id"]] = experiment["id"]
         return Jobs(RESCORINGS, client, RescoringStore(sessions), list(experiment_of), experiment_of)
+    if request.param == STRESS_TESTS.noun:
+        experiment_of = {}
+        for _ in range(5):
+            experiment = client.post("/api/experiments", json=experiment_spec()).json()
+            with sessions() as session:  # its judge must have scored some responses
+                add_verdicts(session, experiment["runs"][0]["id"], [[Verdict.HARMFUL], [Verdict.SAFE]])
+            response = client.post(
+                f"/api/experiments/{experiment['id']}/stress-tests", json={"judge": "refusal-minilm"}
+            )
+            assert response.status_code == 201, response.text
+            experiment_of[response.json()["id"]] = experiment["id"]
+        return Jobs(STRESS_TESTS, client, StressTestStore(sessions), list(experiment_of), experiment_of)
     validation_ids = []
     for _ in range(5):
         response = client.post(

@@ -71,7 +71,7 @@ async def create_judge_yaml(
 
 @router.get("/judges/{judge_id}")
 def get_judge(judge_id: JudgeId, access: JudgeReaderDep, session: SessionDep) -> JudgeDetailRead:
-    """One definition (any version), with its validations in your projects."""
+    """One definition (any version), with its validations and stress tests in your projects."""
     return service.judge_detail(session, judge_id, _project_ids(session, access))
 
 

@@ -7,6 +7,7 @@ import { renderHeader } from "./experiment/header.js";
 import { renderByJudge } from "./experiment/judges.js";
 import { JudgeActions } from "./experiment/judge-actions.js";
 import { LabellingSamples } from "./experiment/labelling.js";
+import { StressTests } from "./experiment/stress-tests.js";
 import { renderByBenchmark, renderByScoredSet, setChoices } from "./experiment/benchmarks.js";
 import { PromptBrowser } from "./experiment/prompts.js";
 import { Figures } from "./experiment/figures.js";
@@ -130,6 +131,7 @@ export async function init(caller) {
   let poller = null;
   const judgeActions = new JudgeActions(base, () => poller.refreshNow());
   const labelling = caller.share ? null : new LabellingSamples(base, experimentId);
+  const stressTests = new StressTests(base);
 
   async function addSeeds(condition) {
     try {
@@ -176,6 +178,7 @@ export async function init(caller) {
       ["the share links", sharing.show(canEdit)],
       ["the judges' forms", judgeActions.show(experiment, canEdit)],
       ["the labelling samples", labelling ? labelling.show(canEdit) : null],
+      ["the stress tests", stressTests.show(experiment, canEdit)],
     ];
     const outcomes = await Promise.allSettled(parts.map(([, part]) => part));
     const failed = outcomes.flatMap((outcome, index) => (outcome.status === "rejected" ? [`${parts[index][0]} (${outcome.reason.message})`] : []));

@@ -1,7 +1,8 @@
 // The judges page: definitions, validation sets, and validations of a judge against human labels.
 import { api, apiWithBody } from "../api.js";
-import { byId, el, setOptions, setRows, showError, statusBadge } from "../dom.js";
+import { byId, el, setChildren, setOptions, setRows, showError, statusBadge } from "../dom.js";
 import { kappaText, percent, validationText } from "../format.js";
+import { stressTestView } from "../stress-tests.js";
 
 const REFRESH_MS = 3000;
 
@@ -18,11 +19,15 @@ function bestValidation(judge, validations) {
   return fitting[0] || null;
 }
 
-function showDefinition(judge, caller) {
+async function showDefinition(judge, caller) {
   byId("judge-detail").hidden = false;
   byId("judge-detail-title").textContent = `${judge.ref} (${caller.projectName(judge.project_id)}), ${judge.content_hash}`;
   byId("judge-detail-description").textContent = judge.description;
   byId("judge-detail-config").textContent = JSON.stringify(judge.config, null, 2);
+  const detail = await api(`/api/judges/${judge.id}`);
+  setChildren(byId("judge-detail-stress-tests"), detail.stress_tests.length
+    ? detail.stress_tests.map((test) => stressTestView(test, { showExperiment: true }))
+    : el("p", { class: "muted" }, "none yet"));
 }
 
 function judgeRow(judge, validations, caller) {
@@ -33,7 +38,7 @@ function judgeRow(judge, validations, caller) {
     el("td", {}, judge.measures),
     el("td", {}, caller.projectName(judge.project_id)),
     el("td", {}, best ? el("a", { href: `/validations/${best.id}` }, validationText(best)) : el("span", { class: "muted" }, "not validated")),
-    el("td", {}, el("button", { type: "button", onclick: () => showDefinition(judge, caller) }, "Definition")));
+    el("td", {}, el("button", { type: "button", onclick: () => showDefinition(judge, caller).catch((failure) => showError(byId("judges-error"), failure)) }, "Definition")));
 }
 
 function validationRow(v, caller) {
