@@ -120,6 +120,16 @@ def test_a_file_unlike_its_upload_is_refused_naming_the_field_and_stores_nothing
     assert stored_counts(client) == before
 
 
+def test_an_imported_experiment_runs_nothing_here(client: TestClient) -> None:
+    experiment = client.post("/api/experiments/import", json=upload()).json()
+    condition = {"name": "more", "finetune": False, "base_model": "org/model"}
+    added = client.post(f"/api/experiments/{experiment['id']}/conditions", json=condition)
+    repeated = client.post(f"/api/runs/{experiment['runs'][0]['id']}/reevaluate", json={"count": 1})
+    for response in (added, repeated):
+        assert response.status_code == 422
+        assert f"experiment {experiment['id']} was imported: it runs nothing here" in response.text
+
+
 def test_a_value_mapped_both_ways_is_refused(client: TestClient) -> None:
     response = client.post("/api/experiments/import", json=upload(safe=["c"]))
     assert response.status_code == 422
