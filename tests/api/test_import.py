@@ -53,6 +53,8 @@ def test_an_inspect_samples_file_becomes_a_done_evaluation_only_experiment(clien
         assert condition["pooled"]["low"] < condition["pooled"]["rate"] < condition["pooled"]["high"]
         assert condition["low"] is not None and condition["high"] is not None
     assert [(c["a"], c["b"]) for c in analysis["comparisons"]] == [("mockllm-b", "mockllm-a")]
+    for export in ("export.csv", "export.eee.zip"):
+        assert client.get(f"/api/experiments/{experiment['id']}/{export}").status_code == 200
 
     prompts = client.get(f"/api/experiments/{experiment['id']}/prompts").json()["items"]
     assert [(p["external_id"], p["text"]) for p in prompts][:1] == [("q0", "user:\nrequest 0\n")]
