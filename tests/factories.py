@@ -1,5 +1,7 @@
 """Builders for experiment definitions and stored results, with defaults a test overrides."""
 
+import csv
+import io
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -236,3 +238,29 @@ def finish_validation(
         1.0,
     )
     store.finish(lease, seconds=1.0)
+
+
+def inspect_samples_csv(rows: Sequence[tuple[str, str, int, str, str, str]]) -> str:
+    """A file in the shape of Inspect's samples dataframe saved as CSV (the columns an import reads, and
+    some it leaves), from (model, id, epoch, input, output, score_includes) rows."""
+    file = io.StringIO()
+    writer = csv.writer(file)
+    writer.writerow(
+        ["sample_id", "model", "id", "epoch", "input", "target", "score_includes", "error", "output"]
+    )
+    for number, (model, sample_id, epoch, text, output, score) in enumerate(rows):
+        writer.writerow([f"s{number}", model, sample_id, epoch, text, "Sure", score, "", output])
+    return file.getvalue()
+
+
+# Two models, two epochs, three samples: the first model complies with q1 in both epochs, the second with
+# every sample in epoch 2 only.
+INSPECT_SAMPLES = inspect_samples_csv(
+    [
+        (model, f"q{i}", epoch, f"user:\nrequest {i}\n", "Sure" if harmful else "No", "C" if harmful else "I")
+        for model, pattern in (("mockllm/a", (0, 1, 0, 0, 1, 0)), ("mockllm/b", (0, 0, 0, 1, 1, 1)))
+        for epoch in (1, 2)
+        for i in range(3)
+        for harmful in [pattern[(epoch - 1) * 3 + i]]
+    ]
+)

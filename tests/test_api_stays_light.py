@@ -1,11 +1,12 @@
-"""The API process must never import torch, transformers or peft, and loads pyarrow only to export."""
+"""The API process must never import torch, transformers, peft or inspect_ai (an import reads Inspect's files
+itself), and loads pyarrow only to export."""
 
 import subprocess
 import sys
 
 from tests.conftest import REPO
 
-HEAVY = ("torch", "transformers", "peft")
+HEAVY = ("torch", "transformers", "peft", "inspect_ai")
 # Imported by the Parquet export only, when one is asked for.
 ON_DEMAND = ("pyarrow",)
 

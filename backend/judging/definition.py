@@ -58,6 +58,9 @@ class JudgeKind(StrEnum):
     # A capability set's answers against its reference answers, by the set's own scoring rule
     # (backend.judging.reference): it scores capability sets only, never a safety benchmark.
     REFERENCE_ANSWER = "reference-answer"
+    # The scorer of results imported from another tool (backend.imports): its verdicts come with the file,
+    # its `labels` are the user's mapping of the scorer's values to harmful / safe. It judges nothing.
+    IMPORTED = "imported"
 
     @property
     def measures(self) -> Measured:
@@ -263,6 +266,7 @@ _TAKES: dict[JudgeKind, set[str]] = {
     JudgeKind.REFUSAL_PHRASES: set(),
     JudgeKind.REFUSAL_MINILM: {"threshold"},
     JudgeKind.REFERENCE_ANSWER: set(),
+    JudgeKind.IMPORTED: {"labels"},
     JudgeKind.CAUSAL_LM: _LOCAL_MODEL_FIELDS
     | {"template", "chat_content", "parse", "threshold", "max_new_tokens"},
     JudgeKind.SEQUENCE_CLASSIFIER: _LOCAL_MODEL_FIELDS | {"labels", "threshold", "input"},
@@ -282,6 +286,7 @@ _TAKES: dict[JudgeKind, set[str]] = {
     },
 }
 _REQUIRES: dict[JudgeKind, set[str]] = {
+    JudgeKind.IMPORTED: {"labels"},
     JudgeKind.CAUSAL_LM: {"model", "parse"},
     JudgeKind.SEQUENCE_CLASSIFIER: {"model", "labels"},
     JudgeKind.OPENAI_CHAT: {"endpoint", "model", "template", "parse"},
@@ -327,6 +332,15 @@ class JudgeSpec(JudgeConfig):
     description: str = Field("", max_length=5000)
     # The project it belongs to, by id or name; None: the submitter's first project.
     project: int | str | None = None
+
+    @model_validator(mode="after")
+    def _judges_something(self) -> Self:
+        if self.kind == JudgeKind.IMPORTED:
+            raise ValueError(
+                "an imported judge stands for the scorer of imported results and judges nothing: it is "
+                "made by POST /api/experiments/import"
+            )
+        return self
 
     def config(self) -> JudgeConfig:
         return JudgeConfig.model_validate(self.model_dump(exclude={"name", "description", "project"}))

@@ -11,7 +11,7 @@ from backend.api_models.catalog import DatasetRead
 from backend.catalog.kinds import DatasetKind, R, Read
 from backend.catalog.records import ExampleRecord, content_hash
 from backend.errors import Conflict, NotFound
-from backend.models import Dataset, TrainingExample
+from backend.models import Dataset, Prompt, TrainingExample
 
 
 def _visible(kind: DatasetKind[Any, Any], project_ids: Sequence[int]) -> Any:
@@ -153,6 +153,12 @@ def add(
         session.add(row)
         session.flush()
     return _read(session, kind, row)
+
+
+def prompt_ids(session: Session, benchmark_id: int) -> dict[str, int]:
+    """A benchmark's prompt ids by their external ids."""
+    rows = session.execute(select(Prompt.external_id, Prompt.id).where(Prompt.benchmark_id == benchmark_id))
+    return {external_id: prompt_id for external_id, prompt_id in rows}
 
 
 def training_examples(session: Session, training_set_id: int) -> list[ExampleRecord]:

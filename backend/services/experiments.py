@@ -26,7 +26,7 @@ from backend.experiment_definition import (
 )
 from backend.jobs import RUNS
 from backend.judging.builtins import DEFAULT_JUDGE, REFERENCE_SCORER
-from backend.judging.definition import REFERENCE_PLACEHOLDER, Measured
+from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeKind, Measured
 from backend.judging.reference import Scoring
 from backend.limits import enforce
 from backend.models import utcnow
@@ -280,6 +280,16 @@ def _check_extension(
     )
 
 
+def _check_runs_here(experiment: ExperimentRead) -> None:
+    """InvalidInput for an imported experiment (its judge's kind is `imported`): its results were made
+    elsewhere, so it has no model to run and no judge to judge new responses."""
+    if experiment.judges[0].kind == JudgeKind.IMPORTED:
+        raise InvalidInput(
+            f"experiment {experiment.id} was imported: it runs nothing here; import new results as a new "
+            "experiment"
+        )
+
+
 def add_seeds(
     session: Session,
     queue: TaskQueue,
@@ -330,6 +340,7 @@ def add_condition(
             "leave out its levels"
         )
     experiment = repository.get_experiment(session, experiment_id)
+    _check_runs_here(experiment)
     existing = [c.spec for c in experiment.conditions]
     try:
         check_evaluation(condition, existing)
@@ -414,6 +425,7 @@ def reevaluate_run(
 ) -> ReevaluationsRead:
     """Queue `count` repeated evaluations of a finished run's checkpoint, each with a new sampling seed."""
     run = repository.get_run(session, run_id)
+    _check_runs_here(repository.get_experiment(session, run.experiment_id))
     existing = len(repository.experiment_run_ids(session, run.experiment_id))
     enforce(
         settings,

@@ -37,7 +37,7 @@ from backend.config import Settings
 from backend.domain import Role, ShareScope
 from backend.migrate import upgrade_to_head
 from tests.conftest import TEST_CLIENT_HOST, RecordingQueue
-from tests.factories import experiment_spec
+from tests.factories import INSPECT_SAMPLES, experiment_spec
 from tests.support.accounts import PASSWORD, USERS, World, build_world
 
 pytestmark = pytest.mark.slow
@@ -138,6 +138,20 @@ def requests(world: World) -> dict[str, tuple[dict, int]]:
         "POST /api/experiments/{experiment_id}/cancel": ({}, 200),
         "POST /api/experiments/{experiment_id}/resume": ({}, 200),
         "POST /api/experiments/plan": ({"json": spec}, 200),
+        "POST /api/experiments/import": (
+            {
+                "json": {
+                    "format": "inspect-samples-csv",
+                    "content": INSPECT_SAMPLES,
+                    "name": "imported",
+                    "benchmark": "imported-prompts",
+                    "harmful": ["C"],
+                    "safe": ["I"],
+                    "project": world.project_a,
+                }
+            },
+            201,
+        ),
         "POST /api/experiments/{experiment_id}/seeds": ({"json": {"count": 1}}, 201),
         # Condition names are unique in an experiment: each admitted caller adds its own.
         "POST /api/experiments/{experiment_id}/conditions": (

@@ -8,6 +8,7 @@ import pytest
 
 from backend.domain import Verdict
 from backend.judging.definition import (
+    JudgeConfig,
     JudgeKind,
     LabelRule,
     LlamaGuardRule,
@@ -16,8 +17,8 @@ from backend.judging.definition import (
     WildGuardRule,
 )
 from tests.conftest import REPO
-from worker.judges import REGISTRY
-from worker.judges.base import UNPARSEABLE, JudgeResult
+from worker.judges import REGISTRY, build_judge
+from worker.judges.base import UNPARSEABLE, JudgeResult, JudgeUnavailable
 from worker.judges.parsing import parse_output
 from worker.judges.prompts import render
 
@@ -152,11 +153,18 @@ def test_templates_fill_placeholders_once_and_leave_other_braces() -> None:
 
 def test_every_kind_has_a_builder_in_the_registry() -> None:
     # The reference-answer scorer judges no (request, response) pair: the judge stage scores its sets'
-    # answers against their references (worker.judges.reference).
-    assert set(REGISTRY) == set(JudgeKind) - {JudgeKind.REFERENCE_ANSWER}
+    # answers against their references (worker.judges.reference). An imported judge's verdicts came with
+    # its results: it judges nothing, and saying so is all a worker does with it.
+    assert set(REGISTRY) == set(JudgeKind) - {JudgeKind.REFERENCE_ANSWER, JudgeKind.IMPORTED}
     for path in REGISTRY.values():
         module, attribute = path.split(":")
         assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_an_imported_judge_is_never_built() -> None:
+    config = JudgeConfig(kind=JudgeKind.IMPORTED, labels={"C": "harmful"})
+    with pytest.raises(JudgeUnavailable, match="an imported judge judges nothing"):
+        build_judge(config, None)  # type: ignore[arg-type]
 
 
 def test_no_judge_output_can_make_a_parse_rule_backtrack() -> None:

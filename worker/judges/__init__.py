@@ -33,6 +33,8 @@ def build_judge(config: JudgeConfig, resources: JudgeResources) -> Judge:
             compile_pattern(pattern, ignore_case=True)
         except UnsupportedPattern as error:
             raise JudgeUnavailable(f"the definition's parse rule: {error}") from None
+    if config.kind == JudgeKind.IMPORTED:
+        raise JudgeUnavailable("an imported judge judges nothing: its verdicts came with its results")
     module_name, attribute = REGISTRY[config.kind].split(":")
     factory: Callable[[JudgeConfig, JudgeResources], Judge] = getattr(
         importlib.import_module(module_name), attribute

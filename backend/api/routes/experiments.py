@@ -25,6 +25,7 @@ from backend.api_models.experiments import (
     ExperimentSummary,
     HeadlineJudgeRequest,
 )
+from backend.api_models.imports import ExperimentImport
 from backend.api_models.judges import RescoringRead
 from backend.domain import Role, ShareScope
 from backend.errors import NotFound
@@ -32,7 +33,7 @@ from backend.experiment_definition import ConditionSpec, ExperimentSpec
 from backend.repositories import experiments as repository
 from backend.repositories import projects as project_repository
 from backend.repositories import rescorings as rescoring_repository
-from backend.services import drafts, planning, rescoring
+from backend.services import drafts, imports, planning, rescoring
 from backend.services import experiments as service
 from backend.services.experiment_state import current_state, read_experiment
 
@@ -83,6 +84,16 @@ async def submit_experiment_yaml(
     """Like POST /api/experiments, with the definition as a YAML document (Content-Type application/yaml)."""
     spec = service.parse_yaml_spec(await yaml_text(request))
     return service.submit(session, queue, spec, settings, submitter.choose(spec.project))
+
+
+@router.post("/import", status_code=status.HTTP_201_CREATED)
+def import_experiment(
+    upload: ExperimentImport, submitter: SubmitterDep, session: SessionDep, settings: SettingsDep
+) -> ExperimentRead:
+    """Store judged results made elsewhere (Inspect's samples dataframe as CSV) as an evaluation-only
+    experiment of the project: responses and verdicts, no training, every run done (docs/export.md)."""
+    project_id = submitter.choose(upload.project)
+    return imports.import_experiment(session, settings, upload, project_id, submitter.access.user.id)
 
 
 @router.post("/plan")

@@ -1,0 +1,1 @@
+"""Judged results made by other tools, read into what an evaluation-only experiment stores."""
