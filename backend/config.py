@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     # used and keeps it when resumed, so its batches never change.
     generation_token_budget: int = 0
     judge_batch_size: int = 32
+    # Responses a rescoring reads, judges (judge_batch_size at a time) and stores in one transaction: a
+    # transaction and a prompt-cell recount per 32 responses kept the job at 1/44 of a plain loop's speed
+    # (bench/rescoring_throughput.py). A job sent again judges at most this many again, LLM judges' replies
+    # coming from their cache.
+    rescore_page_rows: int = 1024
     # Judges (their models) a worker process keeps loaded between runs; more is faster, and uses more memory.
     judges_kept: int = 2
     # Comma-separated URL prefixes of the endpoints LLM judges may call (https://api.example.com/v1,

@@ -2,8 +2,9 @@
 `python bench/rescoring_throughput.py [--keep]`.
 
 What it measures: a fast judge added to an experiment of a million stored responses judges them all as the
-worker's rescoring job does (worker.rescoring.rescore: batches of settings.judge_batch_size, each batch's
-verdicts and prompt-cell recounts written in one transaction under the job's lease). Reported: the job's
+worker's rescoring job does (worker.rescoring.rescore: pages of settings.rescore_page_rows responses, each
+judged settings.judge_batch_size at a time, its verdicts and prompt-cell recounts written in one
+transaction under the job's lease). Reported: the job's
 throughput (responses judged per second over the whole call, the final precompute of the dashboard
 included), and the latency of the dashboard's endpoints while the job runs (p50/p95 per endpoint, against
 the 300 ms p95 target), beside the same endpoints timed idle just before.

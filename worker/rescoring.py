@@ -2,12 +2,12 @@
 its runs already stored. Nothing is generated again.
 
 A job like a run (backend.jobs): claimed through a lease, swept when its worker stops, resumed from what is
-stored (verdicts are written a batch per transaction with their prompt cells, and a pass judges only the
-responses the judge has not judged). A run that a worker was already on when the judge was added may have
-read the experiment's judges before it joined them, and store responses after this job's pass: so a pass
-that finds such runs ends with the job waiting (queued again, sent again after RUNS_WAIT_S) rather than
-done, and the next pass judges what they stored. Runs started after the judge was added judge with it
-themselves.
+stored (verdicts are written a page of Settings.rescore_page_rows responses per transaction with their
+prompt cells, and a pass judges only the responses the judge has not judged). A run that a worker was
+already on when the judge was added may have read the experiment's judges before it joined them, and
+store responses after this job's pass: so a pass that finds such runs ends with the job waiting (queued
+again, sent again after RUNS_WAIT_S) rather than done, and the next pass judges what they stored. Runs
+started after the judge was added judge with it themselves.
 """
 
 import logging
@@ -29,8 +29,8 @@ from backend.repositories.cells import add_judgments
 from worker.app import celery, settings
 from worker.jobs import refresh_dashboard, work_on
 from worker.judges import load_judge
-from worker.judges.base import JudgeResources
-from worker.judges.batches import judged_batches
+from worker.judges.base import JudgeResources, JudgeResult
+from worker.judges.batches import chunks, judged_batches
 from worker.judges.replies import DatabaseReplies
 from worker.lease import JobStore, Lease
 from worker.store import judgment_rows
@@ -124,14 +124,19 @@ def rescore(
         resources = JudgeResources(settings, DatabaseReplies(sessions), job.definition.project_id)
         judge = load_judge(job.definition.config, resources)
 
-        def unjudged() -> Iterator[list[tuple[int, str, str]]]:
+        def unjudged_pages() -> Iterator[list[tuple[int, str, str]]]:
             after = 0
-            while batch := store.unjudged(job, after, settings.judge_batch_size):
-                yield batch
-                after = batch[-1][0]
+            while page := store.unjudged(job, after, settings.rescore_page_rows):
+                yield page
+                after = page[-1][0]
 
         judged = job.judged
-        for verdicts, seconds in judged_batches(judge, unjudged()):
+        for page in unjudged_pages():
+            verdicts: list[tuple[int, JudgeResult]] = []
+            seconds = 0.0
+            for batch, batch_seconds in judged_batches(judge, chunks(page, settings.judge_batch_size)):
+                verdicts += batch
+                seconds += batch_seconds
             judged += len(verdicts)
             store.add_verdicts(
                 lease, job.definition.id, judgment_rows(verdicts), (judged, job.total), seconds
