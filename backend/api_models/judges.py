@@ -108,8 +108,8 @@ class ValidationSummaryRead(ReadModel):
     seconds: float | None
 
 
-class RescoringRead(ReadModel):
-    """A judge added to an experiment after submit, judging the responses already stored: a worker job."""
+class JudgeJobRead(ReadModel):
+    """A worker job in which a judge judges an experiment's stored responses (a rescoring, a stress test)."""
 
     id: int
     experiment_id: int
@@ -129,6 +129,10 @@ class RescoringRead(ReadModel):
     # Responses it judged so far, and the judging time (model loading excluded), over all its attempts.
     n_judged: int
     seconds: float
+
+
+class RescoringRead(JudgeJobRead):
+    """A judge added to an experiment after submit, judging the responses already stored."""
 
 
 class PerturbationFlipsRead(ReadModel):
@@ -154,29 +158,14 @@ class StressResultRead(ReadModel):
     rule: str
 
 
-class StressTestRead(ReadModel):
+class StressTestRead(JudgeJobRead):
     """A judge's verdicts on an experiment's stored responses, perturbed without changing their meaning,
-    against its verdicts on the originals: a worker job, then its flip rates. Figures only, no text."""
+    against its verdicts on the originals, then its flip rates (`n_judged`: perturbed responses). Figures
+    only, no text."""
 
-    id: int
-    experiment_id: int
     experiment: str
-    judge_id: int
-    judge: str
     size: int
     seed: int
-    status: JudgeJobStatus
-    progress: float
-    progress_message: str
-    error: str | None
-    created_at: datetime
-    finished_at: datetime | None
-    lease_owner: str | None
-    lease_expires_at: datetime | None
-    attempts: int
-    # Perturbed responses judged so far, and the judging time (model loading excluded), over all attempts.
-    n_judged: int
-    seconds: float
     # None until it is done.
     result: StressResultRead | None
 
