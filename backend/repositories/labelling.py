@@ -14,7 +14,6 @@ from backend.labelling.results import SampleItem
 from backend.labelling.sampling import Candidate, stratum_of
 from backend.models import (
     Condition,
-    ExperimentBenchmark,
     Generation,
     HumanLabelRow,
     JudgeDefinition,
@@ -26,19 +25,20 @@ from backend.models import (
     User,
     utcnow,
 )
+from backend.repositories.rescorings import safety_benchmarks
 
 
-def _responses_of(experiment_id: int) -> Select[int, str]:
+def _responses_of(session: Session, experiment_id: int) -> Select[int, str]:
     """The experiment's conditions' responses (no intermediate checkpoint's) on its safety benchmarks."""
-    safety = select(ExperimentBenchmark.benchmark_id).where(
-        ExperimentBenchmark.experiment_id == experiment_id, ExperimentBenchmark.judge_id.is_(None)
-    )
     return (
         select(Generation.id, Condition.name)
         .join(Run, Run.id == Generation.run_id)
         .join(Condition, Condition.id == Run.condition_id)
         .join(Prompt, Prompt.id == Generation.prompt_id)
-        .where(Condition.experiment_id == experiment_id, Prompt.benchmark_id.in_(safety))
+        .where(
+            Condition.experiment_id == experiment_id,
+            Prompt.benchmark_id.in_(safety_benchmarks(session, experiment_id)),
+        )
     )
 
 
@@ -46,7 +46,7 @@ def candidates(session: Session, experiment_id: int, judge_ids: Sequence[int]) -
     """Every response some judge of the experiment scored, with its stratum (backend.labelling.sampling)."""
     verdicts: dict[tuple[int, str], list[str]] = defaultdict(list)
     rows = session.execute(
-        _responses_of(experiment_id)
+        _responses_of(session, experiment_id)
         .add_columns(Judgment.verdict)
         .join(Judgment, Judgment.generation_id == Generation.id)
         .where(Judgment.judge_id.in_(judge_ids), Judgment.verdict != Verdict.UNSCORED)
