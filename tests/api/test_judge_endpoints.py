@@ -136,8 +136,8 @@ def test_a_key_is_for_the_projects_the_operator_gives_it_to(operator_client: Ope
 
 
 def test_a_saved_definition_the_settings_now_refuse_is_refused_before_any_job(client: TestClient) -> None:
-    """A definition stored before these rules (or before the operator changed them): validating it or
-    submitting an experiment with it is refused, before a worker is asked to call it."""
+    """A definition stored before these rules (or before the operator changed them): validating it,
+    submitting an experiment with it or adding it to one is refused, before a worker is asked to call it."""
     config = JudgeSpec.model_validate(llm_judge("http://169.254.169.254/v1")).config()
     with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
         add_definition(session, project_id=1, name="old", description="", config=config)
@@ -146,3 +146,11 @@ def test_a_saved_definition_the_settings_now_refuse_is_refused_before_any_job(cl
     refused(client.post("/api/judge-validations", json=validation), 422, "cloud metadata")
     experiment = client.post("/api/experiments", json=experiment_spec(judges=["old"]))
     refused(experiment, 422, "cloud metadata")
+    # Nor can it join an experiment after the runs: no rescoring is stored or queued.
+    submitted = client.post("/api/experiments", json=experiment_spec()).json()
+    refused(
+        client.post(f"/api/experiments/{submitted['id']}/judges", json={"judges": ["old"]}),
+        422,
+        "cloud metadata",
+    )
+    assert client.get(f"/api/experiments/{submitted['id']}").json()["rescorings"] == []
