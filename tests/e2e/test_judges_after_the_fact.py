@@ -11,9 +11,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
-from backend.domain import Role, Verdict
-from backend.repositories import projects as project_repository
-from backend.services import accounts
+from backend.domain import Verdict
 from tests.e2e.conftest import (
     VIEWPORT,
     PageWatch,
@@ -21,8 +19,8 @@ from tests.e2e.conftest import (
     check_figure_heights,
     check_figure_heights_after_resize,
 )
-from tests.e2e.test_browser import FIGURES, upload_benchmark
-from tests.e2e.test_teams import _token_of, sign_in
+from tests.e2e.test_browser import FIGURES
+from tests.e2e.test_teams import _token_of, sign_in, team_experiment
 from tests.factories import add_verdicts
 
 pytestmark = pytest.mark.slow
@@ -41,23 +39,7 @@ def figures_drawn(page: Page) -> None:
 
 
 def finished_experiment(url: str, settings: Settings) -> int:
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
-    with factory() as session:
-        owner, viewer = (accounts.add_user(session, email, password) for email, password in (OWNER, VIEWER))
-        project = project_repository.create_project(session, "rejudged", owner.id)
-        project_repository.add_member(session, project.id, viewer.id, Role.VIEWER)
-        session.commit()
-    token = _token_of(factory, OWNER[0])
-    upload_benchmark(url, 4, token, project=project.id)
-    spec = {
-        "project": project.id,
-        "name": "judged again",
-        "benchmark": "four-prompts",
-        "training_set": "seedscope-benign-demo",
-        "seeds": [0, 1],
-        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
-    }
-    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=token).json()
+    experiment, factory = team_experiment(url, settings, OWNER, VIEWER, 4, name="judged again")
     H, S = Verdict.HARMFUL, Verdict.SAFE
     with factory() as session:
         for run in experiment["runs"]:

@@ -4,20 +4,15 @@ seeing only their own labels and no verdict; then the people's agreement and eac
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from backend.config import Settings
-from backend.db import make_engine, make_session_factory
-from backend.domain import Role, Verdict
+from backend.domain import Verdict
 from backend.models import Generation
-from backend.repositories import projects as project_repository
-from backend.services import accounts
 from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights
-from tests.e2e.test_browser import upload_benchmark
-from tests.e2e.test_teams import _token_of, sign_in
+from tests.e2e.test_teams import sign_in, team_experiment
 from tests.factories import add_verdicts, judge_again
 
 pytestmark = pytest.mark.slow
@@ -31,24 +26,9 @@ SIZE = 40
 
 def judged_experiment(url: str, settings: Settings) -> int:
     """Two conditions x two seeds x 10 prompts x 2 samples, judged by two judges that sometimes disagree."""
-    factory = make_session_factory(make_engine(settings.resolved_database_url))
-    with factory() as session:
-        owner, member = (accounts.add_user(session, email, password) for email, password in (OWNER, MEMBER))
-        project = project_repository.create_project(session, "labellers", owner.id)
-        project_repository.add_member(session, project.id, member.id, Role.VIEWER)
-        session.commit()
-    token = _token_of(factory, OWNER[0])
-    upload_benchmark(url, 10, token, project=project.id)
-    spec = {
-        "project": project.id,
-        "name": "labelled here",
-        "benchmark": "four-prompts",
-        "training_set": "seedscope-benign-demo",
-        "seeds": [0, 1],
-        "judges": ["refusal-minilm", "refusal-phrases"],
-        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
-    }
-    experiment = httpx.post(f"{url}/api/experiments", json=spec, headers=token).json()
+    experiment, factory = team_experiment(
+        url, settings, OWNER, MEMBER, 10, name="labelled here", judges=["refusal-minilm", "refusal-phrases"]
+    )
     H, S = Verdict.HARMFUL, Verdict.SAFE
     with factory() as session:
         for index, run in enumerate(experiment["runs"]):

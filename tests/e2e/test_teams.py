@@ -2,6 +2,7 @@
 cannot cancel, share the dashboard "figures only" with someone without an account, revoke the link."""
 
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -11,8 +12,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from backend.config import Settings
 from backend.db import make_engine, make_session_factory
-from backend.domain import Verdict
+from backend.domain import Role, Verdict
 from backend.models import Generation
+from backend.repositories import projects as project_repository
 from backend.services import accounts
 from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights, login_link
 from tests.e2e.test_browser import FIGURES, upload_benchmark
@@ -157,6 +159,33 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     watch.assert_clean()
     owner.close()
     assert stranger_watch.problems() == []
+
+
+def team_experiment(
+    url: str, settings: Settings, owner: tuple[str, str], viewer: tuple[str, str], n_prompts: int, **spec: Any
+) -> tuple[dict, sessionmaker[Session]]:
+    """A project of `owner` with `viewer` as a viewer, and an experiment there (a baseline and a tuned
+    condition, seeds 0 and 1, on n_prompts uploaded prompts; `spec` adds to or overrides its definition),
+    submitted with the owner's token: the experiment as the API returned it, and the database's sessions."""
+    factory = make_session_factory(make_engine(settings.resolved_database_url))
+    with factory() as session:
+        owner_id, viewer_id = (accounts.add_user(session, *account).id for account in (owner, viewer))
+        project = project_repository.create_project(session, "a team", owner_id)
+        project_repository.add_member(session, project.id, viewer_id, Role.VIEWER)
+        session.commit()
+    token = _token_of(factory, owner[0])
+    upload_benchmark(url, n_prompts, token, project=project.id)
+    definition = {
+        "project": project.id,
+        "benchmark": "four-prompts",
+        "training_set": "seedscope-benign-demo",
+        "seeds": [0, 1],
+        "conditions": [{"name": "baseline", "finetune": False}, {"name": "tuned"}],
+        **spec,
+    }
+    response = httpx.post(f"{url}/api/experiments", json=definition, headers=token)
+    assert response.status_code == 201, response.text
+    return response.json(), factory
 
 
 def _token_of(factory: sessionmaker[Session], email: str) -> dict[str, str]:
