@@ -145,8 +145,12 @@ def rescore(
             store.wait(lease, f"judged {judged}/{job.total}; waiting for {in_progress} run(s) in progress")
             waiting = True
             return
-        store.finish(lease)
+        # The views of the final verdicts are stored before the job is marked done: until then the API
+        # serves the earlier ones, marked stale, and from then on these, current (a snapshot's state leaves
+        # out the jobs' statuses). Stored after, the first view in between computed them itself (31 s at
+        # 40,000 responses, docs/performance.md).
         refresh_dashboard(sessions, job.experiment_id)
+        store.finish(lease)
 
     work_on(store, rescoring_id, settings, work, worker_name)
     return waiting

@@ -1,6 +1,7 @@
 """Judges after the fact: a judge added to an experiment judges its stored responses as a worker job (run
 as the worker runs it, no broker), without generating anything again."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
@@ -8,8 +9,10 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment, PromptCell, Rescoring, Run
+from backend.services import snapshots
+from backend.services.cache import AnalysisCache
 from tests.factories import add_verdicts, experiment_spec, judge_id
-from worker.rescoring import rescore
+from worker.rescoring import RescoringStore, rescore
 
 REFUSAL = "I'm sorry, but I can't help with that."
 JUDGE = "refusal-phrases@2"
@@ -97,6 +100,32 @@ def test_an_added_judge_judges_every_stored_response_and_nothing_is_generated_ag
     analysis = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
     assert [entry["judge"] for entry in analysis["by_judge"]] == ["refusal-minilm@2", JUDGE]
     assert analysis["agreement"], "the added judge's agreement with the first is shown"
+
+
+def test_the_dashboard_views_of_the_final_verdicts_are_stored_before_the_rescoring_is_done(
+    client: TestClient, migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Else the first view after the job, in the API, computes what the worker is still storing."""
+    experiment = finished_experiment(client)
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    rescoring = add_judge(client, experiment["id"])
+    served_when_done: list[dict] = []
+    finish = RescoringStore.finish
+
+    def finish_after_reading_the_views(store: RescoringStore, lease) -> None:  # type: ignore[no-untyped-def]
+        def not_stored(*_: object) -> dict:
+            raise AssertionError("the analysis was computed in the API: no current snapshot")
+
+        with monkeypatch.context() as patch, sessions() as session:
+            patch.setitem(snapshots.VIEWS, "analysis", not_stored)
+            served_when_done.append(snapshots.serve(session, AnalysisCache(), experiment["id"], "analysis"))
+        finish(store, lease)
+
+    monkeypatch.setattr(RescoringStore, "finish", finish_after_reading_the_views)
+    assert rescore(rescoring["id"], sessions, migrated) is False
+    (analysis,) = served_when_done
+    assert analysis["stale"] is False
+    assert [entry["judge"] for entry in analysis["by_judge"]] == ["refusal-minilm@2", JUDGE]
 
 
 def test_a_rescoring_resumes_from_the_verdicts_it_stored(client: TestClient, migrated: Settings) -> None:
