@@ -62,12 +62,16 @@ or more seeds, a new-seeds interval is wider than 1.8 oracle widths.
 """
 
 import argparse
+import functools
 import math
+import multiprocessing
+import os
 import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from functools import cached_property
 from pathlib import Path
@@ -883,22 +887,43 @@ def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
     return broken
 
 
+def _timed(evaluate_named: Callable[[str, int], "Tally"], name: str, seed: int) -> tuple["Tally", float]:
+    started = time.perf_counter()
+    return evaluate_named(name, seed), time.perf_counter() - started
+
+
+def run_scenarios(
+    evaluate_named: Callable[[str, int], "Tally"], names: list[str], seed: int
+) -> list[tuple[str, str, str, float, float, int]]:
+    """Each scenario evaluated on its own seed (`seed` + its index), in worker processes, one per core; so
+    the rows do not depend on how many cores ran them. Printed in the scenarios' order as they finish.
+    `evaluate_named(name, seed)` must be picklable: a module's function, or a partial of one."""
+    rows = []
+    workers = max(1, min(len(names), os.cpu_count() or 1))
+    # spawn, not fork: the caller (pytest) may hold threads and open connections a forked child would copy.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        seeds = [seed + index for index in range(len(names))]
+        timed = pool.map(_timed, [evaluate_named] * len(names), names, seeds)
+        for name, (tally, seconds) in zip(names, timed, strict=True):
+            for quantity, kind, rate, se, n in tally.rows():
+                rows.append((name, quantity, kind, rate, se, n))
+                print(row_line(name, quantity, kind, rate, se, n), flush=True)
+            print(f"{name}: {seconds:.0f} s", file=sys.stderr, flush=True)
+    return rows
+
+
+def _evaluate_named(name: str, seed: int, reps: int, n_permutations: int) -> Tally:
+    if name in CORRECTED_SCENARIOS:
+        return evaluate_corrected(CORRECTED_SCENARIOS[name], reps, seed)
+    return evaluate(SCENARIOS[name], reps, seed, n_permutations)
+
+
 def run(
     names: list[str], reps: int, seed: int, n_permutations: int
 ) -> list[tuple[str, str, str, float, float, int]]:
-    rows = []
-    for index, name in enumerate(names):
-        started = time.perf_counter()
-        tally = (
-            evaluate_corrected(CORRECTED_SCENARIOS[name], reps, seed + index)
-            if name in CORRECTED_SCENARIOS
-            else evaluate(SCENARIOS[name], reps, seed + index, n_permutations)
-        )
-        for quantity, kind, rate, se, n in tally.rows():
-            rows.append((name, quantity, kind, rate, se, n))
-            print(row_line(name, quantity, kind, rate, se, n), flush=True)
-        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return rows
+    return run_scenarios(
+        functools.partial(_evaluate_named, reps=reps, n_permutations=n_permutations), names, seed
+    )
 
 
 _ROW = re.compile(

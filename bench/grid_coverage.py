@@ -17,10 +17,10 @@ apply (`failures`).
 """
 
 import argparse
+import functools
 import itertools
 import math
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from backend.stats.cells import Cells
 from backend.stats.factors import factor_effects
-from bench.coverage import Tally, mean_expit, report, row_line
+from bench.coverage import Tally, mean_expit, report, run_scenarios
 
 
 @dataclass(frozen=True)
@@ -156,15 +156,12 @@ def evaluate(scenario: GridScenario, reps: int, seed: int) -> Tally:
     return tally
 
 
+def _evaluate_named(name: str, seed: int, reps: int) -> Tally:
+    return evaluate(SCENARIOS[name], reps, seed)
+
+
 def run(names: list[str], reps: int, seed: int) -> list[tuple[str, str, str, float, float, int]]:
-    rows = []
-    for index, name in enumerate(names):
-        started = time.perf_counter()
-        for quantity, kind, rate, se, n in evaluate(SCENARIOS[name], reps, seed + index).rows():
-            rows.append((name, quantity, kind, rate, se, n))
-            print(row_line(name, quantity, kind, rate, se, n), flush=True)
-        print(f"{name}: {time.perf_counter() - started:.0f} s", file=sys.stderr, flush=True)
-    return rows
+    return run_scenarios(functools.partial(_evaluate_named, reps=reps), names, seed)
 
 
 def main() -> int:
