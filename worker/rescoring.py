@@ -88,7 +88,9 @@ class RescoringStore(JobStore[Rescoring]):
         judged, total = progress
         with self._sessions.begin() as session:
             rescoring = self._hold(session, lease)
-            add_judgments(session, judge_id, rows)
+            # The runs' revisions stay: the progress below is the change the dashboard polls for, and the
+            # statistics move to the judge's verdicts when its status does (services.experiment_state).
+            add_judgments(session, judge_id, rows, revise_runs=False)
             rescoring.n_judged += len(rows)
             rescoring.seconds += seconds
             rescoring.progress = min(1.0, judged / total) if total else 1.0

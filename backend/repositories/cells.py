@@ -14,10 +14,17 @@ from backend.models import Generation, Judgment, PromptCell, Run
 
 
 def refresh_prompt_cells(
-    session: Session, run_id: int, judge_id: int, prompt_ids: Collection[int] | None = None
+    session: Session,
+    run_id: int,
+    judge_id: int,
+    prompt_ids: Collection[int] | None = None,
+    *,
+    revise_run: bool = True,
 ) -> None:
     """Recount the run's verdicts per prompt for one judge (only on `prompt_ids`, when given: the prompts a
-    batch of judgments touched); call in the transaction that adds the judgments."""
+    batch of judgments touched); call in the transaction that adds the judgments. New counts move the run's
+    revision on, a change the dashboard must see, unless not `revise_run` (a rescoring's pages: its
+    progress and its status are that change, backend.services.experiment_state)."""
 
     # The run's verdicts by every judge, read from its responses, then one judge's kept: fenced off
     # (MATERIALIZED) so that PostgreSQL cannot start from the judge's verdicts. While a judge's verdicts are
@@ -73,14 +80,16 @@ def refresh_prompt_cells(
             set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored", "incoherent")},
         )
     )
-    # New counts are a change the dashboard must see, whoever wrote the verdicts (a run, a rescoring job).
-    session.execute(update(Run).where(Run.id == run_id).values(revision=Run.revision + 1))
+    if revise_run:
+        session.execute(update(Run).where(Run.id == run_id).values(revision=Run.revision + 1))
 
 
-def add_judgments(session: Session, judge_id: int, rows: Sequence[dict[str, Any]]) -> None:
+def add_judgments(
+    session: Session, judge_id: int, rows: Sequence[dict[str, Any]], *, revise_runs: bool = True
+) -> None:
     """Store one judge's verdicts (rows of Judgment's columns, `generation_id` first among them), leaving any
-    already stored, and recount the prompt cells they touch, run by run; call inside the writer's
-    transaction, so the verdicts and their counts land together."""
+    already stored, and recount the prompt cells they touch, run by run (refresh_prompt_cells, `revise_runs`
+    its revise_run); call inside the writer's transaction, so the verdicts and their counts land together."""
     if not rows:
         return
     session.execute(
@@ -96,4 +105,4 @@ def add_judgments(session: Session, judge_id: int, rows: Sequence[dict[str, Any]
     ):
         touched[run_id].add(prompt_id)
     for run_id, prompt_ids in touched.items():
-        refresh_prompt_cells(session, run_id, judge_id, prompt_ids)
+        refresh_prompt_cells(session, run_id, judge_id, prompt_ids, revise_run=revise_runs)

@@ -496,12 +496,15 @@ def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
     )
 
 
-def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, object, object, object]:
+def state_of(
+    session: Session, experiment_id: int
+) -> tuple[int, int, int, int, object, object, object, object]:
     """What changes whenever anything shown about the experiment does: its runs' count, summed revisions
     (every change to a run or its verdict counts moves its revision on) and unfinished count, its
     intermediate checkpoints' evaluations included; the count and newest finish of its project's
-    validations of its judges (their warnings); its judges in order (one added, the headline chosen); and
-    its rescorings' statuses and progress."""
+    validations of its judges (their warnings); its judges in order (one added, the headline chosen); its
+    rescorings' statuses; last, their progress (the one part that moves while a rescoring judges: its pages
+    leave the runs' revisions as they are, services.experiment_state)."""
     unfinished = case((Run.status.in_([s.value for s in TERMINAL_STATUSES]), 0), else_=1)
     runs, revisions, n_unfinished = session.execute(
         select(
@@ -529,11 +532,11 @@ def state_of(session: Session, experiment_id: int) -> tuple[int, int, int, int, 
             .order_by(ExperimentJudge.position)
         )
     )
-    rescoring_states = tuple(
-        session.execute(
-            select(Rescoring.id, Rescoring.status, Rescoring.progress)
-            .where(Rescoring.experiment_id == experiment_id)
-            .order_by(Rescoring.id)
-        )
-    )
-    return int(runs), int(revisions), int(n_unfinished), int(validations), newest, judges, rescoring_states
+    rescorings = session.execute(
+        select(Rescoring.id, Rescoring.status, Rescoring.progress)
+        .where(Rescoring.experiment_id == experiment_id)
+        .order_by(Rescoring.id)
+    ).all()
+    statuses = tuple((rescoring_id, status) for rescoring_id, status, _ in rescorings)
+    progress = tuple(progress for *_, progress in rescorings)
+    return int(runs), int(revisions), int(n_unfinished), int(validations), newest, judges, statuses, progress

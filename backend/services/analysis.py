@@ -256,21 +256,20 @@ def load(
     refusal-prefix scores (InvalidInput when it has none and will compute none); on its first benchmark's
     prompts, or on `benchmark`'s ("name@version", or its name; InvalidInput when the experiment has no such
     benchmark)."""
-    version = current_state(session, experiment_id).version
-    experiment = read_experiment(session, cache, experiment_id, version)
+    stored = current_state(session, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id, stored)
     others = cache.get(
-        ("verdict totals", experiment_id, version),
+        ("verdict totals", experiment_id, stored.data_version),
         lambda: repository.verdict_totals(
             session, experiment_id, [judge.id for judge in experiment.judges[1:]]
         ),
     )
-    state = experiment_state(experiment, tuple(others))
     data = ExperimentData(
         session,
         experiment,
         experiment.judges[0].id,
         cache,
-        state,
+        experiment_state(experiment, tuple(others)),
         benchmark_id=_benchmark_id(experiment, benchmark),
     )
     chosen = benchmark_of(experiment, benchmark)

@@ -87,10 +87,10 @@ class _Chosen:
 def _chosen(
     session: Session, cache: AnalysisCache, experiment_id: int, condition: str | None, benchmark: str | None
 ) -> _Chosen:
-    version = current_state(session, experiment_id).version
-    experiment = read_experiment(session, cache, experiment_id, version)
+    state = current_state(session, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id, state)
     sets = [benchmark_of(experiment, benchmark)] if benchmark is not None else experiment.benchmarks
-    return _Chosen(session, cache, experiment, _condition(experiment, condition), sets, version)
+    return _Chosen(session, cache, experiment, _condition(experiment, condition), sets, state.data_version)
 
 
 def _condition(experiment: ExperimentRead, name: str | None) -> ConditionRead:

@@ -12,12 +12,18 @@ from sqlalchemy.orm import Session
 
 from backend.api_models.experiments import ExperimentRead
 from backend.repositories import experiments as repository
+from backend.repositories import rescorings
 from backend.services.cache import AnalysisCache
 
 
 @dataclass(frozen=True)
 class ExperimentState:
     version: str  # a hash of the state query's answer
+    # A hash of it without the rescorings' progress: what the read model and the statistics are memoised
+    # on. A rescoring's pages move only its progress, so a dashboard open while a judge added later judges a
+    # million responses reads the experiment once, not once per page (the judge's verdicts count from the
+    # state it ends in, as the stored views do).
+    data_version: str
     runs: int
     unfinished: int
 
@@ -25,16 +31,31 @@ class ExperimentState:
 def current_state(session: Session, experiment_id: int) -> ExperimentState:
     state = repository.state_of(session, experiment_id)
     runs, _, unfinished, *_ = state
-    digest = hashlib.sha256(repr(state).encode()).hexdigest()[:32]
-    return ExperimentState(version=digest, runs=runs, unfinished=unfinished)
+    return ExperimentState(
+        version=_digest(state), data_version=_digest(state[:-1]), runs=runs, unfinished=unfinished
+    )
+
+
+def _digest(state: tuple[object, ...]) -> str:
+    return hashlib.sha256(repr(state).encode()).hexdigest()[:32]
 
 
 def read_experiment(
-    session: Session, cache: AnalysisCache, experiment_id: int, version: str | None = None
+    session: Session, cache: AnalysisCache, experiment_id: int, state: ExperimentState | None = None
 ) -> ExperimentRead:
-    """The experiment's read model, read from the database once per state (`version`, default the current
-    one). The read model is shared between requests: copy it, never change it."""
-    version = version or current_state(session, experiment_id).version
+    """The experiment's read model, read from the database once per state of its data (`state`, default
+    the current one), its rescorings (with their progress) once per state. The read model is shared
+    between requests: copy it, never change it."""
+    state = state or current_state(session, experiment_id)
+    experiment = cache.get(
+        ("experiment data", experiment_id, state.data_version),
+        lambda: repository.get_experiment(session, experiment_id),
+    )
+    if not experiment.rescorings:
+        return experiment
     return cache.get(
-        ("experiment", experiment_id, version), lambda: repository.get_experiment(session, experiment_id)
+        ("experiment", experiment_id, state.version),
+        lambda: experiment.model_copy(
+            update={"rescorings": rescorings.of_experiment(session, experiment_id)}
+        ),
     )

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.models import Generation, Judgment, PromptCell, Rescoring, Run
+from backend.repositories import experiments as experiments_repository
 from backend.services import snapshots
 from backend.services.cache import AnalysisCache
+from backend.services.experiment_state import current_state
 from tests.factories import add_verdicts, experiment_spec, judge_id
 from worker.rescoring import RescoringStore, rescore
 
@@ -126,6 +128,46 @@ def test_the_dashboard_views_of_the_final_verdicts_are_stored_before_the_rescori
     (analysis,) = served_when_done
     assert analysis["stale"] is False
     assert [entry["judge"] for entry in analysis["by_judge"]] == ["refusal-minilm@2", JUDGE]
+
+
+def test_an_open_dashboard_sees_a_rescorings_progress_page_by_page_and_reads_the_experiment_once(
+    client: TestClient, migrated: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page of verdicts moves the rescoring's progress (the ETag an open dashboard polls), not the state
+    the read model and statistics are memoised on: at a million responses each read of the experiment took
+    about a second, and every page made the next request read it again."""
+    experiment = finished_experiment(client)
+    sessions = client.app.state.session_factory  # type: ignore[attr-defined]
+    rescoring = add_judge(client, experiment["id"])
+    reads = []
+    get_experiment = experiments_repository.get_experiment
+    monkeypatch.setattr(
+        experiments_repository,
+        "get_experiment",
+        lambda session, experiment_id: reads.append(experiment_id) or get_experiment(session, experiment_id),
+    )
+    seen: list[tuple[str, str, float, int]] = []
+    add_verdicts_of_a_page = RescoringStore.add_verdicts
+
+    def add_and_look(store: RescoringStore, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        add_verdicts_of_a_page(store, *args, **kwargs)
+        state = client.get(f"/api/experiments/{experiment['id']}/state")
+        (shown,) = client.get(f"/api/experiments/{experiment['id']}").json()["rescorings"]
+        with sessions() as session:
+            data_version = current_state(session, experiment["id"]).data_version
+        seen.append((state.headers["etag"], data_version, shown["progress"], len(reads)))
+
+    monkeypatch.setattr(RescoringStore, "add_verdicts", add_and_look)
+    assert rescore(rescoring["id"], sessions, migrated.model_copy(update={"rescore_page_rows": 50})) is False
+
+    etags, data_versions, progress, n_reads = zip(*seen, strict=True)
+    assert len(seen) == 8  # 400 responses, 50 a page
+    assert len(set(etags)) == 8, "every page is a change an open dashboard sees"
+    assert progress == tuple(page / 8 for page in range(1, 9))
+    assert len(set(data_versions)) == 1, "the verdicts count from the state the rescoring ends in"
+    assert n_reads == (1,) * 8, "the experiment is read once while the pages arrive"
+    done = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
+    assert [entry["judge"] for entry in done["by_judge"]] == ["refusal-minilm@2", JUDGE]
 
 
 def test_a_rescoring_resumes_from_the_verdicts_it_stored(client: TestClient, migrated: Settings) -> None:
