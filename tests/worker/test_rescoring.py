@@ -134,8 +134,8 @@ def test_an_open_dashboard_sees_a_rescorings_progress_page_by_page_and_reads_the
     client: TestClient, migrated: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A page of verdicts moves the rescoring's progress (the ETag an open dashboard polls), not the state
-    the read model and statistics are memoised on: at a million responses each read of the experiment took
-    about a second, and every page made the next request read it again."""
+    the read model and statistics are memoised on: else every page made the next request read the
+    experiment again (docs/dashboard.md)."""
     experiment = finished_experiment(client)
     sessions = client.app.state.session_factory  # type: ignore[attr-defined]
     rescoring = add_judge(client, experiment["id"])
