@@ -41,7 +41,7 @@ from dataclasses import dataclass
 from functools import cache, lru_cache
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 from backend.stats._checks import check_count, check_finite, check_open_unit
 from backend.stats.compare import Comparison, TrainingNoise, new_seeds_variance_draws, seed_variance
@@ -254,7 +254,7 @@ def minimum_detectable_difference(
             se = np.sqrt(evaluation * evaluation_factor + seed * seed_factor)
             # No noise at the alternative: a positive difference is always seen, no difference never (at a
             # baseline of 0% the noise vanishes at d = 0, which is no detectable difference).
-            power = np.where(se > 0, stats.norm.cdf(d / se - shortfall), (d > 0).astype(float))
+            power = np.where(se > 0, special.ndtr(d / se - shortfall), (d > 0).astype(float))
         return np.nan_to_num(power, nan=0.0).mean(axis=1) - target_power
 
     # The scaled noise need not grow monotonically with d: the MDD is the first crossing on a fine grid.
