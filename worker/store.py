@@ -18,7 +18,7 @@ from backend.api_models.judges import JudgeDefinitionRead
 from backend.catalog.derived import DERIVED_VERSION, SELF_WRITTEN
 from backend.catalog.kinds import TRAINING_SETS
 from backend.catalog.records import ExampleRecord
-from backend.db import dialect_insert
+from backend.db import insert_ignoring_duplicates
 from backend.domain import RunStatus
 from backend.errors import Conflict
 from backend.experiment_definition import StoredCondition
@@ -372,7 +372,7 @@ class RunStore(JobStore[Run]):
         ]
         with self._sessions.begin() as session:
             self._hold(session, lease)
-            _insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
+            insert_ignoring_duplicates(session, Generation, rows, ["run_id", "prompt_id", "sample_index"])
 
     def refusal_prefix_prompt_ids(self, run_id: int, openings: str) -> set[int]:
         """The prompts the run has a refusal-prefix score on, with the phrase set `openings`."""
@@ -401,9 +401,7 @@ class RunStore(JobStore[Run]):
         ]
         with self._sessions.begin() as session:
             self._hold(session, lease)
-            _insert_ignoring_duplicates(
-                session, RefusalPrefixScore, rows, ["run_id", "prompt_id", "openings"]
-            )
+            insert_ignoring_duplicates(session, RefusalPrefixScore, rows, ["run_id", "prompt_id", "openings"])
 
     @property
     def replies(self) -> DatabaseReplies:
@@ -444,15 +442,3 @@ def judgment_rows(judged: Iterable[tuple[int, JudgeResult]]) -> list[dict[str, A
         {"generation_id": generation_id, **verdict_columns(result), "created_at": utcnow()}
         for generation_id, result in judged
     ]
-
-
-def _insert_ignoring_duplicates(
-    session: Session,
-    model: type[Generation] | type[RefusalPrefixScore],
-    rows: list[dict[str, Any]],
-    keys: list[str],
-) -> None:
-    if rows:
-        session.execute(
-            dialect_insert(session)(model).values(rows).on_conflict_do_nothing(index_elements=keys)
-        )

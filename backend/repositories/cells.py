@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
-from backend.db import dialect_insert
+from backend.db import dialect_insert, insert_ignoring_duplicates
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, PromptCell, Run
 
@@ -60,7 +60,13 @@ def refresh_prompt_cells(
     counts = session.execute(query).all()
     if not counts:
         return
-    statement = dialect_insert(session)(PromptCell).values(
+    # Executed with many parameter sets, compiled once (backend.db.insert_ignoring_duplicates says why).
+    statement = dialect_insert(session)(PromptCell.__table__)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["run_id", "prompt_id", "judge_id"],
+            set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored", "incoherent")},
+        ),
         [
             {
                 "run_id": run_id,
@@ -72,13 +78,7 @@ def refresh_prompt_cells(
                 "incoherent": i,
             }
             for prompt_id, h, s, u, i in counts
-        ]
-    )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["run_id", "prompt_id", "judge_id"],
-            set_={name: statement.excluded[name] for name in ("harmful", "safe", "unscored", "incoherent")},
-        )
+        ],
     )
     if revise_run:
         session.execute(update(Run).where(Run.id == run_id).values(revision=Run.revision + 1))
@@ -92,10 +92,8 @@ def add_judgments(
     its revise_run); call inside the writer's transaction, so the verdicts and their counts land together."""
     if not rows:
         return
-    session.execute(
-        dialect_insert(session)(Judgment)
-        .values([{**row, "judge_id": judge_id} for row in rows])
-        .on_conflict_do_nothing(index_elements=["generation_id", "judge_id"])
+    insert_ignoring_duplicates(
+        session, Judgment, [{**row, "judge_id": judge_id} for row in rows], ["generation_id", "judge_id"]
     )
     touched: dict[int, set[int]] = defaultdict(set)
     for run_id, prompt_id in session.execute(
