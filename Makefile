@@ -21,10 +21,11 @@ $(VENV)/.installed-test: $(VENV)/.installed
 demo: $(VENV)/.installed
 	$(PY) scripts/demo.py
 
-# Everything but GPU tests and the demos end to end, the slow ones (real worker, real browser) included.
+# Everything but GPU tests and the demos end to end, the slow ones (real worker, real browser) included;
+# spread over the machine's cores, at most 4 (each e2e test runs its own workers and browser).
 test: $(VENV)/.installed-test
 	scripts/ensure-chromium.sh
-	$(PY) -m pytest -m "not gpu and not demo"
+	$(PY) -m pytest -n auto --maxprocesses 4 --dist worksteal -m "not gpu and not demo"
 
 # The examples end to end on the embedded models (the aligned base is prepared first: CPU-minutes).
 test-demo: $(VENV)/.installed-test

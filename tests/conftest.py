@@ -26,7 +26,12 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_ADMIN_URL = os.environ.get(
     "SEEDSCOPE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
-REDIS_URL = os.environ.get("SEEDSCOPE_TEST_REDIS", "redis://127.0.0.1:6379/15")
+# Redis database 15, and under pytest-xdist one database per worker (gw0: 15, gw1: 14, ...): a test empties
+# its database before and after it, which must not empty another worker's broker mid-test.
+REDIS_URL = os.environ.get(
+    "SEEDSCOPE_TEST_REDIS",
+    f"redis://127.0.0.1:6379/{15 - int(os.environ.get('PYTEST_XDIST_WORKER', 'gw0').removeprefix('gw'))}",
+)
 # The Host header of Starlette's TestClient: the test apps answer to it (see Settings.allowed_hosts).
 TEST_CLIENT_HOST = "testserver"
 
