@@ -4,9 +4,9 @@ statistics failed. A broken promise fails `make test`.
 
 800 replications per scenario (4.5 minutes on a 2-core machine, a process per core): a method with true
 coverage 0.95 then lands below 0.92 with probability about 1e-4 (3.9 Monte-Carlo SEs), and one with type-I
-error 0.05 above 0.08 as rarely. The seed is fixed. The measures beside the harm rate (capability near the ceiling,
-refusal-prefix scores) run a slice of their own at 400 replications (about a minute), held to the same
-bounds.
+error 0.05 above 0.08 as rarely. The seed is fixed. The measures beside the harm rate (capability near the
+ceiling, refusal-prefix scores) run a slice of their own at 400 replications (about a minute), held to the
+same bounds.
 """
 
 import pytest
