@@ -21,8 +21,9 @@ class ExperimentState:
     version: str  # a hash of the state query's answer
     # A hash of it without the rescorings' progress: what the read model and the statistics are memoised
     # on. A rescoring's pages move only its progress, so a dashboard open while a judge added later judges a
-    # million responses reads the experiment once, not once per page (the judge's verdicts count from the
-    # state it ends in, as the stored views do).
+    # million responses reads the experiment once, not once per page. Until the rescoring ends, a view
+    # computed on request counts the judge's verdicts as first read in that state; the stored default views
+    # are served, marked stale.
     data_version: str
     runs: int
     unfinished: int
