@@ -887,13 +887,13 @@ def failures(rows: list[tuple[str, str, str, float, float, int]]) -> list[str]:
     return broken
 
 
-def _timed(evaluate_named: Callable[[str, int], "Tally"], name: str, seed: int) -> tuple["Tally", float]:
+def _timed(evaluate_named: Callable[[str, int], Tally], name: str, seed: int) -> tuple[Tally, float]:
     started = time.perf_counter()
     return evaluate_named(name, seed), time.perf_counter() - started
 
 
 def run_scenarios(
-    evaluate_named: Callable[[str, int], "Tally"], names: list[str], seed: int
+    evaluate_named: Callable[[str, int], Tally], names: list[str], seed: int
 ) -> list[tuple[str, str, str, float, float, int]]:
     """Each scenario evaluated on its own seed (`seed` + its index), in worker processes, one per core; so
     the rows do not depend on how many cores ran them. Printed in the scenarios' order as they finish.
