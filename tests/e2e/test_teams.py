@@ -1,12 +1,13 @@
 """Chromium as a team uses seedscope: sign in, make a project, invite a viewer who reads everything but
 cannot cancel, share the dashboard "figures only" with someone without an account, revoke the link."""
 
+import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Page, Route, expect
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -159,6 +160,37 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     watch.assert_clean()
     owner.close()
     assert stranger_watch.problems() == []
+
+
+
+def test_a_form_sent_while_its_page_still_loads_is_sent_once_the_page_is_ready(
+    browser: Browser, live_settings: Settings, start_server: Callable[[Settings], str]
+) -> None:
+    """A quick click while the page's module loads neither reloads the page with the form in the address
+    nor is lost: the project is created once the module has attached its handlers."""
+    url = start_server(live_settings)
+    with make_session_factory(make_engine(live_settings.resolved_database_url))() as session:
+        accounts.add_user(session, *OWNER)
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = context.new_page()
+    watch = PageWatch(page)
+    sign_in(page, url, *OWNER)
+    held: list[Route] = []
+    page.route("**/static/js/pages/projects.js", lambda route: held.append(route))
+    page.goto(f"{url}/projects", wait_until="domcontentloaded")
+    page.locator("#project-form [name=name]").fill("red team")
+    page.get_by_role("button", name="Create project").click()
+    deadline = time.monotonic() + 10
+    while len(held) < 1 and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
+    assert len(held) == 1, "the projects page's module was not asked for exactly once"
+    held[0].continue_()
+
+    expect(page.locator("#project-title")).to_have_text("Members of red team")
+    expect(page.locator("#projects tbody tr")).to_have_count(1)
+    assert page.url == f"{url}/projects"
+    watch.assert_clean()
+    context.close()
 
 
 def team_experiment(
