@@ -162,7 +162,6 @@ def test_sign_in_project_viewer_and_a_figures_only_share_link(
     assert stranger_watch.problems() == []
 
 
-
 def test_a_form_sent_while_its_page_still_loads_is_sent_once_the_page_is_ready(
     browser: Browser, live_settings: Settings, start_server: Callable[[Settings], str]
 ) -> None:
