@@ -1,6 +1,7 @@
 """The per-prompt browser: filtered, searchable, paginated prompts and responses, all in SQL."""
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -114,7 +115,18 @@ def _disagreeing_generations(selected: BrowserFilter) -> Select[Any]:
     )
 
 
-def _prompt_query(selected: BrowserFilter) -> Select[Any]:
+def flipping_prompts(session: Session, selected: BrowserFilter) -> list[int]:
+    """The prompts the flips filter keeps: those whose majority verdict flips between seeds in the chosen
+    condition (any, without one), whatever the other filters."""
+    return list(session.scalars(select(_flipping(selected).subquery().c.prompt_id).distinct()))
+
+
+# Past this many, the prompts the flips filter keeps are aggregated in the page's query rather than listed in
+# it: a statement holds at most 65,535 parameters, and a benchmark up to 100,000 prompts.
+MAX_LISTED_PROMPTS = 10_000
+
+
+def _prompt_query(selected: BrowserFilter, flipping: Sequence[int] | None) -> Select[Any]:
     query = select(Prompt).where(Prompt.benchmark_id == selected.benchmark_id)
     if selected.category:
         query = query.where(Prompt.category == selected.category)
@@ -131,7 +143,10 @@ def _prompt_query(selected: BrowserFilter) -> Select[Any]:
         )
         query = query.where(Prompt.id.in_(with_verdict))
     if selected.flips_only:
-        query = query.where(Prompt.id.in_(select(_flipping(selected).subquery().c.prompt_id)))
+        if flipping is not None and len(flipping) <= MAX_LISTED_PROMPTS:
+            query = query.where(Prompt.id.in_(flipping))
+        else:
+            query = query.where(Prompt.id.in_(select(_flipping(selected).subquery().c.prompt_id)))
     if selected.disagreements_only:
         disagreeing = select(Generation.prompt_id).where(
             Generation.id.in_(_disagreeing_generations(selected))
@@ -158,9 +173,16 @@ def _prompt_query(selected: BrowserFilter) -> Select[Any]:
 
 
 def prompt_page(
-    session: Session, selected: BrowserFilter, *, page: int, page_size: int
+    session: Session,
+    selected: BrowserFilter,
+    *,
+    page: int,
+    page_size: int,
+    flipping: Sequence[int] | None = None,
 ) -> Page[PromptRowRead]:
-    query = _prompt_query(selected)
+    """A page of the prompts that match the filters; `flipping`, where known (flipping_prompts, memoised),
+    spares the query the flips filter's aggregate over every prompt cell of the experiment."""
+    query = _prompt_query(selected, flipping)
     # The total rides along with the page (count over the whole filtered set), so filters run once.
     paged = session.execute(
         query.add_columns(func.count().over().label("total"))

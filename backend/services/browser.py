@@ -11,7 +11,7 @@ from backend.errors import InvalidInput
 from backend.repositories import browser as repository
 from backend.services.analysis import benchmark_of
 from backend.services.cache import AnalysisCache
-from backend.services.experiment_state import read_experiment
+from backend.services.experiment_state import current_state, read_experiment
 
 # The coherence rule's mark a browser may be narrowed to (worker.coherence).
 Coherence = Literal["coherent", "incoherent"]
@@ -52,9 +52,20 @@ def make_filter(
 
 
 def prompts(
-    session: Session, selected: repository.BrowserFilter, *, page: int, page_size: int
+    session: Session, cache: AnalysisCache, selected: repository.BrowserFilter, *, page: int, page_size: int
 ) -> Page[PromptRowRead]:
-    return repository.prompt_page(session, selected, page=page, page_size=page_size)
+    flipping = None
+    if selected.flips_only:
+        # Memoised on the experiment's data, not its rescorings' progress: the browser's judge is never one
+        # still rescoring (services.rescoring.choose_headline), so an open dashboard pages through the flips
+        # without aggregating every prompt cell again while a judge added later judges a million responses.
+        data_version = current_state(session, selected.experiment_id).data_version
+        key = (selected.benchmark_id, selected.judge_id, selected.condition, selected.several_benchmarks)
+        flipping = cache.get(
+            ("flipping prompts", selected.experiment_id, data_version, key),
+            lambda: repository.flipping_prompts(session, selected),
+        )
+    return repository.prompt_page(session, selected, page=page, page_size=page_size, flipping=flipping)
 
 
 def responses(

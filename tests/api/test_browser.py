@@ -1,14 +1,17 @@
 """The per-prompt browser's filters, search and pagination, on the hand-worked experiment."""
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.domain import Verdict
 from backend.models import Generation, Judgment, Prompt
+from backend.repositories import browser as browser_repository
 from tests.api.conftest import VERDICTS
 from tests.factories import add_verdicts, experiment_spec, judge_id, upload_small_benchmark
 
 H, S = Verdict.HARMFUL, Verdict.SAFE
+CONDITIONS = ("baseline", "lr-2e-4", "lr-5e-4")
 
 
 def ids(client: TestClient, experiment: dict, **params: object) -> list[str]:
@@ -46,6 +49,48 @@ def test_filters(client: TestClient, experiment: dict) -> None:
     assert ids(client, experiment, verdict="unscored") == []
     bad = client.get(f"/api/experiments/{experiment['id']}/prompts", params={"condition": "nope"})
     assert bad.status_code == 422
+
+
+def test_the_flips_filter_follows_new_verdicts(client: TestClient) -> None:
+    """The prompts it keeps are memoised on the experiment's data: a run judged later moves them."""
+    upload_small_benchmark(client, "four-prompts", 4)
+    experiment = client.post(
+        "/api/experiments", json=experiment_spec(benchmark="four-prompts", seeds=[0, 1, 2])
+    ).json()
+    last, *others = sorted(
+        experiment["runs"], key=lambda run: (run["condition_name"] != "lr-5e-4", -run["seed"])
+    )
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in others:
+            add_verdicts(session, run["id"], [[v] for v in VERDICTS[(run["condition_name"], run["seed"])]])
+        # Seeds 0 and 1 of lr-5e-4 find hd-013 harmful; its seed 2, not judged yet, finds it safe.
+        assert ids(client, experiment, flips_only=True) == ["hd-001", "hd-007"]
+        add_verdicts(session, last["id"], [[v] for v in VERDICTS[(last["condition_name"], last["seed"])]])
+    assert ids(client, experiment, flips_only=True) == ["hd-001", "hd-007", "hd-013"]
+
+
+def test_the_flips_filter_keeps_the_same_prompts_listed_or_aggregated(
+    client: TestClient, experiment: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MAX_LISTED_PROMPTS, the page's query aggregates the flips itself rather than list them."""
+
+    def flipping() -> dict[str, list[str]]:
+        by_condition = {c: ids(client, experiment, flips_only=True, condition=c) for c in CONDITIONS}
+        return {"any condition": ids(client, experiment, flips_only=True), **by_condition}
+
+    listed = flipping()
+    monkeypatch.setattr(browser_repository, "MAX_LISTED_PROMPTS", 0)
+    client.app.state.analysis_cache.clear()  # type: ignore[attr-defined]
+    assert (
+        flipping()
+        == listed
+        == {
+            "any condition": ["hd-001", "hd-007", "hd-013"],
+            "baseline": [],
+            "lr-2e-4": ["hd-001", "hd-007"],
+            "lr-5e-4": ["hd-013"],
+        }
+    )
 
 
 def test_search_reads_prompts_and_responses_literally(client: TestClient, experiment: dict) -> None:

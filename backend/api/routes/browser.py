@@ -54,10 +54,10 @@ FilterDep = Annotated[BrowserFilter, Depends(_filter)]
 
 @router.get("")
 def list_prompts(
-    session: SessionDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 20
+    session: SessionDep, cache: CacheDep, selected: FilterDep, page: PageDep = 1, page_size: PageSizeDep = 20
 ) -> Page[PromptRowRead]:
     """The benchmark's prompts that match the filters, each with its harmfulness rate per condition."""
-    return service.prompts(session, selected, page=page, page_size=page_size)
+    return service.prompts(session, cache, selected, page=page, page_size=page_size)
 
 
 @router.get("/{prompt_id}/responses")
