@@ -222,12 +222,12 @@ def prompt_page(
                 rate=harmful / scored if scored else None,
             )
         )
-    flipping = _flipping(selected, ids).subquery()
+    on_page = _flipping(selected, ids).subquery()
     flips: dict[int, list[str]] = defaultdict(list)
     for prompt_id, condition in session.execute(
-        select(flipping.c.prompt_id, Condition.name)
-        .join(Condition, Condition.id == flipping.c.condition_id)
-        .where(flipping.c.prompt_id.in_(ids))
+        select(on_page.c.prompt_id, Condition.name)
+        .join(Condition, Condition.id == on_page.c.condition_id)
+        .where(on_page.c.prompt_id.in_(ids))
         .order_by(Condition.position)
     ):
         flips[prompt_id].append(condition)
