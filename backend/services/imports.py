@@ -19,8 +19,9 @@ from backend.catalog.uploads import check_file, check_items
 from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.errors import InvalidInput
-from backend.experiment_definition import CONDITION_NAME_LENGTH, ConditionSpec, ExperimentSpec
-from backend.imports.inspect_samples import FORMAT, ImportedResults, read_inspect_samples
+from backend.experiment_definition import CONDITION_NAME_LENGTH, ConditionSpec, ExperimentSpec, GenerationSpec
+from backend.imports.inspect_samples import FORMAT, read_inspect_samples
+from backend.imports.results import ImportedResults
 from backend.judging.definition import JudgeConfig, JudgeKind
 from backend.models import Generation, Run, utcnow
 from backend.repositories import catalog as catalog_repository
@@ -80,6 +81,8 @@ def _spec(request: ExperimentImport, results: ImportedResults, benchmark: str, j
             training_set=UNUSED_TRAINING_SET,
             judges=[judge],
             seeds=sorted({row.epoch for row in results.rows}),
+            # Where a file holds several samples per prompt and run, as many as its most.
+            generation=GenerationSpec(samples_per_prompt=results.samples_per_prompt()),
             conditions=[ConditionSpec.model_validate(condition) for condition in conditions],
         )
     except ValidationError as error:
@@ -114,8 +117,8 @@ def import_experiment(
     judge, _ = judge_repository.add_definition(
         session,
         project_id=project_id,
-        name=_name(f"imported-{results.score_column}", r"A-Za-z0-9_.\-", 100),
-        description=f"The verdicts of Inspect's scorer column {results.score_column}, imported.",
+        name=_name(f"imported-{results.scorer}", r"A-Za-z0-9_.\-", 100),
+        description=f"The verdicts of {results.described}, imported.",
         config=JudgeConfig(kind=JudgeKind.IMPORTED, labels=request.labels()),
         created_by_id=user_id,
     )
@@ -148,7 +151,7 @@ def _store_results(
         Generation(
             run_id=runs[condition_ids[names[row.condition]], row.epoch],
             prompt_id=prompt_ids[row.sample_id],
-            sample_index=0,
+            sample_index=row.sample_index,
             text=row.output,
             n_new_tokens=0,
         )
@@ -165,9 +168,9 @@ def _store_results(
                 "verdict": row.verdict,
                 "score": None,
                 "output": row.value,
-                "details": {"unscored": f"no {results.score_column} in the file"}
+                "details": {"unscored": f"no {results.scorer} in the file"}
                 if row.verdict == Verdict.UNSCORED
-                else {"imported": {results.score_column: row.value}},
+                else {"imported": {results.scorer: row.value}},
             }
             for generation, row in zip(generations, results.rows, strict=True)
         ],
