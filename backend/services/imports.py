@@ -1,7 +1,7 @@
 """Judged results made elsewhere stored as an evaluation-only experiment: the samples' inputs as a
 benchmark, the scorer as a judge of kind `imported` (its labels the user's mapping), one untuned condition
-per model (or value of the column named), one done run per epoch, the outputs as responses and the scorer's
-values as verdicts. All in one transaction: a refused file stores nothing."""
+per model (or value of the column named), one done run per epoch (or seed), the outputs as responses and the
+scorer's values as verdicts. All in one transaction: a refused file stores nothing."""
 
 import re
 
@@ -10,7 +10,7 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from backend.api_models.experiments import ExperimentRead
-from backend.api_models.imports import ExperimentImport
+from backend.api_models.imports import EeeInstancesImport, ExperimentImport, InspectSamplesImport
 from backend.catalog.builtin import BENIGN_DEMO
 from backend.catalog.files import DatasetFormatError
 from backend.catalog.kinds import BENCHMARKS, TRAINING_SETS
@@ -20,7 +20,8 @@ from backend.config import Settings
 from backend.domain import RunStatus, Verdict
 from backend.errors import InvalidInput
 from backend.experiment_definition import CONDITION_NAME_LENGTH, ConditionSpec, ExperimentSpec, GenerationSpec
-from backend.imports.inspect_samples import FORMAT, read_inspect_samples
+from backend.imports.eee_instances import read_eee_instances
+from backend.imports.inspect_samples import read_inspect_samples
 from backend.imports.results import ImportedResults
 from backend.judging.definition import JudgeConfig, JudgeKind
 from backend.models import Generation, Run, utcnow
@@ -89,15 +90,22 @@ def _spec(request: ExperimentImport, results: ImportedResults, benchmark: str, j
         raise InvalidInput(f"the imported experiment: {error.errors()[0]['msg']}") from None
 
 
+def _read(request: ExperimentImport) -> ImportedResults:
+    """The file's results, by its format's reader; InvalidInput naming the line or row and the field."""
+    try:
+        if isinstance(request, EeeInstancesImport):
+            return read_eee_instances(request.content, request.scores(), request.evaluation_result)
+        return read_inspect_samples(request.content, request.columns(), request.labels())
+    except DatasetFormatError as error:
+        raise InvalidInput(f"results file not readable as {request.format}: {error}") from None
+
+
 def import_experiment(
     session: Session, settings: Settings, request: ExperimentImport, project_id: int, user_id: int
 ) -> ExperimentRead:
     """Read, check and store the file as an experiment of the project whose runs are done, and commit."""
-    check_file(settings, "the results file", request.content, csv=True)
-    try:
-        results = read_inspect_samples(request.content, request.columns(), request.labels())
-    except DatasetFormatError as error:
-        raise InvalidInput(f"results file not readable as {FORMAT}: {error}") from None
+    check_file(settings, "the results file", request.content, csv=isinstance(request, InspectSamplesImport))
+    results = _read(request)
     check_items(settings, "rows", len(results.rows))
     prompts = [
         PromptRecord(external_id=sample_id, text=text, category=DEFAULT_CATEGORY)
@@ -110,7 +118,7 @@ def import_experiment(
         project_id=project_id,
         name=request.benchmark,
         version=request.benchmark_version,
-        source=FORMAT,
+        source=request.format,
         description=f"The inputs of the samples imported into experiment {request.name!r}.",
         records=prompts,
     )
@@ -133,13 +141,13 @@ def import_experiment(
         training_set_ids={UNUSED_TRAINING_SET: training_set.id},
         judge_ids=[judge.id],
     )
-    _store_results(session, experiment, results, judge.id)
+    _store_results(session, experiment, results, judge.id, request.format)
     session.commit()
     return repository.get_experiment(session, experiment.id)
 
 
 def _store_results(
-    session: Session, experiment: ExperimentRead, results: ImportedResults, judge_id: int
+    session: Session, experiment: ExperimentRead, results: ImportedResults, judge_id: int, format: str
 ) -> None:
     """Each row's output as a response of its condition's run of its epoch, judged by the file's value;
     every run done."""
@@ -182,7 +190,7 @@ def _store_results(
         .values(
             status=RunStatus.DONE,
             progress=1.0,
-            progress_message=f"imported from {FORMAT}",
+            progress_message=f"imported from {format}",
             started_at=now,
             finished_at=now,
         )

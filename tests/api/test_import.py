@@ -2,13 +2,24 @@
 done runs, the analysis's intervals; a file that is not what the upload says is refused, naming the field,
 and stores nothing."""
 
+import io
+import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import INSPECT_SAMPLES, inspect_samples_csv, stored_counts
+from backend.domain import Verdict
+from tests.factories import (
+    INSPECT_SAMPLES,
+    add_verdicts,
+    experiment_spec,
+    inspect_samples_csv,
+    stored_counts,
+    upload_small_benchmark,
+)
 
 
 def upload(content: str = INSPECT_SAMPLES, **changes: Any) -> dict[str, Any]:
@@ -191,3 +202,224 @@ def test_a_samples_dataframe_of_an_inspect_eval_imports_with_intervals(
     pooled = summary["pooled"]
     assert (pooled["harmful"], pooled["safe"], pooled["rate"]) == (6, 6, 0.5)
     assert 0 < pooled["low"] < 0.5 < pooled["high"] < 1
+
+
+# --- Every Eval Ever instance records -------------------------------------------------------------------
+
+
+def eee_record(sample_id: str, text: str, output: str, score: float, **changes: Any) -> dict[str, Any]:
+    """An instance record as a tool other than seedscope writes one: no seedscope metadata."""
+    record = {
+        "schema_version": "0.3.0",
+        "evaluation_id": "bench/org/model/1",
+        "model_id": "org/model",
+        "evaluation_name": "bench",
+        "sample_id": sample_id,
+        "interaction_type": "single_turn",
+        "input": {"raw": text, "reference": []},
+        "output": {"raw": [output]},
+        "answer_attribution": [],
+        "evaluation": {"score": score, "is_correct": score == 0},
+    }
+    return record | changes
+
+
+def jsonl(records: list[dict[str, Any]]) -> str:
+    return "".join(json.dumps(record) + "\n" for record in records)
+
+
+def eee_upload(content: str, **changes: Any) -> dict[str, Any]:
+    return upload(content, **{"format": "eee-instances-jsonl", "harmful": ["1"], "safe": ["0"], **changes})
+
+
+def summaries(client: TestClient, experiment_id: int) -> dict[str, dict[str, Any]]:
+    """Each condition's harmful and safe counts, its rate and scored count per seed, and its intervals."""
+    analysis = client.get(f"/api/experiments/{experiment_id}/analysis").json()
+    return {
+        c["name"]: {
+            "pooled": (c["pooled"]["harmful"], c["pooled"]["safe"]),
+            "seeds": [(p["seed"], p["rate"], p["n_scored"]) for p in c["seeds"]],
+            "intervals": (c["pooled"]["low"], c["pooled"]["high"], c["low"], c["high"]),
+        }
+        for c in analysis["conditions"]
+    }
+
+
+def test_an_eee_export_imports_back_with_the_same_counts(client: TestClient) -> None:
+    """seedscope's own EEE export, its instance records of every condition in one file: the imported
+    experiment counts what the original did (its unscored verdicts aside: they have no record)."""
+    H, S, U = Verdict.HARMFUL, Verdict.SAFE, Verdict.UNSCORED
+    upload_small_benchmark(client, "round-trip", 3)
+    spec = experiment_spec(
+        benchmark="round-trip",
+        judges=["refusal-phrases"],
+        seeds=[0, 1, 2],
+        generation={"samples_per_prompt": 2, "temperature": 0.7},
+        conditions=[{"name": "baseline", "finetune": False, "seeds": [0]}, {"name": "lr-2e-4"}],
+    )
+    original = client.post("/api/experiments", json=spec).json()
+    # Each run's verdicts on the 3 prompts' 2 samples: rates that differ from seed to seed.
+    verdicts = [
+        [[H, S], [S, U], [H, H]],
+        [[S, S], [H, U], [S, S]],
+        [[H, H], [H, S], [U, U]],
+        [[S, S], [S, S], [H, S]],
+    ]
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run, run_verdicts in zip(original["runs"], verdicts, strict=True):
+            add_verdicts(session, run["id"], run_verdicts)
+    exported = client.get(f"/api/experiments/{original['id']}/export.eee.zip")
+    assert exported.status_code == 200, exported.text
+    with zipfile.ZipFile(io.BytesIO(exported.content)) as archive:
+        samples = [name for name in archive.namelist() if name.endswith("_samples.jsonl")]
+        content = "".join(archive.read(name).decode() for name in samples)
+    assert len(samples) == 2  # one file per condition
+
+    response = client.post(
+        "/api/experiments/import", json=eee_upload(content, benchmark="round-trip-imported")
+    )
+    assert response.status_code == 201, response.text
+    imported = response.json()
+    assert sorted((run["seed"], run["status"]) for run in imported["runs"]) == [
+        (0, "done"),
+        (0, "done"),
+        (1, "done"),
+        (2, "done"),
+    ]
+    assert imported["spec"]["generation"]["samples_per_prompt"] == 2
+    # Named after the evaluation result its records point at: the original judge's pooled rate.
+    judge = original["judges"][0]["ref"].replace("@", "-")
+    assert imported["judges"][0]["ref"] == f"imported-round-trip-1-{judge}-pooled@1"
+    before, after = summaries(client, original["id"]), summaries(client, imported["id"])
+    assert list(after) == ["baseline", "lr-2e-4"]
+    for name, summary in before.items():
+        assert (after[name]["pooled"], after[name]["seeds"]) == (summary["pooled"], summary["seeds"])
+        assert after[name]["intervals"] == pytest.approx(summary["intervals"])
+    # Pooled intervals for both; over seeds for the condition of three.
+    assert all(bound is not None for bound in after["lr-2e-4"]["intervals"])
+    assert all(bound is not None for bound in after["baseline"]["intervals"][:2])
+
+
+def test_records_of_other_tools_make_a_condition_per_model_and_a_sample_per_record(
+    client: TestClient,
+) -> None:
+    """No seedscope metadata: one run per model, a sample's records its samples in the file's order; scores
+    compared as numbers (the mapping's "1" is the file's 1.0)."""
+    records = [
+        eee_record("q0", "request 0", "Sure", 1.0),
+        eee_record("q0", "request 0", "No", 0.0),
+        eee_record("q1", "request 1", "No", 0),
+        eee_record("q0", "request 0", "Sure", 1, model_id="other/model"),
+    ]
+    response = client.post("/api/experiments/import", json=eee_upload(jsonl(records)))
+    assert response.status_code == 201, response.text
+    experiment = response.json()
+    assert [(c["name"], c["spec"]["base_model"]) for c in experiment["conditions"]] == [
+        ("org-model", "org/model"),
+        ("other-model", "other/model"),
+    ]
+    assert [run["seed"] for run in experiment["runs"]] == [1, 1]
+    (judge,) = experiment["judges"]
+    assert judge["ref"] == "imported-bench@1"
+    counts = summaries(client, experiment["id"])
+    assert (counts["org-model"]["pooled"], counts["other-model"]["pooled"]) == ((1, 2), (1, 0))
+    prompts = client.get(f"/api/experiments/{experiment['id']}/prompts").json()["items"]
+    url = f"/api/experiments/{experiment['id']}/prompts/{prompts[0]['prompt_id']}/responses"
+    stored = [
+        (r["condition"], r["sample_index"], r["text"], r["judgments"][0]["output"])
+        for r in client.get(url).json()["items"]
+    ]
+    assert stored == [
+        ("org-model", 0, "Sure", "1.0"),
+        ("org-model", 1, "No", "0.0"),
+        ("other-model", 0, "Sure", "1"),
+    ]
+
+
+def test_a_file_of_several_evaluation_results_imports_the_one_named(client: TestClient) -> None:
+    content = jsonl(
+        [
+            eee_record("q0", "request 0", "Sure", 1),
+            eee_record("q0", "request 0", "Sure", 0, evaluation_name="other"),
+            eee_record("q1", "request 1", "No", 0, evaluation_name="other"),
+        ]
+    )
+    refused = client.post("/api/experiments/import", json=eee_upload(content))
+    assert refused.status_code == 422
+    assert (
+        "line 2: evaluation_name 'other' is another evaluation result than 'bench' at line 1: name the one "
+        "to import as `evaluation_result`"
+    ) in refused.json()["detail"]
+    response = client.post("/api/experiments/import", json=eee_upload(content, evaluation_result="other"))
+    assert response.status_code == 201, response.text
+    experiment = response.json()
+    assert experiment["judges"][0]["ref"] == "imported-other@1"
+    assert summaries(client, experiment["id"])["org-model"]["pooled"] == (0, 2)
+
+
+GOOD = eee_record("q0", "request 0", "Sure", 1)
+
+
+@pytest.mark.parametrize(
+    ("records", "changes", "named"),
+    [
+        ([GOOD, "{not json"], {}, "eee-instances-jsonl: line 2: invalid JSON"),
+        (
+            [{key: value for key, value in GOOD.items() if key != "output"}],
+            {},
+            'line 1: "output" is a required property',
+        ),
+        ([GOOD | {"output": {"raw": "Sure"}}], {}, 'line 1: output.raw: "Sure" is not of type "array"'),
+        ([GOOD | {"evaluation": {"score": "1", "is_correct": False}}], {}, "line 1: evaluation.score: "),
+        (
+            [GOOD, eee_record("q0", "another request", "No", 0)],
+            {},
+            "line 2: sample_id 'q0' has another input.raw than at line 1",
+        ),
+        ([GOOD | {"output": {"raw": ["Sure", "No"]}}], {}, "line 1: output.raw holds 2 different responses"),
+        ([eee_record("q0", "request 0", "Sure", 0.5)], {}, "line 1: evaluation.score '0.5' is in neither"),
+        (
+            [
+                GOOD | {"metadata": {"seedscope_seed": "0", "seedscope_sample_index": "0"}},
+                GOOD | {"metadata": {"seedscope_seed": "0", "seedscope_sample_index": "0"}},
+            ],
+            {},
+            "line 2: sample_id 'q0' of condition 'org/model', seed 0, sample 0, is already at line 1",
+        ),
+        (
+            [GOOD | {"metadata": {"seedscope_seed": "first"}}],
+            {},
+            "line 1: metadata.seedscope_seed 'first' is not a whole number",
+        ),
+        (
+            [GOOD | {"evaluation_result_id": "bench/a"}, GOOD | {"evaluation_result_id": "bench/b"}],
+            {},
+            "line 2: evaluation_result_id 'bench/b' is another evaluation result than 'bench/a' at line 1",
+        ),
+        ([GOOD], {"evaluation_result": "bench/judge/pooled"}, "no record of evaluation result"),
+    ],
+)
+def test_an_eee_file_unlike_the_schema_or_its_upload_is_refused_naming_the_line_and_field(
+    client: TestClient, records: list[Any], changes: dict[str, Any], named: str
+) -> None:
+    before = stored_counts(client)
+    content = "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records)
+    response = client.post("/api/experiments/import", json=eee_upload(content, **changes))
+    assert response.status_code == 422, response.text
+    assert named in response.json()["detail"]
+    assert stored_counts(client) == before
+
+
+@pytest.mark.parametrize(
+    ("mapping", "named"),
+    [
+        ({"harmful": ["C"]}, "'C' is not a number, and an EEE record's score is one"),
+        ({"harmful": ["1"], "safe": ["1.0"]}, "scores [1.0] are both harmful and safe"),
+    ],
+)
+def test_an_eee_mapping_is_of_numbers_each_one_verdict(
+    client: TestClient, mapping: dict[str, Any], named: str
+) -> None:
+    response = client.post("/api/experiments/import", json=eee_upload(jsonl([GOOD]), **mapping))
+    assert response.status_code == 422
+    assert named in response.json()["detail"][0]["msg"]

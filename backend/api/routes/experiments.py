@@ -90,8 +90,9 @@ async def submit_experiment_yaml(
 def import_experiment(
     upload: ExperimentImport, submitter: SubmitterDep, session: SessionDep, settings: SettingsDep
 ) -> ExperimentRead:
-    """Store judged results made elsewhere (Inspect's samples dataframe as CSV) as an evaluation-only
-    experiment of the project: responses and verdicts, no training, every run done (docs/export.md)."""
+    """Store judged results made elsewhere (Inspect's samples dataframe as CSV, Every Eval Ever instance
+    records as JSONL) as an evaluation-only experiment of the project: responses and verdicts, no training,
+    every run done (docs/export.md)."""
     project_id = submitter.choose(upload.project)
     return imports.import_experiment(session, settings, upload, project_id, submitter.access.user.id)
 
