@@ -1,9 +1,9 @@
 """An experiment's judgments as the long table, read in chunks through a server-side cursor."""
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NamedTuple
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import Select, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from backend.domain import Verdict
@@ -43,6 +43,33 @@ JUDGMENT_COLUMNS: dict[str, Literal["str", "int", "float"]] = {
 }
 
 
+# A judge as the exports name it: name@version.
+_JUDGE_REF = JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String)
+
+
+def _judgments_with(*columns: Any) -> Select[Any]:
+    """`columns` of every judgment, joined to its judge, response, run, condition and prompt."""
+    return (
+        select(*columns)
+        .select_from(Judgment)
+        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
+        .join(Generation, Generation.id == Judgment.generation_id)
+        .join(Run, Run.id == Generation.run_id)
+        .join(Condition, Condition.id == Run.condition_id)
+        .join(Prompt, Prompt.id == Generation.prompt_id)
+    )
+
+
+def _streamed(session: Session, query: Select[Any], chunk_size: int) -> Iterator[Sequence[Any]]:
+    """The query's rows, `chunk_size` at a time. yield_per streams: PostgreSQL through a server-side
+    cursor, SQLite row by row; no more than one chunk is held, whatever the size of the experiment."""
+    result = session.execute(query, execution_options={"yield_per": chunk_size})
+    try:
+        yield from result.partitions()
+    finally:
+        result.close()
+
+
 def conditions_of(session: Session, experiment_id: int) -> dict[int, tuple[StoredCondition, bool, str]]:
     """{condition id: (its resolved spec, is it the baseline, its pinned training set "name@version")};
     NotFound if there is no such experiment."""
@@ -65,11 +92,10 @@ def judgment_chunks(
     """Every (generation, judge) of the experiment, `chunk_size` rows at a time, as (condition id,
     JUDGMENT_COLUMNS values) pairs.
 
-    yield_per streams: PostgreSQL through a server-side cursor, SQLite row by row; no more than one chunk
-    is held here, whatever the size of the experiment. The response's text is not read, only its length.
+    The response's text is not read, only its length.
     """
     query = (
-        select(
+        _judgments_with(
             Condition.id,
             Condition.name,
             Run.id,
@@ -85,16 +111,10 @@ def judgment_chunks(
             Prompt.category,
             func.length(Generation.text),
             Generation.n_new_tokens,
-            JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String),
+            _JUDGE_REF,
             Judgment.verdict,
             Judgment.score,
         )
-        .select_from(Judgment)
-        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
-        .join(Generation, Generation.id == Judgment.generation_id)
-        .join(Run, Run.id == Generation.run_id)
-        .join(Condition, Condition.id == Run.condition_id)
-        .join(Prompt, Prompt.id == Generation.prompt_id)
         .join(Benchmark, Benchmark.id == Prompt.benchmark_id)
         .where(Condition.experiment_id == experiment_id)
         .order_by(
@@ -106,12 +126,8 @@ def judgment_chunks(
             Judgment.judge_id,
         )
     )
-    result = session.execute(query, execution_options={"yield_per": chunk_size})
-    try:
-        for partition in result.partitions():
-            yield [(row[0], (*row[1:16], row[16].value, row[17])) for row in partition]
-    finally:
-        result.close()
+    for partition in _streamed(session, query, chunk_size):
+        yield [(row[0], (*row[1:16], row[16].value, row[17])) for row in partition]
 
 
 class ScoredResponse(NamedTuple):
@@ -149,7 +165,7 @@ def scored_responses(
     no condition and are left out, as every statistic leaves them out; so are unscored verdicts, which no
     rate counts."""
     query = (
-        select(
+        _judgments_with(
             Condition.id,
             Prompt.benchmark_id,
             Run.id,
@@ -167,16 +183,10 @@ def scored_responses(
             Generation.text,
             Generation.n_new_tokens,
             Generation.incoherent,
-            JudgeDefinition.name + "@" + cast(JudgeDefinition.version, String),
+            _JUDGE_REF,
             Judgment.verdict,
             Judgment.score,
         )
-        .select_from(Judgment)
-        .join(JudgeDefinition, JudgeDefinition.id == Judgment.judge_id)
-        .join(Generation, Generation.id == Judgment.generation_id)
-        .join(Run, Run.id == Generation.run_id)
-        .join(Condition, Condition.id == Run.condition_id)
-        .join(Prompt, Prompt.id == Generation.prompt_id)
         .where(
             Condition.experiment_id == experiment_id,
             Prompt.benchmark_id.in_(benchmark_ids),
@@ -192,9 +202,5 @@ def scored_responses(
             Judgment.judge_id,
         )
     )
-    result = session.execute(query, execution_options={"yield_per": chunk_size})
-    try:
-        for partition in result.partitions():
-            yield [ScoredResponse._make(row) for row in partition]
-    finally:
-        result.close()
+    for partition in _streamed(session, query, chunk_size):
+        yield [ScoredResponse._make(row) for row in partition]
