@@ -10,7 +10,6 @@ purpose: agreement figures on the sample describe it, not every response of the 
 """
 
 from collections.abc import Hashable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
@@ -22,23 +21,8 @@ ALL_SAFE = "judged safe"
 K = TypeVar("K", bound=Hashable)
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A response that may be drawn: its generation, its condition and what its judges said."""
-
-    generation_id: int
-    condition: str
-    stratum: str
-
-
-def stratum_of(verdicts: Sequence[str]) -> str | None:
-    """The verdict stratum of a response from its judges' scored verdicts; None when none scored it."""
-    distinct = set(verdicts)
-    if not distinct:
-        return None
-    if len(distinct) > 1:
-        return DISAGREE
-    return ALL_HARMFUL if distinct == {"harmful"} else ALL_SAFE
+# Where a response is drawn from: (its condition, its verdict stratum).
+StratumKey = tuple[str, str]
 
 
 def _within_condition(strata: Sequence[str]) -> dict[str, float]:
@@ -61,8 +45,8 @@ def allocate(available: Mapping[K, int], shares: Mapping[K, float], size: int) -
 
 
 def stratum_counts(
-    available: Mapping[tuple[str, str], int], conditions: Sequence[str], size: int
-) -> dict[tuple[str, str], int]:
+    available: Mapping[StratumKey, int], conditions: Sequence[str], size: int
+) -> dict[StratumKey, int]:
     """How many responses each (condition, stratum) gives: the conditions' equal parts first (a condition
     short of responses leaving its rest to the others), then each part over its condition's strata."""
     per_condition = {
@@ -70,7 +54,7 @@ def stratum_counts(
     }
     parts = allocate(per_condition, dict.fromkeys(conditions, 1 / len(conditions)), size)
     within = _within_condition(sorted({stratum for _, stratum in available}))
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[StratumKey, int] = {}
     for condition in conditions:
         here = {stratum: available.get((condition, stratum), 0) for stratum in within}
         for stratum, n in allocate(here, within, parts[condition]).items():
@@ -78,19 +62,16 @@ def stratum_counts(
     return counts
 
 
-def draw(candidates: Sequence[Candidate], conditions: Sequence[str], size: int, seed: int) -> list[Candidate]:
-    """The sample, in the order labellers see it (shuffled, so strata do not come in blocks): the same for
-    the same candidates, size and seed."""
-    by_stratum: dict[tuple[str, str], list[Candidate]] = {}
-    for candidate in sorted(candidates, key=lambda c: c.generation_id):
-        by_stratum.setdefault((candidate.condition, candidate.stratum), []).append(candidate)
-    counts = stratum_counts({key: len(members) for key, members in by_stratum.items()}, conditions, size)
+def draw(
+    available: Mapping[StratumKey, int], conditions: Sequence[str], size: int, seed: int
+) -> list[tuple[StratumKey, int]]:
+    """The sample as (stratum, position among the stratum's responses in generation order), in the order
+    labellers see it (shuffled, so strata do not come in blocks): the same for the same stratum sizes, size
+    and seed. `available`: each stratum's number of responses."""
+    counts = stratum_counts(available, conditions, size)
     rng = np.random.default_rng(seed)
-    drawn: list[Candidate] = []
-    for key in counts:
-        members = by_stratum.get(key, [])
-        picked = (
-            rng.choice(len(members), size=counts[key], replace=False) if counts[key] else np.array([], int)
-        )
-        drawn.extend(members[index] for index in sorted(picked))
+    drawn: list[tuple[StratumKey, int]] = []
+    for key, n in counts.items():
+        picked = rng.choice(available.get(key, 0), size=n, replace=False) if n else np.array([], int)
+        drawn.extend((key, int(position)) for position in sorted(picked))
     return [drawn[index] for index in rng.permutation(len(drawn))]

@@ -3,7 +3,7 @@
 from collections import defaultdict
 from collections.abc import Sequence
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, Subquery, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from backend.api_models.labelling import LabellingItemRead, LabellingSampleRead
@@ -11,7 +11,7 @@ from backend.db import dialect_insert
 from backend.domain import HumanLabel, Verdict
 from backend.errors import NotFound
 from backend.labelling.results import SampleItem
-from backend.labelling.sampling import Candidate, stratum_of
+from backend.labelling.sampling import ALL_HARMFUL, ALL_SAFE, DISAGREE, StratumKey
 from backend.models import (
     Condition,
     Generation,
@@ -42,23 +42,84 @@ def _responses_of(session: Session, experiment_id: int) -> Select[int, str]:
     )
 
 
-def candidates(session: Session, experiment_id: int, judge_ids: Sequence[int]) -> list[Candidate]:
-    """Every response some judge of the experiment scored, with its stratum (backend.labelling.sampling)."""
-    verdicts: dict[tuple[int, str], list[str]] = defaultdict(list)
-    rows = session.execute(
+def _strata(session: Session, experiment_id: int, judge_ids: Sequence[int]) -> Subquery:
+    """Every response some of the judges scored: its generation, condition and verdict stratum
+    (backend.labelling.sampling), counted in SQL: a million responses never come into Python."""
+    said = {
+        verdict: func.max(case((Judgment.verdict == verdict, 1), else_=0))
+        for verdict in (Verdict.HARMFUL, Verdict.SAFE)
+    }
+    per_response = (
         _responses_of(session, experiment_id)
-        .add_columns(Judgment.verdict)
+        .add_columns(said[Verdict.HARMFUL].label("harmful"), said[Verdict.SAFE].label("safe"))
         .join(Judgment, Judgment.generation_id == Generation.id)
         .where(Judgment.judge_id.in_(judge_ids), Judgment.verdict != Verdict.UNSCORED)
+        .group_by(Generation.id, Condition.name)
+        .subquery()
     )
-    for generation_id, condition, verdict in rows:
-        verdicts[(generation_id, condition)].append(verdict)
-    drawable = []
-    for (generation_id, condition), given in verdicts.items():
-        stratum = stratum_of(given)
-        if stratum is not None:
-            drawable.append(Candidate(generation_id, condition, stratum))
-    return drawable
+    stratum = case(
+        (and_(per_response.c.harmful == 1, per_response.c.safe == 1), DISAGREE),
+        (per_response.c.harmful == 1, ALL_HARMFUL),
+        else_=ALL_SAFE,
+    )
+    return select(
+        per_response.c.id.label("generation_id"),
+        per_response.c.name.label("condition"),
+        stratum.label("stratum"),
+    ).subquery()
+
+
+def stratum_sizes(session: Session, experiment_id: int, judge_ids: Sequence[int]) -> dict[StratumKey, int]:
+    """How many responses some of the judges scored, per (condition, verdict stratum)."""
+    strata = _strata(session, experiment_id, judge_ids)
+    return {
+        (condition, stratum): n
+        for condition, stratum, n in session.execute(
+            select(strata.c.condition, strata.c.stratum, func.count()).group_by(
+                strata.c.condition, strata.c.stratum
+            )
+        )
+    }
+
+
+def generations_at(
+    session: Session, experiment_id: int, judge_ids: Sequence[int], drawn: Sequence[tuple[StratumKey, int]]
+) -> list[int]:
+    """The generation ids of the drawn (stratum, position) pairs, in their order; a stratum's responses are
+    numbered from 0 in generation order."""
+    strata = _strata(session, experiment_id, judge_ids)
+    numbered = select(
+        strata,
+        (
+            func.row_number().over(
+                partition_by=(strata.c.condition, strata.c.stratum), order_by=strata.c.generation_id
+            )
+            - 1
+        ).label("position"),
+    ).subquery()
+    positions: dict[StratumKey, list[int]] = defaultdict(list)
+    for key, position in drawn:
+        positions[key].append(position)
+    found = {
+        ((condition, stratum), position): generation_id
+        for generation_id, condition, stratum, position in session.execute(
+            select(
+                numbered.c.generation_id, numbered.c.condition, numbered.c.stratum, numbered.c.position
+            ).where(
+                or_(
+                    *(
+                        and_(
+                            numbered.c.condition == condition,
+                            numbered.c.stratum == stratum,
+                            numbered.c.position.in_(at),
+                        )
+                        for (condition, stratum), at in positions.items()
+                    )
+                )
+            )
+        )
+    }
+    return [found[key, position] for key, position in drawn]
 
 
 def condition_names(session: Session, experiment_id: int) -> list[str]:
@@ -73,12 +134,22 @@ def condition_names(session: Session, experiment_id: int) -> list[str]:
 
 
 def create_sample(
-    session: Session, experiment_id: int, measures: str, seed: int, user_id: int, drawn: Sequence[Candidate]
+    session: Session,
+    experiment_id: int,
+    measures: str,
+    seed: int,
+    user_id: int,
+    drawn: Sequence[tuple[StratumKey, int]],
+    judge_ids: Sequence[int],
 ) -> int:
+    """A sample of the drawn (stratum, position) pairs (backend.labelling.sampling.draw), in their order."""
+    generation_ids = generations_at(session, experiment_id, judge_ids, drawn)
     sample = LabellingSample(experiment_id=experiment_id, measures=measures, seed=seed, created_by_id=user_id)
     sample.items = [
-        LabellingItem(position=position, generation_id=c.generation_id, stratum=f"{c.condition}: {c.stratum}")
-        for position, c in enumerate(drawn)
+        LabellingItem(position=position, generation_id=generation_id, stratum=f"{condition}: {stratum}")
+        for position, (((condition, stratum), _), generation_id) in enumerate(
+            zip(drawn, generation_ids, strict=True)
+        )
     ]
     session.add(sample)
     session.flush()

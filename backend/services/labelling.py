@@ -25,15 +25,18 @@ def create_sample(
     session: Session, experiment_id: int, request: LabellingSampleRequest, user_id: int
 ) -> LabellingSampleRead:
     judges = judges_of_experiment(session, experiment_id)
-    candidates = repository.candidates(session, experiment_id, [judge.id for judge in judges])
-    if len(candidates) < request.size:
+    judge_ids = [judge.id for judge in judges]
+    available = repository.stratum_sizes(session, experiment_id, judge_ids)
+    if (judged := sum(available.values())) < request.size:
         raise InvalidInput(
-            f"the experiment has {len(candidates)} judged responses on its safety benchmarks, fewer than the "
+            f"the experiment has {judged} judged responses on its safety benchmarks, fewer than the "
             f"{request.size} asked for: ask for fewer, or wait for more runs to be judged"
         )
-    drawn = draw(candidates, repository.condition_names(session, experiment_id), request.size, request.seed)
+    drawn = draw(available, repository.condition_names(session, experiment_id), request.size, request.seed)
     measures = request.measures or judges[0].measures
-    sample_id = repository.create_sample(session, experiment_id, measures, request.seed, user_id, drawn)
+    sample_id = repository.create_sample(
+        session, experiment_id, measures, request.seed, user_id, drawn, judge_ids
+    )
     session.commit()
     return next(s for s in repository.samples_of(session, experiment_id, user_id) if s.id == sample_id)
 
