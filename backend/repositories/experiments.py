@@ -31,6 +31,7 @@ from backend.models import (
     Experiment,
     ExperimentBenchmark,
     ExperimentJudge,
+    JudgeStressTest,
     JudgeValidation,
     Prompt,
     Rescoring,
@@ -504,7 +505,8 @@ def state_of(
     intermediate checkpoints' evaluations included; the count and newest finish of its project's
     validations of its judges (their warnings); its judges in order (one added, the headline chosen); its
     rescorings' statuses; last, their progress (the one part that moves while a rescoring judges: its pages
-    leave the runs' revisions as they are, services.experiment_state)."""
+    leave the runs' revisions as they are, services.experiment_state) and its stress tests' statuses and
+    progress (which change what the dashboard shows, not what it computes)."""
     unfinished = case((Run.status.in_([s.value for s in TERMINAL_STATUSES]), 0), else_=1)
     runs, revisions, n_unfinished = session.execute(
         select(
@@ -539,4 +541,21 @@ def state_of(
     ).all()
     statuses = tuple((rescoring_id, status) for rescoring_id, status, _ in rescorings)
     progress = tuple(progress for *_, progress in rescorings)
-    return int(runs), int(revisions), int(n_unfinished), int(validations), newest, judges, statuses, progress
+    # The stress tests change no statistic, only their own section: they move the state with the progress.
+    stress_tests = tuple(
+        session.execute(
+            select(JudgeStressTest.id, JudgeStressTest.status, JudgeStressTest.progress)
+            .where(JudgeStressTest.experiment_id == experiment_id)
+            .order_by(JudgeStressTest.id)
+        ).tuples()
+    )
+    return (
+        int(runs),
+        int(revisions),
+        int(n_unfinished),
+        int(validations),
+        newest,
+        judges,
+        statuses,
+        (progress, stress_tests),
+    )

@@ -5,9 +5,12 @@ from collections.abc import Callable
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import update
 
-from backend.domain import Verdict
+from backend.domain import JudgeJobStatus, Verdict
+from backend.models import JudgeStressTest
 from backend.repositories import experiments as experiment_repository
+from backend.services.experiment_state import current_state
 from tests.factories import finish_validation, judge_again
 
 FIGURES = ("seeds", "noise", "forest", "categories", "flips", "variance", "power")
@@ -60,6 +63,33 @@ def test_a_finished_validation_of_a_judge_changes_the_state(client: TestClient, 
     assert _state(client, experiment["id"], etag)[0] == 304  # queued: nothing shown changed yet
     finish_validation(client.app.state.session_factory, validation["id"])  # type: ignore[attr-defined]
     assert _state(client, experiment["id"], etag)[0] == 200
+
+
+def test_a_stress_tests_progress_moves_the_state_not_what_the_statistics_are_memoised_on(
+    client: TestClient, experiment: dict
+) -> None:
+    """Its section refreshes itself while it runs; the experiment is not read again for it."""
+    experiment_id = experiment["id"]
+    session_factory = client.app.state.session_factory  # type: ignore[attr-defined]
+
+    def data_version() -> str:
+        with session_factory() as session:
+            return current_state(session, experiment_id).data_version
+
+    before, etag = data_version(), _state(client, experiment_id)[1]
+    started = client.post(f"/api/experiments/{experiment_id}/stress-tests", json={"judge": "refusal-minilm"})
+    assert started.status_code == 201, started.text
+    for status, progress in ((JudgeJobStatus.RUNNING, 0.5), (JudgeJobStatus.DONE, 1.0)):
+        with session_factory.begin() as session:
+            session.execute(
+                update(JudgeStressTest)
+                .where(JudgeStressTest.id == started.json()["id"])
+                .values(status=status, progress=progress)
+            )
+        code, new = _state(client, experiment_id, etag)
+        assert code == 200 and new != etag, f"the state did not move at {status}"
+        etag = new
+    assert data_version() == before
 
 
 def _refresh(client: TestClient, experiment_id: int) -> None:
