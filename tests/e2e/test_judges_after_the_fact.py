@@ -1,7 +1,9 @@
 """Chromium and a real worker: an editor adds a judge to a finished experiment from its dashboard, the
-worker judges the stored responses, the editor makes it the headline judge; a viewer and a figures-only
-share link see the judge and the choice, and neither can change it."""
+worker judges the stored responses, the editor makes it the headline judge and stress-tests it (the open
+dashboard shows each job's result by itself); a viewer and a figures-only share link see the judge and the
+choice, and neither can change it."""
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -81,6 +83,21 @@ def test_a_judge_added_from_the_dashboard_judges_the_stored_responses_and_become
     expect(first).to_contain_text(f"{ADDED}")
     expect(first).to_contain_text(f"makes the rates, chosen by {OWNER[0]}")
     expect(page.locator("#report-text")).to_contain_text("Makes the headline rates: chosen by an editor on")
+
+    # A stress test of the added judge: its section shows the flip rates once the worker is done, no reload.
+    # From a fresh page, so that nothing but the stress test moves the state the page polls.
+    page.reload()
+    stress_form = page.locator("#stress-test-form")
+    stress_form.locator("[name=judge]").select_option(ADDED)
+    stress_form.locator("[name=size]").fill("10")
+    stress_form.get_by_role("button", name="Start a stress test").click()
+    stress_test = page.locator("#stress-test-list [data-stress-test]")
+    expect(stress_test).to_have_count(1)
+    (
+        expect(stress_test).to_have_attribute("data-fragile", re.compile("^(true|false)$"), timeout=90_000),
+        worker.log(),
+    )
+    expect(stress_test.locator("table.stress-flips tbody tr")).to_have_count(7)
     figures_drawn(page)
     page.screenshot(path=str(tmp_path / "owner.png"), full_page=True)
     check_figure_heights_after_resize(page, {"width": 900, "height": 900})
