@@ -1,6 +1,7 @@
-// The datasets page: the benchmarks and training sets you can use, and uploads of new ones.
+// The datasets page: the benchmarks and training sets you can use, uploads of new ones, and imports of results
+// judged elsewhere as experiments.
 import { api } from "../api.js";
-import { byId, el, setOptions, setRows, showError } from "../dom.js";
+import { byId, el, setChildren, setOptions, setRows, showError } from "../dom.js";
 
 function renderDatasets(catalog) {
   setRows(byId("benchmarks"), catalog.benchmarks.map((b) =>
@@ -72,13 +73,62 @@ function uploadForm(form, caller, path, describe, refresh) {
   });
 }
 
+// The scorer's values a user typed, comma-separated: "C, c" -> ["C", "c"].
+const valueList = (text) => text.split(",").map((value) => value.trim()).filter(Boolean);
+
+// The import's format from the file's name, where it says: Inspect's dataframe is CSV, EEE records JSONL.
+const formatOf = (fileName) => (/\.csv$/i.test(fileName) ? "inspect-samples-csv" : /\.(jsonl|ndjson)$/i.test(fileName) ? "eee-instances-jsonl" : null);
+
+function importForm(form, caller, refresh) {
+  setOptions(form.elements.project, caller.editableProjects.map((p) => ({ value: p.id, label: p.name })));
+  const error = form.querySelector(".error");
+  const done = form.querySelector(".notice");
+  const file = form.elements.file;
+  file.addEventListener("change", () => {
+    if (!file.files.length) return;
+    const chosen = file.files[0].name;
+    form.elements.format.value = formatOf(chosen) || form.elements.format.value;
+    if (!form.elements.benchmark.value) form.elements.benchmark.value = datasetName(chosen);
+    if (!form.elements.name.value) form.elements.name.value = chosen.replace(/\.[^.]*$/, "");
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    showError(error, null);
+    done.hidden = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const experiment = await api("/api/experiments/import", { method: "POST", json: {
+        format: form.elements.format.value,
+        content: await file.files[0].text(),
+        project: Number(form.elements.project.value),
+        name: form.elements.name.value.trim(),
+        description: form.elements.description.value.trim(),
+        benchmark: form.elements.benchmark.value.trim(),
+        benchmark_version: form.elements.benchmark_version.value.trim(),
+        harmful: valueList(form.elements.harmful.value),
+        safe: valueList(form.elements.safe.value),
+      } });
+      const conditions = experiment.conditions.map((c) => c.name).join(", ");
+      setChildren(done, `Imported as experiment ${experiment.id}: ${experiment.runs.length} runs of ${conditions}. `,
+        el("a", { href: `/experiments/${experiment.id}` }, "Open its dashboard"));
+      done.hidden = false;
+      await refresh();  // its prompts are a new benchmark of the project
+    } catch (failure) {
+      showError(error, failure);
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
 export async function init(caller) {
   const catalog = await api("/api/catalog");
   renderDatasets(catalog);
   const refresh = async () => renderDatasets(await api("/api/catalog"));
   // Uploads go into a project where the caller is an editor: a viewer everywhere gets no form to fill in.
   const canUpload = caller.editableProjects.length > 0;
-  for (const id of ["benchmark-form", "training-set-form"]) byId(id).hidden = !canUpload;
+  for (const id of ["benchmark-form", "training-set-form", "import-form"]) byId(id).hidden = !canUpload;
   byId("upload-hint").hidden = canUpload;
   const benchmarkForm = byId("benchmark-form");
   setOptions(benchmarkForm.elements.format, catalog.benchmark_formats, { keep: 1 });
@@ -87,4 +137,5 @@ export async function init(caller) {
   // No "guess" option: a training set's format is the one chosen, the default (listed first) unless changed.
   setOptions(trainingSetForm.elements.format, catalog.training_set_formats);
   uploadForm(trainingSetForm, caller, "/api/training-sets", (t) => `${t.n_examples} examples`, refresh);
+  importForm(byId("import-form"), caller, refresh);
 }
