@@ -15,7 +15,16 @@ from pathlib import Path
 import httpx
 import pytest
 import redis
-from playwright.sync_api import Browser, ConsoleMessage, Locator, Page, Request, expect, sync_playwright
+from playwright.sync_api import (
+    Browser,
+    BrowserContext,
+    ConsoleMessage,
+    Locator,
+    Page,
+    Request,
+    expect,
+    sync_playwright,
+)
 from sqlalchemy.orm import Session
 
 from backend.config import Settings
@@ -241,6 +250,22 @@ class PageWatch:
     def assert_clean(self) -> None:
         assert self.problems() == [], f"on {self.page.url}: {self.problems()}"
         assert self.shown_errors() == [], f"on {self.page.url}: {self.shown_errors()}"
+
+
+def open_share_link(
+    browser: Browser, url: str, experiment_id: int, headers: dict[str, str], scope: str = "figures"
+) -> tuple[BrowserContext, Page, PageWatch]:
+    """A share link of the experiment made with `headers` (an editor's token), opened in a fresh context, as
+    someone without an account would: the context (close it), its page and the page's watch."""
+    link = httpx.post(
+        f"{url}/api/experiments/{experiment_id}/share-links", json={"scope": scope}, headers=headers
+    )
+    assert link.status_code == 201, link.text
+    context = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
+    page = context.new_page()
+    watch = PageWatch(page)
+    page.goto(url + link.json()["path"])
+    return context, page, watch
 
 
 # Every figure's drawn height against the height the server gave it.

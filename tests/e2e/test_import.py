@@ -6,14 +6,19 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import numpy as np
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from backend.config import Settings
 from tests.api.test_import import eee_record, jsonl
-from tests.e2e.conftest import VIEWPORT, PageWatch, check_figure_heights, check_figure_heights_after_resize
+from tests.e2e.conftest import (
+    VIEWPORT,
+    PageWatch,
+    check_figure_heights,
+    check_figure_heights_after_resize,
+    open_share_link,
+)
 from tests.e2e.test_teams import _token_of, sign_in, team_experiment
 
 pytestmark = pytest.mark.slow
@@ -106,16 +111,9 @@ def test_an_editor_imports_judged_results_from_the_datasets_page(
     viewer_watch.assert_clean()
     viewer.close()
 
-    link = httpx.post(
-        f"{url}/api/experiments/{experiment_id}/share-links",
-        json={"scope": "figures"},
-        headers=_token_of(factory, OWNER[0]),
+    stranger, shared, shared_watch = open_share_link(
+        browser, url, experiment_id, _token_of(factory, OWNER[0])
     )
-    assert link.status_code == 201, link.text
-    stranger = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    shared = stranger.new_page()
-    shared_watch = PageWatch(shared)
-    shared.goto(url + link.json()["path"])
     figures_drawn(shared)
     shared.screenshot(path=str(tmp_path / "share-link.png"), full_page=True)
     shared_watch.assert_clean()

@@ -7,7 +7,6 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -20,6 +19,7 @@ from tests.e2e.conftest import (
     Service,
     check_figure_heights,
     check_figure_heights_after_resize,
+    open_share_link,
 )
 from tests.e2e.test_browser import FIGURES
 from tests.e2e.test_teams import _token_of, sign_in, team_experiment
@@ -115,16 +115,8 @@ def test_a_judge_added_from_the_dashboard_judges_the_stored_responses_and_become
     viewer_watch.assert_clean()
     viewer.close()
 
-    link = httpx.post(
-        f"{url}/api/experiments/{experiment_id}/share-links",
-        json={"scope": "figures"},
-        headers=_token_of(make_session_factory(make_engine(live_settings.resolved_database_url)), OWNER[0]),
-    )
-    assert link.status_code == 201, link.text
-    stranger = browser.new_context(viewport=VIEWPORT)  # type: ignore[arg-type]
-    shared = stranger.new_page()
-    shared_watch = PageWatch(shared)
-    shared.goto(url + link.json()["path"])
+    owner_token = _token_of(make_session_factory(make_engine(live_settings.resolved_database_url)), OWNER[0])
+    stranger, shared, shared_watch = open_share_link(browser, url, experiment_id, owner_token)
     first_shared = shared.locator("#meta .judge").first
     expect(first_shared).to_contain_text(f"{ADDED}")
     expect(first_shared).to_contain_text("makes the rates, chosen on")

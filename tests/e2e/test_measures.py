@@ -22,6 +22,7 @@ from tests.e2e.conftest import (
     check_figure_heights_after_resize,
     login_link,
     new_experiment_form,
+    open_share_link,
     owner_headers,
 )
 from tests.factories import add_refusal_prefix_scores, add_verdicts
@@ -158,16 +159,9 @@ def test_capability_over_refusal_refusal_prefix_and_the_erosion_curve_for_owner_
     check_figure_heights(page)
     watch.assert_clean()
 
-    link = httpx.post(
-        f"{url}/api/experiments/{experiment['id']}/share-links",
-        json={"scope": "figures"},
-        headers=owner_headers(live_settings),
+    context, shared, shared_watch = open_share_link(
+        browser, url, experiment["id"], owner_headers(live_settings)
     )
-    assert link.status_code == 201, link.text
-    context = browser.new_context(viewport=VIEWPORT)
-    shared = context.new_page()
-    shared_watch = PageWatch(shared)
-    shared.goto(url + link.json()["path"])
     _shows_the_measures(shared, shared_watch)
     shared.goto("about:blank")
     context.close()

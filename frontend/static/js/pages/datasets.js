@@ -32,14 +32,11 @@ function derivation(made) {
 // A dataset name from a file name: "harmbench_behaviors_text_test.csv" -> "harmbench_behaviors_text_test".
 const datasetName = (fileName) => fileName.replace(/\.[^.]*$/, "").replace(/[^A-Za-z0-9_.-]+/g, "-").replace(/^[^A-Za-z0-9]+/, "");
 
-function uploadForm(form, caller, path, describe, refresh) {
-  setOptions(form.elements.project, caller.editableProjects.map((p) => ({ value: p.id, label: p.name })));
+// A form sent by `send`: its error and notice cleared and its button disabled while it runs; the notice then
+// shows what `send` returns, the error box its failure.
+function submitWith(form, send) {
   const error = form.querySelector(".error");
   const done = form.querySelector(".notice");
-  const file = form.elements.file;
-  file.addEventListener("change", () => {
-    if (file.files.length && !form.elements.name.value) form.elements.name.value = datasetName(file.files[0].name);
-  });
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     showError(error, null);
@@ -47,29 +44,40 @@ function uploadForm(form, caller, path, describe, refresh) {
     const button = form.querySelector("button[type=submit]");
     button.disabled = true;
     try {
-      const chosen = file.files[0];
-      const body = {
-        name: form.elements.name.value.trim(),
-        version: form.elements.version.value.trim(),
-        description: form.elements.description.value.trim(),
-        content: await chosen.text(),
-        project: Number(form.elements.project.value),
-      };
-      if (form.elements.measures) body.measures = form.elements.measures.value;
-      if (form.elements.scoring && form.elements.scoring.value.trim()) body.scoring = form.elements.scoring.value.trim();
-      if (form.elements.format) {
-        if (form.elements.format.value) body.format = form.elements.format.value;
-        else body.filename = chosen.name;
-      }
-      const stored = await api(path, { method: "POST", json: body });
-      done.textContent = `Stored ${stored.name}@${stored.version}: ${describe(stored)}.`;
+      setChildren(done, await send());
       done.hidden = false;
-      await refresh();
     } catch (failure) {
       showError(error, failure);
     } finally {
       button.disabled = false;
     }
+  });
+}
+
+function uploadForm(form, caller, path, describe, refresh) {
+  setOptions(form.elements.project, caller.editableProjects.map((p) => ({ value: p.id, label: p.name })));
+  const file = form.elements.file;
+  file.addEventListener("change", () => {
+    if (file.files.length && !form.elements.name.value) form.elements.name.value = datasetName(file.files[0].name);
+  });
+  submitWith(form, async () => {
+    const chosen = file.files[0];
+    const body = {
+      name: form.elements.name.value.trim(),
+      version: form.elements.version.value.trim(),
+      description: form.elements.description.value.trim(),
+      content: await chosen.text(),
+      project: Number(form.elements.project.value),
+    };
+    if (form.elements.measures) body.measures = form.elements.measures.value;
+    if (form.elements.scoring && form.elements.scoring.value.trim()) body.scoring = form.elements.scoring.value.trim();
+    if (form.elements.format) {
+      if (form.elements.format.value) body.format = form.elements.format.value;
+      else body.filename = chosen.name;
+    }
+    const stored = await api(path, { method: "POST", json: body });
+    await refresh();
+    return `Stored ${stored.name}@${stored.version}: ${describe(stored)}.`;
   });
 }
 
@@ -81,8 +89,6 @@ const formatOf = (fileName) => (/\.csv$/i.test(fileName) ? "inspect-samples-csv"
 
 function importForm(form, caller, refresh) {
   setOptions(form.elements.project, caller.editableProjects.map((p) => ({ value: p.id, label: p.name })));
-  const error = form.querySelector(".error");
-  const done = form.querySelector(".notice");
   const file = form.elements.file;
   file.addEventListener("change", () => {
     if (!file.files.length) return;
@@ -91,34 +97,22 @@ function importForm(form, caller, refresh) {
     if (!form.elements.benchmark.value) form.elements.benchmark.value = datasetName(chosen);
     if (!form.elements.name.value) form.elements.name.value = chosen.replace(/\.[^.]*$/, "");
   });
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    showError(error, null);
-    done.hidden = true;
-    const button = form.querySelector("button[type=submit]");
-    button.disabled = true;
-    try {
-      const experiment = await api("/api/experiments/import", { method: "POST", json: {
-        format: form.elements.format.value,
-        content: await file.files[0].text(),
-        project: Number(form.elements.project.value),
-        name: form.elements.name.value.trim(),
-        description: form.elements.description.value.trim(),
-        benchmark: form.elements.benchmark.value.trim(),
-        benchmark_version: form.elements.benchmark_version.value.trim(),
-        harmful: valueList(form.elements.harmful.value),
-        safe: valueList(form.elements.safe.value),
-      } });
-      const conditions = experiment.conditions.map((c) => c.name).join(", ");
-      setChildren(done, `Imported as experiment ${experiment.id}: ${experiment.runs.length} runs of ${conditions}. `,
-        el("a", { href: `/experiments/${experiment.id}` }, "Open its dashboard"));
-      done.hidden = false;
-      await refresh();  // its prompts are a new benchmark of the project
-    } catch (failure) {
-      showError(error, failure);
-    } finally {
-      button.disabled = false;
-    }
+  submitWith(form, async () => {
+    const experiment = await api("/api/experiments/import", { method: "POST", json: {
+      format: form.elements.format.value,
+      content: await file.files[0].text(),
+      project: Number(form.elements.project.value),
+      name: form.elements.name.value.trim(),
+      description: form.elements.description.value.trim(),
+      benchmark: form.elements.benchmark.value.trim(),
+      benchmark_version: form.elements.benchmark_version.value.trim(),
+      harmful: valueList(form.elements.harmful.value),
+      safe: valueList(form.elements.safe.value),
+    } });
+    await refresh();  // its prompts are a new benchmark of the project
+    const conditions = experiment.conditions.map((c) => c.name).join(", ");
+    return [`Imported as experiment ${experiment.id}: ${experiment.runs.length} runs of ${conditions}. `,
+      el("a", { href: `/experiments/${experiment.id}` }, "Open its dashboard")];
   });
 }
 
