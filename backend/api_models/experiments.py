@@ -180,6 +180,7 @@ class ExperimentStateRead(ReadModel):
     version: str
     runs: int
     unfinished: int
+    jobs_running: int = Field(description="its rescorings and judge stress tests queued or running")
 
 
 class ReevaluateRequest(BaseModel):

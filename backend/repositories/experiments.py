@@ -499,7 +499,16 @@ def run_provenance(session: Session, experiment_id: int) -> list[Provenance]:
 
 def state_of(
     session: Session, experiment_id: int
-) -> tuple[int, int, int, int, object, object, object, object]:
+) -> tuple[
+    int,
+    int,
+    int,
+    int,
+    object,
+    object,
+    tuple[tuple[int, str], ...],
+    tuple[object, tuple[tuple[int, str, float], ...]],
+]:
     """What changes whenever anything shown about the experiment does: its runs' count, summed revisions
     (every change to a run or its verdict counts moves its revision on) and unfinished count, its
     intermediate checkpoints' evaluations included; the count and newest finish of its project's

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy.orm import Session
 
 from backend.api_models.experiments import ExperimentRead
+from backend.domain import JudgeJobStatus
 from backend.repositories import experiments as repository
 from backend.repositories import rescorings
 from backend.services.cache import AnalysisCache
@@ -27,14 +28,24 @@ class ExperimentState:
     data_version: str
     runs: int
     unfinished: int
+    # Its rescorings and stress tests queued or running: an open dashboard polls as often as while runs go on.
+    jobs_running: int
 
 
 def current_state(session: Session, experiment_id: int) -> ExperimentState:
     state = repository.state_of(session, experiment_id)
-    runs, _, unfinished, *_ = state
+    runs, _, unfinished, *_, rescorings, (_, stress_tests) = state
+    statuses = [status for _, status in rescorings] + [status for _, status, _ in stress_tests]
     return ExperimentState(
-        version=_digest(state), data_version=_digest(state[:-1]), runs=runs, unfinished=unfinished
+        version=_digest(state),
+        data_version=_digest(state[:-1]),
+        runs=runs,
+        unfinished=unfinished,
+        jobs_running=sum(status in _BUSY for status in statuses),
     )
+
+
+_BUSY = frozenset({JudgeJobStatus.QUEUED, JudgeJobStatus.RUNNING})
 
 
 def _digest(state: tuple[object, ...]) -> str:

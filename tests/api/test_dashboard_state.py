@@ -76,9 +76,14 @@ def test_a_stress_tests_progress_moves_the_state_not_what_the_statistics_are_mem
         with session_factory() as session:
             return current_state(session, experiment_id).data_version
 
+    def jobs_running() -> int:
+        return int(client.get(f"/api/experiments/{experiment_id}/state").json()["jobs_running"])
+
     before, etag = data_version(), _state(client, experiment_id)[1]
+    assert jobs_running() == 0
     started = client.post(f"/api/experiments/{experiment_id}/stress-tests", json={"judge": "refusal-minilm"})
     assert started.status_code == 201, started.text
+    assert jobs_running() == 1, "a queued job makes the dashboard poll as often as while runs go on"
     for status, progress in ((JudgeJobStatus.RUNNING, 0.5), (JudgeJobStatus.DONE, 1.0)):
         with session_factory.begin() as session:
             session.execute(
@@ -89,6 +94,7 @@ def test_a_stress_tests_progress_moves_the_state_not_what_the_statistics_are_mem
         code, new = _state(client, experiment_id, etag)
         assert code == 200 and new != etag, f"the state did not move at {status}"
         etag = new
+    assert jobs_running() == 0
     assert data_version() == before
 
 

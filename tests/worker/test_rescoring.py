@@ -152,6 +152,7 @@ def test_an_open_dashboard_sees_a_rescorings_progress_page_by_page_and_reads_the
     def add_and_look(store: RescoringStore, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         add_verdicts_of_a_page(store, *args, **kwargs)
         state = client.get(f"/api/experiments/{experiment['id']}/state")
+        assert state.json()["jobs_running"] == 1, "the dashboard polls as often as while runs go on"
         (shown,) = client.get(f"/api/experiments/{experiment['id']}").json()["rescorings"]
         with sessions() as session:
             data_version = current_state(session, experiment["id"]).data_version
@@ -166,6 +167,7 @@ def test_an_open_dashboard_sees_a_rescorings_progress_page_by_page_and_reads_the
     assert progress == tuple(page / 8 for page in range(1, 9))
     assert len(set(data_versions)) == 1, "the verdicts count from the state the rescoring ends in"
     assert n_reads == (1,) * 8, "the experiment is read once while the pages arrive"
+    assert client.get(f"/api/experiments/{experiment['id']}/state").json()["jobs_running"] == 0
     done = client.get(f"/api/experiments/{experiment['id']}/analysis").json()
     assert [entry["judge"] for entry in done["by_judge"]] == ["refusal-minilm@2", JUDGE]
 

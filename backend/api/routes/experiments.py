@@ -146,7 +146,9 @@ def get_experiment_state(
     etag = f'"{state.version}"'
     if if_none_match == etag:
         return Response(status_code=304, headers={"etag": etag})
-    body = ExperimentStateRead(version=state.version, runs=state.runs, unfinished=state.unfinished)
+    body = ExperimentStateRead(
+        version=state.version, runs=state.runs, unfinished=state.unfinished, jobs_running=state.jobs_running
+    )
     return Response(body.model_dump_json(), media_type="application/json", headers={"etag": etag})
 
 

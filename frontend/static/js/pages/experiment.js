@@ -18,8 +18,9 @@ import { TERMINAL, renderRuns, runHref } from "./experiment/runs.js";
 import { ShareLinks } from "./experiment/sharing.js";
 import { renderTables } from "./experiment/tables.js";
 
-// How often the state is asked for: often while runs go on, less when only another user's action (more
-// seeds, a judge's validation) can change what the page shows. Never while the tab is hidden.
+// How often the state is asked for: often while runs or judge jobs (a rescoring, a stress test) go on, less
+// when only another user's action (more seeds, a judge's validation) can change what the page shows. Never
+// while the tab is hidden.
 const BUSY_MS = 5000;
 const IDLE_MS = 15000;
 
@@ -28,7 +29,7 @@ class Poller {
     this.stateUrl = stateUrl;
     this.refresh = refresh;
     this.etag = null;
-    this.unfinished = null;
+    this.working = null;  // unfinished runs and running judge jobs, as last seen
     this.running = Promise.resolve();
     document.addEventListener("visibilitychange", () => { if (!document.hidden) this.tick(); });
   }
@@ -60,10 +61,10 @@ class Poller {
         await this.refresh();
         // Only once the page shows it: a failed redraw is tried again on the next tick.
         this.etag = state.etag;
-        this.unfinished = state.body.unfinished;
+        this.working = state.body.unfinished + state.body.jobs_running;
       }
     })).finally(() => {
-      this.timer = setTimeout(() => this.tick(), this.unfinished === 0 ? IDLE_MS : BUSY_MS);
+      this.timer = setTimeout(() => this.tick(), this.working === 0 ? IDLE_MS : BUSY_MS);
     });
   }
 }
