@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from backend.api_models.labelling import LabellingItemRead, LabellingSampleRead
 from backend.db import dialect_insert
 from backend.domain import HumanLabel, Verdict
-from backend.errors import NotFound
+from backend.errors import Conflict, NotFound
 from backend.labelling.results import SampleItem
 from backend.labelling.sampling import ALL_HARMFUL, ALL_SAFE, DISAGREE, StratumKey
 from backend.models import (
@@ -119,7 +119,10 @@ def generations_at(
             )
         )
     }
-    return [found[key, position] for key, position in drawn]
+    if any(pair not in found for pair in drawn):
+        # Verdicts stored between the count and this lookup (a run being judged) moved the strata.
+        raise Conflict("the experiment's verdicts changed while the sample was drawn: draw it again")
+    return [found[pair] for pair in drawn]
 
 
 def condition_names(session: Session, experiment_id: int) -> list[str]:

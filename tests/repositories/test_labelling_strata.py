@@ -10,6 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend.domain import Verdict
+from backend.errors import Conflict
 from backend.labelling.sampling import ALL_HARMFUL, ALL_SAFE, DISAGREE, StratumKey
 from backend.models import Condition, Generation, Judgment, Run
 from backend.repositories.labelling import generations_at, stratum_sizes
@@ -79,3 +80,13 @@ def test_the_strata_counted_in_sql_are_the_rule_read_in_python(
     assert sum(sizes.values()) < responses, "some response is unscored by both judges, and not drawn"
     # Positions count from 0 in generation order within each stratum; the ids come in the order asked.
     assert found[::-1] == [generation_id for key in sizes for generation_id in expected[key]]
+
+
+def test_a_position_the_strata_no_longer_hold_is_a_conflict(db_client: TestClient, experiment: dict) -> None:
+    """As when verdicts stored between the count and the lookup moved a response to another stratum."""
+    judge_ids = [judge["id"] for judge in experiment["judges"]]
+    with db_client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        sizes = stratum_sizes(session, experiment["id"], judge_ids)
+        stratum, n = next(iter(sizes.items()))
+        with pytest.raises(Conflict, match="changed while the sample was drawn"):
+            generations_at(session, experiment["id"], judge_ids, [(stratum, 0), (stratum, n)])
