@@ -33,6 +33,9 @@ class BrowserFilter:
     search: str | None = None
     # The experiment has other benchmarks too: what is counted over its cells keeps this one's prompts.
     several_benchmarks: bool = False
+    # The experiment's data the filter was resolved against (ExperimentState.data_version): what the prompts
+    # the flips filter keeps are memoised on.
+    data_version: str = ""
 
 
 def _like(text: str) -> str:

@@ -31,7 +31,8 @@ def make_filter(
     search: str | None = None,
     benchmark: str | None = None,
 ) -> repository.BrowserFilter:
-    experiment = read_experiment(session, cache, experiment_id)
+    state = current_state(session, experiment_id)
+    experiment = read_experiment(session, cache, experiment_id, state)
     chosen = benchmark_of(experiment, benchmark)
     if condition is not None and condition not in {c.name for c in experiment.conditions}:
         raise InvalidInput(f"no condition named {condition!r} in experiment {experiment_id}")
@@ -48,6 +49,7 @@ def make_filter(
         incoherent=None if coherence is None else coherence == "incoherent",
         search=(search or "").strip() or None,
         several_benchmarks=len(experiment.benchmarks) > 1,
+        data_version=state.data_version,
     )
 
 
@@ -59,10 +61,9 @@ def prompts(
         # Memoised on the experiment's data, not its rescorings' progress: the browser's judge is never one
         # still rescoring (services.rescoring.choose_headline), so an open dashboard pages through the flips
         # without aggregating every prompt cell again while a judge added later judges a million responses.
-        data_version = current_state(session, selected.experiment_id).data_version
         key = (selected.benchmark_id, selected.judge_id, selected.condition, selected.several_benchmarks)
         flipping = cache.get(
-            ("flipping prompts", selected.experiment_id, data_version, key),
+            ("flipping prompts", selected.experiment_id, selected.data_version, key),
             lambda: repository.flipping_prompts(session, selected),
         )
     return repository.prompt_page(session, selected, page=page, page_size=page_size, flipping=flipping)

@@ -32,6 +32,10 @@ class ExperimentState:
     jobs_running: int
 
 
+# A judge job that keeps an open dashboard polling often.
+_BUSY = frozenset({JudgeJobStatus.QUEUED, JudgeJobStatus.RUNNING})
+
+
 def current_state(session: Session, experiment_id: int) -> ExperimentState:
     state = repository.state_of(session, experiment_id)
     runs, _, unfinished, *_, rescorings, (_, stress_tests) = state
@@ -43,9 +47,6 @@ def current_state(session: Session, experiment_id: int) -> ExperimentState:
         unfinished=unfinished,
         jobs_running=sum(status in _BUSY for status in statuses),
     )
-
-
-_BUSY = frozenset({JudgeJobStatus.QUEUED, JudgeJobStatus.RUNNING})
 
 
 def _digest(state: tuple[object, ...]) -> str:
