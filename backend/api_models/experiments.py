@@ -9,6 +9,7 @@ from backend.api_models.base import ReadModel
 from backend.api_models.judges import ExperimentJudgeRead, RescoringRead
 from backend.domain import RunStatus, SetMeasure
 from backend.experiment_definition import ExperimentSpec, StoredCondition
+from backend.judging.definition import JudgeKind
 from backend.provenance import Provenance
 
 
@@ -172,6 +173,13 @@ class ExperimentRead(ExperimentSummary):
     # The evaluations of intermediate checkpoints (training.evaluate_at) by status: no condition's runs, but
     # the experiment is not finished while one is.
     checkpoint_status_counts: dict[str, int]
+
+    @computed_field  # type: ignore[prop-decorator]  # pydantic's documented form
+    @property
+    def runs_here(self) -> bool:
+        """False for an imported experiment (its judge's kind is `imported`): its results were made
+        elsewhere, so it has no model to run, re-evaluate or extend."""
+        return self.judges[0].kind != JudgeKind.IMPORTED
 
 
 class ExperimentStateRead(ReadModel):

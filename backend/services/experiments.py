@@ -26,7 +26,7 @@ from backend.experiment_definition import (
 )
 from backend.jobs import RUNS
 from backend.judging.builtins import DEFAULT_JUDGE, REFERENCE_SCORER
-from backend.judging.definition import REFERENCE_PLACEHOLDER, JudgeKind, Measured
+from backend.judging.definition import REFERENCE_PLACEHOLDER, Measured
 from backend.judging.reference import Scoring
 from backend.limits import enforce
 from backend.models import utcnow
@@ -281,9 +281,8 @@ def _check_extension(
 
 
 def _check_runs_here(experiment: ExperimentRead) -> None:
-    """InvalidInput for an imported experiment (its judge's kind is `imported`): its results were made
-    elsewhere, so it has no model to run and no judge to judge new responses."""
-    if experiment.judges[0].kind == JudgeKind.IMPORTED:
+    """InvalidInput for an imported experiment: it has no model to run and no judge to judge new responses."""
+    if not experiment.runs_here:
         raise InvalidInput(
             f"experiment {experiment.id} was imported: it runs nothing here; import new results as a new "
             "experiment"

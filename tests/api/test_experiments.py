@@ -35,6 +35,7 @@ def test_submit_stores_one_queued_run_per_condition_and_seed(
     ]
     assert {r["status"] for r in runs} == {"queued"}
     assert experiment["benchmark"] == "seedscope-harmful-demo@1"
+    assert experiment["runs_here"] is True
     # One task per run; the worker works out which stage each needs.
     assert queue.sent == [r["id"] for r in runs]
 

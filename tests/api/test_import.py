@@ -135,6 +135,7 @@ def test_a_file_unlike_its_upload_is_refused_naming_the_field_and_stores_nothing
 
 def test_an_imported_experiment_runs_nothing_here(client: TestClient) -> None:
     experiment = client.post("/api/experiments/import", json=upload()).json()
+    assert experiment["runs_here"] is False
     condition = {"name": "more", "finetune": False, "base_model": "org/model"}
     added = client.post(f"/api/experiments/{experiment['id']}/conditions", json=condition)
     repeated = client.post(f"/api/runs/{experiment['runs'][0]['id']}/reevaluate", json={"count": 1})

@@ -95,6 +95,9 @@ def test_an_editor_imports_judged_results_from_the_datasets_page(
     notice.get_by_role("link", name="Open its dashboard").click()
     expect(page.locator("#meta")).to_contain_text("imported-")
     figures_drawn(page)
+    # Its runs were made elsewhere: listed, with nothing to retry or re-evaluate.
+    expect(page.locator("#runs tbody tr").first).to_contain_text("done")
+    expect(page.locator("#runs button")).to_have_count(0)
     page.screenshot(path=str(tmp_path / "owner-dashboard.png"), full_page=True)
     check_figure_heights_after_resize(page, {"width": 900, "height": 900})
     watch.assert_clean()

@@ -54,7 +54,8 @@ export function renderRuns(experiment, { caller, canEdit, onChange }) {
       el("td", {}, rateText(run.rate)),
       el("td", {}, coherentText(run.rate)),
       el("td", { class: run.error ? "error-text" : null }, run.error || run.progress_message),
-      el("td", {}, canEdit ? runAction(run, act) : null));
+      // An imported experiment's runs were made elsewhere: nothing here can retry or re-evaluate them.
+      el("td", {}, canEdit && experiment.runs_here ? runAction(run, act) : null));
   }));
   const unfinished = unfinishedRuns(experiment).length;
   byId("cancel").hidden = unfinished === 0 || !canEdit;
