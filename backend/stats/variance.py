@@ -164,16 +164,24 @@ def _within_cell_ss(harmful: np.ndarray, scored: np.ndarray, sum_squares: np.nda
     return np.maximum(0.0, sum_squares - harmful**2 / scored)
 
 
+def _table_squares(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Seed (row), prompt (column) and interaction mean squares of complete seeds x prompts tables, over
+    the last two axes (a stack of resampled tables at once)."""
+    a, b = rate.shape[-2:]
+    seed_means = rate.mean(axis=-1, keepdims=True)
+    prompt_means = rate.mean(axis=-2, keepdims=True)
+    grand = rate.mean(axis=(-2, -1), keepdims=True)
+    residual = rate - seed_means - prompt_means + grand
+    return (
+        b * ((seed_means - grand) ** 2).sum(axis=(-2, -1)) / (a - 1),
+        a * ((prompt_means - grand) ** 2).sum(axis=(-2, -1)) / (b - 1),
+        (residual**2).sum(axis=(-2, -1)) / ((a - 1) * (b - 1)),
+    )
+
+
 def table_mean_squares(rate: np.ndarray) -> tuple[float, float, float]:
     """Seed (row), prompt (column) and interaction mean squares of a complete seeds x prompts table."""
-    a, b = rate.shape
-    seed_means, prompt_means, grand = rate.mean(axis=1), rate.mean(axis=0), rate.mean()
-    residual = rate - seed_means[:, None] - prompt_means[None, :] + grand
-    squares = (
-        float(b * ((seed_means - grand) ** 2).sum() / (a - 1)),
-        float(a * ((prompt_means - grand) ** 2).sum() / (b - 1)),
-        float((residual**2).sum() / ((a - 1) * (b - 1))),
-    )
+    squares = tuple(float(x) for x in _table_squares(rate))
     # A zero left by rounding (every seed gives every prompt the same answer) is a zero: as 1e-34 its
     # jackknife df would collapse and its pivot's chi-square draws underflow to 0.
     largest = max(squares)
@@ -245,36 +253,93 @@ def _solve(
     )
 
 
+def _table_leave_one_prompt_out(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(prompt, interaction) mean squares of complete seeds x prompts tables without prompt q, for every q
+    (the last axis), over the last two axes.
+
+    From running sums, so every prompt's omission costs O(seeds) rather than a new ANOVA.
+    """
+    a, b = rate.shape[-2:]
+    prompt_means = rate.mean(axis=-2)
+    rest = b - 1  # prompts left
+    sum_means = prompt_means.sum(axis=-1, keepdims=True) - prompt_means
+    sum_means_sq = (prompt_means**2).sum(axis=-1, keepdims=True) - prompt_means**2
+    grand = sum_means / rest
+    ss_prompt = a * (sum_means_sq - rest * grand**2)
+    row_means = (rate.sum(axis=-1, keepdims=True) - rate) / rest  # seeds x left-out prompt
+    ss_seed = rest * ((row_means - grand[..., None, :]) ** 2).sum(axis=-2)
+    squares = rate**2
+    ss_total = squares.sum(axis=(-2, -1))[..., None] - squares.sum(axis=-2) - a * rest * grand**2
+    ss_interaction = ss_total - ss_seed - ss_prompt
+    return ss_prompt / (rest - 1), ss_interaction / ((a - 1) * (rest - 1))
+
+
 def _leave_one_prompt_out(
     harmful: np.ndarray, scored: np.ndarray, sum_squares: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(prompt, interaction, sampling) mean squares of the table without prompt q, for every q.
 
-    From running sums, so every prompt's omission costs O(seeds) rather than a new ANOVA. Without
-    `sum_squares` the values are verdicts (sum_squares = harmful).
+    Without `sum_squares` the values are verdicts (sum_squares = harmful).
     """
-    a, b = scored.shape
-    rate = harmful / scored
-    prompt_means = rate.mean(axis=0)
-    rest = b - 1  # prompts left
-    sum_means, sum_means_sq = prompt_means.sum() - prompt_means, (prompt_means**2).sum() - prompt_means**2
-    grand = sum_means / rest
-    ss_prompt = a * (sum_means_sq - rest * grand**2)
-    row_means = (rate.sum(axis=1)[:, None] - rate) / rest  # seeds x left-out prompt
-    ss_seed = rest * ((row_means - grand[None, :]) ** 2).sum(axis=0)
-    ss_total = (rate**2).sum() - (rate**2).sum(axis=0) - a * rest * grand**2
-    ss_interaction = ss_total - ss_seed - ss_prompt
+    prompt, interaction = _table_leave_one_prompt_out(harmful / scored)
     within_ss = _within_cell_ss(harmful, scored, harmful if sum_squares is None else sum_squares).sum(axis=0)
     within_df = (scored - 1).sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         sampling = (within_ss.sum() - within_ss) / (within_df.sum() - within_df)
-    return ss_prompt / (rest - 1), ss_interaction / ((a - 1) * (rest - 1)), sampling
+    return prompt, interaction, sampling
 
 
 def _jackknife_variance(values: np.ndarray) -> float:
     """Tukey's jackknife variance of a statistic from its leave-one-out values."""
     n = values.size
     return float((n - 1) / n * ((values - values.mean()) ** 2).sum())
+
+
+# Graded scores on 10 to 1,000 prompts get their prompt-level pivots from a bootstrap over prompts (fewer
+# give too few distinct resamples for its 2.5% quantile; with more, the matched chi-square covers and the
+# resamples would cost seconds: docs/statistics.md).
+BOOTSTRAP_PROMPTS = range(10, 1001)
+# Resamples of the bootstrap (Efron & Tibshirani 1993 ask for 1,000 or more for a bootstrap-t interval); the
+# pivot's draws are drawn from their studentized values.
+BOOTSTRAP_RESAMPLES = 1000
+# Values of resampled seeds x prompts tables held at once (32 MB of float64), whatever the table's size.
+_RESAMPLED_VALUES_PER_BLOCK = 4_000_000
+
+
+def _log_jackknife_se(leave_one_out: np.ndarray) -> np.ndarray:
+    """Tukey's jackknife SE of a statistic's log, from its leave-one-out values (the last axis)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        logs = np.log(leave_one_out)
+        n = logs.shape[-1]
+        return np.sqrt((n - 1) / n * ((logs - logs.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1))
+
+
+def _bootstrap_t_pivots(
+    rate: np.ndarray, observed: tuple[float, float], n_draws: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draws of the expected prompt and interaction mean squares of a complete table of graded scores, both
+    positive: a studentized bootstrap over prompts on the log scale (Efron & Tibshirani 1993, ch. 12).
+
+    Each resample of prompts gives t = (log MS* - log MS) / SE*, SE* the jackknife SE of log MS* within the
+    resample; a draw is exp(log MS - SE t). Drawn from the same resamples, the two keep their dependence. A
+    resample whose SE* is 0 gives a NaN draw, which the intervals' quantiles skip.
+    """
+    n_prompts = rate.shape[1]
+    log_observed = np.log(np.array(observed))[:, None]
+    observed_se = _log_jackknife_se(np.stack(_table_leave_one_prompt_out(rate)))[:, None]
+    block = max(1, _RESAMPLED_VALUES_PER_BLOCK // rate.size)
+    studentized = []
+    for start in range(0, BOOTSTRAP_RESAMPLES, block):
+        chosen = rng.integers(0, n_prompts, (min(block, BOOTSTRAP_RESAMPLES - start), n_prompts))
+        resampled = np.moveaxis(rate[:, chosen], 0, 1)  # resamples x seeds x prompts
+        _, prompt, interaction = _table_squares(resampled)
+        se = _log_jackknife_se(np.stack(_table_leave_one_prompt_out(resampled)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            studentized.append((np.log(np.stack([prompt, interaction])) - log_observed) / se)
+    t = np.concatenate(studentized, axis=1)[:, rng.integers(0, BOOTSTRAP_RESAMPLES, n_draws)]
+    with np.errstate(over="ignore", invalid="ignore"):
+        prompt_draws, interaction_draws = np.exp(log_observed - observed_se * t)
+    return prompt_draws, interaction_draws
 
 
 def variance_components(
@@ -294,13 +359,10 @@ def variance_components(
     rng = np.random.default_rng(seed)
     tables = cell_tables(cells)
     complete = (tables.scored > 0).all(axis=0)
+    harmful, scored = tables.harmful[:, complete], tables.scored[:, complete]
     # With two prompts a leave-one-out table has one: no variance to match, the nominal df stand.
     left_out = (
-        _leave_one_prompt_out(
-            tables.harmful[:, complete], tables.scored[:, complete], tables.sum_squares[:, complete]
-        )
-        if ms.n_prompts > 2
-        else None
+        _leave_one_prompt_out(harmful, scored, tables.sum_squares[:, complete]) if ms.n_prompts > 2 else None
     )
 
     def matched_pivot(observed: float, nominal_df: int, leave_one_out: np.ndarray | None) -> np.ndarray:
@@ -312,9 +374,21 @@ def variance_components(
         return pivot_draws(observed, df, n_draws, rng) if df > 0 else np.full(n_draws, observed)
 
     seed_chi_square = rng.chisquare(ms.df_seed, n_draws)
+    if not cells.binary and ms.n_prompts in BOOTSTRAP_PROMPTS and ms.prompt > 0 and ms.interaction > 0:
+        # Graded scores piled up near 0 or 1: their prompt means are skewed and heavy-tailed, and a sample
+        # of prompts that misses the tail has a small mean square and a small jackknife variance at once,
+        # so the matched chi-square's upper bound fell short (docs/statistics.md).
+        prompt_draws, interaction_draws = _bootstrap_t_pivots(
+            harmful / scored, (ms.prompt, ms.interaction), n_draws, rng
+        )
+    else:
+        prompt_draws = matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0])
+        interaction_draws = matched_pivot(
+            ms.interaction, ms.df_interaction, None if left_out is None else left_out[1]
+        )
     prompt_level = (
-        matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0]),
-        matched_pivot(ms.interaction, ms.df_interaction, None if left_out is None else left_out[1]),
+        prompt_draws,
+        interaction_draws,
         matched_pivot(ms.sampling, ms.df_sampling, None if left_out is None else left_out[2]),
     )
 
