@@ -1,8 +1,10 @@
 """The Celery app both sides share, and the API's way of enqueueing work by task name."""
 
+import time
 from typing import Any
 
 from celery import Celery
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from backend.config import Settings
 from backend.jobs import JobKind
@@ -36,6 +38,26 @@ def _transport_options(broker_url: str, settings: Settings) -> dict[str, object]
         return {"visibility_timeout": settings.broker_visibility_timeout_s}
     # kombu's SQLAlchemy transport passes its options to create_engine; it has no visibility timeout.
     return {}
+
+
+def declare_task_queue(app: Celery, attempts: int = 5, pause_s: float = 0.2) -> None:
+    """Create the task queue on the broker, as a worker does before it consumes.
+
+    kombu's SQLAlchemy transport (the embedded SQLite broker) creates its tables and the queue's row on first
+    use, and two processes doing so at once collide (UNIQUE constraint failed: kombu_queue.name, or a
+    table that already exists): workers started together (`--gpus 0,1`) on a fresh broker. The one that
+    loses tries again on a new connection and finds what the other made. Other brokers never raise these.
+    """
+    queue = app.amqp.queues[app.conf.task_default_queue]
+    for attempt in range(1, attempts + 1):
+        try:
+            with app.connection_for_write() as connection:
+                queue(connection.default_channel).declare()
+            return
+        except (IntegrityError, OperationalError):
+            if attempt == attempts:
+                raise
+            time.sleep(pause_s)
 
 
 class TaskQueue:

@@ -69,10 +69,12 @@ def _launch(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
 
 
 def _run_worker(concurrency: int, hostname: str | None, loglevel: str) -> None:
+    from backend.queue import declare_task_queue
     from worker.app import celery, settings
     from worker.device import check_device
 
     check_device(settings.device)
+    declare_task_queue(celery)
     celery.worker_main(
         [
             "worker",

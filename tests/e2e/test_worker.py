@@ -100,13 +100,11 @@ def test_an_evaluation_only_run_waits_for_its_checkpoint_then_generates_with_it(
         },
     ]
     # Two workers: while one trains the checkpoint, the other is handed the run that evaluates it.
-    # Started one after the other: kombu's SQLAlchemy transport creates the queue's row on a worker's first
-    # start, and two workers starting at once on a fresh SQLite broker can both insert it (UNIQUE constraint).
-    workers = []
-    for _ in range(2):
-        worker = start_worker(e2e_settings)
+    # Started together, as `--gpus 0,1` starts them: on a fresh SQLite broker both create the queue
+    # (backend.queue.declare_task_queue).
+    workers = [start_worker(e2e_settings), start_worker(e2e_settings)]
+    for worker in workers:
         wait_for(lambda w=worker: "adapters are read" in w.log(), 60, "the workers to start", worker.log)
-        workers.append(worker)
     with TestClient(create_app(e2e_settings)) as client:
         sign_in_as_local_owner(client, e2e_settings)
         experiment_id, runs = submit_tiny_experiment(client, tiny_model_dir, seeds=[0], conditions=conditions)
