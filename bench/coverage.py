@@ -703,8 +703,9 @@ REFUSAL_PREFIX = [
 MEASURES = CAPABILITY + REFUSAL_PREFIX
 # What `make test` runs of them: capability near the ceiling with a loss, the demo's 60 prompts under a
 # new-seeds null, refusal-prefix scores under one, and the gain near the ceiling where the symmetric t
-# interval for the difference given these checkpoints covered 0.90 (the MOVER interval's case). A known gap
-# stays out of the slice (docs/statistics.md): the prompt component of scores on 48 prompts (0.88-0.91).
+# interval for the difference given these checkpoints covered 0.90 (the MOVER interval's case). Known gaps
+# stay out of the slice (docs/statistics.md): the prompt component of scores on 48 prompts (0.91-0.94 with
+# the bootstrap over prompts) and of capability near the ceiling on 60 prompts x 5 seeds (0.91).
 MEASURES_FAST = [
     "200p-3s-sd0.3-k1-capability0.95",
     "60p-3s-sd0.3-k1-capability0.85-null",

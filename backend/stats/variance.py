@@ -25,15 +25,20 @@ S - 1 df. The prompt-level mean squares (prompt, interaction, sampling) are sums
 non-normal values (0/1 verdicts, or scores piled up at 0 or 1) whose variance depends on the prompt, so
 their nominal df overstate how well they are known; each gets the df that matches its jackknife variance
 over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more than the nominal df). The
-jackknife errs on the wide side (Efron & Stein 1981). On the value scale the prompt-level components move
-with the seeds drawn, so their intervals describe these seeds' evaluation ("given these checkpoints"); the
-seed component and the ICC speak of new seeds. With few seeds the seed component's interval is wide: that
-is what three seeds can tell. With 0/1 values the seed means lie on a lattice (one value flipped moves a
-seed's mean by 1 / (n_prompts * cell count)), and two seeds with equal means happen far more often than the
-chi-square with 1 df allows: the seed component's and ICC's upper bounds come from the seed mean square
-with the seed means' spread widened by half a lattice step (a continuity correction), which took their
-coverage with 2 seeds from 0.90 to 0.95 or more. bench/coverage.py measures how well each interval covers
-(for verdicts).
+jackknife errs on the wide side (Efron & Stein 1981). Graded scores piled up near 0 or 1 (refusal-prefix
+probabilities) have skewed, heavy-tailed prompt means: a sample of prompts that misses the tail has a small
+mean square and a small jackknife variance at once, and the matched chi-square's upper bound fell short
+(covering 0.88-0.91 on 48 prompts). Their prompt and interaction mean squares, on 10 to 1,000 prompts, get
+a studentized bootstrap over prompts on the log scale instead (`_bootstrap_t_pivots`). On the value scale
+the prompt-level components move with the seeds drawn, so their intervals describe these seeds' evaluation
+("given these checkpoints"); the seed component and the ICC speak of new seeds. With few seeds the seed
+component's interval is wide: that is what three seeds can tell. With 0/1 values the seed means lie on a
+lattice (one value flipped moves a seed's mean by 1 / (n_prompts * cell count)), and two seeds with equal
+means happen far more often than the chi-square with 1 df allows: the seed component's and ICC's upper
+bounds come from the seed mean square with the seed means' spread widened by half a lattice step (a
+continuity correction), which took their coverage with 2 seeds from 0.90 to 0.95 or more. bench/coverage.py
+measures how well each interval covers (for verdicts, capability rates and refusal-prefix scores;
+`--measures`).
 """
 
 import math
@@ -375,9 +380,7 @@ def variance_components(
 
     seed_chi_square = rng.chisquare(ms.df_seed, n_draws)
     if not cells.binary and ms.n_prompts in BOOTSTRAP_PROMPTS and ms.prompt > 0 and ms.interaction > 0:
-        # Graded scores piled up near 0 or 1: their prompt means are skewed and heavy-tailed, and a sample
-        # of prompts that misses the tail has a small mean square and a small jackknife variance at once,
-        # so the matched chi-square's upper bound fell short (docs/statistics.md).
+        # Skewed, heavy-tailed prompt means, where the matched chi-square fell short (module docstring).
         prompt_draws, interaction_draws = _bootstrap_t_pivots(
             harmful / scored, (ms.prompt, ms.interaction), n_draws, rng
         )

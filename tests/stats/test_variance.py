@@ -7,8 +7,14 @@ import pytest
 import statsmodels.formula.api as smf
 from statsmodels.stats.anova import anova_lm
 
+import backend.stats.variance
 from backend.stats.cells import Cells
-from backend.stats.variance import _leave_one_prompt_out, table_mean_squares, variance_components
+from backend.stats.variance import (
+    BOOTSTRAP_PROMPTS,
+    _leave_one_prompt_out,
+    table_mean_squares,
+    variance_components,
+)
 
 
 def grid_cells(harmful: np.ndarray, scored: np.ndarray | int) -> Cells:
@@ -217,3 +223,55 @@ def test_seeds_that_agree_on_every_prompt_leave_an_interval_around_the_prompt_co
     assert result.mean_squares.interaction == 0 and result.components.seed_x_prompt == 0
     assert 0 < result.components_low.prompt < result.components.prompt < result.components_high.prompt
     assert result.components_high.seed_x_prompt == 0
+
+
+def score_cells(values: np.ndarray) -> Cells:
+    """Cells of one graded score per (seed, prompt), as the refusal-prefix scores are stored."""
+    return Cells(
+        *np.indices(values.shape).reshape(2, -1),
+        values.ravel(),
+        np.ones(values.size, int),
+        values.ravel() ** 2,
+    )
+
+
+def skewed_scores(seeds: int, prompts: int, checkpoint_sd: float = 0.1) -> np.ndarray:
+    """Scores piled up near 0 with a long upper tail: expit of a normal, as refusal-prefix scores are."""
+    rng = np.random.default_rng(11)
+    logit = -2 + rng.normal(0, 0.9, (1, prompts)) + rng.normal(0, checkpoint_sd, (seeds, prompts))
+    return 1 / (1 + np.exp(-logit))
+
+
+def test_graded_scores_bootstrap_their_prompt_level_pivots_the_same_way_in_any_block_size(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    values = skewed_scores(5, 48)
+    assert 48 in BOOTSTRAP_PROMPTS
+    result = variance_components(score_cells(values))
+    for name in ("prompt", "seed_x_prompt"):
+        low, high = getattr(result.components_low, name), getattr(result.components_high, name)
+        assert 0 < low < getattr(result.components, name) < high
+    assert variance_components(score_cells(values)).components_high == result.components_high
+    # The resampled tables are made a block at a time; seven resamples per block draw the same intervals.
+    monkeypatch.setattr(backend.stats.variance, "_RESAMPLED_VALUES_PER_BLOCK", values.size * 7)
+    blocked = variance_components(score_cells(values))
+    assert blocked.components_low == result.components_low
+    assert blocked.components_high == result.components_high
+    # Without the bootstrap (the matched chi-square, as for verdicts) the skewed prompt means' upper bound
+    # is lower.
+    monkeypatch.setattr(backend.stats.variance, "BOOTSTRAP_PROMPTS", range(0))
+    assert variance_components(score_cells(values)).components_high.prompt < result.components_high.prompt
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        pytest.param(skewed_scores(3, 6), id="fewer prompts than the bootstrap needs"),
+        pytest.param(np.tile(skewed_scores(1, 30), (3, 1)), id="checkpoints that score every prompt alike"),
+    ],
+)
+def test_graded_scores_outside_the_bootstrap_keep_the_matched_chi_square(values: np.ndarray) -> None:
+    result = variance_components(score_cells(values))
+    assert 0 < result.components_low.prompt < result.components.prompt < result.components_high.prompt
+    assert result.components_low.seed_x_prompt <= result.components_high.seed_x_prompt
+    assert not math.isnan(result.components_high.seed_x_prompt)
