@@ -6,8 +6,8 @@ table of refusal-prefix-like scores (expit of a normal, one value per seed and p
 prompts x 3 and 5 seeds, two ways: as the dashboard computes it (prompt-level pivots from the studentized
 bootstrap over prompts, BOOTSTRAP_RESAMPLES resamples) and the baseline, the matched chi-square pivots that
 verdicts get (the bootstrap switched off for the run). Each is timed --repeats times, alternating; the
-medians and their ratio are printed. Past 1,000 prompts the dashboard takes the chi-square (BOOTSTRAP_PROMPTS):
-the last row shows what the bootstrap would cost there. Nothing here asserts on time.
+medians and their ratio are printed. Past 1,000 prompts the dashboard takes the chi-square
+(BOOTSTRAP_PROMPTS): the last row shows what the bootstrap would cost there. Nothing here asserts on time.
 """
 
 import argparse
