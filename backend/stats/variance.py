@@ -21,16 +21,18 @@ Intervals for the components, their shares and the seed ICC are generalized conf
 & Montgomery 2005, "Design and Analysis of Gauge R&R Studies", ch. 4): every mean square is replaced by a
 chi-square pivot, every component, share and the ICC recomputed per draw, and the interval is the central
 percentile range of the draws. A pivot is exact for normal y; the seed mean square's pivot has its nominal
-S - 1 df. The prompt-level mean squares (prompt, interaction, sampling) are sums over prompts of bounded,
-non-normal values (0/1 verdicts, or scores piled up at 0 or 1) whose variance depends on the prompt, so
-their nominal df overstate how well they are known; each gets the df that matches its jackknife variance
-over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more than the nominal df). The
+S - 1 df. The prompt-level mean squares (prompt, interaction, sampling) are sums over prompts of
+bounded, non-normal values (0/1 verdicts, or scores piled up at 0 or 1) whose variance depends on the
+prompt, so their nominal df overstate how well they are known; each gets the df that matches its jackknife
+variance over prompts (2 MS^2 / var, Satterthwaite's moment matching, never more than the nominal df). The
 jackknife errs on the wide side (Efron & Stein 1981). Graded scores piled up near 0 or 1 (refusal-prefix
 probabilities) have skewed, heavy-tailed prompt means: a sample of prompts that misses the tail has a small
 mean square and a small jackknife variance at once, and the matched chi-square's upper bound fell short
-(covering 0.88-0.91 on 48 prompts). Their prompt and interaction mean squares, on 10 to 1,000 prompts, get
-a studentized bootstrap over prompts on the log scale instead (`_bootstrap_t_pivots`). On the value scale
-the prompt-level components move with the seeds drawn, so their intervals describe these seeds' evaluation
+(covering 0.88-0.91 on 48 prompts). Their prompt and interaction mean squares, on 10 to 1,000 prompts whose
+means are all distinct, get a studentized bootstrap over prompts on the log scale instead
+(`_bootstrap_t_pivots`); where prompt means pile up on one value (a grading judge's scores of 0) the
+bootstrap's resamples collapse, and the chi-square stays (`_takes_bootstrap`). On the value scale the
+prompt-level components move with the seeds drawn, so their intervals describe these seeds' evaluation
 ("given these checkpoints"); the seed component and the ICC speak of new seeds. With few seeds the seed
 component's interval is wide: that is what three seeds can tell. With 0/1 values the seed means lie on a
 lattice (one value flipped moves a seed's mean by 1 / (n_prompts * cell count)), and two seeds with equal
@@ -319,6 +321,17 @@ def _log_jackknife_se(leave_one_out: np.ndarray) -> np.ndarray:
         return np.sqrt((n - 1) / n * ((logs - logs.mean(axis=-1, keepdims=True)) ** 2).sum(axis=-1))
 
 
+def _takes_bootstrap(cells: Cells, rate: np.ndarray, ms: MeanSquares) -> bool:
+    """Whether the prompt-level pivots come from the bootstrap over prompts: graded values whose prompt means
+    are all distinct (continuous, as refusal-prefix probabilities are), on BOOTSTRAP_PROMPTS prompts, with
+    both mean squares positive. Where prompt means pile up on one value (verdicts; a grading judge's scores
+    of 0 on most prompts; capability near the ceiling), resamples that miss the few other prompts have a
+    mean square and SE of 0, and the bootstrap covered far less than the chi-square (docs/statistics.md)."""
+    if cells.binary or ms.n_prompts not in BOOTSTRAP_PROMPTS or not (ms.prompt > 0 and ms.interaction > 0):
+        return False
+    return bool(np.unique(rate.mean(axis=0)).size == ms.n_prompts)
+
+
 def _bootstrap_t_pivots(
     rate: np.ndarray, observed: tuple[float, float], n_draws: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -379,11 +392,9 @@ def variance_components(
         return pivot_draws(observed, df, n_draws, rng) if df > 0 else np.full(n_draws, observed)
 
     seed_chi_square = rng.chisquare(ms.df_seed, n_draws)
-    if not cells.binary and ms.n_prompts in BOOTSTRAP_PROMPTS and ms.prompt > 0 and ms.interaction > 0:
-        # Skewed, heavy-tailed prompt means, where the matched chi-square fell short (module docstring).
-        prompt_draws, interaction_draws = _bootstrap_t_pivots(
-            harmful / scored, (ms.prompt, ms.interaction), n_draws, rng
-        )
+    rate = harmful / scored
+    if _takes_bootstrap(cells, rate, ms):
+        prompt_draws, interaction_draws = _bootstrap_t_pivots(rate, (ms.prompt, ms.interaction), n_draws, rng)
     else:
         prompt_draws = matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0])
         interaction_draws = matched_pivot(

@@ -263,15 +263,30 @@ def test_graded_scores_bootstrap_their_prompt_level_pivots_the_same_way_in_any_b
     assert variance_components(score_cells(values)).components_high.prompt < result.components_high.prompt
 
 
+def piled_at_zero(seeds: int, prompts: int) -> np.ndarray:
+    """A grading judge's scores on a model that refuses most prompts: 0 on most, graded on a few."""
+    values = skewed_scores(seeds, prompts)
+    values[:, : prompts * 3 // 4] = 0.0
+    return values
+
+
 @pytest.mark.parametrize(
     "values",
     [
         pytest.param(skewed_scores(3, 6), id="fewer prompts than the bootstrap needs"),
         pytest.param(np.tile(skewed_scores(1, 30), (3, 1)), id="checkpoints that score every prompt alike"),
+        pytest.param(piled_at_zero(3, 48), id="prompt means piled up at 0"),
     ],
 )
-def test_graded_scores_outside_the_bootstrap_keep_the_matched_chi_square(values: np.ndarray) -> None:
+def test_graded_scores_outside_the_bootstrap_keep_the_matched_chi_square(
+    values: np.ndarray, monkeypatch: pytest.MonkeyPatch
+) -> None:
     result = variance_components(score_cells(values))
     assert 0 < result.components_low.prompt < result.components.prompt < result.components_high.prompt
-    assert result.components_low.seed_x_prompt <= result.components_high.seed_x_prompt
     assert not math.isnan(result.components_high.seed_x_prompt)
+    monkeypatch.setattr(backend.stats.variance, "BOOTSTRAP_PROMPTS", range(0))
+    chi_square = variance_components(score_cells(values))
+    assert (chi_square.components_low, chi_square.components_high) == (
+        result.components_low,
+        result.components_high,
+    )
