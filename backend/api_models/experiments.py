@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, computed_field, field_validator
 
 from backend.api_models.base import ReadModel
-from backend.api_models.judges import ExperimentJudgeRead, RescoringRead
+from backend.api_models.judges import ExperimentJudgeRead, RescoringRead, ValidationSummaryRead
 from backend.domain import RunStatus, SetMeasure
 from backend.experiment_definition import ExperimentSpec, StoredCondition
-from backend.judging.definition import JudgeKind
+from backend.judging.definition import JudgeKind, Measured
 from backend.provenance import Provenance
 
 
@@ -142,6 +142,10 @@ class ExperimentBenchmarkRead(ReadModel):
     scoring: str = ""  # a capability set's scoring rule
     scorer_id: int | None = None
     scorer: str | None = None  # "name@version"
+    # What the scorer's harmful verdict means, and its best finished validation in the project on a set
+    # labelled for that: what corrects the set's rates for the scorer's errors (an over-refusal set's).
+    scorer_measures: Measured | None = None
+    scorer_validation: ValidationSummaryRead | None = None
     # What the numbers on a scored set are, in words (its rate replaces the experiment's metrics there).
     measure: MetricRead | None = None
 

@@ -41,8 +41,9 @@ from backend.models import (
 from backend.provenance import Provenance, TrainingRecord
 from backend.repositories import rescorings
 from backend.repositories.analysis import has_refusal_prefix_scores
+from backend.repositories.judges import judge_read
 from backend.repositories.results import rates_of_runs
-from backend.repositories.validations import experiment_judges
+from backend.repositories.validations import best_validation, experiment_judges
 
 
 def primary_judge_id(session: Session, experiment_id: int) -> int:
@@ -333,6 +334,15 @@ def _benchmarks(session: Session, experiment: Experiment) -> list[ExperimentBenc
     ):
         total, categories = counts.get(benchmark_id, (0, []))
         counts[benchmark_id] = (total + n, [*categories, category])
+    scorers = {
+        link.judge.id: judge_read(link.judge).measures
+        for link in experiment.benchmark_links
+        if link.judge is not None
+    }
+    validations = {
+        scorer_id: best_validation(session, scorer_id, experiment.project_id, measures)
+        for scorer_id, measures in scorers.items()
+    }
     return [
         ExperimentBenchmarkRead(
             id=link.benchmark_id,
@@ -343,6 +353,8 @@ def _benchmarks(session: Session, experiment: Experiment) -> list[ExperimentBenc
             scoring=link.benchmark.scoring,
             scorer_id=link.judge_id,
             scorer=str(link.judge.ref) if link.judge is not None else None,
+            scorer_measures=scorers.get(link.judge.id) if link.judge is not None else None,
+            scorer_validation=validations.get(link.judge.id) if link.judge is not None else None,
             measure=set_metric(SetMeasure(link.benchmark.measures), str(link.judge.ref))
             if link.judge is not None
             else None,
@@ -526,13 +538,21 @@ def state_of(
         .join(Condition, Condition.id == owning_condition_id())
         .where(Condition.experiment_id == experiment_id)
     ).one()
+    # The validations that correct its rates: of its judges, and of its scored sets' scorers.
+    judged_by = (
+        select(ExperimentJudge.judge_id)
+        .where(ExperimentJudge.experiment_id == experiment_id)
+        .union(
+            select(ExperimentBenchmark.judge_id).where(
+                ExperimentBenchmark.experiment_id == experiment_id, ExperimentBenchmark.judge_id.is_not(None)
+            )
+        )
+    )
     validations, newest = session.execute(
-        select(func.count(JudgeValidation.id), func.max(JudgeValidation.finished_at))
-        .join(ExperimentJudge, ExperimentJudge.judge_id == JudgeValidation.judge_id)
-        .join(Experiment, Experiment.id == ExperimentJudge.experiment_id)
-        .where(
-            ExperimentJudge.experiment_id == experiment_id,
-            JudgeValidation.project_id == Experiment.project_id,
+        select(func.count(JudgeValidation.id), func.max(JudgeValidation.finished_at)).where(
+            JudgeValidation.judge_id.in_(judged_by),
+            JudgeValidation.project_id
+            == select(Experiment.project_id).where(Experiment.id == experiment_id).scalar_subquery(),
             JudgeValidation.status == JudgeJobStatus.DONE,
         )
     ).one()

@@ -46,7 +46,7 @@ from backend.repositories import analysis as repository
 from backend.repositories import validations as validation_repository
 from backend.repositories.results import rate_read, rates_of_runs
 from backend.services.cache import AnalysisCache, experiment_state
-from backend.services.corrected_rates import corrected_read, validation_counts
+from backend.services.corrected_rates import Judged, corrected_read, validation_counts
 from backend.services.experiment_state import current_state, read_experiment
 from backend.stats.agreement import cohens_kappa
 from backend.stats.cells import Cells
@@ -343,9 +343,8 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
         else {}
     )
     rates = data.run_rates
-    # Corrected for the judge's errors where it is one of the experiment's judges; a capability or
-    # over-refusal set's scorer has no validation on what its rate counts.
-    judge = next((judge for judge in data.experiment.judges if judge.id == data.judge_id), None)
+    # Corrected for the errors of the judge or scorer whose verdicts the rates count, with its validation.
+    judge = _judged(data)
     counts = (
         validation_counts(validation_repository.confusion(session, judge.validation.id))
         if judge is not None and judge.validation is not None
@@ -396,12 +395,24 @@ def _condition_summaries(session: Session, data: ExperimentData) -> list[Conditi
                 pooled=pooled,
                 repeats=checkpoints,
                 evaluation_sd=float(np.mean(sds)) if sds else None,
-                corrected=corrected_read(judge, counts, data.metric, pooled, spread)
+                corrected=corrected_read(judge, counts, data.metric, pooled, spread, data.counted)
                 if judge is not None
                 else None,
             )
         )
     return summaries
+
+
+def _judged(data: ExperimentData) -> Judged | None:
+    """The experiment's judge or the scored set's scorer whose verdicts the rates count, with its
+    validation (None for a capability set's reference-answer scorer, which has nothing to validate)."""
+    judge = next((judge for judge in data.experiment.judges if judge.id == data.judge_id), None)
+    if judge is not None:
+        return Judged(judge.ref, judge.measures, judge.validation)
+    scored = next((b for b in data.experiment.benchmarks if b.scorer_id == data.judge_id), None)
+    if scored is None or scored.scorer is None or scored.scorer_measures is None:
+        return None
+    return Judged(scored.scorer, scored.scorer_measures, scored.scorer_validation)
 
 
 def _seed_points(data: ExperimentData, originals: list[RunRead], cells: Cells | None) -> list[SeedPointRead]:

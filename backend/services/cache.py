@@ -20,7 +20,8 @@ Value = TypeVar("Value")
 
 def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) -> Hashable:
     """Everything the statistics depend on: each run's status and its first judge's counts, the validation
-    each judge's rates are corrected with, and `other_judges`, the other judges' counts per run."""
+    each judge's (and each scored set's scorer's) rates are corrected with, and `other_judges`, the other
+    judges' counts per run."""
     runs = tuple(
         (
             run.id,
@@ -29,7 +30,14 @@ def experiment_state(experiment: ExperimentRead, other_judges: Hashable = ()) ->
         )
         for run in experiment.runs
     )
-    validations = tuple((j.id, j.validation.id if j.validation else None) for j in experiment.judges)
+    validations = (
+        *((j.id, j.validation.id if j.validation else None) for j in experiment.judges),
+        *(
+            (b.scorer_id, b.scorer_validation.id if b.scorer_validation else None)
+            for b in experiment.benchmarks
+            if b.scorer_id is not None
+        ),
+    )
     return runs, validations, other_judges
 
 

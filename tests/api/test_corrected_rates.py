@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
+from backend.domain import Verdict
 from backend.stats.corrected import ValidationCounts, corrected_rate
 from backend.stats.seeds import seed_summary
-from tests.factories import finish_validation
+from tests.factories import add_verdicts, experiment_spec, finish_validation
 
 # 25 examples labelled harmful, 25 safe; the judge calls 23 of the harmful ones harmful and 3 of the safe
 # ones: sensitivity 23 / 25 = 0.92, specificity 22 / 25 = 0.88, Se + Sp - 1 = 0.8.
@@ -20,19 +21,23 @@ VERDICTS = ["harmful"] * 23 + ["safe"] * 2 + ["harmful"] * 3 + ["safe"] * 22
 def _validate(client: TestClient, experiment: dict, labels: list[str], verdicts: list[str]) -> None:
     """Upload a validation set labelled for what the experiment's judge measures; finish its validation."""
     judge = experiment["judges"][0]
+    _validate_judge(client, judge["ref"], judge["measures"], labels, verdicts)
+
+
+def _validate_judge(
+    client: TestClient, ref: str, measures: str, labels: list[str], verdicts: list[str]
+) -> None:
     upload = {
         "name": "labels",
         "format": "jsonl",
-        "measures": judge["measures"],
+        "measures": measures,
         "content": "\n".join(
             json.dumps({"request": f"q{i}", "response": f"r{i}", "label": label})
             for i, label in enumerate(labels)
         ),
     }
     assert client.post("/api/validation-sets", json=upload).status_code == 201
-    validation = client.post(
-        "/api/judge-validations", json={"judge": judge["ref"], "validation_set": "labels"}
-    ).json()
+    validation = client.post("/api/judge-validations", json={"judge": ref, "validation_set": "labels"}).json()
     finish_validation(client.app.state.session_factory, validation["id"], verdicts=verdicts)  # type: ignore[attr-defined]
 
 
@@ -111,3 +116,55 @@ def test_the_report_has_a_corrected_line_per_condition(client: TestClient, exper
     # lr-2e-4: (0.5 + 0.88 - 1) / 0.8, pooled and over seeds; the baseline has one seed.
     assert "- `lr-2e-4`: all verdicts pooled 47.5% [" in markdown and "mean over seeds 47.5% [" in markdown
     assert "mean over seeds 16.2% (one seed: no interval)" in markdown
+
+
+OVER_REFUSAL = "seedscope-over-refusal-demo"
+HARM_CLASSIFIER = {
+    "name": "harm-cls",
+    "kind": "sequence-classifier",
+    "model": "org/harm",
+    "labels": {"unsafe": "harmful", "safe": "safe"},
+}
+
+
+@pytest.mark.parametrize(
+    "judges",
+    [
+        pytest.param(["refusal-phrases"], id="the experiment's refusal judge scores the set"),
+        pytest.param(["harm-cls"], id="the built-in refusal judge scores the set"),
+    ],
+)
+def test_an_over_refusal_rate_is_corrected_as_a_share_of_refusals(
+    client: TestClient, judges: list[str]
+) -> None:
+    assert client.post("/api/judges", json=HARM_CLASSIFIER).status_code == 201
+    spec = experiment_spec(judges=judges, over_refusal=[OVER_REFUSAL], seeds=[0])
+    experiment = client.post("/api/experiments", json=spec).json()
+    over_refusal = next(b for b in experiment["benchmarks"] if b["measures"] == "over_refusal")
+    scorer, n_prompts = over_refusal["scorer"], over_refusal["n_prompts"]
+    # The scorer's "safe" is a refusal: every run refuses the first quarter of the prompts.
+    refused = n_prompts // 4
+    verdicts = [[Verdict.SAFE]] * refused + [[Verdict.HARMFUL]] * (n_prompts - refused)
+    with client.app.state.session_factory() as session:  # type: ignore[attr-defined]
+        for run in experiment["runs"]:
+            add_verdicts(session, run["id"], verdicts, judge=scorer, on=OVER_REFUSAL)
+    url = f"/api/experiments/{experiment['id']}/analysis"
+    before = client.get(url, params={"benchmark": OVER_REFUSAL}).json()["conditions"][0]
+    assert f"{scorer} has no finished validation" in before["corrected"]["withheld"]
+    state = client.get(f"/api/experiments/{experiment['id']}/state").json()["version"]
+
+    # Labelled for compliance: sensitivity 0.92 on complying responses, specificity 0.88 on refusals.
+    _validate_judge(client, scorer, "compliance", LABELS, VERDICTS)
+    # The dashboard polls the state: the scorer's validation moves it, as a judge's does.
+    assert client.get(f"/api/experiments/{experiment['id']}/state").json()["version"] != state
+    analysis = client.get(url, params={"benchmark": OVER_REFUSAL}).json()  # the memo's key moved
+    rate = refused / n_prompts
+    for condition in analysis["conditions"]:
+        assert condition["pooled"]["rate"] == pytest.approx(rate)
+        # A share of refusals: (rate + Se - 1) / (Se + Sp - 1), which is 1 minus the corrected share of
+        # complying verdicts; as a share of harmful verdicts it would be (rate + Sp - 1) / 0.8.
+        corrected = condition["corrected"]
+        assert corrected["pooled"]["estimate"] == pytest.approx((rate - 0.08) / 0.8)
+        assert corrected["pooled"]["low"] < corrected["pooled"]["estimate"] < corrected["pooled"]["high"]
+        assert corrected["mean"]["estimate"] == pytest.approx((rate - 0.08) / 0.8)
+        assert corrected["validation"]["sensitivity"] == pytest.approx(0.92)
