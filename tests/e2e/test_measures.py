@@ -2,7 +2,9 @@
 Chromium, for the owner and through a figures-only share link: the trade-off and erosion figures drawn and
 readable (also after a resize), Measure by and On switching what the figures show, no request failing."""
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,7 +27,7 @@ from tests.e2e.conftest import (
     open_share_link,
     owner_headers,
 )
-from tests.factories import add_refusal_prefix_scores, add_verdicts
+from tests.factories import add_refusal_prefix_scores, add_verdicts, finish_validation
 
 pytestmark = pytest.mark.slow
 
@@ -113,6 +115,29 @@ def _measured_experiment(url: str, settings: Settings) -> dict:
     return experiment
 
 
+def _validate_the_over_refusal_scorer(url: str, settings: Settings) -> None:
+    """A finished validation of the over-refusal set's scorer on 50 examples labelled for compliance:
+    sensitivity 0.92, specificity 0.88."""
+    headers = owner_headers(settings)
+    labels = ["harmful"] * 25 + ["safe"] * 25
+    upload = {
+        "name": "compliance-labels",
+        "format": "jsonl",
+        "measures": "compliance",
+        "content": "\n".join(
+            json.dumps({"request": f"q{i}", "response": f"r{i}", "label": label})
+            for i, label in enumerate(labels)
+        ),
+    }
+    assert httpx.post(f"{url}/api/validation-sets", json=upload, headers=headers).status_code == 201
+    request = {"judge": "refusal-minilm@2", "validation_set": "compliance-labels"}
+    validation = httpx.post(f"{url}/api/judge-validations", json=request, headers=headers).json()
+    engine = make_engine(settings.resolved_database_url)
+    verdicts = ["harmful"] * 23 + ["safe"] * 2 + ["harmful"] * 3 + ["safe"] * 22
+    finish_validation(make_session_factory(engine), validation["id"], verdicts=verdicts)
+    engine.dispose()
+
+
 def _shows_the_measures(page: Page, watch: PageWatch) -> None:
     """The trade-off and erosion figures drawn and readable, at two window sizes."""
     for name in ("seeds", "trade-off", "erosion"):
@@ -132,8 +157,13 @@ def _shows_the_measures(page: Page, watch: PageWatch) -> None:
 
 
 def test_capability_over_refusal_refusal_prefix_and_the_erosion_curve_for_owner_and_share_link(
-    page: Page, browser: Browser, live_settings: Settings, start_server: Callable[[Settings], str]
+    page: Page,
+    browser: Browser,
+    live_settings: Settings,
+    start_server: Callable[[Settings], str],
+    tmp_path: Path,
 ) -> None:
+    screenshots = tmp_path
     url = start_server(live_settings)
     experiment = _measured_experiment(url, live_settings)
     watch: PageWatch = page.watch  # type: ignore[attr-defined]
@@ -156,6 +186,18 @@ def test_capability_over_refusal_refusal_prefix_and_the_erosion_curve_for_owner_
     expect(first).to_contain_text("lr-2e-4: 3/3")
     verdicts = page.locator("#browser-filters [name=verdict] option").all_text_contents()
     assert verdicts == ["any", "wrong", "correct", "unscored"]
+    check_figure_heights(page)
+    watch.assert_clean()
+
+    # On the over-refusal set: its scorer's errors are not measured, until a validation of it finishes;
+    # the open page picks that up (the state it polls moves) and shows the corrected share of refusals.
+    page.locator("#benchmark").select_option(label=f"{OVER_REFUSAL}@1 (over-refusal)")
+    corrected = page.locator("#summary tbody tr").first.locator("td").nth(6)
+    expect(corrected).to_contain_text("refusal-minilm@2 has no finished validation", timeout=20_000)
+    _validate_the_over_refusal_scorer(url, live_settings)
+    expect(corrected).to_contain_text("pooled", timeout=30_000)
+    expect(corrected).to_contain_text("compliance-labels@1")
+    page.screenshot(path=str(screenshots / "owner-over-refusal-corrected.png"), full_page=True)
     check_figure_heights(page)
     watch.assert_clean()
 
