@@ -302,9 +302,10 @@ def _jackknife_variance(values: np.ndarray) -> float:
     return float((n - 1) / n * ((values - values.mean()) ** 2).sum())
 
 
-# Graded scores on 10 to 1,000 prompts get their prompt-level pivots from a bootstrap over prompts (fewer
-# give too few distinct resamples for its 2.5% quantile; with more, the matched chi-square covers and the
-# resamples would cost seconds: docs/statistics.md).
+# Continuous scores on 10 to 1,000 prompts get their prompt-level pivots from a bootstrap over prompts
+# (`_takes_bootstrap`): fewer give too few distinct resamples for its 2.5% quantile; with more, the matched
+# chi-square covers as well (bench/variance_pivots.py) and the resamples cost seconds
+# (bench/variance_bootstrap_cost.py).
 BOOTSTRAP_PROMPTS = range(10, 1001)
 # Resamples of the bootstrap (Efron & Tibshirani 1993 ask for 1,000 or more for a bootstrap-t interval); the
 # pivot's draws are drawn from their studentized values.
