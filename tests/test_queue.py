@@ -36,7 +36,6 @@ def _declare_at_once(home: Path, attempts: int) -> list[int]:
 
 @pytest.mark.slow
 def test_workers_started_together_on_a_fresh_sqlite_broker_all_declare_the_queue(tmp_path: Path) -> None:
+    # With one attempt each, the race (a table or the queue's row created twice) failed a process in each of
+    # 6 tries on the 2-core machine; it is not asserted here, where its timing depends on the machine.
     assert _declare_at_once(tmp_path / "retried", attempts=5) == [0] * WORKERS
-    # With one attempt each, the race this guards against (a table or the queue's row created twice) fails
-    # a process in every try here; three tries on fresh brokers make a miss of the race very unlikely.
-    assert any(_declare_at_once(tmp_path / f"once-{n}", attempts=1) != [0] * WORKERS for n in range(3))
