@@ -54,7 +54,7 @@ def corrected_read(
     metric: str,
     pooled: RateRead,
     seeds: SeedSummary | None,
-    counted: Verdict = Verdict.HARMFUL,
+    counted: Verdict,
 ) -> CorrectedRateRead:
     """The condition's pooled rate and mean over seeds corrected with the judge's validation (its best in the
     project, as the judges panel shows it; `counts` are that validation's), or the reason there is none.

@@ -334,18 +334,23 @@ def _takes_bootstrap(cells: Cells, rate: np.ndarray, ms: MeanSquares) -> bool:
 
 
 def _bootstrap_t_pivots(
-    rate: np.ndarray, observed: tuple[float, float], n_draws: int, rng: np.random.Generator
+    rate: np.ndarray,
+    observed: tuple[float, float],
+    left_out: tuple[np.ndarray, np.ndarray],
+    n_draws: int,
+    rng: np.random.Generator,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draws of the expected prompt and interaction mean squares of a complete table of graded scores, both
     positive: a studentized bootstrap over prompts on the log scale (Efron & Tibshirani 1993, ch. 12).
 
     Each resample of prompts gives t = (log MS* - log MS) / SE*, SE* the jackknife SE of log MS* within the
-    resample; a draw is exp(log MS - SE t). Drawn from the same resamples, the two keep their dependence. A
+    resample; a draw is exp(log MS - SE t), SE from the observed mean squares' leave-one-prompt-out values
+    (`left_out`). Drawn from the same resamples, the two keep their dependence. A
     resample whose SE* is 0 gives a NaN draw, which the intervals' quantiles skip.
     """
     n_prompts = rate.shape[1]
     log_observed = np.log(np.array(observed))[:, None]
-    observed_se = _log_jackknife_se(np.stack(_table_leave_one_prompt_out(rate)))[:, None]
+    observed_se = _log_jackknife_se(np.stack(left_out))[:, None]
     block = max(1, _RESAMPLED_VALUES_PER_BLOCK // rate.size)
     studentized = []
     for start in range(0, BOOTSTRAP_RESAMPLES, block):
@@ -394,8 +399,10 @@ def variance_components(
 
     seed_chi_square = rng.chisquare(ms.df_seed, n_draws)
     rate = harmful / scored
-    if _takes_bootstrap(cells, rate, ms):
-        prompt_draws, interaction_draws = _bootstrap_t_pivots(rate, (ms.prompt, ms.interaction), n_draws, rng)
+    if left_out is not None and _takes_bootstrap(cells, rate, ms):
+        prompt_draws, interaction_draws = _bootstrap_t_pivots(
+            rate, (ms.prompt, ms.interaction), (left_out[0], left_out[1]), n_draws, rng
+        )
     else:
         prompt_draws = matched_pivot(ms.prompt, ms.df_prompt, None if left_out is None else left_out[0])
         interaction_draws = matched_pivot(
