@@ -8,6 +8,7 @@ from backend.api_models.judges import StressTestRead, StressTestRequest
 from backend.config import Settings
 from backend.errors import InvalidInput, NotFound
 from backend.jobs import STRESS_TESTS
+from backend.judging.definition import JudgeKind
 from backend.queue import TaskQueue
 from backend.repositories import judges as judge_repository
 from backend.repositories import projects as project_repository
@@ -25,8 +26,8 @@ def start_stress_test(
     user_id: int,
 ) -> StressTestRead:
     """Queue a stress test of one of the experiment's judges; commit, then send it. InvalidInput, with
-    nothing stored, for a judge that does not judge the experiment, that the operator's settings refuse, or
-    that has scored none of its responses yet."""
+    nothing stored, for a judge that does not judge the experiment, that stands for imported results, that
+    the operator's settings refuse, or that has scored none of its responses yet."""
     project_id = project_repository.project_of_experiment(session, experiment_id)
     if project_id is None:
         raise NotFound(f"experiment {experiment_id} not found")
@@ -34,6 +35,11 @@ def start_stress_test(
     if judge.id not in {j.id for j in judge_repository.judges_of_experiment(session, experiment_id)}:
         raise InvalidInput(
             f"judge {judge.ref} does not judge this experiment; add it to the experiment first"
+        )
+    if judge.config.kind == JudgeKind.IMPORTED:
+        raise InvalidInput(
+            f"judge {judge.ref} stands for imported results: it judges nothing here, so nothing can re-judge "
+            "its rewritten responses"
         )
     check_operator_rules(judge.config, judge.project_id, settings)
     if not repository.scored_responses(session, experiment_id, judge.id):

@@ -142,6 +142,11 @@ def test_an_imported_experiment_runs_nothing_here(client: TestClient) -> None:
     for response in (added, repeated):
         assert response.status_code == 422
         assert f"experiment {experiment['id']} was imported: it runs nothing here" in response.text
+    # Nor can its judge be stress-tested: it stands for the other tool's scorer and judges nothing here.
+    judge = experiment["judges"][0]["ref"]
+    stressed = client.post(f"/api/experiments/{experiment['id']}/stress-tests", json={"judge": judge})
+    assert stressed.status_code == 422 and "stands for imported results" in stressed.text
+    assert client.get(f"/api/experiments/{experiment['id']}/stress-tests").json() == []
 
 
 def test_a_value_mapped_both_ways_is_refused(client: TestClient) -> None:

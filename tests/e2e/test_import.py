@@ -95,9 +95,11 @@ def test_an_editor_imports_judged_results_from_the_datasets_page(
     notice.get_by_role("link", name="Open its dashboard").click()
     expect(page.locator("#meta")).to_contain_text("imported-")
     figures_drawn(page)
-    # Its runs were made elsewhere: listed, with nothing to retry or re-evaluate.
+    # Its runs were made elsewhere: listed, with nothing to retry or re-evaluate, and its judge (another
+    # tool's scorer) offered to no stress test.
     expect(page.locator("#runs tbody tr").first).to_contain_text("done")
     expect(page.locator("#runs button")).to_have_count(0)
+    expect(page.locator("#stress-test-form")).to_be_hidden()
     page.screenshot(path=str(tmp_path / "owner-dashboard.png"), full_page=True)
     check_figure_heights_after_resize(page, {"width": 900, "height": 900})
     watch.assert_clean()
@@ -111,6 +113,12 @@ def test_an_editor_imports_judged_results_from_the_datasets_page(
     expect(viewer_page.locator("#upload-hint")).to_be_visible()
     expect(viewer_page.locator("#import-form")).to_be_hidden()
     viewer_page.screenshot(path=str(tmp_path / "viewer-datasets.png"), full_page=True)
+    # The imported experiment's dashboard for the viewer: its figures, its runs, nothing to act on.
+    viewer_page.goto(f"{url}/experiments/{experiment_id}")
+    figures_drawn(viewer_page)
+    expect(viewer_page.locator("#runs tbody tr").first).to_contain_text("done")
+    expect(viewer_page.locator("#runs button")).to_have_count(0)
+    viewer_page.screenshot(path=str(tmp_path / "viewer-dashboard.png"), full_page=True)
     viewer_watch.assert_clean()
     viewer.close()
 

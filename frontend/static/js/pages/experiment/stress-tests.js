@@ -29,8 +29,10 @@ export class StressTests {
     this.experiment = experiment;
     this.canEdit = canEdit;
     const form = byId("stress-test-form");
-    form.hidden = !canEdit;
-    setOptions(form.elements.judge, experiment.judges.map((judge) => judge.ref));
+    // An imported judge stands for another tool's scorer: nothing here can re-judge with it.
+    const testable = experiment.judges.filter((judge) => judge.kind !== "imported");
+    form.hidden = !canEdit || testable.length === 0;
+    setOptions(form.elements.judge, testable.map((judge) => judge.ref));
     const tests = await api(this.base);
     byId("stress-tests").hidden = !canEdit && tests.length === 0;
     setChildren(byId("stress-test-list"), tests.map((test) => stressTestView(test, {
