@@ -99,7 +99,7 @@ def test_an_editor_imports_judged_results_from_the_datasets_page(
     # tool's scorer) offered to no stress test.
     expect(page.locator("#runs tbody tr").first).to_contain_text("done")
     expect(page.locator("#runs button")).to_have_count(0)
-    expect(page.locator("#stress-test-form")).to_be_hidden()
+    expect(page.locator("#stress-tests")).to_be_hidden()
     page.screenshot(path=str(tmp_path / "owner-dashboard.png"), full_page=True)
     check_figure_heights_after_resize(page, {"width": 900, "height": 900})
     watch.assert_clean()

@@ -34,7 +34,7 @@ export class StressTests {
     form.hidden = !canEdit || testable.length === 0;
     setOptions(form.elements.judge, testable.map((judge) => judge.ref));
     const tests = await api(this.base);
-    byId("stress-tests").hidden = !canEdit && tests.length === 0;
+    byId("stress-tests").hidden = form.hidden && tests.length === 0;
     setChildren(byId("stress-test-list"), tests.map((test) => stressTestView(test, {
       onRetry: canEdit ? () => this.act(() => api(`${this.base}/${test.id}/retry`, { method: "POST" })) : null,
     })));
